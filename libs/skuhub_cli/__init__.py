@@ -1,0 +1,1 @@
+"""The skuhub command line."""

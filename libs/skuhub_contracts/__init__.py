@@ -1,0 +1,33 @@
+"""Wire contracts shared by every skuhub service and upstream client."""
+
+from skuhub_contracts.codec import DecodeError, Envelope, KafkaRecord, decode, encode
+from skuhub_contracts.events import (
+    ChannelOfferChanged,
+    EventPayload,
+    LifecycleStage,
+    LifecycleStageChanged,
+    MovementKind,
+    ProductChanged,
+    ProductStatus,
+    ReplenishmentProposed,
+    StockLevelChanged,
+    StockMoved,
+)
+
+__all__ = [
+    "ChannelOfferChanged",
+    "DecodeError",
+    "Envelope",
+    "EventPayload",
+    "KafkaRecord",
+    "LifecycleStage",
+    "LifecycleStageChanged",
+    "MovementKind",
+    "ProductChanged",
+    "ProductStatus",
+    "ReplenishmentProposed",
+    "StockLevelChanged",
+    "StockMoved",
+    "decode",
+    "encode",
+]

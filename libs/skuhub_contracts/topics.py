@@ -1,0 +1,85 @@
+"""The topic registry: every topic skuhub reads or writes, with its major version.
+
+Topic names may get a deployment prefix (``SKUHUB_TOPIC_PREFIX``), which lets
+tests and tenants share one cluster without seeing each other's records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from skuhub_contracts.events import (
+    ChannelOfferChanged,
+    EventPayload,
+    LifecycleStageChanged,
+    ProductChanged,
+    ReplenishmentProposed,
+    StockLevelChanged,
+    StockMoved,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A Kafka topic: its base name, the event it carries and who owns it."""
+
+    name: str
+    event: type[EventPayload] | None
+    owner: str
+    description: str
+
+    def qualified(self, prefix: str = "") -> str:
+        """Name on the cluster, with the deployment prefix."""
+        return f"{prefix}{self.name}"
+
+
+STOCK_MOVED = Topic(
+    "stock.stock-moved.v1", StockMoved, "upstream", "Stock movements from upstream systems."
+)
+STOCK_LEVEL_CHANGED = Topic(
+    "stock.stock-level-changed.v1", StockLevelChanged, "stock", "Whole positions after a change."
+)
+REPLENISHMENT_PROPOSED = Topic(
+    "stock.replenishment-proposed.v1", ReplenishmentProposed, "stock", "Reorder proposals."
+)
+PRODUCT_CHANGED = Topic(
+    "catalog.product-changed.v1", ProductChanged, "catalog", "Per-SKU product snapshots."
+)
+LIFECYCLE_STAGE_CHANGED = Topic(
+    "lifecycle.lifecycle-stage-changed.v1",
+    LifecycleStageChanged,
+    "lifecycle",
+    "Lifecycle stage transitions.",
+)
+CHANNEL_OFFER_CHANGED = Topic(
+    "sync.channel-offer-changed.v1",
+    ChannelOfferChanged,
+    "sync_gateway",
+    "Channel-ready offers for adapters.",
+)
+
+SERVICES = ("catalog", "stock", "lifecycle", "sync_gateway")
+
+
+def dead_letter(service: str) -> Topic:
+    """The dead-letter topic of one consuming service (reason and origin in headers)."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+    return Topic(
+        f"{service.replace('_', '-')}.dead-letter.v1",
+        None,
+        service,
+        f"Records {service} could not accept, with the reason in headers.",
+    )
+
+
+EVENT_TOPICS: tuple[Topic, ...] = (
+    STOCK_MOVED,
+    STOCK_LEVEL_CHANGED,
+    REPLENISHMENT_PROPOSED,
+    PRODUCT_CHANGED,
+    LIFECYCLE_STAGE_CHANGED,
+    CHANNEL_OFFER_CHANGED,
+)
+DEAD_LETTER_TOPICS: tuple[Topic, ...] = tuple(dead_letter(s) for s in SERVICES)
+ALL_TOPICS: tuple[Topic, ...] = EVENT_TOPICS + DEAD_LETTER_TOPICS

@@ -1,0 +1,1 @@
+"""skuhub runtime: settings, database, outbox/inbox, consumers, telemetry, HTTP."""

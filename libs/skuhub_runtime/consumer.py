@@ -1,0 +1,269 @@
+"""Batch consumption with exactly-once effects.
+
+Per batch of Kafka records: decode them, claim their ids in the inbox, let the
+service's handler apply the new ones, and write dead letters, all in one
+database transaction; only after that commits are the Kafka offsets
+committed. faststream's default ack policy would commit before the handler
+runs (at most once) and ``NACK_ON_ERROR`` would re-read a poison record in a
+hot loop, so subscribers run with ``AckPolicy.MANUAL`` and this module decides.
+
+Failures: an infrastructure error (database or broker unreachable, a
+serialization conflict) retries the same batch with back-off and never moves
+the offset. Any other error splits the batch so that the one record causing it
+goes to the dead-letter topic with the reason, and the partition keeps flowing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from skuhub_contracts.codec import DecodeError, Envelope, KafkaRecord, decode
+from skuhub_contracts.events import EventPayload
+from skuhub_contracts.topics import Topic, dead_letter
+from skuhub_runtime import inbox, metrics, outbox, telemetry
+from skuhub_runtime.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from aiokafka import ConsumerRecord
+    from faststream.kafka import KafkaBroker
+
+log = logging.getLogger(__name__)
+
+DLQ_REASON = "skuhub_dlq_reason"
+DLQ_TOPIC = "skuhub_dlq_topic"
+DLQ_PARTITION = "skuhub_dlq_partition"
+DLQ_OFFSET = "skuhub_dlq_offset"
+DLQ_SERVICE = "skuhub_dlq_service"
+DLQ_AT = "skuhub_dlq_at"
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "58")
+_TRANSIENT_SQLSTATES = ("40001", "40P01")
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One decoded event in a batch, with the trace context its derived events continue."""
+
+    envelope: Envelope[Any]
+    record: Any = field(repr=False)
+    traceparent: str | None = None
+    tracestate: str | None = None
+
+    @property
+    def payload(self) -> Any:
+        return self.envelope.payload
+
+    def derive(self, payload: EventPayload, *, source: str) -> Envelope[Any]:
+        """A new event caused by this one: same origin time, same trace, new id."""
+        return Envelope(
+            payload=payload,
+            id=str(uuid.uuid4()),
+            source=source,
+            time=datetime.now(UTC),
+            origin_time=self.envelope.origin_time,
+            traceparent=self.traceparent,
+            tracestate=self.tracestate,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An event the domain refused; it goes to the dead-letter topic with ``reason``."""
+
+    incoming: Incoming
+    reason: str
+
+
+BatchHandler = Callable[[AsyncConnection, Sequence[Incoming]], Awaitable[Sequence[Rejection]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    """A service's subscription: topics, the events it accepts and its batch handler."""
+
+    name: str
+    topics: Sequence[Topic]
+    handler: BatchHandler
+
+    @property
+    def accepts(self) -> tuple[type[EventPayload], ...]:
+        return tuple(t.event for t in self.topics if t.event is not None)
+
+
+class BatchConsumer:
+    """Runs one :class:`ConsumerSpec` on a faststream broker."""
+
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        *,
+        settings: ServiceSettings,
+        engine: AsyncEngine,
+        after_commit: Callable[[], None],
+    ) -> None:
+        self.spec = spec
+        self._settings = settings
+        self._engine = engine
+        self._after_commit = after_commit
+        self._service = settings.service_name
+        self._dead_letter_topic = settings.topic(dead_letter(self._service).name)
+
+    def register(self, broker: KafkaBroker) -> None:
+        subscriber = broker.subscriber(
+            *(self._settings.topic(t.name) for t in self.spec.topics),
+            group_id=f"{self._settings.consumer_group}.{self.spec.name}",
+            batch=True,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            max_records=self._settings.consumer_max_records,
+            batch_timeout_ms=self._settings.consumer_fetch_wait_ms,
+            fetch_max_wait_ms=self._settings.consumer_fetch_wait_ms,
+            title=f"{self._service}.{self.spec.name}",
+        )
+        subscriber(self._on_batch)
+
+    async def _on_batch(self, message: KafkaMessage) -> None:
+        records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message  # type: ignore[assignment]
+        await self.process(records)
+        await message.ack()
+
+    async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply a batch; returns only once its effects are committed."""
+        items: list[Incoming] = []
+        bad: list[tuple[Any, str]] = []
+        spans = []
+        for record in records:
+            try:
+                envelope = decode(
+                    record.value,
+                    record.headers,
+                    key=record.key,
+                    timestamp_ms=record.timestamp,
+                    accept=self.spec.accepts,
+                )
+            except DecodeError as exc:
+                bad.append((record, exc.reason))
+                continue
+            span = telemetry.tracer().start_span(
+                f"{self._service} apply {envelope.type}",
+                context=telemetry.extract(envelope.traceparent, envelope.tracestate),
+                attributes={"messaging.kafka.offset": record.offset, "cloudevents.event_id": envelope.id},
+            )
+            spans.append(span)
+            traceparent, tracestate = telemetry.inject(span)
+            items.append(Incoming(envelope, record, traceparent, tracestate))
+        try:
+            await self._apply_with_retry(items, bad)
+        finally:
+            for span in spans:
+                span.end()
+
+    async def _apply_with_retry(self, items: list[Incoming], bad: list[tuple[Any, str]]) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                await self._apply(items, bad)
+                return
+            except Exception as exc:
+                if _is_transient(exc) or not items:
+                    metrics.CONSUMER_RETRIES.labels(self._service).inc()
+                    log.warning("batch of %d failed (%s); retrying in %.2fs", len(items), exc, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                if len(items) == 1:
+                    log.exception("event %s could not be applied; dead-lettering it", items[0].envelope.id)
+                    reason = f"processing failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                    bad = [*bad, (items[0].record, reason)]
+                    items = []
+                    continue
+                log.warning("batch of %d failed (%s); applying one by one", len(items), exc)
+                if bad:
+                    await self._apply_with_retry([], bad)
+                for item in items:
+                    await self._apply_with_retry([item], [])
+                return
+
+    async def _apply(self, items: list[Incoming], bad: list[tuple[Any, str]]) -> None:
+        async with self._engine.begin() as conn:
+            fresh_ids = await inbox.claim(conn, self.spec.name, [i.envelope.id for i in items])
+            seen: set[str] = set()
+            fresh = []
+            for item in items:
+                if item.envelope.id in fresh_ids and item.envelope.id not in seen:
+                    seen.add(item.envelope.id)
+                    fresh.append(item)
+            rejections = await self.spec.handler(conn, fresh) if fresh else []
+            dead = [*bad, *((r.incoming.record, r.reason) for r in rejections)]
+            await outbox.enqueue(conn, (self._dead_letter(record, reason) for record, reason in dead))
+        self._after_commit()
+        if fresh and self._settings.fault_crash_after_db_commit:
+            log.error("fault injection: exiting after the database commit, before the offset commit")
+            os._exit(70)
+        self._count(items, fresh, rejections, dead)
+
+    def _count(
+        self,
+        items: list[Incoming],
+        fresh: list[Incoming],
+        rejections: Sequence[Rejection],
+        dead: list[tuple[Any, str]],
+    ) -> None:
+        service = self._service
+        metrics.BATCH_SIZE.labels(service).observe(len(items) + len(dead))
+        if len(items) > len(fresh):
+            metrics.EVENTS_DUPLICATE.labels(service).inc(len(items) - len(fresh))
+        rejected = {r.incoming.envelope.id for r in rejections}
+        now = datetime.now(UTC)
+        for item in fresh:
+            if item.envelope.id in rejected:
+                continue
+            metrics.EVENTS_APPLIED.labels(service, item.envelope.type).inc()
+            latency = (now - item.envelope.origin_time).total_seconds()
+            metrics.DATA_LATENCY.labels(service, item.envelope.type).observe(max(latency, 0.0))
+        for record, reason in dead:
+            metrics.DEAD_LETTERED.labels(service, record.topic).inc()
+            log.warning(
+                "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason
+            )
+
+    def _dead_letter(self, record: Any, reason: str) -> tuple[str, KafkaRecord]:
+        headers = [
+            (name, value if isinstance(value, bytes) else str(value).encode())
+            for name, value in (record.headers or ())
+            if not name.startswith("skuhub_dlq_")
+        ]
+        headers += [
+            (DLQ_REASON, reason.encode()),
+            (DLQ_TOPIC, record.topic.encode()),
+            (DLQ_PARTITION, str(record.partition).encode()),
+            (DLQ_OFFSET, str(record.offset).encode()),
+            (DLQ_SERVICE, self._service.encode()),
+            (DLQ_AT, datetime.now(UTC).isoformat().encode()),
+        ]
+        return self._dead_letter_topic, KafkaRecord(record.key or b"", record.value or b"", headers)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """True for errors that retrying the same batch can fix (the infrastructure, not the data)."""
+    if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        if isinstance(state, str):
+            return state in _TRANSIENT_SQLSTATES or state[:2] in _TRANSIENT_SQLSTATE_CLASSES
+        return isinstance(exc, (sa_exc.InterfaceError, sa_exc.OperationalError))
+    return False

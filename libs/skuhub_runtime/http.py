@@ -1,0 +1,68 @@
+"""The HTTP face every service shares: lifespan, health, readiness, metrics, errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from skuhub_runtime.service import ServiceRuntime
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+def create_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """A FastAPI app whose lifespan starts and stops the service runtime."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+
+    @app.get("/health/live", tags=["operations"], summary="The process is alive.")
+    async def live() -> dict[str, str]:
+        return {"status": "alive", "service": runtime.service}
+
+    @app.get(
+        "/health/ready",
+        tags=["operations"],
+        summary="Ready: migrated, connected to PostgreSQL and Kafka, consuming.",
+        responses={503: {"description": "Not ready yet; the body says which part."}},
+    )
+    async def ready() -> JSONResponse:
+        checks = await runtime.check_ready()
+        ok = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not-ready", "service": runtime.service, "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics.")
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,36 @@
+"""Prometheus metrics every service exports at ``/metrics``."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 900)
+
+EVENTS_APPLIED = Counter(
+    "skuhub_events_applied_total", "Events applied to the projection.", ["service", "event_type"]
+)
+EVENTS_DUPLICATE = Counter(
+    "skuhub_events_duplicate_total", "Events skipped by the inbox as already applied.", ["service"]
+)
+DEAD_LETTERED = Counter(
+    "skuhub_dead_lettered_total", "Records sent to the dead-letter topic.", ["service", "topic"]
+)
+DATA_LATENCY = Histogram(
+    "skuhub_data_latency_seconds",
+    "From the event's origin time to applied in this service's projection.",
+    ["service", "event_type"],
+    buckets=LATENCY_BUCKETS,
+)
+BATCH_SIZE = Histogram(
+    "skuhub_consumer_batch_records",
+    "Records per applied consumer batch.",
+    ["service"],
+    buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 5000),
+)
+OUTBOX_PUBLISHED = Counter(
+    "skuhub_outbox_published_total", "Records the outbox relay published.", ["service"]
+)
+CONSUMER_RETRIES = Counter(
+    "skuhub_consumer_retries_total", "Batches retried after an infrastructure error.", ["service"]
+)
+READY = Gauge("skuhub_ready", "1 when the service is ready.", ["service"])

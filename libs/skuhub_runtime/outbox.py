@@ -1,0 +1,142 @@
+"""Transactional outbox: record events in the business transaction, publish them after.
+
+:func:`enqueue` writes records with the same connection (so the same
+transaction) as the change they describe. :class:`OutboxRelay` drains the
+table in batches: it publishes a batch, waits for the broker's acks and only
+then deletes the rows, so a crash re-publishes (at least once) and never loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Protocol
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from skuhub_contracts.codec import Envelope, KafkaRecord, encode
+from skuhub_runtime import metrics
+from skuhub_runtime.messaging_tables import outbox
+
+log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    """What the relay needs from a Kafka producer."""
+
+    async def send_batch(self, records: list[tuple[str, KafkaRecord]]) -> None:
+        """Send all records and return once the broker has acknowledged every one."""
+
+
+async def enqueue(conn: AsyncConnection, records: Iterable[tuple[str, KafkaRecord]]) -> int:
+    """Add records (topic, record) to the outbox in the caller's transaction."""
+    rows = [
+        {
+            "topic": topic,
+            "key": record.key,
+            "value": record.value,
+            "headers": [[name, value.decode("utf-8", "replace")] for name, value in record.headers],
+        }
+        for topic, record in records
+    ]
+    if rows:
+        await conn.execute(insert(outbox), rows)
+    return len(rows)
+
+
+async def enqueue_events(conn: AsyncConnection, events: Iterable[tuple[str, Envelope]]) -> int:  # type: ignore[type-arg]
+    """Encode envelopes and add them to the outbox."""
+    return await enqueue(conn, ((topic, encode(env)) for topic, env in events))
+
+
+class OutboxRelay:
+    """Publishes outbox rows in id order; woken right after a commit, polls as a fallback."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        publisher: Publisher,
+        *,
+        service: str,
+        batch_size: int = 1000,
+        poll_interval_s: float = 0.5,
+    ) -> None:
+        self._engine = engine
+        self._publisher = publisher
+        self._service = service
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Ask the relay to drain now (call after committing outbox rows)."""
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._service}")
+
+    async def stop(self) -> None:
+        """Drain what is committed, then stop."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def drain(self) -> int:
+        """Publish everything committed so far; return how many records went out."""
+        total = 0
+        while True:
+            sent = await self._publish_one_batch()
+            total += sent
+            if sent < self._batch_size:
+                return total
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self.drain()
+                backoff = 0.1
+            except Exception:
+                log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if self._stopping:
+                return
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self._poll_interval_s)
+            except TimeoutError:
+                pass
+            self._wakeup.clear()
+
+    async def _publish_one_batch(self) -> int:
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value, outbox.c.headers)
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await self._publisher.send_batch(
+                [
+                    (
+                        row.topic,
+                        KafkaRecord(
+                            row.key, row.value, [(n, v.encode()) for n, v in row.headers]
+                        ),
+                    )
+                    for row in rows
+                ]
+            )
+            await conn.execute(delete(outbox).where(outbox.c.id.in_([row.id for row in rows])))
+        metrics.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
+        return len(rows)

@@ -1,0 +1,133 @@
+"""The composition root every service uses: database, broker, relay, consumers, HTTP.
+
+A service builds one :class:`ServiceRuntime` with its settings, its migrations
+and its consumer specs, adds its HTTP routers, and calls :func:`serve`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from faststream.kafka import KafkaBroker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from skuhub_contracts.codec import KafkaRecord
+from skuhub_runtime import metrics, migrations, telemetry
+from skuhub_runtime.consumer import BatchConsumer, ConsumerSpec
+from skuhub_runtime.db import create_engine, wait_for_database
+from skuhub_runtime.kafka import create_broker
+from skuhub_runtime.outbox import OutboxRelay
+from skuhub_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class BrokerPublisher:
+    """Sends outbox records through the faststream broker's producer, in one flight."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def send_batch(self, records: list[tuple[str, KafkaRecord]]) -> None:
+        pending = [
+            await self._broker.publish(
+                record.value,
+                topic,
+                key=record.key,
+                headers={name: value.decode() for name, value in record.headers},
+                no_confirm=True,
+            )
+            for topic, record in records
+        ]
+        await asyncio.gather(*pending)  # type: ignore[arg-type]
+
+
+class ServiceRuntime:
+    """Owns a service's engine, broker, outbox relay and consumers, and their lifecycle."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        migrations_dir: Path,
+        consumers: Sequence[ConsumerSpec] = (),
+    ) -> None:
+        self.settings = settings
+        self.service = settings.service_name
+        self.engine = create_engine(settings)
+        self.broker = create_broker(settings)
+        self.publisher = BrokerPublisher(self.broker)
+        self.relay = OutboxRelay(
+            self.engine,
+            self.publisher,
+            service=self.service,
+            batch_size=settings.outbox_batch_size,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        self._migrations_dir = migrations_dir
+        self.consumers = [
+            BatchConsumer(spec, settings=settings, engine=self.engine, after_commit=self.relay.wake)
+            for spec in consumers
+        ]
+        for consumer in self.consumers:
+            consumer.register(self.broker)
+        self.ready = False
+
+    async def start(self) -> None:
+        """Wait for PostgreSQL, migrate, connect to Kafka, start consuming and relaying."""
+        await wait_for_database(self.engine)
+        await migrations.upgrade(self.engine, self._migrations_dir, self.settings.db_schema)
+        await self.broker.start()
+        self.relay.start()
+        self.ready = True
+        metrics.READY.labels(self.service).set(1)
+        log.info("%s ready", self.service)
+
+    async def stop(self) -> None:
+        """Stop consuming, publish what is committed, close connections."""
+        self.ready = False
+        metrics.READY.labels(self.service).set(0)
+        await self.broker.stop()
+        await self.relay.stop()
+        await self.engine.dispose()
+        log.info("%s stopped", self.service)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A database transaction; the outbox relay is woken once it commits."""
+        async with self.engine.begin() as conn:
+            yield conn
+        self.relay.wake()
+
+    async def check_ready(self) -> dict[str, bool]:
+        """Readiness of each dependency."""
+        database = False
+        if self.ready:
+            try:
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+                database = True
+            except Exception:
+                database = False
+        return {"started": self.ready, "database": database}
+
+
+def run_service(app: object, settings: ServiceSettings) -> None:
+    """Serve a service's ASGI app until SIGINT/SIGTERM; uvicorn shuts it down gracefully."""
+    telemetry.configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    telemetry.configure_tracing(settings.service_name, settings.otel_exporter)
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        lifespan="on",
+        access_log=False,
+    )
+    uvicorn.Server(config).run()

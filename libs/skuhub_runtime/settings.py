@@ -1,0 +1,80 @@
+"""Runtime settings shared by every service (env prefix ``SKUHUB_``).
+
+Each service subclasses :class:`ServiceSettings` once, adding its own fields
+and its default HTTP port. Defaults fit the embedded mode; nothing secret has
+a default.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service understands."""
+
+    model_config = SettingsConfigDict(env_prefix="SKUHUB_", extra="ignore", frozen=True)
+
+    service_name: str = Field(default="skuhub", description="Set by each service's subclass.")
+
+    kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    topic_prefix: str = Field(default="", description="Prefix for every topic and consumer group.")
+    topic_partitions: int = Field(default=3, ge=1, description="Partitions for topics skuhub creates.")
+
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+        description="SQLAlchemy URL (asyncpg driver) of PostgreSQL.",
+    )
+    schema_prefix: str = Field(default="", description="Prefix of each service's database schema.")
+    database_pool_size: int = Field(default=5, ge=1)
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8100, ge=0, le=65535)
+
+    consumer_max_records: int = Field(default=500, ge=1, description="Records applied per transaction.")
+    consumer_fetch_wait_ms: int = Field(default=20, ge=1, description="Broker long-poll wait.")
+    outbox_batch_size: int = Field(default=1000, ge=1)
+    outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    otel_exporter: Literal["none", "console"] = Field(
+        default="none", description="Where spans go; trace context is propagated either way."
+    )
+
+    fault_crash_after_db_commit: bool = Field(
+        default=False,
+        description="Test hook: exit the process after a consumer's database commit, before its "
+        "offset commit. Never set in production.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_driver(cls, value: str) -> str:
+        if value.startswith(("postgres://", "postgresql://")):
+            return re.sub(r"^postgres(ql)?://", "postgresql+asyncpg://", value)
+        if not value.startswith("postgresql+asyncpg://"):
+            raise ValueError("database_url must be a postgresql:// or postgresql+asyncpg:// URL")
+        return value
+
+    @property
+    def db_schema(self) -> str:
+        """The PostgreSQL schema this service owns."""
+        return f"{self.schema_prefix}{self.service_name}"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.topic_prefix}skuhub-{self.service_name}"
+
+    def topic(self, base_name: str) -> str:
+        return f"{self.topic_prefix}{base_name}"

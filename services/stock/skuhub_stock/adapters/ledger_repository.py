@@ -1,0 +1,113 @@
+"""PostgreSQL implementation of the ledger repository: a few statements per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from skuhub_stock.adapters.tables import movements, positions
+from skuhub_stock.domain.ledger import Position, PositionKey
+from skuhub_stock.service_layer.ports import ReportedMovement
+
+
+class SqlLedgerRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def record_movements(self, batch: Sequence[ReportedMovement]) -> set[str]:
+        if not batch:
+            return set()
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "event_id": r.event_id,
+                "source_system": r.source_system,
+                "source_sequence": r.source_sequence,
+                "kind": r.movement.kind.value,
+                "sku": r.movement.sku,
+                "location": r.movement.location,
+                "destination": r.movement.destination,
+                "lot": r.movement.lot,
+                "quantity": r.movement.quantity,
+                "unit": r.movement.unit,
+                "occurred_at": r.occurred_at,
+                "recorded_at": now,
+            }
+            for r in batch
+        ]
+        statement = insert(movements).on_conflict_do_nothing().returning(movements.c.event_id)
+        # Duplicates inside one batch: a multi-row INSERT .. ON CONFLICT keeps the first.
+        result = await self._conn.execute(statement.values(rows))
+        return set(result.scalars())
+
+    async def load_positions(self, keys: Iterable[PositionKey]) -> list[Position]:
+        wanted = sorted(set(keys))  # a stable lock order avoids deadlocks between replicas
+        if not wanted:
+            return []
+        statement = (
+            sa.select(positions)
+            .where(sa.tuple_(positions.c.sku, positions.c.location, positions.c.lot).in_(wanted))
+            .order_by(positions.c.sku, positions.c.location, positions.c.lot)
+            .with_for_update()
+        )
+        return [_to_position(row) for row in (await self._conn.execute(statement)).mappings()]
+
+    async def save_positions(self, changed: Iterable[Position]) -> None:
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "sku": p.sku,
+                "location": p.location,
+                "lot": p.lot,
+                "unit": p.unit,
+                "on_hand": p.on_hand,
+                "reserved": p.reserved,
+                "in_transit": p.in_transit,
+                "version": p.version,
+                "expires_on": p.expires_on,
+                "updated_at": now,
+            }
+            for p in sorted(changed, key=lambda p: p.key)
+        ]
+        if not rows:
+            return
+        statement = insert(positions)
+        statement = statement.on_conflict_do_update(
+            index_elements=[positions.c.sku, positions.c.location, positions.c.lot],
+            set_={
+                c: statement.excluded[c]
+                for c in ("unit", "on_hand", "reserved", "in_transit", "version", "expires_on", "updated_at")
+            },
+        )
+        await self._conn.execute(statement, rows)
+
+    async def mark_rejected(self, event_id: str, reason: str) -> None:
+        await self._conn.execute(
+            sa.update(movements).where(movements.c.event_id == event_id).values(rejected_reason=reason)
+        )
+
+    async def positions_of(self, sku: str) -> list[Position]:
+        statement = (
+            sa.select(positions)
+            .where(positions.c.sku == sku)
+            .order_by(positions.c.location, positions.c.lot)
+        )
+        return [_to_position(row) for row in (await self._conn.execute(statement)).mappings()]
+
+
+def _to_position(row: sa.RowMapping) -> Position:
+    return Position(
+        sku=row["sku"],
+        location=row["location"],
+        lot=row["lot"],
+        unit=row["unit"],
+        on_hand=row["on_hand"],
+        reserved=row["reserved"],
+        in_transit=row["in_transit"],
+        version=row["version"],
+        expires_on=row["expires_on"],
+    )

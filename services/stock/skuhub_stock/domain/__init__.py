@@ -1,0 +1,1 @@
+"""Stock domain model: pure, synchronous, standard library only."""

@@ -1,0 +1,144 @@
+"""The stock ledger: positions per SKU x location (GLN) x lot, changed by movements.
+
+Pure Python: no I/O, no frameworks. Movements are applied as deltas except
+cycle counts, which set on_hand to what was counted. Quantities may go below
+zero when upstream reports events out of order (a release before its
+reservation, a transfer-in before its transfer-out); the ledger records what
+it was told and converges once the late event arrives, while
+available-to-promise never shows a negative number to a channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+ZERO = Decimal(0)
+
+PositionKey = tuple[str, str, str]
+"""(sku, location GLN, lot; empty string when the stock is not lot-tracked)."""
+
+
+class MovementKind(StrEnum):
+    RECEIPT = "receipt"
+    SHIPMENT = "shipment"
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
+    ADJUSTMENT = "adjustment"
+    RETURN = "return"
+    SCRAP = "scrap"
+    RESERVATION = "reservation"
+    RESERVATION_RELEASE = "reservation_release"
+    CYCLE_COUNT = "cycle_count"
+
+
+class MovementRejected(Exception):
+    """The ledger cannot accept a movement; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    kind: MovementKind
+    sku: str
+    location: str
+    quantity: Decimal
+    unit: str
+    lot: str | None = None
+    destination: str | None = None
+    expires_on: date | None = None
+
+    @property
+    def key(self) -> PositionKey:
+        return (self.sku, self.location, self.lot or "")
+
+
+@dataclass(slots=True)
+class Position:
+    sku: str
+    location: str
+    lot: str
+    unit: str
+    on_hand: Decimal = ZERO
+    reserved: Decimal = ZERO
+    in_transit: Decimal = ZERO
+    version: int = 0
+    expires_on: date | None = None
+
+    @property
+    def key(self) -> PositionKey:
+        return (self.sku, self.location, self.lot)
+
+    @property
+    def available_to_promise(self) -> Decimal:
+        """What can be sold now: on hand less reserved, never below zero."""
+        return max(self.on_hand - self.reserved, ZERO)
+
+
+@dataclass
+class Ledger:
+    """The positions touched by one batch of movements, and which of them changed."""
+
+    positions: dict[PositionKey, Position] = field(default_factory=dict)
+    changed: dict[PositionKey, Position] = field(default_factory=dict)
+
+    def position(self, key: PositionKey, unit: str) -> Position:
+        found = self.positions.get(key)
+        if found is None:
+            found = Position(sku=key[0], location=key[1], lot=key[2], unit=unit)
+            self.positions[key] = found
+        return found
+
+    def apply(self, movement: Movement) -> list[Position]:
+        """Apply one movement; return the positions it changed.
+
+        Raises:
+            MovementRejected: the movement's unit differs from the position's.
+        """
+        here = self.position(movement.key, movement.unit)
+        there = (
+            self.position((movement.sku, movement.destination, movement.lot or ""), movement.unit)
+            if movement.kind is MovementKind.TRANSFER_OUT and movement.destination
+            else None
+        )
+        for position in (here, there):
+            if position is not None and position.unit != movement.unit:
+                raise MovementRejected(
+                    f"unit {movement.unit} does not match the position's unit {position.unit} "
+                    f"for {position.sku} at {position.location}; convert before sending"
+                )
+        q = movement.quantity
+        match movement.kind:
+            case MovementKind.RECEIPT | MovementKind.RETURN | MovementKind.ADJUSTMENT:
+                here.on_hand += q
+            case MovementKind.SHIPMENT | MovementKind.SCRAP:
+                here.on_hand -= q
+            case MovementKind.TRANSFER_OUT:
+                here.on_hand -= q
+                if there is not None:
+                    there.in_transit += q
+            case MovementKind.TRANSFER_IN:
+                here.on_hand += q
+                here.in_transit -= q
+            case MovementKind.RESERVATION:
+                here.reserved += q
+            case MovementKind.RESERVATION_RELEASE:
+                here.reserved -= q
+            case MovementKind.CYCLE_COUNT:
+                here.on_hand = q
+        if movement.expires_on is not None and movement.kind in (
+            MovementKind.RECEIPT,
+            MovementKind.TRANSFER_IN,
+            MovementKind.RETURN,
+        ):
+            here.expires_on = movement.expires_on
+        touched = [p for p in (here, there) if p is not None]
+        for position in touched:
+            position.version += 1
+            self.changed[position.key] = position
+        return touched

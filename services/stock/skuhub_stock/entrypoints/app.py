@@ -1,0 +1,37 @@
+"""Composition root of the stock service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from skuhub_runtime.http import create_app as create_http_app
+from skuhub_runtime.service import ServiceRuntime, run_service
+from skuhub_stock.entrypoints.consumers import stock_moved_consumer
+from skuhub_stock.entrypoints.http import router
+from skuhub_stock.settings import StockSettings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(settings: StockSettings | None = None) -> FastAPI:
+    settings = settings or StockSettings()
+    runtime = ServiceRuntime(
+        settings, migrations_dir=MIGRATIONS, consumers=[stock_moved_consumer(settings)]
+    )
+    return create_http_app(
+        runtime,
+        title="skuhub stock",
+        description="Inventory ledger per SKU x location (GLN) x lot: movements in, positions out.",
+        routers=[router],
+    )
+
+
+def main() -> None:
+    settings = StockSettings()
+    run_service(create_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()
