@@ -10,7 +10,7 @@ and any number of times by keeping the highest version it has seen.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar, Self
@@ -21,9 +21,13 @@ from skuhub_contracts.identifiers import Gln, Gtin, Locale, Sku, UnitCode
 
 
 class EventPayload(BaseModel):
-    """Base of every event payload: strict, immutable, keyed by SKU."""
+    """Base of every event payload: immutable, keyed by SKU.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    Tolerant reader: unknown fields are ignored, so a producer may add an
+    optional field within a major version before every consumer knows it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore", use_enum_values=False)
 
     event_type: ClassVar[str]
     """CloudEvents ``type``; carries the major version."""
@@ -90,6 +94,8 @@ class StockMoved(EventPayload):
             raise ValueError(f"quantity must be positive for {self.kind.value}")
         if self.kind is MovementKind.TRANSFER_OUT and self.destination is None:
             raise ValueError("transfer_out needs a destination GLN")
+        if self.kind is not MovementKind.TRANSFER_OUT and self.destination is not None:
+            raise ValueError("destination is only for transfer_out")
         if self.destination is not None and self.destination == self.location:
             raise ValueError("destination must differ from location")
         return self
@@ -128,7 +134,9 @@ class ProductChanged(EventPayload):
     gtin: Gtin | None = None
     status: ProductStatus
     family: str | None = Field(default=None, max_length=64)
-    parent_sku: Sku | None = Field(default=None, description="Product model this variant belongs to.")
+    parent_sku: Sku | None = Field(
+        default=None, description="Product model this variant belongs to."
+    )
     unit: UnitCode = "EA"
     title: dict[Locale, str] = Field(description="Title per locale.")
     description: dict[Locale, str] = Field(default_factory=dict)

@@ -22,7 +22,7 @@ def _gs1(kind: str, lengths: tuple[int, ...]) -> AfterValidator:
         try:
             return str(ean.validate(compact))
         except StdnumError as exc:
-            raise ValueError(f"{kind} {value!r} is not valid: {exc.message}") from exc
+            raise ValueError(f"{kind} {value!r} is not valid: {exc}") from exc
 
     return AfterValidator(check)
 
@@ -39,17 +39,27 @@ Sku = Annotated[
 ]
 Gtin = Annotated[
     str,
-    Field(description="GS1 Global Trade Item Number (8, 12, 13 or 14 digits).", examples=["4006381333931"]),
+    Field(
+        description="GS1 Global Trade Item Number (8, 12, 13 or 14 digits, valid check digit).",
+        examples=["4006381333931"],
+        json_schema_extra={"pattern": r"^([0-9]{8}|[0-9]{12,14})$"},
+    ),
     _gs1("GTIN", (8, 12, 13, 14)),
 ]
 Gln = Annotated[
     str,
-    Field(description="GS1 Global Location Number (13 digits).", examples=["4012345000009"]),
+    Field(
+        description="GS1 Global Location Number (13 digits, valid check digit).",
+        examples=["4012345000009"],
+        json_schema_extra={"pattern": r"^[0-9]{13}$"},
+    ),
     _gs1("GLN", (13,)),
 ]
 Locale = Annotated[
     str,
-    Field(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description="Locale such as en_US.", examples=["en_US"]),
+    Field(
+        pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description="Locale such as en_US.", examples=["en_US"]
+    ),
 ]
 UnitCode = Annotated[
     str,

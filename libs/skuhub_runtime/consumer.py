@@ -134,7 +134,7 @@ class BatchConsumer:
         subscriber(self._on_batch)
 
     async def _on_batch(self, message: KafkaMessage) -> None:
-        records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message  # type: ignore[assignment]
+        records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
         await self.process(records)
         await message.ack()
 
@@ -158,7 +158,10 @@ class BatchConsumer:
             span = telemetry.tracer().start_span(
                 f"{self._service} apply {envelope.type}",
                 context=telemetry.extract(envelope.traceparent, envelope.tracestate),
-                attributes={"messaging.kafka.offset": record.offset, "cloudevents.event_id": envelope.id},
+                attributes={
+                    "messaging.kafka.offset": record.offset,
+                    "cloudevents.event_id": envelope.id,
+                },
             )
             spans.append(span)
             traceparent, tracestate = telemetry.inject(span)
@@ -178,13 +181,19 @@ class BatchConsumer:
             except Exception as exc:
                 if _is_transient(exc) or not items:
                     metrics.CONSUMER_RETRIES.labels(self._service).inc()
-                    log.warning("batch of %d failed (%s); retrying in %.2fs", len(items), exc, backoff)
+                    log.warning(
+                        "batch of %d failed (%s); retrying in %.2fs", len(items), exc, backoff
+                    )
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
                 if len(items) == 1:
-                    log.exception("event %s could not be applied; dead-lettering it", items[0].envelope.id)
-                    reason = f"processing failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                    log.exception(
+                        "event %s could not be applied; dead-lettering it", items[0].envelope.id
+                    )
+                    reason = (
+                        f"processing failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                    )
                     bad = [*bad, (items[0].record, reason)]
                     items = []
                     continue
@@ -206,10 +215,14 @@ class BatchConsumer:
                     fresh.append(item)
             rejections = await self.spec.handler(conn, fresh) if fresh else []
             dead = [*bad, *((r.incoming.record, r.reason) for r in rejections)]
-            await outbox.enqueue(conn, (self._dead_letter(record, reason) for record, reason in dead))
+            await outbox.enqueue(
+                conn, (self._dead_letter(record, reason) for record, reason in dead)
+            )
         self._after_commit()
         if fresh and self._settings.fault_crash_after_db_commit:
-            log.error("fault injection: exiting after the database commit, before the offset commit")
+            log.error(
+                "fault injection: exiting after the database commit, before the offset commit"
+            )
             os._exit(70)
         self._count(items, fresh, rejections, dead)
 

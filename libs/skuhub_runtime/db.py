@@ -37,6 +37,8 @@ async def wait_for_database(engine: AsyncEngine, *, timeout_s: float = 60.0) -> 
             return
         except (OSError, Exception) as exc:  # asyncpg raises many types while starting up
             if time.monotonic() > deadline:
-                raise TimeoutError(f"PostgreSQL did not answer within {timeout_s:.0f}s: {exc}") from exc
+                raise TimeoutError(
+                    f"PostgreSQL did not answer within {timeout_s:.0f}s: {exc}"
+                ) from exc
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)

@@ -4,13 +4,33 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from skuhub_runtime.service import ServiceRuntime
+
+_PREFIXES = ("body", "query", "path", "header")
+
+
+def describe_request_errors(errors: Sequence[Any]) -> str:
+    """``field.path: message`` per problem, without FastAPI's ``body``/``query`` prefix."""
+    parts = []
+    for error in errors:
+        loc = [str(p) for p in error.get("loc", ())]
+        if loc and loc[0] in _PREFIXES:
+            loc = loc[1:]
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{'.'.join(loc)}: {message}" if loc else message)
+    return "; ".join(parts)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse({"detail": describe_request_errors(errors) or str(exc)}, status_code=422)
 
 
 def get_runtime(request: Request) -> ServiceRuntime:
@@ -40,6 +60,7 @@ def create_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
+    app.add_exception_handler(RequestValidationError, _validation_error)
 
     @app.get("/health/live", tags=["operations"], summary="The process is alive.")
     async def live() -> dict[str, str]:
@@ -55,7 +76,11 @@ def create_app(
         checks = await runtime.check_ready()
         ok = all(checks.values())
         return JSONResponse(
-            {"status": "ready" if ok else "not-ready", "service": runtime.service, "checks": checks},
+            {
+                "status": "ready" if ok else "not-ready",
+                "service": runtime.service,
+                "checks": checks,
+            },
             status_code=200 if ok else 503,
         )
 

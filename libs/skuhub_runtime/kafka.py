@@ -44,7 +44,9 @@ def broker_security(settings: ServiceSettings) -> BaseSecurity | None:
     if mechanism is None:
         return BaseSecurity(ssl_context=context, use_ssl=True) if use_ssl else None
     username = settings.kafka_sasl_username or ""
-    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    password = (
+        settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    )
     sasl = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
     return sasl[mechanism](username, password, ssl_context=context, use_ssl=use_ssl)
 

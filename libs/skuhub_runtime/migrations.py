@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config
-from alembic.operations import Operations
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -49,8 +49,12 @@ def run_env() -> None:
         context.run_migrations()
 
 
-def create_messaging_tables(op: Operations) -> None:
-    """Outbox and inbox tables; every service's first migration calls this."""
+def create_messaging_tables(op: Any) -> None:
+    """Outbox and inbox tables; every service's first migration calls this with ``alembic.op``.
+
+    ``alembic.op`` is a module-level proxy of :class:`~alembic.operations.Operations`,
+    hence ``Any``.
+    """
     op.create_table(
         "outbox",
         sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),

@@ -9,6 +9,7 @@ then deletes the rows, so a crash re-publishes (at least once) and never loses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Protocol
@@ -108,17 +109,17 @@ class OutboxRelay:
                 continue
             if self._stopping:
                 return
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._poll_interval_s)
-            except TimeoutError:
-                pass
             self._wakeup.clear()
 
     async def _publish_one_batch(self) -> int:
         async with self._engine.begin() as conn:
             rows = (
                 await conn.execute(
-                    select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value, outbox.c.headers)
+                    select(
+                        outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value, outbox.c.headers
+                    )
                     .order_by(outbox.c.id)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
@@ -130,9 +131,7 @@ class OutboxRelay:
                 [
                     (
                         row.topic,
-                        KafkaRecord(
-                            row.key, row.value, [(n, v.encode()) for n, v in row.headers]
-                        ),
+                        KafkaRecord(row.key, row.value, [(n, v.encode()) for n, v in row.headers]),
                     )
                     for row in rows
                 ]

@@ -45,7 +45,7 @@ class BrokerPublisher:
             )
             for topic, record in records
         ]
-        await asyncio.gather(*pending)  # type: ignore[arg-type]
+        await asyncio.gather(*pending)
 
 
 class ServiceRuntime:

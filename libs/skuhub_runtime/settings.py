@@ -29,7 +29,9 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
     topic_prefix: str = Field(default="", description="Prefix for every topic and consumer group.")
-    topic_partitions: int = Field(default=3, ge=1, description="Partitions for topics skuhub creates.")
+    topic_partitions: int = Field(
+        default=3, ge=1, description="Partitions for topics skuhub creates."
+    )
 
     database_url: str = Field(
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
@@ -41,7 +43,9 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8100, ge=0, le=65535)
 
-    consumer_max_records: int = Field(default=500, ge=1, description="Records applied per transaction.")
+    consumer_max_records: int = Field(
+        default=500, ge=1, description="Records applied per transaction."
+    )
     consumer_fetch_wait_ms: int = Field(default=20, ge=1, description="Broker long-poll wait.")
     outbox_batch_size: int = Field(default=1000, ge=1)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)

@@ -1,1 +1,1 @@
-
+"""Catalog domain model: pure, synchronous, standard library only."""

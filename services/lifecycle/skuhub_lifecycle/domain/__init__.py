@@ -1,1 +1,1 @@
-
+"""Lifecycle domain model: pure, synchronous, standard library only."""

@@ -80,14 +80,24 @@ class SqlLedgerRepository:
             index_elements=[positions.c.sku, positions.c.location, positions.c.lot],
             set_={
                 c: statement.excluded[c]
-                for c in ("unit", "on_hand", "reserved", "in_transit", "version", "expires_on", "updated_at")
+                for c in (
+                    "unit",
+                    "on_hand",
+                    "reserved",
+                    "in_transit",
+                    "version",
+                    "expires_on",
+                    "updated_at",
+                )
             },
         )
         await self._conn.execute(statement, rows)
 
     async def mark_rejected(self, event_id: str, reason: str) -> None:
         await self._conn.execute(
-            sa.update(movements).where(movements.c.event_id == event_id).values(rejected_reason=reason)
+            sa.update(movements)
+            .where(movements.c.event_id == event_id)
+            .values(rejected_reason=reason)
         )
 
     async def positions_of(self, sku: str) -> list[Position]:

@@ -76,8 +76,12 @@ class Position:
 
     @property
     def available_to_promise(self) -> Decimal:
-        """What can be sold now: on hand less reserved, never below zero."""
-        return max(self.on_hand - self.reserved, ZERO)
+        """What can be sold now: on hand less reserved, never below zero.
+
+        A reserved quantity below zero (a release that arrived before its
+        reservation) must not make more available than is on hand.
+        """
+        return max(self.on_hand - max(self.reserved, ZERO), ZERO)
 
 
 @dataclass

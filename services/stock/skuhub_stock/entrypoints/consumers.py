@@ -62,7 +62,9 @@ def stock_moved_consumer(settings: ServiceSettings) -> ConsumerSpec:
 
     async def handle(conn: AsyncConnection, batch: Sequence[Incoming]) -> list[Rejection]:
         by_id = {i.envelope.id: i for i in batch}
-        recorded = await record_movements(SqlLedgerRepository(conn), [to_reported(i) for i in batch])
+        recorded = await record_movements(
+            SqlLedgerRepository(conn), [to_reported(i) for i in batch]
+        )
         await enqueue_events(
             conn,
             (
@@ -70,6 +72,8 @@ def stock_moved_consumer(settings: ServiceSettings) -> ConsumerSpec:
                 for p, cause in recorded.changed
             ),
         )
-        return [Rejection(by_id[event_id], reason) for event_id, reason in recorded.rejected.items()]
+        return [
+            Rejection(by_id[event_id], reason) for event_id, reason in recorded.rejected.items()
+        ]
 
     return ConsumerSpec(name="stock-moved", topics=[STOCK_MOVED], handler=handle)

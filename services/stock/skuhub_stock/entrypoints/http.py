@@ -107,5 +107,7 @@ async def get_positions(sku: Sku, runtime: RuntimeDep) -> PositionsView:
         for p in found
     ]
     return PositionsView(
-        sku=sku, positions=views, available_to_promise=sum((v.available_to_promise for v in views), Decimal(0))
+        sku=sku,
+        positions=views,
+        available_to_promise=sum((v.available_to_promise for v in views), Decimal(0)),
     )

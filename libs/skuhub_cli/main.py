@@ -1,0 +1,235 @@
+"""The ``skuhub`` command line: run one service, the whole dev stack, topics, demo, schemas.
+
+Services are imported by name at run time (``skuhub_<name>.entrypoints.app``):
+the shared libraries never import a service statically.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from skuhub_contracts.topics import SERVICES
+
+app = typer.Typer(
+    name="skuhub",
+    help="skuhub: product information, stock and lifecycle in one truth; every channel in sync.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True, soft_wrap=True)
+
+
+def _service_name(value: str) -> str:
+    name = value.strip().lower().replace("-", "_")
+    if name not in SERVICES:
+        raise typer.BadParameter(
+            f"unknown service {value!r}; choose one of: {', '.join(SERVICES)}",
+            param_hint="SERVICE",
+        )
+    return name
+
+
+def _load_entrypoint(service: str) -> Callable[[], Any]:
+    module_name = f"skuhub_{service}.entrypoints.app"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            console.print(
+                f"[red]error:[/] service {service!r} has no entrypoint: module {module_name} "
+                "is not installed or not written yet"
+            )
+            raise typer.Exit(3) from exc
+        raise
+    entry: Callable[[], Any] | None = getattr(module, "main", None)
+    if entry is None:
+        console.print(f"[red]error:[/] {module_name} has no main()")
+        raise typer.Exit(3)
+    return entry
+
+
+@app.command()
+def run(
+    service: Annotated[
+        str, typer.Argument(help=f"The service to run: {', '.join(SERVICES)}.", show_default=False)
+    ],
+) -> None:
+    """Run one service in the foreground (configured by SKUHUB_* environment variables)."""
+    _load_entrypoint(_service_name(service))()
+
+
+@app.command()
+def dev(
+    data_dir: Annotated[
+        Path, typer.Option(help="Data directory of the embedded PostgreSQL (kept between runs).")
+    ] = Path(".skuhub/pgdata"),
+    kafka_port: Annotated[int, typer.Option(help="Port of the embedded Kafka broker.")] = 9092,
+    http_port_base: Annotated[
+        int,
+        typer.Option(
+            help="HTTP port of catalog; stock, lifecycle, sync_gateway get the next three."
+        ),
+    ] = 8101,
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Feed demo products and stock once ready.")
+    ] = False,
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions of created topics.")] = 3,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(hidden=True, help="Start only these services (repeatable; for development)."),
+    ] = None,
+    state_dir: Annotated[
+        Path, typer.Option(hidden=True, help="Where logs and endpoints.json go.")
+    ] = Path(".skuhub"),
+) -> None:
+    """Start Kafka, PostgreSQL and all four services locally; Ctrl-C stops everything.
+
+    Kafka (Tansu, memory storage) and PostgreSQL run embedded unless
+    SKUHUB_KAFKA_BOOTSTRAP / SKUHUB_DATABASE_URL point at real ones.
+    """
+    from skuhub_cli.stack import DevStack, StackError, log_tail
+
+    services = tuple(_service_name(s) for s in only) if only else SERVICES
+    stack = DevStack(
+        data_dir=data_dir,
+        kafka_port=kafka_port,
+        http_port_base=http_port_base,
+        partitions=partitions,
+        services=services,
+        state_dir=state_dir,
+        console=console,
+    )
+    exit_code = 0
+    _interrupt_on_sigterm()
+    try:
+        stack.start()
+        console.print(stack.table())
+        console.print(
+            f"[bold green]all ready[/] in {stack.ready_after_s:.1f}s; endpoints in "
+            f"{stack.endpoints_path}. Press Ctrl-C to stop."
+        )
+        if demo:
+            from skuhub_cli.demo import run_demo
+
+            urls = stack.urls()
+            run_demo(catalog_url=urls.get("catalog"), stock_url=urls.get("stock"), console=console)
+        idle = threading.Event()
+        while not (crashed := stack.crashed()):
+            idle.wait(1.0)  # interrupted by Ctrl-C / SIGTERM (KeyboardInterrupt)
+        for svc in crashed:
+            console.print(
+                f"[red]✗ {svc.name} exited with code {svc.returncode}[/]; log tail "
+                f"({svc.log_path}):\n{log_tail(svc.log_path)}"
+            )
+        exit_code = 1
+    except KeyboardInterrupt:
+        console.print("stopping…")
+    except StackError as exc:
+        console.print(f"[red]✗ the dev stack did not start:[/]\n{exc}")
+        exit_code = 1
+    finally:
+        # A second Ctrl-C must not cut the orderly shutdown short (it is bounded by timeouts).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+        console.print("everything stopped")
+    raise typer.Exit(exit_code)
+
+
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so both stop the stack the same way."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@app.command()
+def topics(
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Partitions of created topics [default: SKUHUB_TOPIC_PARTITIONS]."
+        ),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to keep retrying the broker.")] = 60.0,
+) -> None:
+    """Create every skuhub topic that is missing on SKUHUB_KAFKA_BOOTSTRAP."""
+    from skuhub_cli.stack import StackError, create_topics
+    from skuhub_runtime.settings import ServiceSettings
+
+    settings = ServiceSettings()
+    try:
+        created = create_topics(settings, partitions=partitions, timeout=timeout)
+    except StackError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    for name in created:
+        console.print(f"[green]created[/] {name}")
+    console.print(f"{len(created)} created on {settings.kafka_bootstrap}; the others existed.")
+
+
+def _endpoint(name: str, default_port: int) -> str:
+    endpoints = Path(".skuhub/endpoints.json")
+    if endpoints.exists():
+        services: dict[str, str] = json.loads(endpoints.read_text(encoding="utf-8")).get(
+            "services", {}
+        )
+        if name in services:
+            return services[name]
+    return f"http://127.0.0.1:{default_port}"
+
+
+@app.command()
+def demo(
+    catalog: Annotated[
+        str | None,
+        typer.Option(help="Catalog base URL [default: from .skuhub/endpoints.json, else :8101]."),
+    ] = None,
+    stock: Annotated[
+        str | None,
+        typer.Option(help="Stock base URL [default: from .skuhub/endpoints.json, else :8102]."),
+    ] = None,
+) -> None:
+    """Feed demo products (catalog API) and stock receipts (stock API) into a running stack."""
+    from skuhub_cli.demo import run_demo
+
+    result = run_demo(
+        catalog_url=catalog or _endpoint("catalog", 8101),
+        stock_url=stock or _endpoint("stock", 8102),
+        console=console,
+    )
+    if result.movements_accepted == 0:
+        raise typer.Exit(1)
+
+
+@app.command()
+def schemas(
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail if schemas/ differs from the contracts.")
+    ] = False,
+) -> None:
+    """Write the JSON Schemas and the AsyncAPI document into schemas/ (or --check them)."""
+    try:
+        export = importlib.import_module("skuhub_contracts.schema_export")
+    except ModuleNotFoundError as exc:
+        console.print("[red]error:[/] skuhub_contracts.schema_export is not available yet")
+        raise typer.Exit(3) from exc
+    code = export.main(check=check)
+    raise typer.Exit(int(code or 0))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,26 @@
+"""The catalog service's tables (SQLAlchemy Core), in its own schema."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("gtin", sa.Text),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("family", sa.Text),
+    sa.Column("parent_sku", sa.Text),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("title", JSONB, nullable=False),
+    sa.Column("description", JSONB, nullable=False),
+    sa.Column("attributes", JSONB, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

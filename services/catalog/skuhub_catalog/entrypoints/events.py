@@ -1,0 +1,23 @@
+"""Translation at the edge: a saved product becomes the product-changed wire snapshot."""
+
+from __future__ import annotations
+
+from skuhub_catalog.domain.product import Product
+from skuhub_contracts.events import ProductChanged, ProductStatus
+
+
+def to_product_changed(product: Product) -> ProductChanged:
+    return ProductChanged(
+        sku=product.sku,
+        product_version=product.version,
+        gtin=product.gtin,
+        status=ProductStatus(product.status.value),
+        family=product.family,
+        parent_sku=product.parent_sku,
+        unit=product.unit,
+        title=dict(product.title),
+        description=dict(product.description),
+        attributes=dict(product.attributes),
+        deleted=product.deleted,
+        changed_at=product.updated_at,
+    )

@@ -1,0 +1,19 @@
+"""The lifecycle service's tables (SQLAlchemy Core), in its own schema."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+stages = sa.Table(
+    "stages",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("stage", sa.Text, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("product_version", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,3 @@
+from skuhub_runtime.migrations import run_env
+
+run_env()

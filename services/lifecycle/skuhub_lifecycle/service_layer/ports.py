@@ -1,0 +1,18 @@
+"""What the lifecycle use cases need from storage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from skuhub_lifecycle.domain.stages import SkuStage
+
+
+class StageRepository(Protocol):
+    async def load(self, skus: Iterable[str]) -> dict[str, SkuStage]:
+        """The states of these SKUs (those known), locked for this transaction, in one query."""
+
+    async def get(self, sku: str, *, for_update: bool = False) -> SkuStage | None: ...
+
+    async def save(self, states: Iterable[SkuStage]) -> None:
+        """Insert or update these states in one statement."""

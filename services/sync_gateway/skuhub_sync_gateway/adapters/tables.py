@@ -1,0 +1,49 @@
+"""The gateway's projection tables (its own copy of the facts it needs)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("gtin", sa.Text),
+    sa.Column("title", JSONB, nullable=False),
+    sa.Column("trace_id", sa.Text),
+    sa.Column("origin_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+positions = sa.Table(
+    "positions",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("location", sa.Text, primary_key=True),
+    sa.Column("lot", sa.Text, primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("on_hand", sa.Numeric, nullable=False),
+    sa.Column("available_to_promise", sa.Numeric, nullable=False),
+    sa.Column("trace_id", sa.Text),
+    sa.Column("origin_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+stages = sa.Table(
+    "stages",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("stage", sa.Text, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("trace_id", sa.Text),
+    sa.Column("origin_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)

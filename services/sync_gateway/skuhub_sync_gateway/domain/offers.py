@@ -1,0 +1,126 @@
+"""Channel offers: what one channel shows and sells for one SKU, from the projected facts.
+
+Pure Python. An offer is sellable when the product is enabled, its lifecycle
+stage allows selling, and the channel's locations have stock available to
+promise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+SELLABLE_STAGES = frozenset({"active", "mature", "phase-out"})
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    id: str
+    name: str
+    locale: str
+    locations: frozenset[str] = frozenset()
+    low_stock_threshold: Decimal = Decimal(5)
+
+    def sells_from(self, location: str) -> bool:
+        return not self.locations or location in self.locations
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFacts:
+    sku: str
+    version: int
+    status: str
+    deleted: bool
+    unit: str
+    gtin: str | None
+    title: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class PositionFacts:
+    location: str
+    lot: str
+    version: int
+    unit: str
+    available_to_promise: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class StageFacts:
+    stage: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    channel: str
+    sku: str
+    locale: str
+    title: str | None
+    gtin: str | None
+    available: Decimal
+    unit: str
+    stage: str | None
+    sellable: bool
+    low_stock: bool
+    reasons: tuple[str, ...] = field(default=())
+
+
+def build_offer(
+    channel: Channel,
+    sku: str,
+    product: ProductFacts | None,
+    positions: Iterable[PositionFacts],
+    stage: StageFacts | None,
+) -> Offer:
+    """Combine product content, allocated availability and lifecycle stage into an offer."""
+    selling = [p for p in positions if channel.sells_from(p.location)]
+    available = sum((max(p.available_to_promise, Decimal(0)) for p in selling), Decimal(0))
+    reasons: list[str] = []
+    if product is None:
+        reasons.append("product not yet known to the channel")
+    elif product.deleted:
+        reasons.append("product deleted")
+    elif product.status != "enabled":
+        reasons.append(f"product is {product.status}")
+    if stage is None:
+        reasons.append("no lifecycle stage yet")
+    elif stage.stage not in SELLABLE_STAGES:
+        reasons.append(f"lifecycle stage {stage.stage} does not sell")
+    if available <= 0:
+        reasons.append("no stock available to promise")
+    unit = product.unit if product else (selling[0].unit if selling else "EA")
+    return Offer(
+        channel=channel.id,
+        sku=sku,
+        locale=channel.locale,
+        title=_localized(product.title, channel.locale) if product else None,
+        gtin=product.gtin if product else None,
+        available=available,
+        unit=unit,
+        stage=stage.stage if stage else None,
+        sellable=not reasons,
+        low_stock=Decimal(0) < available <= channel.low_stock_threshold,
+        reasons=tuple(reasons),
+    )
+
+
+def _localized(texts: dict[str, str], locale: str) -> str | None:
+    """The text for the locale, else for its language, else any, else None."""
+    if locale in texts:
+        return texts[locale]
+    language = locale.split("_")[0]
+    for key in sorted(texts):
+        if key.split("_")[0] == language:
+            return texts[key]
+    return next((texts[k] for k in sorted(texts)), None)
+
+
+def keep_newest(current_version: int | None, incoming_version: int) -> bool:
+    """State events are applied only when newer: re-delivery and reordering change nothing."""
+    return current_version is None or incoming_version > current_version
+
+
+def channels_for(channels: Sequence[Channel], channel_id: str) -> Channel | None:
+    return next((c for c in channels if c.id == channel_id), None)

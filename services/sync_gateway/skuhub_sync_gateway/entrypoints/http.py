@@ -1,0 +1,105 @@
+"""HTTP entrypoint of the sync gateway: channels and their offers."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from skuhub_contracts.identifiers import Sku
+from skuhub_runtime.http import RuntimeDep
+from skuhub_sync_gateway.adapters.projection_repository import SqlProjectionRepository
+from skuhub_sync_gateway.domain.offers import Channel, build_offer, channels_for
+from skuhub_sync_gateway.settings import SyncGatewaySettings
+
+
+class ChannelView(BaseModel):
+    id: str
+    name: str
+    locale: str
+    locations: list[str] = Field(description="GLNs feeding the channel; empty means all.")
+    low_stock_threshold: Decimal
+
+
+class OfferView(BaseModel):
+    channel: str
+    sku: str
+    locale: str
+    title: str | None
+    gtin: str | None
+    available: Decimal = Field(description="Available to promise over the channel's locations.")
+    unit: str
+    stage: str | None
+    sellable: bool
+    low_stock: bool
+    not_sellable_because: list[str]
+    sources: dict[str, Any] = Field(
+        description="Version, trace id and origin time of each fact the offer is built from."
+    )
+
+
+def configured_channels(settings: SyncGatewaySettings) -> list[Channel]:
+    return [
+        Channel(
+            id=c.id,
+            name=c.name,
+            locale=c.locale,
+            locations=frozenset(c.locations),
+            low_stock_threshold=c.low_stock_threshold,
+        )
+        for c in settings.channels
+    ]
+
+
+def build_router(channels: list[Channel]) -> APIRouter:
+    """Routes for the configured channels."""
+    router = APIRouter(prefix="/v1", tags=["channels"])
+
+    @router.get("/channels", response_model=list[ChannelView], summary="Configured sales channels")
+    async def list_channels() -> list[ChannelView]:
+        return [
+            ChannelView(
+                id=c.id,
+                name=c.name,
+                locale=c.locale,
+                locations=sorted(c.locations),
+                low_stock_threshold=c.low_stock_threshold,
+            )
+            for c in channels
+        ]
+
+    @router.get(
+        "/channels/{channel}/offers/{sku}",
+        response_model=OfferView,
+        summary="The offer of one SKU on one channel",
+        responses={
+            404: {"description": "Unknown channel, or a SKU the gateway has never heard of."}
+        },
+    )
+    async def get_offer(channel: str, sku: Sku, runtime: RuntimeDep) -> OfferView:
+        found = channels_for(channels, channel)
+        if found is None:
+            raise HTTPException(404, f"unknown channel {channel!r}; GET /v1/channels lists them")
+        async with runtime.engine.connect() as conn:
+            product, positions, stage, sources = await SqlProjectionRepository(conn).facts_of(sku)
+        if product is None and not positions and stage is None:
+            raise HTTPException(404, f"SKU {sku!r} is not known to the gateway (yet)")
+        offer = build_offer(found, sku, product, positions, stage)
+        return OfferView(
+            channel=offer.channel,
+            sku=offer.sku,
+            locale=offer.locale,
+            title=offer.title,
+            gtin=offer.gtin,
+            available=offer.available,
+            unit=offer.unit,
+            stage=offer.stage,
+            sellable=offer.sellable,
+            low_stock=offer.low_stock,
+            not_sellable_because=list(offer.reasons),
+            sources=sources,
+        )
+
+    return router

@@ -1,0 +1,39 @@
+"""Session fixtures: one infrastructure per test session, one stack of services per module."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import Infrastructure, Stack, infrastructure
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
+    with infrastructure(tmp_path_factory.mktemp("infra")) as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="module")
+def stack(infra: Infrastructure, workdir: Path) -> Iterator[Stack]:
+    """All four services, started once per test module, stopped cleanly afterwards."""
+    running = Stack(infra, workdir)
+    try:
+        running.start()
+    except Exception:
+        running.stop()
+        raise
+    yield running
+    codes = running.stop()
+    # uvicorn re-raises SIGTERM after its graceful shutdown, so -SIGTERM is a clean exit too.
+    unclean = {name: code for name, code in codes.items() if code not in (0, -signal.SIGTERM)}
+    if unclean:
+        pytest.fail(f"services did not shut down cleanly: {unclean}\n{running.logs()}")

@@ -1,0 +1,148 @@
+"""Outbox, inbox and migrations against the real PostgreSQL and the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from skuhub_contracts.codec import Envelope, decode
+from skuhub_contracts.events import StockMoved
+from skuhub_runtime import inbox, migrations
+from skuhub_runtime.db import create_engine
+from skuhub_runtime.kafka import create_broker, ensure_topics
+from skuhub_runtime.outbox import OutboxRelay, enqueue_events
+from skuhub_runtime.service import BrokerPublisher
+from skuhub_runtime.settings import ServiceSettings
+from tests.harness import Infrastructure
+from tests.upstream import find_records
+
+pytestmark = pytest.mark.integration
+
+STOCK_MIGRATIONS = (
+    Path(__file__).resolve().parents[2] / "services" / "stock" / "skuhub_stock" / "migrations"
+)
+
+
+@pytest.fixture
+def settings(infra: Infrastructure) -> ServiceSettings:
+    prefix = f"i{uuid.uuid4().hex[:8]}"
+    return ServiceSettings(
+        service_name="stock",
+        kafka_bootstrap=infra.kafka_bootstrap,
+        database_url=infra.database_url,
+        topic_prefix=f"{prefix}.",
+        schema_prefix=f"{prefix}_",
+    )
+
+
+@pytest.fixture
+async def engine(settings: ServiceSettings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    await migrations.upgrade(engine, STOCK_MIGRATIONS, settings.db_schema)
+    yield engine
+    await engine.dispose()
+
+
+def receipt(sku: str, sequence: int) -> Envelope[StockMoved]:
+    return Envelope(
+        StockMoved(
+            sku=sku,
+            kind="receipt",
+            location="4012345000009",
+            quantity=Decimal(1),
+            source_system="it",
+            source_sequence=sequence,
+            occurred_at=datetime.now(UTC),
+        )
+    )
+
+
+async def test_migrations_run_concurrently_apply_once(settings: ServiceSettings) -> None:
+    engines = [create_engine(settings) for _ in range(3)]
+    try:
+        await asyncio.gather(
+            *(migrations.upgrade(e, STOCK_MIGRATIONS, settings.db_schema) for e in engines)
+        )
+        async with engines[0].connect() as conn:
+            version = (
+                await conn.execute(
+                    text(f'SELECT version_num FROM "{settings.db_schema}".alembic_version')
+                )
+            ).scalar_one()
+        assert version == "0001"
+    finally:
+        for e in engines:
+            await e.dispose()
+
+
+async def test_inbox_claims_each_event_id_once(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        first = await inbox.claim(conn, "c", ["a", "b", "a"])
+    async with engine.begin() as conn:
+        second = await inbox.claim(conn, "c", ["b", "c"])
+        other_consumer = await inbox.claim(conn, "other", ["a"])
+    assert first == {"a", "b"}
+    assert second == {"c"}
+    assert other_consumer == {"a"}
+
+
+async def test_inbox_claim_rolls_back_with_the_transaction(engine: AsyncEngine) -> None:
+    async def claim_then_fail() -> None:
+        async with engine.begin() as conn:
+            await inbox.claim(conn, "c", ["x"])
+            raise RuntimeError("effect failed")
+
+    with pytest.raises(RuntimeError, match="effect failed"):
+        await claim_then_fail()
+    async with engine.begin() as conn:
+        assert await inbox.claim(conn, "c", ["x"]) == {"x"}
+
+
+async def test_relay_publishes_committed_rows_in_order_and_never_rolled_back_ones(
+    settings: ServiceSettings, engine: AsyncEngine, infra: Infrastructure
+) -> None:
+    await ensure_topics(settings, partitions=1)
+    topic = settings.topic("stock.stock-moved.v1")
+    sku = f"IT-{uuid.uuid4().hex[:6]}"
+    committed = [receipt(sku, n) for n in range(5)]
+    async with engine.begin() as conn:
+        await enqueue_events(conn, [(topic, e) for e in committed])
+
+    async def enqueue_then_fail() -> None:
+        async with engine.begin() as conn:
+            await enqueue_events(conn, [(topic, receipt(sku, 99))])
+            raise RuntimeError("business rule failed after the outbox write")
+
+    with pytest.raises(RuntimeError, match="business rule"):
+        await enqueue_then_fail()
+
+    broker = create_broker(settings)
+    await broker.connect()
+    relay = OutboxRelay(engine, BrokerPublisher(broker), service="stock", batch_size=2)
+    try:
+        assert await relay.drain() == 5
+        assert await relay.drain() == 0
+    finally:
+        await broker.stop()
+
+    records = await asyncio.to_thread(
+        find_records,
+        infra.kafka_bootstrap,
+        topic,
+        lambda m: m.key() == sku.encode(),
+        expect=6,
+        timeout=5,
+    )
+    ids = [decode(m.value(), m.headers()).id for m in records]
+    assert ids == [e.id for e in committed]
+    async with engine.connect() as conn:
+        left = (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
+    assert left == 0

@@ -1,0 +1,252 @@
+"""Event payload rules: GS1 identifiers, quantity per movement kind, versioned names."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from skuhub_contracts.events import (
+    ALL_EVENTS,
+    EVENTS_BY_TYPE,
+    LifecycleStage,
+    LifecycleStageChanged,
+    MovementKind,
+    ProductChanged,
+    ProductStatus,
+    StockMoved,
+)
+from skuhub_contracts.identifiers import Gln, Gtin
+from skuhub_contracts.topics import (
+    ALL_TOPICS,
+    DEAD_LETTER_TOPICS,
+    EVENT_TOPICS,
+    SERVICES,
+    STOCK_MOVED,
+    dead_letter,
+)
+
+GLN_A = "4012345000009"
+GLN_B = "0614141000036"
+
+
+class GtinHolder(BaseModel):
+    gtin: Gtin
+
+
+class GlnHolder(BaseModel):
+    gln: Gln
+
+
+def movement(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "sku": "TSHIRT-RED-M",
+        "kind": "receipt",
+        "location": GLN_A,
+        "quantity": "5",
+        "source_system": "wms",
+        "source_sequence": 1,
+        "occurred_at": "2025-03-01T08:00:00Z",
+    }
+    data.update(overrides)
+    return data
+
+
+# --- GS1 identifiers -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gtin", ["96385074", "036000291452", "4006381333931", "10012345678902"])
+def test_valid_gtins_of_every_length_are_accepted(gtin: str) -> None:
+    assert GtinHolder(gtin=gtin).gtin == gtin
+
+
+def test_gtin_is_stored_compact() -> None:
+    assert GtinHolder(gtin="4006381 333931").gtin == "4006381333931"
+    assert GtinHolder(gtin="400-6381-333931").gtin == "4006381333931"
+
+
+@pytest.mark.parametrize("gtin", ["4006381333932", "96385075", "036000291453"])
+def test_gtin_with_a_wrong_check_digit_is_rejected(gtin: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        GtinHolder(gtin=gtin)
+    message = str(info.value)
+    assert "GTIN" in message
+    assert "check digit" in message
+
+
+@pytest.mark.parametrize("gtin", ["1234567", "400638133", "40063813339", "400638133393100"])
+def test_gtin_of_a_wrong_length_is_rejected(gtin: str) -> None:
+    with pytest.raises(ValidationError, match="GTIN must have 8 or 12 or 13 or 14 digits"):
+        GtinHolder(gtin=gtin)
+
+
+def test_gtin_with_letters_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="GTIN"):
+        GtinHolder(gtin="400638133393A")
+
+
+@pytest.mark.parametrize("gln", [GLN_A, GLN_B, "5901234123457"])
+def test_valid_glns_are_accepted(gln: str) -> None:
+    assert GlnHolder(gln=gln).gln == gln
+
+
+def test_gln_with_a_wrong_check_digit_is_rejected() -> None:
+    with pytest.raises(ValidationError) as info:
+        GlnHolder(gln="4012345000008")
+    assert "GLN '4012345000008' is not valid" in str(info.value)
+
+
+@pytest.mark.parametrize("gln", ["401234500000", "40123450000090", "96385074"])
+def test_gln_of_a_wrong_length_is_rejected(gln: str) -> None:
+    with pytest.raises(ValidationError, match="GLN must have 13 digits"):
+        GlnHolder(gln=gln)
+
+
+def test_stock_moved_rejects_an_invalid_location_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as info:
+        StockMoved.model_validate(movement(location="4012345000001"))
+    assert [e["loc"] for e in info.value.errors()] == [("location",)]
+
+
+# --- quantity per movement kind ---------------------------------------------------------------
+
+POSITIVE_ONLY = [
+    k for k in MovementKind if k not in (MovementKind.ADJUSTMENT, MovementKind.CYCLE_COUNT)
+]
+
+
+def kind_fields(kind: MovementKind) -> dict[str, Any]:
+    extra: dict[str, Any] = {"kind": kind.value}
+    if kind is MovementKind.TRANSFER_OUT:
+        extra["destination"] = GLN_B
+    return extra
+
+
+@pytest.mark.parametrize("kind", list(MovementKind))
+def test_every_kind_accepts_a_positive_quantity(kind: MovementKind) -> None:
+    event = StockMoved.model_validate(movement(quantity="2.5", **kind_fields(kind)))
+    assert event.kind is kind
+    assert event.quantity == Decimal("2.5")
+
+
+@pytest.mark.parametrize("kind", POSITIVE_ONLY)
+@pytest.mark.parametrize("quantity", ["0", "-1"])
+def test_quantity_must_be_positive_for_plain_kinds(kind: MovementKind, quantity: str) -> None:
+    with pytest.raises(ValidationError, match=f"quantity must be positive for {kind.value}"):
+        StockMoved.model_validate(movement(quantity=quantity, **kind_fields(kind)))
+
+
+def test_adjustment_is_signed_but_not_zero() -> None:
+    down = StockMoved.model_validate(movement(kind="adjustment", quantity="-3"))
+    assert down.quantity == Decimal(-3)
+    with pytest.raises(ValidationError, match="non-zero"):
+        StockMoved.model_validate(movement(kind="adjustment", quantity="0"))
+
+
+def test_cycle_count_may_be_zero_but_not_negative() -> None:
+    empty = StockMoved.model_validate(movement(kind="cycle_count", quantity="0"))
+    assert empty.quantity == 0
+    with pytest.raises(ValidationError, match="cycle count cannot be negative"):
+        StockMoved.model_validate(movement(kind="cycle_count", quantity="-1"))
+
+
+def test_transfer_out_needs_a_destination_other_than_its_location() -> None:
+    with pytest.raises(ValidationError, match="transfer_out needs a destination"):
+        StockMoved.model_validate(movement(kind="transfer_out"))
+    with pytest.raises(ValidationError, match="destination must differ from location"):
+        StockMoved.model_validate(movement(kind="transfer_out", destination=GLN_A))
+
+
+def test_quantity_has_at_most_six_decimal_places() -> None:
+    assert StockMoved.model_validate(movement(quantity="0.000001")).quantity == Decimal("0.000001")
+    with pytest.raises(ValidationError) as info:
+        StockMoved.model_validate(movement(quantity="0.0000001"))
+    assert info.value.errors()[0]["loc"] == ("quantity",)
+
+
+def test_payloads_ignore_unknown_fields_and_are_immutable() -> None:
+    event = StockMoved.model_validate(movement(colour="red"))
+    assert "colour" not in event.model_dump()
+    with pytest.raises(ValidationError):
+        event.quantity = Decimal(1)  # type: ignore[misc]
+
+
+def test_times_must_carry_a_timezone() -> None:
+    with pytest.raises(ValidationError) as info:
+        StockMoved.model_validate(movement(occurred_at="2025-03-01T08:00:00"))
+    assert info.value.errors()[0]["loc"] == ("occurred_at",)
+
+
+def test_the_record_key_is_the_sku() -> None:
+    product = ProductChanged(
+        sku="MUG-01",
+        product_version=1,
+        status=ProductStatus.ENABLED,
+        title={"en_US": "Mug"},
+        changed_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    assert product.key == "MUG-01"
+    stage = LifecycleStageChanged(
+        sku="MUG-01",
+        stage=LifecycleStage.ACTIVE,
+        stage_version=1,
+        reason="launched",
+        changed_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+    assert stage.key == "MUG-01"
+
+
+# --- versioned names --------------------------------------------------------------------------
+
+EVENT_TYPE = re.compile(r"^skuhub\.[a-z][a-z-]*\.v(\d+)$")
+TOPIC_NAME = re.compile(r"^[a-z][a-z-]*\.[a-z][a-z-]*\.v(\d+)$")
+
+
+@pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: e.__name__)
+def test_event_types_carry_the_major_version(event: type[Any]) -> None:
+    match = EVENT_TYPE.match(event.event_type)
+    assert match is not None, event.event_type
+    assert match.group(1) == "1"
+
+
+def test_event_types_are_unique_and_indexed() -> None:
+    assert len(EVENTS_BY_TYPE) == len(ALL_EVENTS)
+    assert all(EVENTS_BY_TYPE[e.event_type] is e for e in ALL_EVENTS)
+
+
+@pytest.mark.parametrize("topic", ALL_TOPICS, ids=lambda t: t.name)
+def test_topic_names_carry_v1(topic: Any) -> None:
+    match = TOPIC_NAME.match(topic.name)
+    assert match is not None, topic.name
+    assert topic.name.endswith(".v1")
+
+
+def test_each_event_has_exactly_one_topic_of_the_same_major_version() -> None:
+    carried = [t.event for t in EVENT_TOPICS]
+    assert sorted(e.__name__ for e in carried if e) == sorted(e.__name__ for e in ALL_EVENTS)
+    for topic in EVENT_TOPICS:
+        assert topic.event is not None
+        assert topic.name.rsplit(".", 1)[1] == topic.event.event_type.rsplit(".", 1)[1]
+    assert len({t.name for t in ALL_TOPICS}) == len(ALL_TOPICS)
+
+
+def test_topic_prefix_is_prepended() -> None:
+    assert STOCK_MOVED.qualified() == "stock.stock-moved.v1"
+    assert STOCK_MOVED.qualified("t42.") == "t42.stock.stock-moved.v1"
+
+
+def test_dead_letter_topics_exist_for_every_service() -> None:
+    assert [t.owner for t in DEAD_LETTER_TOPICS] == list(SERVICES)
+    assert all(t.event is None for t in DEAD_LETTER_TOPICS)
+    assert dead_letter("sync_gateway").name == "sync-gateway.dead-letter.v1"
+    assert dead_letter("stock").name == "stock.dead-letter.v1"
+
+
+@pytest.mark.parametrize("service", ["upstream", "warehouse", "", "Stock", "sync-gateway"])
+def test_dead_letter_rejects_unknown_services(service: str) -> None:
+    with pytest.raises(ValueError, match="unknown service"):
+        dead_letter(service)

@@ -1,0 +1,269 @@
+"""Behaviour of the pure stock ledger (services/stock/skuhub_stock/domain/ledger.py)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from skuhub_stock.domain.ledger import (
+    Ledger,
+    Movement,
+    MovementKind,
+    MovementRejected,
+    Position,
+)
+
+SKU = "TSHIRT-RED-M"
+HERE = "4012345000009"
+THERE = "0614141000036"
+K = MovementKind
+
+
+def mv(
+    kind: MovementKind,
+    quantity: int | str,
+    *,
+    location: str = HERE,
+    destination: str | None = None,
+    unit: str = "EA",
+    lot: str | None = None,
+    sku: str = SKU,
+    expires_on: date | None = None,
+) -> Movement:
+    return Movement(
+        kind=kind,
+        sku=sku,
+        location=location,
+        quantity=Decimal(quantity),
+        unit=unit,
+        lot=lot,
+        destination=destination,
+        expires_on=expires_on,
+    )
+
+
+def at(ledger: Ledger, location: str = HERE, lot: str = "", sku: str = SKU) -> Position:
+    return ledger.positions[(sku, location, lot)]
+
+
+def state(position: Position) -> tuple[Decimal, Decimal, Decimal, Decimal, int]:
+    return (
+        position.on_hand,
+        position.reserved,
+        position.in_transit,
+        position.available_to_promise,
+        position.version,
+    )
+
+
+def run(*movements: Movement) -> Ledger:
+    ledger = Ledger()
+    for movement in movements:
+        ledger.apply(movement)
+    return ledger
+
+
+def test_receipt_adds_to_on_hand() -> None:
+    ledger = run(mv(K.RECEIPT, 10), mv(K.RECEIPT, "2.5"))
+    position = at(ledger)
+    assert position.on_hand == Decimal("12.5")
+    assert position.available_to_promise == Decimal("12.5")
+    assert position.unit == "EA"
+
+
+def test_return_and_positive_adjustment_add_negative_adjustment_removes() -> None:
+    ledger = run(mv(K.RECEIPT, 10), mv(K.RETURN, 1), mv(K.ADJUSTMENT, 2), mv(K.ADJUSTMENT, -4))
+    assert at(ledger).on_hand == 9
+
+
+def test_shipment_and_scrap_remove_from_on_hand() -> None:
+    ledger = run(mv(K.RECEIPT, 10), mv(K.SHIPMENT, 3), mv(K.SCRAP, 1))
+    assert at(ledger).on_hand == 6
+
+
+def test_reservation_lowers_available_to_promise_not_on_hand() -> None:
+    ledger = run(mv(K.RECEIPT, 10), mv(K.RESERVATION, 3))
+    position = at(ledger)
+    assert position.on_hand == 10
+    assert position.reserved == 3
+    assert position.available_to_promise == 7
+
+
+def test_reservation_release_gives_it_back() -> None:
+    ledger = run(mv(K.RECEIPT, 10), mv(K.RESERVATION, 3), mv(K.RESERVATION_RELEASE, 2))
+    assert at(ledger).reserved == 1
+    assert at(ledger).available_to_promise == 9
+
+
+def test_available_to_promise_is_never_negative() -> None:
+    over_reserved = run(mv(K.RECEIPT, 2), mv(K.RESERVATION, 5))
+    assert over_reserved.positions[(SKU, HERE, "")].available_to_promise == 0
+    oversold = run(mv(K.RECEIPT, 2), mv(K.SHIPMENT, 5))
+    assert at(oversold).on_hand == -3, "the ledger records what it was told"
+    assert at(oversold).available_to_promise == 0
+
+
+def test_transfer_out_moves_stock_to_the_destinations_in_transit() -> None:
+    ledger = run(mv(K.RECEIPT, 10))
+    touched = ledger.apply(mv(K.TRANSFER_OUT, 4, destination=THERE))
+    assert {p.location for p in touched} == {HERE, THERE}
+    assert at(ledger).on_hand == 6
+    assert at(ledger).in_transit == 0
+    destination = at(ledger, THERE)
+    assert destination.in_transit == 4
+    assert destination.on_hand == 0
+    assert destination.available_to_promise == 0, "stock in transit cannot be promised"
+
+
+def test_transfer_in_lands_what_was_in_transit() -> None:
+    ledger = run(
+        mv(K.RECEIPT, 10),
+        mv(K.TRANSFER_OUT, 4, destination=THERE),
+        mv(K.TRANSFER_IN, 4, location=THERE),
+    )
+    destination = at(ledger, THERE)
+    assert destination.on_hand == 4
+    assert destination.in_transit == 0
+    assert destination.available_to_promise == 4
+    assert at(ledger).on_hand == 6
+
+
+def test_partial_transfer_in_leaves_the_rest_in_transit() -> None:
+    ledger = run(mv(K.TRANSFER_OUT, 5, destination=THERE), mv(K.TRANSFER_IN, 3, location=THERE))
+    assert at(ledger, THERE).in_transit == 2
+    assert at(ledger, THERE).on_hand == 3
+
+
+def test_cycle_count_sets_on_hand_and_keeps_reservations() -> None:
+    ledger = run(mv(K.RECEIPT, 10), mv(K.RESERVATION, 2), mv(K.SHIPMENT, 1), mv(K.CYCLE_COUNT, 7))
+    position = at(ledger)
+    assert position.on_hand == 7
+    assert position.reserved == 2
+    assert position.available_to_promise == 5
+    assert at(run(mv(K.RECEIPT, 10), mv(K.CYCLE_COUNT, 0))).on_hand == 0
+
+
+def test_unit_mismatch_is_rejected_with_a_reason_and_changes_nothing() -> None:
+    ledger = run(mv(K.RECEIPT, 10))
+    before = state(at(ledger))
+    with pytest.raises(MovementRejected) as info:
+        ledger.apply(mv(K.SHIPMENT, 1, unit="KGM"))
+    assert "unit KGM does not match the position's unit EA" in info.value.reason
+    assert SKU in info.value.reason
+    assert HERE in info.value.reason
+    assert state(at(ledger)) == before
+
+
+def test_transfer_to_a_destination_kept_in_another_unit_is_rejected_before_any_change() -> None:
+    ledger = run(mv(K.RECEIPT, 10), mv(K.RECEIPT, 3, location=THERE, unit="PCE"))
+    source_before, destination_before = state(at(ledger)), state(at(ledger, THERE))
+    with pytest.raises(MovementRejected, match="unit EA does not match the position's unit PCE"):
+        ledger.apply(mv(K.TRANSFER_OUT, 4, destination=THERE))
+    assert state(at(ledger)) == source_before
+    assert state(at(ledger, THERE)) == destination_before
+
+
+def test_version_bumps_once_per_change_and_changes_are_tracked() -> None:
+    ledger = Ledger()
+    assert ledger.apply(mv(K.RECEIPT, 10))[0].version == 1
+    assert ledger.apply(mv(K.RESERVATION, 1))[0].version == 2
+    ledger.apply(mv(K.TRANSFER_OUT, 2, destination=THERE))
+    assert at(ledger).version == 3
+    assert at(ledger, THERE).version == 1
+    assert set(ledger.changed) == {(SKU, HERE, ""), (SKU, THERE, "")}
+
+
+def test_unchanged_positions_loaded_from_storage_are_not_reported() -> None:
+    stored = Position(sku="OTHER", location=HERE, lot="", unit="EA", on_hand=Decimal(1), version=9)
+    ledger = Ledger({stored.key: stored})
+    ledger.apply(mv(K.RECEIPT, 1))
+    assert stored.key not in ledger.changed
+    assert stored.version == 9
+
+
+def test_positions_continue_from_their_stored_version() -> None:
+    stored = Position(sku=SKU, location=HERE, lot="", unit="EA", on_hand=Decimal(5), version=41)
+    ledger = Ledger({stored.key: stored})
+    ledger.apply(mv(K.SHIPMENT, 2))
+    assert state(at(ledger)) == (Decimal(3), Decimal(0), Decimal(0), Decimal(3), 42)
+
+
+def test_lots_and_skus_are_separate_positions() -> None:
+    ledger = run(
+        mv(K.RECEIPT, 5, lot="A"),
+        mv(K.RECEIPT, 7, lot="B"),
+        mv(K.RECEIPT, 1),
+        mv(K.RECEIPT, 2, sku="MUG-01"),
+    )
+    assert at(ledger, lot="A").on_hand == 5
+    assert at(ledger, lot="B").on_hand == 7
+    assert at(ledger).on_hand == 1
+    assert at(ledger, sku="MUG-01").on_hand == 2
+
+
+def test_expiry_is_taken_from_inbound_movements_only() -> None:
+    ledger = run(mv(K.RECEIPT, 5, lot="A", expires_on=date(2026, 1, 31)))
+    ledger.apply(mv(K.SHIPMENT, 1, lot="A", expires_on=date(2030, 1, 1)))
+    assert at(ledger, lot="A").expires_on == date(2026, 1, 31)
+    ledger.apply(mv(K.RETURN, 1, lot="A", expires_on=date(2026, 2, 28)))
+    assert at(ledger, lot="A").expires_on == date(2026, 2, 28)
+
+
+def test_release_before_reservation_converges_to_the_in_order_state() -> None:
+    in_order = run(mv(K.RECEIPT, 10), mv(K.RESERVATION, 4), mv(K.RESERVATION_RELEASE, 4))
+    late = run(mv(K.RECEIPT, 10), mv(K.RESERVATION_RELEASE, 4))
+    assert at(late).reserved == -4, "the early release is recorded, not dropped"
+    late.apply(mv(K.RESERVATION, 4))
+    assert state(at(late)) == state(at(in_order))
+    assert at(late).reserved == 0
+    assert at(late).available_to_promise == 10
+
+
+def test_transfer_in_before_transfer_out_converges() -> None:
+    in_order = run(mv(K.TRANSFER_OUT, 3, destination=THERE), mv(K.TRANSFER_IN, 3, location=THERE))
+    late = run(mv(K.TRANSFER_IN, 3, location=THERE), mv(K.TRANSFER_OUT, 3, destination=THERE))
+    assert state(at(late, THERE)) == state(at(in_order, THERE))
+    assert state(at(late)) == state(at(in_order))
+
+
+COMMUTING = (
+    mv(K.RECEIPT, 10),
+    mv(K.RESERVATION, 4),
+    mv(K.RESERVATION_RELEASE, 4),
+    mv(K.SHIPMENT, 2),
+    mv(K.TRANSFER_OUT, 3, destination=THERE),
+    mv(K.TRANSFER_IN, 3, location=THERE),
+    mv(K.ADJUSTMENT, -1),
+)
+
+
+def final_positions(
+    movements: tuple[Movement, ...],
+) -> dict[tuple[str, str, str], tuple[object, ...]]:
+    ledger = run(*movements)
+    return {key: state(position) for key, position in ledger.positions.items()}
+
+
+def test_every_order_of_the_same_movements_ends_in_the_same_positions() -> None:
+    expected = final_positions(COMMUTING)
+    assert expected[(SKU, HERE, "")] == (Decimal(4), Decimal(0), Decimal(0), Decimal(4), 6)
+    assert expected[(SKU, THERE, "")] == (Decimal(3), Decimal(0), Decimal(0), Decimal(3), 2)
+    orders = list(itertools.permutations(COMMUTING))
+    assert len(orders) == 5040
+    for order in orders[::7]:
+        assert final_positions(order) == expected, [m.kind.value for m in order]
+
+
+def test_cycle_counts_do_not_commute() -> None:
+    count_last = final_positions((mv(K.RECEIPT, 10), mv(K.CYCLE_COUNT, 8)))
+    count_first = final_positions((mv(K.CYCLE_COUNT, 8), mv(K.RECEIPT, 10)))
+    assert count_last[(SKU, HERE, "")][0] == 8
+    assert count_first[(SKU, HERE, "")][0] == 18
+
+
+def test_available_to_promise_never_exceeds_on_hand() -> None:
+    ledger = run(mv(K.RECEIPT, 10), mv(K.RESERVATION_RELEASE, 4))
+    assert at(ledger).available_to_promise <= at(ledger).on_hand

@@ -1,0 +1,144 @@
+"""An upstream system as the outside world runs it: librdkafka (confluent-kafka), no skuhub code
+on the wire path except the contract models used to build a valid body."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from confluent_kafka import (  # type: ignore[import-untyped]
+    OFFSET_BEGINNING,
+    Consumer,
+    Producer,
+    TopicPartition,
+)
+
+from skuhub_contracts.codec import Envelope, encode
+from skuhub_contracts.events import StockMoved
+
+GLN_A = "4012345000009"
+GLN_B = "4012345000016"
+
+
+def new_trace() -> tuple[str, str]:
+    """A fresh W3C traceparent and its trace id."""
+    trace_id = os.urandom(16).hex()
+    return f"00-{trace_id}-{os.urandom(8).hex()}-01", trace_id
+
+
+def movement(sku: str, kind: str = "receipt", quantity: str = "10", **fields: Any) -> StockMoved:
+    values: dict[str, Any] = {
+        "sku": sku,
+        "kind": kind,
+        "location": GLN_A,
+        "quantity": Decimal(quantity),
+        "unit": "EA",
+        "source_system": "wms-test",
+        "source_sequence": int(uuid.uuid4().int % 10**12),
+        "occurred_at": datetime.now(UTC),
+    }
+    values.update(fields)
+    return StockMoved(**values)
+
+
+class Upstream:
+    """Publishes raw records with confluent-kafka, idempotence off (Tansu lacks it)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "acks": "all",
+                "enable.idempotence": False,
+                "linger.ms": 1,
+            }
+        )
+        self.bootstrap = bootstrap
+
+    def publish(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        errors: list[Any] = []
+        self._producer.produce(
+            topic,
+            value=value,
+            key=key,
+            headers=headers or [],
+            on_delivery=lambda err, _msg: errors.append(err) if err else None,
+        )
+        remaining = self._producer.flush(15)
+        assert remaining == 0, "the broker did not acknowledge the record within 15s"
+        assert not errors, f"delivery failed: {errors}"
+
+    def publish_movement(
+        self,
+        topic: str,
+        payload: StockMoved,
+        *,
+        traceparent: str | None = None,
+        event_id: str | None = None,
+    ) -> Envelope[StockMoved]:
+        """A stock-moved event in CloudEvents binary mode, as a WMS would send it."""
+        envelope = Envelope(
+            payload=payload,
+            id=event_id or str(uuid.uuid4()),
+            source="urn:wms:test",
+            traceparent=traceparent,
+        )
+        record = encode(envelope)
+        # An upstream does not know skuhub's origin time: let the broker timestamp stand in.
+        headers = [(n, v) for n, v in record.headers if n != "ce_origintime"]
+        self.publish(topic, record.value, key=record.key, headers=headers)
+        return envelope
+
+
+def find_records(
+    bootstrap: str,
+    topic: str,
+    match: Callable[[Any], bool],
+    *,
+    expect: int = 1,
+    timeout: float = 30.0,
+) -> list[Any]:
+    """Read a topic from the start until ``expect`` records match (or the deadline passes)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-reader-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    # Assign partitions instead of joining a group: no rebalance to wait for.
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    found: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < expect and time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is not None and not message.error() and match(message):
+                found.append(message)
+    finally:
+        consumer.close()
+    return found
+
+
+def headers_of(message: Any) -> dict[str, str]:
+    return {name: (value or b"").decode() for name, value in (message.headers() or [])}
+
+
+def body_of(message: Any) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(message.value())
+    return loaded
