@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.skuhub-installed
-MYPY_TARGETS := libs/skuhub_contracts libs/skuhub_runtime libs/skuhub_cli $(wildcard services/*/skuhub_*)
+MYPY_TARGETS := $(wildcard libs/skuhub_*) $(wildcard services/*/skuhub_*)
 
 .PHONY: help setup run test lint fmt schemas clean distclean
 
