@@ -129,6 +129,8 @@ class BatchConsumer:
             max_records=self._settings.consumer_max_records,
             batch_timeout_ms=self._settings.consumer_fetch_wait_ms,
             fetch_max_wait_ms=self._settings.consumer_fetch_wait_ms,
+            session_timeout_ms=self._settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=self._settings.consumer_session_timeout_ms // 3,
             title=f"{self._service}.{self.spec.name}",
         )
         subscriber(self._on_batch)

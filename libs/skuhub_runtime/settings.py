@@ -47,6 +47,12 @@ class ServiceSettings(BaseSettings):
         default=500, ge=1, description="Records applied per transaction."
     )
     consumer_fetch_wait_ms: int = Field(default=20, ge=1, description="Broker long-poll wait.")
+    consumer_session_timeout_ms: int = Field(
+        default=6_000,
+        ge=1_000,
+        description="Consumer group session timeout; heartbeats go every third of it. Tansu "
+        "holds a new member's first join for about half of it.",
+    )
     outbox_batch_size: int = Field(default=1000, ge=1)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
 

@@ -217,7 +217,8 @@ VALID_MOVEMENT: dict[str, Any] = {
         ({**VALID_MOVEMENT, "quantity": 2.5}, True),
         ({**VALID_MOVEMENT, "kind": "receipt", "destination": None, "lot": "L1"}, True),
         ({**VALID_MOVEMENT, "kind": "teleport"}, False),
-        ({**VALID_MOVEMENT, "colour": "red"}, False),
+        ({**VALID_MOVEMENT, "colour": "red"}, True),  # tolerant reader: unknown fields pass
+        ({**VALID_MOVEMENT, "location": "40123450000"}, False),
         ({**VALID_MOVEMENT, "source_sequence": -1}, False),
         ({**VALID_MOVEMENT, "unit": "each"}, False),
         ({k: v for k, v in VALID_MOVEMENT.items() if k != "occurred_at"}, False),
