@@ -111,7 +111,7 @@ def dev(
         console=console,
     )
     exit_code = 0
-    _interrupt_on_sigterm()
+    _interrupt_on_signals()
     try:
         stack.start()
         console.print(stack.table())
@@ -147,13 +147,18 @@ def dev(
     raise typer.Exit(exit_code)
 
 
-def _interrupt_on_sigterm() -> None:
-    """Treat SIGTERM like Ctrl-C, so both stop the stack the same way."""
+def _interrupt_on_signals() -> None:
+    """Turn SIGINT and SIGTERM into KeyboardInterrupt, so both stop the stack the same way.
+
+    SIGINT is set explicitly too: a shell starting us in the background hands us SIGINT
+    ignored, and Python then installs no Ctrl-C handler of its own.
+    """
 
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 @app.command()
@@ -229,6 +234,68 @@ def schemas(
         raise typer.Exit(3) from exc
     code = export.main(check=check)
     raise typer.Exit(int(code or 0))
+
+
+@app.command()
+def bench(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A short run (3k movements, one rate, 15 s): < 2 min.")
+    ] = False,
+    movements: Annotated[
+        int | None,
+        typer.Option(
+            min=100, help="Movements in the throughput cases [default: 3000 quick, 20000]."
+        ),
+    ] = None,
+    rates: Annotated[
+        str | None,
+        typer.Option(
+            help="Publish rates (records/s) of the latency runs, comma-separated "
+            "[default: 500 quick, 200,1000]."
+        ),
+    ] = None,
+    seconds_per_rate: Annotated[
+        float | None,
+        typer.Option(min=1.0, help="Seconds of traffic at each rate [default: 15 quick, 30]."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Directory of the JSON results.")] = Path(
+        "bench-results"
+    ),
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions of every topic.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the generated traffic.")] = 42,
+) -> None:
+    """Benchmark the services on the embedded stack: throughput against a pass-through
+    baseline, end-to-end latency at fixed rates, accuracy against the generator's oracle,
+    peak memory. Prints a table and writes JSON under bench-results/.
+    """
+    from skuhub_cli.bench import BenchOptions, run_bench
+    from skuhub_cli.bench_probes import BenchError
+    from skuhub_cli.stack import StackError
+
+    try:
+        rate_list = [int(r) for r in rates.split(",") if r.strip()] if rates else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"not integers: {rates!r}", param_hint="--rates") from exc
+    if rate_list is not None and (not rate_list or min(rate_list) < 1):
+        raise typer.BadParameter("rates must be positive integers", param_hint="--rates")
+    options = BenchOptions.build(
+        quick=quick,
+        movements=movements,
+        rates=rate_list,
+        seconds_per_rate=seconds_per_rate,
+        out=out,
+        partitions=partitions,
+        seed=seed,
+    )
+    _interrupt_on_signals()
+    try:
+        run_bench(options, console)
+    except KeyboardInterrupt:
+        console.print("interrupted; everything the benchmark started is stopped")
+        raise typer.Exit(130) from None
+    except (BenchError, StackError) as exc:
+        console.print(f"[red]✗ the benchmark failed:[/] {exc}")
+        raise typer.Exit(1) from exc
 
 
 if __name__ == "__main__":

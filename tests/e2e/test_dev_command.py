@@ -1,0 +1,63 @@
+"""`skuhub dev --demo`: all up, demo products in the gateway offers, Ctrl-C leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from skuhub_cli.demo import PRODUCTS
+from skuhub_cli.stack import free_port
+from tests.harness import wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKUHUB_")}  # embedded mode
+    command = [
+        sys.executable, "-m", "skuhub_cli.main", "dev", "--demo",
+        "--kafka-port", str(free_port()),
+        "--http-port-base", str(free_port()),
+        "--data-dir", str(tmp_path / "pgdata"),
+        "--state-dir", str(state),
+    ]  # fmt: skip
+    log = (tmp_path / "dev.log").open("wb")
+    dev = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        endpoints_file = state / "endpoints.json"
+        wait_until(endpoints_file.exists, timeout=120, what="the stack to write endpoints.json")
+        gateway = json.loads(endpoints_file.read_text())["services"]["sync_gateway"]
+        children = psutil.Process(dev.pid).children(recursive=True)
+        assert len(children) >= 5, "broker, PostgreSQL and four services run as children"
+
+        def demo_offer_sellable() -> bool:
+            product = PRODUCTS[0]
+            offer = httpx.get(f"{gateway}/v1/channels/web/offers/{product.sku}")
+            return offer.status_code == 200 and offer.json()["sellable"] is True
+
+        wait_until(
+            demo_offer_sellable, timeout=60, what="a demo product sellable on the web channel"
+        )
+        offers = [httpx.get(f"{gateway}/v1/channels/web/offers/{p.sku}").json() for p in PRODUCTS]
+        assert all(o["stage"] == "active" and Decimal(o["available"]) > 0 for o in offers), offers
+
+        dev.send_signal(signal.SIGINT)
+        assert dev.wait(timeout=60) == 0
+        _, alive = psutil.wait_procs(children, timeout=15)
+        assert not alive, f"left behind: {[p.pid for p in alive]}"
+        assert not endpoints_file.exists(), "a stopped stack must not advertise endpoints"
+        assert not (tmp_path / "pgdata" / "postmaster.pid").exists(), "PostgreSQL still runs"
+    finally:
+        if dev.poll() is None:
+            dev.kill()
+        log.close()
