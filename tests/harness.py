@@ -102,15 +102,16 @@ def _docker_answers() -> bool:
 
 @contextlib.contextmanager
 def _containers() -> Iterator[Infrastructure]:
-    from testcontainers.kafka import KafkaContainer  # type: ignore[import-not-found]
-    from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found]
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.postgres import PostgresContainer
 
     with (
         KafkaContainer("apache/kafka:3.9.1").with_kraft() as kafka,
-        PostgresContainer("postgres:15") as postgres,
+        PostgresContainer("postgres:15", driver=None) as postgres,
     ):
-        url = postgres.get_connection_url().replace("+psycopg2", "+asyncpg")
-        yield Infrastructure(kafka.get_bootstrap_server(), url, "containers")
+        yield Infrastructure(
+            kafka.get_bootstrap_server(), postgres.get_connection_url(), "containers"
+        )
 
 
 @dataclass

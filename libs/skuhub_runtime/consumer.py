@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from aiokafka import TopicPartition
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from sqlalchemy import exc as sa_exc
@@ -118,6 +119,7 @@ class BatchConsumer:
         self._after_commit = after_commit
         self._service = settings.service_name
         self._dead_letter_topic = settings.topic(dead_letter(self._service).name)
+        self._subscriber: Any = None
 
     def register(self, broker: KafkaBroker) -> None:
         subscriber = broker.subscriber(
@@ -134,11 +136,25 @@ class BatchConsumer:
             title=f"{self._service}.{self.spec.name}",
         )
         subscriber(self._on_batch)
+        self._subscriber = subscriber
 
     async def _on_batch(self, message: KafkaMessage) -> None:
         records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
         await self.process(records)
         await message.ack()
+        self._record_lag(self._subscriber.consumer, records)
+
+    def _record_lag(self, consumer: Any, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Lag per partition in this batch: high watermark minus the next offset to read."""
+        next_offsets: dict[tuple[str, int], int] = {}
+        for record in records:
+            next_offsets[(record.topic, record.partition)] = record.offset + 1
+        for (topic, partition), next_offset in next_offsets.items():
+            highwater = consumer.highwater(TopicPartition(topic, partition))
+            if highwater is not None:
+                metrics.CONSUMER_LAG.labels(self._service, topic, str(partition)).set(
+                    max(highwater - next_offset, 0)
+                )
 
     async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Apply a batch; returns only once its effects are committed."""

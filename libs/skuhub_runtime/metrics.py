@@ -33,4 +33,9 @@ OUTBOX_PUBLISHED = Counter(
 CONSUMER_RETRIES = Counter(
     "skuhub_consumer_retries_total", "Batches retried after an infrastructure error.", ["service"]
 )
+CONSUMER_LAG = Gauge(
+    "skuhub_consumer_lag_records",
+    "Records behind the partition's high watermark after the last applied batch.",
+    ["service", "topic", "partition"],
+)
 READY = Gauge("skuhub_ready", "1 when the service is ready.", ["service"])

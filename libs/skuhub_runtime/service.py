@@ -107,7 +107,7 @@ class ServiceRuntime:
 
     async def check_ready(self) -> dict[str, bool]:
         """Readiness of each dependency."""
-        database = False
+        database = kafka = False
         if self.ready:
             try:
                 async with self.engine.connect() as conn:
@@ -115,7 +115,8 @@ class ServiceRuntime:
                 database = True
             except Exception:
                 database = False
-        return {"started": self.ready, "database": database}
+            kafka = await self.broker.ping(timeout=2.0)
+        return {"started": self.ready, "database": database, "kafka": kafka}
 
 
 def run_service(app: object, settings: ServiceSettings) -> None:

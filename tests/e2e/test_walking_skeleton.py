@@ -74,6 +74,11 @@ def test_upstream_receipt_reaches_the_channel_offer_in_one_trace(
     assert headers_of(derived)["traceparent"].split("-")[1] == trace_id
     positions = httpx.get(f"{stack.url('stock')}/v1/positions/{sku}").json()
     assert Decimal(positions["available_to_promise"]) == 12
+    metrics = httpx.get(f"{stack.url('stock')}/metrics").text
+    topic_label = f'topic="{stack.topic(STOCK_MOVED.name)}"'
+    lag_lines = [line for line in metrics.splitlines() if line.startswith("skuhub_consumer_lag")]
+    assert any(topic_label in line for line in lag_lines), lag_lines
+    assert 'skuhub_data_latency_seconds_count{event_type="skuhub.stock-moved.v1"' in metrics
 
 
 def test_product_created_in_catalog_shows_in_the_offer_with_its_lifecycle_stage(
