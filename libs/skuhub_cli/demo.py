@@ -1,152 +1,108 @@
-"""The demo feed: a few products through the catalog API and stock receipts through the stock API.
+"""The demo feed: a small generated world pushed through skuhub the way upstream systems do.
 
-It uses only the public HTTP APIs, exactly as an upstream system would, and is
-safe to run again: a product that exists already (409) is fine, and the stock
-movements carry fixed ``source_system``/``source_sequence`` pairs, which the
-stock service treats as duplicates on a second run.
+Products go through the catalog's HTTP API; stock movements (with a few
+duplicates, late and malformed records, like real feeds) go to the
+stock-moved topic through a real Kafka client. The same traffic generator
+feeds the tests and the benchmarks, and its oracle tells what the ledger
+must show afterwards. Safe to run again: products that exist answer 409 and
+re-sent movements carry the same event ids and source sequences, which the
+stock service ignores as duplicates.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from stdnum import ean
 
-SOURCE_SYSTEM = "demo"
-GS1_COMPANY_PREFIX = "4012345"
-"""An example GS1 company prefix (used in GS1's own documentation)."""
+from skuhub_contracts.topics import STOCK_MOVED
+from skuhub_traffic import (
+    Catalog,
+    Oracle,
+    TrafficConfig,
+    build_catalog,
+    generate_deliveries,
+    publish,
+)
 
-
-def gs1_number(body: str) -> str:
-    """Append the GS1 mod-10 check digit to ``body`` (12 digits -> GTIN-13 / GLN)."""
-    return body + ean.calc_check_digit(body)
-
-
-# Two locations: a warehouse and a store (GLN = company prefix + location reference + check digit).
-LOCATIONS: dict[str, str] = {
-    "central warehouse": gs1_number(f"{GS1_COMPANY_PREFIX}00001"),
-    "berlin store": gs1_number(f"{GS1_COMPANY_PREFIX}00002"),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class DemoProduct:
-    sku: str
-    title: str
-    family: str
-    item_reference: str
-    receipts: tuple[int, int]
-    """Quantity received at each of the two locations."""
-
-    @property
-    def gtin(self) -> str:
-        return gs1_number(f"{GS1_COMPANY_PREFIX}{self.item_reference}")
-
-
-PRODUCTS: tuple[DemoProduct, ...] = (
-    DemoProduct("DEMO-TSHIRT-RED-M", "T-shirt, red, M", "apparel", "10001", (24, 6)),
-    DemoProduct("DEMO-TSHIRT-RED-L", "T-shirt, red, L", "apparel", "10002", (12, 4)),
-    DemoProduct("DEMO-MUG-WHITE", "Mug, white, 300 ml", "kitchen", "20001", (48, 12)),
-    DemoProduct("DEMO-KETTLE-1L", "Electric kettle, 1 l", "kitchen", "20002", (10, 2)),
-    DemoProduct("DEMO-LAMP-DESK", "Desk lamp, LED", "lighting", "30001", (8, 3)),
+DEMO_TRAFFIC = TrafficConfig(
+    seed=7,
+    product_models=6,
+    max_variants=3,
+    kits=1,
+    locations=3,
+    days=7,
+    movements=400,
+    source_system="demo",
 )
 
 
-@dataclass(slots=True)
+@dataclass
 class DemoResult:
     products_created: int = 0
     products_existing: int = 0
-    movements_accepted: int = 0
+    records_published: int = 0
+    ledger_matches_oracle: bool = False
+    available: dict[str, Decimal] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    positions: dict[str, Decimal] = field(default_factory=dict)
-
-
-def product_body(product: DemoProduct) -> dict[str, Any]:
-    return {
-        "sku": product.sku,
-        "gtin": product.gtin,
-        "status": "enabled",
-        "title": {"en_US": product.title},
-        "unit": "EA",
-        "family": product.family,
-    }
-
-
-def movement_bodies(occurred_at: datetime | None = None) -> list[dict[str, Any]]:
-    """One receipt per product and location, with stable source sequence numbers."""
-    base = occurred_at or datetime.now(UTC)
-    movements: list[dict[str, Any]] = []
-    sequence = 0
-    for product in PRODUCTS:
-        for location, quantity in zip(LOCATIONS.values(), product.receipts, strict=True):
-            sequence += 1
-            movements.append(
-                {
-                    "sku": product.sku,
-                    "kind": "receipt",
-                    "location": location,
-                    "quantity": str(quantity),
-                    "unit": "EA",
-                    "source_system": SOURCE_SYSTEM,
-                    "source_sequence": sequence,
-                    "occurred_at": (base + timedelta(milliseconds=sequence)).isoformat(),
-                }
-            )
-    return movements
-
-
-def _expected_atp() -> dict[str, Decimal]:
-    return {p.sku: Decimal(sum(p.receipts)) for p in PRODUCTS}
 
 
 def run_demo(
     *,
-    catalog_url: str | None,
-    stock_url: str | None,
+    catalog_url: str,
+    stock_url: str,
+    gateway_url: str | None,
+    kafka_bootstrap: str,
+    topic_prefix: str = "",
     console: Console | None = None,
-    settle_timeout: float = 20.0,
+    settle_timeout: float = 30.0,
 ) -> DemoResult:
-    """Feed the demo data; ``None`` for a URL skips that service."""
+    """Create the demo catalog, publish the demo movements, wait until the ledger agrees."""
     console = console or Console(stderr=True)
+    catalog = build_catalog(DEMO_TRAFFIC)
+    deliveries = generate_deliveries(DEMO_TRAFFIC, catalog)
+    oracle = Oracle.from_deliveries(deliveries)
     result = DemoResult()
     with (
         httpx.Client(timeout=10.0) as client,
         Progress(console=console, transient=True) as progress,
     ):
-        if catalog_url:
-            _create_products(client, catalog_url.rstrip("/"), progress, result)
-        else:
-            result.problems.append("catalog skipped (no URL)")
-        if stock_url:
-            _post_movements(client, stock_url.rstrip("/"), progress, result)
-            if result.movements_accepted:
-                _wait_for_positions(client, stock_url.rstrip("/"), progress, result, settle_timeout)
-        else:
-            result.problems.append("stock skipped (no URL)")
-    _report(console, result)
+        _create_products(client, catalog_url.rstrip("/"), catalog, progress, result)
+        task = progress.add_task("Publishing stock movements to Kafka", total=len(deliveries))
+        stats = publish(
+            deliveries,
+            bootstrap=kafka_bootstrap,
+            topic=f"{topic_prefix}{STOCK_MOVED.name}",
+            on_progress=lambda sent: progress.update(task, completed=sent),
+        )
+        result.records_published = stats.records
+        task = progress.add_task(
+            "Waiting for the stock ledger to match", total=len(oracle.positions)
+        )
+        result.ledger_matches_oracle = _wait_for_ledger(
+            client, stock_url.rstrip("/"), oracle, settle_timeout, result,
+            lambda done: progress.update(task, completed=done),
+        )  # fmt: skip
+        if gateway_url:
+            result.available = _offers(client, gateway_url.rstrip("/"), catalog)
+    _report(console, catalog, oracle, result)
     return result
 
 
 def _create_products(
-    client: httpx.Client, base: str, progress: Progress, result: DemoResult
+    client: httpx.Client, base: str, catalog: Catalog, progress: Progress, result: DemoResult
 ) -> None:
-    task = progress.add_task("Creating products in the catalog", total=len(PRODUCTS))
-    for product in PRODUCTS:
-        try:
-            response = client.post(f"{base}/v1/products", json=product_body(product))
-        except httpx.HTTPError as exc:
-            result.problems.append(f"catalog unreachable at {base}: {exc}")
-            return
-        if response.status_code in (200, 201, 202):
+    task = progress.add_task("Creating products in the catalog", total=len(catalog.products))
+    for product in catalog.products:
+        response = client.post(f"{base}/v1/products", json=product.to_http())
+        if response.status_code == 201:
             result.products_created += 1
         elif response.status_code == 409:
             result.products_existing += 1
@@ -157,71 +113,85 @@ def _create_products(
         progress.advance(task)
 
 
-def _post_movements(
-    client: httpx.Client, base: str, progress: Progress, result: DemoResult
-) -> None:
-    movements = movement_bodies()
-    task = progress.add_task("Posting stock receipts", total=len(movements))
-    try:
-        response = client.post(f"{base}/v1/movements", json={"movements": movements})
-    except httpx.HTTPError as exc:
-        result.problems.append(f"stock unreachable at {base}: {exc}")
-        return
-    if response.status_code == 202:
-        result.movements_accepted = int(response.json().get("accepted", len(movements)))
-    else:
-        result.problems.append(
-            f"stock rejected the movements: HTTP {response.status_code} {response.text[:500]}"
+Ledger = dict[tuple[str, str, str], tuple[Decimal, Decimal, Decimal]]
+
+
+def _ledger(client: httpx.Client, base: str, sku: str) -> Ledger:
+    response = client.get(f"{base}/v1/positions/{sku}")
+    response.raise_for_status()
+    return {
+        (sku, p["location"], p["lot"] or ""): (
+            Decimal(p["on_hand"]), Decimal(p["reserved"]), Decimal(p["in_transit"])
         )
-    progress.update(task, completed=len(movements))
+        for p in response.json()["positions"]
+    }  # fmt: skip
 
 
-def _wait_for_positions(
-    client: httpx.Client, base: str, progress: Progress, result: DemoResult, timeout: float
-) -> None:
-    """Poll the stock positions until each demo SKU has at least the demo's receipts."""
-    expected = _expected_atp()
-    task = progress.add_task("Waiting for the stock ledger", total=len(expected))
+def _wait_for_ledger(
+    client: httpx.Client,
+    base: str,
+    oracle: Oracle,
+    timeout: float,
+    result: DemoResult,
+    on_progress: Callable[[int], None],
+) -> bool:
+    """Poll the stock positions until they equal the oracle's, or the deadline passes."""
+    skus = sorted({key[0] for key in oracle.positions})
     deadline = time.monotonic() + timeout
-    pending = dict(expected)
-    while pending:
-        for sku in list(pending):
-            try:
-                response = client.get(f"{base}/v1/positions/{sku}")
-            except httpx.HTTPError:
-                continue
-            if response.status_code != 200:
-                continue
-            atp = Decimal(str(response.json().get("available_to_promise", "0")))
-            result.positions[sku] = atp
-            if atp >= pending[sku]:
-                del pending[sku]
-                progress.advance(task)
-        if not pending:
-            return
+    while True:
+        actual: Ledger = {}
+        for sku in skus:
+            actual.update(_ledger(client, base, sku))
+        mismatches = oracle.compare(actual)
+        on_progress(max(len(oracle.positions) - len(mismatches), 0))
+        if not mismatches:
+            return True
         if time.monotonic() > deadline:
             result.problems.append(
-                f"stock positions not yet visible after {timeout:.0f}s for: {', '.join(pending)}"
+                f"after {timeout:.0f}s the ledger still differs from the oracle: "
+                + "; ".join(mismatches[:3])
             )
-            return
-        # Poll interval of a condition wait that has a deadline.
-        threading.Event().wait(0.2)
+            return False
+        threading.Event().wait(0.2)  # the poll interval of a condition wait with a deadline
 
 
-def _report(console: Console, result: DemoResult) -> None:
+def _offers(client: httpx.Client, base: str, catalog: Catalog) -> dict[str, Decimal]:
+    available = {}
+    for sku in catalog.skus:
+        response = client.get(f"{base}/v1/channels/web/offers/{sku}")
+        if response.status_code == 200:
+            available[sku] = Decimal(response.json()["available"])
+    return available
+
+
+def _report(console: Console, catalog: Catalog, oracle: Oracle, result: DemoResult) -> None:
+    expected: dict[str, Decimal] = {}
+    for position in oracle.positions.values():
+        expected[position.sku] = expected.get(position.sku, Decimal(0)) + (
+            position.available_to_promise
+        )
     table = Table(title="demo feed")
-    table.add_column("sku")
-    table.add_column("gtin")
-    table.add_column("available to promise", justify="right")
-    for product in PRODUCTS:
-        atp = result.positions.get(product.sku)
-        shown = "-" if atp is None else format(atp.normalize(), "f")
-        table.add_row(product.sku, product.gtin, shown)
+    for column in ("sku", "title (en_US)", "gtin", "expected ATP", "web offer"):
+        table.add_column(
+            column, justify="right" if "ATP" in column or "offer" in column else "left"
+        )
+    for product in catalog.products:
+        shown = result.available.get(product.sku)
+        table.add_row(
+            product.sku,
+            product.title.get("en_US", ""),
+            product.gtin,
+            format(expected.get(product.sku, Decimal(0)).normalize(), "f"),
+            "-" if shown is None else format(shown.normalize(), "f"),
+        )
     console.print(table)
+    counts = oracle.expected_counts
     console.print(
         f"products: {result.products_created} created, {result.products_existing} existed; "
-        f"movements accepted: {result.movements_accepted}; locations: "
-        + ", ".join(f"{name} {gln}" for name, gln in LOCATIONS.items())
+        f"records published: {result.records_published} ({counts.get('valid', 0)} valid, "
+        f"{counts.get('duplicate', 0)} duplicates, {counts.get('malformed', 0)} malformed → "
+        f"stock.dead-letter.v1); ledger matches the generator's oracle: "
+        f"{'yes' if result.ledger_matches_oracle else 'NO'}"
     )
     for problem in result.problems:
         console.print(f"[yellow]![/] {problem}")

@@ -123,7 +123,14 @@ def dev(
             from skuhub_cli.demo import run_demo
 
             urls = stack.urls()
-            run_demo(catalog_url=urls.get("catalog"), stock_url=urls.get("stock"), console=console)
+            run_demo(
+                catalog_url=urls["catalog"],
+                stock_url=urls["stock"],
+                gateway_url=urls.get("sync_gateway"),
+                kafka_bootstrap=stack.kafka_bootstrap,
+                topic_prefix=stack.topic_prefix,
+                console=console,
+            )
         idle = threading.Event()
         while not (crashed := stack.crashed()):
             idle.wait(1.0)  # interrupted by Ctrl-C / SIGTERM (KeyboardInterrupt)
@@ -207,17 +214,40 @@ def demo(
         str | None,
         typer.Option(help="Stock base URL [default: from .skuhub/endpoints.json, else :8102]."),
     ] = None,
+    gateway: Annotated[
+        str | None,
+        typer.Option(help="Sync gateway URL [default: from .skuhub/endpoints.json, else :8104]."),
+    ] = None,
+    bootstrap: Annotated[
+        str | None,
+        typer.Option(
+            help="Kafka bootstrap [default: endpoints.json, else SKUHUB_KAFKA_BOOTSTRAP]."
+        ),
+    ] = None,
 ) -> None:
-    """Feed demo products (catalog API) and stock receipts (stock API) into a running stack."""
+    """Feed the demo world into a running stack: products over HTTP, movements over Kafka."""
     from skuhub_cli.demo import run_demo
+    from skuhub_runtime.settings import ServiceSettings
 
     result = run_demo(
         catalog_url=catalog or _endpoint("catalog", 8101),
         stock_url=stock or _endpoint("stock", 8102),
+        gateway_url=gateway or _endpoint("sync_gateway", 8104),
+        kafka_bootstrap=bootstrap or _kafka_bootstrap(),
+        topic_prefix=ServiceSettings().topic_prefix,
         console=console,
     )
-    if result.movements_accepted == 0:
+    if not result.ledger_matches_oracle:
         raise typer.Exit(1)
+
+
+def _kafka_bootstrap() -> str:
+    from skuhub_runtime.settings import ServiceSettings
+
+    path = Path(".skuhub/endpoints.json")
+    if path.exists():
+        return str(json.loads(path.read_text(encoding="utf-8"))["kafka_bootstrap"])
+    return ServiceSettings().kafka_bootstrap
 
 
 @app.command()
@@ -239,7 +269,10 @@ def schemas(
 @app.command()
 def bench(
     quick: Annotated[
-        bool, typer.Option("--quick", help="A short run (3k movements, one rate, 15 s): < 2 min.")
+        bool,
+        typer.Option(
+            "--quick", help="A short run (3k movements, one rate for 15 s): under 2 minutes."
+        ),
     ] = False,
     movements: Annotated[
         int | None,
@@ -251,16 +284,22 @@ def bench(
         str | None,
         typer.Option(
             help="Publish rates (records/s) of the latency runs, comma-separated "
-            "[default: 500 quick, 200,1000]."
+            "[default: 200 quick, 100,250,500]."
         ),
     ] = None,
     seconds_per_rate: Annotated[
         float | None,
-        typer.Option(min=1.0, help="Seconds of traffic at each rate [default: 15 quick, 30]."),
+        typer.Option(min=1.0, help="Seconds of traffic at each rate [default: 15 quick, 20]."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Directory of the JSON results.")] = Path(
         "bench-results"
     ),
+    product_models: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Product models in the generated catalog [default: 120 quick, 400]."
+        ),
+    ] = None,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions of every topic.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the generated traffic.")] = 42,
 ) -> None:
@@ -296,6 +335,187 @@ def bench(
     except (BenchError, StackError) as exc:
         console.print(f"[red]✗ the benchmark failed:[/] {exc}")
         raise typer.Exit(1) from exc
+
+
+@app.command()
+def generate(
+    seed: Annotated[int, typer.Option(help="Seed: the same options give the same traffic.")] = 42,
+    movements: Annotated[int, typer.Option(min=1, help="About this many valid movements.")] = 5000,
+    days: Annotated[int, typer.Option(min=1, help="Days of simulated business.")] = 28,
+    product_models: Annotated[
+        int, typer.Option(min=1, help="Product models (each with 1 or more variant SKUs).")
+    ] = 40,
+    kits: Annotated[int, typer.Option(min=0, help="Kits/bundles.")] = 5,
+    locations: Annotated[
+        int, typer.Option(min=2, help="Locations (about a quarter are warehouses).")
+    ] = 4,
+    channels: Annotated[int, typer.Option(min=1, help="Sales channels.")] = 2,
+    malformed_share: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Share of malformed records.")
+    ] = 0.01,
+    duplicate_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of records sent twice.")
+    ] = 0.02,
+    late_share: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of records delivered late.")
+    ] = 0.03,
+    source_system: Annotated[
+        str, typer.Option(help="Upstream system name in every movement.")
+    ] = "wms-gen",
+    sequence_start: Annotated[
+        int, typer.Option(min=0, help="First source_sequence (vary it to publish twice).")
+    ] = 1,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write catalog.json, oracle.json and summary.json into this directory."),
+    ] = None,
+    publish: Annotated[
+        bool, typer.Option("--publish/--no-publish", help="Send the records to Kafka.")
+    ] = False,
+    bootstrap: Annotated[
+        str,
+        typer.Option(envvar="SKUHUB_KAFKA_BOOTSTRAP", help="Kafka bootstrap servers."),
+    ] = "127.0.0.1:9092",
+    topic_prefix: Annotated[
+        str, typer.Option(envvar="SKUHUB_TOPIC_PREFIX", help="Prefix of topic names.")
+    ] = "",
+    rate: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Records per second when publishing [default: flat out]."),
+    ] = None,
+) -> None:
+    """Generate realistic upstream stock traffic and its expected positions; optionally send it."""
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Table
+
+    from skuhub_contracts.topics import STOCK_MOVED
+    from skuhub_traffic import (
+        Oracle,
+        PublishError,
+        TrafficConfig,
+        build_catalog,
+        catalog_to_json,
+        generate_deliveries,
+    )
+    from skuhub_traffic import publish as send
+
+    config = TrafficConfig(
+        seed=seed,
+        product_models=product_models,
+        kits=kits,
+        locations=locations,
+        channels=channels,
+        days=days,
+        movements=movements,
+        duplicate_share=duplicate_share,
+        late_share=late_share,
+        malformed_share=malformed_share,
+        source_system=source_system,
+        sequence_start=sequence_start,
+    )
+    started = time.perf_counter()
+    catalog = build_catalog(config)
+    deliveries = generate_deliveries(config, catalog)
+    oracle = Oracle.from_deliveries(deliveries)
+    generated_s = time.perf_counter() - started
+
+    by_kind: dict[str, int] = {}
+    by_movement: dict[str, int] = {}
+    for delivery in deliveries:
+        by_kind[delivery.kind] = by_kind.get(delivery.kind, 0) + 1
+        if delivery.kind == "valid":
+            kind = str(json.loads(delivery.value)["kind"])
+            by_movement[kind] = by_movement.get(kind, 0) + 1
+    late = sum(1 for d in deliveries if d.late)
+    summary: dict[str, Any] = {
+        "config": {k: str(v) if k == "start" else v for k, v in vars_of(config).items()},
+        "products": len(catalog.products),
+        "product_models": len(catalog.product_models),
+        "kits": sum(1 for p in catalog.products if p.kit_components),
+        "locations": len(catalog.locations),
+        "channels": len(catalog.channels),
+        "deliveries": len(deliveries),
+        "by_kind": by_kind,
+        "late": late,
+        "movements": by_movement,
+        "positions": len(oracle.positions),
+        "generated_seconds": round(generated_s, 3),
+    }
+
+    topic = STOCK_MOVED.qualified(topic_prefix)
+    if publish:
+        with Progress(
+            TextColumn("publishing to [bold]{task.fields[topic]}[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("publish", total=len(deliveries), topic=topic)
+            try:
+                stats = send(
+                    deliveries,
+                    bootstrap=bootstrap,
+                    topic=topic,
+                    rate=rate,
+                    on_progress=lambda n: progress.update(task, completed=n),
+                )
+            except PublishError as exc:
+                console.print(f"[red]error:[/] {exc}")
+                raise typer.Exit(1) from exc
+        summary["published"] = {
+            "topic": topic,
+            "bootstrap": bootstrap,
+            "records": stats.records,
+            "seconds": round(stats.seconds, 3),
+            "rate": round(stats.rate, 1),
+        }
+
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "catalog.json").write_text(
+            json.dumps(catalog_to_json(catalog), indent=1, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+        oracle.write(out / "oracle.json")
+        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+
+    table = Table(title=f"skuhub traffic (seed {seed})", show_header=False)
+    table.add_column("what")
+    table.add_column("how many", justify="right")
+    table.add_row("products (SKUs)", str(summary["products"]))
+    table.add_row("  of which kits", str(summary["kits"]))
+    table.add_row("product models", str(summary["product_models"]))
+    table.add_row("locations", str(summary["locations"]))
+    table.add_row("channels", str(summary["channels"]))
+    for kind in ("valid", "duplicate", "malformed"):
+        table.add_row(f"deliveries: {kind}", str(by_kind.get(kind, 0)))
+    table.add_row("  of which late", str(late))
+    for kind, count in sorted(by_movement.items(), key=lambda kv: -kv[1]):
+        table.add_row(f"  {kind}", str(count))
+    table.add_row("expected positions", str(summary["positions"]))
+    table.add_row("generated in", f"{generated_s:.2f} s")
+    if "published" in summary:
+        table.add_row("published to", topic)
+        table.add_row("rate achieved", f"{summary['published']['rate']:,.0f} records/s")
+    console.print(table)
+    if out is not None:
+        console.print(f"wrote catalog.json, oracle.json and summary.json to {out}")
+
+
+def vars_of(config: Any) -> dict[str, Any]:
+    """The fields of a dataclass (slots, so no __dict__) as a dict."""
+    import dataclasses
+
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
 
 
 if __name__ == "__main__":

@@ -521,6 +521,10 @@ class DevStack:
         return bool(self.environ.get("SKUHUB_DATABASE_URL"))
 
     @property
+    def topic_prefix(self) -> str:
+        return self.environ.get("SKUHUB_TOPIC_PREFIX", "")
+
+    @property
     def endpoints_path(self) -> Path:
         return self.state_dir / "endpoints.json"
 

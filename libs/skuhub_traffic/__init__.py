@@ -13,3 +13,37 @@ API (stable; the demo, tests and ``skuhub bench`` use it):
 - :class:`Oracle` — expected positions from the deliveries, computed without skuhub code.
 - :func:`publish` — send deliveries through a real Kafka client at a fixed rate or flat out.
 """
+
+from skuhub_traffic.catalog import build_catalog, catalog_to_json
+from skuhub_traffic.model import (
+    Catalog,
+    ChannelSpec,
+    Delivery,
+    DeliveryKind,
+    ExpectedPosition,
+    LocationSpec,
+    ProductSpec,
+    PublishStats,
+    TrafficConfig,
+)
+from skuhub_traffic.movements import generate_deliveries
+from skuhub_traffic.oracle import Oracle
+from skuhub_traffic.publish import PublishError, publish
+
+__all__ = [
+    "Catalog",
+    "ChannelSpec",
+    "Delivery",
+    "DeliveryKind",
+    "ExpectedPosition",
+    "LocationSpec",
+    "Oracle",
+    "ProductSpec",
+    "PublishError",
+    "PublishStats",
+    "TrafficConfig",
+    "build_catalog",
+    "catalog_to_json",
+    "generate_deliveries",
+    "publish",
+]

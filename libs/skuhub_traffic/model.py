@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -27,6 +28,8 @@ class TrafficConfig:
     late_share: float = 0.03
     malformed_share: float = 0.01
     source_system: str = "wms-gen"
+    sequence_start: int = 1  # first source_sequence; vary it to publish twice to one stack
+    start: datetime = datetime(2025, 1, 6, tzinfo=UTC)  # a Monday; day 0 of the stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class ProductSpec:
     unit: str = "EA"
     kit_components: tuple[tuple[str, int], ...] = ()
     daily_demand: float = 0.0  # mean units per day at one store; drives the skew
+    lot_tracked: bool = False  # stock of this SKU carries a lot (and an expiry date)
 
     def to_http(self) -> dict[str, Any]:
         """Body for the catalog's ``POST /v1/products``."""
@@ -77,6 +81,7 @@ class Catalog:
     locations: tuple[LocationSpec, ...]
     channels: tuple[ChannelSpec, ...]
     locales: tuple[str, ...]
+    product_models: tuple[str, ...] = ()  # parent SKUs of variants (not sellable themselves)
 
     @property
     def skus(self) -> tuple[str, ...]:
@@ -92,6 +97,8 @@ class Delivery:
     headers: tuple[tuple[str, bytes], ...]
     kind: DeliveryKind
     event_id: str | None = None  # CloudEvents id; None for malformed records
+    late: bool = False  # delivered after records that happened later (same SKU)
+    defect: str | None = None  # what is wrong with a malformed record
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,9 @@ import httpx
 import psutil
 import pytest
 
-from skuhub_cli.demo import PRODUCTS
+from skuhub_cli.demo import DEMO_TRAFFIC
 from skuhub_cli.stack import free_port
+from skuhub_traffic import build_catalog
 from tests.harness import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -40,16 +41,24 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         children = psutil.Process(dev.pid).children(recursive=True)
         assert len(children) >= 5, "broker, PostgreSQL and four services run as children"
 
-        def demo_offer_sellable() -> bool:
-            product = PRODUCTS[0]
-            offer = httpx.get(f"{gateway}/v1/channels/web/offers/{product.sku}")
-            return offer.status_code == 200 and offer.json()["sellable"] is True
+        skus = build_catalog(DEMO_TRAFFIC).skus
 
+        def demo_offers() -> list[dict[str, object]] | None:
+            offers = [httpx.get(f"{gateway}/v1/channels/web/offers/{sku}") for sku in skus]
+            if any(o.status_code != 200 for o in offers):
+                return None
+            return [o.json() for o in offers]
+
+        offers = wait_until(demo_offers, timeout=90, what="every demo product on the web channel")
+        assert all(o["stage"] == "active" for o in offers), offers
+        assert any(o["sellable"] and Decimal(str(o["available"])) > 0 for o in offers), offers
         wait_until(
-            demo_offer_sellable, timeout=60, what="a demo product sellable on the web channel"
+            lambda: (
+                "ledger matches the generator's oracle: yes" in (tmp_path / "dev.log").read_text()
+            ),
+            timeout=60,
+            what="the demo to report that the ledger matches the oracle",
         )
-        offers = [httpx.get(f"{gateway}/v1/channels/web/offers/{p.sku}").json() for p in PRODUCTS]
-        assert all(o["stage"] == "active" and Decimal(o["available"]) > 0 for o in offers), offers
 
         dev.send_signal(signal.SIGINT)
         assert dev.wait(timeout=60) == 0

@@ -1,0 +1,99 @@
+"""Send generated deliveries through a real Kafka client, flat out or at a fixed rate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from skuhub_traffic.model import Delivery, PublishStats
+
+ORIGIN_TIME_HEADER = "ce_origintime"
+PROGRESS_EVERY = 500
+
+
+class PublishError(RuntimeError):
+    """Some records were not acknowledged by the broker."""
+
+
+def publish(
+    deliveries: Sequence[Delivery],
+    *,
+    bootstrap: str,
+    topic: str,
+    rate: float | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> PublishStats:
+    """Produce every delivery to ``topic`` in order; return how many and how fast.
+
+    Valid and duplicate records get ``ce_origintime`` = the send time, so latency
+    is measured from publish. ``rate`` (records per second) paces by a fixed
+    schedule that does not drift; ``None`` sends as fast as the client can.
+    ``on_progress`` gets the number of records sent so far, now and then.
+
+    Raises:
+        PublishError: the broker did not acknowledge every record.
+    """
+    from confluent_kafka import KafkaException, Producer
+
+    if rate is not None and rate <= 0:
+        raise ValueError("rate must be positive (records per second), or None for flat out")
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": False,  # the embedded broker lacks idempotent producers
+            "linger.ms": 5,
+        }
+    )
+    failures: list[str] = []
+
+    def delivered(err: Any, msg: Any) -> None:
+        if err is not None:
+            failures.append(str(err))
+
+    stats = PublishStats()
+    started = time.monotonic()
+    interval = 1.0 / rate if rate else 0.0
+    for index, delivery in enumerate(deliveries):
+        if rate:
+            due = started + index * interval
+            wait = due - time.monotonic()
+            if wait > 0:
+                producer.poll(0)
+                time.sleep(wait)
+        headers: list[tuple[str, str | bytes | None]] = list(delivery.headers)
+        if delivery.kind != "malformed":
+            now = datetime.now(UTC).isoformat().encode()
+            headers = [(n, now if n == ORIGIN_TIME_HEADER else v) for n, v in headers]
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    key=delivery.key,
+                    value=delivery.value,
+                    headers=headers,
+                    on_delivery=delivered,
+                )
+                break
+            except BufferError:  # the local queue is full: let the client drain it
+                producer.poll(0.05)
+            except KafkaException as exc:
+                raise PublishError(f"cannot produce to {topic} on {bootstrap}: {exc}") from exc
+        producer.poll(0)
+        stats.records += 1
+        stats.by_kind[delivery.kind] = stats.by_kind.get(delivery.kind, 0) + 1
+        if on_progress is not None and stats.records % PROGRESS_EVERY == 0:
+            on_progress(stats.records)
+    remaining = producer.flush(60.0)
+    stats.seconds = time.monotonic() - started
+    if on_progress is not None:
+        on_progress(stats.records)
+    if remaining:
+        raise PublishError(f"{remaining} records were not delivered to {topic} within 60 s")
+    if failures:
+        raise PublishError(
+            f"{len(failures)} of {stats.records} records failed on {topic}: {failures[0]}"
+        )
+    return stats
