@@ -38,6 +38,13 @@ fmt: setup ## Fix what ruff can fix and format the code
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+.PHONY: bench bench-quick
+bench: setup ## Benchmark on the embedded stack (throughput, latency, accuracy, memory; ~5 min)
+	$(BIN)/skuhub bench
+
+bench-quick: setup ## The short benchmark (under 2 minutes); results in bench-results/
+	$(BIN)/skuhub bench --quick
+
 schemas: setup ## Regenerate schemas/ (JSON Schema + AsyncAPI) from the contracts
 	$(BIN)/skuhub schemas
 

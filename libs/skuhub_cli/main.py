@@ -277,19 +277,19 @@ def bench(
     movements: Annotated[
         int | None,
         typer.Option(
-            min=100, help="Movements in the throughput cases [default: 3000 quick, 20000]."
+            min=100, help="Movements in the throughput cases (default: 3000 quick, 20000)."
         ),
     ] = None,
     rates: Annotated[
         str | None,
         typer.Option(
             help="Publish rates (records/s) of the latency runs, comma-separated "
-            "[default: 200 quick, 100,250,500]."
+            "(default: 200 quick, 100,250,500,1000)."
         ),
     ] = None,
     seconds_per_rate: Annotated[
         float | None,
-        typer.Option(min=1.0, help="Seconds of traffic at each rate [default: 15 quick, 20]."),
+        typer.Option(min=1.0, help="Seconds of traffic at each rate (default: 15 quick, 20)."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Directory of the JSON results.")] = Path(
         "bench-results"
@@ -297,7 +297,7 @@ def bench(
     product_models: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Product models in the generated catalog [default: 120 quick, 400]."
+            min=1, help="Product models in the generated catalog (default: 120 quick, 400)."
         ),
     ] = None,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions of every topic.")] = 3,

