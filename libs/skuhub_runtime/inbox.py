@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from skuhub_runtime.messaging_tables import inbox
+# One statement for the whole batch, its SQL fixed: the ids travel as one array parameter,
+# so nothing is compiled per batch (a multi-row VALUES would be, and costs more than the query).
+_CLAIM = text(
+    "INSERT INTO inbox (consumer, event_id) "
+    "SELECT :consumer, unnest(CAST(:event_ids AS text[])) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 
 async def claim(conn: AsyncConnection, consumer: str, event_ids: Sequence[str]) -> set[str]:
@@ -17,13 +23,7 @@ async def claim(conn: AsyncConnection, consumer: str, event_ids: Sequence[str]) 
     with the caller's transaction, so an event counts as applied exactly when
     its effect does.
     """
-    unique = list(dict.fromkeys(event_ids))
-    if not unique:
+    if not event_ids:
         return set()
-    statement = (
-        insert(inbox)
-        .values([{"consumer": consumer, "event_id": event_id} for event_id in unique])
-        .on_conflict_do_nothing()
-        .returning(inbox.c.event_id)
-    )
-    return set((await conn.execute(statement)).scalars())
+    result = await conn.execute(_CLAIM, {"consumer": consumer, "event_ids": list(event_ids)})
+    return set(result.scalars())

@@ -13,6 +13,8 @@ from skuhub_stock.adapters.tables import movements, positions
 from skuhub_stock.domain.ledger import Position, PositionKey
 from skuhub_stock.service_layer.ports import ReportedMovement
 
+_RECORD_MOVEMENT = insert(movements).on_conflict_do_nothing().returning(movements.c.event_id)
+
 
 class SqlLedgerRepository:
     def __init__(self, conn: AsyncConnection) -> None:
@@ -39,9 +41,9 @@ class SqlLedgerRepository:
             }
             for r in batch
         ]
-        statement = insert(movements).on_conflict_do_nothing().returning(movements.c.event_id)
-        # Duplicates inside one batch: a multi-row INSERT .. ON CONFLICT keeps the first.
-        result = await self._conn.execute(statement.values(rows))
+        # executemany of one cached statement (batched into multi-row INSERTs by SQLAlchemy);
+        # a duplicate inside the batch conflicts with the first and is skipped.
+        result = await self._conn.execute(_RECORD_MOVEMENT, rows)
         return set(result.scalars())
 
     async def load_positions(self, keys: Iterable[PositionKey]) -> list[Position]:
