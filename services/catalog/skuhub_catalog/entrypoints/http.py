@@ -9,12 +9,10 @@ The product's version is its ETag; send it back as ``If-Match`` (or as
 from __future__ import annotations
 
 import re
-from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response
-from opentelemetry.trace import Span
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,12 +34,11 @@ from skuhub_catalog.service_layer.products import (
     delete_product,
     update_product,
 )
-from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import ProductStatus
 from skuhub_contracts.identifiers import Gtin, Locale, Sku, UnitCode
 from skuhub_contracts.topics import PRODUCT_CHANGED
-from skuhub_runtime import telemetry
 from skuhub_runtime.http import RuntimeDep
+from skuhub_runtime.origin import Origin, request_origin
 from skuhub_runtime.outbox import enqueue_events
 from skuhub_runtime.service import ServiceRuntime
 
@@ -192,11 +189,11 @@ async def post_product(
     traceparent: str | None = Header(default=None),
     tracestate: str | None = Header(default=None),
 ) -> ProductView:
-    with _span("catalog create product", traceparent, tracestate) as span:
+    with request_origin("catalog create product", traceparent, tracestate) as origin:
         try:
             async with runtime.transaction() as conn:
                 saved = await create_product(SqlProductRepository(conn), body.to_new_product())
-                await _publish(conn, runtime, saved, span)
+                await _publish(conn, runtime, saved, origin)
         except CatalogError as exc:
             raise _http_error(exc) from exc
         except sa_exc.IntegrityError as exc:
@@ -265,13 +262,13 @@ async def patch_product(
     if change.is_empty:
         raise HTTPException(422, "nothing to change; send at least one product field")
     expected = _expected_version(if_match, body.expected_version)
-    with _span("catalog update product", traceparent, tracestate) as span:
+    with request_origin("catalog update product", traceparent, tracestate) as origin:
         try:
             async with runtime.transaction() as conn:
                 saved = await update_product(
                     SqlProductRepository(conn), sku, change, expected_version=expected
                 )
-                await _publish(conn, runtime, saved, span)
+                await _publish(conn, runtime, saved, origin)
         except CatalogError as exc:
             raise _http_error(exc) from exc
         except sa_exc.IntegrityError as exc:
@@ -296,40 +293,26 @@ async def delete_product_endpoint(
     tracestate: str | None = Header(default=None),
 ) -> ProductView:
     expected = _expected_version(if_match, None)
-    with _span("catalog delete product", traceparent, tracestate) as span:
+    with request_origin("catalog delete product", traceparent, tracestate) as origin:
         try:
             async with runtime.transaction() as conn:
                 saved = await delete_product(
                     SqlProductRepository(conn), sku, expected_version=expected
                 )
-                await _publish(conn, runtime, saved, span)
+                await _publish(conn, runtime, saved, origin)
         except CatalogError as exc:
             raise _http_error(exc) from exc
     return _view(saved.product, response)
 
 
-def _span(
-    name: str, traceparent: str | None, tracestate: str | None
-) -> AbstractContextManager[Span]:
-    return telemetry.tracer().start_as_current_span(
-        name, context=telemetry.extract(traceparent, tracestate)
-    )
-
-
 async def _publish(
-    conn: AsyncConnection, runtime: ServiceRuntime, saved: Saved, span: Span
+    conn: AsyncConnection, runtime: ServiceRuntime, saved: Saved, origin: Origin
 ) -> None:
     """Record the product-changed snapshot in the outbox, in the caller's transaction."""
     if not saved.changed:
         return
-    child_parent, child_state = telemetry.inject(span)
-    envelope = Envelope(
-        payload=to_product_changed(saved.product),
-        source=SOURCE,
-        time=saved.product.updated_at,
-        origin_time=datetime.now(UTC),
-        traceparent=child_parent,
-        tracestate=child_state,
+    envelope = origin.envelope(
+        to_product_changed(saved.product), source=SOURCE, time=saved.product.updated_at
     )
     await enqueue_events(conn, [(runtime.settings.topic(PRODUCT_CHANGED.name), envelope)])
 

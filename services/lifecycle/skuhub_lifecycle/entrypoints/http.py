@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Header, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import LifecycleStage
 from skuhub_contracts.topics import LIFECYCLE_STAGE_CHANGED
 from skuhub_lifecycle.adapters.stage_repository import SqlStageRepository
@@ -16,8 +15,8 @@ from skuhub_lifecycle.domain import stages as domain
 from skuhub_lifecycle.domain.stages import LifecycleError, SkuStage, Stage, StageNotFoundError
 from skuhub_lifecycle.entrypoints.events import to_stage_changed
 from skuhub_lifecycle.service_layer.transitions import transition_stage
-from skuhub_runtime import telemetry
 from skuhub_runtime.http import RuntimeDep
+from skuhub_runtime.origin import request_origin
 from skuhub_runtime.outbox import enqueue_events
 
 router = APIRouter(prefix="/v1", tags=["lifecycle"])
@@ -99,9 +98,7 @@ async def post_transition(
     tracestate: str | None = Header(default=None),
 ) -> StageView:
     topic = runtime.settings.topic(LIFECYCLE_STAGE_CHANGED.name)
-    with telemetry.tracer().start_as_current_span(
-        "lifecycle transition stage", context=telemetry.extract(traceparent, tracestate)
-    ) as span:
+    with request_origin("lifecycle transition stage", traceparent, tracestate) as origin:
         try:
             async with runtime.transaction() as conn:
                 moved = await transition_stage(
@@ -111,14 +108,8 @@ async def post_transition(
                     body.reason,
                     expected_version=body.expected_version,
                 )
-                child_parent, child_state = telemetry.inject(span)
-                envelope = Envelope(
-                    payload=to_stage_changed(moved.change),
-                    source=SOURCE,
-                    time=moved.change.changed_at,
-                    origin_time=datetime.now(UTC),
-                    traceparent=child_parent,
-                    tracestate=child_state,
+                envelope = origin.envelope(
+                    to_stage_changed(moved.change), source=SOURCE, time=moved.change.changed_at
                 )
                 await enqueue_events(conn, [(topic, envelope)])
         except LifecycleError as exc:

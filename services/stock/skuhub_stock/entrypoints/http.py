@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 
-from skuhub_contracts.codec import Envelope, encode
+from skuhub_contracts.codec import encode
 from skuhub_contracts.events import StockMoved
 from skuhub_contracts.identifiers import Sku
 from skuhub_contracts.topics import STOCK_MOVED
-from skuhub_runtime import telemetry
 from skuhub_runtime.http import RuntimeDep
+from skuhub_runtime.origin import request_origin
 from skuhub_stock.adapters.ledger_repository import SqlLedgerRepository
 
 router = APIRouter(prefix="/v1", tags=["stock"])
@@ -62,20 +61,9 @@ async def post_movements(
     tracestate: str | None = Header(default=None),
 ) -> Accepted:
     topic = runtime.settings.topic(STOCK_MOVED.name)
-    now = datetime.now(UTC)
-    with telemetry.tracer().start_as_current_span(
-        "stock ingest movements", context=telemetry.extract(traceparent, tracestate)
-    ) as span:
-        child_parent, child_state = telemetry.inject(span)
+    with request_origin("stock ingest movements", traceparent, tracestate) as origin:
         envelopes = [
-            Envelope(
-                payload=m,
-                source="/skuhub/stock/http",
-                time=m.occurred_at,
-                origin_time=now,
-                traceparent=child_parent,
-                tracestate=child_state,
-            )
+            origin.envelope(m, source="/skuhub/stock/http", time=m.occurred_at)
             for m in batch.movements
         ]
         await runtime.publisher.send_batch([(topic, encode(e)) for e in envelopes])
