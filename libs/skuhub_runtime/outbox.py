@@ -103,6 +103,9 @@ class OutboxRelay:
                 await self.drain()
                 backoff = 0.1
             except Exception:
+                if self._stopping:
+                    log.exception("outbox relay could not drain while stopping; rows stay queued")
+                    return
                 log.exception("outbox relay failed; retrying in %.1fs", backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

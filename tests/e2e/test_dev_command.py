@@ -67,6 +67,16 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         assert not endpoints_file.exists(), "a stopped stack must not advertise endpoints"
         assert not (tmp_path / "pgdata" / "postmaster.pid").exists(), "PostgreSQL still runs"
     finally:
-        if dev.poll() is None:
-            dev.kill()
+        _stop_tree(dev)
         log.close()
+
+
+def _stop_tree(dev: subprocess.Popen[bytes]) -> None:
+    """After a failure: let the stack stop its children, and kill whatever is left."""
+    if dev.poll() is not None:
+        return
+    tree = [psutil.Process(dev.pid), *psutil.Process(dev.pid).children(recursive=True)]
+    dev.send_signal(signal.SIGTERM)
+    _, alive = psutil.wait_procs(tree, timeout=60)
+    for process in alive:
+        process.kill()
