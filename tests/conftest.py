@@ -1,4 +1,4 @@
-"""Session fixtures: one infrastructure per test session, one stack of services per module."""
+"""Session fixtures: one infrastructure and one stack of services per test session."""
 
 from __future__ import annotations
 
@@ -22,9 +22,12 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("stack")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(infra: Infrastructure, workdir: Path) -> Iterator[Stack]:
-    """All four services, started once per test module, stopped cleanly afterwards."""
+    """All four services, started once per session, stopped cleanly afterwards.
+
+    Tests share it safely: each uses its own SKUs (and source systems).
+    """
     running = Stack(infra, workdir)
     try:
         running.start()
