@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +54,20 @@ def wait_until(
             )
         # Not synchronisation: a polling interval between checks of a condition with a deadline.
         time.sleep(interval)
+
+
+async def wait_until_async(
+    probe: Callable[[], Awaitable[T | None]], *, within_s: float = 30.0, what: str = ""
+) -> T:
+    """:func:`wait_until` for a coroutine probe, without blocking the event loop."""
+    deadline = time.monotonic() + within_s
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within_s:.0f}s waiting for {what or probe}")
+        await asyncio.sleep(0.05)  # a polling interval, not synchronisation
 
 
 @dataclass(frozen=True)
@@ -167,12 +181,11 @@ class Stack:
             list(pool.map(lambda n: self.services[n].wait_ready(90), names))
 
     def stop(self) -> dict[str, int]:
-        """Stop every running service; their exit codes (0 is a clean shutdown)."""
-        codes = {}
-        for name, process in self.services.items():
-            if process.running:
-                codes[name] = process.stop()
-        return codes
+        """Stop every service started here; their exit codes (0 is a clean shutdown).
+
+        A service that already exited reports how it ended, and its log is closed too.
+        """
+        return {name: process.stop() for name, process in self.services.items() if process.pid}
 
     def logs(self) -> str:
         return "\n".join(

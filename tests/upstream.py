@@ -67,7 +67,7 @@ class Upstream:
         value: bytes | None,
         *,
         key: bytes | None = None,
-        headers: list[tuple[str, bytes]] | None = None,
+        headers: list[tuple[str, bytes | None]] | None = None,
     ) -> None:
         errors: list[Any] = []
         self._producer.produce(
@@ -112,6 +112,40 @@ def find_records(
     timeout: float = 30.0,
 ) -> list[Any]:
     """Read a topic from the start until ``expect`` records match (or the deadline passes)."""
+    return _read(bootstrap, topic, match, lambda found: len(found) >= expect, timeout)
+
+
+def records_until(
+    bootstrap: str,
+    topic: str,
+    match: Callable[[Any], bool],
+    fence: Callable[[Any], bool],
+    *,
+    timeout: float = 30.0,
+) -> list[Any]:
+    """Every matching record up to and including the first ``fence`` record.
+
+    Asserting that something was *not* published needs an end to read to: publish
+    a fence on the same key (same partition, so it lands after everything before
+    it) and read up to it, instead of waiting a while for nothing to arrive.
+    """
+
+    def fenced(found: list[Any]) -> bool:
+        return bool(found) and fence(found[-1])
+
+    found = _read(bootstrap, topic, lambda m: match(m) or fence(m), fenced, timeout)
+    if not fenced(found):
+        raise AssertionError(f"the fence record did not arrive on {topic} within {timeout}s")
+    return found
+
+
+def _read(
+    bootstrap: str,
+    topic: str,
+    match: Callable[[Any], bool],
+    done: Callable[[list[Any]], bool],
+    timeout: float,
+) -> list[Any]:
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -126,7 +160,7 @@ def find_records(
     found: list[Any] = []
     deadline = time.monotonic() + timeout
     try:
-        while len(found) < expect and time.monotonic() < deadline:
+        while not done(found) and time.monotonic() < deadline:
             message = consumer.poll(0.2)
             if message is not None and not message.error() and match(message):
                 found.append(message)
@@ -136,7 +170,9 @@ def find_records(
 
 
 def headers_of(message: Any) -> dict[str, str]:
-    return {name: (value or b"").decode() for name, value in (message.headers() or [])}
+    return {
+        name: (value or b"").decode("utf-8", "replace") for name, value in (message.headers() or [])
+    }
 
 
 def body_of(message: Any) -> dict[str, Any]:

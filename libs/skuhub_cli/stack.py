@@ -666,23 +666,36 @@ class DevStack:
     # ---- stop
 
     def stop(self) -> None:
-        """Stop services (reverse order, SIGTERM to all first), then Kafka, then PostgreSQL."""
+        """Stop services (reverse order, SIGTERM to all first), then Kafka, then PostgreSQL.
+
+        Every step runs even when an earlier one fails, so nothing is left running.
+        """
         services = [svc for svc in reversed(self.services.values()) if svc.pid is not None]
+        errors: list[BaseException] = []
         for svc in services:
             svc.terminate()
         for svc in services:
-            code = svc.stop()
+            try:
+                code = svc.stop()
+            except Exception as exc:
+                errors.append(exc)
+                continue
             if code not in (0, -signal.SIGTERM):
                 self.console.print(f"[yellow]![/] {svc.name} exited with code {code}")
         self.services.clear()
-        if self.kafka is not None:
-            self.kafka.stop()
-            self.kafka = None
-        if self.postgres is not None:
-            self.postgres.stop()
-            self.postgres = None
+        kafka, self.kafka = self.kafka, None
+        postgres, self.postgres = self.postgres, None
+        for part in (kafka, postgres):
+            if part is None:
+                continue
+            try:
+                part.stop()
+            except Exception as exc:
+                errors.append(exc)
         with contextlib.suppress(FileNotFoundError):
             self.endpoints_path.unlink()
+        if errors:
+            raise StackError(f"stopping the stack: {'; '.join(map(str, errors))}") from errors[0]
 
     def __enter__(self) -> Self:
         self.start()

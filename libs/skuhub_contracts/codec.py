@@ -101,7 +101,8 @@ def decode(
 
     ``timestamp_ms`` (the record's timestamp) stands in for the origin time when
     the producer did not set one, i.e. the event enters skuhub here. ``accept``
-    limits which event types this consumer takes.
+    limits which event types this consumer takes. A record key, when present,
+    must be the event's own key (the SKU).
 
     Raises:
         DecodeError: the record is not a valid event of an accepted type.
@@ -110,6 +111,8 @@ def decode(
         raise DecodeError("empty record value; expected a CloudEvent with a JSON body")
     header_map: dict[str, bytes] = {}
     for name, raw in headers:
+        if raw is None:  # Kafka allows null header values
+            continue
         header_map[name] = raw if isinstance(raw, bytes) else str(raw).encode()
     try:
         event = ce_kafka.from_kafka(ce_kafka.KafkaMessage(header_map, key, value), _FORMAT)
@@ -136,6 +139,13 @@ def decode(
         payload = model.model_validate(data)
     except ValidationError as exc:
         raise DecodeError(f"invalid {event_type} payload: {describe(exc)}") from exc
+    if key and key != payload.key.encode():
+        # Per-key order is what makes a SKU's events apply in sequence; a foreign key
+        # would put this event on another SKU's partition.
+        shown = key.decode("utf-8", "replace")[:100]
+        raise DecodeError(
+            f"record key {shown!r} is not the event's key {payload.key!r}; key each record by it"
+        )
 
     time = event.get_time() or datetime.now(UTC)
     origin = _origin_time(event.get_extension(ORIGIN_TIME_ATTR), timestamp_ms, time)

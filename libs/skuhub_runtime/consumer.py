@@ -7,15 +7,18 @@ committed. faststream's default ack policy would commit before the handler
 runs (at most once) and ``NACK_ON_ERROR`` would re-read a poison record in a
 hot loop, so subscribers run with ``AckPolicy.MANUAL`` and this module decides.
 
-Failures: an infrastructure error (database or broker unreachable, a
-serialization conflict) retries the same batch with back-off and never moves
-the offset. Any other error splits the batch so that the one record causing it
-goes to the dead-letter topic with the reason, and the partition keeps flowing.
+Failures: an error that is not the data's fault (database or broker
+unreachable, a serialization conflict, and also a bug or a schema out of step,
+SQLSTATE classes 42/55/XX, which would otherwise dead-letter every good record)
+retries the same batch with back-off and never moves the offset. Any other error
+splits the batch so that the one record causing it goes to the dead-letter topic
+with the reason, and the partition keeps flowing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import uuid
@@ -34,6 +37,7 @@ from skuhub_contracts.codec import DecodeError, Envelope, KafkaRecord, decode
 from skuhub_contracts.events import EventPayload
 from skuhub_contracts.topics import Topic, dead_letter
 from skuhub_runtime import inbox, metrics, outbox, telemetry
+from skuhub_runtime.db import sqlstate
 from skuhub_runtime.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -48,8 +52,11 @@ DLQ_PARTITION = "skuhub_dlq_partition"
 DLQ_OFFSET = "skuhub_dlq_offset"
 DLQ_SERVICE = "skuhub_dlq_service"
 DLQ_AT = "skuhub_dlq_at"
-_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "58")
-_TRANSIENT_SQLSTATES = ("40001", "40P01")
+# Not the record's fault: connection (08), resources (53), operator (57), system (58),
+# and what needs a code or schema fix rather than a dead letter: syntax or access
+# (42), object state (55), internal (XX).
+_RETRY_SQLSTATE_CLASSES = ("08", "53", "57", "58", "42", "55", "XX")
+_RETRY_SQLSTATES = ("40001", "40P01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,15 +141,32 @@ class BatchConsumer:
             session_timeout_ms=self._settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self._settings.consumer_session_timeout_ms // 3,
             title=f"{self._service}.{self.spec.name}",
+            parser=_parse_any_headers,
+            decoder=_bodies,
         )
         subscriber(self._on_batch)
         self._subscriber = subscriber
 
     async def _on_batch(self, message: KafkaMessage) -> None:
         records: tuple[ConsumerRecord[bytes, bytes], ...] = message.raw_message
-        await self.process(records)
+        try:
+            await self.process(records)
+        except Exception:
+            # The consumer's position is already past this batch: without a seek back an
+            # unexpected error would skip it silently. Re-read it after a pause instead.
+            log.exception("batch of %d failed unexpectedly; it will be read again", len(records))
+            self._rewind(records)
+            await asyncio.sleep(1.0)
+            return
         await message.ack()
         self._record_lag(self._subscriber.consumer, records)
+
+    def _rewind(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        first: dict[tuple[str, int], int] = {}
+        for record in records:
+            first.setdefault((record.topic, record.partition), record.offset)
+        for (topic, partition), offset in first.items():
+            self._subscriber.consumer.seek(TopicPartition(topic, partition), offset)
 
     def _record_lag(self, consumer: Any, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Lag per partition in this batch: high watermark minus the next offset to read."""
@@ -173,6 +197,9 @@ class BatchConsumer:
             except DecodeError as exc:
                 bad.append((record, exc.reason))
                 continue
+            except Exception as exc:  # a codec bug must not stop the partition either
+                bad.append((record, f"could not be decoded: {type(exc).__name__}: {exc}"))
+                continue
             span = telemetry.tracer().start_span(
                 f"{self._service} apply {envelope.type}",
                 context=telemetry.extract(envelope.traceparent, envelope.tracestate),
@@ -197,10 +224,16 @@ class BatchConsumer:
                 await self._apply(items, bad)
                 return
             except Exception as exc:
-                if _is_transient(exc) or not items:
+                if retry_in_place(exc) or not items:
                     metrics.CONSUMER_RETRIES.labels(self._service).inc()
-                    log.warning(
-                        "batch of %d failed (%s); retrying in %.2fs", len(items), exc, backoff
+                    # Once back-off is at its cap this is no blip: say so loudly, with the trace.
+                    log.log(
+                        logging.ERROR if backoff >= 5.0 else logging.WARNING,
+                        "batch of %d failed (%s); retrying in %.2fs",
+                        len(items) + len(bad),
+                        exc,
+                        backoff,
+                        exc_info=backoff >= 5.0,
                     )
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
@@ -252,7 +285,7 @@ class BatchConsumer:
         dead: list[tuple[Any, str]],
     ) -> None:
         service = self._service
-        metrics.BATCH_SIZE.labels(service).observe(len(items) + len(dead))
+        metrics.BATCH_SIZE.labels(service).observe(len(items) + len(dead) - len(rejections))
         if len(items) > len(fresh):
             metrics.EVENTS_DUPLICATE.labels(service).inc(len(items) - len(fresh))
         rejected = {r.incoming.envelope.id for r in rejections}
@@ -271,7 +304,7 @@ class BatchConsumer:
 
     def _dead_letter(self, record: Any, reason: str) -> tuple[str, KafkaRecord]:
         headers = [
-            (name, value if isinstance(value, bytes) else str(value).encode())
+            (name, bytes(value or b""))
             for name, value in (record.headers or ())
             if not name.startswith("skuhub_dlq_")
         ]
@@ -286,15 +319,56 @@ class BatchConsumer:
         return self._dead_letter_topic, KafkaRecord(record.key or b"", record.value or b"", headers)
 
 
-def _is_transient(exc: BaseException) -> bool:
-    """True for errors that retrying the same batch can fix (the infrastructure, not the data)."""
+async def _parse_any_headers(
+    records: tuple[ConsumerRecord[bytes, bytes], ...],
+    original: Callable[[tuple[ConsumerRecord[bytes, bytes], ...]], Awaitable[Any]],
+) -> Any:
+    """faststream's batch parser, made safe for header values that are not UTF-8 or null.
+
+    faststream decodes every header value as UTF-8 before any handler runs; one binary
+    or null header would fail the whole batch there and, with manual acks, the batch
+    would be skipped. Such batches get text-safe copies for faststream, while the
+    handler still receives the original records (``raw_message``), bytes intact.
+    """
+    try:
+        return await original(records)
+    except (UnicodeDecodeError, AttributeError):
+        safe = tuple(
+            dataclasses.replace(
+                record,
+                headers=[
+                    (name, (value or b"").decode("utf-8", "replace").encode())
+                    for name, value in record.headers
+                ],
+            )
+            for record in records
+        )
+        message = await original(safe)
+        message.raw_message = records
+        return message
+
+
+async def _bodies(message: Any) -> Any:
+    """The batch's raw values; the handler decodes records itself (faststream's decoder
+    would parse each record's headers as UTF-8 again)."""
+    return message.body
+
+
+def retry_in_place(exc: BaseException) -> bool:
+    """True for errors the records did not cause: retry the batch instead of dead-lettering.
+
+    Transient ones clear by themselves; the others (a bug, a missing table) need a
+    fix and a restart, and holding the partition until then loses nothing.
+    """
     if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
         return True
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:
             return True
-        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-        if isinstance(state, str):
-            return state in _TRANSIENT_SQLSTATES or state[:2] in _TRANSIENT_SQLSTATE_CLASSES
-        return isinstance(exc, (sa_exc.InterfaceError, sa_exc.OperationalError))
+        state = sqlstate(exc)
+        if state is not None:
+            return state in _RETRY_SQLSTATES or state[:2] in _RETRY_SQLSTATE_CLASSES
+        return isinstance(
+            exc, (sa_exc.InterfaceError, sa_exc.OperationalError, sa_exc.ProgrammingError)
+        )
     return False

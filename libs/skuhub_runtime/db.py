@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -42,3 +43,11 @@ async def wait_for_database(engine: AsyncEngine, *, timeout_s: float = 60.0) -> 
                 ) from exc
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """PostgreSQL's SQLSTATE of a database error (e.g. ``22021``), or None."""
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return state if isinstance(state, str) else None

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import exc as sa_exc
 
+from skuhub_runtime.db import sqlstate
 from skuhub_runtime.service import ServiceRuntime
 
 _PREFIXES = ("body", "query", "path", "header")
@@ -31,6 +33,18 @@ def describe_request_errors(errors: Sequence[Any]) -> str:
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
     return JSONResponse({"detail": describe_request_errors(errors) or str(exc)}, status_code=422)
+
+
+async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+    """A value PostgreSQL refuses (SQLSTATE class 22, e.g. a NUL character) is the client's 422."""
+    state = sqlstate(exc)
+    if state is None or not state.startswith("22"):
+        raise exc
+    cause = str(getattr(exc, "orig", exc)).splitlines()[0]
+    hint = " (text may not contain NUL characters)" if state in ("22021", "22P05") else ""
+    return JSONResponse(
+        {"detail": f"a value in the request cannot be stored: {cause}{hint}"}, status_code=422
+    )
 
 
 def get_runtime(request: Request) -> ServiceRuntime:
@@ -61,6 +75,7 @@ def create_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(sa_exc.DBAPIError, _database_error)
 
     @app.get("/health/live", tags=["operations"], summary="The process is alive.")
     async def live() -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from typing import Any
 
@@ -52,19 +53,21 @@ def broker_security(settings: ServiceSettings) -> BaseSecurity | None:
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
-    """A faststream broker whose producer waits for all in-sync replicas.
+    """A faststream broker for consuming only.
 
-    Idempotent production stays off: the embedded broker does not support it,
-    and consumers de-duplicate through their inbox anyway.
+    Services write through :class:`skuhub_runtime.producer.KafkaPublisher`, and
+    topics are created by ``skuhub topics`` / the dev stack, never implicitly.
     """
     return KafkaBroker(
         settings.kafka_bootstrap,
         client_id=f"skuhub-{settings.service_name}",
-        acks="all",
-        enable_idempotence=False,
-        linger_ms=1,
+        consumer_only=True,
+        allow_auto_create_topics=False,
         security=broker_security(settings),
-        logger=None,
+        # Through our log handlers: faststream's own errors (before a handler runs) must
+        # be seen; its per-batch "received/processed" lines only at DEBUG.
+        logger=logging.getLogger("skuhub_runtime.kafka"),
+        log_level=logging.DEBUG,
     )
 
 
@@ -78,7 +81,8 @@ async def ensure_topics(settings: ServiceSettings, *, partitions: int | None = N
         missing = [name for name in wanted if name not in existing]
         if missing:
             count = partitions or settings.topic_partitions
-            await admin.create_topics([NewTopic(name, count, 1) for name in missing])
+            replicas = settings.topic_replication_factor
+            await admin.create_topics([NewTopic(name, count, replicas) for name in missing])
         return missing
     finally:
         await admin.close()

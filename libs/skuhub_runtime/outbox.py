@@ -9,6 +9,7 @@ then deletes the rows, so a crash re-publishes (at least once) and never loses.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 from collections.abc import Iterable
@@ -17,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from skuhub_contracts.codec import Envelope, KafkaRecord, encode
+from skuhub_contracts.codec import Envelope, Headers, KafkaRecord, encode
 from skuhub_runtime import metrics
 from skuhub_runtime.messaging_tables import outbox
 
@@ -31,6 +32,38 @@ class Publisher(Protocol):
         """Send all records and return once the broker has acknowledged every one."""
 
 
+_BASE64 = "base64"
+
+
+def stored_headers(headers: Headers) -> list[list[str]]:
+    """Kafka headers as JSON the outbox can always store, byte for byte.
+
+    Readable text stays as ``[name, value]``. A value that is not UTF-8 or holds
+    a NUL (which PostgreSQL's JSONB refuses) is kept as ``[name, base64, "base64"]``,
+    so a dead letter of hostile input can never fail to be written (a NUL in a
+    header *name* is dropped).
+    """
+    stored: list[list[str]] = []
+    for name, value in headers:
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is None or "\x00" in text or "\x00" in name:
+            stored.append([name.replace("\x00", ""), base64.b64encode(value).decode(), _BASE64])
+        else:
+            stored.append([name, text])
+    return stored
+
+
+def kafka_headers(stored: list[list[str]]) -> Headers:
+    """The inverse of :func:`stored_headers`."""
+    return [
+        (entry[0], base64.b64decode(entry[1]) if entry[2:] == [_BASE64] else entry[1].encode())
+        for entry in stored
+    ]
+
+
 async def enqueue(conn: AsyncConnection, records: Iterable[tuple[str, KafkaRecord]]) -> int:
     """Add records (topic, record) to the outbox in the caller's transaction."""
     rows = [
@@ -38,7 +71,7 @@ async def enqueue(conn: AsyncConnection, records: Iterable[tuple[str, KafkaRecor
             "topic": topic,
             "key": record.key,
             "value": record.value,
-            "headers": [[name, value.decode("utf-8", "replace")] for name, value in record.headers],
+            "headers": stored_headers(record.headers),
         }
         for topic, record in records
     ]
@@ -134,7 +167,7 @@ class OutboxRelay:
                 [
                     (
                         row.topic,
-                        KafkaRecord(row.key, row.value, [(n, v.encode()) for n, v in row.headers]),
+                        KafkaRecord(row.key, row.value, kafka_headers(row.headers)),
                     )
                     for row in rows
                 ]

@@ -13,39 +13,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import uvicorn
-from faststream.kafka import KafkaBroker
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from skuhub_contracts.codec import KafkaRecord
 from skuhub_runtime import metrics, migrations, telemetry
 from skuhub_runtime.consumer import BatchConsumer, ConsumerSpec
 from skuhub_runtime.db import create_engine, wait_for_database
 from skuhub_runtime.kafka import create_broker
 from skuhub_runtime.outbox import OutboxRelay
+from skuhub_runtime.producer import KafkaPublisher
 from skuhub_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
-
-
-class BrokerPublisher:
-    """Sends outbox records through the faststream broker's producer, in one flight."""
-
-    def __init__(self, broker: KafkaBroker) -> None:
-        self._broker = broker
-
-    async def send_batch(self, records: list[tuple[str, KafkaRecord]]) -> None:
-        pending = [
-            await self._broker.publish(
-                record.value,
-                topic,
-                key=record.key,
-                headers={name: value.decode() for name, value in record.headers},
-                no_confirm=True,
-            )
-            for topic, record in records
-        ]
-        await asyncio.gather(*pending)
 
 
 class ServiceRuntime:
@@ -62,7 +41,7 @@ class ServiceRuntime:
         self.service = settings.service_name
         self.engine = create_engine(settings)
         self.broker = create_broker(settings)
-        self.publisher = BrokerPublisher(self.broker)
+        self.publisher = KafkaPublisher(settings)
         self.relay = OutboxRelay(
             self.engine,
             self.publisher,
@@ -83,8 +62,9 @@ class ServiceRuntime:
         """Wait for PostgreSQL, migrate, connect to Kafka, start consuming and relaying."""
         await wait_for_database(self.engine)
         await migrations.upgrade(self.engine, self._migrations_dir, self.settings.db_schema)
-        await self.broker.start()
+        await self.publisher.start()
         self.relay.start()
+        await self.broker.start()
         self.ready = True
         metrics.READY.labels(self.service).set(1)
         log.info("%s ready", self.service)
@@ -92,15 +72,19 @@ class ServiceRuntime:
     async def stop(self, step_timeout_s: float = 10.0) -> None:
         """Stop consuming, publish what is committed, close connections.
 
-        Each step is bounded: with Kafka or PostgreSQL gone, shutdown still ends.
-        Nothing committed is lost by a cut-short step: unpublished outbox rows and
-        uncommitted offsets are taken up again at the next start.
+        The order matters: consumers stop first (no new outbox rows), the relay
+        then drains the outbox through a still-open producer, and only then do
+        the producer and the pool close. Each step is bounded: with Kafka or
+        PostgreSQL gone, shutdown still ends. Nothing committed is lost by a
+        cut-short step: unpublished outbox rows and uncommitted offsets are
+        taken up again at the next start.
         """
         self.ready = False
         metrics.READY.labels(self.service).set(0)
         for name, step in (
             ("consumers", self.broker.stop),
             ("outbox relay", self.relay.stop),
+            ("producer", self.publisher.stop),
             ("database pool", self.engine.dispose),
         ):
             try:
@@ -128,7 +112,11 @@ class ServiceRuntime:
                 database = True
             except Exception:
                 database = False
-            kafka = await self.broker.ping(timeout=2.0)
+            try:
+                async with asyncio.timeout(2.0):
+                    kafka = await self.publisher.ping()
+            except TimeoutError:
+                kafka = False
         return {"started": self.ready, "database": database, "kafka": kafka}
 
 

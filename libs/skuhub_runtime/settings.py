@@ -32,12 +32,22 @@ class ServiceSettings(BaseSettings):
     topic_partitions: int = Field(
         default=3, ge=1, description="Partitions for topics skuhub creates."
     )
+    topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="Replicas for topics skuhub creates: 1 fits the embedded broker; use 3 on a "
+        "production cluster.",
+    )
 
     database_url: str = Field(
         default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
         description="SQLAlchemy URL (asyncpg driver) of PostgreSQL.",
     )
-    schema_prefix: str = Field(default="", description="Prefix of each service's database schema.")
+    schema_prefix: str = Field(
+        default="",
+        pattern=r"^([a-z_][a-z0-9_]*)?$",
+        description="Prefix of each service's database schema (lower-case letters, digits, _).",
+    )
     database_pool_size: int = Field(default=5, ge=1)
 
     http_host: str = "127.0.0.1"

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from skuhub_contracts.topics import STOCK_LEVEL_CHANGED, STOCK_MOVED
 from tests.harness import Infrastructure, Stack, run_async, wait_until
-from tests.upstream import Upstream, body_of, find_records, movement
+from tests.upstream import Upstream, body_of, find_records, movement, records_until
 
 pytestmark = pytest.mark.e2e
 
@@ -88,13 +88,15 @@ def test_consumer_killed_between_db_commit_and_offset_commit_applies_the_event_o
         assert run_async(ledger_rows(infra.database_url, schema, sku)) == (Decimal(7), 1, 1)
         metrics = httpx.get(f"{stock.url}/metrics").text
         assert 'skuhub_events_duplicate_total{service="stock"} 1.0' in metrics
-        derived = find_records(
+        # A later movement of the same SKU (same partition) fences the derived topic:
+        # a re-published version 1 would sit before version 2.
+        upstream.publish_movement(topic, movement(sku, quantity="1"))
+        derived = records_until(
             infra.kafka_bootstrap,
             stack.topic(STOCK_LEVEL_CHANGED.name),
             lambda m: body_of(m)["sku"] == sku,
-            expect=2,
-            timeout=5,
+            lambda m: body_of(m)["sku"] == sku and body_of(m)["position_version"] == 2,
         )
-        assert [body_of(m)["position_version"] for m in derived] == [1]
+        assert [body_of(m)["position_version"] for m in derived] == [1, 2]
     finally:
         stack.stop()

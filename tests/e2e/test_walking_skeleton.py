@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import uuid
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
 
 from skuhub_contracts.topics import STOCK_LEVEL_CHANGED, STOCK_MOVED, dead_letter
-from tests.harness import Stack, wait_until
+from tests.e2e.offers import new_sku, offer_where
+from tests.harness import Stack
 from tests.upstream import (
     GLN_A,
     GLN_B,
@@ -24,31 +24,6 @@ from tests.upstream import (
 )
 
 pytestmark = pytest.mark.e2e
-
-
-def new_sku(prefix: str = "SKU") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10].upper()}"
-
-
-@pytest.fixture(scope="module")
-def upstream(stack: Stack) -> Upstream:
-    return Upstream(stack.infra.kafka_bootstrap)
-
-
-def offer(stack: Stack, sku: str, channel: str = "web") -> dict[str, Any] | None:
-    response = httpx.get(f"{stack.url('sync_gateway')}/v1/channels/{channel}/offers/{sku}")
-    if response.status_code == 404:
-        return None
-    response.raise_for_status()
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def offer_where(stack: Stack, sku: str, condition: Any, what: str) -> dict[str, Any]:
-    result: dict[str, Any] = wait_until(
-        lambda: (o := offer(stack, sku)) is not None and condition(o) and o, timeout=30, what=what
-    )
-    return result
 
 
 def test_upstream_receipt_reaches_the_channel_offer_in_one_trace(
@@ -153,7 +128,13 @@ def test_malformed_event_goes_to_the_dead_letter_topic_and_the_partition_keeps_f
 ) -> None:
     sku = new_sku()
     topic = stack.topic(STOCK_MOVED.name)
-    upstream.publish(topic, b"{not json", key=sku.encode(), headers=[("ce_specversion", b"1.0")])
+    hostile = b"\x00\xff\xfe"  # not UTF-8 and a NUL, which PostgreSQL's JSONB refuses
+    upstream.publish(
+        topic,
+        b"{not json",
+        key=sku.encode(),
+        headers=[("ce_specversion", b"1.0"), ("x-hostile", hostile), ("x-null", None)],
+    )
     bad = movement(sku).model_dump(mode="json")
     bad["quantity"] = "-5"
     upstream.publish(
@@ -187,6 +168,8 @@ def test_malformed_event_goes_to_the_dead_letter_topic_and_the_partition_keeps_f
     assert any("not a CloudEvent" in r or "JSON" in r for r in reasons), reasons
     assert all(headers_of(m)["skuhub_dlq_topic"] == topic for m in ours)
     assert {m.value() for m in ours} >= {b"{not json"}, "the dead letter keeps the original bytes"
+    [not_json] = [m for m in ours if m.value() == b"{not json"]
+    assert ("x-hostile", hostile) in not_json.headers(), "and the original headers, byte for byte"
 
 
 def test_a_redelivered_event_is_applied_once(stack: Stack, upstream: Upstream) -> None:

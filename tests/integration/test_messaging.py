@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -17,38 +16,16 @@ from skuhub_contracts.codec import Envelope, decode
 from skuhub_contracts.events import StockMoved
 from skuhub_runtime import inbox, migrations
 from skuhub_runtime.db import create_engine
-from skuhub_runtime.kafka import create_broker, ensure_topics
+from skuhub_runtime.kafka import ensure_topics
 from skuhub_runtime.outbox import OutboxRelay, enqueue_events
-from skuhub_runtime.service import BrokerPublisher
+from skuhub_runtime.producer import KafkaPublisher
+from skuhub_runtime.service import ServiceRuntime
 from skuhub_runtime.settings import ServiceSettings
 from tests.harness import Infrastructure
-from tests.upstream import find_records
+from tests.integration.conftest import STOCK_MIGRATIONS
+from tests.upstream import find_records, records_until
 
 pytestmark = pytest.mark.integration
-
-STOCK_MIGRATIONS = (
-    Path(__file__).resolve().parents[2] / "services" / "stock" / "skuhub_stock" / "migrations"
-)
-
-
-@pytest.fixture
-def settings(infra: Infrastructure) -> ServiceSettings:
-    prefix = f"i{uuid.uuid4().hex[:8]}"
-    return ServiceSettings(
-        service_name="stock",
-        kafka_bootstrap=infra.kafka_bootstrap,
-        database_url=infra.database_url,
-        topic_prefix=f"{prefix}.",
-        schema_prefix=f"{prefix}_",
-    )
-
-
-@pytest.fixture
-async def engine(settings: ServiceSettings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings)
-    await migrations.upgrade(engine, STOCK_MIGRATIONS, settings.db_schema)
-    yield engine
-    await engine.dispose()
 
 
 def receipt(sku: str, sequence: int) -> Envelope[StockMoved]:
@@ -124,25 +101,68 @@ async def test_relay_publishes_committed_rows_in_order_and_never_rolled_back_one
     with pytest.raises(RuntimeError, match="business rule"):
         await enqueue_then_fail()
 
-    broker = create_broker(settings)
-    await broker.connect()
-    relay = OutboxRelay(engine, BrokerPublisher(broker), service="stock", batch_size=2)
+    publisher = KafkaPublisher(settings)
+    await publisher.start()
+    relay = OutboxRelay(engine, publisher, service="stock", batch_size=2)
+    fence = receipt(sku, 100)
     try:
         assert await relay.drain() == 5
         assert await relay.drain() == 0
+        async with engine.begin() as conn:
+            await enqueue_events(conn, [(topic, fence)])
+        assert await relay.drain() == 1
     finally:
-        await broker.stop()
+        await publisher.stop()
 
+    def event_id(message: Any) -> str:
+        return decode(message.value(), message.headers()).id
+
+    records = await asyncio.to_thread(
+        records_until,
+        infra.kafka_bootstrap,
+        topic,
+        lambda m: m.key() == sku.encode(),
+        lambda m: event_id(m) == fence.id,
+    )
+    assert [event_id(m) for m in records] == [e.id for e in committed] + [fence.id]
+    async with engine.connect() as conn:
+        left = (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
+    assert left == 0
+
+
+async def test_stopping_a_service_publishes_what_its_outbox_still_holds(
+    settings: ServiceSettings, infra: Infrastructure
+) -> None:
+    await ensure_topics(settings, partitions=1)
+    topic = settings.topic("stock.stock-moved.v1")
+    sku = f"IT-{uuid.uuid4().hex[:6]}"
+    # The relay polls once an hour: only stop() can publish rows committed without a wake-up.
+    runtime = ServiceRuntime(
+        settings.model_copy(update={"outbox_poll_interval_s": 3600.0}),
+        migrations_dir=STOCK_MIGRATIONS,
+    )
+    await runtime.start()
+    queued = [receipt(sku, n) for n in range(3)]
+    try:
+        async with runtime.engine.begin() as conn:
+            await enqueue_events(conn, [(topic, e) for e in queued])
+    finally:
+        await runtime.stop()
+
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            left = (
+                await conn.execute(text(f'SELECT count(*) FROM "{settings.db_schema}".outbox'))
+            ).scalar_one()
+    finally:
+        await engine.dispose()
+    assert left == 0
     records = await asyncio.to_thread(
         find_records,
         infra.kafka_bootstrap,
         topic,
         lambda m: m.key() == sku.encode(),
-        expect=6,
-        timeout=5,
+        expect=len(queued),
     )
-    ids = [decode(m.value(), m.headers()).id for m in records]
-    assert ids == [e.id for e in committed]
-    async with engine.connect() as conn:
-        left = (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
-    assert left == 0
+    assert [decode(m.value(), m.headers()).id for m in records] == [e.id for e in queued]

@@ -363,3 +363,13 @@ def test_origin_time_survives_a_hop() -> None:
     hop = encode(Envelope(payload=first.payload, origin_time=first.origin_time))
     again = decode(hop.value, hop.headers, timestamp_ms=1_900_000_000_000)
     assert again.origin_time == first.origin_time
+
+
+def test_a_record_keyed_by_another_sku_is_rejected() -> None:
+    reason = reason_for(body(), binary_headers(), key=b"OTHER-SKU")
+    assert "record key 'OTHER-SKU' is not the event's key 'TSHIRT-RED-M'" in reason
+
+
+@pytest.mark.parametrize("key", [None, b"", b"TSHIRT-RED-M"])
+def test_a_record_keyed_by_its_sku_or_not_keyed_is_accepted(key: bytes | None) -> None:
+    assert decode(body(), binary_headers(), key=key).payload.sku == "TSHIRT-RED-M"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from skuhub_contracts import schema_export
@@ -227,7 +228,6 @@ VALID_MOVEMENT: dict[str, Any] = {
 def test_example_payloads_against_the_generated_schema(
     payload: dict[str, Any], valid: bool
 ) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((ROOT / schema_export.schema_path(StockMoved)).read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)

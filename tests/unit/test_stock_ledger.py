@@ -166,6 +166,17 @@ def test_transfer_to_a_destination_kept_in_another_unit_is_rejected_before_any_c
     assert state(at(ledger, THERE)) == destination_before
 
 
+def test_a_rejected_movement_leaves_no_phantom_position_behind() -> None:
+    ledger = run(mv(K.RECEIPT, 3, location=THERE, unit="PCE"))
+    with pytest.raises(MovementRejected):
+        # A new source position in KGM, refused because the destination keeps PCE ...
+        ledger.apply(mv(K.TRANSFER_OUT, 1, destination=THERE, unit="KGM"))
+    assert (SKU, HERE, "") not in ledger.positions
+    # ... so a later movement there in the real unit is accepted.
+    ledger.apply(mv(K.RECEIPT, 5))
+    assert state(at(ledger)) == (5, 0, 0, 5, 1)
+
+
 def test_version_bumps_once_per_change_and_changes_are_tracked() -> None:
     ledger = Ledger()
     assert ledger.apply(mv(K.RECEIPT, 10))[0].version == 1

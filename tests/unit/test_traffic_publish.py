@@ -24,6 +24,7 @@ from skuhub_traffic.publish import publish
 class FakeProducer:
     instances: list[FakeProducer] = []
     fail_every: int = 0
+    clock: Callable[[], float] = time.monotonic
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -41,7 +42,7 @@ class FakeProducer:
         headers: list[tuple[str, Any]],
         on_delivery: Callable[[Any, Any], None],
     ) -> None:
-        self.sent.append((topic, key, value, headers, time.monotonic()))
+        self.sent.append((topic, key, value, headers, FakeProducer.clock()))
         self.pending.append(on_delivery)
 
     def poll(self, timeout: float = 0) -> int:
@@ -65,6 +66,7 @@ class FakeProducer:
 def producer(monkeypatch: pytest.MonkeyPatch) -> type[FakeProducer]:
     FakeProducer.instances = []
     FakeProducer.fail_every = 0
+    FakeProducer.clock = time.monotonic
     monkeypatch.setattr(confluent_kafka, "Producer", FakeProducer)
     return FakeProducer
 
@@ -104,11 +106,30 @@ def test_publish_sends_every_record_in_order_and_restamps_origin_time(
 def test_publish_paces_a_fixed_rate_without_drift(
     producer: type[FakeProducer], deliveries: list[Delivery]
 ) -> None:
-    stats = publish(deliveries[:41], bootstrap="x:1", topic="t", rate=400.0)
+    class VirtualClock:
+        """Time that only moves when the publisher sleeps, plus a little per send."""
+
+        now = 1000.0
+
+        def __call__(self) -> float:
+            self.now += 0.0001  # each look at the clock costs a little, like real work
+            return self.now
+
+        def sleep(self, seconds: float) -> None:
+            self.now += seconds
+
+    clock = VirtualClock()
+    producer.clock = clock
+    stats = publish(
+        deliveries[:41], bootstrap="x:1", topic="t", rate=400.0, clock=clock, sleep=clock.sleep
+    )
     (fake,) = producer.instances
     times = [t for *_, t in fake.sent]
-    assert times[-1] - times[0] >= 40 / 400 - 0.005
-    assert stats.seconds < 40 / 400 + 0.25
+    started = times[0]
+    # Every record leaves at (or just after) its slot on the schedule: no drift accumulates.
+    for index, sent_at in enumerate(times):
+        assert index / 400 <= sent_at - started + 0.0005 < index / 400 + 0.001
+    assert stats.seconds == pytest.approx(40 / 400, abs=0.002)
     assert stats.rate == pytest.approx(41 / stats.seconds)
 
 

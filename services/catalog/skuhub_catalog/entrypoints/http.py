@@ -50,6 +50,7 @@ Text = Annotated[str, Field(max_length=10_000)]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No product has this SKU."},
     409: {"description": "SKU or GTIN taken, version conflict, or the product is deleted."},
+    412: {"description": "If-Match does not name the product's current version (ETag)."},
     422: {"description": "The request breaks a rule; `detail` says which field and why."},
 }
 _STATUS_OF_ERROR: dict[type[CatalogError], int] = {
@@ -60,7 +61,7 @@ _STATUS_OF_ERROR: dict[type[CatalogError], int] = {
     domain.GtinInUseError: 409,
     domain.InvalidProductError: 422,
 }
-_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
+_IF_MATCH = re.compile(r'^\s*(W/)?"?(\d+)"?\s*$')
 
 
 class ProductCreate(BaseModel):
@@ -261,7 +262,7 @@ async def patch_product(
     change = body.to_change()
     if change.is_empty:
         raise HTTPException(422, "nothing to change; send at least one product field")
-    expected = _expected_version(if_match, body.expected_version)
+    expected, via_if_match = _expected_version(if_match, body.expected_version)
     with request_origin("catalog update product", traceparent, tracestate) as origin:
         try:
             async with runtime.transaction() as conn:
@@ -270,7 +271,7 @@ async def patch_product(
                 )
                 await _publish(conn, runtime, saved, origin)
         except CatalogError as exc:
-            raise _http_error(exc) from exc
+            raise _http_error(exc, via_if_match=via_if_match) from exc
         except sa_exc.IntegrityError as exc:
             raise _race(sku) from exc
     return _view(saved.product, response)
@@ -279,7 +280,7 @@ async def patch_product(
 @router.delete(
     "/products/{sku:path}",
     response_model=ProductView,
-    responses={404: _ERRORS[404], 409: _ERRORS[409]},
+    responses={404: _ERRORS[404], 409: _ERRORS[409], 412: _ERRORS[412]},
     summary="Delete a product",
     description="Marks the product deleted (a new version) and publishes that snapshot, so every "
     "channel removes it. The SKU stays taken.",
@@ -292,7 +293,7 @@ async def delete_product_endpoint(
     traceparent: str | None = Header(default=None),
     tracestate: str | None = Header(default=None),
 ) -> ProductView:
-    expected = _expected_version(if_match, None)
+    expected, via_if_match = _expected_version(if_match, None)
     with request_origin("catalog delete product", traceparent, tracestate) as origin:
         try:
             async with runtime.transaction() as conn:
@@ -301,7 +302,7 @@ async def delete_product_endpoint(
                 )
                 await _publish(conn, runtime, saved, origin)
         except CatalogError as exc:
-            raise _http_error(exc) from exc
+            raise _http_error(exc, via_if_match=via_if_match) from exc
     return _view(saved.product, response)
 
 
@@ -322,7 +323,8 @@ def _view(product: Product, response: Response) -> ProductView:
     return ProductView.of(product)
 
 
-def _expected_version(if_match: str | None, in_body: int | None) -> int | None:
+def _expected_version(if_match: str | None, in_body: int | None) -> tuple[int | None, bool]:
+    """The version a write is conditional on, and whether it came from ``If-Match``."""
     from_header: int | None = None
     if if_match is not None and if_match.strip() != "*":
         matched = _IF_MATCH.match(if_match)
@@ -330,15 +332,24 @@ def _expected_version(if_match: str | None, in_body: int | None) -> int | None:
             raise HTTPException(
                 400, f'If-Match {if_match!r} is not a product version; send the ETag, e.g. "3"'
             )
-        from_header = int(matched.group(1))
+        if matched.group(1):
+            # If-Match compares strongly (RFC 9110 13.1.1): a weak ETag never matches.
+            raise HTTPException(
+                412, f'If-Match {if_match!r} is a weak ETag and never matches; send e.g. "3"'
+            )
+        from_header = int(matched.group(2))
     if from_header is not None and in_body is not None and from_header != in_body:
         raise HTTPException(
             400, f"If-Match ({from_header}) and expected_version ({in_body}) disagree; send one"
         )
-    return from_header if from_header is not None else in_body
+    if from_header is not None:
+        return from_header, True
+    return in_body, False
 
 
-def _http_error(exc: CatalogError) -> HTTPException:
+def _http_error(exc: CatalogError, *, via_if_match: bool = False) -> HTTPException:
+    if via_if_match and isinstance(exc, domain.VersionConflictError):
+        return HTTPException(412, exc.reason)  # a failed precondition, not a conflict
     return HTTPException(_STATUS_OF_ERROR.get(type(exc), 400), exc.reason)
 
 

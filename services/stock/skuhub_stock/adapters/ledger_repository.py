@@ -14,6 +14,10 @@ from skuhub_stock.domain.ledger import Position, PositionKey
 from skuhub_stock.service_layer.ports import ReportedMovement
 
 _RECORD_MOVEMENT = insert(movements).on_conflict_do_nothing().returning(movements.c.event_id)
+_LOCK_SKUS = sa.text(
+    "SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(sku))"
+    " FROM unnest(CAST(:skus AS text[])) AS sku ORDER BY sku"
+)
 
 
 class SqlLedgerRepository:
@@ -50,6 +54,9 @@ class SqlLedgerRepository:
         wanted = sorted(set(keys))  # a stable lock order avoids deadlocks between replicas
         if not wanted:
             return []
+        # Row locks cannot cover positions that do not exist yet; a per-SKU lock for the
+        # transaction does, so two replicas (say, during a rebalance) never both create one.
+        await self._conn.execute(_LOCK_SKUS, {"skus": sorted({key[0] for key in wanted})})
         statement = (
             sa.select(positions)
             .where(sa.tuple_(positions.c.sku, positions.c.location, positions.c.lot).in_(wanted))

@@ -104,18 +104,21 @@ class Ledger:
         Raises:
             MovementRejected: the movement's unit differs from the position's.
         """
-        here = self.position(movement.key, movement.unit)
-        there = (
-            self.position((movement.sku, movement.destination, movement.lot or ""), movement.unit)
+        there_key = (
+            (movement.sku, movement.destination, movement.lot or "")
             if movement.kind is MovementKind.TRANSFER_OUT and movement.destination
             else None
         )
-        for position in (here, there):
-            if position is not None and position.unit != movement.unit:
+        # Check every position before creating any: a rejected movement leaves no trace.
+        for key in (movement.key, there_key):
+            existing = self.positions.get(key) if key is not None else None
+            if existing is not None and existing.unit != movement.unit:
                 raise MovementRejected(
-                    f"unit {movement.unit} does not match the position's unit {position.unit} "
-                    f"for {position.sku} at {position.location}; convert before sending"
+                    f"unit {movement.unit} does not match the position's unit {existing.unit} "
+                    f"for {existing.sku} at {existing.location}; convert before sending"
                 )
+        here = self.position(movement.key, movement.unit)
+        there = self.position(there_key, movement.unit) if there_key is not None else None
         q = movement.quantity
         match movement.kind:
             case MovementKind.RECEIPT | MovementKind.RETURN | MovementKind.ADJUSTMENT:

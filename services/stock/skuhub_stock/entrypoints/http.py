@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
-from fastapi import APIRouter, Header
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Header, HTTPException
 from pydantic import BaseModel, Field
 
 from skuhub_contracts.codec import encode
@@ -16,6 +18,7 @@ from skuhub_runtime.origin import request_origin
 from skuhub_stock.adapters.ledger_repository import SqlLedgerRepository
 
 router = APIRouter(prefix="/v1", tags=["stock"])
+PUBLISH_TIMEOUT_S = 10.0
 
 
 class MovementBatch(BaseModel):
@@ -52,7 +55,10 @@ class PositionsView(BaseModel):
     response_model=Accepted,
     summary="Report stock movements",
     description="Validates the movements and publishes each to the stock-moved topic, the same "
-    "path Kafka producers use. 202 means the broker has them; positions follow within moments.",
+    "path Kafka producers use. 202 means the broker has them; positions follow within moments. "
+    "503 means the broker did not take them all: send the same request again (a movement already "
+    "taken is recognised by its source_system and source_sequence and counted once).",
+    responses={503: {"description": "Kafka did not acknowledge every movement; retry."}},
 )
 async def post_movements(
     batch: MovementBatch,
@@ -66,12 +72,21 @@ async def post_movements(
             origin.envelope(m, source="/skuhub/stock/http", time=m.occurred_at)
             for m in batch.movements
         ]
-        await runtime.publisher.send_batch([(topic, encode(e)) for e in envelopes])
+        try:
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+                await runtime.publisher.send_batch([(topic, encode(e)) for e in envelopes])
+        except (KafkaError, TimeoutError, OSError) as exc:
+            raise HTTPException(
+                503,
+                f"Kafka did not acknowledge every movement ({type(exc).__name__}); send the same "
+                "request again: movements already taken are counted once",
+                headers={"Retry-After": "1"},
+            ) from exc
     return Accepted(accepted=len(envelopes), event_ids=[e.id for e in envelopes], topic=topic)
 
 
 @router.get(
-    "/positions/{sku}",
+    "/positions/{sku:path}",
     response_model=PositionsView,
     summary="Stock positions of a SKU",
     description="Every location and lot of the SKU as the ledger has them now. An unknown SKU "

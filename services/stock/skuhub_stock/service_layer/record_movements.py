@@ -15,7 +15,6 @@ class Recorded:
 
     changed: list[tuple[Position, str]] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
-    duplicates: int = 0
 
 
 async def record_movements(repo: LedgerRepository, batch: Sequence[ReportedMovement]) -> Recorded:
@@ -27,7 +26,6 @@ async def record_movements(repo: LedgerRepository, batch: Sequence[ReportedMovem
     result = Recorded()
     new_ids = await repo.record_movements(batch)
     fresh = [m for m in batch if m.event_id in new_ids]
-    result.duplicates = len(batch) - len(fresh)
     if not fresh:
         return result
 

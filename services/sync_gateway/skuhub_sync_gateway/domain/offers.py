@@ -117,10 +117,5 @@ def _localized(texts: dict[str, str], locale: str) -> str | None:
     return next((texts[k] for k in sorted(texts)), None)
 
 
-def keep_newest(current_version: int | None, incoming_version: int) -> bool:
-    """State events are applied only when newer: re-delivery and reordering change nothing."""
-    return current_version is None or incoming_version > current_version
-
-
 def channels_for(channels: Sequence[Channel], channel_id: str) -> Channel | None:
     return next((c for c in channels if c.id == channel_id), None)

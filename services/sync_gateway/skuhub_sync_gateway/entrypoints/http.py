@@ -71,7 +71,7 @@ def build_router(channels: list[Channel]) -> APIRouter:
         ]
 
     @router.get(
-        "/channels/{channel}/offers/{sku}",
+        "/channels/{channel}/offers/{sku:path}",
         response_model=OfferView,
         summary="The offer of one SKU on one channel",
         responses={

@@ -1,0 +1,65 @@
+"""The one Kafka producer a service writes with: the outbox relay and direct HTTP ingest.
+
+It sends records exactly as encoded (byte headers, repeated headers, the key
+as given), which faststream's publish API would turn into a dict of strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaProducer
+
+from skuhub_contracts.codec import KafkaRecord
+from skuhub_runtime.kafka import client_options
+from skuhub_runtime.settings import ServiceSettings
+
+
+class KafkaPublisher:
+    """Sends batches of records and returns once the broker has acknowledged every one.
+
+    Idempotent production stays off: the embedded broker does not support it,
+    and consumers de-duplicate through their inbox anyway.
+    """
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self._settings = settings
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        # aiokafka binds a client to the running loop, so it is made here, not in __init__.
+        settings = self._settings
+        self._producer = AIOKafkaProducer(
+            **client_options(settings),
+            client_id=f"skuhub-{settings.service_name}",
+            acks="all",
+            enable_idempotence=False,
+            linger_ms=1,
+        )
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def ping(self) -> bool:
+        """True when a broker answers a metadata request (callers bound the wait)."""
+        try:
+            await self._started().client.fetch_all_metadata()
+        except Exception:
+            return False
+        return True
+
+    async def send_batch(self, records: list[tuple[str, KafkaRecord]]) -> None:
+        """Send all records in one flight; raises if any is not acknowledged."""
+        producer = self._started()
+        pending = [
+            await producer.send(topic, record.value, key=record.key, headers=list(record.headers))
+            for topic, record in records
+        ]
+        await asyncio.gather(*pending)
+
+    def _started(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("KafkaPublisher.start() has not been called")
+        return self._producer

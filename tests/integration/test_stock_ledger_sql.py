@@ -1,0 +1,72 @@
+"""The stock ledger's SQL repository against the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from skuhub_stock.adapters.ledger_repository import SqlLedgerRepository
+from skuhub_stock.domain.ledger import Movement, MovementKind
+from skuhub_stock.service_layer.ports import ReportedMovement
+from skuhub_stock.service_layer.record_movements import record_movements
+from tests.harness import wait_until_async
+
+pytestmark = pytest.mark.integration
+
+GLN = "4012345000009"
+
+
+def receipt(sku: str, quantity: int) -> ReportedMovement:
+    return ReportedMovement(
+        event_id=str(uuid.uuid4()),
+        source_system="it",
+        source_sequence=uuid.uuid4().int % 10**12,
+        occurred_at=datetime.now(UTC),
+        movement=Movement(MovementKind.RECEIPT, sku, GLN, Decimal(quantity), "EA"),
+    )
+
+
+async def test_two_writers_creating_the_same_new_position_lose_no_update(
+    engine: AsyncEngine,
+) -> None:
+    """Two replicas (say, around a rebalance) record receipts for a SKU nobody has seen yet."""
+    sku = f"RACE-{uuid.uuid4().hex[:6]}"
+    first_recorded = asyncio.Event()
+    second_pid: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def waiting_on_a_lock(pid: int) -> bool:
+        async with engine.connect() as conn:
+            state = await conn.execute(
+                text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            )
+            return state.scalar() == "Lock"
+
+    async def first() -> None:
+        async with engine.begin() as conn:
+            await record_movements(SqlLedgerRepository(conn), [receipt(sku, 3)])
+            first_recorded.set()
+            # Commit only once the second writer is stuck behind this transaction.
+            pid = await second_pid
+            await wait_until_async(
+                lambda: waiting_on_a_lock(pid), what="the second writer to wait for the first"
+            )
+
+    async def second() -> None:
+        await first_recorded.wait()
+        async with engine.begin() as conn:
+            second_pid.set_result(
+                (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            )
+            await record_movements(SqlLedgerRepository(conn), [receipt(sku, 4)])
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), 60)
+
+    async with engine.connect() as conn:
+        [position] = await SqlLedgerRepository(conn).positions_of(sku)
+    assert (position.on_hand, position.version) == (Decimal(7), 2)
