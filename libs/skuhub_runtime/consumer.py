@@ -21,6 +21,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -158,7 +159,10 @@ class BatchConsumer:
             self._rewind(records)
             await asyncio.sleep(1.0)
             return
+        clock = _PhaseClock(self._service)
         await message.ack()
+        clock.lap("offsets")
+        clock.report(len(records))
         self._record_lag(self._subscriber.consumer, records)
 
     def _rewind(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
@@ -256,8 +260,10 @@ class BatchConsumer:
                 return
 
     async def _apply(self, items: list[Incoming], bad: list[tuple[Any, str]]) -> None:
+        clock = _PhaseClock(self._service)
         async with self._engine.begin() as conn:
             fresh_ids = await inbox.claim(conn, self.spec.name, [i.envelope.id for i in items])
+            clock.lap("claim")
             seen: set[str] = set()
             fresh = []
             for item in items:
@@ -269,6 +275,9 @@ class BatchConsumer:
             await outbox.enqueue(
                 conn, (self._dead_letter(record, reason) for record, reason in dead)
             )
+            clock.lap("handle")
+        clock.lap("commit")
+        clock.report(len(items) + len(bad))
         self._after_commit()
         if fresh and self._settings.fault_crash_after_db_commit:
             log.error(
@@ -317,6 +326,31 @@ class BatchConsumer:
             (DLQ_AT, datetime.now(UTC).isoformat().encode()),
         ]
         return self._dead_letter_topic, KafkaRecord(record.key or b"", record.value or b"", headers)
+
+
+class _PhaseClock:
+    """Times the phases of a batch into ``skuhub_consumer_batch_seconds``; logs slow ones."""
+
+    SLOW_S = 0.5
+
+    def __init__(self, service: str, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._service = service
+        self._clock = clock
+        self._last = clock()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        now = self._clock()
+        self.laps[phase] = now - self._last
+        self._last = now
+        metrics.BATCH_SECONDS.labels(self._service, phase).observe(self.laps[phase])
+
+    def report(self, records: int) -> None:
+        if sum(self.laps.values()) >= self.SLOW_S:
+            spent = ", ".join(
+                f"{phase} {seconds * 1000:.0f} ms" for phase, seconds in self.laps.items()
+            )
+            log.warning("slow batch of %d records: %s", records, spent)
 
 
 async def _parse_any_headers(

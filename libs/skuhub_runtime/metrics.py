@@ -27,6 +27,13 @@ BATCH_SIZE = Histogram(
     ["service"],
     buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 5000),
 )
+BATCH_SECONDS = Histogram(
+    "skuhub_consumer_batch_seconds",
+    "Time per consumer batch by phase: claim (inbox), handle (effects and outbox rows), "
+    "commit (database), offsets (Kafka offset commit).",
+    ["service", "phase"],
+    buckets=LATENCY_BUCKETS,
+)
 OUTBOX_PUBLISHED = Counter(
     "skuhub_outbox_published_total", "Records the outbox relay published.", ["service"]
 )

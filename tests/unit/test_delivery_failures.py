@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 
 from skuhub_contracts.topics import STOCK_MOVED
+from skuhub_runtime import consumer as consumer_module
 from skuhub_runtime.consumer import BatchConsumer, ConsumerSpec, retry_in_place
 from skuhub_runtime.outbox import kafka_headers, stored_headers
 from skuhub_runtime.settings import ServiceSettings
@@ -113,3 +115,29 @@ async def test_a_batch_that_fails_unexpectedly_is_read_again_not_skipped(
 
     assert message.acked is False
     assert sorted(kafka_consumer.seeks) == [("t", 0, 5), ("t", 1, 9)]
+
+
+def test_a_slow_batch_is_logged_with_where_the_time_went(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ticks = iter([10.0, 10.002, 10.010, 11.050])
+    clock = consumer_module._PhaseClock("stock", clock=lambda: next(ticks))
+    for phase in ("claim", "handle", "commit"):
+        clock.lap(phase)
+
+    with caplog.at_level(logging.WARNING, logger="skuhub_runtime.consumer"):
+        clock.report(5)
+
+    assert "slow batch of 5 records: claim 2 ms, handle 8 ms, commit 1040 ms" in caplog.text
+
+
+def test_a_quick_batch_is_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    ticks = iter([10.0, 10.1, 10.2])
+    clock = consumer_module._PhaseClock("stock", clock=lambda: next(ticks))
+    clock.lap("claim")
+    clock.lap("commit")
+
+    with caplog.at_level(logging.WARNING, logger="skuhub_runtime.consumer"):
+        clock.report(5)
+
+    assert "slow batch" not in caplog.text
