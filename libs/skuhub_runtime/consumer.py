@@ -94,7 +94,20 @@ class Rejection:
     reason: str
 
 
-BatchHandler = Callable[[AsyncConnection, Sequence[Incoming]], Awaitable[Sequence[Rejection]]]
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a handler did with a batch of new events.
+
+    ``rejections`` go to the dead-letter topic; ``ignored`` are the ids of events
+    the domain recognised as facts it already had (the same movement under a new
+    event id, an older snapshot): neither counted as applied nor as latency.
+    """
+
+    rejections: Sequence[Rejection] = ()
+    ignored: frozenset[str] = frozenset()
+
+
+BatchHandler = Callable[[AsyncConnection, Sequence[Incoming]], Awaitable[Outcome]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +283,8 @@ class BatchConsumer:
                 if item.envelope.id in fresh_ids and item.envelope.id not in seen:
                     seen.add(item.envelope.id)
                     fresh.append(item)
-            rejections = await self.spec.handler(conn, fresh) if fresh else []
+            outcome = await self.spec.handler(conn, fresh) if fresh else Outcome()
+            rejections = outcome.rejections
             dead = [*bad, *((r.incoming.record, r.reason) for r in rejections)]
             await outbox.enqueue(
                 conn, (self._dead_letter(record, reason) for record, reason in dead)
@@ -284,23 +298,24 @@ class BatchConsumer:
                 "fault injection: exiting after the database commit, before the offset commit"
             )
             os._exit(70)
-        self._count(items, fresh, rejections, dead)
+        self._count(items, fresh, outcome, dead)
 
     def _count(
         self,
         items: list[Incoming],
         fresh: list[Incoming],
-        rejections: Sequence[Rejection],
+        outcome: Outcome,
         dead: list[tuple[Any, str]],
     ) -> None:
         service = self._service
-        metrics.BATCH_SIZE.labels(service).observe(len(items) + len(dead) - len(rejections))
-        if len(items) > len(fresh):
-            metrics.EVENTS_DUPLICATE.labels(service).inc(len(items) - len(fresh))
-        rejected = {r.incoming.envelope.id for r in rejections}
+        metrics.BATCH_SIZE.labels(service).observe(len(items) + len(dead) - len(outcome.rejections))
+        duplicates = len(items) - len(fresh) + len(outcome.ignored)
+        if duplicates:
+            metrics.EVENTS_DUPLICATE.labels(service).inc(duplicates)
+        not_applied = {r.incoming.envelope.id for r in outcome.rejections} | outcome.ignored
         now = datetime.now(UTC)
         for item in fresh:
-            if item.envelope.id in rejected:
+            if item.envelope.id in not_applied:
                 continue
             metrics.EVENTS_APPLIED.labels(service, item.envelope.type).inc()
             latency = (now - item.envelope.origin_time).total_seconds()

@@ -10,7 +10,10 @@ EVENTS_APPLIED = Counter(
     "skuhub_events_applied_total", "Events applied to the projection.", ["service", "event_type"]
 )
 EVENTS_DUPLICATE = Counter(
-    "skuhub_events_duplicate_total", "Events skipped by the inbox as already applied.", ["service"]
+    "skuhub_events_duplicate_total",
+    "Events skipped as already applied: the same event id (inbox), or the same fact under a "
+    "new id where the domain can tell (stock: source system and sequence).",
+    ["service"],
 )
 DEAD_LETTERED = Counter(
     "skuhub_dead_lettered_total", "Records sent to the dead-letter topic.", ["service", "topic"]

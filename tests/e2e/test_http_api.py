@@ -7,7 +7,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.e2e.offers import new_sku, offer_where
+from tests.e2e.observe import new_sku, offer_where
 from tests.harness import Stack
 from tests.upstream import movement
 

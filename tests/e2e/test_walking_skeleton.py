@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from skuhub_contracts.topics import STOCK_LEVEL_CHANGED, STOCK_MOVED, dead_letter
-from tests.e2e.offers import new_sku, offer_where
+from tests.e2e.observe import metric, new_sku, offer_where
 from tests.harness import Stack
 from tests.upstream import (
     GLN_A,
@@ -177,6 +177,14 @@ def test_a_redelivered_event_is_applied_once(stack: Stack, upstream: Upstream) -
     topic = stack.topic(STOCK_MOVED.name)
     payload = movement(sku, quantity="9")
     event_id = str(uuid.uuid4())
+
+    def counts() -> tuple[float, float]:
+        applied = metric(
+            stack, "stock", "skuhub_events_applied_total", event_type="skuhub.stock-moved.v1"
+        )
+        return applied, metric(stack, "stock", "skuhub_events_duplicate_total")
+
+    applied_before, duplicates_before = counts()
     upstream.publish_movement(topic, payload, event_id=event_id)
     upstream.publish_movement(topic, payload, event_id=event_id)  # same event id again
     upstream.publish_movement(topic, payload)  # new id, same source sequence: a duplicate too
@@ -186,6 +194,8 @@ def test_a_redelivered_event_is_applied_once(stack: Stack, upstream: Upstream) -
     positions = httpx.get(f"{stack.url('stock')}/v1/positions/{sku}").json()["positions"]
     assert [Decimal(p["on_hand"]) for p in positions] == [10]
     assert positions[0]["version"] == 2
+    applied, duplicates = counts()
+    assert (applied - applied_before, duplicates - duplicates_before) == (2, 2)
 
 
 def test_gateway_lists_the_default_channel_fed_by_every_location(stack: Stack) -> None:

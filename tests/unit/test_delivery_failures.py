@@ -12,7 +12,7 @@ from sqlalchemy import exc as sa_exc
 
 from skuhub_contracts.topics import STOCK_MOVED
 from skuhub_runtime import consumer as consumer_module
-from skuhub_runtime.consumer import BatchConsumer, ConsumerSpec, retry_in_place
+from skuhub_runtime.consumer import BatchConsumer, ConsumerSpec, Outcome, retry_in_place
 from skuhub_runtime.outbox import kafka_headers, stored_headers
 from skuhub_runtime.settings import ServiceSettings
 
@@ -90,8 +90,8 @@ class _FakeMessage:
 async def test_a_batch_that_fails_unexpectedly_is_read_again_not_skipped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def nothing(*_: Any) -> list[Any]:
-        return []
+    async def nothing(*_: Any) -> Outcome:
+        return Outcome()
 
     batch_consumer = BatchConsumer(
         ConsumerSpec(name="c", topics=[STOCK_MOVED], handler=nothing),

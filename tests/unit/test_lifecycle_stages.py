@@ -235,6 +235,7 @@ async def test_a_redelivered_or_late_snapshot_changes_nothing() -> None:
     followed = await follow_products(repo, [ReportedProduct("old", facts(3, deleted=True))])
 
     assert followed.changes == []
+    assert followed.already_seen == {"old"}
     assert repo.states[SKU].stage is Stage.ACTIVE
     assert repo.saves == []
 

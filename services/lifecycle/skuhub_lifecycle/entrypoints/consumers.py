@@ -10,7 +10,7 @@ from skuhub_contracts.topics import LIFECYCLE_STAGE_CHANGED, PRODUCT_CHANGED
 from skuhub_lifecycle.adapters.stage_repository import SqlStageRepository
 from skuhub_lifecycle.entrypoints.events import to_product_facts, to_stage_changed
 from skuhub_lifecycle.service_layer.follow_products import ReportedProduct, follow_products
-from skuhub_runtime.consumer import ConsumerSpec, Incoming, Rejection
+from skuhub_runtime.consumer import ConsumerSpec, Incoming, Outcome, Rejection
 from skuhub_runtime.outbox import enqueue_events
 from skuhub_runtime.settings import ServiceSettings
 
@@ -20,7 +20,7 @@ SOURCE = "/skuhub/lifecycle"
 def product_changed_consumer(settings: ServiceSettings) -> ConsumerSpec:
     out_topic = settings.topic(LIFECYCLE_STAGE_CHANGED.name)
 
-    async def handle(conn: AsyncConnection, batch: Sequence[Incoming]) -> list[Rejection]:
+    async def handle(conn: AsyncConnection, batch: Sequence[Incoming]) -> Outcome:
         by_id = {i.envelope.id: i for i in batch}
         reported = [ReportedProduct(i.envelope.id, to_product_facts(i.payload)) for i in batch]
         followed = await follow_products(SqlStageRepository(conn), reported)
@@ -31,8 +31,9 @@ def product_changed_consumer(settings: ServiceSettings) -> ConsumerSpec:
                 for change, cause in followed.changes
             ),
         )
-        return [
-            Rejection(by_id[event_id], reason) for event_id, reason in followed.rejected.items()
-        ]
+        return Outcome(
+            rejections=[Rejection(by_id[i], reason) for i, reason in followed.rejected.items()],
+            ignored=frozenset(followed.already_seen),
+        )
 
     return ConsumerSpec(name="product-changed", topics=[PRODUCT_CHANGED], handler=handle)

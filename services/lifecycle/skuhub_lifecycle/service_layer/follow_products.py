@@ -25,10 +25,12 @@ class ReportedProduct:
 
 @dataclass
 class Followed:
-    """What a batch did: stage changes (with the event causing each) and refused events."""
+    """What a batch did: stage changes (with the event causing each), refused events, and
+    snapshots already seen (duplicates or older versions arriving late)."""
 
     changes: list[tuple[StageChange, str]] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
+    already_seen: set[str] = field(default_factory=set)
 
 
 async def follow_products(
@@ -47,7 +49,8 @@ async def follow_products(
             state, change = SkuStage.enter(product, now=now)
             states[product.sku] = state
         elif state.has_seen(product):
-            continue  # a duplicate or an older snapshot arriving late
+            result.already_seen.add(reported.event_id)  # a duplicate or a late older snapshot
+            continue
         else:
             try:
                 change = state.follow(product, now=now)

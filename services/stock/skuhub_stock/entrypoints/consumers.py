@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_contracts.events import StockLevelChanged, StockMoved
 from skuhub_contracts.topics import STOCK_LEVEL_CHANGED, STOCK_MOVED
-from skuhub_runtime.consumer import ConsumerSpec, Incoming, Rejection
+from skuhub_runtime.consumer import ConsumerSpec, Incoming, Outcome, Rejection
 from skuhub_runtime.outbox import enqueue_events
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_stock.adapters.ledger_repository import SqlLedgerRepository
@@ -60,7 +60,7 @@ def to_stock_level_changed(position: Position, caused_by: str) -> StockLevelChan
 def stock_moved_consumer(settings: ServiceSettings) -> ConsumerSpec:
     out_topic = settings.topic(STOCK_LEVEL_CHANGED.name)
 
-    async def handle(conn: AsyncConnection, batch: Sequence[Incoming]) -> list[Rejection]:
+    async def handle(conn: AsyncConnection, batch: Sequence[Incoming]) -> Outcome:
         by_id = {i.envelope.id: i for i in batch}
         recorded = await record_movements(
             SqlLedgerRepository(conn), [to_reported(i) for i in batch]
@@ -72,8 +72,9 @@ def stock_moved_consumer(settings: ServiceSettings) -> ConsumerSpec:
                 for p, cause in recorded.changed
             ),
         )
-        return [
-            Rejection(by_id[event_id], reason) for event_id, reason in recorded.rejected.items()
-        ]
+        return Outcome(
+            rejections=[Rejection(by_id[i], reason) for i, reason in recorded.rejected.items()],
+            ignored=frozenset(recorded.duplicates),
+        )
 
     return ConsumerSpec(name="stock-moved", topics=[STOCK_MOVED], handler=handle)

@@ -11,10 +11,12 @@ from skuhub_stock.service_layer.ports import LedgerRepository, ReportedMovement
 
 @dataclass
 class Recorded:
-    """What a batch did: final positions (with the event that last changed each) and rejects."""
+    """What a batch did: final positions (with the event that last changed each), rejects,
+    and duplicates (movements journaled before under the same source system and sequence)."""
 
     changed: list[tuple[Position, str]] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
+    duplicates: set[str] = field(default_factory=set)
 
 
 async def record_movements(repo: LedgerRepository, batch: Sequence[ReportedMovement]) -> Recorded:
@@ -26,6 +28,7 @@ async def record_movements(repo: LedgerRepository, batch: Sequence[ReportedMovem
     result = Recorded()
     new_ids = await repo.record_movements(batch)
     fresh = [m for m in batch if m.event_id in new_ids]
+    result.duplicates = {m.event_id for m in batch} - new_ids
     if not fresh:
         return result
 

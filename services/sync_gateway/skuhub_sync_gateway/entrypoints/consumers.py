@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_contracts.events import LifecycleStageChanged, ProductChanged, StockLevelChanged
 from skuhub_contracts.topics import LIFECYCLE_STAGE_CHANGED, PRODUCT_CHANGED, STOCK_LEVEL_CHANGED
-from skuhub_runtime.consumer import ConsumerSpec, Incoming, Rejection
+from skuhub_runtime.consumer import ConsumerSpec, Incoming, Outcome
 from skuhub_runtime.telemetry import trace_id_of
 from skuhub_sync_gateway.adapters.projection_repository import SqlProjectionRepository
 from skuhub_sync_gateway.service_layer.projection import Fact, newest_per_key
@@ -24,7 +24,7 @@ def _fact(incoming: Incoming, version: int) -> Fact[Any]:
     )
 
 
-async def project(conn: AsyncConnection, batch: Sequence[Incoming]) -> list[Rejection]:
+async def project(conn: AsyncConnection, batch: Sequence[Incoming]) -> Outcome:
     """Fold one batch of state events into the projection (idempotent, order-tolerant)."""
     product_facts: list[Fact[Any]] = []
     position_facts: list[Fact[Any]] = []
@@ -43,7 +43,7 @@ async def project(conn: AsyncConnection, batch: Sequence[Incoming]) -> list[Reje
         newest_per_key(position_facts, lambda p: (p.sku, p.location, p.lot or ""))
     )
     await repo.upsert_stages(newest_per_key(stage_facts, lambda p: p.sku))
-    return []
+    return Outcome()  # older facts are not an error; the version guard keeps the newest
 
 
 def projection_consumer() -> ConsumerSpec:

@@ -1,4 +1,4 @@
-"""Helpers for end-to-end tests that read the sync gateway's offers."""
+"""What end-to-end tests read from the running stack: the gateway's offers, metrics."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness import Stack, wait_until
 
@@ -28,3 +29,13 @@ def offer_where(stack: Stack, sku: str, condition: Any, what: str) -> dict[str, 
         lambda: (o := offer(stack, sku)) is not None and condition(o) and o, timeout=30, what=what
     )
     return result
+
+
+def metric(stack: Stack, service: str, sample: str, **labels: str) -> float:
+    """The value of one sample on a service's ``/metrics`` (0 when it is absent)."""
+    text = httpx.get(f"{stack.url(service)}/metrics").text
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == sample and all(found.labels.get(k) == v for k, v in labels.items()):
+                return float(found.value)
+    return 0.0
