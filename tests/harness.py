@@ -159,7 +159,7 @@ class Stack:
         )
 
     def topic(self, name: str) -> str:
-        return f"{self.prefix}.{name}"
+        return self.settings.topic(name)
 
     def url(self, service: str) -> str:
         return self.services[service].url

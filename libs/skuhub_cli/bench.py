@@ -487,7 +487,7 @@ class Bench:
         self._consumer_case(
             "stock",
             prefix,
-            group=f"{settings.topic_prefix}skuhub-stock.stock-moved",
+            group=settings.consumer_group("stock-moved", service="stock"),
             topics=[moved_topic],
             baseline=baseline,
             outbox_schema=f"{prefix}_stock",
@@ -496,7 +496,7 @@ class Bench:
         self._consumer_case(
             "sync_gateway",
             prefix,
-            group=f"{settings.topic_prefix}skuhub-sync_gateway.offer-projection",
+            group=settings.consumer_group("offer-projection", service="sync_gateway"),
             topics=[
                 settings.topic(STOCK_LEVEL_CHANGED.name),
                 settings.topic(PRODUCT_CHANGED.name),
@@ -519,7 +519,7 @@ class Bench:
         self._consumer_case(
             "lifecycle",
             prefix,
-            group=f"{settings.topic_prefix}skuhub-lifecycle.product-changed",
+            group=settings.consumer_group("product-changed", service="lifecycle"),
             topics=[settings.topic(PRODUCT_CHANGED.name)],
             baseline=baseline,
             outbox_schema=f"{prefix}_lifecycle",
@@ -817,9 +817,10 @@ class Bench:
 
         async def wait() -> None:
             for group, topics in groups:
+                service, consumer = group.split(".", 1)
                 async with GroupWatcher(
                     self.bootstrap,
-                    f"{settings.topic_prefix}skuhub-{group}",
+                    settings.consumer_group(consumer, service=service),
                     [settings.topic(t) for t in topics],
                 ) as watcher:
                     await watcher.wait_drained(within_s=180, alive=alive)

@@ -145,7 +145,7 @@ class BatchConsumer:
     def register(self, broker: KafkaBroker) -> None:
         subscriber = broker.subscriber(
             *(self._settings.topic(t.name) for t in self.spec.topics),
-            group_id=f"{self._settings.consumer_group}.{self.spec.name}",
+            group_id=self._settings.consumer_group(self.spec.name),
             batch=True,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",

@@ -92,9 +92,9 @@ class ServiceSettings(BaseSettings):
         """The PostgreSQL schema this service owns."""
         return f"{self.schema_prefix}{self.service_name}"
 
-    @property
-    def consumer_group(self) -> str:
-        return f"{self.topic_prefix}skuhub-{self.service_name}"
+    def consumer_group(self, consumer: str, *, service: str | None = None) -> str:
+        """The Kafka consumer group of one of this (or another) service's consumers."""
+        return f"{self.topic_prefix}skuhub-{service or self.service_name}.{consumer}"
 
     def topic(self, base_name: str) -> str:
         return f"{self.topic_prefix}{base_name}"

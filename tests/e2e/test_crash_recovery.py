@@ -70,7 +70,7 @@ def test_consumer_killed_between_db_commit_and_offset_commit_applies_the_event_o
         assert stock.wait_exit(timeout=60) == CRASHED_AFTER_DB_COMMIT, "the fault hook did not fire"
         schema = f"{stack.prefix}_stock"
         assert run_async(ledger_rows(infra.database_url, schema, sku)) == (Decimal(7), 1, 1)
-        group = f"{stack.prefix}.skuhub-stock.stock-moved"
+        group = stack.settings.consumer_group("stock-moved", service="stock")
         before = committed_offset(infra.kafka_bootstrap, group, topic, record.partition())
         assert before <= record.offset(), "the offset was committed before the crash"
 
