@@ -10,16 +10,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.skuhub-installed
 MYPY_TARGETS := $(wildcard libs/skuhub_*) $(wildcard services/*/skuhub_*)
 
-.PHONY: help setup run test lint fmt schemas clean distclean
+.PHONY: help setup run test lint fmt constraints schemas clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## Create .venv and install skuhub with its dev tools (again only when pyproject.toml changes)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 run: setup ## Start Kafka, PostgreSQL and the four services locally, with demo data (Ctrl-C stops)
@@ -44,6 +44,11 @@ bench: setup ## Benchmark on the embedded stack (throughput, latency, accuracy, 
 
 bench-quick: setup ## The short benchmark (under 2 minutes); results in bench-results/
 	$(BIN)/skuhub bench --quick
+
+constraints: setup ## Rewrite constraints.txt from what .venv holds (after changing pyproject.toml)
+	@{ sed -n '1,3p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable --all \
+		| grep -v -E '^(pip|setuptools|wheel)=='; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 schemas: setup ## Regenerate schemas/ (JSON Schema + AsyncAPI) from the contracts
 	$(BIN)/skuhub schemas
