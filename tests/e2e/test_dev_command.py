@@ -44,13 +44,18 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         skus = build_catalog(DEMO_TRAFFIC).skus
 
         def demo_offers() -> list[dict[str, object]] | None:
-            offers = [httpx.get(f"{gateway}/v1/channels/web/offers/{sku}") for sku in skus]
-            if any(o.status_code != 200 for o in offers):
+            responses = [httpx.get(f"{gateway}/v1/channels/web/offers/{sku}") for sku in skus]
+            if any(r.status_code != 200 for r in responses):
                 return None
-            return [o.json() for o in offers]
+            offers = [r.json() for r in responses]
+            # Stock, product and stage facts arrive on three topics: wait for all of them.
+            if not all(o["stage"] == "active" and o["title"] for o in offers):
+                return None
+            return offers
 
-        offers = wait_until(demo_offers, timeout=90, what="every demo product on the web channel")
-        assert all(o["stage"] == "active" for o in offers), offers
+        offers = wait_until(
+            demo_offers, timeout=90, what="every demo product on the web channel, active, titled"
+        )
         assert any(o["sellable"] and Decimal(str(o["available"])) > 0 for o in offers), offers
         wait_until(
             lambda: (
