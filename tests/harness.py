@@ -37,7 +37,11 @@ T = TypeVar("T")
 def wait_until(
     probe: Callable[[], T | None], *, timeout: float = 30.0, interval: float = 0.05, what: str = ""
 ) -> T:
-    """Call ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
+    """Call ``probe`` until it returns something truthy; fail after ``timeout`` seconds.
+
+    Errors from the probe count as "not yet" (a service may not answer for a while),
+    except an ``AssertionError``: a probe raises one to say waiting is pointless.
+    """
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while True:
@@ -45,6 +49,8 @@ def wait_until(
             result = probe()
             if result:
                 return result
+        except AssertionError:
+            raise
         except Exception as exc:  # the condition may be unreachable for a while
             last_error = exc
         if time.monotonic() > deadline:

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from types import TracebackType
@@ -48,12 +48,46 @@ class StackError(RuntimeError):
     """A part of the stack failed to start or died; the message carries its log tail."""
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    Never the same port twice in one process: the caller binds it later, so two
+    calls in a row must not both get a port that is still free.
+    """
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+
+
+def free_port_block(count: int, *, avoid: Collection[int] = ()) -> int:
+    """The first of ``count`` consecutive free ports (none in ``avoid``), e.g. for
+    ``skuhub dev --http-port-base``: the OS hands out ephemeral ports in sequence, so
+    a single free port is often followed by one that another part just took."""
+    for _ in range(100):
+        base = free_port()
+        block = range(base, base + count)
+        others = set(block[1:])  # the base itself was just handed out by free_port()
+        clash = base in avoid or others & set(avoid) or others & _HANDED_OUT
+        if block[-1] <= 65535 and not clash and all(map(_bindable, block)):
+            _HANDED_OUT.update(block)
+            return base
+    raise StackError(f"found no {count} consecutive free ports on 127.0.0.1")
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def log_tail(path: Path | None, lines: int = _TAIL_LINES) -> str:

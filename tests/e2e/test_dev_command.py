@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from skuhub_cli.demo import DEMO_TRAFFIC
-from skuhub_cli.stack import free_port
+from skuhub_cli.stack import SERVICES, free_port, free_port_block
 from skuhub_traffic import build_catalog
 from tests.harness import wait_until
 
@@ -25,10 +25,11 @@ pytestmark = pytest.mark.e2e
 def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     state = tmp_path / "state"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SKUHUB_")}  # embedded mode
+    kafka_port = free_port()
     command = [
         sys.executable, "-m", "skuhub_cli.main", "dev", "--demo",
-        "--kafka-port", str(free_port()),
-        "--http-port-base", str(free_port()),
+        "--kafka-port", str(kafka_port),
+        "--http-port-base", str(free_port_block(len(SERVICES), avoid={kafka_port})),
         "--data-dir", str(tmp_path / "pgdata"),
         "--state-dir", str(state),
     ]  # fmt: skip
@@ -36,7 +37,15 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
     dev = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         endpoints_file = state / "endpoints.json"
-        wait_until(endpoints_file.exists, timeout=120, what="the stack to write endpoints.json")
+
+        def started() -> bool:
+            if dev.poll() is not None:  # it gave up: say why instead of waiting on
+                log.flush()
+                output = (tmp_path / "dev.log").read_text()
+                raise AssertionError(f"skuhub dev exited with {dev.returncode}:\n{output}")
+            return endpoints_file.exists()
+
+        wait_until(started, timeout=120, what="the stack to write endpoints.json")
         gateway = json.loads(endpoints_file.read_text())["services"]["sync_gateway"]
         children = psutil.Process(dev.pid).children(recursive=True)
         assert len(children) >= 5, "broker, PostgreSQL and four services run as children"

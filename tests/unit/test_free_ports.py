@@ -1,0 +1,23 @@
+"""Port picking for stacks started side by side (libs/skuhub_cli/stack.py)."""
+
+from __future__ import annotations
+
+import socket
+
+from skuhub_cli.stack import free_port, free_port_block
+
+
+def test_free_port_never_hands_out_the_same_port_twice() -> None:
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+
+
+def test_a_port_block_is_free_consecutive_and_clear_of_what_to_avoid() -> None:
+    kafka = free_port()
+    base = free_port_block(4, avoid={kafka})
+    block = range(base, base + 4)
+    assert kafka not in block
+    for port in block:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", port))  # raises if something holds it
+    assert all(free_port() not in block for _ in range(50))
