@@ -88,6 +88,8 @@ def infrastructure(workdir: Path) -> Iterator[Infrastructure]:
     """Start (or find) Kafka and PostgreSQL for a test session."""
     kafka = os.environ.get("SKUHUB_KAFKA_BOOTSTRAP")
     database = os.environ.get("SKUHUB_DATABASE_URL")
+    if database:  # postgresql://… means asyncpg here too, as in the services
+        database = ServiceSettings(database_url=database).database_url
     if kafka and database:
         yield Infrastructure(kafka, database, "external")
         return
