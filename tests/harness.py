@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import subprocess
@@ -157,7 +158,7 @@ class Stack:
             **self.extra_env,
         }
 
-    @property
+    @functools.cached_property
     def settings(self) -> ServiceSettings:
         return ServiceSettings(
             kafka_bootstrap=self.infra.kafka_bootstrap,

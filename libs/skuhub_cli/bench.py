@@ -695,9 +695,10 @@ class Bench:
             self._wait_groups(
                 settings,
                 [
-                    ("lifecycle.product-changed", [PRODUCT_CHANGED.name]),
+                    ("lifecycle", "product-changed", [PRODUCT_CHANGED.name]),
                     (
-                        "sync_gateway.offer-projection",
+                        "sync_gateway",
+                        "offer-projection",
                         [
                             PRODUCT_CHANGED.name,
                             STOCK_LEVEL_CHANGED.name,
@@ -785,8 +786,8 @@ class Bench:
         self._wait_groups(
             settings,
             [
-                ("stock.stock-moved", [STOCK_MOVED.name]),
-                ("sync_gateway.offer-projection", [STOCK_LEVEL_CHANGED.name]),
+                ("stock", "stock-moved", [STOCK_MOVED.name]),
+                ("sync_gateway", "offer-projection", [STOCK_LEVEL_CHANGED.name]),
             ],
             services,
             outbox=f"{settings.schema_prefix}stock",
@@ -808,23 +809,22 @@ class Bench:
     def _wait_groups(
         self,
         settings: ServiceSettings,
-        groups: list[tuple[str, list[str]]],
+        groups: list[tuple[str, str, list[str]]],
         services: Any,
         outbox: str | None = None,
     ) -> None:
-        """Wait until every listed group (``service.consumer``) has caught up with its topics."""
+        """Wait until every listed consumer (service, consumer, topics) has caught up."""
         alive: Callable[[], bool] = lambda: all(s.running for s in services)  # noqa: E731
 
         async def wait() -> None:
-            for group, topics in groups:
-                service, consumer = group.split(".", 1)
+            for service, consumer, topics in groups:
                 async with GroupWatcher(
                     self.bootstrap,
                     settings.consumer_group(consumer, service=service),
                     [settings.topic(t) for t in topics],
                 ) as watcher:
                     await watcher.wait_drained(within_s=180, alive=alive)
-                if outbox is not None and group.startswith("stock."):
+                if outbox is not None and service == "stock":
                     # The gateway can only catch up with what the relay has published.
                     await self.db.wait_outbox_empty(outbox, within_s=120)
 

@@ -179,23 +179,17 @@ class BatchConsumer:
         self._record_lag(self._subscriber.consumer, records)
 
     def _rewind(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        first: dict[tuple[str, int], int] = {}
-        for record in records:
-            first.setdefault((record.topic, record.partition), record.offset)
-        for (topic, partition), offset in first.items():
-            self._subscriber.consumer.seek(TopicPartition(topic, partition), offset)
+        for partition, (first, _) in _offset_spans(records).items():
+            self._subscriber.consumer.seek(partition, first)
 
     def _record_lag(self, consumer: Any, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Lag per partition in this batch: high watermark minus the next offset to read."""
-        next_offsets: dict[tuple[str, int], int] = {}
-        for record in records:
-            next_offsets[(record.topic, record.partition)] = record.offset + 1
-        for (topic, partition), next_offset in next_offsets.items():
-            highwater = consumer.highwater(TopicPartition(topic, partition))
+        for partition, (_, last) in _offset_spans(records).items():
+            highwater = consumer.highwater(partition)
             if highwater is not None:
-                metrics.CONSUMER_LAG.labels(self._service, topic, str(partition)).set(
-                    max(highwater - next_offset, 0)
-                )
+                metrics.CONSUMER_LAG.labels(
+                    self._service, partition.topic, str(partition.partition)
+                ).set(max(highwater - (last + 1), 0))
 
     async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Apply a batch; returns only once its effects are committed."""
@@ -291,24 +285,26 @@ class BatchConsumer:
             )
             clock.lap("handle")
         clock.lap("commit")
-        clock.report(len(items) + len(bad))
+        records = len(items) + len(bad)
+        clock.report(records)
         self._after_commit()
         if fresh and self._settings.fault_crash_after_db_commit:
             log.error(
                 "fault injection: exiting after the database commit, before the offset commit"
             )
             os._exit(70)
-        self._count(items, fresh, outcome, dead)
+        self._count(records, items, fresh, outcome, dead)
 
     def _count(
         self,
+        records: int,
         items: list[Incoming],
         fresh: list[Incoming],
         outcome: Outcome,
         dead: list[tuple[Any, str]],
     ) -> None:
         service = self._service
-        metrics.BATCH_SIZE.labels(service).observe(len(items) + len(dead) - len(outcome.rejections))
+        metrics.BATCH_SIZE.labels(service).observe(records)
         duplicates = len(items) - len(fresh) + len(outcome.ignored)
         if duplicates:
             metrics.EVENTS_DUPLICATE.labels(service).inc(duplicates)
@@ -341,6 +337,18 @@ class BatchConsumer:
             (DLQ_AT, datetime.now(UTC).isoformat().encode()),
         ]
         return self._dead_letter_topic, KafkaRecord(record.key or b"", record.value or b"", headers)
+
+
+def _offset_spans(
+    records: Sequence[ConsumerRecord[bytes, bytes]],
+) -> dict[TopicPartition, tuple[int, int]]:
+    """First and last offset of a batch in each partition it touches."""
+    spans: dict[TopicPartition, tuple[int, int]] = {}
+    for record in records:
+        partition = TopicPartition(record.topic, record.partition)
+        first = spans[partition][0] if partition in spans else record.offset
+        spans[partition] = (first, record.offset)
+    return spans
 
 
 class _PhaseClock:

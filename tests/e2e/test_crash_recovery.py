@@ -6,13 +6,13 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition  # type: ignore[import-untyped]
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from skuhub_contracts.topics import STOCK_LEVEL_CHANGED, STOCK_MOVED
+from tests.e2e.observe import metric
 from tests.harness import Infrastructure, Stack, run_async, wait_until
 from tests.upstream import Upstream, body_of, find_records, movement, records_until
 
@@ -86,8 +86,7 @@ def test_consumer_killed_between_db_commit_and_offset_commit_applies_the_event_o
         )
 
         assert run_async(ledger_rows(infra.database_url, schema, sku)) == (Decimal(7), 1, 1)
-        metrics = httpx.get(f"{stock.url}/metrics").text
-        assert 'skuhub_events_duplicate_total{service="stock"} 1.0' in metrics
+        assert metric(stack, "stock", "skuhub_events_duplicate_total") == 1
         # A later movement of the same SKU (same partition) fences the derived topic:
         # a re-published version 1 would sit before version 2.
         upstream.publish_movement(topic, movement(sku, quantity="1"))
