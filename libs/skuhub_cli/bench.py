@@ -76,6 +76,12 @@ from skuhub_cli.stack import (
     create_topics,
     free_port,
 )
+from skuhub_contracts.subscriptions import (
+    LIFECYCLE_PRODUCTS,
+    OFFER_PROJECTION,
+    STOCK_MOVEMENTS,
+    Subscription,
+)
 from skuhub_contracts.topics import (
     LIFECYCLE_STAGE_CHANGED,
     PRODUCT_CHANGED,
@@ -487,7 +493,7 @@ class Bench:
         self._consumer_case(
             "stock",
             prefix,
-            group=settings.consumer_group("stock-moved", service="stock"),
+            group=settings.consumer_group(STOCK_MOVEMENTS),
             topics=[moved_topic],
             baseline=baseline,
             outbox_schema=f"{prefix}_stock",
@@ -496,7 +502,7 @@ class Bench:
         self._consumer_case(
             "sync_gateway",
             prefix,
-            group=settings.consumer_group("offer-projection", service="sync_gateway"),
+            group=settings.consumer_group(OFFER_PROJECTION),
             topics=[
                 settings.topic(STOCK_LEVEL_CHANGED.name),
                 settings.topic(PRODUCT_CHANGED.name),
@@ -519,7 +525,7 @@ class Bench:
         self._consumer_case(
             "lifecycle",
             prefix,
-            group=settings.consumer_group("product-changed", service="lifecycle"),
+            group=settings.consumer_group(LIFECYCLE_PRODUCTS),
             topics=[settings.topic(PRODUCT_CHANGED.name)],
             baseline=baseline,
             outbox_schema=f"{prefix}_lifecycle",
@@ -694,18 +700,7 @@ class Bench:
             products = self._create_products(services["catalog"], catalog, "latency")
             self._wait_groups(
                 settings,
-                [
-                    ("lifecycle", "product-changed", [PRODUCT_CHANGED.name]),
-                    (
-                        "sync_gateway",
-                        "offer-projection",
-                        [
-                            PRODUCT_CHANGED.name,
-                            STOCK_LEVEL_CHANGED.name,
-                            LIFECYCLE_STAGE_CHANGED.name,
-                        ],
-                    ),
-                ],
+                [LIFECYCLE_PRODUCTS, OFFER_PROJECTION],
                 services.values(),
             )
             published: list[Delivery] = []
@@ -785,10 +780,7 @@ class Bench:
         drained = time.monotonic()
         self._wait_groups(
             settings,
-            [
-                ("stock", "stock-moved", [STOCK_MOVED.name]),
-                ("sync_gateway", "offer-projection", [STOCK_LEVEL_CHANGED.name]),
-            ],
+            [STOCK_MOVEMENTS, OFFER_PROJECTION],
             services,
             outbox=f"{settings.schema_prefix}stock",
         )
@@ -809,22 +801,22 @@ class Bench:
     def _wait_groups(
         self,
         settings: ServiceSettings,
-        groups: list[tuple[str, str, list[str]]],
+        subscriptions: list[Subscription[Any]],
         services: Any,
         outbox: str | None = None,
     ) -> None:
-        """Wait until every listed consumer (service, consumer, topics) has caught up."""
+        """Wait until every listed consumer has caught up with all its topics."""
         alive: Callable[[], bool] = lambda: all(s.running for s in services)  # noqa: E731
 
         async def wait() -> None:
-            for service, consumer, topics in groups:
+            for subscription in subscriptions:
                 async with GroupWatcher(
                     self.bootstrap,
-                    settings.consumer_group(consumer, service=service),
-                    [settings.topic(t) for t in topics],
+                    settings.consumer_group(subscription),
+                    [settings.topic(t.name) for t in subscription.topics],
                 ) as watcher:
                     await watcher.wait_drained(within_s=180, alive=alive)
-                if outbox is not None and service == "stock":
+                if outbox is not None and subscription.service == "stock":
                     # The gateway can only catch up with what the relay has published.
                     await self.db.wait_outbox_empty(outbox, within_s=120)
 

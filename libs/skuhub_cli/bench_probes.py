@@ -445,7 +445,7 @@ class Database:
 def atp(on_hand: Decimal, reserved: Decimal) -> Decimal:
     """Available to promise as the stock ledger defines it (docs/decisions.md)."""
     zero = Decimal(0)
-    return max(on_hand - max(reserved, zero), zero)
+    return max(on_hand - reserved, zero)
 
 
 # --------------------------------------------------------------------------- memory

@@ -1,33 +1,57 @@
 """The one event codec: CloudEvents 1.0 on Kafka.
 
-Writes binary content mode (``ce_*`` headers, JSON body) and reads both binary
-and structured mode, using the CloudEvents SDK's Kafka binding. Trace context
-travels in the W3C ``traceparent``/``tracestate`` headers; the time an event
-first entered skuhub travels in the ``origintime`` extension so that latency
-is measured from the first hop, through every derived event.
+Writes binary content mode (``ce_*`` headers, JSON body) with the CloudEvents
+SDK's Kafka binding, and reads both binary and structured mode. Reading is done
+here, against :class:`CloudEventAttributes`, because the contract is stricter
+than the SDK: the SDK invents an id when ``ce_id`` is missing, while a consumer
+must refuse such a record (its id is what makes delivery exactly-once).
+
+Trace context travels in the W3C ``traceparent``/``tracestate`` headers; the
+time an event first entered skuhub travels in the ``origintime`` extension so
+that latency is measured from the first hop, through every derived event.
+
+Every refusal raises :class:`DecodeError` whose ``reason`` names the header or
+payload field and the rule it breaks, in the contract's words.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
-from skuhub_contracts.events import EVENTS_BY_TYPE, EventPayload
+from skuhub_contracts.events import EVENTS_BY_TYPE, EventId, EventPayload
+from skuhub_contracts.identifiers import Sku
+from skuhub_contracts.values import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    TIMESTAMP_DESCRIPTION,
+    Line,
+    Timestamp,
+)
 
 P = TypeVar("P", bound=EventPayload)
 
 ORIGIN_TIME_ATTR = "origintime"
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
+BINARY_PREFIX = "ce_"
+CONTENT_TYPE = "content-type"
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json"
+TRACEPARENT_PATTERN = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+_TRACEPARENT = re.compile(TRACEPARENT_PATTERN)
+_TRACESTATE = re.compile(r"^[\x20-\x7e]{0,512}$")
+_JSON_MEDIA_TYPE = re.compile(r"^application/json\s*(;.*)?$", re.IGNORECASE)
 _FORMAT = JSONFormat()
 
 Headers = list[tuple[str, bytes]]
@@ -39,6 +63,36 @@ class DecodeError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class CloudEventAttributes(BaseModel):
+    """The CloudEvents 1.0 attributes skuhub reads: ``ce_<name>`` headers in binary mode,
+    top-level members in structured mode. Other extensions are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    specversion: Literal["1.0"] = Field(description="CloudEvents version.")
+    id: EventId = Field(
+        description="Unique event id; consumers de-duplicate on it, so a retry must re-send "
+        "the same id."
+    )
+    source: Annotated[Line, Field(min_length=1, max_length=1000)] = Field(
+        description="URI reference of the producer, e.g. /wms/berlin or /skuhub/stock."
+    )
+    type: Annotated[Line, Field(min_length=1, max_length=200)] = Field(
+        description="Event type; carries the major version, e.g. skuhub.stock-moved.v1."
+    )
+    time: Timestamp | None = Field(
+        default=None, description=f"When the event was produced. {TIMESTAMP_DESCRIPTION}"
+    )
+    subject: Sku | None = Field(
+        default=None, description="The SKU; when given it must equal the payload's sku."
+    )
+    origintime: Timestamp | None = Field(
+        default=None,
+        description="When the fact first entered skuhub; copied onto every derived event. "
+        f"Absent: the record timestamp is used. {TIMESTAMP_DESCRIPTION}",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +145,7 @@ def encode(envelope: Envelope[Any]) -> KafkaRecord:
 
 def decode(
     value: bytes | None,
-    headers: Iterable[tuple[str, bytes]],
+    headers: Iterable[tuple[str, bytes | str | None]],
     *,
     key: bytes | None = None,
     timestamp_ms: int | None = None,
@@ -109,36 +163,23 @@ def decode(
     """
     if not value:
         raise DecodeError("empty record value; expected a CloudEvent with a JSON body")
-    header_map: dict[str, bytes] = {}
-    for name, raw in headers:
-        if raw is None:  # Kafka allows null header values
-            continue
-        header_map[name] = raw if isinstance(raw, bytes) else str(raw).encode()
-    try:
-        event = ce_kafka.from_kafka(ce_kafka.KafkaMessage(header_map, key, value), _FORMAT)
-    except (ValueError, TypeError, KeyError, json.JSONDecodeError) as exc:
-        raise DecodeError(f"not a CloudEvent: {_first_line(exc)}") from exc
-    except Exception as exc:  # the SDK raises its own exception types for missing attributes
-        raise DecodeError(f"not a CloudEvent: {type(exc).__name__}: {_first_line(exc)}") from exc
+    header_map = _header_map(headers)
+    if any(name.startswith(BINARY_PREFIX) for name in header_map):
+        attributes, data = _binary(value, header_map)
+    else:
+        attributes, data = _structured(value, header_map)
 
-    event_type = event.get_type()
-    model = EVENTS_BY_TYPE.get(event_type)
-    allowed = accept if accept is not None else tuple(EVENTS_BY_TYPE.values())
+    model = EVENTS_BY_TYPE.get(attributes.type)
+    allowed = tuple(accept) if accept is not None else tuple(EVENTS_BY_TYPE.values())
     if model is None or model not in allowed:
         names = ", ".join(m.event_type for m in allowed)
-        raise DecodeError(f"unexpected event type {event_type!r}; this topic takes {names}")
-    data = event.get_data()
-    if isinstance(data, (bytes, str)):
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise DecodeError(f"body is not JSON: {exc.msg} at position {exc.pos}") from exc
-    if not isinstance(data, dict):
-        raise DecodeError("body must be a JSON object")
-    try:
-        payload = model.model_validate(data)
-    except ValidationError as exc:
-        raise DecodeError(f"invalid {event_type} payload: {describe(exc)}") from exc
+        raise DecodeError(f"unexpected event type {attributes.type!r}; this topic takes {names}")
+    payload = validate_payload(model, data)
+    if attributes.subject is not None and attributes.subject != payload.key:
+        raise DecodeError(
+            f"{_attribute_name('subject', header_map)} {attributes.subject!r} is not the "
+            f"payload's sku {payload.key!r}; they must be equal"
+        )
     if key and key != payload.key.encode():
         # Per-key order is what makes a SKU's events apply in sequence; a foreign key
         # would put this event on another SKU's partition.
@@ -146,45 +187,156 @@ def decode(
         raise DecodeError(
             f"record key {shown!r} is not the event's key {payload.key!r}; key each record by it"
         )
-
-    time = event.get_time() or datetime.now(UTC)
-    origin = _origin_time(event.get_extension(ORIGIN_TIME_ATTR), timestamp_ms, time)
+    time = attributes.time or datetime.now(UTC)
+    traceparent = _text(header_map.get(TRACEPARENT))
+    if traceparent is None or not _TRACEPARENT.match(traceparent):
+        # W3C Trace Context: an unparsable traceparent starts a new trace, it is no error.
+        traceparent, tracestate = None, None
+    else:
+        tracestate = _text(header_map.get(TRACESTATE))
+        if tracestate is not None and not _TRACESTATE.match(tracestate):
+            tracestate = None
     return Envelope(
         payload=payload,
-        id=event.get_id(),
-        source=event.get_source(),
+        id=attributes.id,
+        source=attributes.source,
         time=time,
-        origin_time=origin,
-        traceparent=_text(header_map.get(TRACEPARENT)),
-        tracestate=_text(header_map.get(TRACESTATE)),
+        origin_time=attributes.origintime or _record_time(timestamp_ms) or time,
+        traceparent=traceparent,
+        tracestate=tracestate,
     )
 
 
-def describe(exc: ValidationError) -> str:
-    """One line per problem: ``field.path: message``."""
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in error["loc"]) or "(body)"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+def validate_payload(model: type[P], data: object) -> P:
+    """``data`` (parsed JSON) as a ``model`` payload, checked by every rule of the contract.
+
+    The one validation of event payloads: the codec and HTTP ingest both call it,
+    so a payload is accepted or refused the same way whichever way it arrives.
+
+    Raises:
+        DecodeError: the payload breaks a rule; the reason names each field.
+    """
+    if not isinstance(data, dict):
+        raise DecodeError("body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise DecodeError(f"invalid {model.event_type} payload: {describe(exc)}") from exc
 
 
-def _origin_time(raw: Any, timestamp_ms: int | None, fallback: datetime) -> datetime:
-    if isinstance(raw, str):
+def describe(exc: ValidationError, *, names: dict[str, str] | None = None) -> str:
+    """One ``field.path: rule`` per problem, in the contract's words."""
+    return "; ".join(describe_error(error, names=names) for error in exc.errors(include_url=False))
+
+
+def describe_error(error: ErrorDetails, *, names: dict[str, str] | None = None) -> str:
+    """``field.path: rule`` for one pydantic error (``names`` renames top-level fields)."""
+    loc = [str(part) for part in error["loc"]]
+    if loc and names and loc[0] in names:
+        loc[0] = names[loc[0]]
+    message = "is required" if error["type"] == "missing" else error["msg"]
+    return f"{'.'.join(loc)}: {message}" if loc else message
+
+
+def _header_map(headers: Iterable[tuple[str, bytes | str | None]]) -> dict[str, bytes]:
+    """Header values by lower-case name; a CloudEvents header given twice is ambiguous."""
+    found: dict[str, bytes] = {}
+    for name, raw in headers:
+        if raw is None:  # Kafka allows null header values
+            continue
+        lower = name.lower()
+        if lower in found and (lower.startswith(BINARY_PREFIX) or lower == CONTENT_TYPE):
+            raise DecodeError(f"{lower}: given more than once; send each CloudEvents header once")
+        found[lower] = raw if isinstance(raw, bytes) else str(raw).encode()
+    return found
+
+
+def _binary(value: bytes, headers: dict[str, bytes]) -> tuple[CloudEventAttributes, object]:
+    raw: dict[str, str] = {}
+    for name, header in headers.items():
+        if not name.startswith(BINARY_PREFIX):
+            continue
         try:
-            parsed = datetime.fromisoformat(raw)
-        except ValueError as exc:
-            raise DecodeError(f"origintime {raw!r} is not an RFC 3339 timestamp") from exc
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if timestamp_ms is not None and timestamp_ms > 0:
-        return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
-    return fallback
+            raw[name[len(BINARY_PREFIX) :]] = header.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DecodeError(f"{name}: must be UTF-8 text") from None
+    if CONTENT_TYPE in headers:
+        content_type = _text(headers[CONTENT_TYPE]) or ""
+        if not _JSON_MEDIA_TYPE.match(content_type):
+            raise DecodeError(f"content-type: {content_type!r} is not application/json")
+    names = {name: f"{BINARY_PREFIX}{name}" for name in CloudEventAttributes.model_fields}
+    attributes = _attributes(raw, names)
+    return attributes, _json(value, "body")
+
+
+def _structured(value: bytes, headers: dict[str, bytes]) -> tuple[CloudEventAttributes, object]:
+    try:
+        document = _json(value, "value")
+    except DecodeError as exc:
+        raise DecodeError(
+            "not a CloudEvent: no ce_* headers (binary mode) and the value is no structured "
+            f"CloudEvent ({exc.reason})"
+        ) from None
+    if not isinstance(document, dict):
+        raise DecodeError(
+            "not a CloudEvent: no ce_* headers (binary mode) and the value is no JSON object "
+            "(structured mode)"
+        )
+    media_type = document.get("datacontenttype")
+    if media_type is not None and not (
+        isinstance(media_type, str) and _JSON_MEDIA_TYPE.match(media_type)
+    ):
+        raise DecodeError(f"datacontenttype: {media_type!r} is not application/json")
+    if "data" not in document:
+        raise DecodeError("data: is required (structured mode carries the payload in data)")
+    return _attributes(document, None), document["data"]
+
+
+def _attributes(raw: dict[str, Any], names: dict[str, str] | None) -> CloudEventAttributes:
+    try:
+        return CloudEventAttributes.model_validate(raw)
+    except ValidationError as exc:
+        raise DecodeError(f"not a CloudEvent: {describe(exc, names=names)}") from exc
+
+
+def _attribute_name(name: str, headers: dict[str, bytes]) -> str:
+    binary = any(header.startswith(BINARY_PREFIX) for header in headers)
+    return f"{BINARY_PREFIX}{name}" if binary else name
+
+
+def _json(value: bytes, what: str) -> object:
+    """Strict JSON: no NaN or Infinity (JSON has neither)."""
+    try:
+        return json.loads(value, parse_constant=_no_constant)
+    except DecodeError as exc:
+        raise DecodeError(f"{what} is not JSON: {exc.reason}") from None
+    except UnicodeDecodeError:
+        raise DecodeError(f"{what} is not JSON: not UTF-8 text") from None
+    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)[:200]
+        where = f" at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise DecodeError(f"{what} is not JSON: {message}{where}") from None
+
+
+def _no_constant(name: str) -> object:
+    raise DecodeError(f"{name} is not a JSON number")
+
+
+def _record_time(timestamp_ms: int | None) -> datetime | None:
+    """The record timestamp, when the producer set one skuhub can represent."""
+    if timestamp_ms is None or timestamp_ms <= 0:
+        return None
+    try:
+        moment = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return moment if EARLIEST_YEAR <= moment.year <= LATEST_YEAR else None
 
 
 def _text(raw: bytes | None) -> str | None:
-    return raw.decode("ascii", errors="replace") if raw else None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:300]
+    if not raw:
+        return None
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None

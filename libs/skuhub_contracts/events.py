@@ -10,14 +10,45 @@ and any number of times by keeping the highest version it has seen.
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+import math
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from skuhub_contracts.identifiers import Gln, Gtin, Locale, Sku, UnitCode
+from skuhub_contracts.values import (
+    LINE_PATTERN,
+    PARAGRAPHS_PATTERN,
+    TIMESTAMP_DESCRIPTION,
+    CalendarDate,
+    Flag,
+    Line,
+    Paragraphs,
+    PositiveQuantity,
+    Quantity,
+    Sequence,
+    Timestamp,
+    Version,
+)
+
+Lot = Annotated[Line, Field(min_length=1, max_length=64)]
+Reason = Annotated[Line, Field(max_length=200)]
+Title = Annotated[Line, Field(max_length=10_000)]
+Description = Annotated[Paragraphs, Field(max_length=10_000)]
+EventId = Annotated[Line, Field(min_length=1, max_length=200)]
+SystemName = Annotated[Line, Field(min_length=1, max_length=64)]
 
 
 class EventPayload(BaseModel):
@@ -55,50 +86,88 @@ class MovementKind(StrEnum):
     CYCLE_COUNT = "cycle_count"
 
 
+_DESTINATION_ONLY_ON_TRANSFER_OUT: dict[str, Any] = {
+    "if": {
+        "properties": {"kind": {"const": MovementKind.TRANSFER_OUT.value}},
+        "required": ["kind"],
+    },
+    "then": {"required": ["destination"], "properties": {"destination": {"type": "string"}}},
+    "else": {"properties": {"destination": {"type": "null"}}},
+}
+
+
 class StockMoved(EventPayload):
     """A stock movement reported by an upstream system (WMS, ERP, POS, 3PL).
 
     ``quantity`` is positive for every kind except ``adjustment`` (signed, not
     zero) and ``cycle_count`` (the counted quantity, zero or more).
+    ``destination`` is required for ``transfer_out`` and absent (or null) for
+    every other kind.
     """
+
+    model_config = ConfigDict(json_schema_extra={"allOf": [_DESTINATION_ONLY_ON_TRANSFER_OUT]})
 
     event_type: ClassVar[str] = "skuhub.stock-moved.v1"
 
     kind: MovementKind
     location: Gln = Field(description="Where the movement happened.")
     destination: Gln | None = Field(
-        default=None, description="Receiving location; required for transfer_out."
+        default=None,
+        validate_default=True,
+        description="Receiving location (not the same as location): required for transfer_out, "
+        "absent or null for every other kind.",
     )
-    quantity: Decimal = Field(max_digits=18, decimal_places=6)
+    quantity: Quantity
     unit: UnitCode = "EA"
-    lot: str | None = Field(default=None, min_length=1, max_length=64)
-    expires_on: date | None = None
-    source_system: str = Field(
-        min_length=1, max_length=64, description="Upstream system that reported the movement."
+    lot: Lot | None = Field(default=None, description="Lot or batch; each lot is a position.")
+    expires_on: CalendarDate | None = Field(default=None, description="Expiry date of the lot.")
+    source_system: SystemName = Field(description="Upstream system that reported the movement.")
+    source_sequence: Sequence = Field(
+        description="Monotonic sequence within source_system; duplicates are ignored."
     )
-    source_sequence: int = Field(
-        ge=0, description="Monotonic sequence within source_system; duplicates are ignored."
+    occurred_at: Timestamp = Field(
+        description=f"When it happened physically. {TIMESTAMP_DESCRIPTION}"
     )
-    occurred_at: AwareDatetime
-    reason: str | None = Field(default=None, max_length=200)
+    reason: Reason | None = Field(default=None, description="Free text for people.")
 
-    @model_validator(mode="after")
-    def _quantity_fits_kind(self) -> Self:
-        if self.kind is MovementKind.ADJUSTMENT:
-            if self.quantity == 0:
-                raise ValueError("an adjustment must change the quantity (non-zero)")
-        elif self.kind is MovementKind.CYCLE_COUNT:
-            if self.quantity < 0:
-                raise ValueError("a cycle count cannot be negative")
-        elif self.quantity <= 0:
-            raise ValueError(f"quantity must be positive for {self.kind.value}")
-        if self.kind is MovementKind.TRANSFER_OUT and self.destination is None:
-            raise ValueError("transfer_out needs a destination GLN")
-        if self.kind is not MovementKind.TRANSFER_OUT and self.destination is not None:
-            raise ValueError("destination is only for transfer_out")
-        if self.destination is not None and self.destination == self.location:
-            raise ValueError("destination must differ from location")
-        return self
+    @field_validator("destination")
+    @classmethod
+    def _destination_fits_kind(cls, destination: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if kind is MovementKind.TRANSFER_OUT:
+            if destination is None:
+                raise PydanticCustomError(
+                    "destination_required", "is required for transfer_out (the receiving GLN)"
+                )
+            if destination == info.data.get("location"):
+                raise PydanticCustomError("destination_is_location", "must differ from location")
+        elif kind is not None and destination is not None:
+            raise PydanticCustomError(
+                "destination_not_allowed",
+                "is only for transfer_out; leave it out for {kind}",
+                {"kind": kind.value},
+            )
+        return destination
+
+    @field_validator("quantity")
+    @classmethod
+    def _quantity_fits_kind(cls, quantity: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")
+        if kind is MovementKind.ADJUSTMENT:
+            if quantity == 0:
+                raise PydanticCustomError(
+                    "adjustment_zero", "must not be zero for an adjustment (it is signed)"
+                )
+        elif kind is MovementKind.CYCLE_COUNT:
+            if quantity < 0:
+                raise PydanticCustomError(
+                    "count_negative", "must be zero or more for a cycle_count"
+                )
+        elif kind is not None and quantity <= 0:
+            raise PydanticCustomError(
+                "quantity_not_positive", "must be positive for {kind}", {"kind": kind.value}
+            )
+        return quantity
 
 
 class StockLevelChanged(EventPayload):
@@ -107,16 +176,16 @@ class StockLevelChanged(EventPayload):
     event_type: ClassVar[str] = "skuhub.stock-level-changed.v1"
 
     location: Gln
-    lot: str | None = None
+    lot: Lot | None = None
     unit: UnitCode
-    on_hand: Decimal
-    reserved: Decimal
-    in_transit: Decimal
-    available_to_promise: Decimal = Field(description="on_hand minus reserved, never below zero.")
-    expires_on: date | None = None
-    position_version: int = Field(ge=1, description="Increases by one with every change.")
-    caused_by: str = Field(description="Event id of the movement that caused this change.")
-    changed_at: AwareDatetime
+    on_hand: Quantity
+    reserved: Quantity
+    in_transit: Quantity
+    available_to_promise: Quantity = Field(description="on_hand minus reserved, never below zero.")
+    expires_on: CalendarDate | None = None
+    position_version: Version = Field(description="Increases by one with every change.")
+    caused_by: EventId = Field(description="Event id of the movement that caused this change.")
+    changed_at: Timestamp
 
 
 class ProductStatus(StrEnum):
@@ -125,24 +194,127 @@ class ProductStatus(StrEnum):
     DISABLED = "disabled"
 
 
+AttributeCode = Annotated[Line, Field(min_length=1, max_length=100)]
+ATTRIBUTE_TEXT_MAX = 10_000
+_LARGEST_DOUBLE = 1.7976931348623157e308
+_ATTRIBUTE_CODE_SCHEMA: dict[str, Any] = {
+    "minLength": 1,
+    "maxLength": 100,
+    "pattern": LINE_PATTERN,
+}
+_SCALAR_SCHEMAS: list[dict[str, Any]] = [
+    {"type": "boolean"},
+    {"type": "number", "minimum": -_LARGEST_DOUBLE, "maximum": _LARGEST_DOUBLE},
+    {"type": "string", "maxLength": ATTRIBUTE_TEXT_MAX, "pattern": PARAGRAPHS_PATTERN},
+    {"type": "null"},
+]
+
+
+def _object_of(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "propertyNames": _ATTRIBUTE_CODE_SCHEMA,
+        "additionalProperties": values,
+    }
+
+
+ATTRIBUTE_VALUE_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        *_SCALAR_SCHEMAS,
+        {
+            "type": "array",
+            "items": {"anyOf": [*_SCALAR_SCHEMAS, _object_of({"anyOf": _SCALAR_SCHEMAS})]},
+        },
+        _object_of(
+            {"anyOf": [*_SCALAR_SCHEMAS, {"type": "array", "items": {"anyOf": _SCALAR_SCHEMAS}}]}
+        ),
+    ],
+    "description": "Text (no control characters but tab, line feed and carriage return; at "
+    "most 10,000 characters), a number a double can hold, true/false, null, or a list or "
+    "object of those, two levels deep (a table's rows, a price per currency).",
+}
+_ATTRIBUTE_CODE = TypeAdapter(AttributeCode)
+_ATTRIBUTE_TEXT = TypeAdapter(Annotated[Paragraphs, Field(max_length=ATTRIBUTE_TEXT_MAX)])
+
+
+def _attribute_value(value: Any) -> Any:
+    """Check one attribute value as :data:`ATTRIBUTE_VALUE_SCHEMA` states, with one message."""
+    _check_attribute(value, depth=0, path="")
+    return value
+
+
+def _check_attribute(value: Any, *, depth: int, path: str) -> None:
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if abs(value) > _LARGEST_DOUBLE:
+            raise _attribute_error(path, "is a number larger than a double can hold")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _attribute_error(path, "must be a finite number")
+        return
+    if isinstance(value, str):
+        _valid(_ATTRIBUTE_TEXT, value, path)
+        return
+    if depth >= 2 or not isinstance(value, (list, dict)):
+        raise _attribute_error(
+            path,
+            "must be text, a number, true/false, null, or a list or object of those, two "
+            "levels deep",
+        )
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, list):
+                raise _attribute_error(f"{path}[{index}]", "a list may not hold lists")
+            _check_attribute(item, depth=depth + 1, path=f"{path}[{index}]")
+        return
+    for key, item in value.items():
+        _valid(_ATTRIBUTE_CODE, key, f"{path}.{key}" if path else str(key))
+        if isinstance(item, dict):
+            raise _attribute_error(f"{path}.{key}", "an object may not hold objects")
+        _check_attribute(item, depth=depth + 1, path=f"{path}.{key}")
+
+
+def _valid(adapter: TypeAdapter[Any], value: Any, path: str) -> None:
+    try:
+        adapter.validate_python(value)
+    except ValidationError as exc:
+        raise _attribute_error(path, exc.errors(include_url=False)[0]["msg"]) from None
+
+
+def _attribute_error(path: str, message: str) -> PydanticCustomError:
+    where = f"{path.lstrip('.')}: " if path else ""
+    return PydanticCustomError(
+        "attribute_value", "{where}{message}", {"where": where, "message": message}
+    )
+
+
+AttributeValue = Annotated[
+    Any, AfterValidator(_attribute_value), WithJsonSchema(ATTRIBUTE_VALUE_SCHEMA)
+]
+"""A JSON value: text, a finite number, true/false, null, or a list or object of those
+(two levels: a table's rows, a price per currency)."""
+
+
 class ProductChanged(EventPayload):
     """Full snapshot of one product (SKU) after any change in the catalog."""
 
     event_type: ClassVar[str] = "skuhub.product-changed.v1"
 
-    product_version: int = Field(ge=1)
+    product_version: Version
     gtin: Gtin | None = None
     status: ProductStatus
-    family: str | None = Field(default=None, max_length=64)
+    family: Annotated[Line, Field(min_length=1, max_length=64)] | None = None
     parent_sku: Sku | None = Field(
         default=None, description="Product model this variant belongs to."
     )
     unit: UnitCode = "EA"
-    title: dict[Locale, str] = Field(description="Title per locale.")
-    description: dict[Locale, str] = Field(default_factory=dict)
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    deleted: bool = False
-    changed_at: AwareDatetime
+    title: dict[Locale, Title] = Field(description="Title per locale.")
+    description: dict[Locale, Description] = Field(default_factory=dict)
+    attributes: dict[AttributeCode, AttributeValue] = Field(default_factory=dict)
+    deleted: Flag = False
+    changed_at: Timestamp
 
 
 class LifecycleStage(StrEnum):
@@ -162,9 +334,9 @@ class LifecycleStageChanged(EventPayload):
 
     stage: LifecycleStage
     previous_stage: LifecycleStage | None = None
-    stage_version: int = Field(ge=1)
-    reason: str = Field(max_length=200)
-    changed_at: AwareDatetime
+    stage_version: Version
+    reason: Reason
+    changed_at: Timestamp
 
 
 class ChannelOfferChanged(EventPayload):
@@ -173,16 +345,16 @@ class ChannelOfferChanged(EventPayload):
     event_type: ClassVar[str] = "skuhub.channel-offer-changed.v1"
 
     channel: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
-    offer_version: int = Field(ge=1)
+    offer_version: Version
     locale: Locale
-    title: str | None
+    title: Title | None
     gtin: Gtin | None = None
-    available: Decimal
+    available: Quantity
     unit: UnitCode
     stage: LifecycleStage | None
-    sellable: bool
-    low_stock: bool
-    changed_at: AwareDatetime
+    sellable: Flag
+    low_stock: Flag
+    changed_at: Timestamp
 
 
 class ReplenishmentProposed(EventPayload):
@@ -192,11 +364,11 @@ class ReplenishmentProposed(EventPayload):
 
     location: Gln
     unit: UnitCode
-    available_to_promise: Decimal
-    reorder_point: Decimal
-    safety_stock: Decimal
-    proposed_quantity: Decimal = Field(gt=0)
-    proposed_at: AwareDatetime
+    available_to_promise: Quantity
+    reorder_point: Quantity
+    safety_stock: Quantity
+    proposed_quantity: PositiveQuantity
+    proposed_at: Timestamp
 
 
 ALL_EVENTS: tuple[type[EventPayload], ...] = (

@@ -1,28 +1,40 @@
-"""Identifiers used on the wire: SKU, GTIN and GLN, validated at the edge.
+"""Identifiers used on the wire: SKU, GTIN, GLN, locale and unit, validated at the edge.
 
 GTIN and GLN check digits are verified with python-stdnum (GS1 mod-10), so a
-mistyped number is rejected with a message instead of creating a phantom item
-or location.
+mistyped number is refused with a message instead of creating a phantom item
+or location. The digits themselves must be as the schema states: no spaces or
+hyphens to strip, so what is stored is what was sent.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 from stdnum import ean
 from stdnum.exceptions import ValidationError as StdnumError
 
 
 def _gs1(kind: str, lengths: tuple[int, ...]) -> AfterValidator:
+    digits = re.compile("|".join(f"[0-9]{{{n}}}" for n in lengths))
+    spelled = " or ".join(map(str, lengths))
+
     def check(value: str) -> str:
-        compact = ean.compact(value)
-        if len(compact) not in lengths:
-            raise ValueError(f"{kind} must have {' or '.join(map(str, lengths))} digits")
+        if not digits.fullmatch(value):
+            raise PydanticCustomError(
+                "gs1_format", "{kind} must be {spelled} digits", {"kind": kind, "spelled": spelled}
+            )
         try:
-            return str(ean.validate(compact))
+            ean.validate(value)
         except StdnumError as exc:
-            raise ValueError(f"{kind} {value!r} is not valid: {exc}") from exc
+            raise PydanticCustomError(
+                "gs1_check_digit",
+                "{value} is not a valid {kind}: wrong check digit",
+                {"value": value, "kind": kind},
+            ) from exc
+        return value
 
     return AfterValidator(check)
 

@@ -6,9 +6,10 @@ the files and ``skuhub schemas --check`` fails when the checked-in copies have
 drifted from the code.
 
 Event schemas use pydantic's *validation* mode: they describe what a producer
-must send (decimals as JSON numbers or strings, defaults optional). Rules a
-JSON Schema cannot express (GS1 check digits, quantity sign per movement kind)
-are enforced by the models at decode time and described in ``docs/contracts.md``.
+must send (decimals as JSON numbers or strings, defaults optional), and the
+models enforce exactly that. Rules a JSON Schema cannot express (GS1 check
+digits, the sign of a quantity per movement kind, a destination other than the
+location) are enforced by the models too and described in ``docs/contracts.md``.
 """
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from skuhub_contracts.codec import ORIGIN_TIME_ATTR, TRACEPARENT, TRACESTATE
-from skuhub_contracts.events import ALL_EVENTS, EventPayload
-from skuhub_contracts.topics import (
-    ALL_TOPICS,
-    LIFECYCLE_STAGE_CHANGED,
-    PRODUCT_CHANGED,
-    STOCK_LEVEL_CHANGED,
-    STOCK_MOVED,
-    Topic,
+from skuhub_contracts import dead_letters
+from skuhub_contracts.codec import (
+    BINARY_PREFIX,
+    STRUCTURED_CONTENT_TYPE,
+    TRACEPARENT,
+    TRACEPARENT_PATTERN,
+    TRACESTATE,
+    CloudEventAttributes,
 )
+from skuhub_contracts.events import ALL_EVENTS, EventPayload
+from skuhub_contracts.json_schema import exact_maps
+from skuhub_contracts.subscriptions import receivers_of
+from skuhub_contracts.topics import ALL_TOPICS, UPSTREAM, Topic
 
 SCHEMAS_DIR = "schemas"
 EVENTS_DIR = f"{SCHEMAS_DIR}/events"
@@ -41,27 +45,6 @@ SCHEMA_ID_PREFIX = "urn:skuhub:schema:event:"
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 CONTRACT_VERSION = "1.0.0"
-UPSTREAM = "upstream"
-
-CONSUMERS: dict[str, tuple[Topic, ...]] = {
-    "stock": (STOCK_MOVED,),
-    "lifecycle": (PRODUCT_CHANGED,),
-    "sync_gateway": (STOCK_LEVEL_CHANGED, PRODUCT_CHANGED, LIFECYCLE_STAGE_CHANGED),
-}
-"""Which service consumes which event topic (the registry records only the owner)."""
-
-# Mirrors skuhub_runtime.consumer (contracts may not import the runtime); a unit
-# test keeps the two in step.
-DLQ_HEADERS: dict[str, str] = {
-    "skuhub_dlq_reason": "Why the record was rejected, e.g. the decode error naming the field.",
-    "skuhub_dlq_topic": "Topic the record was read from (with deployment prefix).",
-    "skuhub_dlq_partition": "Partition the record was read from (decimal).",
-    "skuhub_dlq_offset": "Offset of the record in that partition (decimal).",
-    "skuhub_dlq_service": "Service that rejected the record.",
-    "skuhub_dlq_at": "When it was dead-lettered (RFC 3339, UTC).",
-}
-
-_TRACEPARENT_PATTERN = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 
 
 def schema_path(event: type[EventPayload]) -> str:
@@ -75,7 +58,7 @@ def schema_id(event: type[EventPayload]) -> str:
 
 def event_schema(event: type[EventPayload]) -> dict[str, Any]:
     """Standalone JSON Schema (2020-12) of one event payload, as producers must send it."""
-    schema = event.model_json_schema(mode="validation")
+    schema = exact_maps(event.model_json_schema(mode="validation"))
     return {
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": schema_id(event),
@@ -85,7 +68,7 @@ def event_schema(event: type[EventPayload]) -> dict[str, Any]:
     }
 
 
-def channel_id(topic: Topic) -> str:
+def channel_id(topic: Topic[Any]) -> str:
     """AsyncAPI ids allow only ``[A-Za-z0-9_-]``: dots of the topic name become underscores."""
     return topic.name.replace(".", "_")
 
@@ -94,52 +77,70 @@ def _string(description: str, **extra: Any) -> dict[str, Any]:
     return {"type": "string", "description": description, **extra}
 
 
+def _attribute_schemas(event: type[EventPayload]) -> tuple[dict[str, Any], list[str]]:
+    """Each CloudEvents attribute's schema (from the codec's model) and the required ones."""
+    schema = exact_maps(CloudEventAttributes.model_json_schema(mode="validation"))
+    properties: dict[str, Any] = {}
+    for name, attribute in schema["properties"].items():
+        attribute = {k: v for k, v in attribute.items() if k not in ("title", "default")}
+        if name == "type":
+            attribute = {**attribute, "const": event.event_type}
+        properties[name] = attribute
+    return properties, list(schema["required"])
+
+
+def _present(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional attribute's schema when present (a header has no null)."""
+    options = schema.get("anyOf")
+    if options is None:
+        return schema
+    [value] = [option for option in options if option.get("type") != "null"]
+    rest = {k: v for k, v in schema.items() if k != "anyOf"}
+    return {**value, **rest}
+
+
+_TRACE_HEADERS = {
+    TRACEPARENT: _string(
+        "W3C Trace Context traceparent. One that does not match the pattern is ignored (the "
+        "event starts a new trace), as W3C Trace Context asks.",
+        pattern=TRACEPARENT_PATTERN,
+    ),
+    TRACESTATE: _string(
+        "W3C Trace Context tracestate (printable ASCII, at most 512 characters; otherwise, "
+        "or without a valid traceparent, ignored).",
+    ),
+}
+
+
 def _binary_headers(event: type[EventPayload]) -> dict[str, Any]:
+    attributes, required = _attribute_schemas(event)
     return {
         "type": "object",
         "description": (
             "CloudEvents 1.0 Kafka binding, binary content mode: attributes as ce_* headers "
-            "(UTF-8), the payload as the record value."
+            "(UTF-8 text, each at most once), the payload as the record value."
         ),
-        "required": ["ce_id", "ce_source", "ce_type", "ce_specversion"],
+        "required": [f"{BINARY_PREFIX}{name}" for name in required],
         "properties": {
-            "ce_id": _string(
-                "Unique event id; with ce_source it identifies the event for deduplication."
+            **{f"{BINARY_PREFIX}{name}": _present(s) for name, s in attributes.items()},
+            "content-type": _string(
+                "Media type of the record value; absent means application/json.",
+                pattern="^application/json(;.*)?$",
             ),
-            "ce_source": _string(
-                "URI reference of the producer, e.g. /wms/berlin or /skuhub/stock.",
-                format="uri-reference",
-            ),
-            "ce_type": _string("Event type; carries the major version.", const=event.event_type),
-            "ce_specversion": _string("CloudEvents version.", const="1.0"),
-            "ce_time": _string("When the event was produced (RFC 3339).", format="date-time"),
-            "ce_subject": _string("The SKU; equals the record key and the payload's sku."),
-            f"ce_{ORIGIN_TIME_ATTR}": _string(
-                "When the fact first entered skuhub (RFC 3339); copied onto every derived "
-                "event. Absent: the record timestamp is used.",
-                format="date-time",
-            ),
-            "content-type": _string("Media type of the record value.", const="application/json"),
-            TRACEPARENT: _string("W3C Trace Context traceparent.", pattern=_TRACEPARENT_PATTERN),
-            TRACESTATE: _string("W3C Trace Context tracestate."),
+            **_TRACE_HEADERS,
         },
     }
 
 
 def _structured_payload(event: type[EventPayload], name: str) -> dict[str, Any]:
+    attributes, required = _attribute_schemas(event)
     return {
         "type": "object",
         "description": "CloudEvents 1.0 JSON format (structured content mode).",
-        "required": ["specversion", "id", "source", "type", "data"],
+        "required": [*required, "data"],
         "properties": {
-            "specversion": _string("CloudEvents version.", const="1.0"),
-            "id": _string("Unique event id."),
-            "source": _string("URI reference of the producer.", format="uri-reference"),
-            "type": _string("Event type.", const=event.event_type),
-            "time": _string("When the event was produced.", format="date-time"),
-            "subject": _string("The SKU."),
-            "datacontenttype": _string("Media type of data.", const="application/json"),
-            ORIGIN_TIME_ATTR: _string("When the fact first entered skuhub.", format="date-time"),
+            **attributes,
+            "datacontenttype": _string("Media type of data.", pattern="^application/json(;.*)?$"),
             "data": {"$ref": f"#/components/schemas/{name}"},
         },
     }
@@ -173,17 +174,14 @@ def _event_messages(event: type[EventPayload], structured: bool) -> dict[str, An
             "name": f"{name}Structured",
             "title": f"{event.event_type} (structured mode)",
             "summary": "The same event as one CloudEvents JSON document; accepted on ingest.",
-            "contentType": "application/cloudevents+json",
+            "contentType": STRUCTURED_CONTENT_TYPE,
             "headers": {
                 "type": "object",
                 "properties": {
                     "content-type": _string(
-                        "Marks structured mode.", const="application/cloudevents+json"
+                        "Marks structured mode.", const=STRUCTURED_CONTENT_TYPE
                     ),
-                    TRACEPARENT: _string(
-                        "W3C Trace Context traceparent.", pattern=_TRACEPARENT_PATTERN
-                    ),
-                    TRACESTATE: _string("W3C Trace Context tracestate."),
+                    **_TRACE_HEADERS,
                 },
                 "required": ["content-type"],
             },
@@ -206,15 +204,15 @@ def _dead_letter_message() -> dict[str, Any]:
         "contentType": "application/octet-stream",
         "headers": {
             "type": "object",
-            "required": sorted(DLQ_HEADERS),
-            "properties": {name: _string(text) for name, text in DLQ_HEADERS.items()},
+            "required": sorted(dead_letters.HEADERS),
+            "properties": {name: _string(text) for name, text in dead_letters.HEADERS.items()},
             "additionalProperties": {"type": "string"},
         },
         "payload": {"description": "The original record value, unchanged."},
     }
 
 
-def _operation(service: str, action: str, topic: Topic) -> tuple[str, dict[str, Any]]:
+def _operation(service: str, action: str, topic: Topic[Any]) -> tuple[str, dict[str, Any]]:
     cid = channel_id(topic)
     verb = "sends" if action == "send" else "receives"
     op_id = f"{service}_{action}_{cid}"
@@ -233,6 +231,7 @@ def asyncapi_document() -> dict[str, Any]:
         [(event, "validation") for event in ALL_EVENTS],
         ref_template="#/components/schemas/{model}",
     )
+    defs = exact_maps(defs)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     for event in ALL_EVENTS:
         schemas[event.__name__] = {
@@ -267,10 +266,9 @@ def asyncapi_document() -> dict[str, Any]:
         refs = [{"$ref": f"#/channels/{cid}/messages/{name}"} for name in topic_messages]
         op_id, op = _operation(topic.owner, "send", topic)
         operations[op_id] = {**op, "messages": refs}
-        for service, consumed in CONSUMERS.items():
-            if topic in consumed:
-                op_id, op = _operation(service, "receive", topic)
-                operations[op_id] = {**op, "messages": refs}
+        for service in receivers_of(topic):
+            op_id, op = _operation(service, "receive", topic)
+            operations[op_id] = {**op, "messages": refs}
 
     return {
         "asyncapi": ASYNCAPI_VERSION,

@@ -7,6 +7,7 @@ tests and tenants share one cluster without seeing each other's records.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from skuhub_contracts.events import (
     ChannelOfferChanged,
@@ -18,13 +19,16 @@ from skuhub_contracts.events import (
     StockMoved,
 )
 
+P_co = TypeVar("P_co", bound=EventPayload, covariant=True)
+
 
 @dataclass(frozen=True, slots=True)
-class Topic:
-    """A Kafka topic: its base name, the event it carries and who owns it."""
+class Topic(Generic[P_co]):
+    """A Kafka topic: its base name, the event it carries (None: dead letters) and its owner,
+    the one service (or ``upstream``) that writes it."""
 
     name: str
-    event: type[EventPayload] | None
+    event: type[P_co] | None
     owner: str
     description: str
 
@@ -61,7 +65,7 @@ CHANNEL_OFFER_CHANGED = Topic(
 SERVICES = ("catalog", "stock", "lifecycle", "sync_gateway")
 
 
-def dead_letter(service: str) -> Topic:
+def dead_letter(service: str) -> Topic[EventPayload]:
     """The dead-letter topic of one consuming service (reason and origin in headers)."""
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
@@ -73,7 +77,7 @@ def dead_letter(service: str) -> Topic:
     )
 
 
-EVENT_TOPICS: tuple[Topic, ...] = (
+EVENT_TOPICS: tuple[Topic[EventPayload], ...] = (
     STOCK_MOVED,
     STOCK_LEVEL_CHANGED,
     REPLENISHMENT_PROPOSED,
@@ -81,5 +85,15 @@ EVENT_TOPICS: tuple[Topic, ...] = (
     LIFECYCLE_STAGE_CHANGED,
     CHANNEL_OFFER_CHANGED,
 )
-DEAD_LETTER_TOPICS: tuple[Topic, ...] = tuple(dead_letter(s) for s in SERVICES)
-ALL_TOPICS: tuple[Topic, ...] = EVENT_TOPICS + DEAD_LETTER_TOPICS
+DEAD_LETTER_TOPICS: tuple[Topic[EventPayload], ...] = tuple(dead_letter(s) for s in SERVICES)
+ALL_TOPICS: tuple[Topic[EventPayload], ...] = EVENT_TOPICS + DEAD_LETTER_TOPICS
+UPSTREAM = "upstream"
+"""Owner of the topics skuhub takes from outside."""
+
+
+def topic_of(event: type[EventPayload]) -> Topic[EventPayload]:
+    """The one topic that carries ``event``."""
+    for topic in EVENT_TOPICS:
+        if topic.event is event:
+            return topic
+    raise KeyError(f"no topic carries {event.event_type}")

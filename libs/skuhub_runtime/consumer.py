@@ -1,18 +1,20 @@
 """Batch consumption with exactly-once effects.
 
 Per batch of Kafka records: decode them, claim their ids in the inbox, let the
-service's handler apply the new ones, and write dead letters, all in one
-database transaction; only after that commits are the Kafka offsets
-committed. faststream's default ack policy would commit before the handler
-runs (at most once) and ``NACK_ON_ERROR`` would re-read a poison record in a
-hot loop, so subscribers run with ``AckPolicy.MANUAL`` and this module decides.
+service's handler decide about the new ones, and write what it emitted and the
+dead letters, all in one database transaction (:class:`Transactions`); only
+after that commits are the Kafka offsets committed. faststream's default ack
+policy would commit before the handler runs (at most once) and
+``NACK_ON_ERROR`` would re-read a poison record in a hot loop, so subscribers
+run with ``AckPolicy.MANUAL`` and this module decides.
 
 Failures: an error that is not the data's fault (database or broker
 unreachable, a serialization conflict, and also a bug or a schema out of step,
 SQLSTATE classes 42/55/XX, which would otherwise dead-letter every good record)
 retries the same batch with back-off and never moves the offset. Any other error
 splits the batch so that the one record causing it goes to the dead-letter topic
-with the reason, and the partition keeps flowing.
+as an internal error with a reference to the logged detail, and the partition
+keeps flowing.
 """
 
 from __future__ import annotations
@@ -20,26 +22,27 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiokafka import TopicPartition
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from skuhub_contracts.codec import DecodeError, Envelope, KafkaRecord, decode
+from skuhub_contracts import dead_letters
+from skuhub_contracts.codec import DecodeError, KafkaRecord, decode
 from skuhub_contracts.events import EventPayload
-from skuhub_contracts.topics import Topic, dead_letter
-from skuhub_runtime import inbox, metrics, outbox, telemetry
+from skuhub_contracts.topics import dead_letter
+from skuhub_runtime import inbox, metrics, telemetry
 from skuhub_runtime.db import sqlstate
+from skuhub_runtime.handling import ConsumerSpec, Incoming, Outcome
 from skuhub_runtime.settings import ServiceSettings
+from skuhub_runtime.transactions import Transactions
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
@@ -47,12 +50,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DLQ_REASON = "skuhub_dlq_reason"
-DLQ_TOPIC = "skuhub_dlq_topic"
-DLQ_PARTITION = "skuhub_dlq_partition"
-DLQ_OFFSET = "skuhub_dlq_offset"
-DLQ_SERVICE = "skuhub_dlq_service"
-DLQ_AT = "skuhub_dlq_at"
+P = TypeVar("P", bound=EventPayload)
+U = TypeVar("U")
+Record = Any  # aiokafka's ConsumerRecord[bytes, bytes] (tests pass look-alikes)
+
 # Not the record's fault: connection (08), resources (53), operator (57), system (58),
 # and what needs a code or schema fix rather than a dead letter: syntax or access
 # (42), object state (55), internal (XX).
@@ -60,92 +61,50 @@ _RETRY_SQLSTATE_CLASSES = ("08", "53", "57", "58", "42", "55", "XX")
 _RETRY_SQLSTATES = ("40001", "40P01")
 
 
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """One decoded event in a batch, with the trace context its derived events continue."""
+@dataclass
+class BatchResult:
+    """What became of a batch: ids applied, duplicates skipped, records dead-lettered."""
 
-    envelope: Envelope[Any]
-    record: Any = field(repr=False)
-    traceparent: str | None = None
-    tracestate: str | None = None
+    applied: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    dead_lettered: list[tuple[Record, str]] = field(default_factory=list)
 
-    @property
-    def payload(self) -> Any:
-        return self.envelope.payload
-
-    def derive(self, payload: EventPayload, *, source: str) -> Envelope[Any]:
-        """A new event caused by this one: same origin time, same trace, new id."""
-        return Envelope(
-            payload=payload,
-            id=str(uuid.uuid4()),
-            source=source,
-            time=datetime.now(UTC),
-            origin_time=self.envelope.origin_time,
-            traceparent=self.traceparent,
-            tracestate=self.tracestate,
-        )
+    def add(self, other: BatchResult) -> None:
+        self.applied += other.applied
+        self.duplicates += other.duplicates
+        self.dead_lettered += other.dead_lettered
 
 
 @dataclass(frozen=True, slots=True)
-class Rejection:
-    """An event the domain refused; it goes to the dead-letter topic with ``reason``."""
-
-    incoming: Incoming
-    reason: str
+class _Item(Generic[P]):
+    incoming: Incoming[P]
+    record: Record
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a handler did with a batch of new events.
-
-    ``rejections`` go to the dead-letter topic; ``ignored`` are the ids of events
-    the domain recognised as facts it already had (the same movement under a new
-    event id, an older snapshot): neither counted as applied nor as latency.
-    """
-
-    rejections: Sequence[Rejection] = ()
-    ignored: frozenset[str] = frozenset()
-
-
-BatchHandler = Callable[[AsyncConnection, Sequence[Incoming]], Awaitable[Outcome]]
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumerSpec:
-    """A service's subscription: topics, the events it accepts and its batch handler."""
-
-    name: str
-    topics: Sequence[Topic]
-    handler: BatchHandler
-
-    @property
-    def accepts(self) -> tuple[type[EventPayload], ...]:
-        return tuple(t.event for t in self.topics if t.event is not None)
-
-
-class BatchConsumer:
+class BatchConsumer(Generic[P, U]):
     """Runs one :class:`ConsumerSpec` on a faststream broker."""
 
     def __init__(
         self,
-        spec: ConsumerSpec,
+        spec: ConsumerSpec[P, U],
         *,
         settings: ServiceSettings,
-        engine: AsyncEngine,
-        after_commit: Callable[[], None],
+        transactions: Transactions[U],
     ) -> None:
         self.spec = spec
         self._settings = settings
-        self._engine = engine
-        self._after_commit = after_commit
+        self._transactions = transactions
         self._service = settings.service_name
+        self._source = f"/skuhub/{self._service}"
+        self._accepts = spec.subscription.events
         self._dead_letter_topic = settings.topic(dead_letter(self._service).name)
         self._subscriber: Any = None
 
     def register(self, broker: KafkaBroker) -> None:
+        subscription = self.spec.subscription
         subscriber = broker.subscriber(
-            *(self._settings.topic(t.name) for t in self.spec.topics),
-            group_id=self._settings.consumer_group(self.spec.name),
+            *(self._settings.topic(t.name) for t in subscription.topics),
+            group_id=self._settings.consumer_group(subscription),
             batch=True,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
@@ -154,7 +113,7 @@ class BatchConsumer:
             fetch_max_wait_ms=self._settings.consumer_fetch_wait_ms,
             session_timeout_ms=self._settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self._settings.consumer_session_timeout_ms // 3,
-            title=f"{self._service}.{self.spec.name}",
+            title=f"{self._service}.{subscription.name}",
             parser=_parse_any_headers,
             decoder=_bodies,
         )
@@ -178,11 +137,11 @@ class BatchConsumer:
         clock.report(len(records))
         self._record_lag(self._subscriber.consumer, records)
 
-    def _rewind(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    def _rewind(self, records: Sequence[Record]) -> None:
         for partition, (first, _) in _offset_spans(records).items():
             self._subscriber.consumer.seek(partition, first)
 
-    def _record_lag(self, consumer: Any, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    def _record_lag(self, consumer: Any, records: Sequence[Record]) -> None:
         """Lag per partition in this batch: high watermark minus the next offset to read."""
         for partition, (_, last) in _offset_spans(records).items():
             highwater = consumer.highwater(partition)
@@ -191,25 +150,25 @@ class BatchConsumer:
                     self._service, partition.topic, str(partition.partition)
                 ).set(max(highwater - (last + 1), 0))
 
-    async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    async def process(self, records: Sequence[Record]) -> BatchResult:
         """Apply a batch; returns only once its effects are committed."""
-        items: list[Incoming] = []
-        bad: list[tuple[Any, str]] = []
+        items: list[_Item[P]] = []
+        bad: list[tuple[Record, str]] = []
         spans = []
         for record in records:
             try:
                 envelope = decode(
                     record.value,
-                    record.headers,
+                    record.headers or (),
                     key=record.key,
                     timestamp_ms=record.timestamp,
-                    accept=self.spec.accepts,
+                    accept=self._accepts,
                 )
             except DecodeError as exc:
                 bad.append((record, exc.reason))
                 continue
             except Exception as exc:  # a codec bug must not stop the partition either
-                bad.append((record, f"could not be decoded: {type(exc).__name__}: {exc}"))
+                bad.append((record, _internal_error(exc, f"decoding {_where(record)}")))
                 continue
             span = telemetry.tracer().start_span(
                 f"{self._service} apply {envelope.type}",
@@ -221,19 +180,20 @@ class BatchConsumer:
             )
             spans.append(span)
             traceparent, tracestate = telemetry.inject(span)
-            items.append(Incoming(envelope, record, traceparent, tracestate))
+            items.append(_Item(Incoming(envelope, self._source, traceparent, tracestate), record))
         try:
-            await self._apply_with_retry(items, bad)
+            return await self._apply_with_retry(items, bad)
         finally:
             for span in spans:
                 span.end()
 
-    async def _apply_with_retry(self, items: list[Incoming], bad: list[tuple[Any, str]]) -> None:
+    async def _apply_with_retry(
+        self, items: list[_Item[P]], bad: list[tuple[Record, str]]
+    ) -> BatchResult:
         backoff = 0.05
         while True:
             try:
-                await self._apply(items, bad)
-                return
+                return await self._apply(items, bad)
             except Exception as exc:
                 if retry_in_place(exc) or not items:
                     metrics.CONSUMER_RETRIES.labels(self._service).inc()
@@ -250,98 +210,100 @@ class BatchConsumer:
                     backoff = min(backoff * 2, 5.0)
                     continue
                 if len(items) == 1:
-                    log.exception(
-                        "event %s could not be applied; dead-lettering it", items[0].envelope.id
-                    )
-                    reason = (
-                        f"processing failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-                    )
-                    bad = [*bad, (items[0].record, reason)]
+                    [item] = items
+                    reason = _internal_error(exc, f"applying event {item.incoming.id}")
+                    bad = [*bad, (item.record, reason)]
                     items = []
                     continue
                 log.warning("batch of %d failed (%s); applying one by one", len(items), exc)
+                result = BatchResult()
                 if bad:
-                    await self._apply_with_retry([], bad)
+                    result.add(await self._apply_with_retry([], bad))
                 for item in items:
-                    await self._apply_with_retry([item], [])
-                return
+                    result.add(await self._apply_with_retry([item], []))
+                return result
 
-    async def _apply(self, items: list[Incoming], bad: list[tuple[Any, str]]) -> None:
+    async def _apply(self, items: list[_Item[P]], bad: list[tuple[Record, str]]) -> BatchResult:
         clock = _PhaseClock(self._service)
-        async with self._engine.begin() as conn:
-            fresh_ids = await inbox.claim(conn, self.spec.name, [i.envelope.id for i in items])
+        async with self._transactions.begin() as (conn, unit_of_work):
+            fresh_ids = await inbox.claim(conn, self.spec.name, [i.incoming.id for i in items])
             clock.lap("claim")
-            seen: set[str] = set()
-            fresh = []
+            fresh: dict[str, _Item[P]] = {}
             for item in items:
-                if item.envelope.id in fresh_ids and item.envelope.id not in seen:
-                    seen.add(item.envelope.id)
-                    fresh.append(item)
-            outcome = await self.spec.handler(conn, fresh) if fresh else Outcome()
-            rejections = outcome.rejections
-            dead = [*bad, *((r.incoming.record, r.reason) for r in rejections)]
-            await outbox.enqueue(
-                conn, (self._dead_letter(record, reason) for record, reason in dead)
+                if item.incoming.id in fresh_ids:
+                    fresh.setdefault(item.incoming.id, item)
+            batch = [item.incoming for item in fresh.values()]
+            outcome = await self.spec.handle(unit_of_work, batch) if batch else Outcome()
+            dead = [*bad, *((fresh[i].record, why) for i, why in outcome.rejected.items())]
+            await self._transactions.record(
+                conn, outcome.emitted, (self._dead_letter(record, why) for record, why in dead)
             )
             clock.lap("handle")
         clock.lap("commit")
-        records = len(items) + len(bad)
-        clock.report(records)
-        self._after_commit()
-        if fresh and self._settings.fault_crash_after_db_commit:
-            log.error(
-                "fault injection: exiting after the database commit, before the offset commit"
-            )
-            os._exit(70)
-        self._count(records, items, fresh, outcome, dead)
+        clock.report(len(items) + len(bad))
+        return self._count(len(items) + len(bad), len(items), batch, outcome, dead)
 
     def _count(
         self,
         records: int,
-        items: list[Incoming],
-        fresh: list[Incoming],
+        decoded: int,
+        fresh: Sequence[Incoming[P]],
         outcome: Outcome,
-        dead: list[tuple[Any, str]],
-    ) -> None:
+        dead: list[tuple[Record, str]],
+    ) -> BatchResult:
         service = self._service
         metrics.BATCH_SIZE.labels(service).observe(records)
-        duplicates = len(items) - len(fresh) + len(outcome.ignored)
+        duplicates = decoded - len(fresh) + len(outcome.ignored)
         if duplicates:
             metrics.EVENTS_DUPLICATE.labels(service).inc(duplicates)
-        not_applied = {r.incoming.envelope.id for r in outcome.rejections} | outcome.ignored
+        not_applied = outcome.rejected.keys() | outcome.ignored
+        applied = [incoming for incoming in fresh if incoming.id not in not_applied]
         now = datetime.now(UTC)
-        for item in fresh:
-            if item.envelope.id in not_applied:
-                continue
-            metrics.EVENTS_APPLIED.labels(service, item.envelope.type).inc()
-            latency = (now - item.envelope.origin_time).total_seconds()
-            metrics.DATA_LATENCY.labels(service, item.envelope.type).observe(max(latency, 0.0))
+        for incoming in applied:
+            metrics.EVENTS_APPLIED.labels(service, incoming.envelope.type).inc()
+            latency = (now - incoming.envelope.origin_time).total_seconds()
+            metrics.DATA_LATENCY.labels(service, incoming.envelope.type).observe(max(latency, 0.0))
         for record, reason in dead:
             metrics.DEAD_LETTERED.labels(service, record.topic).inc()
-            log.warning(
-                "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, reason
-            )
+            log.warning("dead-lettered %s: %s", _where(record), reason)
+        return BatchResult([i.id for i in applied], duplicates, dead)
 
-    def _dead_letter(self, record: Any, reason: str) -> tuple[str, KafkaRecord]:
+    def _dead_letter(self, record: Record, reason: str) -> tuple[str, KafkaRecord]:
         headers = [
             (name, bytes(value or b""))
             for name, value in (record.headers or ())
-            if not name.startswith("skuhub_dlq_")
+            if not name.startswith(dead_letters.PREFIX)
         ]
         headers += [
-            (DLQ_REASON, reason.encode()),
-            (DLQ_TOPIC, record.topic.encode()),
-            (DLQ_PARTITION, str(record.partition).encode()),
-            (DLQ_OFFSET, str(record.offset).encode()),
-            (DLQ_SERVICE, self._service.encode()),
-            (DLQ_AT, datetime.now(UTC).isoformat().encode()),
+            (dead_letters.REASON, reason.encode()),
+            (dead_letters.TOPIC, record.topic.encode()),
+            (dead_letters.PARTITION, str(record.partition).encode()),
+            (dead_letters.OFFSET, str(record.offset).encode()),
+            (dead_letters.SERVICE, self._service.encode()),
+            (dead_letters.AT, datetime.now(UTC).isoformat().encode()),
         ]
         return self._dead_letter_topic, KafkaRecord(record.key or b"", record.value or b"", headers)
 
 
-def _offset_spans(
-    records: Sequence[ConsumerRecord[bytes, bytes]],
-) -> dict[TopicPartition, tuple[int, int]]:
+def _where(record: Record) -> str:
+    return f"{record.topic}[{record.partition}]@{record.offset}"
+
+
+def _internal_error(exc: BaseException, doing: str) -> str:
+    """The dead-letter reason of a failure the record did not cause; the detail goes to the log.
+
+    A library's message is no reason a producer can act on, and may show internals:
+    the reason carries a reference that finds the logged traceback instead.
+    """
+    reference = uuid.uuid4().hex[:12]
+    log.error("internal error %s while %s", reference, doing, exc_info=exc)
+    return (
+        f"internal error (reference {reference}): the record was not applied; the service "
+        "log has the detail under this reference"
+    )
+
+
+def _offset_spans(records: Sequence[Record]) -> dict[TopicPartition, tuple[int, int]]:
     """First and last offset of a batch in each partition it touches."""
     spans: dict[TopicPartition, tuple[int, int]] = {}
     for record in records:

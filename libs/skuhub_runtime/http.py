@@ -1,68 +1,175 @@
-"""The HTTP face every service shares: lifespan, health, readiness, metrics, errors."""
+"""The HTTP face every service shares: lifespan, health, metrics, errors, dependencies.
+
+Errors have two shapes, both in every OpenAPI document: ``422`` is FastAPI's
+validation error list (each entry names the field in ``loc``, the rule in
+``msg``), whether FastAPI or a domain rule refused the request; every other
+error is ``{"detail": "<what to do>"}`` (:class:`ErrorMessage`). A service
+maps its domain errors to statuses once (``errors=`` of :func:`create_app`);
+routes only raise.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import logging
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 
+from skuhub_contracts.json_schema import exact_maps
+from skuhub_runtime import telemetry
 from skuhub_runtime.db import sqlstate
+from skuhub_runtime.origin import Origin
 from skuhub_runtime.service import ServiceRuntime
 
-_PREFIXES = ("body", "query", "path", "header")
+log = logging.getLogger(__name__)
 
 
-def describe_request_errors(errors: Sequence[Any]) -> str:
-    """``field.path: message`` per problem, without FastAPI's ``body``/``query`` prefix."""
-    parts = []
-    for error in errors:
-        loc = [str(p) for p in error.get("loc", ())]
-        if loc and loc[0] in _PREFIXES:
-            loc = loc[1:]
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{'.'.join(loc)}: {message}" if loc else message)
-    return "; ".join(parts)
+class ErrorMessage(BaseModel):
+    """Every error but 422: what went wrong and what to do about it."""
+
+    detail: str = Field(description="What went wrong and what to do about it.")
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return JSONResponse({"detail": describe_request_errors(errors) or str(exc)}, status_code=422)
+def error_responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, each with the :class:`ErrorMessage` body.
+
+    ``descriptions`` are keyed ``e404=...``; statuses without one get a generic text.
+    """
+    return {
+        status: {
+            "model": ErrorMessage,
+            "description": descriptions.get(f"e{status}", _GENERIC.get(status, "Error.")),
+        }
+        for status in statuses
+    }
 
 
-async def _database_error(_: Request, exc: Exception) -> JSONResponse:
-    """A value PostgreSQL refuses (SQLSTATE class 22, e.g. a NUL character) is the client's 422."""
-    state = sqlstate(exc)
-    if state is None or not state.startswith("22"):
-        raise exc
-    cause = str(getattr(exc, "orig", exc)).splitlines()[0]
-    hint = " (text may not contain NUL characters)" if state in ("22021", "22P05") else ""
+_GENERIC = {
+    400: "The request is malformed; `detail` says how.",
+    404: "Not found.",
+    409: "Conflicts with the current state; `detail` says which.",
+    412: "A precondition (If-Match) does not hold.",
+    503: "A dependency is unavailable; retry after Retry-After seconds.",
+}
+
+
+class DomainError(Exception):
+    """A refusal for the caller: ``reason`` says what to fix; ``field`` names the input, if one."""
+
+    def __init__(self, reason: str, *, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+
+def validation_error(field_path: Sequence[str | int], message: str) -> JSONResponse:
+    """A 422 in FastAPI's validation error shape, for a rule FastAPI could not check."""
+    return validation_errors([(field_path, message)])
+
+
+def validation_errors(problems: Sequence[tuple[Sequence[str | int], str]]) -> JSONResponse:
+    """A 422 listing several refused fields (path, rule) in FastAPI's validation error shape."""
     return JSONResponse(
-        {"detail": f"a value in the request cannot be stored: {cause}{hint}"}, status_code=422
+        {
+            "detail": [
+                {"loc": list(path), "msg": message, "type": "value_error"}
+                for path, message in problems
+            ]
+        },
+        status_code=422,
     )
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
+def _status_handler(statuses: Mapping[type[Exception], int]) -> Any:
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        status = next(statuses[cls] for cls in type(exc).__mro__ if cls in statuses)
+        reason = getattr(exc, "reason", None) or str(exc)
+        if status == 422:
+            field = getattr(exc, "field", None)
+            return validation_error(["body", field] if field else ["body"], reason)
+        return JSONResponse(ErrorMessage(detail=reason).model_dump(), status_code=status)
+
+    return handle
+
+
+async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+    """A value PostgreSQL refuses (SQLSTATE class 22) slipped past validation: a 422 with a
+    reference, the library's text only in the log."""
+    state = sqlstate(exc)
+    if state is None or not state.startswith("22"):
+        raise exc
+    reference = uuid.uuid4().hex[:12]
+    log.error("request refused by PostgreSQL, reference %s", reference, exc_info=exc)
+    return validation_error(
+        ["body"],
+        f"a value in the request cannot be stored (reference {reference}); check text for "
+        "control characters and numbers for their range",
+    )
+
+
+async def _request_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if hasattr(exc, "errors") else []
+    return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="ready or not-ready.")
+    service: str
+    checks: dict[str, bool] = Field(description="Each dependency: started, database, kafka.")
+
+
+def get_runtime(request: Request) -> ServiceRuntime[Any]:
+    runtime: ServiceRuntime[Any] = request.app.state.runtime
     return runtime
 
 
-RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+async def request_origin(
+    request: Request,
+    runtime: Annotated[ServiceRuntime[Any], Depends(get_runtime)],
+    traceparent: Annotated[
+        str | None,
+        Header(
+            description="W3C Trace Context: the change joins the caller's trace (an invalid "
+            "value starts a new one)."
+        ),
+    ] = None,
+    tracestate: Annotated[str | None, Header(description="W3C Trace Context.")] = None,
+) -> AsyncIterator[Origin]:
+    """The request as the origin of the events it causes: its span and arrival time."""
+    route = request.scope.get("route")
+    name = f"{runtime.service} {request.method} {getattr(route, 'path', request.url.path)}"
+    with telemetry.tracer().start_as_current_span(
+        name, context=telemetry.extract(traceparent, tracestate)
+    ) as span:
+        yield Origin(*telemetry.inject(span), source=f"/skuhub/{runtime.service}")
+
+
+OriginDep = Annotated[Origin, Depends(request_origin)]
+"""The origin (trace context, arrival time) of events a request causes."""
 
 
 def create_app(
-    runtime: ServiceRuntime,
+    runtime: ServiceRuntime[Any],
     *,
     title: str,
     description: str,
     routers: Sequence[APIRouter] = (),
+    errors: Mapping[type[Exception], int] | None = None,
 ) -> FastAPI:
-    """A FastAPI app whose lifespan starts and stops the service runtime."""
+    """A FastAPI app whose lifespan starts and stops the service runtime.
+
+    ``errors`` maps domain exceptions (and their subclasses) to HTTP statuses.
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -74,8 +181,12 @@ def create_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)
+    statuses: dict[type[Exception], int] = {DomainError: 422, **(errors or {})}
+    handler = _status_handler(statuses)
+    for error in statuses:
+        app.add_exception_handler(error, handler)
 
     @app.get("/health/live", tags=["operations"], summary="The process is alive.")
     async def live() -> dict[str, str]:
@@ -85,24 +196,45 @@ def create_app(
         "/health/ready",
         tags=["operations"],
         summary="Ready: migrated, connected to PostgreSQL and Kafka, consuming.",
-        responses={503: {"description": "Not ready yet; the body says which part."}},
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready; `checks` says which."}},
     )
     async def ready() -> JSONResponse:
         checks = await runtime.check_ready()
         ok = all(checks.values())
-        return JSONResponse(
-            {
-                "status": "ready" if ok else "not-ready",
-                "service": runtime.service,
-                "checks": checks,
-            },
-            status_code=200 if ok else 503,
+        body = Readiness(
+            status="ready" if ok else "not-ready", service=runtime.service, checks=checks
         )
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics.")
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics (text exposition format).",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Every metric of this process.",
+                "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def metrics_endpoint() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:
         app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = exact_maps(document)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -1,8 +1,13 @@
 """Alembic migrations, run at start-up, each service in its own schema.
 
-Every service keeps an alembic ``migrations/`` folder whose ``env.py`` calls
-:func:`run_env`. :func:`upgrade` takes a PostgreSQL advisory lock so that
-replicas starting together migrate once.
+One alembic environment serves every service (``migration_env/``: ``env.py``
+and the revision template); each service keeps only its revisions, in its
+``migrations/`` folder. :func:`upgrade` takes a PostgreSQL advisory lock so
+that replicas starting together migrate once.
+
+Revisions are history; a service's ``adapters/tables.py`` is the current shape
+its code uses, and ``tests/integration/test_migrations.py`` checks with
+alembic's ``compare_metadata`` that the revisions produce exactly that shape.
 """
 
 from __future__ import annotations
@@ -17,27 +22,31 @@ from alembic.config import Config
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+ENVIRONMENT = Path(__file__).resolve().parent / "migration_env"
 
-async def upgrade(engine: AsyncEngine, migrations_dir: Path, schema: str) -> None:
-    """Create the schema if needed and upgrade it to the newest revision."""
+
+async def upgrade(engine: AsyncEngine, revisions: Path, schema: str) -> None:
+    """Create ``schema`` if needed and upgrade it to the newest revision in ``revisions``."""
     lock_id = zlib.crc32(schema.encode())
     async with engine.begin() as conn:
         await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
         await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         await conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
-        await conn.run_sync(_upgrade_sync, migrations_dir, schema)
+        await conn.run_sync(_upgrade_sync, revisions, schema)
 
 
-def _upgrade_sync(conn: Connection, migrations_dir: Path, schema: str) -> None:
+def _upgrade_sync(conn: Connection, revisions: Path, schema: str) -> None:
     config = Config()
-    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("script_location", str(ENVIRONMENT))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", str(revisions))
     config.attributes["connection"] = conn
     config.attributes["schema"] = schema
     command.upgrade(config, "head")
 
 
 def run_env() -> None:
-    """Body of every service's alembic ``env.py`` (online mode only)."""
+    """Body of the shared alembic ``env.py`` (online mode only)."""
     conn = context.config.attributes["connection"]
     schema = context.config.attributes["schema"]
     context.configure(
@@ -50,7 +59,8 @@ def run_env() -> None:
 
 
 def create_messaging_tables(op: Any) -> None:
-    """Outbox and inbox tables; every service's first migration calls this with ``alembic.op``.
+    """Outbox and inbox tables as of every service's first revision (which calls this with
+    ``alembic.op``); ``messaging_tables`` holds their current shape.
 
     ``alembic.op`` is a module-level proxy of :class:`~alembic.operations.Operations`,
     hence ``Any``.

@@ -18,7 +18,7 @@ from typing import Protocol
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from skuhub_contracts.codec import Envelope, Headers, KafkaRecord, encode
+from skuhub_contracts.codec import Headers, KafkaRecord
 from skuhub_runtime import metrics
 from skuhub_runtime.messaging_tables import outbox
 
@@ -78,11 +78,6 @@ async def enqueue(conn: AsyncConnection, records: Iterable[tuple[str, KafkaRecor
     if rows:
         await conn.execute(insert(outbox), rows)
     return len(rows)
-
-
-async def enqueue_events(conn: AsyncConnection, events: Iterable[tuple[str, Envelope]]) -> int:  # type: ignore[type-arg]
-    """Encode envelopes and add them to the outbox."""
-    return await enqueue(conn, ((topic, encode(env)) for topic, env in events))
 
 
 class OutboxRelay:

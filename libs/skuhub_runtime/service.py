@@ -1,41 +1,50 @@
-"""The composition root every service uses: database, broker, relay, consumers, HTTP.
+"""The runtime every service is composed on: database, broker, relay, consumers, HTTP.
 
-A service builds one :class:`ServiceRuntime` with its settings, its migrations
-and its consumer specs, adds its HTTP routers, and calls :func:`serve`.
+A service's composition root builds one :class:`ServiceRuntime` with its
+settings, its unit of work (repositories bound to a connection) and its
+consumer specs, adds its HTTP routers, and calls :func:`run_service`.
+Handlers never see the engine: Kafka batches and HTTP commands both run
+through :attr:`ServiceRuntime.transactions`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_runtime import metrics, migrations, telemetry
-from skuhub_runtime.consumer import BatchConsumer, ConsumerSpec
+from skuhub_runtime.consumer import BatchConsumer
 from skuhub_runtime.db import create_engine, wait_for_database
+from skuhub_runtime.handling import ConsumerSpec, Decision
 from skuhub_runtime.kafka import create_broker
 from skuhub_runtime.outbox import OutboxRelay
 from skuhub_runtime.producer import KafkaPublisher
 from skuhub_runtime.settings import ServiceSettings
+from skuhub_runtime.transactions import Transactions
 
 log = logging.getLogger(__name__)
 
+U = TypeVar("U")
+R = TypeVar("R")
 
-class ServiceRuntime:
+
+class ServiceRuntime(Generic[U]):
     """Owns a service's engine, broker, outbox relay and consumers, and their lifecycle."""
 
     def __init__(
         self,
         settings: ServiceSettings,
         *,
+        unit_of_work: Callable[[AsyncConnection], U],
         migrations_dir: Path,
-        consumers: Sequence[ConsumerSpec] = (),
+        consumers: Sequence[ConsumerSpec[Any, U]] = (),
     ) -> None:
         self.settings = settings
         self.service = settings.service_name
@@ -49,14 +58,25 @@ class ServiceRuntime:
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
         )
+        self.transactions = Transactions(
+            self.engine, unit_of_work, settings=settings, after_commit=self.relay.wake
+        )
         self._migrations_dir = migrations_dir
         self.consumers = [
-            BatchConsumer(spec, settings=settings, engine=self.engine, after_commit=self.relay.wake)
+            BatchConsumer(spec, settings=settings, transactions=self.transactions)
             for spec in consumers
         ]
         for consumer in self.consumers:
             consumer.register(self.broker)
         self.ready = False
+
+    async def execute(self, decide: Callable[[U], Awaitable[Decision[R]]]) -> R:
+        """Run an HTTP command handler in one transaction (see :class:`Transactions`)."""
+        return await self.transactions.execute(decide)
+
+    async def read(self, query: Callable[[U], Awaitable[R]]) -> R:
+        """Run a query against the unit of work."""
+        return await self.transactions.read(query)
 
     async def start(self) -> None:
         """Wait for PostgreSQL, migrate, connect to Kafka, start consuming and relaying."""
@@ -94,13 +114,6 @@ class ServiceRuntime:
             except Exception:
                 log.exception("stopping the %s failed", name)
         log.info("%s stopped", self.service)
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A database transaction; the outbox relay is woken once it commits."""
-        async with self.engine.begin() as conn:
-            yield conn
-        self.relay.wake()
 
     async def check_ready(self) -> dict[str, bool]:
         """Readiness of each dependency."""

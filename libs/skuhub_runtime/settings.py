@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from skuhub_contracts.subscriptions import Subscription
 
 
 class ServiceSettings(BaseSettings):
@@ -72,12 +74,6 @@ class ServiceSettings(BaseSettings):
         default="none", description="Where spans go; trace context is propagated either way."
     )
 
-    fault_crash_after_db_commit: bool = Field(
-        default=False,
-        description="Test hook: exit the process after a consumer's database commit, before its "
-        "offset commit. Never set in production.",
-    )
-
     @field_validator("database_url")
     @classmethod
     def _asyncpg_driver(cls, value: str) -> str:
@@ -92,9 +88,10 @@ class ServiceSettings(BaseSettings):
         """The PostgreSQL schema this service owns."""
         return f"{self.schema_prefix}{self.service_name}"
 
-    def consumer_group(self, consumer: str, *, service: str | None = None) -> str:
-        """The Kafka consumer group of one of this (or another) service's consumers."""
-        return f"{self.topic_prefix}skuhub-{service or self.service_name}.{consumer}"
+    def consumer_group(self, subscription: Subscription[Any]) -> str:
+        """The Kafka consumer group of a subscription (of any service) in this deployment."""
+        return f"{self.topic_prefix}skuhub-{subscription.service}.{subscription.name}"
 
     def topic(self, base_name: str) -> str:
+        """A topic's name on the cluster: the deployment prefix, then the registry's name."""
         return f"{self.topic_prefix}{base_name}"

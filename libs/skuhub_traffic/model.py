@@ -112,7 +112,8 @@ class ExpectedPosition:
 
     @property
     def available_to_promise(self) -> Decimal:
-        return max(self.on_hand - max(self.reserved, Decimal(0)), Decimal(0))
+        """docs/decisions.md: on hand less reserved (never below zero), never below zero."""
+        return max(self.on_hand - self.reserved, Decimal(0))
 
 
 @dataclass

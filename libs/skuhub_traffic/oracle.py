@@ -3,7 +3,9 @@
 The oracle reads the records as they go on the wire (JSON body, CloudEvents
 headers), with the standard library only: it shares no code with the stock
 service, so a bug there cannot hide in both. Semantics are the documented
-ones (docs/decisions.md, "Stock ledger").
+ones (docs/decisions.md, "Stock ledger"). Records apply in delivery order, which
+is each SKU's partition order on the wire: a cycle count and a release that
+finds less reserved than it releases (reserved stops at zero) depend on it.
 """
 
 from __future__ import annotations
@@ -92,7 +94,8 @@ class Oracle:
             elif kind == "reservation":
                 here.reserved += q
             elif kind == "reservation_release":
-                here.reserved -= q
+                # docs/decisions.md: reserved never goes below zero.
+                here.reserved = max(here.reserved - q, ZERO)
             elif kind == "cycle_count":
                 here.on_hand = q
             else:

@@ -11,14 +11,16 @@ from confluent_kafka import Consumer, TopicPartition  # type: ignore[import-unty
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
 from skuhub_contracts.topics import STOCK_LEVEL_CHANGED, STOCK_MOVED
+from tests.e2e.crash_hook.sitecustomize import CRASHED_AFTER_DB_COMMIT
 from tests.e2e.observe import metric
 from tests.harness import Infrastructure, Stack, run_async, wait_until
 from tests.upstream import Upstream, body_of, find_records, movement, records_until
 
 pytestmark = pytest.mark.e2e
 
-CRASHED_AFTER_DB_COMMIT = 70
+CRASH_HOOK = Path(__file__).resolve().parent / "crash_hook"
 
 
 def committed_offset(bootstrap: str, group: str, topic: str, partition: int) -> int:
@@ -58,7 +60,10 @@ def test_consumer_killed_between_db_commit_and_offset_commit_applies_the_event_o
     infra: Infrastructure, workdir: Path
 ) -> None:
     stack = Stack(infra, workdir)
-    stack.start(("stock",), env={"SKUHUB_FAULT_CRASH_AFTER_DB_COMMIT": "true"})
+    stack.start(
+        ("stock",),
+        env={"SKUHUB_TEST_CRASH_AFTER_DB_COMMIT": "1", "PYTHONPATH": str(CRASH_HOOK)},
+    )
     stock = stack.services["stock"]
     try:
         sku = f"CRASH-{uuid.uuid4().hex[:8].upper()}"
@@ -70,11 +75,11 @@ def test_consumer_killed_between_db_commit_and_offset_commit_applies_the_event_o
         assert stock.wait_exit(timeout=60) == CRASHED_AFTER_DB_COMMIT, "the fault hook did not fire"
         schema = f"{stack.prefix}_stock"
         assert run_async(ledger_rows(infra.database_url, schema, sku)) == (Decimal(7), 1, 1)
-        group = stack.settings.consumer_group("stock-moved", service="stock")
+        group = stack.settings.consumer_group(STOCK_MOVEMENTS)
         before = committed_offset(infra.kafka_bootstrap, group, topic, record.partition())
         assert before <= record.offset(), "the offset was committed before the crash"
 
-        stock.env.pop("SKUHUB_FAULT_CRASH_AFTER_DB_COMMIT")
+        stock.env.pop("SKUHUB_TEST_CRASH_AFTER_DB_COMMIT")
         stock.start()
         stock.wait_ready(90)
         wait_until(

@@ -54,16 +54,23 @@ def test_a_stale_expected_version_in_the_body_is_a_conflict(stack: Stack, produc
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "field"),
     [
-        {"title": {"en_US": "Mug\u0000"}},  # text column
-        {"title": {"en_US": "Mug"}, "attributes": {"colour": "red\u0000"}},  # JSONB column
+        ({"title": {"en_US": "Mug\u0000"}}, ["body", "title", "en_US"]),  # text column
+        (  # JSONB column
+            {"title": {"en_US": "Mug"}, "attributes": {"colour": "red\u0000"}},
+            ["body", "attributes", "colour"],
+        ),
     ],
 )
-def test_a_nul_character_is_a_422_not_a_server_error(stack: Stack, body: dict[str, object]) -> None:
+def test_a_nul_character_is_a_422_that_names_the_field(
+    stack: Stack, body: dict[str, object], field: list[str]
+) -> None:
     response = httpx.post(f"{stack.url('catalog')}/v1/products", json={"sku": new_sku(), **body})
     assert response.status_code == 422, response.text
-    assert "NUL" in response.json()["detail"]
+    errors = response.json()["detail"]
+    assert [e["loc"][: len(field)] for e in errors] == [field] * len(errors)
+    assert "control characters" in errors[0]["msg"]
 
 
 def test_skus_with_a_slash_reach_positions_and_offers(stack: Stack) -> None:

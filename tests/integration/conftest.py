@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,11 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from skuhub_runtime import migrations
 from skuhub_runtime.db import create_engine
 from skuhub_runtime.settings import ServiceSettings
+from skuhub_stock.entrypoints.app import MIGRATIONS
 from tests.harness import Infrastructure
 
-STOCK_MIGRATIONS = (
-    Path(__file__).resolve().parents[2] / "services" / "stock" / "skuhub_stock" / "migrations"
-)
+STOCK_MIGRATIONS = MIGRATIONS
 
 
 @pytest.fixture

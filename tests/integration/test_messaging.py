@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from skuhub_contracts.codec import Envelope, decode
+from skuhub_contracts.codec import Envelope, decode, encode
 from skuhub_contracts.events import StockMoved
-from skuhub_runtime import inbox, migrations
+from skuhub_runtime import inbox, migrations, outbox
 from skuhub_runtime.db import create_engine
 from skuhub_runtime.kafka import ensure_topics
-from skuhub_runtime.outbox import OutboxRelay, enqueue_events
+from skuhub_runtime.outbox import OutboxRelay
 from skuhub_runtime.producer import KafkaPublisher
 from skuhub_runtime.service import ServiceRuntime
 from skuhub_runtime.settings import ServiceSettings
@@ -91,11 +91,11 @@ async def test_relay_publishes_committed_rows_in_order_and_never_rolled_back_one
     sku = f"IT-{uuid.uuid4().hex[:6]}"
     committed = [receipt(sku, n) for n in range(5)]
     async with engine.begin() as conn:
-        await enqueue_events(conn, [(topic, e) for e in committed])
+        await outbox.enqueue(conn, [(topic, encode(e)) for e in committed])
 
     async def enqueue_then_fail() -> None:
         async with engine.begin() as conn:
-            await enqueue_events(conn, [(topic, receipt(sku, 99))])
+            await outbox.enqueue(conn, [(topic, encode(receipt(sku, 99)))])
             raise RuntimeError("business rule failed after the outbox write")
 
     with pytest.raises(RuntimeError, match="business rule"):
@@ -109,7 +109,7 @@ async def test_relay_publishes_committed_rows_in_order_and_never_rolled_back_one
         assert await relay.drain() == 5
         assert await relay.drain() == 0
         async with engine.begin() as conn:
-            await enqueue_events(conn, [(topic, fence)])
+            await outbox.enqueue(conn, [(topic, encode(fence))])
         assert await relay.drain() == 1
     finally:
         await publisher.stop()
@@ -139,13 +139,14 @@ async def test_stopping_a_service_publishes_what_its_outbox_still_holds(
     # The relay polls once an hour: only stop() can publish rows committed without a wake-up.
     runtime = ServiceRuntime(
         settings.model_copy(update={"outbox_poll_interval_s": 3600.0}),
+        unit_of_work=lambda conn: conn,
         migrations_dir=STOCK_MIGRATIONS,
     )
     await runtime.start()
     queued = [receipt(sku, n) for n in range(3)]
     try:
         async with runtime.engine.begin() as conn:
-            await enqueue_events(conn, [(topic, e) for e in queued])
+            await outbox.enqueue(conn, [(topic, encode(e)) for e in queued])
     finally:
         await runtime.stop()
 

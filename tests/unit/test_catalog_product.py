@@ -25,7 +25,6 @@ from skuhub_catalog.domain.product import (
 )
 from skuhub_catalog.entrypoints.events import to_product_changed
 from skuhub_catalog.service_layer.products import create_product, delete_product, update_product
-from skuhub_runtime.http import describe_request_errors
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=1)
@@ -245,18 +244,3 @@ async def test_deleting_saves_the_tombstone() -> None:
 
     assert saved.changed
     assert repo.products["TSHIRT-RED-M"].deleted
-
-
-def test_request_errors_read_as_one_line_per_field_without_framework_prefixes() -> None:
-    detail = describe_request_errors(
-        [
-            {"loc": ("body", "title", "en-US", "[key]"), "msg": "String should match pattern"},
-            {"loc": ("body",), "msg": "Value error, status cannot be null"},
-            {"loc": ("query", "limit"), "msg": "Input should be less than or equal to 1000"},
-        ]
-    )
-
-    assert detail == (
-        "title.en-US.[key]: String should match pattern; status cannot be null; "
-        "limit: Input should be less than or equal to 1000"
-    )

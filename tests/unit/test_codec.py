@@ -302,34 +302,33 @@ def test_body_must_be_a_json_object() -> None:
 @pytest.mark.parametrize(
     ("overrides", "field", "detail"),
     [
-        ({"location": "4012345000008"}, "location", "GLN '4012345000008' is not valid"),
-        ({"location": "40123450"}, "location", "GLN must have 13 digits"),
-        ({"quantity": -4}, "quantity", "quantity must be positive for receipt"),
-        ({"kind": "transfer_out"}, "destination", "transfer_out needs a destination GLN"),
-        ({"kind": "teleport"}, "kind", "kind:"),
-        ({"occurred_at": "yesterday"}, "occurred_at", "occurred_at:"),
-        ({"unit": "each"}, "unit", "unit:"),
+        ({"location": "4012345000008"}, "location", "4012345000008 is not a valid GLN"),
+        ({"location": "40123450"}, "location", "GLN must be 13 digits"),
+        ({"quantity": -4}, "quantity", "must be positive for receipt"),
+        ({"kind": "transfer_out"}, "destination", "is required for transfer_out"),
+        ({"kind": "teleport"}, "kind", "Input should be"),
+        ({"occurred_at": "yesterday"}, "occurred_at", "must be an RFC 3339 date-time"),
+        ({"unit": "each"}, "unit", "String should match pattern"),
     ],
 )
 def test_invalid_payload_reason_names_the_field(
     overrides: dict[str, Any], field: str, detail: str
 ) -> None:
     reason = reason_for(body(**overrides), binary_headers())
-    assert reason.startswith("invalid skuhub.stock-moved.v1 payload: ")
-    assert field in reason
+    assert reason.startswith(f"invalid skuhub.stock-moved.v1 payload: {field}: ")
     assert detail in reason
 
 
 def test_missing_fields_are_all_listed() -> None:
     data = {k: v for k, v in MOVEMENT_BODY.items() if k not in ("source_system", "occurred_at")}
     reason = reason_for(json.dumps(data).encode(), binary_headers())
-    assert "source_system: Field required" in reason
-    assert "occurred_at: Field required" in reason
+    assert "source_system: is required" in reason
+    assert "occurred_at: is required" in reason
 
 
 def test_malformed_origin_time_is_rejected() -> None:
     reason = reason_for(body(), binary_headers(ce_origintime="last tuesday"))
-    assert reason == "origintime 'last tuesday' is not an RFC 3339 timestamp"
+    assert reason.startswith("not a CloudEvent: ce_origintime: must be an RFC 3339 date-time")
 
 
 # --- origin time ------------------------------------------------------------------------------
@@ -347,9 +346,9 @@ def test_origin_time_header_wins_over_the_record_timestamp() -> None:
     assert decoded.origin_time == datetime(2025, 2, 28, 12, tzinfo=UTC)
 
 
-def test_naive_origin_time_is_read_as_utc() -> None:
-    decoded = decode(body(), binary_headers(ce_origintime="2025-02-28T12:00:00"))
-    assert decoded.origin_time == datetime(2025, 2, 28, 12, tzinfo=UTC)
+def test_an_origin_time_without_offset_is_refused() -> None:
+    reason = reason_for(body(), binary_headers(ce_origintime="2025-02-28T12:00:00"))
+    assert reason.startswith("not a CloudEvent: ce_origintime: must be an RFC 3339 date-time")
 
 
 def test_without_origin_or_timestamp_the_event_time_is_the_origin() -> None:

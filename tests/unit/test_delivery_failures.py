@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from skuhub_contracts.topics import STOCK_MOVED
+from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
 from skuhub_runtime import consumer as consumer_module
-from skuhub_runtime.consumer import BatchConsumer, ConsumerSpec, Outcome, retry_in_place
+from skuhub_runtime.consumer import BatchConsumer, BatchResult, retry_in_place
+from skuhub_runtime.handling import ConsumerSpec, Outcome
 from skuhub_runtime.outbox import kafka_headers, stored_headers
 from skuhub_runtime.settings import ServiceSettings
+from skuhub_runtime.transactions import Transactions
 
 
 @pytest.mark.parametrize(
@@ -93,16 +95,21 @@ async def test_a_batch_that_fails_unexpectedly_is_read_again_not_skipped(
     async def nothing(*_: Any) -> Outcome:
         return Outcome()
 
+    settings = ServiceSettings(service_name="stock")
     batch_consumer = BatchConsumer(
-        ConsumerSpec(name="c", topics=[STOCK_MOVED], handler=nothing),
-        settings=ServiceSettings(service_name="stock"),
-        engine=None,  # type: ignore[arg-type]
-        after_commit=lambda: None,
+        ConsumerSpec(STOCK_MOVEMENTS, nothing),
+        settings=settings,
+        transactions=Transactions(
+            None,  # type: ignore[arg-type]
+            lambda conn: conn,
+            settings=settings,
+            after_commit=lambda: None,
+        ),
     )
     kafka_consumer = _FakeConsumer()
     batch_consumer._subscriber = SimpleNamespace(consumer=kafka_consumer)
 
-    async def explode(records: Any) -> None:
+    async def explode(records: Any) -> BatchResult:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(batch_consumer, "process", explode)

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from skuhub_contracts import schema_export
+from skuhub_contracts import dead_letters, schema_export
 from skuhub_contracts.events import ALL_EVENTS, EventPayload, StockMoved
 from skuhub_contracts.topics import ALL_TOPICS, DEAD_LETTER_TOPICS, EVENT_TOPICS
 
@@ -154,23 +154,14 @@ def test_event_messages_carry_cloudevents_headers_and_the_event_payload() -> Non
         assert payload["x-cloudevents-type"] == topic.event.event_type
 
 
-def test_dead_letter_headers_match_the_runtime() -> None:
-    from skuhub_runtime import consumer
-
-    runtime = {
-        consumer.DLQ_REASON,
-        consumer.DLQ_TOPIC,
-        consumer.DLQ_PARTITION,
-        consumer.DLQ_OFFSET,
-        consumer.DLQ_SERVICE,
-        consumer.DLQ_AT,
-    }
-    assert set(schema_export.DLQ_HEADERS) == runtime
+def test_dead_letter_messages_require_the_contracts_dead_letter_headers() -> None:
     document = asyncapi()
     for topic in DEAD_LETTER_TOPICS:
         channel = document["channels"][schema_export.channel_id(topic)]
         (ref,) = (m["$ref"] for m in channel["messages"].values())
-        assert set(resolve(document, ref)["headers"]["required"]) == runtime
+        headers = resolve(document, ref)["headers"]
+        assert set(headers["required"]) == set(dead_letters.HEADERS)
+        assert all(name.startswith(dead_letters.PREFIX) for name in headers["required"])
 
 
 def operations_of(document: dict[str, Any], action: str) -> set[tuple[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any
 
 import httpx
 from aiokafka.errors import KafkaConnectionError
@@ -23,7 +24,13 @@ class BrokerGone:
 async def test_movements_kafka_does_not_take_are_a_503_that_says_retry() -> None:
     app = FastAPI()
     app.include_router(router)
-    runtime = SimpleNamespace(settings=ServiceSettings(), publisher=BrokerGone())
+
+    async def nothing_refused(query: Any) -> dict[int, Any]:
+        return {}
+
+    runtime = SimpleNamespace(
+        service="stock", settings=ServiceSettings(), publisher=BrokerGone(), read=nothing_refused
+    )
     app.dependency_overrides[get_runtime] = lambda: runtime
     body = {"movements": [movement("MUG-1").model_dump(mode="json")]}
 

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from skuhub_catalog.adapters.tables import products
-from skuhub_catalog.domain.product import Product, ProductStatus
+from skuhub_catalog.adapters.tables import GTIN_INDEX, products
+from skuhub_catalog.domain.product import (
+    CatalogError,
+    GtinInUseError,
+    Product,
+    ProductAlreadyExistsError,
+    ProductStatus,
+)
 
 
 class SqlProductRepository:
+    """Products in PostgreSQL; a unique index that refuses a write becomes a domain error."""
+
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
@@ -30,12 +40,19 @@ class SqlProductRepository:
             .on_conflict_do_nothing(index_elements=[products.c.sku])
             .returning(products.c.sku)
         )
-        return (await self._conn.execute(statement)).first() is not None
+        try:
+            return (await self._conn.execute(statement)).first() is not None
+        except sa_exc.IntegrityError as exc:
+            raise _taken(product, exc) from exc
 
     async def update(self, product: Product) -> None:
-        await self._conn.execute(
+        statement = (
             sa.update(products).where(products.c.sku == product.sku).values(**_to_row(product))
         )
+        try:
+            await self._conn.execute(statement)
+        except sa_exc.IntegrityError as exc:
+            raise _taken(product, exc) from exc
 
     async def sku_with_gtin(self, gtin: str) -> str | None:
         statement = sa.select(products.c.sku).where(products.c.gtin == gtin).limit(1)
@@ -51,6 +68,30 @@ class SqlProductRepository:
         if not include_deleted:
             statement = statement.where(products.c.deleted.is_(False))
         return [_to_product(row) for row in (await self._conn.execute(statement)).mappings()]
+
+
+def _taken(product: Product, exc: sa_exc.IntegrityError) -> CatalogError:
+    """The domain error for a unique index that refused ``product`` (a concurrent writer)."""
+    if GTIN_INDEX in str(exc.orig):
+        return GtinInUseError(
+            f"GTIN {product.gtin} was just taken by another product; a GTIN names one trade item",
+            field="gtin",
+        )
+    return ProductAlreadyExistsError(
+        f"product {product.sku} was changed or created by another request at the same time; "
+        "read it again and retry"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SqlUnitOfWork:
+    """The catalog's repositories on one connection (and its transaction)."""
+
+    products: SqlProductRepository
+
+
+def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
+    return SqlUnitOfWork(products=SqlProductRepository(conn))
 
 
 def _to_row(product: Product) -> dict[str, Any]:

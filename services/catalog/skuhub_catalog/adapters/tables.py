@@ -5,7 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from skuhub_runtime import messaging_tables
+
 metadata = sa.MetaData()
+messaging_tables.add_to(metadata)
+GTIN_INDEX = "products_gtin_uq"
 
 products = sa.Table(
     "products",
@@ -24,3 +28,5 @@ products = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+sa.Index(GTIN_INDEX, products.c.gtin, unique=True, postgresql_where=products.c.gtin.isnot(None))
+sa.Index("products_parent_sku_idx", products.c.parent_sku)

@@ -34,11 +34,12 @@ T = TypeVar("T")
 
 
 class CatalogError(Exception):
-    """A catalog rule refused a request; ``reason`` says what to fix."""
+    """A catalog rule refused a request; ``reason`` says what to fix, ``field`` which input."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, field: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.field = field
 
 
 class ProductAlreadyExistsError(CatalogError):
@@ -203,11 +204,14 @@ def _check_writable(product: Product, expected_version: int | None) -> None:
 
 def _check(product: Product) -> None:
     if product.parent_sku == product.sku:
-        raise InvalidProductError(f"product {product.sku} cannot be its own parent_sku")
+        raise InvalidProductError(
+            f"product {product.sku} cannot be its own parent_sku", field="parent_sku"
+        )
     has_title = any(title.strip() for title in product.title.values())
     if product.status is ProductStatus.ENABLED and not has_title:
         raise InvalidProductError(
-            f"product {product.sku} needs a title in at least one locale before it is enabled"
+            f"product {product.sku} needs a title in at least one locale before it is enabled",
+            field="title",
         )
 
 

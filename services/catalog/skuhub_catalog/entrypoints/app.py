@@ -6,7 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from skuhub_catalog.entrypoints.http import router
+from skuhub_catalog.adapters.product_repository import sql_unit_of_work
+from skuhub_catalog.entrypoints.http import ERROR_STATUSES, router
 from skuhub_catalog.settings import CatalogSettings
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.service import ServiceRuntime, run_service
@@ -16,13 +17,14 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     settings = settings or CatalogSettings()
-    runtime = ServiceRuntime(settings, migrations_dir=MIGRATIONS, consumers=[])
+    runtime = ServiceRuntime(settings, unit_of_work=sql_unit_of_work, migrations_dir=MIGRATIONS)
     return create_http_app(
         runtime,
         title="skuhub catalog",
         description="Product information (PIM): products per SKU, published as product-changed "
         "snapshots.",
         routers=[router],
+        errors=ERROR_STATUSES,
     )
 
 

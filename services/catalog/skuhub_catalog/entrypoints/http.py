@@ -1,67 +1,67 @@
 """HTTP entrypoint of the catalog service: create, read, change and delete products.
 
 Every write changes the products table and records a product-changed snapshot
-in the outbox in one transaction; the relay publishes it right after commit.
-The product's version is its ETag; send it back as ``If-Match`` (or as
-``expected_version`` in a PATCH body) to refuse a change made meanwhile.
+in the outbox in one transaction (the runtime does both around the handler);
+the relay publishes it right after commit. The product's version is its ETag;
+send it back as ``If-Match`` (or as ``expected_version`` in a PATCH body) to
+refuse a change made meanwhile.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncConnection
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-from skuhub_catalog.adapters.product_repository import SqlProductRepository
 from skuhub_catalog.domain import product as domain
 from skuhub_catalog.domain.product import (
     UNSET,
-    CatalogError,
     NewProduct,
     Product,
     ProductChange,
     ProductNotFoundError,
+    VersionConflictError,
 )
-from skuhub_catalog.entrypoints.events import to_product_changed
-from skuhub_catalog.service_layer.products import (
-    Saved,
-    create_product,
-    delete_product,
-    update_product,
-)
-from skuhub_contracts.events import ProductStatus
+from skuhub_catalog.entrypoints import handlers
+from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
+from skuhub_contracts.events import AttributeCode, AttributeValue, Description, ProductStatus, Title
 from skuhub_contracts.identifiers import Gtin, Locale, Sku, UnitCode
-from skuhub_contracts.topics import PRODUCT_CHANGED
-from skuhub_runtime.http import RuntimeDep
-from skuhub_runtime.origin import Origin, request_origin
-from skuhub_runtime.outbox import enqueue_events
+from skuhub_contracts.values import Line
+from skuhub_runtime.handling import Decision
+from skuhub_runtime.http import DomainError, OriginDep, error_responses, get_runtime
 from skuhub_runtime.service import ServiceRuntime
 
 router = APIRouter(prefix="/v1", tags=["products"])
+CatalogRuntime = Annotated[ServiceRuntime[CatalogUnitOfWork], Depends(get_runtime)]
 
-SOURCE = "/skuhub/catalog"
-Family = Annotated[str, Field(min_length=1, max_length=64)]
-Text = Annotated[str, Field(max_length=10_000)]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No product has this SKU."},
-    409: {"description": "SKU or GTIN taken, version conflict, or the product is deleted."},
-    412: {"description": "If-Match does not name the product's current version (ETag)."},
-    422: {"description": "The request breaks a rule; `detail` says which field and why."},
-}
-_STATUS_OF_ERROR: dict[type[CatalogError], int] = {
+Family = Annotated[Line, Field(min_length=1, max_length=64)]
+Attributes = dict[AttributeCode, AttributeValue]
+_IF_MATCH = re.compile(r'^\s*(W/)?"?(\d+)"?\s*$')
+
+
+class PreconditionFailedError(Exception):
+    """``If-Match`` does not name the product's current version (412)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+ERROR_STATUSES: dict[type[Exception], int] = {
     domain.ProductNotFoundError: 404,
     domain.ProductAlreadyExistsError: 409,
     domain.VersionConflictError: 409,
     domain.ProductDeletedError: 409,
     domain.GtinInUseError: 409,
     domain.InvalidProductError: 422,
+    PreconditionFailedError: 412,
 }
-_IF_MATCH = re.compile(r'^\s*(W/)?"?(\d+)"?\s*$')
+"""Each catalog refusal and its HTTP status (the app registers them once)."""
 
 
 class ProductCreate(BaseModel):
@@ -70,14 +70,14 @@ class ProductCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Sku
-    title: dict[Locale, Text] = Field(description="Title per locale, e.g. {'en_US': 'T-shirt'}.")
+    title: dict[Locale, Title] = Field(description="Title per locale, e.g. {'en_US': 'T-shirt'}.")
     status: ProductStatus = ProductStatus.DRAFT
     gtin: Gtin | None = None
     family: Family | None = None
     parent_sku: Sku | None = Field(default=None, description="Product model of this variant.")
     unit: UnitCode = "EA"
-    description: dict[Locale, Text] = Field(default_factory=dict)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    description: dict[Locale, Description] = Field(default_factory=dict)
+    attributes: Attributes = Field(default_factory=dict)
 
     def to_new_product(self) -> NewProduct:
         return NewProduct(
@@ -108,19 +108,24 @@ class ProductPatch(BaseModel):
     family: Family | None = None
     parent_sku: Sku | None = None
     unit: UnitCode | None = None
-    title: dict[Locale, Text | None] = Field(default_factory=dict)
-    description: dict[Locale, Text | None] = Field(default_factory=dict)
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    title: dict[Locale, Title | None] = Field(default_factory=dict)
+    description: dict[Locale, Description | None] = Field(default_factory=dict)
+    attributes: Attributes = Field(default_factory=dict)
     expected_version: int | None = Field(
-        default=None, ge=1, description="Refuse (409) unless the product is at this version."
+        default=None,
+        ge=1,
+        le=2**63 - 1,
+        description="Refuse (409) unless the product is at this version.",
     )
 
-    @model_validator(mode="after")
-    def _not_null(self) -> Self:
-        for name in ("status", "unit"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null; leave it out to keep the current value")
-        return self
+    @field_validator("status", "unit")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            raise PydanticCustomError(
+                "null_not_allowed", "cannot be null; leave it out to keep the current value"
+            )
+        return value
 
     def to_change(self) -> ProductChange:
         sent = self.model_fields_set
@@ -179,28 +184,16 @@ class ProductPage(BaseModel):
     "/products",
     status_code=201,
     response_model=ProductView,
-    responses={409: _ERRORS[409], 422: _ERRORS[422]},
+    responses=error_responses(409, e409="The SKU or the GTIN is taken."),
     summary="Create a product",
     description="Creates the product at version 1 and publishes its product-changed snapshot.",
 )
 async def post_product(
-    body: ProductCreate,
-    runtime: RuntimeDep,
-    response: Response,
-    traceparent: str | None = Header(default=None),
-    tracestate: str | None = Header(default=None),
+    body: ProductCreate, runtime: CatalogRuntime, origin: OriginDep, response: Response
 ) -> ProductView:
-    with request_origin("catalog create product", traceparent, tracestate) as origin:
-        try:
-            async with runtime.transaction() as conn:
-                saved = await create_product(SqlProductRepository(conn), body.to_new_product())
-                await _publish(conn, runtime, saved, origin)
-        except CatalogError as exc:
-            raise _http_error(exc) from exc
-        except sa_exc.IntegrityError as exc:
-            raise _race(body.sku) from exc
-    response.headers["Location"] = f"/v1/products/{saved.product.sku}"
-    return _view(saved.product, response)
+    product = await runtime.execute(lambda uow: handlers.create(uow, body.to_new_product(), origin))
+    response.headers["Location"] = f"/v1/products/{product.sku}"
+    return _view(product, response)
 
 
 @router.get(
@@ -210,15 +203,14 @@ async def post_product(
     description="Products ordered by SKU, one page at a time (cursor: the last SKU seen).",
 )
 async def list_products(
-    runtime: RuntimeDep,
+    runtime: CatalogRuntime,
     limit: int = Query(default=100, ge=1, le=1000),
-    after: str | None = Query(default=None, description="Return SKUs after this one."),
+    after: Sku | None = Query(default=None, description="Return SKUs after this one."),
     include_deleted: bool = Query(default=False),
 ) -> ProductPage:
-    async with runtime.engine.connect() as conn:
-        found = await SqlProductRepository(conn).list_after(
-            after, limit, include_deleted=include_deleted
-        )
+    found = await runtime.read(
+        lambda uow: uow.products.list_after(after, limit, include_deleted=include_deleted)
+    )
     return ProductPage(
         items=[ProductView.of(p) for p in found],
         next_after=found[-1].sku if len(found) == limit else None,
@@ -228,94 +220,86 @@ async def list_products(
 @router.get(
     "/products/{sku:path}",
     response_model=ProductView,
-    responses={404: _ERRORS[404]},
+    responses=error_responses(404, e404="No product has this SKU."),
     summary="Read a product",
     description="The product's current version; a deleted product is returned with deleted=true.",
 )
-async def get_product(sku: str, runtime: RuntimeDep, response: Response) -> ProductView:
-    async with runtime.engine.connect() as conn:
-        product = await SqlProductRepository(conn).get(sku)
+async def get_product(sku: Sku, runtime: CatalogRuntime, response: Response) -> ProductView:
+    product = await runtime.read(lambda uow: uow.products.get(sku))
     if product is None:
-        raise _http_error(
-            ProductNotFoundError(f"no product with SKU {sku}; create it with POST /v1/products")
-        )
+        raise ProductNotFoundError(f"no product with SKU {sku}; create it with POST /v1/products")
     return _view(product, response)
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description='The ETag of the version the change is meant for, e.g. "3"; "*" matches '
+        "any version."
+    ),
+]
+_WRITE_ERRORS = error_responses(
+    400,
+    404,
+    409,
+    412,
+    e400="If-Match is no product version, or disagrees with expected_version.",
+    e404="No product has this SKU.",
+    e409="The GTIN is taken, expected_version is not current, or the product is deleted.",
+    e412="If-Match does not name the product's current version (ETag).",
+)
 
 
 @router.patch(
     "/products/{sku:path}",
     response_model=ProductView,
-    responses=_ERRORS,
+    responses=_WRITE_ERRORS,
     summary="Change a product",
     description="Applies a partial update. A change that alters nothing keeps the version and "
     "publishes nothing.",
 )
 async def patch_product(
-    sku: str,
+    sku: Sku,
     body: ProductPatch,
-    runtime: RuntimeDep,
+    runtime: CatalogRuntime,
+    origin: OriginDep,
     response: Response,
-    if_match: str | None = Header(default=None),
-    traceparent: str | None = Header(default=None),
-    tracestate: str | None = Header(default=None),
+    if_match: IfMatch = None,
 ) -> ProductView:
     change = body.to_change()
     if change.is_empty:
-        raise HTTPException(422, "nothing to change; send at least one product field")
+        raise DomainError("nothing to change; send at least one product field")
     expected, via_if_match = _expected_version(if_match, body.expected_version)
-    with request_origin("catalog update product", traceparent, tracestate) as origin:
-        try:
-            async with runtime.transaction() as conn:
-                saved = await update_product(
-                    SqlProductRepository(conn), sku, change, expected_version=expected
-                )
-                await _publish(conn, runtime, saved, origin)
-        except CatalogError as exc:
-            raise _http_error(exc, via_if_match=via_if_match) from exc
-        except sa_exc.IntegrityError as exc:
-            raise _race(sku) from exc
-    return _view(saved.product, response)
+    product = await _conditional(
+        runtime,
+        lambda uow: handlers.update(uow, sku, change, origin, expected_version=expected),
+        via_if_match=via_if_match,
+    )
+    return _view(product, response)
 
 
 @router.delete(
     "/products/{sku:path}",
     response_model=ProductView,
-    responses={404: _ERRORS[404], 409: _ERRORS[409], 412: _ERRORS[412]},
+    responses=_WRITE_ERRORS,
     summary="Delete a product",
     description="Marks the product deleted (a new version) and publishes that snapshot, so every "
     "channel removes it. The SKU stays taken.",
 )
-async def delete_product_endpoint(
-    sku: str,
-    runtime: RuntimeDep,
+async def delete_product(
+    sku: Sku,
+    runtime: CatalogRuntime,
+    origin: OriginDep,
     response: Response,
-    if_match: str | None = Header(default=None),
-    traceparent: str | None = Header(default=None),
-    tracestate: str | None = Header(default=None),
+    if_match: IfMatch = None,
 ) -> ProductView:
     expected, via_if_match = _expected_version(if_match, None)
-    with request_origin("catalog delete product", traceparent, tracestate) as origin:
-        try:
-            async with runtime.transaction() as conn:
-                saved = await delete_product(
-                    SqlProductRepository(conn), sku, expected_version=expected
-                )
-                await _publish(conn, runtime, saved, origin)
-        except CatalogError as exc:
-            raise _http_error(exc, via_if_match=via_if_match) from exc
-    return _view(saved.product, response)
-
-
-async def _publish(
-    conn: AsyncConnection, runtime: ServiceRuntime, saved: Saved, origin: Origin
-) -> None:
-    """Record the product-changed snapshot in the outbox, in the caller's transaction."""
-    if not saved.changed:
-        return
-    envelope = origin.envelope(
-        to_product_changed(saved.product), source=SOURCE, time=saved.product.updated_at
+    product = await _conditional(
+        runtime,
+        lambda uow: handlers.delete(uow, sku, origin, expected_version=expected),
+        via_if_match=via_if_match,
     )
-    await enqueue_events(conn, [(runtime.settings.topic(PRODUCT_CHANGED.name), envelope)])
+    return _view(product, response)
 
 
 def _view(product: Product, response: Response) -> ProductView:
@@ -323,19 +307,35 @@ def _view(product: Product, response: Response) -> ProductView:
     return ProductView.of(product)
 
 
+async def _conditional(
+    runtime: ServiceRuntime[CatalogUnitOfWork],
+    decide: Callable[[CatalogUnitOfWork], Awaitable[Decision[Product]]],
+    *,
+    via_if_match: bool,
+) -> Product:
+    """Run a conditional write: a version conflict found through If-Match is a failed
+    precondition (412), not a conflict (409)."""
+    try:
+        return await runtime.execute(decide)
+    except VersionConflictError as exc:
+        if via_if_match:
+            raise PreconditionFailedError(exc.reason) from exc
+        raise
+
+
 def _expected_version(if_match: str | None, in_body: int | None) -> tuple[int | None, bool]:
     """The version a write is conditional on, and whether it came from ``If-Match``."""
     from_header: int | None = None
     if if_match is not None and if_match.strip() != "*":
         matched = _IF_MATCH.match(if_match)
-        if matched is None:
+        if matched is None or int(matched.group(2)) > 2**63 - 1:
             raise HTTPException(
                 400, f'If-Match {if_match!r} is not a product version; send the ETag, e.g. "3"'
             )
         if matched.group(1):
             # If-Match compares strongly (RFC 9110 13.1.1): a weak ETag never matches.
-            raise HTTPException(
-                412, f'If-Match {if_match!r} is a weak ETag and never matches; send e.g. "3"'
+            raise PreconditionFailedError(
+                f'If-Match {if_match!r} is a weak ETag and never matches; send e.g. "3"'
             )
         from_header = int(matched.group(2))
     if from_header is not None and in_body is not None and from_header != in_body:
@@ -345,17 +345,3 @@ def _expected_version(if_match: str | None, in_body: int | None) -> tuple[int | 
     if from_header is not None:
         return from_header, True
     return in_body, False
-
-
-def _http_error(exc: CatalogError, *, via_if_match: bool = False) -> HTTPException:
-    if via_if_match and isinstance(exc, domain.VersionConflictError):
-        return HTTPException(412, exc.reason)  # a failed precondition, not a conflict
-    return HTTPException(_STATUS_OF_ERROR.get(type(exc), 400), exc.reason)
-
-
-def _race(sku: str) -> HTTPException:
-    return HTTPException(
-        409,
-        f"another request changed product {sku} or took its SKU or GTIN at the same time; "
-        "read the product again and retry",
-    )

@@ -8,6 +8,9 @@ from skuhub_catalog.domain.product import Product
 
 
 class ProductRepository(Protocol):
+    """Products by SKU. ``add`` and ``update`` raise :class:`ProductAlreadyExistsError` or
+    :class:`GtinInUseError` when another writer took the SKU or GTIN at the same time."""
+
     async def get(self, sku: str, *, for_update: bool = False) -> Product | None:
         """The product with this SKU (deleted ones too), optionally locked for this transaction."""
 
@@ -24,3 +27,10 @@ class ProductRepository(Protocol):
         self, after: str | None, limit: int, *, include_deleted: bool = False
     ) -> list[Product]:
         """Up to ``limit`` products ordered by SKU, starting after ``after``."""
+
+
+class CatalogUnitOfWork(Protocol):
+    """The catalog's repositories, bound to one transaction."""
+
+    @property
+    def products(self) -> ProductRepository: ...

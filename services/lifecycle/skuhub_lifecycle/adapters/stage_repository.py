@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -16,6 +17,8 @@ _UPDATED = ("stage", "version", "product_version", "reason", "changed_at", "upda
 
 
 class SqlStageRepository:
+    """Stages in PostgreSQL."""
+
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
@@ -82,3 +85,14 @@ def _to_state(row: sa.RowMapping) -> SkuStage:
         reason=row["reason"],
         changed_at=row["changed_at"],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SqlUnitOfWork:
+    """The lifecycle service's repositories on one connection (and its transaction)."""
+
+    stages: SqlStageRepository
+
+
+def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
+    return SqlUnitOfWork(stages=SqlStageRepository(conn))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from skuhub_runtime import messaging_tables
+
 metadata = sa.MetaData()
+messaging_tables.add_to(metadata)
 
 stages = sa.Table(
     "stages",
@@ -17,3 +20,4 @@ stages = sa.Table(
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+sa.Index("stages_stage_idx", stages.c.stage)

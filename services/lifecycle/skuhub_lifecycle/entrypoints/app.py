@@ -6,9 +6,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from skuhub_lifecycle.entrypoints.consumers import product_changed_consumer
-from skuhub_lifecycle.entrypoints.http import router
+from skuhub_contracts.subscriptions import LIFECYCLE_PRODUCTS
+from skuhub_lifecycle.adapters.stage_repository import sql_unit_of_work
+from skuhub_lifecycle.entrypoints.handlers import on_product_changed
+from skuhub_lifecycle.entrypoints.http import ERROR_STATUSES, router
 from skuhub_lifecycle.settings import LifecycleSettings
+from skuhub_runtime.handling import ConsumerSpec
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.service import ServiceRuntime, run_service
 
@@ -18,7 +21,10 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 def create_app(settings: LifecycleSettings | None = None) -> FastAPI:
     settings = settings or LifecycleSettings()
     runtime = ServiceRuntime(
-        settings, migrations_dir=MIGRATIONS, consumers=[product_changed_consumer(settings)]
+        settings,
+        unit_of_work=sql_unit_of_work,
+        migrations_dir=MIGRATIONS,
+        consumers=[ConsumerSpec(LIFECYCLE_PRODUCTS, on_product_changed)],
     )
     return create_http_app(
         runtime,
@@ -26,6 +32,7 @@ def create_app(settings: LifecycleSettings | None = None) -> FastAPI:
         description="Lifecycle stage per SKU (concept to discontinued), following the catalog "
         "and operators.",
         routers=[router],
+        errors=ERROR_STATUSES,
     )
 
 

@@ -3,44 +3,42 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from skuhub_contracts.events import LifecycleStage
-from skuhub_contracts.topics import LIFECYCLE_STAGE_CHANGED
-from skuhub_lifecycle.adapters.stage_repository import SqlStageRepository
+from skuhub_contracts.events import LifecycleStage, Reason
+from skuhub_contracts.identifiers import Sku
 from skuhub_lifecycle.domain import stages as domain
-from skuhub_lifecycle.domain.stages import LifecycleError, SkuStage, Stage, StageNotFoundError
-from skuhub_lifecycle.entrypoints.events import to_stage_changed
-from skuhub_lifecycle.service_layer.transitions import transition_stage
-from skuhub_runtime.http import RuntimeDep
-from skuhub_runtime.origin import request_origin
-from skuhub_runtime.outbox import enqueue_events
+from skuhub_lifecycle.domain.stages import SkuStage, Stage, StageNotFoundError
+from skuhub_lifecycle.entrypoints import handlers
+from skuhub_lifecycle.service_layer.ports import LifecycleUnitOfWork
+from skuhub_runtime.http import OriginDep, error_responses, get_runtime
+from skuhub_runtime.service import ServiceRuntime
 
 router = APIRouter(prefix="/v1", tags=["lifecycle"])
+LifecycleRuntime = Annotated[ServiceRuntime[LifecycleUnitOfWork], Depends(get_runtime)]
 
-SOURCE = "/skuhub/lifecycle"
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "The lifecycle has not seen this SKU (the catalog has not published it)."},
-    409: {"description": "The transition is not allowed, or the stage changed meanwhile."},
-    422: {"description": "The request breaks a rule; `detail` says which field and why."},
-}
-_STATUS_OF_ERROR: dict[type[LifecycleError], int] = {
+ERROR_STATUSES: dict[type[Exception], int] = {
     domain.StageNotFoundError: 404,
     domain.ForbiddenTransitionError: 409,
     domain.VersionConflictError: 409,
 }
+"""Each lifecycle refusal and its HTTP status (the app registers them once)."""
+_NOT_SEEN = "The lifecycle has not seen this SKU (the catalog has not published it)."
 
 
 class TransitionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     stage: LifecycleStage = Field(description="The stage to move to.")
-    reason: str = Field(min_length=1, max_length=200, description="Why, for the audit trail.")
+    reason: Annotated[Reason, Field(min_length=1)] = Field(description="Why, for the audit trail.")
     expected_version: int | None = Field(
-        default=None, ge=1, description="Refuse (409) unless the stage is at this version."
+        default=None,
+        ge=1,
+        le=2**63 - 1,
+        description="Refuse (409) unless the stage is at this version.",
     )
 
 
@@ -71,51 +69,40 @@ class StageView(BaseModel):
 @router.get(
     "/stages/{sku:path}",
     response_model=StageView,
-    responses={404: _ERRORS[404]},
+    responses=error_responses(404, e404=_NOT_SEEN),
     summary="Lifecycle stage of a SKU",
 )
-async def get_stage(sku: str, runtime: RuntimeDep) -> StageView:
-    async with runtime.engine.connect() as conn:
-        state = await SqlStageRepository(conn).get(sku)
+async def get_stage(sku: Sku, runtime: LifecycleRuntime) -> StageView:
+    state = await runtime.read(lambda uow: uow.stages.get(sku))
     if state is None:
-        raise _http_error(StageNotFoundError.for_sku(sku))
+        raise StageNotFoundError.for_sku(sku)
     return StageView.of(state)
 
 
 @router.post(
     "/stages/{sku:path}/transitions",
     response_model=StageView,
-    responses=_ERRORS,
+    responses=error_responses(
+        404,
+        409,
+        e404=_NOT_SEEN,
+        e409="The transition is not allowed, or the stage changed meanwhile.",
+    ),
     summary="Move a SKU to another stage",
     description="An operator-driven move along the transition table (forward, or phase-out back "
     "to active). Publishes lifecycle-stage-changed in the same transaction.",
 )
 async def post_transition(
-    sku: str,
-    body: TransitionRequest,
-    runtime: RuntimeDep,
-    traceparent: str | None = Header(default=None),
-    tracestate: str | None = Header(default=None),
+    sku: Sku, body: TransitionRequest, runtime: LifecycleRuntime, origin: OriginDep
 ) -> StageView:
-    topic = runtime.settings.topic(LIFECYCLE_STAGE_CHANGED.name)
-    with request_origin("lifecycle transition stage", traceparent, tracestate) as origin:
-        try:
-            async with runtime.transaction() as conn:
-                moved = await transition_stage(
-                    SqlStageRepository(conn),
-                    sku,
-                    Stage(body.stage.value),
-                    body.reason,
-                    expected_version=body.expected_version,
-                )
-                envelope = origin.envelope(
-                    to_stage_changed(moved.change), source=SOURCE, time=moved.change.changed_at
-                )
-                await enqueue_events(conn, [(topic, envelope)])
-        except LifecycleError as exc:
-            raise _http_error(exc) from exc
-    return StageView.of(moved.state)
-
-
-def _http_error(exc: LifecycleError) -> HTTPException:
-    return HTTPException(_STATUS_OF_ERROR.get(type(exc), 400), exc.reason)
+    state = await runtime.execute(
+        lambda uow: handlers.transition(
+            uow,
+            sku,
+            Stage(body.stage.value),
+            body.reason,
+            origin,
+            expected_version=body.expected_version,
+        )
+    )
+    return StageView.of(state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -21,6 +22,8 @@ _LOCK_SKUS = sa.text(
 
 
 class SqlLedgerRepository:
+    """The ledger in PostgreSQL: journal, positions, per-SKU locks."""
+
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
@@ -50,19 +53,22 @@ class SqlLedgerRepository:
         result = await self._conn.execute(_RECORD_MOVEMENT, rows)
         return set(result.scalars())
 
-    async def load_positions(self, keys: Iterable[PositionKey]) -> list[Position]:
+    async def load_positions(
+        self, keys: Iterable[PositionKey], *, lock: bool = True
+    ) -> list[Position]:
         wanted = sorted(set(keys))  # a stable lock order avoids deadlocks between replicas
         if not wanted:
             return []
-        # Row locks cannot cover positions that do not exist yet; a per-SKU lock for the
-        # transaction does, so two replicas (say, during a rebalance) never both create one.
-        await self._conn.execute(_LOCK_SKUS, {"skus": sorted({key[0] for key in wanted})})
         statement = (
             sa.select(positions)
             .where(sa.tuple_(positions.c.sku, positions.c.location, positions.c.lot).in_(wanted))
             .order_by(positions.c.sku, positions.c.location, positions.c.lot)
-            .with_for_update()
         )
+        if lock:
+            # Row locks cannot cover positions that do not exist yet; a per-SKU lock for the
+            # transaction does, so two replicas (say, during a rebalance) never both create one.
+            await self._conn.execute(_LOCK_SKUS, {"skus": sorted({key[0] for key in wanted})})
+            statement = statement.with_for_update()
         return [_to_position(row) for row in (await self._conn.execute(statement)).mappings()]
 
     async def save_positions(self, changed: Iterable[Position]) -> None:
@@ -130,3 +136,14 @@ def _to_position(row: sa.RowMapping) -> Position:
         version=row["version"],
         expires_on=row["expires_on"],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SqlUnitOfWork:
+    """The stock service's repositories on one connection (and its transaction)."""
+
+    ledger: SqlLedgerRepository
+
+
+def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
+    return SqlUnitOfWork(ledger=SqlLedgerRepository(conn))

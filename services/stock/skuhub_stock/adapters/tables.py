@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from skuhub_runtime import messaging_tables
+
 metadata = sa.MetaData()
+messaging_tables.add_to(metadata)
 
 positions = sa.Table(
     "positions",
@@ -39,3 +42,4 @@ movements = sa.Table(
     sa.Column("rejected_reason", sa.Text),
     sa.UniqueConstraint("source_system", "source_sequence", name="movements_source_uq"),
 )
+sa.Index("movements_sku_idx", movements.c.sku)

@@ -1,11 +1,13 @@
 """The stock ledger: positions per SKU x location (GLN) x lot, changed by movements.
 
 Pure Python: no I/O, no frameworks. Movements are applied as deltas except
-cycle counts, which set on_hand to what was counted. Quantities may go below
-zero when upstream reports events out of order (a release before its
-reservation, a transfer-in before its transfer-out); the ledger records what
-it was told and converges once the late event arrives, while
-available-to-promise never shows a negative number to a channel.
+cycle counts, which set on_hand to what was counted. On hand and in transit
+may go below zero when upstream reports events out of order (a transfer-in
+before its transfer-out); the ledger records what it was told and converges
+once the late event arrives. Reserved never goes below zero: a release of more
+than is reserved (one that arrives before its reservation) leaves zero.
+
+One formula (docs/decisions.md): available_to_promise = max(on_hand - reserved, 0).
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ class MovementKind(StrEnum):
 
 
 class MovementRejected(Exception):
-    """The ledger cannot accept a movement; ``reason`` says why."""
+    """The ledger cannot accept a movement; ``reason`` says why, ``field`` which input."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, field: str) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +79,8 @@ class Position:
 
     @property
     def available_to_promise(self) -> Decimal:
-        """What can be sold now: on hand less reserved, never below zero.
-
-        A reserved quantity below zero (a release that arrived before its
-        reservation) must not make more available than is on hand.
-        """
-        return max(self.on_hand - max(self.reserved, ZERO), ZERO)
+        """What can be sold now: on hand less reserved, never below zero."""
+        return max(self.on_hand - self.reserved, ZERO)
 
 
 @dataclass
@@ -115,7 +114,8 @@ class Ledger:
             if existing is not None and existing.unit != movement.unit:
                 raise MovementRejected(
                     f"unit {movement.unit} does not match the position's unit {existing.unit} "
-                    f"for {existing.sku} at {existing.location}; convert before sending"
+                    f"for {existing.sku} at {existing.location}; convert before sending",
+                    field="unit",
                 )
         here = self.position(movement.key, movement.unit)
         there = self.position(there_key, movement.unit) if there_key is not None else None
@@ -135,7 +135,9 @@ class Ledger:
             case MovementKind.RESERVATION:
                 here.reserved += q
             case MovementKind.RESERVATION_RELEASE:
-                here.reserved -= q
+                # Nothing can be released that is not reserved; parking an early release
+                # until its reservation arrives needs reservation ids (the stock issue).
+                here.reserved = max(here.reserved - q, ZERO)
             case MovementKind.CYCLE_COUNT:
                 here.on_hand = q
         if movement.expires_on is not None and movement.kind in (

@@ -6,9 +6,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
+from skuhub_runtime.handling import ConsumerSpec
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.service import ServiceRuntime, run_service
-from skuhub_stock.entrypoints.consumers import stock_moved_consumer
+from skuhub_stock.adapters.ledger_repository import sql_unit_of_work
+from skuhub_stock.entrypoints.handlers import on_stock_moved
 from skuhub_stock.entrypoints.http import router
 from skuhub_stock.settings import StockSettings
 
@@ -18,7 +21,10 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 def create_app(settings: StockSettings | None = None) -> FastAPI:
     settings = settings or StockSettings()
     runtime = ServiceRuntime(
-        settings, migrations_dir=MIGRATIONS, consumers=[stock_moved_consumer(settings)]
+        settings,
+        unit_of_work=sql_unit_of_work,
+        migrations_dir=MIGRATIONS,
+        consumers=[ConsumerSpec(STOCK_MOVEMENTS, on_stock_moved)],
     )
     return create_http_app(
         runtime,

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import Annotated
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from skuhub_contracts.codec import encode
 from skuhub_contracts.events import StockMoved
 from skuhub_contracts.identifiers import Sku
 from skuhub_contracts.topics import STOCK_MOVED
-from skuhub_runtime.http import RuntimeDep
-from skuhub_runtime.origin import request_origin
-from skuhub_stock.adapters.ledger_repository import SqlLedgerRepository
+from skuhub_runtime.http import OriginDep, error_responses, get_runtime, validation_errors
+from skuhub_runtime.service import ServiceRuntime
+from skuhub_stock.entrypoints.events import to_movement
+from skuhub_stock.service_layer.ports import StockUnitOfWork
+from skuhub_stock.service_layer.record_movements import refusals
 
 router = APIRouter(prefix="/v1", tags=["stock"])
+StockRuntime = Annotated[ServiceRuntime[StockUnitOfWork], Depends(get_runtime)]
 PUBLISH_TIMEOUT_S = 10.0
 
 
@@ -54,34 +59,39 @@ class PositionsView(BaseModel):
     status_code=202,
     response_model=Accepted,
     summary="Report stock movements",
-    description="Validates the movements and publishes each to the stock-moved topic, the same "
-    "path Kafka producers use. 202 means the broker has them; positions follow within moments. "
-    "503 means the broker did not take them all: send the same request again (a movement already "
-    "taken is recognised by its source_system and source_sequence and counted once).",
-    responses={503: {"description": "Kafka did not acknowledge every movement; retry."}},
+    description="Checks the movements with the same code the stock consumer runs (the "
+    "skuhub.stock-moved.v1 contract, then the ledger's rules against the current positions) and "
+    "publishes each to the stock-moved topic, the path Kafka producers use. 202 means the broker "
+    "has them all; positions follow within moments. 422 lists every refused movement "
+    "(`loc` = body, movements, its index, the field) and takes none. 503 means the broker did "
+    "not take them all: send the same request again (a movement already taken is recognised by "
+    "its source_system and source_sequence and counted once).",
+    responses=error_responses(503, e503="Kafka did not acknowledge every movement; retry."),
 )
 async def post_movements(
-    batch: MovementBatch,
-    runtime: RuntimeDep,
-    traceparent: str | None = Header(default=None),
-    tracestate: str | None = Header(default=None),
-) -> Accepted:
+    batch: MovementBatch, runtime: StockRuntime, origin: OriginDep
+) -> Accepted | JSONResponse:
+    movements = [to_movement(m) for m in batch.movements]
+    refused = await runtime.read(lambda uow: refusals(uow.ledger, movements))
+    if refused:
+        return validation_errors(
+            [
+                (("body", "movements", index, rejection.field), rejection.reason)
+                for index, rejection in sorted(refused.items())
+            ]
+        )
     topic = runtime.settings.topic(STOCK_MOVED.name)
-    with request_origin("stock ingest movements", traceparent, tracestate) as origin:
-        envelopes = [
-            origin.envelope(m, source="/skuhub/stock/http", time=m.occurred_at)
-            for m in batch.movements
-        ]
-        try:
-            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
-                await runtime.publisher.send_batch([(topic, encode(e)) for e in envelopes])
-        except (KafkaError, TimeoutError, OSError) as exc:
-            raise HTTPException(
-                503,
-                f"Kafka did not acknowledge every movement ({type(exc).__name__}); send the same "
-                "request again: movements already taken are counted once",
-                headers={"Retry-After": "1"},
-            ) from exc
+    envelopes = [origin.envelope(m, time=m.occurred_at) for m in batch.movements]
+    try:
+        async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+            await runtime.publisher.send_batch([(topic, encode(e)) for e in envelopes])
+    except (KafkaError, TimeoutError, OSError) as exc:
+        raise HTTPException(
+            503,
+            f"Kafka did not acknowledge every movement ({type(exc).__name__}); send the same "
+            "request again: movements already taken are counted once",
+            headers={"Retry-After": "1"},
+        ) from exc
     return Accepted(accepted=len(envelopes), event_ids=[e.id for e in envelopes], topic=topic)
 
 
@@ -92,9 +102,8 @@ async def post_movements(
     description="Every location and lot of the SKU as the ledger has them now. An unknown SKU "
     "has no positions (an empty list), not an error.",
 )
-async def get_positions(sku: Sku, runtime: RuntimeDep) -> PositionsView:
-    async with runtime.engine.connect() as conn:
-        found = await SqlLedgerRepository(conn).positions_of(sku)
+async def get_positions(sku: Sku, runtime: StockRuntime) -> PositionsView:
+    found = await runtime.read(lambda uow: uow.ledger.positions_of(sku))
     views = [
         PositionView(
             location=p.location,

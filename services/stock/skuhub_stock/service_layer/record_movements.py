@@ -1,11 +1,19 @@
-"""Use case: record a batch of reported stock movements in the ledger."""
+"""Use cases: record a batch of reported stock movements; check movements before taking them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from skuhub_stock.domain.ledger import Ledger, MovementKind, MovementRejected, Position
+from skuhub_stock.domain.ledger import (
+    Ledger,
+    Movement,
+    MovementKind,
+    MovementRejected,
+    Position,
+    PositionKey,
+)
 from skuhub_stock.service_layer.ports import LedgerRepository, ReportedMovement
 
 
@@ -32,14 +40,10 @@ async def record_movements(repo: LedgerRepository, batch: Sequence[ReportedMovem
     if not fresh:
         return result
 
-    keys = {m.movement.key for m in fresh}
-    keys |= {
-        (m.movement.sku, m.movement.destination, m.movement.lot or "")
-        for m in fresh
-        if m.movement.kind is MovementKind.TRANSFER_OUT and m.movement.destination
-    }
-    ledger = Ledger({p.key: p for p in await repo.load_positions(keys)})
-    last_cause: dict[tuple[str, str, str], str] = {}
+    ledger = Ledger(
+        {p.key: p for p in await repo.load_positions(_touched(m.movement for m in fresh))}
+    )
+    last_cause: dict[PositionKey, str] = {}
     for reported in fresh:
         try:
             touched = ledger.apply(reported.movement)
@@ -52,3 +56,33 @@ async def record_movements(repo: LedgerRepository, batch: Sequence[ReportedMovem
     await repo.save_positions(ledger.changed.values())
     result.changed = [(p, last_cause[k]) for k, p in ledger.changed.items()]
     return result
+
+
+async def refusals(
+    repo: LedgerRepository, movements: Sequence[Movement]
+) -> dict[int, MovementRejected]:
+    """Which of ``movements`` the ledger would refuse now, by index, and why.
+
+    The same domain code as :func:`record_movements`, on a copy of the current
+    positions; nothing is locked or saved. HTTP ingest asks this before it takes
+    movements, so a client hears about a refusal instead of the dead-letter topic.
+    """
+    current = await repo.load_positions(_touched(movements), lock=False)
+    ledger = Ledger({p.key: copy.copy(p) for p in current})
+    refused: dict[int, MovementRejected] = {}
+    for index, movement in enumerate(movements):
+        try:
+            ledger.apply(movement)
+        except MovementRejected as rejected:
+            refused[index] = rejected
+    return refused
+
+
+def _touched(movements: Iterable[Movement]) -> set[PositionKey]:
+    """Every position the movements change: their own, and a transfer's destination."""
+    keys: set[PositionKey] = set()
+    for movement in movements:
+        keys.add(movement.key)
+        if movement.kind is MovementKind.TRANSFER_OUT and movement.destination:
+            keys.add((movement.sku, movement.destination, movement.lot or ""))
+    return keys

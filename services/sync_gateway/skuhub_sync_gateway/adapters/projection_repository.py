@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ from skuhub_sync_gateway.service_layer.projection import Fact
 
 
 class SqlProjectionRepository:
+    """The projection in PostgreSQL; every upsert is guarded by version."""
+
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
@@ -165,3 +168,14 @@ def _source(row: sa.RowMapping | None) -> dict[str, Any] | None:
         "origin_time": row["origin_time"].isoformat(),
         "applied_at": row["applied_at"].isoformat(),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class SqlUnitOfWork:
+    """The gateway's repositories on one connection (and its transaction)."""
+
+    projection: SqlProjectionRepository
+
+
+def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
+    return SqlUnitOfWork(projection=SqlProjectionRepository(conn))

@@ -5,7 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from skuhub_runtime import messaging_tables
+
 metadata = sa.MetaData()
+messaging_tables.add_to(metadata)
 
 products = sa.Table(
     "products",

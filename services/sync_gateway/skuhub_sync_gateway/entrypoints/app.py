@@ -6,9 +6,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from skuhub_contracts.subscriptions import OFFER_PROJECTION
+from skuhub_runtime.handling import ConsumerSpec
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.service import ServiceRuntime, run_service
-from skuhub_sync_gateway.entrypoints.consumers import projection_consumer
+from skuhub_sync_gateway.adapters.projection_repository import sql_unit_of_work
+from skuhub_sync_gateway.entrypoints.handlers import project
 from skuhub_sync_gateway.entrypoints.http import build_router, configured_channels
 from skuhub_sync_gateway.settings import SyncGatewaySettings
 
@@ -17,7 +20,12 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 def create_app(settings: SyncGatewaySettings | None = None) -> FastAPI:
     settings = settings or SyncGatewaySettings()
-    runtime = ServiceRuntime(settings, migrations_dir=MIGRATIONS, consumers=[projection_consumer()])
+    runtime = ServiceRuntime(
+        settings,
+        unit_of_work=sql_unit_of_work,
+        migrations_dir=MIGRATIONS,
+        consumers=[ConsumerSpec(OFFER_PROJECTION, project)],
+    )
     return create_http_app(
         runtime,
         title="skuhub sync gateway",

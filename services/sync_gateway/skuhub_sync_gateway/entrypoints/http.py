@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from skuhub_contracts.identifiers import Sku
-from skuhub_runtime.http import RuntimeDep
-from skuhub_sync_gateway.adapters.projection_repository import SqlProjectionRepository
+from skuhub_runtime.http import error_responses, get_runtime
+from skuhub_runtime.service import ServiceRuntime
 from skuhub_sync_gateway.domain.offers import Channel, build_offer, channels_for
+from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
 from skuhub_sync_gateway.settings import SyncGatewaySettings
+
+GatewayRuntime = Annotated[ServiceRuntime[GatewayUnitOfWork], Depends(get_runtime)]
 
 
 class ChannelView(BaseModel):
@@ -74,16 +77,17 @@ def build_router(channels: list[Channel]) -> APIRouter:
         "/channels/{channel}/offers/{sku:path}",
         response_model=OfferView,
         summary="The offer of one SKU on one channel",
-        responses={
-            404: {"description": "Unknown channel, or a SKU the gateway has never heard of."}
-        },
+        responses=error_responses(
+            404, e404="Unknown channel, or a SKU the gateway has never heard of."
+        ),
     )
-    async def get_offer(channel: str, sku: Sku, runtime: RuntimeDep) -> OfferView:
+    async def get_offer(channel: str, sku: Sku, runtime: GatewayRuntime) -> OfferView:
         found = channels_for(channels, channel)
         if found is None:
             raise HTTPException(404, f"unknown channel {channel!r}; GET /v1/channels lists them")
-        async with runtime.engine.connect() as conn:
-            product, positions, stage, sources = await SqlProjectionRepository(conn).facts_of(sku)
+        product, positions, stage, sources = await runtime.read(
+            lambda uow: uow.projection.facts_of(sku)
+        )
         if product is None and not positions and stage is None:
             raise HTTPException(404, f"SKU {sku!r} is not known to the gateway (yet)")
         offer = build_offer(found, sku, product, positions, stage)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
+
+from skuhub_sync_gateway.domain.offers import PositionFacts, ProductFacts, StageFacts
 
 T = TypeVar("T")
 
@@ -32,3 +34,28 @@ def newest_per_key(facts: Iterable[Fact[T]], key: Callable[[T], Hashable]) -> li
         if k not in newest or fact.version > newest[k].version:
             newest[k] = fact
     return list(newest.values())
+
+
+class ProjectionRepository(Protocol):
+    """The gateway's copy of the facts offers are built from; upserts keep the newest version."""
+
+    async def upsert_products(self, facts: Sequence[Fact[Any]]) -> None:
+        """Store product-changed snapshots (one per SKU) unless a newer one is stored."""
+
+    async def upsert_positions(self, facts: Sequence[Fact[Any]]) -> None:
+        """Store stock-level-changed positions (one per key) unless a newer one is stored."""
+
+    async def upsert_stages(self, facts: Sequence[Fact[Any]]) -> None:
+        """Store lifecycle stages (one per SKU) unless a newer one is stored."""
+
+    async def facts_of(
+        self, sku: str
+    ) -> tuple[ProductFacts | None, list[PositionFacts], StageFacts | None, dict[str, Any]]:
+        """Everything known about a SKU, plus provenance (versions and trace ids) per fact."""
+
+
+class GatewayUnitOfWork(Protocol):
+    """The gateway's repositories, bound to one transaction."""
+
+    @property
+    def projection(self) -> ProjectionRepository: ...

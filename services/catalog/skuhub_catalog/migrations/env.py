@@ -1,3 +1,0 @@
-from skuhub_runtime.migrations import run_env
-
-run_env()
