@@ -8,25 +8,44 @@ from skuhub_catalog.domain.product import Product
 
 
 class ProductRepository(Protocol):
-    """Products by SKU. ``add`` and ``update`` raise :class:`ProductAlreadyExistsError` or
-    :class:`GtinInUseError` when another writer took the SKU or GTIN at the same time."""
+    """Products by SKU, deleted ones included: a deleted product keeps its SKU and its GTIN.
+
+    Products come back as copies, field for field as stored, with ``updated_at``
+    in UTC. Ordering is by SKU as text, as the database collates it (byte order in
+    the C collation of the embedded PostgreSQL). After :class:`GtinInUseError` the
+    transaction is spoiled: roll it back. ``tests/integration/test_repository_contracts.py``
+    holds every implementation to this contract.
+    """
 
     async def get(self, sku: str, *, for_update: bool = False) -> Product | None:
-        """The product with this SKU (deleted ones too), optionally locked for this transaction."""
+        """The product with this SKU (deleted ones too), optionally locked for this transaction
+        (another ``for_update`` read of it waits until this transaction ends)."""
 
     async def add(self, product: Product) -> bool:
-        """Insert a new product; False if its SKU exists already."""
+        """Insert a new product; False if its SKU is taken (by a deleted product too, or by a
+        concurrent transaction, which ``add`` waits for).
+
+        Raises:
+            GtinInUseError: (``field`` "gtin") another product carries the GTIN, or a
+                concurrent transaction just gave it to one; the SKU is checked first.
+        """
 
     async def update(self, product: Product) -> None:
-        """Store a new version of an existing product."""
+        """Overwrite the product with this SKU with ``product`` (every field, version as given);
+        nothing is stored when no product has the SKU.
+
+        Raises:
+            GtinInUseError: (``field`` "gtin") another product carries the new GTIN.
+        """
 
     async def sku_with_gtin(self, gtin: str) -> str | None:
-        """The SKU of the product carrying this GTIN, if any."""
+        """The SKU of the product carrying this GTIN (deleted ones too), if any."""
 
     async def list_after(
         self, after: str | None, limit: int, *, include_deleted: bool = False
     ) -> list[Product]:
-        """Up to ``limit`` products ordered by SKU, starting after ``after``."""
+        """Up to ``limit`` products ordered by SKU, starting after ``after`` (a cursor: any
+        text, not necessarily a stored SKU); deleted ones only with ``include_deleted``."""
 
 
 class CatalogUnitOfWork(Protocol):

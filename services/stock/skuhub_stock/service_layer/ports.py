@@ -22,20 +22,35 @@ class ReportedMovement:
 
 
 class LedgerRepository(Protocol):
+    """The movement journal and the positions (SKU x location x lot, no lot being "").
+
+    Positions come back as copies: changing one changes nothing stored until it is
+    saved. Positions are ordered by key, as the database collates text (byte order
+    in the C collation of the embedded PostgreSQL).
+    ``tests/integration/test_repository_contracts.py`` holds every implementation to
+    this contract.
+    """
+
     async def record_movements(self, movements: Sequence[ReportedMovement]) -> set[str]:
-        """Journal movements; return the event ids that were new (not duplicates by source)."""
+        """Journal movements; return the event ids that were new.
+
+        A movement is not new when its ``(source_system, source_sequence)`` or its event id
+        is journaled already, earlier in the same batch included (the first one counts).
+        """
 
     async def load_positions(
         self, keys: Iterable[PositionKey], *, lock: bool = True
     ) -> list[Position]:
-        """Positions with these keys (those that exist); with ``lock``, locked (and the
-        SKUs' not-yet-existing positions reserved) for this transaction."""
+        """Positions with these keys (those that exist), in key order; with ``lock``, locked
+        (and the SKUs' not-yet-existing positions reserved) for this transaction: another
+        locking load of any of these SKUs waits until this transaction ends."""
 
     async def save_positions(self, positions: Iterable[Position]) -> None:
-        """Insert or update these positions."""
+        """Insert or overwrite these positions, every field as given."""
 
     async def mark_rejected(self, event_id: str, reason: str) -> None:
-        """Note in the journal why a movement was refused."""
+        """Note in the journal why a movement was refused; it stays journaled (a redelivery is
+        still a duplicate). An event id never journaled is left unknown."""
 
     async def positions_of(self, sku: str) -> list[Position]:
         """Every position of one SKU, by location and lot."""

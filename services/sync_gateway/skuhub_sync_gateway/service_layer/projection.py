@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from skuhub_contracts.events import LifecycleStageChanged, ProductChanged, StockLevelChanged
 from skuhub_sync_gateway.domain.offers import PositionFacts, ProductFacts, StageFacts
 
 T = TypeVar("T")
@@ -37,21 +38,32 @@ def newest_per_key(facts: Iterable[Fact[T]], key: Callable[[T], Hashable]) -> li
 
 
 class ProjectionRepository(Protocol):
-    """The gateway's copy of the facts offers are built from; upserts keep the newest version."""
+    """The gateway's copy of the facts offers are built from; upserts keep the newest version.
 
-    async def upsert_products(self, facts: Sequence[Fact[Any]]) -> None:
-        """Store product-changed snapshots (one per SKU) unless a newer one is stored."""
+    Each fact is keyed by SKU (products, stages) or by SKU, location and lot (positions,
+    a missing lot being ""). An upsert stores a fact unless its key holds one of the same
+    or a newer version; facts of one call are applied in turn, so the newest of a key
+    wins whatever their order. ``tests/integration/test_repository_contracts.py`` holds
+    every implementation to this contract.
+    """
 
-    async def upsert_positions(self, facts: Sequence[Fact[Any]]) -> None:
-        """Store stock-level-changed positions (one per key) unless a newer one is stored."""
+    async def upsert_products(self, facts: Sequence[Fact[ProductChanged]]) -> None:
+        """Store product-changed snapshots unless a version as new is stored."""
 
-    async def upsert_stages(self, facts: Sequence[Fact[Any]]) -> None:
-        """Store lifecycle stages (one per SKU) unless a newer one is stored."""
+    async def upsert_positions(self, facts: Sequence[Fact[StockLevelChanged]]) -> None:
+        """Store stock-level-changed positions unless a version as new is stored."""
+
+    async def upsert_stages(self, facts: Sequence[Fact[LifecycleStageChanged]]) -> None:
+        """Store lifecycle stages unless a version as new is stored."""
 
     async def facts_of(
         self, sku: str
     ) -> tuple[ProductFacts | None, list[PositionFacts], StageFacts | None, dict[str, Any]]:
-        """Everything known about a SKU, plus provenance (versions and trace ids) per fact."""
+        """Everything known about a SKU (positions by location and lot, as the database
+        collates text), plus provenance per fact: ``{"product": source | None, "stage":
+        source | None, "positions": [{"location", "lot" (None for no lot), **source}]}``,
+        a source being ``{"version", "trace_id", "origin_time", "applied_at"}`` with both
+        times as ISO 8601 text in UTC (``applied_at``: when the upsert stored it)."""
 
 
 class GatewayUnitOfWork(Protocol):

@@ -1,0 +1,73 @@
+"""The catalog's product repository in a dict, and its unit of work."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC
+
+from skuhub_catalog.domain.product import GtinInUseError, Product
+
+
+class FakeProductRepository:
+    """Products by SKU in memory; the contract suite holds it to ``SqlProductRepository``."""
+
+    def __init__(self, *products: Product) -> None:
+        self._products = {p.sku: _copy(p) for p in products}
+
+    async def get(self, sku: str, *, for_update: bool = False) -> Product | None:
+        found = self._products.get(sku)
+        return _copy(found) if found is not None else None
+
+    async def add(self, product: Product) -> bool:
+        if product.sku in self._products:
+            return False
+        self._check_gtin_free(product)
+        self._products[product.sku] = _copy(product)
+        return True
+
+    async def update(self, product: Product) -> None:
+        if product.sku not in self._products:
+            return
+        self._check_gtin_free(product)
+        self._products[product.sku] = _copy(product)
+
+    async def sku_with_gtin(self, gtin: str) -> str | None:
+        return next((p.sku for p in self._products.values() if p.gtin == gtin), None)
+
+    async def list_after(
+        self, after: str | None, limit: int, *, include_deleted: bool = False
+    ) -> list[Product]:
+        listed = sorted(
+            (
+                p
+                for p in self._products.values()
+                if (after is None or p.sku > after) and (include_deleted or not p.deleted)
+            ),
+            key=lambda p: p.sku,
+        )
+        return [_copy(p) for p in listed[:limit]]
+
+    def _check_gtin_free(self, product: Product) -> None:
+        """What the unique GTIN index does: one product (deleted ones too) per GTIN."""
+        if product.gtin is None:
+            return
+        if any(p.gtin == product.gtin and p.sku != product.sku for p in self._products.values()):
+            raise GtinInUseError(
+                f"GTIN {product.gtin} was just taken by another product", field="gtin"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class FakeCatalogUnitOfWork:
+    """The catalog's repositories, in memory."""
+
+    products: FakeProductRepository = field(default_factory=FakeProductRepository)
+
+
+def _copy(product: Product) -> Product:
+    """A copy sharing nothing mutable, with the time in UTC (as PostgreSQL returns it)."""
+    return dataclasses.replace(
+        copy.deepcopy(product), updated_at=product.updated_at.astimezone(UTC)
+    )

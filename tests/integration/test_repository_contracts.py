@@ -1,0 +1,1026 @@
+"""One contract per repository port, run against the in-memory fake and the SQL adapter alike.
+
+Every port fixture is parametrized over ``["fake", "sql"]``: the fake from
+``tests/fakes``, or the SQL adapter in one transaction on a freshly migrated
+schema of the real PostgreSQL. The same test functions run against both, so a
+unit test on a fake sees what the service sees in production. Expected values
+come from the ports' docstrings and docs/decisions.md, never from either
+implementation. Locks are only observable between two transactions, so those
+cases run against PostgreSQL alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from skuhub_catalog.adapters.product_repository import SqlProductRepository
+from skuhub_catalog.domain.product import GtinInUseError, Product, ProductStatus
+from skuhub_catalog.entrypoints.app import MIGRATIONS as CATALOG_MIGRATIONS
+from skuhub_catalog.service_layer.ports import ProductRepository
+from skuhub_catalog.settings import CatalogSettings
+from skuhub_contracts.events import (
+    LifecycleStage,
+    LifecycleStageChanged,
+    ProductChanged,
+    StockLevelChanged,
+)
+from skuhub_contracts.events import ProductStatus as WireProductStatus
+from skuhub_lifecycle.adapters.stage_repository import SqlStageRepository
+from skuhub_lifecycle.domain.stages import SkuStage, Stage
+from skuhub_lifecycle.entrypoints.app import MIGRATIONS as LIFECYCLE_MIGRATIONS
+from skuhub_lifecycle.service_layer.ports import StageRepository
+from skuhub_lifecycle.settings import LifecycleSettings
+from skuhub_runtime import migrations
+from skuhub_runtime.db import create_engine
+from skuhub_runtime.settings import ServiceSettings
+from skuhub_stock.adapters.ledger_repository import SqlLedgerRepository
+from skuhub_stock.domain.ledger import Movement, MovementKind, Position
+from skuhub_stock.entrypoints.app import MIGRATIONS as STOCK_MIGRATIONS
+from skuhub_stock.service_layer.ports import LedgerRepository, ReportedMovement
+from skuhub_stock.settings import StockSettings
+from skuhub_sync_gateway.adapters.projection_repository import SqlProjectionRepository
+from skuhub_sync_gateway.domain.offers import PositionFacts, ProductFacts, StageFacts
+from skuhub_sync_gateway.entrypoints.app import MIGRATIONS as GATEWAY_MIGRATIONS
+from skuhub_sync_gateway.service_layer.projection import Fact, ProjectionRepository
+from skuhub_sync_gateway.settings import SyncGatewaySettings
+from tests.fakes.catalog import FakeProductRepository
+from tests.fakes.lifecycle import FakeStageRepository
+from tests.fakes.stock import FakeLedgerRepository
+from tests.fakes.sync_gateway import FakeProjectionRepository
+from tests.harness import Infrastructure, wait_until_async
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+IMPLEMENTATIONS = ["fake", "sql"]
+CEST = timezone(timedelta(hours=2))
+T0 = datetime(2025, 3, 30, 3, 0, 0, 123_456, tzinfo=CEST)
+"""Not UTC on purpose: every port returns times in UTC, as PostgreSQL does."""
+T1 = T0 + timedelta(minutes=1)
+MAX_VERSION = 2**63 - 1
+GLN_A = "0614141000012"
+GLN_B = "4012345000009"
+GLN_C = "4012345000023"
+
+
+# ---------------------------------------------------------------------------------------------
+# Building each implementation
+
+
+@asynccontextmanager
+async def fresh_schema(
+    request: pytest.FixtureRequest, settings_type: type[ServiceSettings], revisions: Path
+) -> AsyncIterator[AsyncEngine]:
+    """An engine on a newly migrated schema of the service, dropped afterwards."""
+    infra: Infrastructure = request.getfixturevalue("infra")
+    settings = settings_type(
+        database_url=infra.database_url, schema_prefix=f"r{uuid.uuid4().hex[:8]}_"
+    )
+    engine = create_engine(settings)
+    try:
+        await migrations.upgrade(engine, revisions, settings.db_schema)
+        yield engine
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{settings.db_schema}" CASCADE'))
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def transaction(
+    request: pytest.FixtureRequest,
+    settings_type: type[ServiceSettings],
+    revisions: Path,
+    repository: Callable[[AsyncConnection], T],
+) -> AsyncIterator[T]:
+    """The SQL repository on one open transaction of a fresh schema (rolled back afterwards)."""
+    async with fresh_schema(request, settings_type, revisions) as engine, engine.connect() as conn:
+        await conn.begin()
+        yield repository(conn)
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def products(request: pytest.FixtureRequest) -> AsyncIterator[ProductRepository]:
+    if request.param == "fake":
+        yield FakeProductRepository()
+        return
+    async with transaction(
+        request, CatalogSettings, CATALOG_MIGRATIONS, SqlProductRepository
+    ) as repo:
+        yield repo
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def ledger(request: pytest.FixtureRequest) -> AsyncIterator[LedgerRepository]:
+    if request.param == "fake":
+        yield FakeLedgerRepository()
+        return
+    async with transaction(request, StockSettings, STOCK_MIGRATIONS, SqlLedgerRepository) as repo:
+        yield repo
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def stages(request: pytest.FixtureRequest) -> AsyncIterator[StageRepository]:
+    if request.param == "fake":
+        yield FakeStageRepository()
+        return
+    async with transaction(
+        request, LifecycleSettings, LIFECYCLE_MIGRATIONS, SqlStageRepository
+    ) as repo:
+        yield repo
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def projection(request: pytest.FixtureRequest) -> AsyncIterator[ProjectionRepository]:
+    if request.param == "fake":
+        yield FakeProjectionRepository()
+        return
+    async with transaction(
+        request, SyncGatewaySettings, GATEWAY_MIGRATIONS, SqlProjectionRepository
+    ) as repo:
+        yield repo
+
+
+@pytest.fixture
+async def catalog_db(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    async with fresh_schema(request, CatalogSettings, CATALOG_MIGRATIONS) as engine:
+        yield engine
+
+
+@pytest.fixture
+async def stock_db(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    async with fresh_schema(request, StockSettings, STOCK_MIGRATIONS) as engine:
+        yield engine
+
+
+@pytest.fixture
+async def lifecycle_db(request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    async with fresh_schema(request, LifecycleSettings, LIFECYCLE_MIGRATIONS) as engine:
+        yield engine
+
+
+async def committed(
+    engine: AsyncEngine, write: Callable[[AsyncConnection], Awaitable[Any]]
+) -> None:
+    async with engine.begin() as conn:
+        await write(conn)
+
+
+Race = Literal["waits", "goes ahead"]
+
+
+async def second_transaction(
+    engine: AsyncEngine,
+    first: Callable[[AsyncConnection], Awaitable[Any]],
+    second: Callable[[AsyncConnection], Awaitable[T]],
+) -> tuple[Race, T | BaseException]:
+    """Run ``first`` in a transaction left open, then ``second`` in another one.
+
+    Returns whether ``second`` waited for the first transaction (PostgreSQL shows it
+    waiting on a lock) or went ahead (it finished while the first was still open),
+    and what it returned or raised once the first had committed.
+    """
+    async with engine.connect() as one, engine.connect() as two:
+        await one.begin()
+        await first(one)
+        await two.begin()
+        pid = (await two.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        attempt = asyncio.ensure_future(second(two))
+
+        async def waits_or_goes_ahead() -> Race | None:
+            if attempt.done():
+                return "goes ahead"
+            async with engine.connect() as observer:
+                state = await observer.execute(
+                    text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": pid},
+                )
+                return "waits" if state.scalar() == "Lock" else None
+
+        race: Race = await wait_until_async(
+            waits_or_goes_ahead, what="the second transaction to finish or wait on a lock"
+        )
+        await one.commit()
+        [outcome] = await asyncio.gather(attempt, return_exceptions=True)
+    return race, outcome
+
+
+# ---------------------------------------------------------------------------------------------
+# ProductRepository (catalog)
+
+
+def a_product(sku: str = "MUG-1", **fields: Any) -> Product:
+    values: dict[str, Any] = {
+        "status": ProductStatus.DRAFT,
+        "title": {"en_US": f"Mug {sku}"},
+        "version": 1,
+        "updated_at": T0,
+    }
+    return Product(sku=sku, **(values | fields))
+
+
+EVERY_PRODUCT_FIELD = a_product(
+    "MUG-RED/350",
+    status=ProductStatus.ENABLED,
+    title={"en_US": "Mug", "de_DE": "Becher ☕"},
+    version=MAX_VERSION,
+    gtin="4006381333931",
+    family="mugs",
+    parent_sku="MUG",
+    unit="PCE",
+    description={"en_US": "Stoneware.\nDishwasher safe."},
+    attributes={
+        "color": "red",
+        "capacity_ml": 350,
+        "ratio": 0.1,
+        "dishwasher_safe": True,
+        "discontinued_on": None,
+        "sizes": ["S", "M", {"code": "L", "extra": 1.5}],
+        "price": {"EUR": 9.99, "USD": 10, "note": None},
+    },
+)
+
+
+class TestProductRepository:
+    async def test_an_unknown_sku_is_none(self, products: ProductRepository) -> None:
+        assert await products.get("NOPE") is None
+        assert await products.get("NOPE", for_update=True) is None
+
+    @pytest.mark.parametrize(
+        "product",
+        [EVERY_PRODUCT_FIELD, a_product(), a_product(deleted=True, status=ProductStatus.DISABLED)],
+        ids=["every-field", "only-required", "deleted"],
+    )
+    async def test_an_added_product_reads_back_field_for_field_in_utc(
+        self, products: ProductRepository, product: Product
+    ) -> None:
+        assert await products.add(product) is True
+
+        for read in (
+            await products.get(product.sku),
+            await products.get(product.sku, for_update=True),
+        ):
+            assert read == product
+            assert read is not None
+            assert read.updated_at.utcoffset() == timedelta(0)
+
+    async def test_a_taken_sku_is_not_added_again_and_keeps_the_first(
+        self, products: ProductRepository
+    ) -> None:
+        first = a_product(title={"en_US": "first"})
+        await products.add(first)
+
+        assert await products.add(a_product(title={"en_US": "second"}, version=7)) is False
+        assert await products.get("MUG-1") == first
+
+    async def test_a_deleted_products_sku_stays_taken(self, products: ProductRepository) -> None:
+        await products.add(a_product(deleted=True))
+
+        assert await products.add(a_product()) is False
+
+    async def test_a_taken_sku_is_refused_before_its_gtin_is_checked(
+        self, products: ProductRepository
+    ) -> None:
+        await products.add(a_product("MUG-1", gtin="4006381333931"))
+        await products.add(a_product("MUG-2", gtin="4012345000009"))
+
+        assert await products.add(a_product("MUG-1", gtin="4012345000009")) is False
+
+    async def test_adding_a_gtin_another_product_carries_is_gtin_in_use(
+        self, products: ProductRepository
+    ) -> None:
+        await products.add(a_product("MUG-1", gtin="4006381333931"))
+
+        with pytest.raises(GtinInUseError) as refused:
+            await products.add(a_product("MUG-2", gtin="4006381333931"))
+        assert refused.value.field == "gtin"
+
+    async def test_a_deleted_product_keeps_its_gtin(self, products: ProductRepository) -> None:
+        await products.add(a_product("MUG-1", gtin="4006381333931", deleted=True))
+
+        assert await products.sku_with_gtin("4006381333931") == "MUG-1"
+        with pytest.raises(GtinInUseError):
+            await products.add(a_product("MUG-2", gtin="4006381333931"))
+
+    async def test_products_without_a_gtin_never_collide(self, products: ProductRepository) -> None:
+        assert await products.add(a_product("MUG-1"))
+        assert await products.add(a_product("MUG-2"))
+
+        assert [p.sku for p in await products.list_after(None, 10)] == ["MUG-1", "MUG-2"]
+
+    async def test_an_update_replaces_every_field(self, products: ProductRepository) -> None:
+        await products.add(a_product("MUG-RED/350", gtin="4012345000009", attributes={"a": 1}))
+
+        await products.update(EVERY_PRODUCT_FIELD)
+
+        assert await products.get("MUG-RED/350") == EVERY_PRODUCT_FIELD
+
+    async def test_an_update_stores_whatever_version_it_is_given(
+        self, products: ProductRepository
+    ) -> None:
+        await products.add(a_product(version=5))
+
+        await products.update(a_product(version=3, deleted=True))
+
+        assert await products.get("MUG-1") == a_product(version=3, deleted=True)
+
+    async def test_updating_an_unknown_sku_stores_nothing(
+        self, products: ProductRepository
+    ) -> None:
+        await products.update(a_product("GHOST"))
+
+        assert await products.get("GHOST") is None
+        assert await products.list_after(None, 10, include_deleted=True) == []
+
+    async def test_an_update_to_a_gtin_another_product_carries_is_gtin_in_use(
+        self, products: ProductRepository
+    ) -> None:
+        await products.add(a_product("MUG-1", gtin="4006381333931"))
+        await products.add(a_product("MUG-2"))
+
+        with pytest.raises(GtinInUseError) as refused:
+            await products.update(a_product("MUG-2", gtin="4006381333931", version=2))
+        assert refused.value.field == "gtin"
+
+    async def test_a_product_keeps_or_gives_up_its_own_gtin(
+        self, products: ProductRepository
+    ) -> None:
+        await products.add(a_product("MUG-1", gtin="4006381333931"))
+
+        await products.update(a_product("MUG-1", gtin="4006381333931", version=2, unit="PCE"))
+        assert await products.sku_with_gtin("4006381333931") == "MUG-1"
+        await products.update(a_product("MUG-1", gtin=None, version=3))
+
+        assert await products.sku_with_gtin("4006381333931") is None
+        assert await products.add(a_product("MUG-2", gtin="4006381333931"))
+        assert await products.sku_with_gtin("4006381333931") == "MUG-2"
+
+    async def test_a_gtin_nobody_carries_has_no_sku(self, products: ProductRepository) -> None:
+        await products.add(a_product("MUG-1", gtin="4006381333931"))
+
+        assert await products.sku_with_gtin("4012345000009") is None
+
+    async def test_a_list_is_in_sku_order_as_text(self, products: ProductRepository) -> None:
+        for sku in ("B-1", "A-2", "C-1", "A-10"):
+            await products.add(a_product(sku))
+
+        listed = await products.list_after(None, 100)
+
+        assert [p.sku for p in listed] == ["A-10", "A-2", "B-1", "C-1"]
+        assert listed[0] == a_product("A-10")
+
+    async def test_a_list_starts_after_the_cursor_and_stops_at_the_limit(
+        self, products: ProductRepository
+    ) -> None:
+        for sku in ("A-1", "A-2", "A-3", "A-4", "A-5"):
+            await products.add(a_product(sku))
+
+        assert [p.sku for p in await products.list_after(None, 2)] == ["A-1", "A-2"]
+        assert [p.sku for p in await products.list_after("A-2", 2)] == ["A-3", "A-4"]
+        assert [p.sku for p in await products.list_after("A-4", 2)] == ["A-5"]
+        assert await products.list_after("A-5", 2) == []
+        assert [p.sku for p in await products.list_after("A-2x", 2)] == ["A-3", "A-4"]
+        assert [p.sku for p in await products.list_after("0", 1)] == ["A-1"]
+        assert await products.list_after(None, 0) == []
+
+    async def test_a_list_skips_deleted_products_unless_asked(
+        self, products: ProductRepository
+    ) -> None:
+        await products.add(a_product("A-1"))
+        await products.add(a_product("A-2", deleted=True))
+        await products.add(a_product("A-3"))
+
+        assert [p.sku for p in await products.list_after(None, 2)] == ["A-1", "A-3"]
+        assert [p.sku for p in await products.list_after("A-1", 1)] == ["A-3"]
+        everything = await products.list_after(None, 10, include_deleted=True)
+        assert [(p.sku, p.deleted) for p in everything] == [
+            ("A-1", False),
+            ("A-2", True),
+            ("A-3", False),
+        ]
+        assert await products.list_after("A-1", 1, include_deleted=True) == [
+            a_product("A-2", deleted=True)
+        ]
+
+    async def test_an_empty_catalog_lists_nothing(self, products: ProductRepository) -> None:
+        assert await products.list_after(None, 100, include_deleted=True) == []
+
+    async def test_what_goes_in_and_comes_out_are_copies(self, products: ProductRepository) -> None:
+        product = a_product(attributes={"sizes": ["S"]})
+        await products.add(product)
+        product.attributes["sizes"].append("M")
+
+        read = await products.get("MUG-1")
+        assert read is not None
+        read.attributes["sizes"].append("L")
+
+        assert await products.get("MUG-1") == a_product(attributes={"sizes": ["S"]})
+
+
+class TestProductRepositoryLocks:
+    """PostgreSQL alone: what one transaction's locks do to another."""
+
+    async def test_reading_for_update_holds_the_product_until_commit(
+        self, catalog_db: AsyncEngine
+    ) -> None:
+        await committed(catalog_db, lambda conn: SqlProductRepository(conn).add(a_product()))
+
+        def read(for_update: bool) -> Callable[[AsyncConnection], Awaitable[Product | None]]:
+            return lambda conn: SqlProductRepository(conn).get("MUG-1", for_update=for_update)
+
+        assert await second_transaction(catalog_db, read(True), read(True)) == (
+            "waits",
+            a_product(),
+        )
+        assert await second_transaction(catalog_db, read(True), read(False)) == (
+            "goes ahead",
+            a_product(),
+        )
+
+    async def test_a_sku_added_meanwhile_is_taken(self, catalog_db: AsyncEngine) -> None:
+        race = await second_transaction(
+            catalog_db,
+            lambda conn: SqlProductRepository(conn).add(a_product(title={"en_US": "first"})),
+            lambda conn: SqlProductRepository(conn).add(a_product(title={"en_US": "second"})),
+        )
+
+        assert race == ("waits", False)
+
+    async def test_a_gtin_added_meanwhile_is_in_use(self, catalog_db: AsyncEngine) -> None:
+        race, outcome = await second_transaction(
+            catalog_db,
+            lambda conn: SqlProductRepository(conn).add(a_product("A", gtin="4006381333931")),
+            lambda conn: SqlProductRepository(conn).add(a_product("B", gtin="4006381333931")),
+        )
+
+        assert race == "waits"
+        assert isinstance(outcome, GtinInUseError)
+        assert outcome.field == "gtin"
+
+
+# ---------------------------------------------------------------------------------------------
+# LedgerRepository (stock)
+
+
+def reported(event_id: str, source_system: str = "wms", sequence: int = 1) -> ReportedMovement:
+    movement = Movement(MovementKind.RECEIPT, "MUG-1", GLN_A, Decimal(1), "EA")
+    return ReportedMovement(event_id, source_system, sequence, T0, movement)
+
+
+def a_position(sku: str = "MUG-1", location: str = GLN_A, lot: str = "", **fields: Any) -> Position:
+    return Position(sku=sku, location=location, lot=lot, unit=fields.pop("unit", "EA"), **fields)
+
+
+EVERY_POSITION_FIELD = a_position(
+    lot="L-2025/03",
+    unit="KGM",
+    on_hand=Decimal("-123456789012.123456"),
+    reserved=Decimal("0.001"),
+    in_transit=Decimal("1E+3"),
+    version=MAX_VERSION,
+    expires_on=date(2999, 12, 31),
+)
+
+
+class TestLedgerRepository:
+    async def test_an_empty_batch_records_nothing(self, ledger: LedgerRepository) -> None:
+        assert await ledger.record_movements([]) == set()
+
+    async def test_movements_never_seen_are_new(self, ledger: LedgerRepository) -> None:
+        batch = [reported("e1", "wms", 1), reported("e2", "wms", 2), reported("e3", "erp", 1)]
+
+        assert await ledger.record_movements(batch) == {"e1", "e2", "e3"}
+
+    async def test_a_movement_from_the_same_source_and_sequence_is_not_new(
+        self, ledger: LedgerRepository
+    ) -> None:
+        await ledger.record_movements([reported("e1", "wms", 7)])
+
+        assert await ledger.record_movements([reported("e2", "wms", 7)]) == set()
+        assert await ledger.record_movements([reported("e3", "wms", 8)]) == {"e3"}
+        assert await ledger.record_movements([reported("e4", "pos", 7)]) == {"e4"}
+
+    async def test_within_a_batch_the_first_of_a_source_and_sequence_is_new(
+        self, ledger: LedgerRepository
+    ) -> None:
+        batch = [reported("e1", "wms", 7), reported("e2", "wms", 7), reported("e3", "wms", 8)]
+
+        assert await ledger.record_movements(batch) == {"e1", "e3"}
+
+    async def test_an_event_id_journaled_before_is_not_new(self, ledger: LedgerRepository) -> None:
+        await ledger.record_movements([reported("e1", "wms", 1)])
+
+        assert await ledger.record_movements([reported("e1", "wms", 2)]) == set()
+        assert await ledger.record_movements([reported("e2", "wms", 2)]) == {"e2"}
+
+    async def test_a_rejected_movement_stays_journaled(self, ledger: LedgerRepository) -> None:
+        await ledger.record_movements([reported("e1", "wms", 1)])
+
+        await ledger.mark_rejected("e1", "unit KGM does not match the position's unit EA")
+
+        assert await ledger.record_movements([reported("e2", "wms", 1)]) == set()
+        assert await ledger.positions_of("MUG-1") == []
+
+    async def test_rejecting_an_unknown_event_journals_nothing(
+        self, ledger: LedgerRepository
+    ) -> None:
+        await ledger.mark_rejected("e1", "never recorded")
+
+        assert await ledger.record_movements([reported("e1", "wms", 1)]) == {"e1"}
+
+    @pytest.mark.parametrize(
+        "position",
+        [EVERY_POSITION_FIELD, a_position(), a_position(on_hand=Decimal("12.500"))],
+        ids=["every-field", "defaults", "trailing-zeros"],
+    )
+    async def test_a_saved_position_loads_back_field_for_field(
+        self, ledger: LedgerRepository, position: Position
+    ) -> None:
+        await ledger.save_positions([position])
+
+        assert await ledger.load_positions([position.key]) == [position]
+        assert await ledger.load_positions([position.key], lock=False) == [position]
+        assert await ledger.positions_of(position.sku) == [position]
+
+    async def test_saving_again_replaces_every_field(self, ledger: LedgerRepository) -> None:
+        await ledger.save_positions([a_position(lot="L-2025/03", on_hand=Decimal(5), version=3)])
+
+        await ledger.save_positions([EVERY_POSITION_FIELD])
+        cleared = dataclasses.replace(EVERY_POSITION_FIELD, expires_on=None, version=1)
+        await ledger.save_positions([cleared])
+
+        assert await ledger.positions_of("MUG-1") == [cleared]
+
+    async def test_saving_nothing_changes_nothing(self, ledger: LedgerRepository) -> None:
+        await ledger.save_positions([])
+
+        assert await ledger.positions_of("MUG-1") == []
+
+    async def test_loading_returns_the_existing_positions_of_the_keys_in_key_order(
+        self, ledger: LedgerRepository
+    ) -> None:
+        stored = [
+            a_position("MUG-2", GLN_A),
+            a_position("MUG-1", GLN_B, "B"),
+            a_position("MUG-1", GLN_B, "A"),
+            a_position("MUG-1", GLN_B),
+            a_position("MUG-1", GLN_A, on_hand=Decimal(3)),
+        ]
+        await ledger.save_positions(stored)
+        keys = [
+            ("MUG-2", GLN_A, ""),
+            ("MUG-1", GLN_B, "B"),
+            ("MUG-1", GLN_B, "A"),
+            ("MUG-1", GLN_B, ""),
+            ("MUG-1", GLN_A, ""),
+            ("MUG-1", GLN_A, ""),
+            ("MUG-1", GLN_C, ""),
+            ("MUG-3", GLN_A, ""),
+        ]
+
+        for lock in (True, False):
+            loaded = await ledger.load_positions(keys, lock=lock)
+            assert [p.key for p in loaded] == [
+                ("MUG-1", GLN_A, ""),
+                ("MUG-1", GLN_B, ""),
+                ("MUG-1", GLN_B, "A"),
+                ("MUG-1", GLN_B, "B"),
+                ("MUG-2", GLN_A, ""),
+            ]
+            assert loaded[0] == a_position("MUG-1", GLN_A, on_hand=Decimal(3))
+
+    async def test_loading_no_keys_or_unknown_keys_finds_nothing(
+        self, ledger: LedgerRepository
+    ) -> None:
+        await ledger.save_positions([a_position()])
+
+        assert await ledger.load_positions([]) == []
+        assert await ledger.load_positions([("MUG-1", GLN_A, "L1"), ("MUG-9", GLN_A, "")]) == []
+
+    async def test_the_positions_of_a_sku_are_by_location_then_lot(
+        self, ledger: LedgerRepository
+    ) -> None:
+        await ledger.save_positions(
+            [
+                a_position("MUG-1", GLN_B, "C"),
+                a_position("MUG-10", GLN_A),
+                a_position("MUG-1", GLN_B, "B"),
+                a_position("MUG-1", GLN_C),
+                a_position("MUG-1", GLN_B),
+                a_position("MUG-1", GLN_A, "Z"),
+            ]
+        )
+
+        assert [p.key for p in await ledger.positions_of("MUG-1")] == [
+            ("MUG-1", GLN_A, "Z"),
+            ("MUG-1", GLN_B, ""),
+            ("MUG-1", GLN_B, "B"),
+            ("MUG-1", GLN_B, "C"),
+            ("MUG-1", GLN_C, ""),
+        ]
+        assert await ledger.positions_of("MUG-2") == []
+
+    async def test_a_loaded_position_changes_nothing_stored_until_saved(
+        self, ledger: LedgerRepository
+    ) -> None:
+        position = a_position(on_hand=Decimal(5), version=1)
+        await ledger.save_positions([position])
+        position.on_hand = Decimal(99)
+
+        [loaded] = await ledger.load_positions([("MUG-1", GLN_A, "")])
+        loaded.on_hand += 1
+        loaded.version += 1
+
+        assert await ledger.positions_of("MUG-1") == [a_position(on_hand=Decimal(5), version=1)]
+        await ledger.save_positions([loaded])
+        assert await ledger.positions_of("MUG-1") == [a_position(on_hand=Decimal(6), version=2)]
+
+
+class TestLedgerRepositoryLocks:
+    """PostgreSQL alone: the ledger's per-SKU lock (docs/decisions.md, stock ledger)."""
+
+    @staticmethod
+    def load(sku: str, *, lock: bool) -> Callable[[AsyncConnection], Awaitable[list[Position]]]:
+        return lambda conn: SqlLedgerRepository(conn).load_positions([(sku, GLN_A, "")], lock=lock)
+
+    async def test_locking_a_sku_holds_even_its_positions_that_do_not_exist_yet(
+        self, stock_db: AsyncEngine
+    ) -> None:
+        async def create_then_lock(conn: AsyncConnection) -> None:
+            repo = SqlLedgerRepository(conn)
+            await repo.load_positions([("MUG-1", GLN_A, "")])
+            await repo.save_positions([a_position(on_hand=Decimal(3), version=1)])
+
+        race = await second_transaction(stock_db, create_then_lock, self.load("MUG-1", lock=True))
+
+        assert race == ("waits", [a_position(on_hand=Decimal(3), version=1)])
+
+    async def test_reading_without_the_lock_does_not_wait(self, stock_db: AsyncEngine) -> None:
+        race = await second_transaction(
+            stock_db, self.load("MUG-1", lock=True), self.load("MUG-1", lock=False)
+        )
+
+        assert race == ("goes ahead", [])
+
+    async def test_another_skus_lock_does_not_wait(self, stock_db: AsyncEngine) -> None:
+        race = await second_transaction(
+            stock_db, self.load("MUG-1", lock=True), self.load("MUG-2", lock=True)
+        )
+
+        assert race == ("goes ahead", [])
+
+
+# ---------------------------------------------------------------------------------------------
+# StageRepository (lifecycle)
+
+
+def a_stage(sku: str = "MUG-1", stage: Stage = Stage.CONCEPT, **fields: Any) -> SkuStage:
+    values: dict[str, Any] = {
+        "version": 1,
+        "product_version": 1,
+        "reason": "new in catalog",
+        "changed_at": T0,
+    }
+    return SkuStage(sku=sku, stage=stage, **(values | fields))
+
+
+class TestStageRepository:
+    async def test_nothing_known_loads_nothing(self, stages: StageRepository) -> None:
+        assert await stages.load([]) == {}
+        assert await stages.load(["MUG-1"]) == {}
+        assert await stages.get("MUG-1") is None
+        assert await stages.get("MUG-1", for_update=True) is None
+
+    @pytest.mark.parametrize("stage", list(Stage))
+    async def test_a_saved_state_reads_back_field_for_field_in_utc(
+        self, stages: StageRepository, stage: Stage
+    ) -> None:
+        state = a_stage(
+            "MUG/1.a", stage, version=MAX_VERSION, product_version=MAX_VERSION - 1, reason="é ✓"
+        )
+
+        await stages.save([state])
+
+        assert await stages.load(["MUG/1.a"]) == {"MUG/1.a": state}
+        for read in (await stages.get("MUG/1.a"), await stages.get("MUG/1.a", for_update=True)):
+            assert read == state
+            assert read is not None
+            assert read.changed_at.utcoffset() == timedelta(0)
+
+    async def test_saving_again_replaces_every_field(self, stages: StageRepository) -> None:
+        await stages.save([a_stage()])
+        later = a_stage(stage=Stage.ACTIVE, version=2, product_version=5, reason="x", changed_at=T1)
+
+        await stages.save([later])
+
+        assert await stages.get("MUG-1") == later
+
+    async def test_load_returns_the_known_states_keyed_by_sku(
+        self, stages: StageRepository
+    ) -> None:
+        await stages.save([a_stage("MUG-2", Stage.ACTIVE), a_stage("MUG-1"), a_stage("MUG-3")])
+
+        loaded = await stages.load(["MUG-3", "MUG-1", "MUG-1", "MUG-9"])
+
+        assert loaded == {"MUG-1": a_stage("MUG-1"), "MUG-3": a_stage("MUG-3")}
+
+    async def test_saving_nothing_changes_nothing(self, stages: StageRepository) -> None:
+        await stages.save([])
+
+        assert await stages.load(["MUG-1"]) == {}
+
+    async def test_a_loaded_state_changes_nothing_stored_until_saved(
+        self, stages: StageRepository
+    ) -> None:
+        state = a_stage()
+        await stages.save([state])
+        state.version = 99
+
+        loaded = (await stages.load(["MUG-1"]))["MUG-1"]
+        loaded.move(Stage.DEVELOPMENT, "design started", now=T1)
+
+        assert await stages.get("MUG-1") == a_stage()
+        await stages.save([loaded])
+        moved = a_stage(stage=Stage.DEVELOPMENT, version=2, reason="design started", changed_at=T1)
+        assert await stages.get("MUG-1") == moved
+
+
+class TestStageRepositoryLocks:
+    """PostgreSQL alone: ``load`` and ``get(for_update=True)`` lock the states they read."""
+
+    @pytest.mark.parametrize(
+        ("first", "second", "expected"),
+        [
+            ("load", "load", "waits"),
+            ("load", "get for update", "waits"),
+            ("get for update", "load", "waits"),
+            ("load", "get", "goes ahead"),
+        ],
+    )
+    async def test_a_locked_state_holds_other_lockers_until_commit(
+        self, lifecycle_db: AsyncEngine, first: str, second: str, expected: Race
+    ) -> None:
+        await committed(lifecycle_db, lambda conn: SqlStageRepository(conn).save([a_stage()]))
+
+        async def read(conn: AsyncConnection, how: str) -> SkuStage | None:
+            repo = SqlStageRepository(conn)
+            if how == "load":
+                return (await repo.load(["MUG-1"])).get("MUG-1")
+            return await repo.get("MUG-1", for_update=how == "get for update")
+
+        race = await second_transaction(
+            lifecycle_db, lambda conn: read(conn, first), lambda conn: read(conn, second)
+        )
+
+        assert race == (expected, a_stage())
+
+
+# ---------------------------------------------------------------------------------------------
+# ProjectionRepository (sync gateway)
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+Kind = Literal["product", "position", "stage"]
+KINDS: list[Kind] = ["product", "position", "stage"]
+
+
+def product_fact(
+    version: int, sku: str = "MUG-1", *, trace_id: str | None = TRACE_ID, **fields: Any
+) -> Fact[ProductChanged]:
+    values: dict[str, Any] = {
+        "status": WireProductStatus.ENABLED,
+        "title": {"en_US": f"Mug v{version}"},
+        "changed_at": T0,
+    }
+    payload = ProductChanged(sku=sku, product_version=version, **(values | fields))
+    return Fact(payload, version, trace_id, T0)
+
+
+def position_fact(
+    version: int, sku: str = "MUG-1", location: str = GLN_A, lot: str | None = None, **fields: Any
+) -> Fact[StockLevelChanged]:
+    values: dict[str, Any] = {
+        "unit": "EA",
+        "on_hand": Decimal(version),
+        "reserved": Decimal(0),
+        "in_transit": Decimal(0),
+        "available_to_promise": Decimal(version),
+        "caused_by": f"movement-{version}",
+        "changed_at": T0,
+    }
+    payload = StockLevelChanged(
+        sku=sku, location=location, lot=lot, position_version=version, **(values | fields)
+    )
+    return Fact(payload, version, TRACE_ID, T0)
+
+
+def stage_fact(version: int, sku: str = "MUG-1") -> Fact[LifecycleStageChanged]:
+    stage = list(LifecycleStage)[version % len(LifecycleStage)]
+    payload = LifecycleStageChanged(
+        sku=sku, stage=stage, stage_version=version, reason="r", changed_at=T0
+    )
+    return Fact(payload, version, TRACE_ID, T0)
+
+
+async def upsert(projection: ProjectionRepository, kind: Kind, *versions: int) -> None:
+    """Upsert one call's facts of ``kind`` about MUG-1 (at GLN_A, no lot), one per version."""
+    match kind:
+        case "product":
+            await projection.upsert_products([product_fact(v) for v in versions])
+        case "position":
+            await projection.upsert_positions([position_fact(v) for v in versions])
+        case "stage":
+            await projection.upsert_stages([stage_fact(v) for v in versions])
+
+
+async def stored(projection: ProjectionRepository, kind: Kind) -> tuple[Any, dict[str, Any]]:
+    """MUG-1's stored fact of ``kind`` and its provenance."""
+    product, positions, stage, provenance = await projection.facts_of("MUG-1")
+    match kind:
+        case "product":
+            return product, provenance["product"]
+        case "position":
+            [position] = positions
+            [source] = provenance["positions"]
+            return position, source
+        case "stage":
+            return stage, provenance["stage"]
+
+
+def expected_fact(kind: Kind, version: int) -> ProductFacts | PositionFacts | StageFacts:
+    """What ``facts_of`` shows of the fact :func:`upsert` stored at ``version``."""
+    match kind:
+        case "product":
+            return ProductFacts(
+                "MUG-1", version, "enabled", False, "EA", None, {"en_US": f"Mug v{version}"}
+            )
+        case "position":
+            return PositionFacts(GLN_A, "", version, "EA", Decimal(version))
+        case "stage":
+            return StageFacts(list(LifecycleStage)[version % len(LifecycleStage)].value, version)
+
+
+class TestProjectionRepository:
+    async def test_an_unknown_sku_has_no_facts(self, projection: ProjectionRepository) -> None:
+        assert await projection.facts_of("MUG-1") == (
+            None,
+            [],
+            None,
+            {"product": None, "stage": None, "positions": []},
+        )
+
+    async def test_a_product_reads_back_with_its_provenance(
+        self, projection: ProjectionRepository
+    ) -> None:
+        fact = product_fact(
+            MAX_VERSION,
+            status=WireProductStatus.DISABLED,
+            deleted=True,
+            unit="PCE",
+            gtin="4006381333931",
+            title={"en_US": "Mug", "de_DE": "Becher ☕"},
+        )
+        before = datetime.now(UTC)
+        await projection.upsert_products([fact])
+        after = datetime.now(UTC)
+
+        product, positions, stage, provenance = await projection.facts_of("MUG-1")
+
+        assert product == ProductFacts(
+            "MUG-1", MAX_VERSION, "disabled", True, "PCE", "4006381333931",
+            {"en_US": "Mug", "de_DE": "Becher ☕"},
+        )  # fmt: skip
+        assert (positions, stage) == ([], None)
+        source = provenance["product"]
+        assert before <= datetime.fromisoformat(source.pop("applied_at")) <= after
+        assert source == {
+            "version": MAX_VERSION,
+            "trace_id": TRACE_ID,
+            "origin_time": "2025-03-30T01:00:00.123456+00:00",
+        }
+
+    async def test_positions_read_back_by_location_then_lot_with_their_provenance(
+        self, projection: ProjectionRepository
+    ) -> None:
+        atp = Decimal("123456789012.123450")
+        await projection.upsert_positions(
+            [
+                position_fact(3, location=GLN_B, lot="C"),
+                position_fact(4, location=GLN_B, available_to_promise=atp, unit="KGM"),
+                position_fact(5, location=GLN_B, lot="B"),
+                position_fact(6, location=GLN_A, lot="Z"),
+                position_fact(7, sku="MUG-10"),
+            ]
+        )
+
+        _, positions, _, provenance = await projection.facts_of("MUG-1")
+
+        assert positions == [
+            PositionFacts(GLN_A, "Z", 6, "EA", Decimal(6)),
+            PositionFacts(GLN_B, "", 4, "KGM", atp),
+            PositionFacts(GLN_B, "B", 5, "EA", Decimal(5)),
+            PositionFacts(GLN_B, "C", 3, "EA", Decimal(3)),
+        ]
+        assert [(s["location"], s["lot"], s["version"]) for s in provenance["positions"]] == [
+            (GLN_A, "Z", 6),
+            (GLN_B, None, 4),
+            (GLN_B, "B", 5),
+            (GLN_B, "C", 3),
+        ]
+        assert {s["trace_id"] for s in provenance["positions"]} == {TRACE_ID}
+
+    async def test_a_stage_reads_back_with_its_provenance(
+        self, projection: ProjectionRepository
+    ) -> None:
+        await projection.upsert_stages([stage_fact(3)])
+
+        _, _, stage, provenance = await projection.facts_of("MUG-1")
+
+        assert stage == StageFacts("active", 3)
+        assert provenance["stage"]["version"] == 3
+        assert provenance["stage"]["origin_time"] == "2025-03-30T01:00:00.123456+00:00"
+
+    async def test_a_fact_without_a_trace_keeps_none(
+        self, projection: ProjectionRepository
+    ) -> None:
+        await projection.upsert_products([product_fact(1, trace_id=None)])
+
+        _, source = await stored(projection, "product")
+        assert source["trace_id"] is None
+
+    async def test_each_sku_keeps_its_own_facts(self, projection: ProjectionRepository) -> None:
+        await projection.upsert_products([product_fact(2, "MUG-2"), product_fact(1)])
+        await projection.upsert_stages([stage_fact(5, "MUG-2")])
+        await projection.upsert_positions([position_fact(9, "MUG-2")])
+
+        product, positions, stage, _ = await projection.facts_of("MUG-1")
+
+        assert product == expected_fact("product", 1)
+        assert (positions, stage) == ([], None)
+
+    @pytest.mark.parametrize("kind", KINDS)
+    async def test_a_newer_version_replaces_the_stored_one(
+        self, projection: ProjectionRepository, kind: Kind
+    ) -> None:
+        await upsert(projection, kind, 2)
+        _, first = await stored(projection, kind)
+
+        await upsert(projection, kind, 3)
+
+        fact, source = await stored(projection, kind)
+        assert fact == expected_fact(kind, 3)
+        assert source["version"] == 3
+        assert source["applied_at"] >= first["applied_at"]
+
+    @pytest.mark.parametrize("kind", KINDS)
+    @pytest.mark.parametrize("older", [1, 2], ids=["older", "same"])
+    async def test_an_older_or_equal_version_changes_nothing(
+        self, projection: ProjectionRepository, kind: Kind, older: int
+    ) -> None:
+        await upsert(projection, kind, 2)
+        before = await stored(projection, kind)
+
+        await upsert(projection, kind, older)
+
+        assert await stored(projection, kind) == before
+        assert before[0] == expected_fact(kind, 2)
+
+    @pytest.mark.parametrize("kind", KINDS)
+    @pytest.mark.parametrize("versions", [(4, 5), (5, 4)], ids=["ascending", "descending"])
+    async def test_within_one_call_the_newest_of_a_key_wins(
+        self, projection: ProjectionRepository, kind: Kind, versions: tuple[int, int]
+    ) -> None:
+        await upsert(projection, kind, *versions)
+
+        fact, _ = await stored(projection, kind)
+        assert fact == expected_fact(kind, 5)
+
+    async def test_a_position_without_a_lot_and_one_with_a_lot_are_two_keys(
+        self, projection: ProjectionRepository
+    ) -> None:
+        await projection.upsert_positions([position_fact(2, lot=None), position_fact(1, lot="L1")])
+        await projection.upsert_positions([position_fact(3, lot="L1")])
+
+        _, positions, _, _ = await projection.facts_of("MUG-1")
+
+        assert [(p.lot, p.version) for p in positions] == [("", 2), ("L1", 3)]
+
+    async def test_upserting_nothing_changes_nothing(
+        self, projection: ProjectionRepository
+    ) -> None:
+        await projection.upsert_products([])
+        await projection.upsert_positions([])
+        await projection.upsert_stages([])
+
+        assert (await projection.facts_of("MUG-1"))[:3] == (None, [], None)
