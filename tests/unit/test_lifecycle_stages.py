@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,6 +20,7 @@ from skuhub_lifecycle.domain.stages import (
 from skuhub_lifecycle.entrypoints.events import to_product_facts, to_stage_changed
 from skuhub_lifecycle.service_layer.follow_products import ReportedProduct, follow_products
 from skuhub_lifecycle.service_layer.transitions import transition_stage
+from tests.fakes.lifecycle import FakeStageRepository
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=1)
@@ -34,24 +33,6 @@ def facts(version: int, *, enabled: bool = False, deleted: bool = False) -> Prod
 
 def in_stage(stage: Stage, *, product_version: int = 1, version: int = 1) -> SkuStage:
     return SkuStage(SKU, stage, version, product_version, "test", T0)
-
-
-class FakeStageRepository:
-    def __init__(self, *states: SkuStage) -> None:
-        self.states = {s.sku: s for s in states}
-        self.saves: list[list[str]] = []
-
-    async def load(self, skus: Iterable[str]) -> dict[str, SkuStage]:
-        return {sku: replace(self.states[sku]) for sku in skus if sku in self.states}
-
-    async def get(self, sku: str, *, for_update: bool = False) -> SkuStage | None:
-        found = self.states.get(sku)
-        return replace(found) if found is not None else None
-
-    async def save(self, states: Iterable[SkuStage]) -> None:
-        saved = list(states)
-        self.saves.append([s.sku for s in saved])
-        self.states.update({s.sku: replace(s) for s in saved})
 
 
 def test_a_new_draft_product_enters_at_concept() -> None:
@@ -224,8 +205,7 @@ async def test_a_batch_enters_new_skus_and_follows_later_snapshots_in_order() ->
         (Stage.ACTIVE, "e2"),
         (Stage.DISCONTINUED, "e3"),
     ]
-    assert repo.states[SKU].stage is Stage.DISCONTINUED
-    assert repo.states[SKU].product_version == 3
+    assert await repo.get(SKU) == SkuStage(SKU, Stage.DISCONTINUED, 3, 3, "deleted in catalog", T1)
     assert repo.saves == [[SKU]]
 
 
@@ -236,7 +216,7 @@ async def test_a_redelivered_or_late_snapshot_changes_nothing() -> None:
 
     assert followed.changes == []
     assert followed.already_seen == {"old"}
-    assert repo.states[SKU].stage is Stage.ACTIVE
+    assert await repo.get(SKU) == in_stage(Stage.ACTIVE, product_version=4)
     assert repo.saves == []
 
 
@@ -246,7 +226,7 @@ async def test_a_newer_snapshot_without_a_stage_change_still_records_its_version
     followed = await follow_products(repo, [ReportedProduct("e", facts(2, enabled=False))])
 
     assert followed.changes == []
-    assert repo.states[SKU].product_version == 2
+    assert await repo.get(SKU) == in_stage(Stage.ACTIVE, product_version=2)
 
 
 async def test_an_operator_transition_is_saved() -> None:
@@ -255,7 +235,7 @@ async def test_an_operator_transition_is_saved() -> None:
     moved = await transition_stage(repo, SKU, Stage.PHASE_OUT, "successor launched", now=T1)
 
     assert moved.change.stage is Stage.PHASE_OUT
-    assert repo.states[SKU].stage is Stage.PHASE_OUT
+    assert await repo.get(SKU) == SkuStage(SKU, Stage.PHASE_OUT, 2, 1, "successor launched", T1)
 
 
 async def test_an_operator_transition_of_an_unknown_sku_is_not_found() -> None:

@@ -1,4 +1,5 @@
-"""Behaviour of the pure stock ledger (services/stock/skuhub_stock/domain/ledger.py)."""
+"""Behaviour of the pure stock ledger (services/stock/skuhub_stock/domain/ledger.py), and the
+HTTP ingest's check of movements against the stored positions (``refusals``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from skuhub_stock.domain.ledger import (
     MovementRejected,
     Position,
 )
+from skuhub_stock.service_layer.record_movements import refusals
+from tests.fakes.stock import FakeLedgerRepository
 
 SKU = "TSHIRT-RED-M"
 HERE = "4012345000009"
@@ -174,7 +177,7 @@ def test_a_rejected_movement_leaves_no_phantom_position_behind() -> None:
     assert (SKU, HERE, "") not in ledger.positions
     # ... so a later movement there in the real unit is accepted.
     ledger.apply(mv(K.RECEIPT, 5))
-    assert state(at(ledger)) == (5, 0, 0, 5, 1)
+    assert state(at(ledger)) == (Decimal(5), Decimal(0), Decimal(0), Decimal(5), 1)
 
 
 def test_version_bumps_once_per_change_and_changes_are_tracked() -> None:
@@ -226,14 +229,14 @@ def test_expiry_is_taken_from_inbound_movements_only() -> None:
 def test_a_release_before_its_reservation_leaves_reserved_at_zero_never_below() -> None:
     ledger = run(mv(K.RECEIPT, 15), mv(K.RESERVATION_RELEASE, 5))
     # The documented formula: ATP = on hand - reserved, with reserved never below zero.
-    assert (at(ledger).reserved, at(ledger).available_to_promise) == (0, 15)
+    assert (at(ledger).reserved, at(ledger).available_to_promise) == (Decimal(0), Decimal(15))
     ledger.apply(mv(K.RESERVATION, 5))
-    assert (at(ledger).reserved, at(ledger).available_to_promise) == (5, 10)
+    assert (at(ledger).reserved, at(ledger).available_to_promise) == (Decimal(5), Decimal(10))
 
 
 def test_a_release_of_more_than_is_reserved_releases_what_there_is() -> None:
     ledger = run(mv(K.RECEIPT, 10), mv(K.RESERVATION, 3), mv(K.RESERVATION_RELEASE, 5))
-    assert (at(ledger).reserved, at(ledger).available_to_promise) == (0, 10)
+    assert (at(ledger).reserved, at(ledger).available_to_promise) == (Decimal(0), Decimal(10))
 
 
 def test_transfer_in_before_transfer_out_converges() -> None:
@@ -281,3 +284,40 @@ def test_cycle_counts_do_not_commute() -> None:
 def test_available_to_promise_never_exceeds_on_hand() -> None:
     ledger = run(mv(K.RECEIPT, 10), mv(K.RESERVATION_RELEASE, 4))
     assert at(ledger).available_to_promise == at(ledger).on_hand
+
+
+def stored(*, unit: str = "EA", on_hand: int = 10, location: str = HERE) -> Position:
+    return Position(sku=SKU, location=location, lot="", unit=unit, on_hand=Decimal(on_hand))
+
+
+async def test_a_check_refuses_a_unit_the_stored_position_does_not_keep() -> None:
+    ledger = FakeLedgerRepository(stored(unit="EA"))
+
+    refused = await refusals(ledger, [mv(K.RECEIPT, 1), mv(K.SHIPMENT, 1, unit="KGM")])
+
+    assert list(refused) == [1]
+    assert refused[1].field == "unit"
+    assert "unit KGM does not match the position's unit EA" in refused[1].reason
+
+
+async def test_a_check_counts_earlier_movements_of_the_same_request() -> None:
+    ledger = FakeLedgerRepository()
+
+    refused = await refusals(
+        ledger,
+        [
+            mv(K.RECEIPT, 5, unit="PCE"),
+            mv(K.TRANSFER_OUT, 1, location=THERE, destination=HERE),
+            mv(K.RECEIPT, 2, sku="MUG-01", unit="KGM"),
+        ],
+    )
+
+    assert list(refused) == [1], "the destination keeps PCE from the first movement"
+
+
+async def test_a_check_changes_nothing_stored() -> None:
+    ledger = FakeLedgerRepository(stored(on_hand=10))
+
+    assert await refusals(ledger, [mv(K.SHIPMENT, 4), mv(K.RECEIPT, 1, location=THERE)]) == {}
+
+    assert await ledger.positions_of(SKU) == [stored(on_hand=10)]
