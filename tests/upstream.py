@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from confluent_kafka import (  # type: ignore[import-untyped]
     OFFSET_BEGINNING,
     Consumer,
@@ -19,7 +20,7 @@ from confluent_kafka import (  # type: ignore[import-untyped]
     TopicPartition,
 )
 
-from skuhub_contracts.codec import Envelope, encode
+from skuhub_contracts.codec import Envelope, KafkaRecord, encode
 from skuhub_contracts.events import StockMoved
 
 GLN_A = "4012345000009"
@@ -57,6 +58,7 @@ class Upstream:
                 "acks": "all",
                 "enable.idempotence": False,
                 "linger.ms": 1,
+                "partitioner": "murmur2_random",  # as docs/contracts.md asks of upstreams
             }
         )
         self.bootstrap = bootstrap
@@ -178,3 +180,20 @@ def headers_of(message: Any) -> dict[str, str]:
 def body_of(message: Any) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(message.value())
     return loaded
+
+
+def as_consumed(topic: str, record: KafkaRecord, offset: int = 0) -> ConsumerRecord[bytes, bytes]:
+    """``record`` as aiokafka hands it to a consumer (for tests that drive a consumer directly)."""
+    return ConsumerRecord(
+        topic=topic,
+        partition=0,
+        offset=offset,
+        timestamp=-1,
+        timestamp_type=0,
+        key=record.key,
+        value=record.value,
+        checksum=None,
+        serialized_key_size=len(record.key),
+        serialized_value_size=len(record.value),
+        headers=list(record.headers),
+    )

@@ -150,7 +150,11 @@ def _kafka_key() -> dict[str, Any]:
     return {
         "kafka": {
             "bindingVersion": KAFKA_BINDING_VERSION,
-            "key": _string("The SKU (UTF-8): all events about one SKU share a partition."),
+            "key": _string(
+                "The SKU (UTF-8): all events about one SKU share a partition. Partition by "
+                "murmur2 of the key, the Java client's default (librdkafka: partitioner="
+                "murmur2_random), as skuhub's own producers do."
+            ),
         }
     }
 

@@ -48,6 +48,9 @@ def publish(
             "acks": "all",
             "enable.idempotence": False,  # the embedded broker lacks idempotent producers
             "linger.ms": 5,
+            # The key's partition as skuhub's own producers choose it (murmur2, the Java
+            # default); librdkafka's default (CRC32) would split a SKU over two partitions.
+            "partitioner": "murmur2_random",
         }
     )
     failures: list[str] = []

@@ -372,3 +372,64 @@ def test_a_record_keyed_by_another_sku_is_rejected() -> None:
 @pytest.mark.parametrize("key", [None, b"", b"TSHIRT-RED-M"])
 def test_a_record_keyed_by_its_sku_or_not_keyed_is_accepted(key: bytes | None) -> None:
     assert decode(body(), binary_headers(), key=key).payload.sku == "TSHIRT-RED-M"
+
+
+# --- CloudEvents attributes: exactly what the AsyncAPI document states --------------------------
+
+
+def without(name: str) -> list[tuple[str, bytes]]:
+    return [h for h in binary_headers() if h[0] != name]
+
+
+def test_a_record_without_ce_id_is_refused_not_given_an_invented_id() -> None:
+    assert reason_for(body(), without("ce_id")) == "not a CloudEvent: ce_id: is required"
+
+
+@pytest.mark.parametrize("event_id", [b"", b"evt\x00", b"x" * 201])
+def test_an_event_id_is_one_line_of_1_to_200_characters(event_id: bytes) -> None:
+    reason = reason_for(body(), [*without("ce_id"), ("ce_id", event_id)])
+    assert reason.startswith("not a CloudEvent: ce_id: ")
+
+
+def test_a_cloudevents_header_given_twice_is_ambiguous() -> None:
+    reason = reason_for(body(), [*binary_headers(), ("ce_id", b"another")])
+    assert reason == "ce_id: given more than once; send each CloudEvents header once"
+
+
+def test_a_cloudevents_header_that_is_not_utf8_is_named() -> None:
+    reason = reason_for(body(), [*without("ce_source"), ("ce_source", b"\xff\xfe")])
+    assert reason == "ce_source: must be UTF-8 text"
+
+
+def test_a_subject_other_than_the_sku_is_refused() -> None:
+    reason = reason_for(body(), binary_headers(ce_subject="MUG-1"))
+    assert reason == (
+        "ce_subject 'MUG-1' is not the payload's sku 'TSHIRT-RED-M'; they must be equal"
+    )
+
+
+def test_a_media_type_other_than_json_is_refused() -> None:
+    headers = [*without("content-type"), ("content-type", b"text/plain")]
+    assert reason_for(body(), headers) == "content-type: 'text/plain' is not application/json"
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_nan_and_infinity_are_not_json(constant: bytes) -> None:
+    value = body().replace(b'"quantity": 5', b'"quantity": ' + constant)
+    assert reason_for(value, binary_headers()) == (
+        f"body is not JSON: {constant.decode()} is not a JSON number"
+    )
+
+
+def test_an_unparsable_traceparent_starts_a_new_trace_instead_of_refusing_the_event() -> None:
+    headers = [*binary_headers(), ("traceparent", b"00-\x00zz-1"), ("tracestate", b"a=b")]
+    decoded = decode(body(), headers)
+    assert (decoded.traceparent, decoded.tracestate) == (None, None)
+
+
+@pytest.mark.parametrize("timestamp_ms", [2**62, -5, 10**14])
+def test_a_record_timestamp_skuhub_cannot_represent_does_not_become_the_origin(
+    timestamp_ms: int,
+) -> None:
+    decoded = decode(body(), binary_headers(), timestamp_ms=timestamp_ms)
+    assert decoded.origin_time == datetime(2025, 3, 1, 8, 0, 1, tzinfo=UTC)  # ce_time

@@ -274,3 +274,84 @@ def test_dead_letter_topics_exist_for_every_service() -> None:
 def test_dead_letter_rejects_unknown_services(service: str) -> None:
     with pytest.raises(ValueError, match="unknown service"):
         dead_letter(service)
+
+
+# --- bounds the published schema states (each once failed in PostgreSQL or was refused) --------
+
+
+def refused(data: dict[str, Any]) -> list[tuple[tuple[int | str, ...], str]]:
+    with pytest.raises(ValidationError) as info:
+        StockMoved.model_validate(data)
+    return [(e["loc"], e["msg"]) for e in info.value.errors()]
+
+
+def test_source_sequence_ends_at_the_largest_bigint() -> None:
+    largest = 2**63 - 1
+    assert StockMoved.model_validate(movement(source_sequence=largest)).source_sequence == largest
+    assert refused(movement(source_sequence=2**63)) == [
+        (("source_sequence",), f"Input should be less than or equal to {largest}")
+    ]
+
+
+@pytest.mark.parametrize("value", ["7", True, 7.5])
+def test_source_sequence_is_a_json_integer_not_text_or_a_fraction(value: object) -> None:
+    [(loc, _)] = refused(movement(source_sequence=value))
+    assert loc == ("source_sequence",)
+
+
+def test_an_integer_written_with_a_zero_fraction_is_an_integer_as_json_schema_says() -> None:
+    assert StockMoved.model_validate(movement(source_sequence=7.0)).source_sequence == 7
+
+
+@pytest.mark.parametrize("field", ["source_system", "lot", "reason"])
+@pytest.mark.parametrize("character", ["\x00", "\n", "\x1f", "\x7f"])
+def test_text_fields_refuse_control_characters(field: str, character: str) -> None:
+    assert refused(movement(**{field: f"wms{character}1"})) == [
+        ((field,), "must not contain control characters (U+0000 to U+001F, U+007F)")
+    ]
+
+
+def test_text_refuses_a_lone_surrogate_which_no_database_can_store() -> None:
+    [(loc, message)] = refused(movement(lot="L\ud800"))
+    assert loc == ("lot",)
+    assert "surrogate" in message
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["0001-01-01T00:00:00+01:00", "1899-12-31T23:59:59Z", "3000-01-01T00:00:00Z"],
+)
+def test_times_lie_in_the_years_the_contract_states(written: str) -> None:
+    assert refused(movement(occurred_at=written)) == [
+        (("occurred_at",), "must lie in the years 1900 to 2999")
+    ]
+
+
+def test_a_leap_second_is_the_last_microsecond_of_its_minute() -> None:
+    event = StockMoved.model_validate(movement(occurred_at="2016-12-31T23:59:60Z"))
+    assert event.occurred_at == datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    offset = StockMoved.model_validate(movement(occurred_at="2017-01-01T00:59:60.5+01:00"))
+    assert offset.occurred_at.astimezone(UTC) == event.occurred_at
+
+
+@pytest.mark.parametrize(
+    "written", [1740816000, "2025-03-01", "2025-03-01T08:00Z", "2025-03-01 08:00:00Z"]
+)
+def test_a_time_is_an_rfc3339_date_time_string_with_seconds(written: object) -> None:
+    [(loc, _)] = refused(movement(occurred_at=written))
+    assert loc == ("occurred_at",)
+
+
+@pytest.mark.parametrize("quantity", ["1e3", ".5", "5.", " 5", "1234567890123", "NaN", True])
+def test_a_quantity_is_written_as_the_schema_pattern_says(quantity: object) -> None:
+    [(loc, _)] = refused(movement(quantity=quantity))
+    assert loc == ("quantity",)
+
+
+def test_every_rule_of_a_movement_names_its_field() -> None:
+    problems = refused(
+        movement(kind="shipment", quantity="-1", destination=GLN_B, location="4012345000008")
+    )
+    assert all(loc and isinstance(loc[0], str) for loc, _ in problems), problems
+    assert {loc[0] for loc, _ in problems} == {"location", "quantity", "destination"}
+    assert not any(message.startswith("Value error") for _, message in problems)

@@ -16,6 +16,8 @@ from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.service import ServiceRuntime, run_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+CONSUMERS = [ConsumerSpec(LIFECYCLE_PRODUCTS, on_product_changed)]
+"""What this service consumes and the handler of each subscription."""
 
 
 def create_app(settings: LifecycleSettings | None = None) -> FastAPI:
@@ -24,7 +26,7 @@ def create_app(settings: LifecycleSettings | None = None) -> FastAPI:
         settings,
         unit_of_work=sql_unit_of_work,
         migrations_dir=MIGRATIONS,
-        consumers=[ConsumerSpec(LIFECYCLE_PRODUCTS, on_product_changed)],
+        consumers=CONSUMERS,
     )
     return create_http_app(
         runtime,

@@ -16,6 +16,8 @@ from skuhub_stock.entrypoints.http import router
 from skuhub_stock.settings import StockSettings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+CONSUMERS = [ConsumerSpec(STOCK_MOVEMENTS, on_stock_moved)]
+"""What this service consumes and the handler of each subscription."""
 
 
 def create_app(settings: StockSettings | None = None) -> FastAPI:
@@ -24,7 +26,7 @@ def create_app(settings: StockSettings | None = None) -> FastAPI:
         settings,
         unit_of_work=sql_unit_of_work,
         migrations_dir=MIGRATIONS,
-        consumers=[ConsumerSpec(STOCK_MOVEMENTS, on_stock_moved)],
+        consumers=CONSUMERS,
     )
     return create_http_app(
         runtime,

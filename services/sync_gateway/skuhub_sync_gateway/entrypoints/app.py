@@ -16,6 +16,8 @@ from skuhub_sync_gateway.entrypoints.http import build_router, configured_channe
 from skuhub_sync_gateway.settings import SyncGatewaySettings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+CONSUMERS = [ConsumerSpec(OFFER_PROJECTION, project)]
+"""What this service consumes and the handler of each subscription."""
 
 
 def create_app(settings: SyncGatewaySettings | None = None) -> FastAPI:
@@ -24,7 +26,7 @@ def create_app(settings: SyncGatewaySettings | None = None) -> FastAPI:
         settings,
         unit_of_work=sql_unit_of_work,
         migrations_dir=MIGRATIONS,
-        consumers=[ConsumerSpec(OFFER_PROJECTION, project)],
+        consumers=CONSUMERS,
     )
     return create_http_app(
         runtime,

@@ -1,0 +1,76 @@
+"""What a dead letter says when the record did not cause the failure: no library internals."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from skuhub_contracts import dead_letters
+from skuhub_contracts.codec import Envelope, encode
+from skuhub_contracts.events import StockMoved
+from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
+from skuhub_runtime.consumer import BatchConsumer
+from skuhub_runtime.handling import ConsumerSpec, Incoming, Outcome
+from skuhub_runtime.outbox import kafka_headers
+from skuhub_runtime.settings import ServiceSettings
+from skuhub_runtime.transactions import Transactions
+from tests.upstream import as_consumed, movement
+
+pytestmark = pytest.mark.integration
+
+INTERNAL = re.compile(
+    r"^internal error \(reference ([0-9a-f]{12})\): the record was not applied; "
+    r"the service log has the detail under this reference$"
+)
+
+
+async def fails_on_poison(conn: AsyncConnection, batch: Sequence[Incoming[StockMoved]]) -> Outcome:
+    """A handler with a bug: a statement PostgreSQL refuses (SQLSTATE 22P02) for one record."""
+    for incoming in batch:
+        if incoming.payload.source_system == "poison":
+            await conn.execute(text("SELECT CAST('not a number' AS integer)"))
+    return Outcome()
+
+
+async def test_an_unexpected_failure_dead_letters_only_its_record_with_a_reference_to_the_log(
+    engine: AsyncEngine, settings: ServiceSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    sku = f"DLQ-{uuid.uuid4().hex[:8]}"
+    poison = Envelope(movement(sku, source_system="poison"))
+    good = Envelope(movement(sku))
+    topic = settings.topic("stock.stock-moved.v1")
+    consumer = BatchConsumer(
+        ConsumerSpec(STOCK_MOVEMENTS, fails_on_poison),
+        settings=settings,
+        transactions=Transactions(
+            engine, lambda conn: conn, settings=settings, after_commit=lambda: None
+        ),
+    )
+
+    with caplog.at_level(logging.ERROR, logger="skuhub_runtime.consumer"):
+        result = await consumer.process(
+            [as_consumed(topic, encode(poison), 0), as_consumed(topic, encode(good), 1)]
+        )
+
+    assert result.applied == [good.id], "the good record in the same batch is applied"
+    [(record, reason)] = result.dead_lettered
+    assert record.offset == 0
+    matched = INTERNAL.match(reason)
+    assert matched is not None, reason
+    for internal in ("CAST", "asyncpg", "SQL"):
+        assert internal not in reason
+    reference = matched.group(1)
+    logged = [r for r in caplog.records if reference in r.getMessage()]
+    assert logged, "the log holds the detail under the reference"
+    assert logged[0].exc_info is not None
+    assert "invalid input syntax" in str(logged[0].exc_info[1])
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT headers FROM outbox"))).scalars().all()
+    written = [dict(kafka_headers(row)) for row in rows]
+    assert [h[dead_letters.REASON].decode() for h in written] == [reason]
