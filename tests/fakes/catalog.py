@@ -53,10 +53,11 @@ class FakeProductRepository:
         """What the unique GTIN index does: one product (deleted ones too) per GTIN."""
         if product.gtin is None:
             return
-        if any(p.gtin == product.gtin and p.sku != product.sku for p in self._products.values()):
-            raise GtinInUseError(
-                f"GTIN {product.gtin} was just taken by another product", field="gtin"
-            )
+        owner = next(
+            (p.sku for p in self._products.values() if p.gtin == product.gtin), product.sku
+        )
+        if owner != product.sku:
+            raise GtinInUseError(f"GTIN {product.gtin} identifies product {owner}", field="gtin")
 
 
 @dataclass(frozen=True, slots=True)
