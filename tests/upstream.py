@@ -7,13 +7,13 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from confluent_kafka import (  # type: ignore[import-untyped]
+from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     Producer,
@@ -69,14 +69,14 @@ class Upstream:
         value: bytes | None,
         *,
         key: bytes | None = None,
-        headers: list[tuple[str, bytes | None]] | None = None,
+        headers: Sequence[tuple[str, bytes | None]] = (),
     ) -> None:
         errors: list[Any] = []
         self._producer.produce(
             topic,
             value=value,
             key=key,
-            headers=headers or [],
+            headers=[(name, header) for name, header in headers],
             on_delivery=lambda err, _msg: errors.append(err) if err else None,
         )
         remaining = self._producer.flush(15)

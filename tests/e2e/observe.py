@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -24,11 +25,16 @@ def offer(stack: Stack, sku: str, channel: str = "web") -> dict[str, Any] | None
     return body
 
 
-def offer_where(stack: Stack, sku: str, condition: Any, what: str) -> dict[str, Any]:
-    result: dict[str, Any] = wait_until(
-        lambda: (o := offer(stack, sku)) is not None and condition(o) and o, timeout=30, what=what
-    )
-    return result
+def offer_where(
+    stack: Stack, sku: str, condition: Callable[[dict[str, Any]], bool], what: str
+) -> dict[str, Any]:
+    """The SKU's web offer once ``condition`` holds for it (fails after 30 s)."""
+
+    def matching() -> dict[str, Any] | None:
+        found = offer(stack, sku)
+        return found if found is not None and condition(found) else None
+
+    return wait_until(matching, timeout=30, what=what)
 
 
 def metric(stack: Stack, service: str, sample: str, **labels: str) -> float:

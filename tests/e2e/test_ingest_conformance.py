@@ -48,11 +48,11 @@ def test_records_the_schema_allows_are_applied_or_refused_for_a_field_and_nothin
         key=no_id.key,
         headers=[(n, v) for n, v in no_id.headers if n != "ce_id"],
     )
-    edges = {
+    edges: dict[str, dict[str, object]] = {
         "largest sequence": {"source_sequence": 2**63 - 1, "quantity": "1"},
         "leap second": {"occurred_at": "2016-12-31T23:59:60Z", "quantity": "2"},
     }
-    refused = {
+    refused: dict[str, dict[str, object]] = {
         "sequence past bigint": {"source_sequence": 2**63},
         "NUL in source_system": {"source_system": "wms\u0000a"},
         "NUL in lot": {"lot": "L\u0000"},

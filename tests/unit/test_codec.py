@@ -196,7 +196,7 @@ def test_binary_mode_writes_cloudevents_headers_and_the_sku_as_key() -> None:
 
 def test_headers_as_text_are_accepted() -> None:
     headers = [(name, value.decode()) for name, value in binary_headers()]
-    decoded = decode(body(), headers)  # type: ignore[arg-type]
+    decoded = decode(body(), headers)
     assert decoded.id == "wms-1"
 
 
