@@ -12,10 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_catalog.adapters.tables import GTIN_INDEX, products
 from skuhub_catalog.domain.product import (
-    CatalogError,
     GtinInUseError,
     Product,
-    ProductAlreadyExistsError,
     ProductStatus,
 )
 
@@ -43,7 +41,7 @@ class SqlProductRepository:
         try:
             return (await self._conn.execute(statement)).first() is not None
         except sa_exc.IntegrityError as exc:
-            raise _taken(product, exc) from exc
+            raise _gtin_taken(product, exc) from exc
 
     async def update(self, product: Product) -> None:
         statement = (
@@ -52,7 +50,7 @@ class SqlProductRepository:
         try:
             await self._conn.execute(statement)
         except sa_exc.IntegrityError as exc:
-            raise _taken(product, exc) from exc
+            raise _gtin_taken(product, exc) from exc
 
     async def sku_with_gtin(self, gtin: str) -> str | None:
         statement = sa.select(products.c.sku).where(products.c.gtin == gtin).limit(1)
@@ -70,17 +68,15 @@ class SqlProductRepository:
         return [_to_product(row) for row in (await self._conn.execute(statement)).mappings()]
 
 
-def _taken(product: Product, exc: sa_exc.IntegrityError) -> CatalogError:
-    """The domain error for a unique index that refused ``product`` (a concurrent writer)."""
+def _gtin_taken(product: Product, exc: sa_exc.IntegrityError) -> Exception:
+    """A concurrent writer took the GTIN: the domain error. Any other integrity error is a
+    bug, not the caller's fault: it stays what it is."""
     if GTIN_INDEX in str(exc.orig):
         return GtinInUseError(
             f"GTIN {product.gtin} was just taken by another product; a GTIN names one trade item",
             field="gtin",
         )
-    return ProductAlreadyExistsError(
-        f"product {product.sku} was changed or created by another request at the same time; "
-        "read it again and retry"
-    )
+    return exc
 
 
 @dataclass(frozen=True, slots=True)

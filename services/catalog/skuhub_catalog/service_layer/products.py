@@ -108,5 +108,6 @@ async def _check_gtin_free(repo: ProductRepository, product: Product) -> None:
     owner = await repo.sku_with_gtin(product.gtin)
     if owner is not None and owner != product.sku:
         raise GtinInUseError(
-            f"GTIN {product.gtin} already identifies product {owner}; a GTIN names one trade item"
+            f"GTIN {product.gtin} already identifies product {owner}; a GTIN names one trade item",
+            field="gtin",
         )
