@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from skuhub_cli.launcher import CLEAN_EXIT_CODES
 from tests.harness import Infrastructure, Stack, infrastructure
 
 
@@ -36,7 +36,6 @@ def stack(infra: Infrastructure, workdir: Path) -> Iterator[Stack]:
         raise
     yield running
     codes = running.stop()
-    # uvicorn re-raises SIGTERM after its graceful shutdown, so -SIGTERM is a clean exit too.
-    unclean = {name: code for name, code in codes.items() if code not in (0, -signal.SIGTERM)}
+    unclean = {name: code for name, code in codes.items() if code not in CLEAN_EXIT_CODES}
     if unclean:
         pytest.fail(f"services did not shut down cleanly: {unclean}\n{running.logs()}")

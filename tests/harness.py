@@ -5,10 +5,12 @@ Infrastructure is chosen once per session:
 - ``SKUHUB_KAFKA_BOOTSTRAP`` / ``SKUHUB_DATABASE_URL`` set: use those (external mode);
 - otherwise, when a Docker engine answers and testcontainers is installed: Apache Kafka
   and PostgreSQL containers;
-- otherwise: the embedded Tansu broker and the wheel-shipped PostgreSQL.
+- otherwise: the embedded broker and PostgreSQL, started as ``skuhub dev`` starts them
+  (``skuhub_cli.infrastructure``).
 
-Isolation: every stack started here gets a fresh topic prefix and schema prefix, so
-tests and runs never see each other's records or rows.
+Services are started by the launcher ``skuhub dev`` and ``skuhub bench`` use
+(``skuhub_cli.launcher``). Isolation: every stack started here gets a fresh topic
+prefix and schema prefix, so tests and runs never see each other's records or rows.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from skuhub_cli.stack import EmbeddedKafka, EmbeddedPostgres, ServiceProcess, free_port, log_tail
+from skuhub_cli.infrastructure import embedded_infrastructure
+from skuhub_cli.launcher import ServiceGroup, Wiring
+from skuhub_cli.processes import log_tail
+from skuhub_cli.service_process import ServiceProcess
+from skuhub_cli.topics import create_topics
 from skuhub_contracts.topics import SERVICES
-from skuhub_runtime.kafka import ensure_topics
 from skuhub_runtime.settings import ServiceSettings
 
 T = TypeVar("T")
@@ -87,8 +91,8 @@ class Infrastructure:
 @contextlib.contextmanager
 def infrastructure(workdir: Path) -> Iterator[Infrastructure]:
     """Start (or find) Kafka and PostgreSQL for a test session."""
-    kafka = os.environ.get("SKUHUB_KAFKA_BOOTSTRAP")
-    database = os.environ.get("SKUHUB_DATABASE_URL")
+    kafka = os.environ.get("SKUHUB_KAFKA_BOOTSTRAP", "")
+    database = os.environ.get("SKUHUB_DATABASE_URL", "")
     if database:  # postgresql://… means asyncpg here too, as in the services
         database = ServiceSettings(database_url=database).database_url
     if kafka and database:
@@ -98,18 +102,10 @@ def infrastructure(workdir: Path) -> Iterator[Infrastructure]:
         with _containers() as infra:
             yield infra
             return
-    with contextlib.ExitStack() as stack:
-        if not kafka:
-            broker = EmbeddedKafka(log_path=workdir / "tansu.log")
-            broker.start()
-            stack.callback(broker.stop)
-            kafka = broker.bootstrap
-        if not database:
-            postgres = EmbeddedPostgres(workdir / "pgdata")
-            postgres.start()
-            stack.callback(postgres.stop)
-            database = postgres.url
-        yield Infrastructure(kafka, database, "embedded")
+    with embedded_infrastructure(
+        log_dir=workdir, data_dir=workdir / "pgdata", kafka_bootstrap=kafka, database_url=database
+    ) as embedded:
+        yield Infrastructure(embedded.kafka_bootstrap, embedded.database_url, "embedded")
 
 
 def _docker_answers() -> bool:
@@ -144,28 +140,28 @@ class Stack:
     infra: Infrastructure
     workdir: Path
     prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
-    extra_env: dict[str, str] = field(default_factory=dict)
-    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    @functools.cached_property
+    def wiring(self) -> Wiring:
+        return Wiring.isolated(
+            self.infra.kafka_bootstrap,
+            self.infra.database_url,
+            self.prefix,
+            extra_env={"SKUHUB_LOG_FORMAT": "json"},
+        )
+
+    @functools.cached_property
+    def group(self) -> ServiceGroup:
+        return ServiceGroup(self.wiring, log_dir=self.workdir, log_prefix=f"{self.prefix}-")
 
     @property
-    def env(self) -> dict[str, str]:
-        return {
-            "SKUHUB_KAFKA_BOOTSTRAP": self.infra.kafka_bootstrap,
-            "SKUHUB_DATABASE_URL": self.infra.database_url,
-            "SKUHUB_TOPIC_PREFIX": f"{self.prefix}.",
-            "SKUHUB_SCHEMA_PREFIX": f"{self.prefix}_",
-            "SKUHUB_LOG_FORMAT": "json",
-            **self.extra_env,
-        }
+    def services(self) -> dict[str, ServiceProcess]:
+        return self.group.services
 
     @functools.cached_property
     def settings(self) -> ServiceSettings:
-        return ServiceSettings(
-            kafka_bootstrap=self.infra.kafka_bootstrap,
-            database_url=self.infra.database_url,
-            topic_prefix=f"{self.prefix}.",
-            schema_prefix=f"{self.prefix}_",
-        )
+        """Topic names and consumer groups of this stack (``settings.consumer_group(...)``)."""
+        return self.wiring.settings()
 
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
@@ -173,28 +169,18 @@ class Stack:
     def url(self, service: str) -> str:
         return self.services[service].url
 
-    def create_topics(self) -> None:
-        asyncio.run(ensure_topics(self.settings, partitions=3))
-
     def start(self, names: tuple[str, ...] = SERVICES, env: dict[str, str] | None = None) -> None:
-        self.create_topics()
-        for name in names:
-            self.services[name] = ServiceProcess(
-                name,
-                env={**self.env, **(env or {})},
-                port=free_port(),
-                log_path=self.workdir / f"{self.prefix}-{name}.log",
-            )
-            self.services[name].start()
-        with ThreadPoolExecutor(len(names)) as pool:
-            list(pool.map(lambda n: self.services[n].wait_ready(90), names))
+        """Create the topics, start the services (``env`` on top of the wiring's), wait until
+        all are ready."""
+        create_topics(self.settings)
+        self.group.start(names, env=env)
 
     def stop(self) -> dict[str, int]:
-        """Stop every service started here; their exit codes (0 is a clean shutdown).
+        """Stop every service started here; their exit codes (see ``CLEAN_EXIT_CODES``).
 
         A service that already exited reports how it ended, and its log is closed too.
         """
-        return {name: process.stop() for name, process in self.services.items() if process.pid}
+        return self.group.stop()
 
     def logs(self) -> str:
         return "\n".join(

