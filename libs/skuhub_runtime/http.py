@@ -21,11 +21,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from pydantic import BaseModel, Field, WithJsonSchema
 from sqlalchemy import exc as sa_exc
 
 from skuhub_contracts.json_schema import exact_maps
+from skuhub_contracts.values import Version
 from skuhub_runtime import telemetry
 from skuhub_runtime.db import sqlstate
 from skuhub_runtime.origin import Origin
@@ -43,13 +44,15 @@ class ErrorMessage(BaseModel):
 def error_responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for error statuses, each with the :class:`ErrorMessage` body.
 
-    ``descriptions`` are keyed ``e404=...``; statuses without one get a generic text.
+    ``descriptions`` are keyed ``e404=...``; statuses without one get a generic text. A 503
+    comes with ``Retry-After``.
     """
     return {
         status: {
             "model": ErrorMessage,
             "description": descriptions.get(f"e{status}", _GENERIC.get(status, "Error.")),
         }
+        | ({"headers": _RETRY_AFTER} if status == 503 else {})
         for status in statuses
     }
 
@@ -61,6 +64,26 @@ _GENERIC = {
     412: "A precondition (If-Match) does not hold.",
     503: "A dependency is unavailable; retry after Retry-After seconds.",
 }
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the same request again.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+
+
+JSON_EXACT_INTEGER_MAX = 2**53 - 1
+"""Largest integer every JSON reader holds exactly (RFC 8259, section 6)."""
+
+ExpectedVersion = Annotated[
+    Version,
+    Field(le=JSON_EXACT_INTEGER_MAX),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": JSON_EXACT_INTEGER_MAX}),
+]
+"""The version a client expects, in a JSON body. At most 2^53 - 1, so that every reader of the
+schema compares with the bound exactly: one that holds JSON numbers as doubles reads 2^63 - 1 and
+2^63 + 192 alike, and would take a version beyond a 2^63 - 1 bound for one within it."""
 
 
 class DomainError(Exception):
@@ -122,6 +145,24 @@ async def _request_validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """A 405 whose ``Allow`` lists every documented method of the resource.
+
+    FastAPI has one route per method, and Starlette names only the methods of the first
+    route that matched the path (``Allow: POST`` for a resource that takes GET too).
+    """
+    path = getattr(request.scope.get("route"), "path_format", None)
+    documented = request.app.openapi()["paths"].get(path, {})
+    allowed = ", ".join(sorted(method.upper() for method in documented))
+    if not allowed:  # a route outside the document (/docs): Starlette's list is the whole truth
+        allowed = (getattr(exc, "headers", None) or {}).get("Allow", "")
+    return JSONResponse(
+        ErrorMessage(detail=f"{request.method} is not allowed here; use {allowed}").model_dump(),
+        status_code=405,
+        headers={"Allow": allowed},
+    )
+
+
 class Readiness(BaseModel):
     status: str = Field(description="ready or not-ready.")
     service: str
@@ -158,6 +199,24 @@ OriginDep = Annotated[Origin, Depends(request_origin)]
 """The origin (trace context, arrival time) of events a request causes."""
 
 
+_UNREADABLE_BODY: Mapping[str, Any] = {
+    "description": "The body is not UTF-8 text.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorMessage"}}},
+}
+
+
+def _with_unreadable_bodies(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with the 400 FastAPI answers, before any validation, to a body that is not
+    UTF-8, on every operation that takes a body (a route's own 400 says so itself)."""
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            if "requestBody" in operation:
+                operation["responses"].setdefault("400", _UNREADABLE_BODY)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("ErrorMessage", ErrorMessage.model_json_schema())
+    return document
+
+
 def create_app(
     runtime: ServiceRuntime[Any],
     *,
@@ -182,6 +241,7 @@ def create_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(405, _method_not_allowed)
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)
     statuses: dict[type[Exception], int] = {DomainError: 422, **(errors or {})}
     handler = _status_handler(statuses)
@@ -215,12 +275,14 @@ def create_app(
         responses={
             200: {
                 "description": "Every metric of this process.",
-                "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                "content": {CONTENT_TYPE_PLAIN_0_0_4: {"schema": {"type": "string"}}},
             }
         },
     )
     async def metrics_endpoint() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        # What prometheus_client serves generate_latest() as by default; its CONTENT_TYPE_LATEST
+        # names text format 1.0.0, which it only serves to a scraper that asks for it.
+        return Response(generate_latest(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     for router in routers:
         app.include_router(router)
@@ -233,7 +295,7 @@ def create_app(
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = exact_maps(document)
+            app.openapi_schema = exact_maps(_with_unreadable_bodies(document))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,11 +1,16 @@
-"""HTTP behaviour a client relies on: preconditions, clear 4xx errors, SKUs with slashes."""
+"""HTTP behaviour a client relies on: preconditions, clear 4xx errors, SKUs with slashes, and
+refusals where the OpenAPI document says them."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
 from tests.e2e.observe import new_sku, offer_where
 from tests.harness import Stack
@@ -84,3 +89,137 @@ def test_skus_with_a_slash_reach_positions_and_offers(stack: Stack) -> None:
     positions = httpx.get(f"{stack.url('stock')}/v1/positions/{sku}").json()
     assert positions["sku"] == sku
     assert Decimal(positions["available_to_promise"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "path", "allow"),
+    [
+        ("catalog", "OPTIONS", "/v1/products", "GET, POST"),
+        ("catalog", "PUT", "/v1/products/A/B", "DELETE, GET, PATCH"),
+        # A SKU may hold a /, so GET /v1/stages/{sku} matches this path too.
+        ("lifecycle", "OPTIONS", "/v1/stages/A/transitions", "POST"),
+    ],
+)
+def test_a_405_allows_every_documented_method_of_the_resource(
+    stack: Stack, service: str, method: str, path: str, allow: str
+) -> None:
+    response = httpx.request(method, f"{stack.url(service)}{path}")
+    assert response.status_code == 405, response.text
+    assert response.headers["Allow"] == allow
+    assert allow in response.json()["detail"]
+
+
+def test_location_names_the_new_product_by_a_sku_in_one_path_segment(stack: Stack) -> None:
+    sku = f"{new_sku('KIT')}/RED"
+    created = httpx.post(
+        f"{stack.url('catalog')}/v1/products", json={"sku": sku, "title": {"en_US": "Kit"}}
+    )
+    assert created.status_code == 201, created.text
+    assert created.headers["Location"] == f"/v1/products/{sku.replace('/', '%2F')}"
+    assert httpx.get(f"{stack.url('catalog')}{created.headers['Location']}").json()["sku"] == sku
+
+
+def test_a_deleted_product_is_gone_and_listed_only_with_include_deleted(
+    stack: Stack, product: str
+) -> None:
+    url = f"{stack.url('catalog')}/v1/products/{product}"
+    assert httpx.delete(url).status_code == 200
+    gone = httpx.get(url)
+    assert gone.status_code == 410, gone.text
+    assert "deleted" in gone.json()["detail"]
+
+    def first_listed(include_deleted: bool) -> list[tuple[str, bool]]:
+        """The first product after the SKU less its last character: the product, if listed."""
+        page = httpx.get(
+            f"{stack.url('catalog')}/v1/products",
+            params={"after": product[:-1], "include_deleted": include_deleted, "limit": 1},
+        )
+        return [(p["sku"], p["deleted"]) for p in page.json()["items"]]
+
+    assert first_listed(include_deleted=True) == [(product, True)]
+    assert product not in {sku for sku, _ in first_listed(include_deleted=False)}
+
+
+@pytest.mark.parametrize(
+    ("if_match", "status"),
+    [
+        ('"1"', 200),
+        ("1", 200),
+        ("*", 200),
+        ('"99999999999999999999"', 412),  # no product reaches this version
+        ("", 422),
+        ("version 1", 422),
+    ],
+)
+def test_if_match_is_refused_for_its_syntax_by_the_documented_pattern(
+    stack: Stack, product: str, if_match: str, status: int
+) -> None:
+    url = f"{stack.url('catalog')}/v1/products/{product}"
+    pattern = documented(stack, "catalog", "/v1/products/{sku}", "patch").header("if-match")
+    assert (re.fullmatch(pattern, if_match) is not None) == (status != 422)
+    response = httpx.patch(url, json={"family": "kitchen"}, headers={"If-Match": if_match})
+    assert response.status_code == status, response.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"family": "kitchen"}, id="a-field"),
+        pytest.param({"title": {"de_DE": "Becher"}, "expected_version": 1}, id="a-title"),
+        pytest.param({"gtin": None}, id="gtin-cleared"),
+        pytest.param({}, id="nothing"),
+        pytest.param({"expected_version": 1}, id="only-a-version"),
+        pytest.param({"title": {}}, id="no-title-key"),
+        pytest.param({"status": None}, id="status-null"),  # kept by leaving it out, not cleared
+        pytest.param({"unit": None}, id="unit-null"),
+        pytest.param({"family": "kitchen", "expected_version": "1"}, id="version-as-string"),
+        pytest.param({"family": "kitchen", "expected_version": 2**53}, id="version-past-2^53"),
+    ],
+)
+def test_a_change_is_refused_exactly_when_the_document_refuses_it(
+    stack: Stack, product: str, body: dict[str, object]
+) -> None:
+    valid = documented(stack, "catalog", "/v1/products/{sku}", "patch").body().is_valid(body)
+    response = httpx.patch(f"{stack.url('catalog')}/v1/products/{product}", json=body)
+    assert response.status_code == (200 if valid else 422), response.text
+
+
+def test_an_unreadable_body_is_a_documented_400(stack: Stack) -> None:
+    response = httpx.post(
+        f"{stack.url('catalog')}/v1/products",
+        content=b'{"sku": "\xff"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert "400" in documented(stack, "catalog", "/v1/products", "post").operation["responses"]
+
+
+def test_metrics_are_the_text_format_the_document_names(stack: Stack) -> None:
+    response = httpx.get(f"{stack.url('stock')}/metrics")
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    content = documented(stack, "stock", "/metrics", "get").operation["responses"]["200"]["content"]
+    assert list(content) == [response.headers["content-type"]]
+
+
+@dataclass(frozen=True)
+class Documented:
+    """One operation as a service's live OpenAPI document describes it."""
+
+    document: dict[str, Any]
+    operation: dict[str, Any]
+
+    def body(self) -> Draft202012Validator:
+        """A validator of the JSON request body, with the document's components to refer to."""
+        schema = self.operation["requestBody"]["content"]["application/json"]["schema"]
+        return Draft202012Validator({**schema, "components": self.document["components"]})
+
+    def header(self, name: str) -> str:
+        """The pattern of a header parameter."""
+        [parameter] = [p for p in self.operation["parameters"] if p["name"] == name]
+        pattern: str = parameter["schema"]["pattern"]
+        return pattern
+
+
+def documented(stack: Stack, service: str, path: str, method: str) -> Documented:
+    document = httpx.get(f"{stack.url(service)}/openapi.json").json()
+    return Documented(document, document["paths"][path][method])

@@ -13,9 +13,18 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from skuhub_catalog.domain import product as domain
@@ -33,7 +42,13 @@ from skuhub_contracts.events import AttributeCode, AttributeValue, Description, 
 from skuhub_contracts.identifiers import Gtin, Locale, Sku, UnitCode
 from skuhub_contracts.values import Line
 from skuhub_runtime.handling import Decision
-from skuhub_runtime.http import DomainError, OriginDep, error_responses, get_runtime
+from skuhub_runtime.http import (
+    DomainError,
+    ExpectedVersion,
+    OriginDep,
+    error_responses,
+    get_runtime,
+)
 from skuhub_runtime.service import ServiceRuntime
 
 router = APIRouter(prefix="/v1", tags=["products"])
@@ -41,15 +56,17 @@ CatalogRuntime = Annotated[ServiceRuntime[CatalogUnitOfWork], Depends(get_runtim
 
 Family = Annotated[Line, Field(min_length=1, max_length=64)]
 Attributes = dict[AttributeCode, AttributeValue]
-_IF_MATCH = re.compile(r'^\s*(W/)?"?(\d+)"?\s*$')
+IF_MATCH_PATTERN = r'^[ \t]*(\*|(W/)?"?([0-9]+)"?)[ \t]*$'
+"""What ``If-Match`` takes: ``*`` or one version, quoted or not (``W/`` never matches)."""
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
 
 
-class PreconditionFailedError(Exception):
+class PreconditionFailedError(DomainError):
     """``If-Match`` does not name the product's current version (412)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+
+class ProductGoneError(DomainError):
+    """The product is deleted (410); its SKU stays taken."""
 
 
 ERROR_STATUSES: dict[type[Exception], int] = {
@@ -60,6 +77,7 @@ ERROR_STATUSES: dict[type[Exception], int] = {
     domain.GtinInUseError: 409,
     domain.InvalidProductError: 422,
     PreconditionFailedError: 412,
+    ProductGoneError: 410,
 }
 """Each catalog refusal and its HTTP status (the app registers them once)."""
 
@@ -93,29 +111,44 @@ class ProductCreate(BaseModel):
         )
 
 
-class ProductPatch(BaseModel):
-    """A partial update: only the fields sent change.
+def _unsent(schema: dict[str, Any]) -> None:
+    """No ``default: null`` in the schema of a field that takes no null."""
+    del schema["default"]
 
-    ``gtin``, ``family`` and ``parent_sku`` are cleared with ``null``. In
-    ``title``, ``description`` and ``attributes`` each key is merged: a value
-    sets it, ``null`` removes it, keys not sent stay (JSON merge patch).
+
+def _needs_a_change(schema: dict[str, Any]) -> None:
+    """State in the schema what :meth:`ProductPatch.to_change` refuses as empty: at least one
+    product field, and a map with at least one key."""
+    schema["anyOf"] = [
+        {"required": [name]}
+        | ({"properties": {name: {"minProperties": 1}}} if field.get("type") == "object" else {})
+        for name, field in schema["properties"].items()
+        if name != "expected_version"
+    ]
+
+
+class ProductPatch(BaseModel):
+    """A partial update: only the fields sent change, and at least one must be sent.
+
+    ``gtin``, ``family`` and ``parent_sku`` are cleared with ``null``; ``status``
+    and ``unit`` cannot be. In ``title``, ``description`` and ``attributes``
+    each key is merged: a value sets it, ``null`` removes it, keys not sent
+    stay (JSON merge patch).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_needs_a_change)
 
-    status: ProductStatus | None = None
+    # None only stands for "not sent": the schema shows no null, _not_null refuses one.
+    status: ProductStatus | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_unsent)
     gtin: Gtin | None = None
     family: Family | None = None
     parent_sku: Sku | None = None
-    unit: UnitCode | None = None
+    unit: UnitCode | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_unsent)
     title: dict[Locale, Title | None] = Field(default_factory=dict)
     description: dict[Locale, Description | None] = Field(default_factory=dict)
     attributes: Attributes = Field(default_factory=dict)
-    expected_version: int | None = Field(
-        default=None,
-        ge=1,
-        le=2**63 - 1,
-        description="Refuse (409) unless the product is at this version.",
+    expected_version: ExpectedVersion | None = Field(
+        default=None, description="Refuse (409) unless the product is at this version."
     )
 
     @field_validator("status", "unit")
@@ -180,11 +213,41 @@ class ProductPage(BaseModel):
     )
 
 
+_ETAG = {
+    "ETag": {
+        "description": 'The product\'s version as a strong ETag, e.g. "3"; send it as If-Match.',
+        "required": True,
+        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+    }
+}
+_LOCATION = {
+    "Location": {
+        "description": "Path of the new product: /v1/products/ and the SKU as one path "
+        "segment (a / in it sent as %2F).",
+        "required": True,
+        "schema": {"type": "string", "format": "uri-reference", "pattern": "^/v1/products/"},
+    }
+}
+
+_THE_NEW_PRODUCT = {
+    name: {
+        "operationRef": f"#/paths/~1v1~1products~1{{sku}}/{method}",
+        "parameters": {"sku": "$response.body#/sku"}
+        | ({"header.if-match": "$response.header.ETag"} if method != "get" else {}),
+    }
+    for name, method in (("read", "get"), ("change", "patch"), ("delete", "delete"))
+}
+"""OpenAPI links from a created product to what a client does next with it."""
+
+
 @router.post(
     "/products",
     status_code=201,
     response_model=ProductView,
-    responses=error_responses(409, e409="The SKU or the GTIN is taken."),
+    responses={
+        201: {"headers": _ETAG | _LOCATION, "links": _THE_NEW_PRODUCT},
+        **error_responses(409, e409="The SKU or the GTIN is taken."),
+    },
     summary="Create a product",
     description="Creates the product at version 1 and publishes its product-changed snapshot.",
 )
@@ -192,7 +255,8 @@ async def post_product(
     body: ProductCreate, runtime: CatalogRuntime, origin: OriginDep, response: Response
 ) -> ProductView:
     product = await runtime.execute(lambda uow: handlers.create(uow, body.to_new_product(), origin))
-    response.headers["Location"] = f"/v1/products/{product.sku}"
+    # One path segment, as the template /v1/products/{sku} says: a / in the SKU is %2F.
+    response.headers["Location"] = f"/v1/products/{quote(product.sku, safe='')}"
     return _view(product, response)
 
 
@@ -217,35 +281,48 @@ async def list_products(
     )
 
 
+_NOT_FOUND = "No product has this SKU."
+
+
 @router.get(
     "/products/{sku:path}",
     response_model=ProductView,
-    responses=error_responses(404, e404="No product has this SKU."),
+    responses={
+        200: {"headers": _ETAG},
+        **error_responses(
+            404,
+            410,
+            e404=_NOT_FOUND,
+            e410="The product is deleted; its SKU stays taken (listed with include_deleted).",
+        ),
+    },
     summary="Read a product",
-    description="The product's current version; a deleted product is returned with deleted=true.",
+    description="The product's current version.",
 )
 async def get_product(sku: Sku, runtime: CatalogRuntime, response: Response) -> ProductView:
     product = await runtime.read(lambda uow: uow.products.get(sku))
     if product is None:
         raise ProductNotFoundError(f"no product with SKU {sku}; create it with POST /v1/products")
+    if product.deleted:
+        raise ProductGoneError(
+            f"product {sku} is deleted (version {product.version}); its SKU stays taken, and "
+            "GET /v1/products?include_deleted=true lists it"
+        )
     return _view(product, response)
 
 
 IfMatch = Annotated[
-    str | None,
+    # The pattern on the string itself: on the union, the schema would lose it.
+    Annotated[str, StringConstraints(pattern=IF_MATCH_PATTERN)] | SkipJsonSchema[None],
     Header(
         description='The ETag of the version the change is meant for, e.g. "3"; "*" matches '
         "any version."
     ),
 ]
 _WRITE_ERRORS = error_responses(
-    400,
     404,
-    409,
     412,
-    e400="If-Match is no product version, or disagrees with expected_version.",
-    e404="No product has this SKU.",
-    e409="The GTIN is taken, expected_version is not current, or the product is deleted.",
+    e404=_NOT_FOUND,
     e412="If-Match does not name the product's current version (ETag).",
 )
 
@@ -253,7 +330,16 @@ _WRITE_ERRORS = error_responses(
 @router.patch(
     "/products/{sku:path}",
     response_model=ProductView,
-    responses=_WRITE_ERRORS,
+    responses={
+        200: {"headers": _ETAG},
+        **_WRITE_ERRORS,
+        **error_responses(
+            400,
+            409,
+            e400="If-Match and expected_version disagree, or the body is not UTF-8 text.",
+            e409="The GTIN is taken, expected_version is not current, or the product is deleted.",
+        ),
+    },
     summary="Change a product",
     description="Applies a partial update. A change that alters nothing keeps the version and "
     "publishes nothing.",
@@ -281,7 +367,11 @@ async def patch_product(
 @router.delete(
     "/products/{sku:path}",
     response_model=ProductView,
-    responses=_WRITE_ERRORS,
+    responses={
+        200: {"headers": _ETAG},
+        **_WRITE_ERRORS,
+        **error_responses(409, e409="The product is deleted already."),
+    },
     summary="Delete a product",
     description="Marks the product deleted (a new version) and publishes that snapshot, so every "
     "channel removes it. The SKU stays taken.",
@@ -324,24 +414,24 @@ async def _conditional(
 
 
 def _expected_version(if_match: str | None, in_body: int | None) -> tuple[int | None, bool]:
-    """The version a write is conditional on, and whether it came from ``If-Match``."""
-    from_header: int | None = None
-    if if_match is not None and if_match.strip() != "*":
-        matched = _IF_MATCH.match(if_match)
-        if matched is None or int(matched.group(2)) > 2**63 - 1:
-            raise HTTPException(
-                400, f'If-Match {if_match!r} is not a product version; send the ETag, e.g. "3"'
-            )
-        if matched.group(1):
-            # If-Match compares strongly (RFC 9110 13.1.1): a weak ETag never matches.
-            raise PreconditionFailedError(
-                f'If-Match {if_match!r} is a weak ETag and never matches; send e.g. "3"'
-            )
-        from_header = int(matched.group(2))
-    if from_header is not None and in_body is not None and from_header != in_body:
-        raise HTTPException(
-            400, f"If-Match ({from_header}) and expected_version ({in_body}) disagree; send one"
+    """The version a write is conditional on, and whether it came from ``If-Match``.
+
+    A version number no product reaches does not match either (412), like any other
+    version the product is not at.
+    """
+    matched = _IF_MATCH.match(if_match or "*")
+    if matched is None:
+        raise ValueError(f"If-Match {if_match!r} escaped FastAPI's check of IF_MATCH_PATTERN")
+    _, weak, version = matched.groups()
+    if weak:
+        # If-Match compares strongly (RFC 9110 13.1.1): a weak ETag never matches.
+        raise PreconditionFailedError(
+            f'If-Match {if_match!r} is a weak ETag and never matches; send e.g. "3"'
         )
-    if from_header is not None:
-        return from_header, True
-    return in_body, False
+    if version is None:  # no If-Match, or "*": any version
+        return in_body, False
+    if in_body is not None and int(version) != in_body:
+        raise HTTPException(
+            400, f"If-Match ({int(version)}) and expected_version ({in_body}) disagree; send one"
+        )
+    return int(version), True

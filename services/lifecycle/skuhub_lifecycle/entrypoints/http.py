@@ -14,7 +14,7 @@ from skuhub_lifecycle.domain import stages as domain
 from skuhub_lifecycle.domain.stages import SkuStage, Stage, StageNotFoundError
 from skuhub_lifecycle.entrypoints import handlers
 from skuhub_lifecycle.service_layer.ports import LifecycleUnitOfWork
-from skuhub_runtime.http import OriginDep, error_responses, get_runtime
+from skuhub_runtime.http import ExpectedVersion, OriginDep, error_responses, get_runtime
 from skuhub_runtime.service import ServiceRuntime
 
 router = APIRouter(prefix="/v1", tags=["lifecycle"])
@@ -34,11 +34,8 @@ class TransitionRequest(BaseModel):
 
     stage: LifecycleStage = Field(description="The stage to move to.")
     reason: Annotated[Reason, Field(min_length=1)] = Field(description="Why, for the audit trail.")
-    expected_version: int | None = Field(
-        default=None,
-        ge=1,
-        le=2**63 - 1,
-        description="Refuse (409) unless the stage is at this version.",
+    expected_version: ExpectedVersion | None = Field(
+        default=None, description="Refuse (409) unless the stage is at this version."
     )
 
 
@@ -66,19 +63,8 @@ class StageView(BaseModel):
         )
 
 
-@router.get(
-    "/stages/{sku:path}",
-    response_model=StageView,
-    responses=error_responses(404, e404=_NOT_SEEN),
-    summary="Lifecycle stage of a SKU",
-)
-async def get_stage(sku: Sku, runtime: LifecycleRuntime) -> StageView:
-    state = await runtime.read(lambda uow: uow.stages.get(sku))
-    if state is None:
-        raise StageNotFoundError.for_sku(sku)
-    return StageView.of(state)
-
-
+# Declared before GET /stages/{sku:path}, which matches these paths too (a SKU may hold a /):
+# the first route whose path matches is the resource a 405 names in Allow.
 @router.post(
     "/stages/{sku:path}/transitions",
     response_model=StageView,
@@ -105,4 +91,17 @@ async def post_transition(
             expected_version=body.expected_version,
         )
     )
+    return StageView.of(state)
+
+
+@router.get(
+    "/stages/{sku:path}",
+    response_model=StageView,
+    responses=error_responses(404, e404=_NOT_SEEN),
+    summary="Lifecycle stage of a SKU",
+)
+async def get_stage(sku: Sku, runtime: LifecycleRuntime) -> StageView:
+    state = await runtime.read(lambda uow: uow.stages.get(sku))
+    if state is None:
+        raise StageNotFoundError.for_sku(sku)
     return StageView.of(state)
