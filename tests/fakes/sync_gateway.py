@@ -29,14 +29,20 @@ class FakeProjectionRepository:
         self._positions: dict[tuple[str, str, str], _Stored[StockLevelChanged]] = {}
         self._stages: dict[str, _Stored[LifecycleStageChanged]] = {}
 
-    async def upsert_products(self, facts: Sequence[Fact[ProductChanged]]) -> None:
-        _keep_newest(self._products, facts, lambda p: p.sku)
+    async def upsert_products(
+        self, facts: Sequence[Fact[ProductChanged]]
+    ) -> list[Fact[ProductChanged]]:
+        return _keep_newest(self._products, facts, lambda p: p.sku)
 
-    async def upsert_positions(self, facts: Sequence[Fact[StockLevelChanged]]) -> None:
-        _keep_newest(self._positions, facts, lambda p: (p.sku, p.location, p.lot or ""))
+    async def upsert_positions(
+        self, facts: Sequence[Fact[StockLevelChanged]]
+    ) -> list[Fact[StockLevelChanged]]:
+        return _keep_newest(self._positions, facts, lambda p: (p.sku, p.location, p.lot or ""))
 
-    async def upsert_stages(self, facts: Sequence[Fact[LifecycleStageChanged]]) -> None:
-        _keep_newest(self._stages, facts, lambda s: s.sku)
+    async def upsert_stages(
+        self, facts: Sequence[Fact[LifecycleStageChanged]]
+    ) -> list[Fact[LifecycleStageChanged]]:
+        return _keep_newest(self._stages, facts, lambda s: s.sku)
 
     async def facts_of(
         self, sku: str
@@ -71,13 +77,17 @@ class FakeGatewayUnitOfWork:
 
 def _keep_newest(
     table: dict[K, _Stored[T]], facts: Sequence[Fact[T]], key: Callable[[T], K]
-) -> None:
-    """Store each fact unless its key holds the same or a newer version (in call order)."""
+) -> list[Fact[T]]:
+    """Store each fact unless its key holds the same or a newer version (in call order);
+    the facts stored, less those a later fact of the call replaced."""
+    written: dict[K, Fact[T]] = {}
     for fact in facts:
         k = key(fact.value)
         stored = table.get(k)
         if stored is None or stored.fact.version < fact.version:
             table[k] = _Stored(fact, datetime.now(UTC))
+            written[k] = fact
+    return list(written.values())
 
 
 def _source(stored: _Stored[Any]) -> dict[str, Any]:

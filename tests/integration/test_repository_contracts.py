@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -804,7 +804,7 @@ def product_fact(
         "changed_at": T0,
     }
     payload = ProductChanged(sku=sku, product_version=version, **(values | fields))
-    return Fact(payload, version, trace_id, T0)
+    return Fact(payload, version, trace_id, T0, f"product-{sku}-{version}")
 
 
 def position_fact(
@@ -822,7 +822,7 @@ def position_fact(
     payload = StockLevelChanged(
         sku=sku, location=location, lot=lot, position_version=version, **(values | fields)
     )
-    return Fact(payload, version, TRACE_ID, T0)
+    return Fact(payload, version, TRACE_ID, T0, f"position-{sku}-{location}-{lot}-{version}")
 
 
 def stage_fact(version: int, sku: str = "MUG-1") -> Fact[LifecycleStageChanged]:
@@ -830,18 +830,21 @@ def stage_fact(version: int, sku: str = "MUG-1") -> Fact[LifecycleStageChanged]:
     payload = LifecycleStageChanged(
         sku=sku, stage=stage, stage_version=version, reason="r", changed_at=T0
     )
-    return Fact(payload, version, TRACE_ID, T0)
+    return Fact(payload, version, TRACE_ID, T0, f"stage-{sku}-{version}")
 
 
-async def upsert(projection: ProjectionRepository, kind: Kind, *versions: int) -> None:
-    """Upsert one call's facts of ``kind`` about MUG-1 (at GLN_A, no lot), one per version."""
+async def upsert(projection: ProjectionRepository, kind: Kind, *versions: int) -> list[int]:
+    """Upsert one call's facts of ``kind`` about MUG-1 (at GLN_A, no lot), one per version;
+    the versions of the facts it reports stored."""
+    stored: Sequence[Fact[Any]]
     match kind:
         case "product":
-            await projection.upsert_products([product_fact(v) for v in versions])
+            stored = await projection.upsert_products([product_fact(v) for v in versions])
         case "position":
-            await projection.upsert_positions([position_fact(v) for v in versions])
+            stored = await projection.upsert_positions([position_fact(v) for v in versions])
         case "stage":
-            await projection.upsert_stages([stage_fact(v) for v in versions])
+            stored = await projection.upsert_stages([stage_fact(v) for v in versions])
+    return [fact.version for fact in stored]
 
 
 async def stored(projection: ProjectionRepository, kind: Kind) -> tuple[Any, dict[str, Any]]:
@@ -973,10 +976,10 @@ class TestProjectionRepository:
     async def test_a_newer_version_replaces_the_stored_one(
         self, projection: ProjectionRepository, kind: Kind
     ) -> None:
-        await upsert(projection, kind, 2)
+        assert await upsert(projection, kind, 2) == [2]
         _, first = await stored(projection, kind)
 
-        await upsert(projection, kind, 3)
+        assert await upsert(projection, kind, 3) == [3]
 
         fact, source = await stored(projection, kind)
         assert fact == expected_fact(kind, 3)
@@ -991,7 +994,7 @@ class TestProjectionRepository:
         await upsert(projection, kind, 2)
         before = await stored(projection, kind)
 
-        await upsert(projection, kind, older)
+        assert await upsert(projection, kind, older) == [], "nothing stored, nothing reported"
 
         assert await stored(projection, kind) == before
         assert before[0] == expected_fact(kind, 2)
@@ -1001,7 +1004,7 @@ class TestProjectionRepository:
     async def test_within_one_call_the_newest_of_a_key_wins(
         self, projection: ProjectionRepository, kind: Kind, versions: tuple[int, int]
     ) -> None:
-        await upsert(projection, kind, *versions)
+        assert await upsert(projection, kind, *versions) == [5]
 
         fact, _ = await stored(projection, kind)
         assert fact == expected_fact(kind, 5)

@@ -107,19 +107,21 @@ async def test_each_kind_of_fact_is_projected_with_its_provenance() -> None:
 
 async def test_within_a_batch_the_newest_version_of_each_key_wins_in_any_order() -> None:
     uow = FakeGatewayUnitOfWork()
+    older = [product(2), level(4, "1"), stage(2, LifecycleStage.MATURE)]
 
-    await project(
+    outcome = await project(
         uow,
         [
             product(3),
-            product(2),
+            older[0],
             level(5, "7"),
-            level(4, "1"),
-            stage(2, LifecycleStage.MATURE),
+            older[1],
+            older[2],
             stage(3, LifecycleStage.PHASE_OUT),
         ],
     )
 
+    assert outcome.ignored == {i.id for i in older}, "facts a newer one replaced: duplicates"
     found, positions, stage_facts, _ = await uow.projection.facts_of(SKU)
     assert found is not None
     assert (found.version, found.title) == (3, {"en_US": "Mug v3"})
@@ -132,11 +134,11 @@ async def test_a_fact_older_than_the_projected_one_changes_nothing() -> None:
     await project(uow, [product(2), level(2, "4"), stage(2, LifecycleStage.ACTIVE)])
     before = await uow.projection.facts_of(SKU)
 
-    outcome = await project(
-        uow, [product(1, deleted=True), level(1, "0"), stage(1, LifecycleStage.CONCEPT)]
-    )
+    late = [product(1, deleted=True), level(1, "0"), stage(1, LifecycleStage.CONCEPT)]
+    outcome = await project(uow, late)
 
     assert list(outcome.emitted) == []
+    assert outcome.ignored == {i.id for i in late}, "facts the projection had: duplicates"
     assert await uow.projection.facts_of(SKU) == before
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from skuhub_contracts.events import LifecycleStageChanged, ProductChanged, StockLevelChanged
 from skuhub_sync_gateway.adapters.tables import positions, products, stages
 from skuhub_sync_gateway.domain.offers import PositionFacts, ProductFacts, StageFacts
-from skuhub_sync_gateway.service_layer.projection import Fact
+from skuhub_sync_gateway.service_layer.projection import Fact, newest_per_key
+
+T = TypeVar("T")
 
 
 class SqlProjectionRepository:
@@ -23,69 +25,66 @@ class SqlProjectionRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def upsert_products(self, facts: Sequence[Fact[ProductChanged]]) -> None:
-        await self._upsert(
+    async def upsert_products(
+        self, facts: Sequence[Fact[ProductChanged]]
+    ) -> list[Fact[ProductChanged]]:
+        return await self._upsert(
             products,
-            ["sku"],
-            [
-                {
-                    "sku": f.value.sku,
-                    "version": f.version,
-                    "status": f.value.status.value,
-                    "deleted": f.value.deleted,
-                    "unit": f.value.unit,
-                    "gtin": f.value.gtin,
-                    "title": dict(f.value.title),
-                    **_provenance(f),
-                }
-                for f in facts
-            ],
+            newest_per_key(facts, lambda p: (p.sku,)),
+            lambda f: {
+                "sku": f.value.sku,
+                "status": f.value.status.value,
+                "deleted": f.value.deleted,
+                "unit": f.value.unit,
+                "gtin": f.value.gtin,
+                "title": dict(f.value.title),
+            },
         )
 
-    async def upsert_positions(self, facts: Sequence[Fact[StockLevelChanged]]) -> None:
-        await self._upsert(
+    async def upsert_positions(
+        self, facts: Sequence[Fact[StockLevelChanged]]
+    ) -> list[Fact[StockLevelChanged]]:
+        return await self._upsert(
             positions,
-            ["sku", "location", "lot"],
-            [
-                {
-                    "sku": f.value.sku,
-                    "location": f.value.location,
-                    "lot": f.value.lot or "",
-                    "version": f.version,
-                    "unit": f.value.unit,
-                    "on_hand": f.value.on_hand,
-                    "available_to_promise": f.value.available_to_promise,
-                    **_provenance(f),
-                }
-                for f in facts
-            ],
+            newest_per_key(facts, lambda p: (p.sku, p.location, p.lot or "")),
+            lambda f: {
+                "sku": f.value.sku,
+                "location": f.value.location,
+                "lot": f.value.lot or "",
+                "unit": f.value.unit,
+                "on_hand": f.value.on_hand,
+                "available_to_promise": f.value.available_to_promise,
+            },
         )
 
-    async def upsert_stages(self, facts: Sequence[Fact[LifecycleStageChanged]]) -> None:
-        await self._upsert(
+    async def upsert_stages(
+        self, facts: Sequence[Fact[LifecycleStageChanged]]
+    ) -> list[Fact[LifecycleStageChanged]]:
+        return await self._upsert(
             stages,
-            ["sku"],
-            [
-                {
-                    "sku": f.value.sku,
-                    "stage": f.value.stage.value,
-                    "version": f.version,
-                    **_provenance(f),
-                }
-                for f in facts
-            ],
+            newest_per_key(facts, lambda s: (s.sku,)),
+            lambda f: {"sku": f.value.sku, "stage": f.value.stage.value},
         )
 
-    async def _upsert(self, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        statement = insert(table)
-        statement = statement.on_conflict_do_update(
+    async def _upsert(
+        self, table: sa.Table, facts: list[Fact[T]], columns: Callable[[Fact[T]], dict[str, Any]]
+    ) -> list[Fact[T]]:
+        """One statement for the newest fact of each key; the facts whose rows it wrote."""
+        if not facts:
+            return []
+        keys = [c.name for c in table.primary_key.columns]
+        rows = [{**columns(f), "version": f.version, **_provenance(f)} for f in facts]
+        new = insert(table)
+        statement = new.on_conflict_do_update(
             index_elements=keys,
-            set_={c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys},
-            where=table.c.version < statement.excluded.version,
-        )
-        await self._conn.execute(statement, sorted(rows, key=lambda r: [r[k] for k in keys]))
+            set_={c.name: new.excluded[c.name] for c in table.columns if c.name not in keys},
+            where=table.c.version < new.excluded.version,
+        ).returning(*(table.c[k] for k in keys))
+        # A stable order of keys keeps two writers from deadlocking on each other's rows.
+        ordered = sorted(zip(rows, facts, strict=True), key=lambda rf: [rf[0][k] for k in keys])
+        written = await self._conn.execute(statement, [row for row, _ in ordered])
+        stored = {tuple(row) for row in written}
+        return [fact for row, fact in ordered if tuple(row[k] for k in keys) in stored]
 
     async def facts_of(
         self, sku: str

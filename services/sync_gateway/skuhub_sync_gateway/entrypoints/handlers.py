@@ -9,7 +9,7 @@ from skuhub_contracts.events import LifecycleStageChanged, ProductChanged, Stock
 from skuhub_contracts.subscriptions import OfferFact
 from skuhub_runtime.handling import Incoming, Outcome
 from skuhub_runtime.telemetry import trace_id_of
-from skuhub_sync_gateway.service_layer.projection import Fact, GatewayUnitOfWork, newest_per_key
+from skuhub_sync_gateway.service_layer.projection import Fact, GatewayUnitOfWork
 
 
 def _fact(incoming: Incoming[Any], version: int) -> Fact[Any]:
@@ -18,6 +18,7 @@ def _fact(incoming: Incoming[Any], version: int) -> Fact[Any]:
         version=version,
         trace_id=trace_id_of(incoming.envelope.traceparent),
         origin_time=incoming.envelope.origin_time,
+        event_id=incoming.id,
     )
 
 
@@ -35,9 +36,12 @@ async def project(uow: GatewayUnitOfWork, batch: Sequence[Incoming[OfferFact]]) 
         else:
             stages.append(_fact(incoming, payload.stage_version))
     projection = uow.projection
-    await projection.upsert_products(newest_per_key(products, lambda p: p.sku))
-    await projection.upsert_positions(
-        newest_per_key(positions, lambda p: (p.sku, p.location, p.lot or ""))
-    )
-    await projection.upsert_stages(newest_per_key(stages, lambda p: p.sku))
-    return Outcome()  # older facts are not an error; the version guard keeps the newest
+    stored: list[Fact[Any]] = [
+        *await projection.upsert_products(products),
+        *await projection.upsert_positions(positions),
+        *await projection.upsert_stages(stages),
+    ]
+    # An older fact (or one a newer event of this batch replaced) is no error: the
+    # projection already had it, so it counts as a duplicate, not as applied.
+    applied = {fact.event_id for fact in stored}
+    return Outcome(ignored=frozenset(i.id for i in batch if i.id not in applied))

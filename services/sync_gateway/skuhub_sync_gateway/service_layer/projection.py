@@ -21,6 +21,8 @@ class Fact(Generic[T]):
     version: int
     trace_id: str | None
     origin_time: datetime
+    event_id: str
+    """The event that carried it."""
 
 
 def newest_per_key(facts: Iterable[Fact[T]], key: Callable[[T], Hashable]) -> list[Fact[T]]:
@@ -43,17 +45,24 @@ class ProjectionRepository(Protocol):
     Each fact is keyed by SKU (products, stages) or by SKU, location and lot (positions,
     a missing lot being ""). An upsert stores a fact unless its key holds one of the same
     or a newer version; facts of one call are applied in turn, so the newest of a key
-    wins whatever their order. ``tests/integration/test_repository_contracts.py`` holds
-    every implementation to this contract.
+    wins whatever their order. Each upsert returns the facts it stored (the others were
+    facts the projection already had, or older). ``tests/integration/
+    test_repository_contracts.py`` holds every implementation to this contract.
     """
 
-    async def upsert_products(self, facts: Sequence[Fact[ProductChanged]]) -> None:
+    async def upsert_products(
+        self, facts: Sequence[Fact[ProductChanged]]
+    ) -> list[Fact[ProductChanged]]:
         """Store product-changed snapshots unless a version as new is stored."""
 
-    async def upsert_positions(self, facts: Sequence[Fact[StockLevelChanged]]) -> None:
+    async def upsert_positions(
+        self, facts: Sequence[Fact[StockLevelChanged]]
+    ) -> list[Fact[StockLevelChanged]]:
         """Store stock-level-changed positions unless a version as new is stored."""
 
-    async def upsert_stages(self, facts: Sequence[Fact[LifecycleStageChanged]]) -> None:
+    async def upsert_stages(
+        self, facts: Sequence[Fact[LifecycleStageChanged]]
+    ) -> list[Fact[LifecycleStageChanged]]:
         """Store lifecycle stages unless a version as new is stored."""
 
     async def facts_of(
