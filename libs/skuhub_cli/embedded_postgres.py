@@ -81,7 +81,9 @@ class EmbeddedPostgres:
         if server is None:
             return
         pid = server.get_pid()
-        server.stop()
+        if pid is not None and pid_alive(pid):
+            # pg_ctl fails on a server that died (its pid file stays): stop only a live one.
+            server.stop()
         # Drop the handle so a later get_server() for this directory starts afresh.
         server.cleanup()
         if pid is not None:

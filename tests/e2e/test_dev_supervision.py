@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -40,19 +42,42 @@ def test_a_killed_service_is_restarted_and_ready_again(tmp_path: Path) -> None:
         assert not dev.endpoints_file.exists(), "a stopped stack must not advertise endpoints"
 
 
-def test_a_dead_broker_stops_the_stack_and_says_why(tmp_path: Path) -> None:
+def _kill_broker(dev: DevCommand) -> None:
+    dev.kill_group(dev.kafka_port)
+
+
+def _kill_database(dev: DevCommand) -> None:
+    os.kill(_postmaster_pid(dev), signal.SIGKILL)
+
+
+def _postmaster_pid(dev: DevCommand) -> int:
+    return int(dev.data_dir.joinpath("postmaster.pid").read_text().split()[0])
+
+
+@pytest.mark.parametrize(
+    ("kill", "said"),
+    [
+        (_kill_broker, "the embedded Kafka broker (Tansu) exited with code -9"),
+        (_kill_database, "the embedded PostgreSQL (pid"),
+    ],
+    ids=["broker", "database"],
+)
+def test_a_dead_broker_or_database_stops_the_stack_and_says_why(
+    tmp_path: Path, kill: Callable[[DevCommand], None], said: str
+) -> None:
     with DevCommand(tmp_path) as dev:
         dev.wait_started()
         children = dev.children()
+        postmaster = psutil.Process(_postmaster_pid(dev))
 
-        dev.kill_group(dev.kafka_port)
+        kill(dev)
 
         code = dev.process.wait(timeout=90)
         output = dev.output()
         assert code == 1, output
-        assert "the embedded Kafka broker" in output, output
-        assert "exited with code -9" in output, output
-        _, alive = psutil.wait_procs(children, timeout=15)
+        assert said in output, output
+        assert "log tail" in output, output
+        assert "everything stopped" in output, output
+        _, alive = psutil.wait_procs([*children, postmaster], timeout=15)
         assert not alive, f"left behind: {[p.pid for p in alive]}"
         assert not dev.endpoints_file.exists(), "a stopped stack must not advertise endpoints"
-        assert not dev.data_dir.joinpath("postmaster.pid").exists(), "PostgreSQL still runs"
