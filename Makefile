@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.skuhub-installed
-MYPY_TARGETS := $(wildcard libs/skuhub_*) $(wildcard services/*/skuhub_*)
+MYPY_TARGETS := $(wildcard libs/skuhub_*) $(wildcard services/*/skuhub_*) tests
 
 .PHONY: help setup run test lint fmt constraints schemas clean distclean
 
