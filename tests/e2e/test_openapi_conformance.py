@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from pydantic import TypeAdapter
 from skuhub_contracts.identifiers import Sku
 from skuhub_contracts.topics import SERVICES
 from tests.e2e.observe import offer_where
-from tests.harness import Stack
+from tests.harness import Infrastructure, Stack
 from tests.upstream import movement
 
 pytestmark = pytest.mark.e2e
@@ -75,6 +75,19 @@ def config(service: str) -> str:
             f"checks.positive_data_acceptance.expected-statuses = [{expected}]",
         ]
     return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def stack(infra: Infrastructure, workdir: Path) -> Iterator[Stack]:
+    """This module's own stack, not the session's: schemathesis creates products with the
+    documents' example values (GTIN 4006381333931), which other tests use for theirs. A service
+    that dies meanwhile fails the run as unreachable."""
+    running = Stack(infra, workdir)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture(scope="module")
