@@ -14,7 +14,6 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 from stdnum import ean
-from stdnum.exceptions import ValidationError as StdnumError
 
 
 def _gs1(kind: str, lengths: tuple[int, ...]) -> AfterValidator:
@@ -26,14 +25,13 @@ def _gs1(kind: str, lengths: tuple[int, ...]) -> AfterValidator:
             raise PydanticCustomError(
                 "gs1_format", "{kind} must be {spelled} digits", {"kind": kind, "spelled": spelled}
             )
-        try:
-            ean.validate(value)
-        except StdnumError as exc:
+        # The digits are checked above, so stdnum's own cleaning (half the cost) is skipped.
+        if ean.calc_check_digit(value[:-1]) != value[-1]:
             raise PydanticCustomError(
                 "gs1_check_digit",
                 "{value} is not a valid {kind}: wrong check digit",
                 {"value": value, "kind": kind},
-            ) from exc
+            )
         return value
 
     return AfterValidator(check)

@@ -119,10 +119,11 @@ _QUANTITY_NOTE = (
     "exactly."
 )
 
+# Constraints before the validator: pydantic-core checks digits natively only then.
 Quantity = Annotated[
     Decimal,
-    BeforeValidator(_quantity),
     Field(max_digits=QUANTITY_WHOLE_DIGITS + QUANTITY_DECIMAL_PLACES, decimal_places=6),
+    BeforeValidator(_quantity),
     WithJsonSchema(
         {
             "anyOf": [
@@ -141,8 +142,8 @@ Quantity = Annotated[
 
 PositiveQuantity = Annotated[
     Decimal,
-    BeforeValidator(_quantity),
     Field(max_digits=QUANTITY_WHOLE_DIGITS + QUANTITY_DECIMAL_PLACES, decimal_places=6, gt=0),
+    BeforeValidator(_quantity),
     WithJsonSchema(
         {
             "anyOf": [
