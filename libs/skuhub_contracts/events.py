@@ -30,25 +30,35 @@ from pydantic_core import PydanticCustomError
 from skuhub_contracts.identifiers import Gln, Gtin, Locale, Sku, UnitCode
 from skuhub_contracts.values import (
     LINE_PATTERN,
+    LINE_SCHEMA,
+    ONE_LINE,
     PARAGRAPHS_PATTERN,
+    PARAGRAPHS_SCHEMA,
+    SEVERAL_LINES,
     TIMESTAMP_DESCRIPTION,
     CalendarDate,
     Flag,
-    Line,
-    Paragraphs,
     PositiveQuantity,
     Quantity,
     Sequence,
     Timestamp,
     Version,
+    check_paragraphs,
 )
 
-Lot = Annotated[Line, Field(min_length=1, max_length=64)]
-Reason = Annotated[Line, Field(max_length=200)]
-Title = Annotated[Line, Field(max_length=10_000)]
-Description = Annotated[Paragraphs, Field(max_length=10_000)]
-EventId = Annotated[Line, Field(min_length=1, max_length=200)]
-SystemName = Annotated[Line, Field(min_length=1, max_length=64)]
+Lot = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=LINE_SCHEMA), ONE_LINE]
+Reason = Annotated[str, Field(max_length=200, json_schema_extra=LINE_SCHEMA), ONE_LINE]
+Title = Annotated[str, Field(max_length=10_000, json_schema_extra=LINE_SCHEMA), ONE_LINE]
+Description = Annotated[
+    str, Field(max_length=10_000, json_schema_extra=PARAGRAPHS_SCHEMA), SEVERAL_LINES
+]
+EventId = Annotated[
+    str, Field(min_length=1, max_length=200, json_schema_extra=LINE_SCHEMA), ONE_LINE
+]
+SystemName = Annotated[
+    str, Field(min_length=1, max_length=64, json_schema_extra=LINE_SCHEMA), ONE_LINE
+]
+Family = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=LINE_SCHEMA), ONE_LINE]
 
 
 class EventPayload(BaseModel):
@@ -194,7 +204,9 @@ class ProductStatus(StrEnum):
     DISABLED = "disabled"
 
 
-AttributeCode = Annotated[Line, Field(min_length=1, max_length=100)]
+AttributeCode = Annotated[
+    str, Field(min_length=1, max_length=100, json_schema_extra=LINE_SCHEMA), ONE_LINE
+]
 ATTRIBUTE_TEXT_MAX = 10_000
 _LARGEST_DOUBLE = 1.7976931348623157e308
 _ATTRIBUTE_CODE_SCHEMA: dict[str, Any] = {
@@ -234,7 +246,6 @@ ATTRIBUTE_VALUE_SCHEMA: dict[str, Any] = {
     "object of those, two levels deep (a table's rows, a price per currency).",
 }
 _ATTRIBUTE_CODE = TypeAdapter(AttributeCode)
-_ATTRIBUTE_TEXT = TypeAdapter(Annotated[Paragraphs, Field(max_length=ATTRIBUTE_TEXT_MAX)])
 
 
 def _attribute_value(value: Any) -> Any:
@@ -255,7 +266,14 @@ def _check_attribute(value: Any, *, depth: int, path: str) -> None:
             raise _attribute_error(path, "must be a finite number")
         return
     if isinstance(value, str):
-        _valid(_ATTRIBUTE_TEXT, value, path)
+        if len(value) > ATTRIBUTE_TEXT_MAX:
+            raise _attribute_error(
+                path, f"String should have at most {ATTRIBUTE_TEXT_MAX} characters"
+            )
+        try:
+            check_paragraphs(value)
+        except PydanticCustomError as exc:
+            raise _attribute_error(path, exc.message()) from None
         return
     if depth >= 2 or not isinstance(value, (list, dict)):
         raise _attribute_error(
@@ -305,7 +323,7 @@ class ProductChanged(EventPayload):
     product_version: Version
     gtin: Gtin | None = None
     status: ProductStatus
-    family: Annotated[Line, Field(min_length=1, max_length=64)] | None = None
+    family: Family | None = None
     parent_sku: Sku | None = Field(
         default=None, description="Product model this variant belongs to."
     )

@@ -27,47 +27,51 @@ INT64_MAX: Final = 2**63 - 1
 
 # ---------------------------------------------------------------------------------------- text
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CONTROL_BUT_LAYOUT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_NOT_IN_A_LINE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_NOT_IN_PARAGRAPHS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 LINE_PATTERN: Final = "^[^\\u0000-\\u001F\\u007F]*$"
 """JSON Schema pattern of one-line text: no control characters at all."""
 PARAGRAPHS_PATTERN: Final = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$"
 """JSON Schema pattern of multi-line text: tab, line feed and carriage return allowed."""
+LINE_SCHEMA: Final = {"pattern": LINE_PATTERN}
+PARAGRAPHS_SCHEMA: Final = {"pattern": PARAGRAPHS_PATTERN}
 
 
-def _unicode(value: str) -> None:
-    if _SURROGATE.search(value):
-        raise PydanticCustomError(
+def _refuse(found: str, control: str) -> PydanticCustomError:
+    if "\ud800" <= found <= "\udfff":
+        return PydanticCustomError(
             "surrogate", "must be Unicode text (a lone surrogate escape such as \\ud800 is not)"
         )
+    return PydanticCustomError("control_character", control)
 
 
 def _line(value: str) -> str:
-    if _CONTROL.search(value):
-        raise PydanticCustomError(
-            "control_character", "must not contain control characters (U+0000 to U+001F, U+007F)"
+    found = _NOT_IN_A_LINE.search(value)
+    if found is not None:
+        raise _refuse(
+            found.group(), "must not contain control characters (U+0000 to U+001F, U+007F)"
         )
-    _unicode(value)
     return value
 
 
-def _paragraphs(value: str) -> str:
-    if _CONTROL_BUT_LAYOUT.search(value):
-        raise PydanticCustomError(
-            "control_character",
+def check_paragraphs(value: str) -> str:
+    """``value`` if it is text that may span lines; else raise the contract's refusal."""
+    found = _NOT_IN_PARAGRAPHS.search(value)
+    if found is not None:
+        raise _refuse(
+            found.group(),
             "must not contain control characters other than tab, line feed and carriage return",
         )
-    _unicode(value)
     return value
 
 
-Line = Annotated[str, Field(json_schema_extra={"pattern": LINE_PATTERN}), AfterValidator(_line)]
-"""One line of text; give it a length with ``Annotated[Line, Field(max_length=…)]``."""
-Paragraphs = Annotated[
-    str, Field(json_schema_extra={"pattern": PARAGRAPHS_PATTERN}), AfterValidator(_paragraphs)
-]
-"""Text that may span lines (tab, line feed and carriage return allowed)."""
+ONE_LINE: Final = AfterValidator(_line)
+"""The rule of one-line text. Place it after the ``Field`` with the text's length (and
+``json_schema_extra=LINE_SCHEMA``), so pydantic-core checks the length natively:
+``Annotated[str, Field(max_length=64, json_schema_extra=LINE_SCHEMA), ONE_LINE]``."""
+SEVERAL_LINES: Final = AfterValidator(check_paragraphs)
+"""The rule of text that may span lines (tab, line feed, carriage return allowed), with
+``json_schema_extra=PARAGRAPHS_SCHEMA``."""
 
 
 # ------------------------------------------------------------------------------- numbers
@@ -247,15 +251,18 @@ __all__ = [
     "INT64_MAX",
     "LATEST_YEAR",
     "LINE_PATTERN",
+    "LINE_SCHEMA",
+    "ONE_LINE",
     "PARAGRAPHS_PATTERN",
+    "PARAGRAPHS_SCHEMA",
+    "SEVERAL_LINES",
     "TIMESTAMP_PATTERN",
     "CalendarDate",
     "Flag",
-    "Line",
-    "Paragraphs",
     "PositiveQuantity",
     "Quantity",
     "Sequence",
     "Timestamp",
     "Version",
+    "check_paragraphs",
 ]

@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from cloudevents.core.bindings import kafka as ce_kafka
+from cloudevents.core.formats.json import JSONFormat
 
 from skuhub_contracts.codec import DecodeError, Envelope, decode, encode
 from skuhub_contracts.events import (
@@ -433,3 +435,23 @@ def test_a_record_timestamp_skuhub_cannot_represent_does_not_become_the_origin(
 ) -> None:
     decoded = decode(body(), binary_headers(), timestamp_ms=timestamp_ms)
     assert decoded.origin_time == datetime(2025, 3, 1, 8, 0, 1, tzinfo=UTC)  # ce_time
+
+
+@pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: e.event_type)
+def test_the_cloudevents_sdk_reads_what_skuhub_writes(event: type[EventPayload]) -> None:
+    envelope = Envelope(PAYLOADS[event], time=T0, origin_time=T0 - timedelta(seconds=2))
+    record = encode(envelope)
+
+    read = ce_kafka.from_binary(
+        ce_kafka.KafkaMessage(dict(record.headers), record.key, record.value), JSONFormat()
+    )
+
+    assert (read.get_id(), read.get_source(), read.get_type()) == (
+        envelope.id,
+        envelope.source,
+        event.event_type,
+    )
+    assert read.get_time() == T0
+    assert read.get_subject() == PAYLOADS[event].sku
+    assert read.get_extension("origintime") == "2025-03-01T07:59:58.123456Z"
+    assert read.get_data() == PAYLOADS[event].model_dump(mode="json")

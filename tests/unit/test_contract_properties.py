@@ -82,31 +82,48 @@ def refusal(event: type[EventPayload], instance: dict[str, Any]) -> str | None:
     return None
 
 
+RULES_BEYOND_THE_SCHEMA = [
+    re.compile(pattern)
+    for pattern in (
+        r"is not a valid (GLN|GTIN): wrong check digit$",
+        r"^must be positive for \w+$",
+        r"^must not be zero for an adjustment",
+        r"^must be zero or more for a cycle_count$",
+        r"^must differ from location$",
+        r"^Input should be greater than 0$",
+        # A quantity sent as a JSON number: the string form's pattern states the digits,
+        # no schema keyword states them reliably for binary floating point.
+        r"^Decimal input should have no more than (18 digits in total|6 decimal places|12 "
+        r"digits before the decimal point)$",
+    )
+]
+"""What docs/contracts.md lists as checked beyond what the JSON Schema can say."""
+
+
 def assert_names_schema_fields(event: type[EventPayload], reason: str) -> None:
-    fields = named_fields(reason, f"invalid {event.event_type} payload: ")
+    """Each problem names a field of the schema; since the instance is valid by the schema,
+    each must be one of the rules beyond it."""
+    problems = reason.removeprefix(f"invalid {event.event_type} payload: ").split("; ")
     properties = published_schema(event)["properties"]
-    assert fields, reason
-    assert all(top_level(path) in properties for path in fields), reason
+    assert reason.startswith("invalid "), reason
+    for problem in problems:
+        path, _, rule = problem.partition(": ")
+        assert top_level(path) in properties, reason
+        assert any(r.search(rule) for r in RULES_BEYOND_THE_SCHEMA), f"not a stated rule: {reason}"
 
 
 @pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: e.event_type)
-def test_every_instance_of_a_published_schema_is_decoded_or_refused_naming_the_field(
+def test_every_instance_of_a_published_schema_is_decoded_or_refused_for_a_stated_rule(
     event: type[EventPayload],
 ) -> None:
-    outcomes: list[bool] = []
-
     @PROPERTIES
     @given(instance=instances_of(event))
     def check(instance: dict[str, Any]) -> None:
         reason = refusal(event, instance)
         if reason is not None:
             assert_names_schema_fields(event, reason)
-        outcomes.append(reason is None)
 
     check()
-    # The schema is not so loose that nothing it allows decodes (nor so tight that all do is
-    # required: GS1 check digits and the sign of a quantity per kind are rules beyond it).
-    assert any(outcomes), f"no generated {event.event_type} instance decoded"
 
 
 JSON_VALUES = st.recursive(

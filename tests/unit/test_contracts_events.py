@@ -314,7 +314,24 @@ def test_text_fields_refuse_control_characters(field: str, character: str) -> No
 def test_text_refuses_a_lone_surrogate_which_no_database_can_store() -> None:
     [(loc, message)] = refused(movement(lot="L\ud800"))
     assert loc == ("lot",)
-    assert "surrogate" in message
+    assert "unicode" in message.lower()
+
+
+def test_attribute_text_refuses_a_lone_surrogate_too() -> None:
+    with pytest.raises(ValidationError) as info:
+        ProductChanged.model_validate(
+            {
+                "sku": "MUG-1",
+                "product_version": 1,
+                "status": "draft",
+                "title": {},
+                "attributes": {"colour": "red\ud800"},
+                "changed_at": "2025-03-01T08:00:00Z",
+            }
+        )
+    [error] = info.value.errors()
+    assert error["loc"] == ("attributes", "colour")
+    assert "surrogate" in error["msg"]
 
 
 @pytest.mark.parametrize(

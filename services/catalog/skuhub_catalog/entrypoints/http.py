@@ -38,9 +38,15 @@ from skuhub_catalog.domain.product import (
 )
 from skuhub_catalog.entrypoints import handlers
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
-from skuhub_contracts.events import AttributeCode, AttributeValue, Description, ProductStatus, Title
+from skuhub_contracts.events import (
+    AttributeCode,
+    AttributeValue,
+    Description,
+    Family,
+    ProductStatus,
+    Title,
+)
 from skuhub_contracts.identifiers import Gtin, Locale, Sku, UnitCode
-from skuhub_contracts.values import Line
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.http import (
     DomainError,
@@ -54,7 +60,6 @@ from skuhub_runtime.service import ServiceRuntime
 router = APIRouter(prefix="/v1", tags=["products"])
 CatalogRuntime = Annotated[ServiceRuntime[CatalogUnitOfWork], Depends(get_runtime)]
 
-Family = Annotated[Line, Field(min_length=1, max_length=64)]
 Attributes = dict[AttributeCode, AttributeValue]
 IF_MATCH_PATTERN = r'^[ \t]*(\*|(W/)?"?([0-9]+)"?)[ \t]*$'
 """What ``If-Match`` takes: ``*`` or one version, quoted or not (``W/`` never matches)."""
