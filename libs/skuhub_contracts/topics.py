@@ -89,11 +89,3 @@ DEAD_LETTER_TOPICS: tuple[Topic[EventPayload], ...] = tuple(dead_letter(s) for s
 ALL_TOPICS: tuple[Topic[EventPayload], ...] = EVENT_TOPICS + DEAD_LETTER_TOPICS
 UPSTREAM = "upstream"
 """Owner of the topics skuhub takes from outside."""
-
-
-def topic_of(event: type[EventPayload]) -> Topic[EventPayload]:
-    """The one topic that carries ``event``."""
-    for topic in EVENT_TOPICS:
-        if topic.event is event:
-            return topic
-    raise KeyError(f"no topic carries {event.event_type}")

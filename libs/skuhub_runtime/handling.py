@@ -85,10 +85,6 @@ class Decision(Generic[R]):
     emitted: Sequence[Envelope[Any]] = ()
 
 
-BatchHandler = Callable[[U, Sequence[Incoming[P]]], Awaitable[Outcome]]
-"""``handle(unit_of_work, batch) -> Outcome``."""
-
-
 @dataclass(frozen=True, slots=True)
 class ConsumerSpec(Generic[P, U]):
     """A service's consumer: a subscription from the registry and the handler of its events."""
@@ -101,4 +97,4 @@ class ConsumerSpec(Generic[P, U]):
         return self.subscription.name
 
 
-__all__ = ["BatchHandler", "ConsumerSpec", "Decision", "Incoming", "Outcome"]
+__all__ = ["ConsumerSpec", "Decision", "Incoming", "Outcome"]
