@@ -168,10 +168,8 @@ def decode(
     if not value:
         raise DecodeError("empty record value; expected a CloudEvent with a JSON body")
     header_map = _header_map(headers)
-    if any(name.startswith(BINARY_PREFIX) for name in header_map):
-        attributes, data = _binary(value, header_map)
-    else:
-        attributes, data = _structured(value, header_map)
+    binary = any(name.startswith(BINARY_PREFIX) for name in header_map)
+    attributes, data = (_binary if binary else _structured)(value, header_map)
 
     model = EVENTS_BY_TYPE.get(attributes.type)
     allowed = tuple(accept) if accept is not None else tuple(EVENTS_BY_TYPE.values())
@@ -181,7 +179,7 @@ def decode(
     payload = validate_payload(model, data)
     if attributes.subject is not None and attributes.subject != payload.key:
         raise DecodeError(
-            f"{_attribute_name('subject', header_map)} {attributes.subject!r} is not the "
+            f"{BINARY_PREFIX if binary else ''}subject {attributes.subject!r} is not the "
             f"payload's sku {payload.key!r}; they must be equal"
         )
     if key and key != payload.key.encode():
@@ -301,11 +299,6 @@ def _attributes(raw: dict[str, Any], names: dict[str, str] | None) -> CloudEvent
         return CloudEventAttributes.model_validate(raw)
     except ValidationError as exc:
         raise DecodeError(f"not a CloudEvent: {describe(exc, names=names)}") from exc
-
-
-def _attribute_name(name: str, headers: dict[str, bytes]) -> str:
-    binary = any(header.startswith(BINARY_PREFIX) for header in headers)
-    return f"{BINARY_PREFIX}{name}" if binary else name
 
 
 def _json(value: bytes, what: str) -> object:

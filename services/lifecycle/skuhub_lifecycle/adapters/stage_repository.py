@@ -61,17 +61,7 @@ class SqlStageRepository:
         statement = insert(stages)
         statement = statement.on_conflict_do_update(
             index_elements=[stages.c.sku],
-            set_={
-                c: statement.excluded[c]
-                for c in (
-                    "stage",
-                    "version",
-                    "product_version",
-                    "reason",
-                    "changed_at",
-                    "updated_at",
-                )
-            },
+            set_={c: statement.excluded[c] for c in _UPDATED},
         )
         await self._conn.execute(statement, rows)
 
