@@ -2,39 +2,52 @@
 
 from __future__ import annotations
 
+import os
+import random
 import socket
 from collections.abc import Collection
+from pathlib import Path
 
 from skuhub_cli.processes import StackError
 
 _HANDED_OUT: set[int] = set()
+_LOWEST = 10_000
+_PICK = random.Random(os.getpid())  # two test sessions at once pick different ports
+
+
+def _below_ephemeral() -> range:
+    """Ports no outgoing connection takes: below the kernel's ephemeral range.
+
+    A port handed out here is bound later by another process (a broker, a service),
+    seconds later; an ephemeral port could meanwhile become the local end of any
+    outgoing connection on the machine, and the bind would fail (seen in CI).
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32_768  # Linux's default start; other systems start higher
+    return range(_LOWEST, max(low, _LOWEST + 1_000))
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now.
+    """A TCP port on 127.0.0.1 that nothing listens on right now, outside the ephemeral range.
 
     Never the same port twice in one process: the caller binds it later, so two
     calls in a row must not both get a port that is still free.
     """
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
+    return free_port_block(1)
 
 
 def free_port_block(count: int, *, avoid: Collection[int] = ()) -> int:
-    """The first of ``count`` consecutive free ports (none in ``avoid``), e.g. for
-    ``skuhub dev --http-port-base``: the OS hands out ephemeral ports in sequence, so
-    a single free port is often followed by one that another part just took."""
-    for _ in range(100):
-        base = free_port()
-        block = range(base, base + count)
-        others = set(block[1:])  # the base itself was just handed out by free_port()
-        clash = base in avoid or others & set(avoid) or others & _HANDED_OUT
-        if block[-1] <= 65535 and not clash and all(map(_bindable, block)):
+    """The first of ``count`` consecutive free ports (none in ``avoid``, none handed out
+    before), e.g. for ``skuhub dev --http-port-base``."""
+    candidates = _below_ephemeral()
+    for _ in range(1_000):
+        base = _PICK.randrange(candidates.start, candidates.stop - count)
+        block = set(range(base, base + count))
+        if block & set(avoid) or block & _HANDED_OUT:
+            continue
+        if all(map(_bindable, block)):
             _HANDED_OUT.update(block)
             return base
     raise StackError(f"found no {count} consecutive free ports on 127.0.0.1")
