@@ -103,7 +103,11 @@ def infrastructure(workdir: Path) -> Iterator[Infrastructure]:
             yield infra
             return
     with embedded_infrastructure(
-        log_dir=workdir, data_dir=workdir / "pgdata", kafka_bootstrap=kafka, database_url=database
+        log_dir=workdir,
+        postgres_dir=workdir / "pgdata",
+        kafka_dir=workdir / "kafka",
+        kafka_bootstrap=kafka,
+        database_url=database,
     ) as embedded:
         yield Infrastructure(embedded.kafka_bootstrap, embedded.database_url, "embedded")
 

@@ -49,14 +49,14 @@ def movement(sku: str, kind: str = "receipt", quantity: str = "10", **fields: An
 
 
 class Upstream:
-    """Publishes raw records with confluent-kafka, idempotence off (Tansu lacks it)."""
+    """Publishes raw records with confluent-kafka, as an upstream system would (idempotent)."""
 
     def __init__(self, bootstrap: str) -> None:
         self._producer = Producer(
             {
                 "bootstrap.servers": bootstrap,
                 "acks": "all",
-                "enable.idempotence": False,
+                "enable.idempotence": True,
                 "linger.ms": 1,
                 "partitioner": "murmur2_random",  # as docs/contracts.md asks of upstreams
             }

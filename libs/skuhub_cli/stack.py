@@ -42,6 +42,7 @@ class DevStack:
         self,
         *,
         data_dir: Path = Path(".skuhub/pgdata"),
+        kafka_dir: Path = Path(".skuhub/kafka"),
         kafka_port: int = DEFAULT_KAFKA_PORT,
         http_port_base: int = DEFAULT_HTTP_PORT_BASE,
         partitions: int = 3,
@@ -58,6 +59,7 @@ class DevStack:
             )
         self.environ = dict(os.environ if environ is None else environ)
         self.data_dir = data_dir
+        self.kafka_dir = kafka_dir
         self.kafka_port = kafka_port
         self.http_port_base = http_port_base
         self.partitions = partitions
@@ -96,11 +98,13 @@ class DevStack:
             self.infra = self._infra_exit.enter_context(
                 embedded_infrastructure(
                     log_dir=self.log_dir,
-                    data_dir=self.data_dir,
+                    postgres_dir=self.data_dir,
+                    kafka_dir=self.kafka_dir,
                     kafka_port=self.kafka_port,
                     kafka_bootstrap=self.environ.get("SKUHUB_KAFKA_BOOTSTRAP", ""),
                     database_url=self.environ.get("SKUHUB_DATABASE_URL", ""),
                     on_ready=lambda part: self.console.print(f"[green]✓[/] {part}"),
+                    on_progress=lambda step: self.console.print(f"[dim]…[/] {step}"),
                 )
             )
             wiring = Wiring(

@@ -18,8 +18,9 @@ from skuhub_runtime.settings import ServiceSettings
 class KafkaPublisher:
     """Sends batches of records and returns once the broker has acknowledged every one.
 
-    Idempotent production stays off: the embedded broker does not support it,
-    and consumers de-duplicate through their inbox anyway.
+    Idempotent: a retried send after a lost acknowledgement is not written twice,
+    and records to one partition stay in order through retries. Not transactional:
+    docs/runtime.md ("Why the outbox relay does not use Kafka transactions") says why.
     """
 
     def __init__(self, settings: ServiceSettings) -> None:
@@ -33,7 +34,7 @@ class KafkaPublisher:
             **client_options(settings),
             client_id=f"skuhub-{settings.service_name}",
             acks="all",
-            enable_idempotence=False,
+            enable_idempotence=True,
             linger_ms=1,
         )
         await self._producer.start()

@@ -25,6 +25,7 @@ class DevCommand:
         self.workdir = workdir
         self.state = workdir / "state"
         self.data_dir = workdir / "pgdata"
+        self.kafka_dir = workdir / "kafka"
         self.endpoints_file = self.state / "endpoints.json"
         self.output_file = workdir / "dev.log"
         self.kafka_port = free_port()
@@ -34,6 +35,7 @@ class DevCommand:
             "--kafka-port", str(self.kafka_port),
             "--http-port-base", str(self.http_port_base),
             "--data-dir", str(self.data_dir),
+            "--kafka-dir", str(self.kafka_dir),
             "--state-dir", str(self.state),
         ]  # fmt: skip
         self._output: IO[bytes] | None = None

@@ -57,7 +57,7 @@ def _postmaster_pid(dev: DevCommand) -> int:
 @pytest.mark.parametrize(
     ("kill", "said"),
     [
-        (_kill_broker, "the embedded Kafka broker (Tansu) exited with code -9"),
+        (_kill_broker, "the embedded Kafka broker (Apache Kafka) exited with code -9"),
         (_kill_database, "the embedded PostgreSQL (pid"),
     ],
     ids=["broker", "database"],

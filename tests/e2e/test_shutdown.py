@@ -16,7 +16,9 @@ pytestmark = pytest.mark.e2e
 def test_a_service_stops_on_sigterm_after_its_broker_and_database_died(
     workdir: Path, tmp_path: Path
 ) -> None:
-    with embedded_infrastructure(log_dir=tmp_path, data_dir=tmp_path / "pgdata") as private:
+    with embedded_infrastructure(
+        log_dir=tmp_path, postgres_dir=tmp_path / "pgdata", kafka_dir=tmp_path / "kafka"
+    ) as private:
         assert private.kafka is not None
         assert private.postgres is not None
         infra = Infrastructure(private.kafka_bootstrap, private.database_url, "private")
