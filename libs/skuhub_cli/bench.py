@@ -18,7 +18,10 @@ schema prefix, so no case sees another's records or rows. The cases, in order:
    rates; per event: origin → stock-level-changed derived (stock), origin →
    applied in the offer projection (sync_gateway, i.e. visible to a channel),
    product created → stage derived (lifecycle) (:mod:`skuhub_cli.bench_latency`).
-6. **accuracy** after each run: the stock ledger against the generator's
+6. **backlog** (``--backlog N``) — N movements written one record per batch, as a
+   steady trickle leaves them; the stock service drains them from the start and its
+   sustained rate is compared with (2)'s (:mod:`skuhub_cli.bench_backlog`).
+7. **accuracy** after each run: the stock ledger against the generator's
    oracle; the gateway's projection against the stock ledger
    (:mod:`skuhub_cli.bench_accuracy`).
 
@@ -45,6 +48,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from skuhub_cli.bench_backlog import backlog_case
 from skuhub_cli.bench_latency import latency_case
 from skuhub_cli.bench_options import BenchOptions
 from skuhub_cli.bench_probes import RssSampler, machine
@@ -95,6 +99,8 @@ async def _run(options: BenchOptions, console: Console, report: BenchReport) -> 
                 report.machine = machine()
                 report.machine["postgresql"] = await session.db.version()
                 await throughput_cases(session)
+                if options.backlog:
+                    await backlog_case(session)
                 await latency_case(session)
         report.complete = True
     except BaseException:

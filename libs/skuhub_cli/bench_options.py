@@ -32,6 +32,7 @@ class BenchOptions:
     product_models: int = QUICK_PRODUCT_MODELS
     partitions: int = 3
     seed: int = 42
+    backlog: int = 0
 
     @classmethod
     def build(
@@ -45,6 +46,7 @@ class BenchOptions:
         product_models: int | None = None,
         partitions: int = 3,
         seed: int = 42,
+        backlog: int = 0,
     ) -> BenchOptions:
         return cls(
             quick=quick,
@@ -57,6 +59,7 @@ class BenchOptions:
             or (QUICK_PRODUCT_MODELS if quick else FULL_PRODUCT_MODELS),
             partitions=partitions,
             seed=seed,
+            backlog=backlog,
         )
 
     def command(self) -> str:
@@ -72,6 +75,8 @@ class BenchOptions:
             parts += ["--partitions", str(self.partitions)]
         if self.seed != 42:
             parts += ["--seed", str(self.seed)]
+        if self.backlog:
+            parts += ["--backlog", str(self.backlog)]
         return shlex.join(parts)
 
     def summary(self) -> dict[str, Any]:
@@ -84,6 +89,7 @@ class BenchOptions:
             "product_models": self.product_models,
             "partitions": self.partitions,
             "seed": self.seed,
+            "backlog": self.backlog,
         }
 
     def traffic(self, movements: int) -> TrafficConfig:

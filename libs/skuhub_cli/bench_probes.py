@@ -95,7 +95,7 @@ async def produce_flat_out(bootstrap: str, topic: str, records: Sequence[Any]) -
     Returns the seconds it took. Used to pre-load topics before a case is timed.
     """
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=5
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
     )
     await producer.start()
     started = time.monotonic()
@@ -114,6 +114,31 @@ async def produce_flat_out(bootstrap: str, topic: str, records: Sequence[Any]) -
     finally:
         await producer.stop()
     return time.monotonic() - started
+
+
+async def partitions_of(
+    bootstrap: str, topics: Sequence[str], *, missing_ok: bool = False
+) -> list[Any]:
+    """Every partition of ``topics``, as the broker describes them.
+
+    BenchError for a topic the broker does not have, unless ``missing_ok``.
+    (A consumer's own metadata holds only the topics it subscribed to.)
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions: list[Any] = []
+    for topic in described:
+        if topic["error_code"] != 0:
+            if missing_ok:
+                continue
+            raise BenchError(f"topic {topic['topic']} does not exist on {bootstrap}")
+        numbers = sorted(p["partition"] for p in topic["partitions"])
+        partitions.extend(TopicPartition(topic["topic"], n) for n in numbers)
+    return partitions
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,15 +171,8 @@ class GroupWatcher:
             bootstrap_servers=self._bootstrap, group_id=None, fetch_max_wait_ms=10
         )
         await self._consumer.start()
-        await self._consumer.topics()  # fetch metadata for every topic
-        partitions: list[Any] = []
-        for topic in self.topics:
-            numbers = self._consumer.partitions_for_topic(topic)
-            if not numbers:
-                raise BenchError(f"topic {topic} does not exist on {self._bootstrap}")
-            partitions.extend(TopicPartition(topic, n) for n in sorted(numbers))
-        self._partitions = partitions
-        self._consumer.assign(partitions)
+        self._partitions = await partitions_of(self._bootstrap, self.topics)
+        self._consumer.assign(self._partitions)
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -264,14 +282,12 @@ async def pass_through(
         fetch_max_wait_ms=fetch_wait_ms,
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=1
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=1
     )
     await producer.start()
     await consumer.start()
     try:
-        await consumer.topics()
-        numbers = consumer.partitions_for_topic(source) or set()
-        consumer.assign([TopicPartition(source, n) for n in sorted(numbers)])
+        consumer.assign(await partitions_of(bootstrap, [source]))
         moved = 0
         started = time.monotonic()
         deadline = started + within_s
@@ -333,10 +349,7 @@ async def read_event_times(bootstrap: str, topic: str, *, within_s: float) -> li
     )
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = [
-            TopicPartition(topic, n) for n in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        partitions = await partitions_of(bootstrap, [topic], missing_ok=True)
         if not partitions:
             return []
         consumer.assign(partitions)

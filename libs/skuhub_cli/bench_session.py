@@ -23,7 +23,7 @@ from rich.progress import Progress
 
 from skuhub_cli.bench_options import BenchOptions
 from skuhub_cli.bench_probes import BenchError, Database, RssSampler
-from skuhub_cli.bench_report import BenchReport
+from skuhub_cli.bench_report import BenchReport, Row
 from skuhub_cli.embedded_kafka import EmbeddedKafka
 from skuhub_cli.infrastructure import EmbeddedInfrastructure, embedded_infrastructure
 from skuhub_cli.launcher import ServiceGroup, Wiring
@@ -120,6 +120,16 @@ class BenchSession:
         if infra.postgres is not None:
             self.rss.watch("postgresql", infra.postgres.pid)
         self._db = Database(infra.database_url)
+        if infra.kafka is not None and infra.kafka.ready_after_s is not None:
+            self.report.add(
+                Row(
+                    "kafka",
+                    "start-up → first record acked",
+                    infra.kafka.ready_after_s,
+                    "s",
+                    note=EmbeddedKafka.DESCRIPTION,
+                )
+            )
         self.done(f"Kafka on {infra.kafka_bootstrap}, PostgreSQL in {self.workdir / 'pgdata'}")
         return self
 

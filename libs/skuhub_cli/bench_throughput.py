@@ -62,9 +62,9 @@ async def throughput_cases(session: BenchSession) -> None:
 
     group_name = f"{settings.topic_prefix}bench-pass-through"
     baseline = await _baseline(session, bench_in, bench_out, group_name, len(valid))
-    await _consumer_case(session, group, STOCK_MOVEMENTS, baseline, outbox=True)
+    await consumer_case(session, group, STOCK_MOVEMENTS, baseline, outbox=True)
     await stock_accuracy(session, "throughput", group.wiring, deliveries)
-    await _consumer_case(session, group, OFFER_PROJECTION, baseline, outbox=False)
+    await consumer_case(session, group, OFFER_PROJECTION, baseline, outbox=False)
     await gateway_accuracy(session, "throughput", group.wiring)
 
     ready_s = await session.start(group, "catalog")
@@ -76,7 +76,7 @@ async def throughput_cases(session: BenchSession) -> None:
     finally:
         await session.stop(group, ["catalog"])
     session.report.details["catalog"] = {"ready_s": round(ready_s, 2), **created}
-    await _consumer_case(session, group, LIFECYCLE_PRODUCTS, baseline, outbox=True)
+    await consumer_case(session, group, LIFECYCLE_PRODUCTS, baseline, outbox=True)
 
 
 async def _baseline(
@@ -106,16 +106,19 @@ async def _baseline(
     return result.rate
 
 
-async def _consumer_case(
+async def consumer_case(
     session: BenchSession,
     group: ServiceGroup,
     subscription: Subscription[Any],
     baseline: float,
     *,
     outbox: bool,
+    case: str | None = None,
+    within_s: float = 180.0,
 ) -> None:
     """Start the subscription's service on a pre-loaded backlog; time it until its
-    consumer group has no lag.
+    consumer group has no lag (at most ``within_s``). ``case`` names the report's rows
+    (the service's name by default).
 
     Two figures: from ready (what the brief of the benchmark asks: the
     consumer-group join and the first fetch count) and sustained (from the
@@ -123,6 +126,7 @@ async def _consumer_case(
     the service publishes, so the case ends when its outbox is empty too.
     """
     name = subscription.service
+    case = case or name
     settings = group.wiring.settings()
     consumer_group = settings.consumer_group(subscription)
     topics = [settings.topic(t.name) for t in subscription.topics]
@@ -131,7 +135,9 @@ async def _consumer_case(
     try:
         ready_at = time.monotonic()
         with session.step(f"{name}: draining its backlog") as update:
-            curve, drained_at = await _drain(session, consumer_group, topics, update, service)
+            curve, drained_at = await _drain(
+                session, consumer_group, topics, update, service, within_s
+            )
         if outbox:
             with session.step(f"{name}: waiting for its outbox to drain"):
                 await session.db.wait_outbox_empty(f"{settings.schema_prefix}{name}", within_s=120)
@@ -146,7 +152,7 @@ async def _consumer_case(
     before_note = f"; {before.committed:,} done before ready" if before.committed else ""
     session.report.add(
         Row(
-            name,
+            case,
             "throughput, ready → no lag",
             rate,
             "rec/s",
@@ -154,7 +160,7 @@ async def _consumer_case(
             f"{records:,} rec in {seconds:.2f}s (start-up {ready_s:.1f}s){before_note}",
         ),
         Row(
-            name,
+            case,
             "sustained (1st commit → no lag)",
             steady_rate,
             "rec/s",
@@ -164,7 +170,7 @@ async def _consumer_case(
             else "backlog done in one commit",
         ),
     )
-    session.report.details[f"throughput_{name}"] = {
+    session.report.details[f"throughput_{case}"] = {
         "group": consumer_group,
         "topics": topics,
         "records_total": after.end,
@@ -180,7 +186,7 @@ async def _consumer_case(
         "curve": [(round(t - ready_at, 3), p.committed) for t, p in _thin(curve, 200)],
     }
     session.done(
-        f"{name}: {rate:,.0f} records/s from ready, {steady_rate:,.0f} sustained "
+        f"{case}: {rate:,.0f} records/s from ready, {steady_rate:,.0f} sustained "
         f"({_ratio(steady_rate, baseline)} of the baseline)"
     )
 
@@ -191,6 +197,7 @@ async def _drain(
     topics: list[str],
     update: Update,
     service: ServiceProcess,
+    within_s: float,
 ) -> tuple[list[tuple[float, GroupProgress]], float]:
     """Poll the group until it has no lag; the (time, progress) curve and the end time."""
     curve: list[tuple[float, GroupProgress]] = []
@@ -201,7 +208,7 @@ async def _drain(
 
     async with GroupWatcher(session.bootstrap, group, topics) as watcher:
         _, drained_at = await watcher.wait_drained(
-            within_s=180.0, on_progress=seen, alive=lambda: service.running, static=True
+            within_s=within_s, on_progress=seen, alive=lambda: service.running, static=True
         )
     return curve, drained_at
 

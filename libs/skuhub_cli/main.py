@@ -309,6 +309,14 @@ def bench(
     ] = None,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions of every topic.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the generated traffic.")] = 42,
+    backlog: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also time the stock service reading this many movements written one "
+            "record per batch (a steady trickle's backlog), from the start; 0: skip.",
+        ),
+    ] = 0,
 ) -> None:
     """Benchmark the services on the embedded stack: throughput against a pass-through
     baseline, end-to-end latency at fixed rates, accuracy against the generator's oracle,
@@ -334,6 +342,7 @@ def bench(
         product_models=product_models,
         partitions=partitions,
         seed=seed,
+        backlog=backlog,
     )
     _interrupt_on_signals()
     try:

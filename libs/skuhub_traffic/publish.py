@@ -23,6 +23,7 @@ def publish(
     bootstrap: str,
     topic: str,
     rate: float | None = None,
+    one_per_batch: bool = False,
     on_progress: Callable[[int], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -32,7 +33,9 @@ def publish(
     Valid and duplicate records get ``ce_origintime`` = the send time, so latency
     is measured from publish. ``rate`` (records per second) paces by a fixed
     schedule that does not drift; ``None`` sends as fast as the client can.
-    ``on_progress`` gets the number of records sent so far, now and then.
+    ``one_per_batch`` sends every record in a record batch of its own, as a steady
+    trickle of single events does (the partition then holds as many batches as
+    records). ``on_progress`` gets the number of records sent so far, now and then.
     ``clock`` and ``sleep`` are injectable so pacing can be tested without waiting.
 
     Raises:
@@ -46,8 +49,9 @@ def publish(
         {
             "bootstrap.servers": bootstrap,
             "acks": "all",
-            "enable.idempotence": False,  # the embedded broker lacks idempotent producers
-            "linger.ms": 5,
+            "enable.idempotence": True,
+            "linger.ms": 0 if one_per_batch else 5,
+            "batch.num.messages": 1 if one_per_batch else 10_000,
             # The key's partition as skuhub's own producers choose it (murmur2, the Java
             # default); librdkafka's default (CRC32) would split a SKU over two partitions.
             "partitioner": "murmur2_random",
