@@ -2,9 +2,13 @@
 
 Maven resolves them where it is installed (it uses the machine's own
 repository settings); elsewhere the pure-Python resolver ``jgo`` does, installed
-on demand at the version pinned in skuhub's ``standalone`` extra. Either way the
-jars land in ``<cache>/kafka-<version>/lib`` and a marker file says the set is
-complete, so an interrupted download is fetched again rather than half used.
+on demand at the version pinned in skuhub's ``standalone`` extra. Both resolve
+the same runtime-scope set of jars. Either way the jars land in
+``<cache>/kafka-<version>/lib`` and a marker file says the set is complete, so an
+interrupted download is fetched again rather than half used.
+
+``SKUHUB_MAVEN_REPOSITORY`` names a Maven repository (a mirror or proxy of Maven
+Central) to fetch from instead of Central, for networks that block Central.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from skuhub_cli.java_runtime import STANDALONE_EXTRA, install_extra_requirements, java_major
 from skuhub_cli.processes import StackError
 
 KAFKA_VERSION = "4.4.0"
@@ -26,6 +31,7 @@ ARTIFACTS = (
 )
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 _COMPLETE = "complete"
+REPOSITORY_VARIABLE = "SKUHUB_MAVEN_REPOSITORY"
 
 
 def cache_root() -> Path:
@@ -34,6 +40,21 @@ def cache_root() -> Path:
         return Path(explicit).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "skuhub"
+
+
+def maven_repository() -> str | None:
+    """The repository to fetch from instead of Maven Central (``SKUHUB_MAVEN_REPOSITORY``)."""
+    return os.environ.get(REPOSITORY_VARIABLE, "").strip().rstrip("/") or None
+
+
+def _source() -> str:
+    return maven_repository() or "Maven Central"
+
+
+def _unreachable_hint() -> str:
+    if maven_repository():
+        return f"check that {REPOSITORY_VARIABLE} names a reachable Maven repository"
+    return f"allow access to Maven Central, or set {REPOSITORY_VARIABLE} to a mirror of it"
 
 
 def kafka_classpath(say: Callable[[str], None], java: Path) -> list[Path]:
@@ -49,7 +70,7 @@ def kafka_classpath(say: Callable[[str], None], java: Path) -> list[Path]:
             if tool == "Maven":
                 _resolve_with_maven(staging, java)
             else:
-                _resolve_with_jgo(staging, java)
+                _resolve_with_jgo(staging, java, say)
             if not any(staging.glob("kafka_2.13-*.jar")):
                 raise StackError(f"resolving {ARTIFACTS[0]} left no broker jar in {staging}")
             shutil.rmtree(lib, ignore_errors=True)
@@ -67,10 +88,21 @@ def _resolve_with_maven(target: Path, java: Path) -> None:
         "</dependency>".format(*coordinate.split(":"))
         for coordinate in ARTIFACTS
     )
+    repositories = ""
+    if url := maven_repository():
+        # Same id as the super-POM's Central, so it replaces Central (for the dependency
+        # plugin too) rather than being tried after it; mirrors in settings.xml still apply.
+        central = f"<id>central</id><url>{url}</url>"
+        repositories = (
+            f"<repositories><repository>{central}</repository></repositories>"
+            f"<pluginRepositories><pluginRepository>{central}</pluginRepository>"
+            "</pluginRepositories>"
+        )
     pom.write_text(
         '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>'
         "<groupId>skuhub</groupId><artifactId>embedded-kafka</artifactId><version>1</version>"
-        f"<packaging>pom</packaging><dependencies>{dependencies}</dependencies></project>"
+        f"<packaging>pom</packaging>{repositories}<dependencies>{dependencies}</dependencies>"
+        "</project>"
     )
     command = [
         "mvn", "--batch-mode", "--quiet", "--file", str(pom),
@@ -81,15 +113,65 @@ def _resolve_with_maven(target: Path, java: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         errors = [line for line in done.stdout.splitlines() if "[ERROR]" in line]
+        first = (errors or ["(no error line)"])[0].replace("[ERROR] ", "")
         raise StackError(
-            f"Maven could not fetch Apache Kafka {KAFKA_VERSION} from Maven Central: "
-            f"{(errors or ['(no error line)'])[0].replace('[ERROR] ', '')[:300]} "
-            "(check access to Maven Central, or Maven's settings.xml)"
+            f"Maven could not fetch Apache Kafka {KAFKA_VERSION} from {_source()} "
+            f"({_one_line(first)}): {_unreachable_hint()} (or fix Maven's settings.xml)"
         )
 
 
-def _resolve_with_jgo(target: Path, java: Path) -> None:
-    raise StackError(
-        f"Maven is not installed and fetching Apache Kafka {KAFKA_VERSION} without it is not "
-        "supported yet: install Maven (mvn)"
-    )
+def _resolve_with_jgo(target: Path, java: Path, say: Callable[[str], None]) -> None:
+    """Resolve ``ARTIFACTS`` as Maven does (runtime scope, nearest version wins) with jgo's
+    pure-Python resolver, and copy the jars into ``target``."""
+    try:
+        from jgo.maven import MavenContext, ProfileConstraints, PythonResolver
+    except ImportError:
+        say("Maven (mvn) is not installed: installing jgo, a pure-Python Maven resolver (once)")
+        install_extra_requirements(
+            STANDALONE_EXTRA,
+            "jgo",
+            missing="Maven (mvn) is not installed",
+            remedy="install Maven",
+        )
+        from jgo.maven import MavenContext, ProfileConstraints, PythonResolver
+
+    # A private local repository, removed afterwards: jgo writes downloads in place, so an
+    # interrupted one would leave a truncated jar that a later run takes as cached.
+    repository = Path(tempfile.mkdtemp(prefix="repository-", dir=target.parent))
+    try:
+        url = maven_repository()
+        context = MavenContext(
+            # Profiles activated by JDK version see the Java the broker will run on, as
+            # Maven's do (it runs on that Java).
+            resolver=PythonResolver(
+                profile_constraints=ProfileConstraints(jdk=str(java_major(java) or ""))
+            ),
+            repo_cache=repository,
+            # Replace Central rather than add to it: jgo tries every repository in turn and
+            # reads no mirrors from settings.xml.
+            remote_repos={"central": url} if url else None,
+        )
+        # "!" (raw): otherwise jgo imports each coordinate's dependencyManagement like a BOM,
+        # and log4j's parent POM would pin kafka-clients 3.9.1 and older jackson, lz4, zstd
+        # and snappy jars; raw gives Maven's nearest-wins set, the same 45 jars.
+        inputs, transitive = context.resolver.resolve(
+            [context.create_dependency(f"{coordinate}!") for coordinate in ARTIFACTS]
+        )
+        for dependency in [*inputs, *transitive]:
+            if dependency.scope in (None, "compile", "runtime"):
+                artifact = dependency.artifact
+                shutil.copyfile(artifact.resolve(), target / artifact.filename)
+    except Exception as exc:
+        # Anything from the network, the POMs or the disk: one line for the user, whatever
+        # its type (requests, XML parsing and jgo's own errors all reach here).
+        raise StackError(
+            f"jgo could not fetch Apache Kafka {KAFKA_VERSION} from {_source()} "
+            f"({type(exc).__name__}: {_one_line(str(exc))}): {_unreachable_hint()}"
+        ) from exc
+    finally:
+        shutil.rmtree(repository, ignore_errors=True)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
