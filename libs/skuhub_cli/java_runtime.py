@@ -101,11 +101,23 @@ def install_extra_requirements(extra: str, *names: str, missing: str, remedy: st
         command[4:4] = ["-c", str(constraints)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1].removeprefix("ERROR: ")
         raise StackError(
             f"{missing}, and {' '.join(wanted)} could not be installed from the package index "
-            f"({last}): {remedy}, or allow access to the package index"
+            f"({_pip_reason(done.stderr)}): {remedy}, or allow access to the package index"
         )
     # The running interpreter lists site-packages once; without this the new package may
     # stay invisible to the import that follows.
     importlib.invalidate_caches()
+
+
+def _pip_reason(stderr: str) -> str:
+    """Why pip failed, in a few words: an unreachable index shows only in its retry warnings
+    (its final error then speaks of conflicting dependencies, which would mislead)."""
+    if errno := re.search(r"\[Errno -?\d+\] ([^'\")]+)", stderr):
+        return f"unreachable: {errno.group(1).strip()}"
+    errors = [
+        line.removeprefix("ERROR: ")
+        for line in stderr.splitlines()
+        if line.startswith("ERROR: ") and "for help visit" not in line
+    ]
+    return (errors or stderr.strip().splitlines()[-1:] or ["no output"])[0][:300]

@@ -14,6 +14,7 @@ Central) to fetch from instead of Central, for networks that block Central.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -32,6 +33,7 @@ ARTIFACTS = (
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 _COMPLETE = "complete"
 REPOSITORY_VARIABLE = "SKUHUB_MAVEN_REPOSITORY"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def cache_root() -> Path:
@@ -107,16 +109,19 @@ def _resolve_with_maven(target: Path, java: Path) -> None:
     command = [
         "mvn", "--batch-mode", "--quiet", "--file", str(pom),
         f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-        f"-DoutputDirectory={target}", "-DincludeScope=runtime",
+        f"-DoutputDirectory={target}", "-DincludeScope=runtime", "-Dstyle.color=never",
     ]  # fmt: skip
     env = {**os.environ, "JAVA_HOME": str(java.resolve().parents[1])}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         errors = [line for line in done.stdout.splitlines() if "[ERROR]" in line]
-        first = (errors or ["(no error line)"])[0].replace("[ERROR] ", "")
+        first = _ANSI.sub("", (errors or ["(no error line)"])[0]).replace("[ERROR] ", "")
+        # Maven nests its causes "what: why: ...: root cause"; the ends say the most.
+        causes = first.removesuffix(" -> [Help 1]").split(": ")
+        gist = causes[0] if len(causes) == 1 else f"{causes[0]} … {causes[-1]}"
         raise StackError(
             f"Maven could not fetch Apache Kafka {KAFKA_VERSION} from {_source()} "
-            f"({_one_line(first)}): {_unreachable_hint()} (or fix Maven's settings.xml)"
+            f"({_one_line(gist)}): {_unreachable_hint()} (or fix Maven's settings.xml)"
         )
 
 
@@ -157,19 +162,32 @@ def _resolve_with_jgo(target: Path, java: Path, say: Callable[[str], None]) -> N
         inputs, transitive = context.resolver.resolve(
             [context.create_dependency(f"{coordinate}!") for coordinate in ARTIFACTS]
         )
-        for dependency in [*inputs, *transitive]:
-            if dependency.scope in (None, "compile", "runtime"):
-                artifact = dependency.artifact
-                shutil.copyfile(artifact.resolve(), target / artifact.filename)
+        needed = [d for d in [*inputs, *transitive] if d.scope in (None, "compile", "runtime")]
+        for dependency in needed:
+            # jgo logs (at debug level) and skips a POM it cannot fetch, and that artifact's
+            # dependencies then go missing without a word: fetching it again raises instead.
+            dependency.artifact.component.pom()
+        for dependency in needed:
+            artifact = dependency.artifact
+            shutil.copyfile(artifact.resolve(), target / artifact.filename)
     except Exception as exc:
         # Anything from the network, the POMs or the disk: one line for the user, whatever
         # its type (requests, XML parsing and jgo's own errors all reach here).
         raise StackError(
             f"jgo could not fetch Apache Kafka {KAFKA_VERSION} from {_source()} "
-            f"({type(exc).__name__}: {_one_line(str(exc))}): {_unreachable_hint()}"
+            f"({_reason(exc)}): {_unreachable_hint()}"
         ) from exc
     finally:
         shutil.rmtree(repository, ignore_errors=True)
+
+
+def _reason(exc: BaseException) -> str:
+    """The gist of a resolver error: for a failed connection, the OS's word and the file."""
+    text = " ".join(str(exc).split())
+    if errno := re.search(r"\[Errno -?\d+\] ([^\"')]+)", text):
+        url = re.search(r"with url: (\S+)", text)
+        text = errno.group(1) + (f" (fetching {url.group(1).rsplit('/', 1)[-1]})" if url else "")
+    return f"{type(exc).__name__}: {_one_line(text)}"
 
 
 def _one_line(text: str, limit: int = 300) -> str:
