@@ -13,12 +13,14 @@ Central) to fetch from instead of Central, for networks that block Central.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from skuhub_cli.java_runtime import STANDALONE_EXTRA, install_extra_requirements, java_major
@@ -62,25 +64,46 @@ def _unreachable_hint() -> str:
 def kafka_classpath(say: Callable[[str], None], java: Path) -> list[Path]:
     """The broker's jars, fetched into the cache first if they are not there yet."""
     home = cache_root() / f"kafka-{KAFKA_VERSION}"
-    lib = home / "lib"
     if not (home / _COMPLETE).is_file():
         home.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix="lib-", dir=home))
+        # One fetch per cache at a time (a test session and `skuhub dev` may start together):
+        # whoever waited finds the set complete.
+        with _locked(home / ".lock"):
+            if not (home / _COMPLETE).is_file():
+                _fetch(home, say, java)
+    return sorted((home / "lib").glob("*.jar"))
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            tool = "Maven" if shutil.which("mvn") else "jgo"
-            say(f"fetching Apache Kafka {KAFKA_VERSION} (43 MB, once) with {tool} into {home}")
-            if tool == "Maven":
-                _resolve_with_maven(staging, java)
-            else:
-                _resolve_with_jgo(staging, java, say)
-            if not any(staging.glob("kafka_2.13-*.jar")):
-                raise StackError(f"resolving {ARTIFACTS[0]} left no broker jar in {staging}")
-            shutil.rmtree(lib, ignore_errors=True)
-            staging.rename(lib)
+            yield
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        (home / _COMPLETE).write_text(KAFKA_VERSION + "\n")
-    return sorted(lib.glob("*.jar"))
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fetch(home: Path, say: Callable[[str], None], java: Path) -> None:
+    lib = home / "lib"
+    # What a killed fetch left behind (under the lock, nobody else is using it).
+    for leftover in [*home.glob("lib-*"), *home.glob("repository-*")]:
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix="lib-", dir=home))
+    try:
+        tool = "Maven" if shutil.which("mvn") else "jgo"
+        say(f"fetching Apache Kafka {KAFKA_VERSION} (43 MB, once) with {tool} into {home}")
+        if tool == "Maven":
+            _resolve_with_maven(staging, java)
+        else:
+            _resolve_with_jgo(staging, java, say)
+        if not any(staging.glob("kafka_2.13-*.jar")):
+            raise StackError(f"resolving {ARTIFACTS[0]} left no broker jar in {staging}")
+        shutil.rmtree(lib, ignore_errors=True)
+        staging.rename(lib)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    (home / _COMPLETE).write_text(KAFKA_VERSION + "\n")
 
 
 def _resolve_with_maven(target: Path, java: Path) -> None:
@@ -129,7 +152,11 @@ def _resolve_with_jgo(target: Path, java: Path, say: Callable[[str], None]) -> N
     """Resolve ``ARTIFACTS`` as Maven does (runtime scope, nearest version wins) with jgo's
     pure-Python resolver, and copy the jars into ``target``."""
     try:
-        from jgo.maven import MavenContext, ProfileConstraints, PythonResolver
+        from jgo.maven import (  # type: ignore[import-not-found,unused-ignore]
+            MavenContext,
+            ProfileConstraints,
+            PythonResolver,
+        )
     except ImportError:
         say("Maven (mvn) is not installed: installing jgo, a pure-Python Maven resolver (once)")
         install_extra_requirements(
@@ -138,7 +165,11 @@ def _resolve_with_jgo(target: Path, java: Path, say: Callable[[str], None]) -> N
             missing="Maven (mvn) is not installed",
             remedy="install Maven",
         )
-        from jgo.maven import MavenContext, ProfileConstraints, PythonResolver
+        from jgo.maven import (  # type: ignore[import-not-found,unused-ignore]
+            MavenContext,
+            ProfileConstraints,
+            PythonResolver,
+        )
 
     # A private local repository, removed afterwards: jgo writes downloads in place, so an
     # interrupted one would leave a truncated jar that a later run takes as cached.
