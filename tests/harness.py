@@ -129,7 +129,7 @@ def _containers() -> Iterator[Infrastructure]:
     from testcontainers.community.postgres import PostgresContainer
 
     with (
-        KafkaContainer("apache/kafka:3.9.1").with_kraft() as kafka,
+        KafkaContainer("apache/kafka:4.4.0").with_kraft() as kafka,
         PostgresContainer("postgres:15", driver=None) as postgres,
     ):
         yield Infrastructure(
