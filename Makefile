@@ -38,12 +38,15 @@ fmt: setup ## Fix what ruff can fix and format the code
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-backlog
 bench: setup ## Benchmark on the embedded stack (throughput, latency, accuracy, memory; ~5 min)
 	$(BIN)/skuhub bench
 
 bench-quick: setup ## The short benchmark (under 2 minutes); results in bench-results/
 	$(BIN)/skuhub bench --quick
+
+bench-backlog: setup ## The short benchmark, then stock draining 1,000,000 trickled movements (~15 min)
+	$(BIN)/skuhub bench --quick --backlog 1000000
 
 constraints: setup ## Rewrite constraints.txt from what .venv holds (after changing pyproject.toml)
 	@{ sed -n '1,3p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable --all \
@@ -53,7 +56,7 @@ constraints: setup ## Rewrite constraints.txt from what .venv holds (after chang
 schemas: setup ## Regenerate schemas/ (JSON Schema + AsyncAPI) from the contracts
 	$(BIN)/skuhub schemas
 
-clean: ## Remove caches, build output and the dev stack's state (.skuhub: logs, database)
+clean: ## Remove caches, build output and the dev stack's state (.skuhub: logs, Kafka's log, database)
 	rm -rf .skuhub build dist .mypy_cache .ruff_cache .pytest_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 

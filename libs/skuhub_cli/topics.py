@@ -24,7 +24,8 @@ async def ensure_topics_within(
     delay = 0.1
     while True:
         try:
-            return await ensure_topics(settings, partitions=partitions)
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0.1)):
+                return await ensure_topics(settings, partitions=partitions)
         except Exception as exc:
             if time.monotonic() + delay > deadline:
                 raise StackError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from typing import Any
@@ -83,6 +84,28 @@ async def ensure_topics(settings: ServiceSettings, *, partitions: int | None = N
             count = partitions or settings.topic_partitions
             replicas = settings.topic_replication_factor
             await admin.create_topics([NewTopic(name, count, replicas) for name in missing])
+            await _wait_for_leaders(admin, missing)
         return missing
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, topics: list[str]) -> None:
+    """Return once every partition of ``topics`` has a leader.
+
+    CreateTopics answers before the partitions' leaders are known to the broker's
+    metadata; a first produce in that gap fails with NotLeaderForPartition and is
+    retried with a warning. Callers bound the wait (``ensure_topics_within``).
+    """
+    delay = 0.02
+    while True:
+        described = await admin.describe_topics(topics)
+        if all(
+            topic["error_code"] == 0
+            and topic["partitions"]
+            and all(p["error_code"] == 0 and p["leader"] >= 0 for p in topic["partitions"])
+            for topic in described
+        ):
+            return
+        await asyncio.sleep(delay)  # polling a condition, bounded by the caller's deadline
+        delay = min(delay * 2, 0.5)
