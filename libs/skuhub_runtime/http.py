@@ -10,6 +10,7 @@ routes only raise.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -163,10 +164,25 @@ async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class UnreachableDependency(BaseModel):
+    """A dependency the service's probe cannot reach."""
+
+    dependency: str = Field(description="kafka or postgresql.")
+    address: str = Field(description="Where the service looks for it (no credentials).")
+    seconds: float = Field(description="For how long it has been unreachable.")
+    reason: str = Field(description="Why the last probe failed.")
+
+
 class Readiness(BaseModel):
     status: str = Field(description="ready or not-ready.")
     service: str
-    checks: dict[str, bool] = Field(description="Each dependency: started, database, kafka.")
+    checks: dict[str, bool] = Field(
+        description="Each part: started (migrated, consuming), kafka, postgresql; as the "
+        "last probe saw them (every SKUHUB_DEPENDENCY_PROBE_INTERVAL_S)."
+    )
+    unreachable: list[UnreachableDependency] = Field(
+        default_factory=list, description="The dependencies that do not answer, if any."
+    )
 
 
 def get_runtime(request: Request) -> ServiceRuntime[Any]:
@@ -257,13 +273,22 @@ def create_app(
         tags=["operations"],
         summary="Ready: migrated, connected to PostgreSQL and Kafka, consuming.",
         response_model=Readiness,
-        responses={503: {"model": Readiness, "description": "Not ready; `checks` says which."}},
+        responses={
+            503: {
+                "model": Readiness,
+                "description": "Not ready; `checks` says which part, `unreachable` which "
+                "dependency does not answer, where and for how long.",
+            }
+        },
     )
     async def ready() -> JSONResponse:
-        checks = await runtime.check_ready()
+        checks, unreachable = runtime.check_ready()
         ok = all(checks.values())
         body = Readiness(
-            status="ready" if ok else "not-ready", service=runtime.service, checks=checks
+            status="ready" if ok else "not-ready",
+            service=runtime.service,
+            checks=checks,
+            unreachable=[UnreachableDependency(**dataclasses.asdict(u)) for u in unreachable],
         )
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
