@@ -41,6 +41,7 @@ from skuhub_contracts.events import EventPayload
 from skuhub_contracts.topics import dead_letter
 from skuhub_runtime import inbox, metrics, telemetry
 from skuhub_runtime.db import sqlstate
+from skuhub_runtime.dependencies import describe
 from skuhub_runtime.handling import ConsumerSpec, Incoming, Outcome
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_runtime.transactions import Transactions
@@ -214,7 +215,7 @@ class BatchConsumer(Generic[P, U]):
                         logging.ERROR if backoff >= 5.0 else logging.WARNING,
                         "batch of %d failed (%s); retrying in %.2fs",
                         len(items) + len(bad),
-                        exc,
+                        describe(exc),
                         backoff,
                         exc_info=backoff >= 5.0,
                     )

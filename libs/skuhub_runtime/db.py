@@ -70,8 +70,8 @@ def database_address(database_url: str) -> str:
     host = url.host or url.query.get("host") or "localhost"
     if isinstance(host, tuple):  # ?host=a&host=b: several hosts
         host = ",".join(host)
-    where = f"{host}:{url.port or 5432}" if not host.startswith("/") else f"socket {host}"
-    return f"{where}/{url.database or ''}"
+    where = f"socket {host}" if host.startswith("/") else f"{host}:{url.port or 5432}"
+    return f"{where}, database {url.database or url.username or ''}"
 
 
 async def wait_for_database(engine: AsyncEngine, *, timeout_s: float = 60.0) -> None:

@@ -107,7 +107,7 @@ class DependencyWatch:
         return all(d.up for d in self._dependencies)
 
     def start(self) -> None:
-        """Probe in the background until :meth:`stop`."""
+        """Probe every interval in the background until :meth:`stop`."""
         self._task = asyncio.create_task(self._run(), name=f"dependency-watch-{self._service}")
 
     async def stop(self) -> None:
@@ -129,8 +129,11 @@ class DependencyWatch:
         metrics.READY.labels(self._service).set(1 if self.started and self.all_up else 0)
 
     async def _run(self) -> None:
+        next_round = self._clock()
         while True:
-            await asyncio.sleep(self._interval_s)
+            # Rounds keep their cadence while probes time out.
+            next_round = max(next_round + self._interval_s, self._clock())
+            await asyncio.sleep(next_round - self._clock())
             try:
                 await self.probe()
             except Exception:  # a bug here must not end the watch silently
@@ -153,10 +156,7 @@ class DependencyWatch:
             task.cancel()
             return f"no answer within {self._timeout_s:g}s"
         error = task.exception()
-        if error is None:
-            return None
-        text = str(error).strip()
-        return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__
+        return None if error is None else describe(error)[:300]
 
     def _observe(self, dependency: Dependency, reason: str | None, sent: float, now: float) -> None:
         labels = (self._service, dependency.name)
@@ -193,3 +193,9 @@ class DependencyWatch:
                 self._warning_interval_s,
             )
             dependency.next_warning = now + self._warning_interval_s
+
+
+def describe(error: BaseException) -> str:
+    """An error's type and message (``TimeoutError`` alone when it has none)."""
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

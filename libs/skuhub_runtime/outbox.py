@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from skuhub_contracts.codec import Headers, KafkaRecord
 from skuhub_runtime import metrics
+from skuhub_runtime.dependencies import describe
 from skuhub_runtime.messaging_tables import outbox
 
 log = logging.getLogger(__name__)
@@ -139,9 +140,8 @@ class OutboxRelay:
                 # An outage is reported by the dependency watch; a traceback adds nothing.
                 log.log(
                     logging.WARNING if _outage(exc) else logging.ERROR,
-                    "outbox relay failed (%s: %s); retrying in %.1fs",
-                    type(exc).__name__,
-                    exc,
+                    "outbox relay failed (%s); retrying in %.1fs",
+                    describe(exc),
                     backoff,
                     exc_info=not _outage(exc),
                 )

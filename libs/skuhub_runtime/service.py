@@ -119,7 +119,7 @@ class ServiceRuntime(Generic[U]):
         self.relay.start()
         await self.broker.start()
         self.ready = self.dependencies.started = True
-        await self.dependencies.probe()  # readiness answers from the first round on
+        await self.dependencies.probe()  # readiness answers from this round on
         self.dependencies.start()
         log.info("%s ready", self.service)
 
