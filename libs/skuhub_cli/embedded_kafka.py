@@ -189,10 +189,10 @@ class EmbeddedKafka:
     def _format(self, base: list[str], properties: Path) -> None:
         """Format the storage once, with a new cluster id (22 characters of base64url)."""
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # "=": an id may begin with "-", which would otherwise read as an option.
+        command = [*base, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}"]
         done = subprocess.run(
-            # "=": an id may begin with "-", which would otherwise read as an option.
-            [*base, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}"]
-            + ["--config", str(properties)],
+            [*command, "--config", str(properties)],
             capture_output=True,
             text=True,
             check=False,

@@ -99,7 +99,9 @@ def test_a_dead_broker_ends_supervision_and_nothing_restarts() -> None:
     lines: list[str] = []
     supervisor = Supervisor(
         [stock],
-        infrastructure_failure=lambda: "the embedded Kafka broker (Apache Kafka) exited with code -9",
+        infrastructure_failure=lambda: (
+            "the embedded Kafka broker (Apache Kafka) exited with code -9"
+        ),
         report=lines.append,
         clock=clock,
     )
