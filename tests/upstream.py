@@ -3,8 +3,11 @@ on the wire path except the contract models used to build a valid body."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -103,6 +106,97 @@ class Upstream:
         headers = [(n, v) for n, v in record.headers if n != "ce_origintime"]
         self.publish(topic, record.value, key=record.key, headers=headers)
         return envelope
+
+
+class SteadyPublisher:
+    """Publishes receipts at a steady rate from a thread, as a WMS under load would, and keeps
+    those the broker acknowledged: the oracle a test checks the ledger against.
+
+    Records are produced without waiting for each acknowledgement, so publishing goes on
+    while the broker does not answer (librdkafka queues and retries; idempotence keeps a
+    retried record single).
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        skus: Sequence[str],
+        *,
+        rate_per_s: float = 20.0,
+        seed: int = 7,
+    ) -> None:
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 5,
+                "message.timeout.ms": 300_000,  # outlives any outage a test injects
+            }
+        )
+        self._topic = topic
+        self._skus = list(skus)
+        self._interval_s = 1.0 / rate_per_s
+        self._random = random.Random(seed)
+        self._source = f"wms-steady-{uuid.uuid4().hex[:6]}"
+        self._sequence = itertools.count(1)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="steady-publisher", daemon=True)
+        self.produced = 0
+        self.acknowledged: list[StockMoved] = []
+        self.failed: list[str] = []
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, flush_timeout_s: float = 120.0) -> None:
+        """Stop publishing and wait until every record produced is acknowledged or failed."""
+        self._stopping.set()
+        self._thread.join()
+        remaining = self._producer.flush(flush_timeout_s)
+        assert remaining == 0, f"{remaining} records still unacknowledged after the flush"
+
+    def expected_on_hand(self) -> dict[tuple[str, str], Decimal]:
+        """On hand per (SKU, location) after every acknowledged receipt."""
+        totals: dict[tuple[str, str], Decimal] = {}
+        for moved in self.acknowledged:
+            key = (moved.sku, moved.location)
+            totals[key] = totals.get(key, Decimal(0)) + moved.quantity
+        return totals
+
+    def _run(self) -> None:
+        next_at = time.monotonic()
+        while not self._stopping.is_set():
+            self._publish_one()
+            self._producer.poll(0)  # serve delivery reports
+            next_at += self._interval_s
+            # Pacing the load, not synchronisation: stop() ends the wait at once.
+            self._stopping.wait(max(next_at - time.monotonic(), 0.0))
+
+    def _publish_one(self) -> None:
+        payload = movement(
+            self._random.choice(self._skus),
+            quantity=str(self._random.randint(1, 9)),
+            location=self._random.choice((GLN_A, GLN_B)),
+            source_system=self._source,
+            source_sequence=next(self._sequence),
+        )
+        record = encode(Envelope(payload=payload, id=str(uuid.uuid4()), source="urn:wms:steady"))
+        headers: list[tuple[str, str | bytes | None]] = [
+            (n, v) for n, v in record.headers if n != "ce_origintime"
+        ]
+
+        def delivered(err: Any, _msg: Any) -> None:
+            if err:
+                self.failed.append(str(err))
+            else:
+                self.acknowledged.append(payload)
+
+        self._producer.produce(
+            self._topic, value=record.value, key=record.key, headers=headers, on_delivery=delivered
+        )
+        self.produced += 1
 
 
 def find_records(

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from sqlalchemy import exc as sa_exc
@@ -40,6 +41,7 @@ from skuhub_contracts.events import EventPayload
 from skuhub_contracts.topics import dead_letter
 from skuhub_runtime import inbox, metrics, telemetry
 from skuhub_runtime.db import sqlstate
+from skuhub_runtime.dependencies import describe
 from skuhub_runtime.handling import ConsumerSpec, Incoming, Outcome
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_runtime.transactions import Transactions
@@ -132,7 +134,18 @@ class BatchConsumer(Generic[P, U]):
             await asyncio.sleep(1.0)
             return
         clock = _PhaseClock(self._service)
-        await message.ack()
+        try:
+            await message.ack()
+        except KafkaError as exc:
+            # The effects are committed; without the offsets the batch comes again (after the
+            # broker is back, or a rebalance) and the inbox recognises every record of it.
+            log.warning(
+                "offsets of a batch of %d not committed (%s); its records will be read again "
+                "and skipped as applied",
+                len(records),
+                exc,
+            )
+            return
         clock.lap("offsets")
         clock.report(len(records))
         self._record_lag(self._subscriber.consumer, records)
@@ -202,7 +215,7 @@ class BatchConsumer(Generic[P, U]):
                         logging.ERROR if backoff >= 5.0 else logging.WARNING,
                         "batch of %d failed (%s); retrying in %.2fs",
                         len(items) + len(bad),
-                        exc,
+                        describe(exc),
                         backoff,
                         exc_info=backoff >= 5.0,
                     )
@@ -379,7 +392,9 @@ def retry_in_place(exc: BaseException) -> bool:
     Transient ones clear by themselves; the others (a bug, a missing table) need a
     fix and a restart, and holding the partition until then loses nothing.
     """
-    if isinstance(exc, (OSError, TimeoutError, ConnectionError)):
+    # sqlalchemy's TimeoutError: no pooled connection came free in time (PostgreSQL slow or
+    # unreachable), as much an outage as a statement timing out.
+    if isinstance(exc, (OSError, TimeoutError, ConnectionError, sa_exc.TimeoutError)):
         return True
     if isinstance(exc, sa_exc.DBAPIError):
         if exc.connection_invalidated:

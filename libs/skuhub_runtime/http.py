@@ -10,6 +10,7 @@ routes only raise.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -29,6 +30,7 @@ from skuhub_contracts.json_schema import exact_maps
 from skuhub_contracts.values import Version
 from skuhub_runtime import telemetry
 from skuhub_runtime.db import sqlstate
+from skuhub_runtime.dependencies import describe
 from skuhub_runtime.origin import Origin
 from skuhub_runtime.service import ServiceRuntime
 
@@ -125,9 +127,43 @@ def _status_handler(statuses: Mapping[type[Exception], int]) -> Any:
     return handle
 
 
-async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+UNAVAILABLE_RETRY_AFTER_S = 5
+"""What a 503 for an unreachable dependency asks clients to wait: about two probe rounds."""
+
+
+_UNAVAILABLE = ("08", "53", "57")
+_UNAVAILABLE_DETAIL = (
+    "a dependency of the service (PostgreSQL or Kafka) did not answer in time; GET "
+    "/health/ready names it. Send the same request again after Retry-After seconds"
+)
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """True for errors of a dependency that does not answer (in time), not of the request."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        state = sqlstate(exc)
+        # Connection (08), resources (53), operator intervention (57: shutdown, cancel).
+        return exc.connection_invalidated or (state is not None and state[:2] in _UNAVAILABLE)
+    return isinstance(exc, (TimeoutError, OSError, sa_exc.TimeoutError))
+
+
+async def _dependency_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A 503 with Retry-After, instead of a 500, while PostgreSQL (or Kafka) is out."""
+    if not _unavailable(exc):
+        raise exc
+    log.warning("%s %s: 503, %s", request.method, request.url.path, describe(exc))
+    return JSONResponse(
+        ErrorMessage(detail=_UNAVAILABLE_DETAIL).model_dump(),
+        status_code=503,
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """A value PostgreSQL refuses (SQLSTATE class 22) slipped past validation: a 422 with a
-    reference, the library's text only in the log."""
+    reference, the library's text only in the log. PostgreSQL unreachable: a 503."""
+    if _unavailable(exc):
+        return await _dependency_unavailable(request, exc)
     state = sqlstate(exc)
     if state is None or not state.startswith("22"):
         raise exc
@@ -163,10 +199,25 @@ async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class UnreachableDependency(BaseModel):
+    """A dependency the service's probe cannot reach."""
+
+    dependency: str = Field(description="kafka or postgresql.")
+    address: str = Field(description="Where the service looks for it (no credentials).")
+    seconds: float = Field(description="For how long it has been unreachable.")
+    reason: str = Field(description="Why the last probe failed.")
+
+
 class Readiness(BaseModel):
     status: str = Field(description="ready or not-ready.")
     service: str
-    checks: dict[str, bool] = Field(description="Each dependency: started, database, kafka.")
+    checks: dict[str, bool] = Field(
+        description="Each part: started (migrated, consuming), kafka, postgresql; as the "
+        "last probe saw them (every SKUHUB_DEPENDENCY_PROBE_INTERVAL_S)."
+    )
+    unreachable: list[UnreachableDependency] = Field(
+        default_factory=list, description="The dependencies that do not answer, if any."
+    )
 
 
 def get_runtime(request: Request) -> ServiceRuntime[Any]:
@@ -205,13 +256,28 @@ _UNREADABLE_BODY: Mapping[str, Any] = {
 }
 
 
-def _with_unreadable_bodies(document: dict[str, Any]) -> dict[str, Any]:
-    """``document`` with the 400 FastAPI answers, before any validation, to a body that is not
-    UTF-8, on every operation that takes a body (a route's own 400 says so itself)."""
+_DEPENDENCY_UNAVAILABLE: Mapping[str, Any] = {
+    "description": "A dependency (PostgreSQL or Kafka) did not answer in time; retry after "
+    "Retry-After seconds. `GET /health/ready` names it.",
+    "headers": _RETRY_AFTER,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorMessage"}}},
+}
+
+
+def _with_runtime_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with the answers the runtime gives before or around any route's own:
+
+    - 400 to a body that is not UTF-8 (FastAPI, before any validation), on every operation
+      that takes a body (a route's own 400 says so itself);
+    - 503 while a dependency does not answer, on every operation but the operational ones
+      (health, metrics), which never wait for one.
+    """
     for path in document.get("paths", {}).values():
         for operation in path.values():
             if "requestBody" in operation:
                 operation["responses"].setdefault("400", _UNREADABLE_BODY)
+            if "operations" not in operation.get("tags", ()):
+                operation["responses"].setdefault("503", _DEPENDENCY_UNAVAILABLE)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("ErrorMessage", ErrorMessage.model_json_schema())
     return document
@@ -243,6 +309,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(405, _method_not_allowed)
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)
+    for unavailable in (TimeoutError, OSError, sa_exc.TimeoutError):
+        app.add_exception_handler(unavailable, _dependency_unavailable)
     statuses: dict[type[Exception], int] = {DomainError: 422, **(errors or {})}
     handler = _status_handler(statuses)
     for error in statuses:
@@ -257,13 +325,22 @@ def create_app(
         tags=["operations"],
         summary="Ready: migrated, connected to PostgreSQL and Kafka, consuming.",
         response_model=Readiness,
-        responses={503: {"model": Readiness, "description": "Not ready; `checks` says which."}},
+        responses={
+            503: {
+                "model": Readiness,
+                "description": "Not ready; `checks` says which part, `unreachable` which "
+                "dependency does not answer, where and for how long.",
+            }
+        },
     )
     async def ready() -> JSONResponse:
-        checks = await runtime.check_ready()
+        checks, unreachable = runtime.check_ready()
         ok = all(checks.values())
         body = Readiness(
-            status="ready" if ok else "not-ready", service=runtime.service, checks=checks
+            status="ready" if ok else "not-ready",
+            service=runtime.service,
+            checks=checks,
+            unreachable=[UnreachableDependency(**dataclasses.asdict(u)) for u in unreachable],
         )
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
@@ -295,7 +372,7 @@ def create_app(
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = exact_maps(_with_unreadable_bodies(document))
+            app.openapi_schema = exact_maps(_with_runtime_errors(document))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

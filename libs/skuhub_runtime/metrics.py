@@ -49,3 +49,18 @@ CONSUMER_LAG = Gauge(
     ["service", "topic", "partition"],
 )
 READY = Gauge("skuhub_ready", "1 when the service is ready.", ["service"])
+DEPENDENCY_UP = Gauge(
+    "skuhub_dependency_up",
+    "1 while the dependency (kafka, postgresql) answers the service's probe, 0 while it does not.",
+    ["service", "dependency"],
+)
+DEPENDENCY_OUTAGES = Counter(
+    "skuhub_dependency_outages_total",
+    "Times the dependency became unreachable.",
+    ["service", "dependency"],
+)
+DEPENDENCY_UNREACHABLE_SECONDS = Counter(
+    "skuhub_dependency_unreachable_seconds_total",
+    "Seconds the dependency was unreachable, as the probe saw it.",
+    ["service", "dependency"],
+)

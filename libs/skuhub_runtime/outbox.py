@@ -15,11 +15,14 @@ import logging
 from collections.abc import Iterable
 from typing import Protocol
 
+from aiokafka.errors import KafkaError
 from sqlalchemy import delete, insert, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from skuhub_contracts.codec import Headers, KafkaRecord
 from skuhub_runtime import metrics
+from skuhub_runtime.dependencies import describe
 from skuhub_runtime.messaging_tables import outbox
 
 log = logging.getLogger(__name__)
@@ -130,11 +133,18 @@ class OutboxRelay:
             try:
                 await self.drain()
                 backoff = 0.1
-            except Exception:
+            except Exception as exc:
                 if self._stopping:
                     log.exception("outbox relay could not drain while stopping; rows stay queued")
                     return
-                log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                # An outage is reported by the dependency watch; a traceback adds nothing.
+                log.log(
+                    logging.WARNING if _outage(exc) else logging.ERROR,
+                    "outbox relay failed (%s); retrying in %.1fs",
+                    describe(exc),
+                    backoff,
+                    exc_info=not _outage(exc),
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -170,3 +180,10 @@ class OutboxRelay:
             await conn.execute(delete(outbox).where(outbox.c.id.in_([row.id for row in rows])))
         metrics.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
         return len(rows)
+
+
+def _outage(exc: BaseException) -> bool:
+    """True for errors of an unreachable or timed-out Kafka or PostgreSQL."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated
+    return isinstance(exc, (OSError, TimeoutError, KafkaError, sa_exc.TimeoutError))

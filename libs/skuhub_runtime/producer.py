@@ -43,13 +43,10 @@ class KafkaPublisher:
         if self._producer is not None:
             await self._producer.stop()
 
-    async def ping(self) -> bool:
-        """True when a broker answers a metadata request (callers bound the wait)."""
-        try:
-            await self._started().client.fetch_all_metadata()
-        except Exception:
-            return False
-        return True
+    async def check(self) -> None:
+        """Return once a broker answers a metadata request; raise if none can (callers
+        bound the wait: aiokafka gives up only after its request timeout)."""
+        await self._started().client.fetch_all_metadata()
 
     async def send_batch(self, records: list[tuple[str, KafkaRecord]]) -> None:
         """Send all records in one flight; raises if any is not acknowledged."""

@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_runtime import metrics, migrations, telemetry
 from skuhub_runtime.consumer import BatchConsumer
-from skuhub_runtime.db import create_engine, wait_for_database
+from skuhub_runtime.db import (
+    create_engine,
+    create_probe_engine,
+    database_address,
+    wait_for_database,
+)
+from skuhub_runtime.dependencies import Dependency, DependencyWatch, Unreachable
 from skuhub_runtime.handling import ConsumerSpec, Decision
 from skuhub_runtime.kafka import create_broker
 from skuhub_runtime.outbox import OutboxRelay
@@ -69,6 +75,28 @@ class ServiceRuntime(Generic[U]):
         for consumer in self.consumers:
             consumer.register(self.broker)
         self.ready = False
+        self._probe_engine = create_probe_engine(settings)
+        self.dependencies = DependencyWatch(
+            self.service,
+            [
+                Dependency(
+                    "kafka", "Kafka", f"bootstrap {settings.kafka_bootstrap}", self.publisher.check
+                ),
+                Dependency(
+                    "postgresql",
+                    "PostgreSQL",
+                    database_address(settings.database_url),
+                    self._select_one,
+                ),
+            ],
+            interval_s=settings.dependency_probe_interval_s,
+            timeout_s=settings.dependency_probe_timeout_s,
+            warning_interval_s=settings.dependency_warning_interval_s,
+        )
+
+    async def _select_one(self) -> None:
+        async with self._probe_engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def execute(self, decide: Callable[[U], Awaitable[Decision[R]]]) -> R:
         """Run an HTTP command handler in one transaction (see :class:`Transactions`)."""
@@ -81,12 +109,18 @@ class ServiceRuntime(Generic[U]):
     async def start(self) -> None:
         """Wait for PostgreSQL, migrate, connect to Kafka, start consuming and relaying."""
         await wait_for_database(self.engine)
-        await migrations.upgrade(self.engine, self._migrations_dir, self.settings.db_schema)
+        # Unbounded statements for migrations only (see create_engine).
+        migrating = create_engine(self.settings, bounded=False, pool_size=1)
+        try:
+            await migrations.upgrade(migrating, self._migrations_dir, self.settings.db_schema)
+        finally:
+            await migrating.dispose()
         await self.publisher.start()
         self.relay.start()
         await self.broker.start()
-        self.ready = True
-        metrics.READY.labels(self.service).set(1)
+        self.ready = self.dependencies.started = True
+        await self.dependencies.probe()  # readiness answers from this round on
+        self.dependencies.start()
         log.info("%s ready", self.service)
 
     async def stop(self, step_timeout_s: float = 10.0) -> None:
@@ -99,13 +133,15 @@ class ServiceRuntime(Generic[U]):
         cut-short step: unpublished outbox rows and uncommitted offsets are
         taken up again at the next start.
         """
-        self.ready = False
+        self.ready = self.dependencies.started = False
         metrics.READY.labels(self.service).set(0)
+        await self.dependencies.stop()
         for name, step in (
             ("consumers", self.broker.stop),
             ("outbox relay", self.relay.stop),
             ("producer", self.publisher.stop),
             ("database pool", self.engine.dispose),
+            ("probe connection", self._probe_engine.dispose),
         ):
             try:
                 await asyncio.wait_for(step(), step_timeout_s)
@@ -115,22 +151,11 @@ class ServiceRuntime(Generic[U]):
                 log.exception("stopping the %s failed", name)
         log.info("%s stopped", self.service)
 
-    async def check_ready(self) -> dict[str, bool]:
-        """Readiness of each dependency."""
-        database = kafka = False
-        if self.ready:
-            try:
-                async with self.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
-                database = True
-            except Exception:
-                database = False
-            try:
-                async with asyncio.timeout(2.0):
-                    kafka = await self.publisher.ping()
-            except TimeoutError:
-                kafka = False
-        return {"started": self.ready, "database": database, "kafka": kafka}
+    def check_ready(self) -> tuple[dict[str, bool], list[Unreachable]]:
+        """Readiness of each part (started, kafka, postgresql) as the last probe round saw
+        it, and what is unreachable; answers at once, whatever the dependencies do."""
+        checks = {"started": self.ready, **self.dependencies.status()}
+        return checks, self.dependencies.unreachable() if self.ready else []
 
 
 def run_service(app: object, settings: ServiceSettings) -> None:

@@ -51,6 +51,19 @@ class ServiceSettings(BaseSettings):
         description="Prefix of each service's database schema (lower-case letters, digits, _).",
     )
     database_pool_size: int = Field(default=5, ge=1)
+    database_connect_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest wait for a new PostgreSQL connection (TCP or socket, then the "
+        "server's greeting).",
+    )
+    database_command_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="Longest wait for one statement's answer. A server that stops answering "
+        "(paused, cut off) then fails the transaction, which is retried, instead of holding it "
+        "forever. Migrations are not bounded by it.",
+    )
 
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8100, ge=0, le=65535)
@@ -67,6 +80,20 @@ class ServiceSettings(BaseSettings):
     )
     outbox_batch_size: int = Field(default=1000, ge=1)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+
+    dependency_probe_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often Kafka and PostgreSQL are probed for readiness and outage warnings.",
+    )
+    dependency_probe_timeout_s: float = Field(
+        default=2.0, gt=0, description="A probe not answered within this counts as unreachable."
+    )
+    dependency_warning_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="While a dependency stays unreachable, a warning is logged this often.",
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"

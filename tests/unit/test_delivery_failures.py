@@ -57,6 +57,7 @@ def _dbapi_error(kind: type[sa_exc.DBAPIError], sqlstate: str) -> sa_exc.DBAPIEr
     [
         (ConnectionRefusedError(), True),
         (TimeoutError(), True),
+        (sa_exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached"), True),
         (_dbapi_error(sa_exc.OperationalError, "08006"), True),  # connection failure
         (_dbapi_error(sa_exc.DBAPIError, "40001"), True),  # serialization failure
         (_dbapi_error(sa_exc.ProgrammingError, "42P01"), True),  # undefined table: a bug
