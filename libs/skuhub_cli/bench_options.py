@@ -32,6 +32,8 @@ class BenchOptions:
     product_models: int = QUICK_PRODUCT_MODELS
     partitions: int = 3
     seed: int = 42
+    replicas: tuple[int, ...] = ()
+    """Counts of stock instances: when given, only the scale-out cases run."""
 
     @classmethod
     def build(
@@ -45,6 +47,7 @@ class BenchOptions:
         product_models: int | None = None,
         partitions: int = 3,
         seed: int = 42,
+        replicas: Sequence[int] = (),
     ) -> BenchOptions:
         return cls(
             quick=quick,
@@ -57,6 +60,7 @@ class BenchOptions:
             or (QUICK_PRODUCT_MODELS if quick else FULL_PRODUCT_MODELS),
             partitions=partitions,
             seed=seed,
+            replicas=tuple(replicas),
         )
 
     def command(self) -> str:
@@ -72,6 +76,8 @@ class BenchOptions:
             parts += ["--partitions", str(self.partitions)]
         if self.seed != 42:
             parts += ["--seed", str(self.seed)]
+        if self.replicas:
+            parts += ["--replicas", ",".join(str(r) for r in self.replicas)]
         return shlex.join(parts)
 
     def summary(self) -> dict[str, Any]:
@@ -84,6 +90,7 @@ class BenchOptions:
             "product_models": self.product_models,
             "partitions": self.partitions,
             "seed": self.seed,
+            "replicas": list(self.replicas),
         }
 
     def traffic(self, movements: int) -> TrafficConfig:

@@ -146,10 +146,12 @@ class GroupWatcher:
             bootstrap_servers=self._bootstrap, group_id=None, fetch_max_wait_ms=10
         )
         await self._consumer.start()
-        await self._consumer.topics()  # fetch metadata for every topic
+        # From the admin client: the consumer's partitions_for_topic only knows what its
+        # start-up metadata held, which can miss a topic created moments before.
+        described = {t["topic"]: t for t in await self._admin.describe_topics(list(self.topics))}
         partitions: list[Any] = []
         for topic in self.topics:
-            numbers = self._consumer.partitions_for_topic(topic)
+            numbers = [p["partition"] for p in described.get(topic, {}).get("partitions", [])]
             if not numbers:
                 raise BenchError(f"topic {topic} does not exist on {self._bootstrap}")
             partitions.extend(TopicPartition(topic, n) for n in sorted(numbers))

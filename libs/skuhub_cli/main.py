@@ -354,6 +354,15 @@ def bench(
     ] = None,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions of every topic.")] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the generated traffic.")] = 42,
+    replicas: Annotated[
+        str | None,
+        typer.Option(
+            metavar="N1,N2,...",
+            help="Run only the scale-out cases: stock's throughput with each count of "
+            "instances (e.g. 1,2,3; at most --partitions) on the same backlog, and the pause "
+            "when an instance is killed or joins (static and dynamic membership).",
+        ),
+    ] = None,
 ) -> None:
     """Benchmark the services on the embedded stack: throughput against a pass-through
     baseline, end-to-end latency at fixed rates, accuracy against the generator's oracle,
@@ -370,7 +379,17 @@ def bench(
         raise typer.BadParameter(f"not integers: {rates!r}", param_hint="--rates") from exc
     if rate_list is not None and (not rate_list or min(rate_list) < 1):
         raise typer.BadParameter("rates must be positive integers", param_hint="--rates")
+    try:
+        counts = [int(r) for r in replicas.split(",") if r.strip()] if replicas else []
+    except ValueError as exc:
+        raise typer.BadParameter(f"not integers: {replicas!r}", param_hint="--replicas") from exc
+    if counts and not all(1 <= n <= partitions for n in counts):
+        raise typer.BadParameter(
+            f"instance counts must be between 1 and --partitions ({partitions})",
+            param_hint="--replicas",
+        )
     options = BenchOptions.build(
+        replicas=counts,
         quick=quick,
         movements=movements,
         rates=rate_list,
