@@ -15,7 +15,7 @@ timeouts; with two instances running, three events in turn:
 
 For 1 and 2 the pause is the time from the kill until every partition's committed
 offset has moved past where it stood at the kill (the group consumes everything
-again). For 3: from the start of the process until it has applied its first event
+again). For 3: from the start of the process until it has applied its first batch
 (it holds partitions), and the longest time any partition stood still meanwhile.
 """
 
@@ -149,7 +149,12 @@ class _Committed:
         return max(now - t for t in self.moved_at.values())
 
     async def resumed_after(self, since: float, *, within_s: float) -> float:
-        """Seconds from ``since`` until every partition has moved past its offset now."""
+        """Seconds from ``since`` until every partition has moved past its offset now.
+
+        The marks are read afresh: a dead instance's last commit may have landed after
+        the previous read, and would otherwise count as the partition moving on.
+        """
+        await self.poll()
         marks = dict(self.offsets)
         deadline = time.monotonic() + within_s
         while True:
@@ -213,7 +218,7 @@ async def _pauses(
         Row("", "kill -9, not restarted", result["kill_s"], "s"),
         Row(
             "",
-            "join: start → first event applied",
+            "join: start → first batch applied",
             result["join_s"],
             "s",
             note=f"longest partition stall meanwhile {result['join_stall_s']:.2f}s; "
@@ -239,7 +244,8 @@ async def _kill_9(instance: ServiceProcess) -> float:
 
 
 async def _applied_any(instance: ServiceProcess) -> bool:
-    """Whether the instance has applied an event (so it holds a partition)."""
+    """Whether the instance has applied a batch (so it holds a partition); duplicates count,
+    as the stream repeats its records once they run out."""
     try:
         async with httpx.AsyncClient(timeout=2.0) as client:
             metrics = (await client.get(f"{instance.url}/metrics")).text
@@ -249,7 +255,7 @@ async def _applied_any(instance: ServiceProcess) -> bool:
         sample.value > 0
         for family in text_string_to_metric_families(metrics)
         for sample in family.samples
-        if sample.name == "skuhub_events_applied_total"
+        if sample.name == "skuhub_consumer_batch_records_count"
     )
 
 
