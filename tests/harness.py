@@ -171,13 +171,26 @@ class Stack:
         return self.settings.topic(name)
 
     def url(self, service: str) -> str:
-        return self.services[service].url
+        """The URL of the service (its first instance, when it runs more than once)."""
+        return self.group.url(service)
 
-    def start(self, names: tuple[str, ...] = SERVICES, env: dict[str, str] | None = None) -> None:
-        """Create the topics, start the services (``env`` on top of the wiring's), wait until
-        all are ready."""
+    def start(
+        self,
+        names: tuple[str, ...] = SERVICES,
+        env: dict[str, str] | None = None,
+        replicas: dict[str, int] | None = None,
+    ) -> None:
+        """Create the topics, start the services (``replicas[name]`` instances of each, 1 by
+        default; ``env`` on top of the wiring's), wait until all are ready."""
         create_topics(self.settings)
-        self.group.start(names, env=env)
+        self.group.start(names, env=env, replicas=replicas)
+
+    def add_instance(self, service: str, env: dict[str, str] | None = None) -> ServiceProcess:
+        """Start one more instance of a running service (it joins the same consumer groups)
+        and wait until it is ready."""
+        process = self.group.add_instance(service, env=env)
+        self.group.wait_ready([process])
+        return process
 
     def stop(self) -> dict[str, int]:
         """Stop every service started here; their exit codes (see ``CLEAN_EXIT_CODES``).

@@ -25,6 +25,10 @@ schema prefix, so no case sees another's records or rows. The cases, in order:
    oracle; the gateway's projection against the stock ledger
    (:mod:`skuhub_cli.bench_accuracy`).
 
+With ``--replicas 1,2,3`` only the scale-out cases run instead: stock's throughput
+with each count of instances and the pauses when an instance dies or joins
+(:mod:`skuhub_cli.bench_scale`).
+
 Peak RSS of every process tree is sampled throughout. The result is printed as
 a table and written as JSON under ``bench-results/`` (:mod:`skuhub_cli.bench_report`).
 """
@@ -53,6 +57,7 @@ from skuhub_cli.bench_latency import latency_case
 from skuhub_cli.bench_options import BenchOptions
 from skuhub_cli.bench_probes import RssSampler, machine
 from skuhub_cli.bench_report import BenchReport, Row, print_report, write_report
+from skuhub_cli.bench_scale import scale_cases
 from skuhub_cli.bench_session import BenchSession
 from skuhub_cli.bench_throughput import throughput_cases
 
@@ -98,10 +103,13 @@ async def _run(options: BenchOptions, console: Console, report: BenchReport) -> 
             ) as session:
                 report.machine = machine()
                 report.machine["postgresql"] = await session.db.version()
-                await throughput_cases(session)
-                if options.backlog:
-                    await backlog_case(session)
-                await latency_case(session)
+                if options.replicas:
+                    await scale_cases(session, options.replicas)
+                else:
+                    await throughput_cases(session)
+                    if options.backlog:
+                        await backlog_case(session)
+                    await latency_case(session)
         report.complete = True
     except BaseException:
         console.print(f"[yellow]logs kept in {workdir}[/]")

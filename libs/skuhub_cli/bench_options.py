@@ -33,6 +33,8 @@ class BenchOptions:
     partitions: int = 3
     seed: int = 42
     backlog: int = 0
+    replicas: tuple[int, ...] = ()
+    """Counts of stock instances: when given, only the scale-out cases run."""
 
     @classmethod
     def build(
@@ -47,6 +49,7 @@ class BenchOptions:
         partitions: int = 3,
         seed: int = 42,
         backlog: int = 0,
+        replicas: Sequence[int] = (),
     ) -> BenchOptions:
         return cls(
             quick=quick,
@@ -60,6 +63,7 @@ class BenchOptions:
             partitions=partitions,
             seed=seed,
             backlog=backlog,
+            replicas=tuple(replicas),
         )
 
     def command(self) -> str:
@@ -77,6 +81,8 @@ class BenchOptions:
             parts += ["--seed", str(self.seed)]
         if self.backlog:
             parts += ["--backlog", str(self.backlog)]
+        if self.replicas:
+            parts += ["--replicas", ",".join(str(r) for r in self.replicas)]
         return shlex.join(parts)
 
     def summary(self) -> dict[str, Any]:
@@ -90,6 +96,7 @@ class BenchOptions:
             "partitions": self.partitions,
             "seed": self.seed,
             "backlog": self.backlog,
+            "replicas": list(self.replicas),
         }
 
     def traffic(self, movements: int) -> TrafficConfig:

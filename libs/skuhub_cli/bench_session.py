@@ -13,7 +13,7 @@ import contextlib
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import ParamSpec, Protocol, Self, TypeVar
@@ -167,10 +167,17 @@ class BenchSession:
         self._groups.append(group)
         return group
 
-    async def start(self, group: ServiceGroup, *names: str) -> float:
-        """Start services and watch their memory; the seconds until all were ready."""
+    async def start(
+        self,
+        group: ServiceGroup,
+        *names: str,
+        replicas: Mapping[str, int] | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> float:
+        """Start services (``replicas[name]`` instances each) and watch their memory; the
+        seconds until all were ready."""
         started = time.monotonic()
-        services = await blocking(group.spawn, names)
+        services = await blocking(group.spawn, names, replicas=replicas, env=env)
         for service in services:
             self.rss.watch(service.name, service.pid)
         await blocking(group.wait_ready, services)

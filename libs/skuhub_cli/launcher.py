@@ -79,12 +79,28 @@ class Wiring:
         )
 
 
-class ServiceGroup:
-    """Services wired the same way, started, waited for and stopped together.
+def instance_names(service: str, count: int) -> list[str]:
+    """Names of a service's ``count`` instances: ``stock`` alone, else ``stock-1`` … ``stock-N``."""
+    if count < 1:
+        raise ValueError(f"{service} needs at least one instance, not {count}")
+    return [service] if count == 1 else [f"{service}-{i}" for i in range(1, count + 1)]
 
-    Ports are ``http_port_base`` + the service's index in ``SERVICES`` when a
-    base is given, free ports otherwise. Logs go to
-    ``log_dir/<log_prefix><service>.log``, one run per file.
+
+def ports_needed(replicas: Mapping[str, int]) -> int:
+    """How many consecutive ports from an HTTP port base a stack with ``replicas`` uses."""
+    return len(SERVICES) + sum(max(count - 1, 0) for count in replicas.values())
+
+
+class ServiceGroup:
+    """Service instances wired the same way, started, waited for and stopped together.
+
+    A service may run as several instances (``replicas``): ``stock-1``, ``stock-2``, …,
+    each its own process group, HTTP port and log, all members of the service's
+    consumer groups. With ``http_port_base``, a service's first instance gets
+    ``http_port_base`` + its index in ``SERVICES`` (the ports of a stack without
+    replicas) and further instances the ports after the last service's, in the order
+    they are added; without a base, free ports. Logs go to
+    ``log_dir/<log_prefix><instance>.log``, one run per file.
     """
 
     def __init__(
@@ -102,26 +118,77 @@ class ServiceGroup:
         self.http_port_base = http_port_base
         self.ready_timeout = ready_timeout
         self.services: dict[str, ServiceProcess] = {}
+        """Every instance started here, by instance name."""
+        self._extra_ports = 0
+
+    def instances(self, service: str) -> list[ServiceProcess]:
+        """The instances of one service, in the order they were added."""
+        return [p for p in self.services.values() if p.service == service]
+
+    def url(self, service: str) -> str:
+        """The URL of a service's first instance (any instance serves the whole API)."""
+        found = self.instances(service)
+        if not found:
+            raise StackError(f"{service} is not part of this group")
+        return found[0].url
 
     def urls(self) -> dict[str, str]:
+        """Each service's URL: its first instance's."""
+        return {service: self.url(service) for service in dict.fromkeys(self._services())}
+
+    def instance_urls(self) -> dict[str, str]:
+        """Every instance's URL, by instance name."""
         return {name: service.url for name, service in self.services.items()}
 
     def start(
-        self, names: Sequence[str] = SERVICES, *, env: Mapping[str, str] | None = None
+        self,
+        names: Sequence[str] = SERVICES,
+        *,
+        env: Mapping[str, str] | None = None,
+        replicas: Mapping[str, int] | None = None,
     ) -> float:
-        """Start services and wait until every one is ready; the seconds that took."""
+        """Start services and wait until every instance is ready; the seconds that took."""
         started = time.monotonic()
-        self.wait_ready(self.spawn(names, env=env))
+        self.wait_ready(self.spawn(names, env=env, replicas=replicas))
         return time.monotonic() - started
 
     def spawn(
-        self, names: Sequence[str], *, env: Mapping[str, str] | None = None
+        self,
+        names: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        replicas: Mapping[str, int] | None = None,
     ) -> list[ServiceProcess]:
-        """Start services without waiting for them; ``env`` adds to the wiring's environment.
+        """Start services without waiting for them: ``replicas[name]`` instances of each
+        (1 by default); ``env`` adds to the wiring's environment.
 
         Every port is checked before anything starts.
         """
-        services = [self._new(name, env or {}) for name in names]
+        counts = replicas or {}
+        unknown = sorted(set(counts) - set(names))
+        if unknown:
+            raise StackError(f"replicas given for services not started: {', '.join(unknown)}")
+        return self._launch(
+            [
+                (name, instance)
+                for name in names
+                for instance in instance_names(name, counts.get(name, 1))
+            ],
+            env or {},
+        )
+
+    def add_instance(self, service: str, *, env: Mapping[str, str] | None = None) -> ServiceProcess:
+        """Start one more instance of a service (``<service>-<n>``, n one past the highest
+        number in use) without waiting for it; it joins the service's consumer groups."""
+        taken = [p.name.rpartition("-")[2] for p in self.instances(service)]
+        numbers = [int(n) for n in taken if n.isdigit()] or [len(taken)]
+        [process] = self._launch([(service, f"{service}-{max(numbers) + 1}")], env or {})
+        return process
+
+    def _launch(
+        self, instances: Sequence[tuple[str, str]], env: Mapping[str, str]
+    ) -> list[ServiceProcess]:
+        services = [self._new(service, instance, env) for service, instance in instances]
         for service in services:
             if port_in_use(service.port):
                 hint = "" if self.http_port_base is None else " (choose another --http-port-base)"
@@ -160,13 +227,14 @@ class ServiceGroup:
                 raise
 
     def stop(self, names: Sequence[str] | None = None) -> dict[str, int]:
-        """Stop the named services (all by default), the last started first: SIGTERM to
-        every one, then wait for each (SIGKILL after 15 s). Their exit codes; a service
-        that had exited already reports how it ended."""
+        """Stop the named services or instances (all by default), the last started first:
+        SIGTERM to every one, then wait for each (SIGKILL after 15 s). Their exit codes by
+        instance; an instance that had exited already reports how it ended."""
         chosen = [
             service
             for service in reversed(self.services.values())
-            if service.pid is not None and (names is None or service.name in names)
+            if service.pid is not None
+            and (names is None or service.name in names or service.service in names)
         ]
         for service in chosen:
             service.terminate()
@@ -181,14 +249,24 @@ class ServiceGroup:
             raise StackError(f"stopping services: {'; '.join(map(str, errors))}") from errors[0]
         return codes
 
-    def _new(self, name: str, env: Mapping[str, str]) -> ServiceProcess:
-        if name in self.services:
-            raise StackError(f"{name} is already part of this group")
+    def _services(self) -> list[str]:
+        return [p.service for p in self.services.values()]
+
+    def _new(self, service: str, instance: str, env: Mapping[str, str]) -> ServiceProcess:
+        if instance in self.services:
+            raise StackError(f"{instance} is already part of this group")
         base = self.http_port_base
-        port = free_port() if base is None else base + SERVICES.index(name)
+        if base is None:
+            port = free_port()
+        elif not self.instances(service) and instance in (service, f"{service}-1"):
+            port = base + SERVICES.index(service)
+        else:
+            port = base + len(SERVICES) + self._extra_ports
+            self._extra_ports += 1
         return ServiceProcess(
-            name,
+            service,
+            instance=instance,
             env={**self.wiring.env(), **env},
             port=port,
-            log_path=self.log_dir / f"{self.log_prefix}{name}.log",
+            log_path=self.log_dir / f"{self.log_prefix}{instance}.log",
         )

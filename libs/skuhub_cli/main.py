@@ -39,6 +39,30 @@ def _service_name(value: str) -> str:
     return name
 
 
+def _replicas(values: list[str] | None) -> dict[str, int]:
+    """``--replicas stock=2`` (repeatable, or ``stock=2,lifecycle=2``) as {service: count}."""
+    counts: dict[str, int] = {}
+    for value in values or []:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            service, equals, number = item.partition("=")
+            if not equals or not number.strip().lstrip("-").isdigit():
+                raise typer.BadParameter(
+                    f"{item!r} is not SERVICE=N (e.g. stock=2)", param_hint="--replicas"
+                )
+            name = service.strip().lower().replace("-", "_")
+            if name not in SERVICES:
+                raise typer.BadParameter(
+                    f"unknown service {service.strip()!r}; choose one of: {', '.join(SERVICES)}",
+                    param_hint="--replicas",
+                )
+            if int(number) < 1:
+                raise typer.BadParameter(
+                    f"{item!r}: a service runs at least once (N >= 1)", param_hint="--replicas"
+                )
+            counts[name] = int(number)
+    return counts
+
+
 def _load_entrypoint(service: str) -> Callable[[], Any]:
     module_name = f"skuhub_{service}.entrypoints.app"
     try:
@@ -80,13 +104,30 @@ def dev(
     http_port_base: Annotated[
         int,
         typer.Option(
-            help="HTTP port of catalog; stock, lifecycle, sync_gateway get the next three."
+            help="HTTP port of catalog; stock, lifecycle, sync_gateway get the next three, "
+            "further instances (--replicas) the ports after those."
         ),
     ] = 8101,
     demo: Annotated[
         bool, typer.Option("--demo/--no-demo", help="Feed demo products and stock once ready.")
     ] = False,
-    partitions: Annotated[int, typer.Option(min=1, help="Partitions of created topics.")] = 3,
+    partitions: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Partitions of created topics; also the most instances of a service that "
+            "get work (--replicas above it is refused). Existing topics keep theirs.",
+        ),
+    ] = 3,
+    replicas: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="SERVICE=N",
+            help="Run N instances of a service in its consumer groups (stock-1 … stock-N, "
+            "each with its own port and log); repeatable or comma-separated, e.g. "
+            "--replicas stock=2,lifecycle=2. N may not exceed --partitions.",
+        ),
+    ] = None,
     only: Annotated[
         list[str] | None,
         typer.Option(hidden=True, help="Start only these services (repeatable; for development)."),
@@ -108,16 +149,20 @@ def dev(
     from skuhub_cli.supervision import InfrastructureDied
 
     services = tuple(_service_name(s) for s in only) if only else SERVICES
-    stack = DevStack(
-        data_dir=data_dir,
-        kafka_dir=kafka_dir,
-        kafka_port=kafka_port,
-        http_port_base=http_port_base,
-        partitions=partitions,
-        services=services,
-        state_dir=state_dir,
-        console=console,
-    )
+    try:
+        stack = DevStack(
+            data_dir=data_dir,
+            kafka_dir=kafka_dir,
+            kafka_port=kafka_port,
+            http_port_base=http_port_base,
+            partitions=partitions,
+            services=services,
+            replicas=_replicas(replicas),
+            state_dir=state_dir,
+            console=console,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--replicas") from exc
     exit_code = 0
     _interrupt_on_signals()
     try:
@@ -317,6 +362,15 @@ def bench(
             "record per batch (a steady trickle's backlog), from the start; 0: skip.",
         ),
     ] = 0,
+    replicas: Annotated[
+        str | None,
+        typer.Option(
+            metavar="N1,N2,...",
+            help="Run only the scale-out cases: stock's throughput with each count of "
+            "instances (e.g. 1,2,3; at most --partitions) on the same backlog, and the pause "
+            "when an instance is killed or joins (static and dynamic membership).",
+        ),
+    ] = None,
 ) -> None:
     """Benchmark the services on the embedded stack: throughput against a pass-through
     baseline, end-to-end latency at fixed rates, accuracy against the generator's oracle,
@@ -333,7 +387,17 @@ def bench(
         raise typer.BadParameter(f"not integers: {rates!r}", param_hint="--rates") from exc
     if rate_list is not None and (not rate_list or min(rate_list) < 1):
         raise typer.BadParameter("rates must be positive integers", param_hint="--rates")
+    try:
+        counts = [int(r) for r in replicas.split(",") if r.strip()] if replicas else []
+    except ValueError as exc:
+        raise typer.BadParameter(f"not integers: {replicas!r}", param_hint="--replicas") from exc
+    if counts and not all(1 <= n <= partitions for n in counts):
+        raise typer.BadParameter(
+            f"instance counts must be between 1 and --partitions ({partitions})",
+            param_hint="--replicas",
+        )
     options = BenchOptions.build(
+        replicas=counts,
         quick=quick,
         movements=movements,
         rates=rate_list,

@@ -25,16 +25,29 @@ from skuhub_contracts.topics import SERVICES
 
 
 class ServiceProcess:
-    """One service in its own process group, on a fixed HTTP port, logging to one file.
+    """One instance of a service in its own process group, on a fixed HTTP port, logging to
+    one file.
 
-    It can be started again after it exited (a restart keeps its port and appends to its log).
+    ``instance`` names it (``stock-2``; the service's name by default) and becomes its
+    ``SKUHUB_INSTANCE_ID``, the static group membership of its consumers, unless ``env``
+    says otherwise. It can be started again after it exited (a restart keeps its name,
+    port and log, so it rejoins its consumer groups as the same member).
     """
 
-    def __init__(self, name: str, *, env: Mapping[str, str], port: int, log_path: Path) -> None:
-        if name not in SERVICES:
-            raise ValueError(f"unknown service {name!r}; expected one of {', '.join(SERVICES)}")
-        self.name = name
-        self.env = dict(env)
+    def __init__(
+        self,
+        service: str,
+        *,
+        env: Mapping[str, str],
+        port: int,
+        log_path: Path,
+        instance: str | None = None,
+    ) -> None:
+        if service not in SERVICES:
+            raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+        self.service = service
+        self.name = instance or service
+        self.env = {"SKUHUB_INSTANCE_ID": self.name, **env}
         self.port = port
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
@@ -64,7 +77,7 @@ class ServiceProcess:
         self._log = open_log(self.log_path)
         env = {**os.environ, **self.env, "SKUHUB_HTTP_PORT": str(self.port)}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "skuhub_cli.main", "run", self.name],
+            [sys.executable, "-m", "skuhub_cli.main", "run", self.service],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

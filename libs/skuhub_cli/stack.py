@@ -47,6 +47,7 @@ class DevStack:
         http_port_base: int = DEFAULT_HTTP_PORT_BASE,
         partitions: int = 3,
         services: Sequence[str] = SERVICES,
+        replicas: Mapping[str, int] | None = None,
         state_dir: Path = Path(".skuhub"),
         environ: Mapping[str, str] | None = None,
         console: Console | None = None,
@@ -57,6 +58,8 @@ class DevStack:
             raise ValueError(
                 f"unknown service(s) {unknown}; expected some of {', '.join(SERVICES)}"
             )
+        self.replicas = dict(replicas or {})
+        check_replicas(self.replicas, services=services, partitions=partitions)
         self.environ = dict(os.environ if environ is None else environ)
         self.data_dir = data_dir
         self.kafka_dir = kafka_dir
@@ -87,7 +90,12 @@ class DevStack:
         return self.state_dir / "endpoints.json"
 
     def urls(self) -> dict[str, str]:
+        """Each service's URL (its first instance's)."""
         return self.group.urls() if self.group else {}
+
+    def instance_urls(self) -> dict[str, str]:
+        """Every instance's URL, by instance name (``stock-1``, ``stock-2``, …)."""
+        return self.group.instance_urls() if self.group else {}
 
     # ---- start
 
@@ -139,8 +147,8 @@ class DevStack:
             ready_timeout=self.ready_timeout,
         )
         with self.console.status(f"Waiting for {', '.join(self.service_names)} to be ready"):
-            self.group.start(self.service_names)
-        for name, url in self.group.urls().items():
+            self.group.start(self.service_names, replicas=self.replicas)
+        for name, url in self.group.instance_urls().items():
             self.console.print(f"[green]✓[/] {name} ready at {url}")
 
     # ---- run
@@ -185,6 +193,7 @@ class DevStack:
             "kafka_bootstrap": infra.kafka_bootstrap,
             "database_url": infra.database_url,
             "services": self.urls(),
+            "instances": self.instance_urls(),
         }
         self.endpoints_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
@@ -220,6 +229,37 @@ class DevStack:
             errors.append(exc)
         if errors:
             raise StackError(f"stopping the stack: {'; '.join(map(str, errors))}") from errors[0]
+
+
+def check_replicas(
+    replicas: Mapping[str, int], *, services: Sequence[str], partitions: int
+) -> None:
+    """Refuse replica counts that cannot work or would idle.
+
+    More instances than partitions is refused rather than warned about: a consumer
+    group gives each partition to one member, so the extra instances would hold no
+    partition and only add rebalances.
+
+    Raises:
+        ValueError: an unknown or not started service, a count below 1, or above
+            ``partitions`` (the message says to raise --partitions).
+    """
+    for service, count in replicas.items():
+        if service not in SERVICES:
+            raise ValueError(
+                f"unknown service {service!r} in --replicas; expected one of {', '.join(SERVICES)}"
+            )
+        if service not in services:
+            raise ValueError(f"--replicas names {service}, which is not started")
+        if count < 1:
+            raise ValueError(f"--replicas {service}={count}: a service runs at least once")
+        if count > partitions:
+            raise ValueError(
+                f"--replicas {service}={count} is more than the {partitions} partitions per "
+                f"topic: {count - partitions} instance(s) would hold no partition and idle; "
+                f"raise --partitions to {count} or more (for new topics; existing ones keep "
+                "theirs)"
+            )
 
 
 def _redact(url: str) -> str:

@@ -115,6 +115,9 @@ class BatchConsumer(Generic[P, U]):
             fetch_max_wait_ms=self._settings.consumer_fetch_wait_ms,
             session_timeout_ms=self._settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self._settings.consumer_session_timeout_ms // 3,
+            # Static membership: a restarted instance is recognised and handed back its
+            # partitions without a rebalance of the whole group (see docs/running.md).
+            group_instance_id=self._settings.instance_id or None,
             title=f"{self._service}.{subscription.name}",
             parser=_parse_any_headers,
             decoder=_bodies,

@@ -61,7 +61,7 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
     """
     return KafkaBroker(
         settings.kafka_bootstrap,
-        client_id=f"skuhub-{settings.service_name}",
+        client_id=f"skuhub-{settings.instance_id or settings.service_name}",
         consumer_only=True,
         allow_auto_create_topics=False,
         security=broker_security(settings),

@@ -32,7 +32,11 @@ class ServiceSettings(BaseSettings):
     kafka_ssl_cafile: Path | None = None
     topic_prefix: str = Field(default="", description="Prefix for every topic and consumer group.")
     topic_partitions: int = Field(
-        default=3, ge=1, description="Partitions for topics skuhub creates."
+        default=3,
+        ge=1,
+        description="Partitions for topics skuhub creates. Also the ceiling on useful "
+        "instances of a service: a consumer group gives each partition to one member, so "
+        "instances beyond this number idle. 3 suits up to 3 instances per service.",
     )
     topic_replication_factor: int = Field(
         default=1,
@@ -75,8 +79,18 @@ class ServiceSettings(BaseSettings):
     consumer_session_timeout_ms: int = Field(
         default=6_000,
         ge=1_000,
-        description="Consumer group session timeout; heartbeats go every third of it. Tansu "
-        "holds a new member's first join for about half of it.",
+        description="Consumer group session timeout; heartbeats go every third of it. An "
+        "instance killed without leaving keeps its partitions this long (the rebalance pause "
+        "after kill -9). The broker refuses values below its group.min.session.timeout.ms "
+        "(6000 by default; the embedded broker allows 1000).",
+    )
+    instance_id: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9._-]{1,200})?$",
+        description="This instance's name, unique among the instances of a service (the "
+        "launcher sets stock-1, stock-2, …). When set, consumers join their groups as static "
+        "members (group.instance.id): an instance restarted within the session timeout gets "
+        "its partitions back without a rebalance. Empty: dynamic membership.",
     )
     outbox_batch_size: int = Field(default=1000, ge=1)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)

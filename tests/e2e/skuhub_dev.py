@@ -21,7 +21,8 @@ from tests.harness import wait_until
 class DevCommand:
     """One ``skuhub dev`` run in embedded mode; leaves nothing running when the block ends."""
 
-    def __init__(self, workdir: Path, *options: str) -> None:
+    def __init__(self, workdir: Path, *options: str, extra_ports: int = 0) -> None:
+        """``extra_ports``: HTTP ports beyond one per service (for ``--replicas``)."""
         self.workdir = workdir
         self.state = workdir / "state"
         self.data_dir = workdir / "pgdata"
@@ -29,7 +30,7 @@ class DevCommand:
         self.endpoints_file = self.state / "endpoints.json"
         self.output_file = workdir / "dev.log"
         self.kafka_port = free_port()
-        self.http_port_base = free_port_block(len(SERVICES), avoid={self.kafka_port})
+        self.http_port_base = free_port_block(len(SERVICES) + extra_ports, avoid={self.kafka_port})
         self.command = [
             sys.executable, "-m", "skuhub_cli.main", "dev", *options,
             "--kafka-port", str(self.kafka_port),

@@ -108,3 +108,19 @@ def test_a_dead_broker_ends_supervision_and_nothing_restarts() -> None:
     with pytest.raises(InfrastructureDied, match=r"Kafka broker .* exited with code -9"):
         supervisor.check()
     assert (stock.starts, lines) == ([], [])
+
+
+def test_each_instance_of_a_service_is_restarted_on_its_own() -> None:
+    clock = Clock()
+    first, second = Service("stock-1", clock=clock), Service("stock-2", clock=clock)
+    lines: list[str] = []
+    supervisor = Supervisor(
+        [first, second], infrastructure_failure=lambda: None, report=lines.append, clock=clock
+    )
+    second.returncode = -9
+    supervisor.check()
+    clock.advance(1)
+    supervisor.check()
+    assert (first.starts, second.starts) == ([], [clock.now])
+    assert lines[0].startswith("✗ stock-2 exited with code -9; restart attempt 1 in 1s")
+    assert lines[1] == "↻ stock-2 restarted (attempt 1)"

@@ -87,14 +87,6 @@ def test_publish_sends_every_record_in_order_and_restamps_origin_time(
     assert fake.config["enable.idempotence"] is True
     assert fake.config["batch.num.messages"] > 1  # batches by default
 
-
-def test_one_per_batch_sends_every_record_in_a_batch_of_its_own(
-    producer: type[FakeProducer], deliveries: list[Delivery]
-) -> None:
-    publish(deliveries[:10], bootstrap="x:1", topic="t", one_per_batch=True)
-    (fake,) = producer.instances
-    assert fake.config["batch.num.messages"] == 1
-    assert fake.config["linger.ms"] == 0
     assert [(k, v) for _, k, v, _, _ in fake.sent] == [(d.key, d.value) for d in deliveries]
     assert stats.records == len(deliveries)
     assert stats.by_kind == {
@@ -111,6 +103,15 @@ def test_one_per_batch_sends_every_record_in_a_batch_of_its_own(
         assert {n: v for n, v in headers if n != "ce_origintime"} == {
             n: v for n, v in delivery.headers if n != "ce_origintime"
         }
+
+
+def test_one_per_batch_sends_every_record_in_a_batch_of_its_own(
+    producer: type[FakeProducer], deliveries: list[Delivery]
+) -> None:
+    publish(deliveries[:10], bootstrap="x:1", topic="t", one_per_batch=True)
+    (fake,) = producer.instances
+    assert fake.config["batch.num.messages"] == 1
+    assert fake.config["linger.ms"] == 0
 
 
 def test_publish_paces_a_fixed_rate_without_drift(
