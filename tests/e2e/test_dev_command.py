@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from decimal import Decimal
 from pathlib import Path
@@ -10,7 +11,10 @@ import httpx
 import psutil
 import pytest
 
+from skuhub_cli.bench_probes import GroupProgress, GroupWatcher
 from skuhub_cli.demo import DEMO_TRAFFIC
+from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
+from skuhub_runtime.settings import ServiceSettings
 from skuhub_traffic import build_catalog
 from tests.e2e.skuhub_dev import DevCommand
 from tests.harness import wait_until
@@ -25,6 +29,8 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         assert len(children) >= 5, "broker, PostgreSQL and four services run as children"
 
         skus = build_catalog(DEMO_TRAFFIC).skus
+        # The feed creates the products, then moves stock, then checks the ledger.
+        dev.wait_output("ledger matches the generator's oracle: yes", timeout=120)
 
         def demo_offers() -> list[dict[str, object]] | None:
             responses = [httpx.get(f"{gateway}/v1/channels/web/offers/{sku}") for sku in skus]
@@ -34,13 +40,15 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
             # Stock, product and stage facts arrive on three topics: wait for all of them.
             if not all(o["stage"] == "active" and o["title"] for o in offers):
                 return None
+            if not any(o["sellable"] and Decimal(str(o["available"])) > 0 for o in offers):
+                return None
             return offers
 
-        offers = wait_until(
-            demo_offers, timeout=90, what="every demo product on the web channel, active, titled"
+        wait_until(
+            demo_offers,
+            timeout=90,
+            what="every demo product on the web channel, active, titled, and some in stock",
         )
-        assert any(o["sellable"] and Decimal(str(o["available"])) > 0 for o in offers), offers
-        dev.wait_output("ledger matches the generator's oracle: yes", timeout=60)
 
         dev.process.send_signal(signal.SIGINT)
         assert dev.process.wait(timeout=60) == 0, dev.output()
@@ -48,3 +56,35 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         assert not alive, f"left behind: {[p.pid for p in alive]}"
         assert not dev.endpoints_file.exists(), "a stopped stack must not advertise endpoints"
         assert not dev.data_dir.joinpath("postmaster.pid").exists(), "PostgreSQL still runs"
+
+
+def _stock_progress(bootstrap: str) -> GroupProgress:
+    """How far the stock service's group is through its topics, read from the broker."""
+    settings = ServiceSettings(kafka_bootstrap=bootstrap)
+    topics = [settings.topic(t.name) for t in STOCK_MOVEMENTS.topics]
+
+    async def read() -> GroupProgress:
+        async with GroupWatcher(
+            bootstrap, settings.consumer_group(STOCK_MOVEMENTS), topics
+        ) as watcher:
+            return await watcher.progress(await watcher.end_offsets())
+
+    return asyncio.run(read())
+
+
+def test_a_restart_resumes_with_every_record_and_committed_offset(tmp_path: Path) -> None:
+    with DevCommand(tmp_path, "--demo") as dev:
+        bootstrap = dev.wait_started()["kafka_bootstrap"]
+        dev.wait_output("ledger matches the generator's oracle: yes", timeout=120)
+        before = wait_until(
+            lambda: p if (p := _stock_progress(bootstrap)).end and not p.lag else None,
+            timeout=60,
+            what="the stock service to have committed every demo movement",
+        )
+        dev.process.send_signal(signal.SIGINT)
+        assert dev.process.wait(timeout=60) == 0, dev.output()
+
+    with DevCommand(tmp_path) as again:  # same data directories, other ports
+        after = _stock_progress(again.wait_started()["kafka_bootstrap"])
+        assert after == before, "records or committed offsets changed across the restart"
+        assert "Kafka (embedded Apache Kafka" in again.output()
