@@ -23,11 +23,16 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from skuhub_cli.bench_probes import GroupProgress, GroupWatcher
 from skuhub_cli.infrastructure import embedded_infrastructure
 from skuhub_cli.launcher import ServiceGroup, Wiring
 from skuhub_cli.processes import log_tail
@@ -208,3 +213,55 @@ class Stack:
 def run_async(coro: Any) -> Any:
     """Run a coroutine from a synchronous test (each call gets its own event loop)."""
     return asyncio.run(coro)
+
+
+@dataclass(frozen=True)
+class StockLedger:
+    """What the stock service's tables hold for some SKUs, read straight from PostgreSQL."""
+
+    on_hand: dict[tuple[str, str], Decimal]
+    """Per (SKU, location), summed over lots."""
+    journaled: int
+    """Movements recorded, applied or refused."""
+    refused: int
+
+
+def stock_ledger(database_url: str, schema: str, skus: Sequence[str]) -> StockLedger:
+    """Read the stock ledger of ``skus`` from ``schema`` (the test's own engine, no service)."""
+
+    async def read() -> StockLedger:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                positions = await conn.execute(
+                    text(
+                        f'SELECT sku, location, sum(on_hand) FROM "{schema}".positions '
+                        "WHERE sku = ANY(:skus) GROUP BY sku, location"
+                    ),
+                    {"skus": list(skus)},
+                )
+                on_hand = {(sku, location): Decimal(total) for sku, location, total in positions}
+                journaled, refused = (
+                    await conn.execute(
+                        text(
+                            "SELECT count(*), count(rejected_reason) "
+                            f'FROM "{schema}".movements WHERE sku = ANY(:skus)'
+                        ),
+                        {"skus": list(skus)},
+                    )
+                ).one()
+            return StockLedger(on_hand, int(journaled), int(refused))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def group_progress(bootstrap: str, group: str, topics: Sequence[str]) -> GroupProgress:
+    """How far a consumer group is through its topics (committed vs. end offsets)."""
+
+    async def read() -> GroupProgress:
+        async with GroupWatcher(bootstrap, group, topics) as watcher:
+            return await watcher.progress()
+
+    return asyncio.run(read())

@@ -25,6 +25,7 @@ from confluent_kafka import (
 
 from skuhub_contracts.codec import Envelope, KafkaRecord, encode
 from skuhub_contracts.events import StockMoved
+from tests.harness import wait_until
 
 GLN_A = "4012345000009"
 GLN_B = "4012345000016"
@@ -108,13 +109,19 @@ class Upstream:
         return envelope
 
 
+SIGNS = {"receipt": 1, "shipment": -1, "adjustment": 1}
+"""How each kind a steady publisher sends moves on hand (docs/decisions.md): receipts add,
+shipments take away, adjustments carry their own sign."""
+
+
 class SteadyPublisher:
-    """Publishes receipts at a steady rate from a thread, as a WMS under load would, and keeps
-    those the broker acknowledged: the oracle a test checks the ledger against.
+    """Publishes movements at a steady rate from a thread, as a WMS under load would, and
+    keeps those the broker acknowledged: the oracle a test checks the ledger against.
 
     Records are produced without waiting for each acknowledgement, so publishing goes on
     while the broker does not answer (librdkafka queues and retries; idempotence keeps a
-    retried record single).
+    retried record single). ``kinds``: receipts only by default; shipments and signed
+    adjustments too when a test wants positions to move both ways.
     """
 
     def __init__(
@@ -124,6 +131,7 @@ class SteadyPublisher:
         skus: Sequence[str],
         *,
         rate_per_s: float = 20.0,
+        kinds: Sequence[str] = ("receipt",),
         seed: int = 7,
     ) -> None:
         self._producer = Producer(
@@ -132,14 +140,16 @@ class SteadyPublisher:
                 "acks": "all",
                 "enable.idempotence": True,
                 "linger.ms": 5,
+                "partitioner": "murmur2_random",  # as docs/contracts.md asks of upstreams
                 "message.timeout.ms": 300_000,  # outlives any outage a test injects
             }
         )
         self._topic = topic
         self._skus = list(skus)
+        self._kinds = tuple(kinds)
         self._interval_s = 1.0 / rate_per_s
         self._random = random.Random(seed)
-        self._source = f"wms-steady-{uuid.uuid4().hex[:6]}"
+        self.source_system = f"wms-steady-{uuid.uuid4().hex[:6]}"
         self._sequence = itertools.count(1)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="steady-publisher", daemon=True)
@@ -150,19 +160,30 @@ class SteadyPublisher:
     def start(self) -> None:
         self._thread.start()
 
+    def reach(self, count: int, within_s: float = 120.0) -> None:
+        """Wait until ``count`` records are acknowledged in all."""
+
+        def reached() -> bool:
+            assert not self.failed, f"publishing failed: {self.failed[0]}"
+            return len(self.acknowledged) >= count
+
+        wait_until(reached, timeout=within_s, what=f"{count} movements acknowledged")
+
     def stop(self, flush_timeout_s: float = 120.0) -> None:
-        """Stop publishing and wait until every record produced is acknowledged or failed."""
+        """Stop publishing and wait until every record produced is acknowledged or failed
+        (again: a no-op)."""
         self._stopping.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
         remaining = self._producer.flush(flush_timeout_s)
         assert remaining == 0, f"{remaining} records still unacknowledged after the flush"
 
     def expected_on_hand(self) -> dict[tuple[str, str], Decimal]:
-        """On hand per (SKU, location) after every acknowledged receipt."""
+        """On hand per (SKU, location) after every acknowledged movement, by ``SIGNS``."""
         totals: dict[tuple[str, str], Decimal] = {}
         for moved in self.acknowledged:
             key = (moved.sku, moved.location)
-            totals[key] = totals.get(key, Decimal(0)) + moved.quantity
+            totals[key] = totals.get(key, Decimal(0)) + SIGNS[moved.kind] * moved.quantity
         return totals
 
     def _run(self) -> None:
@@ -175,11 +196,15 @@ class SteadyPublisher:
             self._stopping.wait(max(next_at - time.monotonic(), 0.0))
 
     def _publish_one(self) -> None:
+        pick = self._random
+        kind = pick.choice(self._kinds)
+        quantity = pick.randint(1, 9) * (pick.choice((1, -1)) if kind == "adjustment" else 1)
         payload = movement(
-            self._random.choice(self._skus),
-            quantity=str(self._random.randint(1, 9)),
-            location=self._random.choice((GLN_A, GLN_B)),
-            source_system=self._source,
+            pick.choice(self._skus),
+            kind,
+            str(quantity),
+            location=pick.choice((GLN_A, GLN_B)),
+            source_system=self.source_system,
             source_sequence=next(self._sequence),
         )
         record = encode(Envelope(payload=payload, id=str(uuid.uuid4()), source="urn:wms:steady"))

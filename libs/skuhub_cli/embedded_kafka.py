@@ -29,11 +29,20 @@ READY_TOPIC = "skuhub.broker-ready"
 """Where the start-up probe writes its one record: the broker is ready once that is acked."""
 
 # A small broker for one machine: 384 MiB of heap is ample once the log cleaner's
-# dedupe buffer (128 MiB on the heap by default) is cut down; serial GC suits 2 cores.
-JVM_OPTIONS = (
-    "-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError",
-    "-Djava.awt.headless=true",
-)  # fmt: skip
+# dedupe buffer (128 MiB on the heap by default) is cut down. The environment variables
+# Kafka's own start scripts read replace each group, as they do there.
+HEAP_OPTIONS = ("KAFKA_HEAP_OPTS", "-Xms64m -Xmx384m")
+PERFORMANCE_OPTIONS = ("KAFKA_JVM_PERFORMANCE_OPTS", "-XX:+UseSerialGC")
+JVM_OPTIONS = ("-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true")
+
+
+def jvm_options() -> list[str]:
+    """The broker JVM's options: heap and GC as configured (or the defaults), then ours."""
+    chosen = [
+        os.environ.get(name) or default for name, default in (HEAP_OPTIONS, PERFORMANCE_OPTIONS)
+    ]
+    return [*" ".join(chosen).split(), *JVM_OPTIONS]
+
 
 SINGLE_NODE = {
     "process.roles": "broker,controller",
@@ -138,7 +147,7 @@ class EmbeddedKafka:
         java = find_java(self.say)
         classpath = ":".join(str(jar) for jar in kafka_classpath(self.say, java))
         properties = self._write_config()
-        base = [str(java), *JVM_OPTIONS, f"-Dlog4j2.configurationFile={self._log4j2()}"]
+        base = [str(java), *jvm_options(), f"-Dlog4j2.configurationFile={self._log4j2()}"]
         base += ["-cp", classpath]
         if not (self.log_dirs / "meta.properties").is_file():
             self._format(base, properties)

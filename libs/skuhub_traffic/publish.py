@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,43 @@ PROGRESS_EVERY = 500
 
 class PublishError(RuntimeError):
     """Some records were not acknowledged by the broker."""
+
+
+class IdempotenceState:
+    """Whether the idempotent producer has its producer id yet, from librdkafka's statistics.
+
+    Records produced before that wait in the client (a few hundred ms after start-up);
+    timing them from then would charge the client's start to skuhub's latency, which a
+    long-running upstream never pays. So publishing starts once the id is assigned.
+    """
+
+    ASSIGNED = "Assigned"
+
+    def __init__(self) -> None:
+        self.state = ""
+
+    def read(self, statistics: str) -> None:
+        """librdkafka's ``stats_cb``: the statistics as JSON."""
+        self.state = json.loads(statistics).get("eos", {}).get("idemp_state", "")
+
+    def wait(
+        self,
+        producer: Any,
+        bootstrap: str,
+        *,
+        within_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Serve the producer's callbacks until the id is assigned; PublishError after
+        ``within_s``."""
+        deadline = clock() + within_s
+        while self.state != self.ASSIGNED:
+            if clock() > deadline:
+                raise PublishError(
+                    f"no producer id from {bootstrap} within {within_s:.0f}s "
+                    f"(idempotent producer state: {self.state or 'unknown'})"
+                )
+            producer.poll(0.05)
 
 
 def publish(
@@ -45,6 +83,7 @@ def publish(
 
     if rate is not None and rate <= 0:
         raise ValueError("rate must be positive (records per second), or None for flat out")
+    idempotence = IdempotenceState()
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -55,8 +94,11 @@ def publish(
             # The key's partition as skuhub's own producers choose it (murmur2, the Java
             # default); librdkafka's default (CRC32) would split a SKU over two partitions.
             "partitioner": "murmur2_random",
+            "statistics.interval.ms": 50,
+            "stats_cb": idempotence.read,
         }
     )
+    idempotence.wait(producer, bootstrap, clock=clock)
     failures: list[str] = []
 
     def delivered(err: Any, msg: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from decimal import Decimal
 from pathlib import Path
@@ -11,13 +10,13 @@ import httpx
 import psutil
 import pytest
 
-from skuhub_cli.bench_probes import GroupProgress, GroupWatcher
+from skuhub_cli.bench_probes import GroupProgress
 from skuhub_cli.demo import DEMO_TRAFFIC
 from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_traffic import build_catalog
 from tests.e2e.skuhub_dev import DevCommand
-from tests.harness import wait_until
+from tests.harness import group_progress, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -62,14 +61,7 @@ def _stock_progress(bootstrap: str) -> GroupProgress:
     """How far the stock service's group is through its topics, read from the broker."""
     settings = ServiceSettings(kafka_bootstrap=bootstrap)
     topics = [settings.topic(t.name) for t in STOCK_MOVEMENTS.topics]
-
-    async def read() -> GroupProgress:
-        async with GroupWatcher(
-            bootstrap, settings.consumer_group(STOCK_MOVEMENTS), topics
-        ) as watcher:
-            return await watcher.progress(await watcher.end_offsets())
-
-    return asyncio.run(read())
+    return group_progress(bootstrap, settings.consumer_group(STOCK_MOVEMENTS), topics)
 
 
 def test_a_restart_resumes_with_every_record_and_committed_offset(tmp_path: Path) -> None:

@@ -16,19 +16,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from skuhub_cli.infrastructure import EmbeddedInfrastructure, embedded_infrastructure
 from skuhub_contracts.topics import STOCK_MOVED
 from tests.e2e.observe import metric
-from tests.harness import Infrastructure, Stack, run_async, wait_until
+from tests.harness import Infrastructure, Stack, stock_ledger, wait_until
 from tests.upstream import SteadyPublisher
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -106,13 +103,13 @@ def test_a_paused_dependency_is_reported_and_recovered_from_losing_and_doubling_
             published = len(upstream.acknowledged)
             schema = f"{stack.prefix}_stock"
             wait_until(
-                lambda: run_async(_ledger(infra.database_url, schema, skus))[1] >= published,
+                lambda: stock_ledger(infra.database_url, schema, skus).journaled >= published,
                 timeout=120,
                 interval=0.5,
                 what=f"all {published} acknowledged movements to be journaled",
             )
             caught_up_s = time.monotonic() - resumed
-            on_hand, journaled, refused = run_async(_ledger(infra.database_url, schema, skus))
+            ledger = stock_ledger(infra.database_url, schema, skus)
             dead_lettered = metric(stack, "stock", "skuhub_dead_lettered_total")
             down = metric(stack, "stock", "skuhub_dependency_outages_total", dependency=dependency)
         finally:
@@ -128,10 +125,10 @@ def test_a_paused_dependency_is_reported_and_recovered_from_losing_and_doubling_
     assert seen.metric_down, f"skuhub_dependency_up{{dependency={dependency}}} never read 0"
     assert seen.warnings >= 2, f"{seen.warnings} warnings naming {title}: not one per interval"
     assert down >= 1
-    assert journaled == published, f"{journaled} movements journaled, {published} published"
-    assert refused == 0
+    assert ledger.journaled == published, f"{ledger.journaled} journaled, {published} published"
+    assert ledger.refused == 0
     assert dead_lettered == 0
-    assert on_hand == upstream.expected_on_hand()
+    assert ledger.on_hand == upstream.expected_on_hand()
 
 
 @contextlib.contextmanager
@@ -175,32 +172,3 @@ def _watch_outage(stack: Stack, log_path: Path, dependency: str, title: str) -> 
 def _warnings(log_path: Path, starting: str) -> int:
     lines = (json.loads(line) for line in log_path.read_text().splitlines() if line[:1] == "{")
     return sum(1 for e in lines if e["level"] == "warning" and e["msg"].startswith(starting))
-
-
-async def _ledger(
-    database_url: str, schema: str, skus: list[str]
-) -> tuple[dict[tuple[str, str], Decimal], int, int]:
-    """(on hand per SKU and location, movements journaled, of them refused), from PostgreSQL."""
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            positions = await conn.execute(
-                text(
-                    f'SELECT sku, location, sum(on_hand) FROM "{schema}".positions '
-                    "WHERE sku = ANY(:skus) GROUP BY sku, location"
-                ),
-                {"skus": skus},
-            )
-            on_hand = {(sku, location): Decimal(total) for sku, location, total in positions}
-            journaled, refused = (
-                await conn.execute(
-                    text(
-                        f"SELECT count(*), count(rejected_reason) "
-                        f'FROM "{schema}".movements WHERE sku = ANY(:skus)'
-                    ),
-                    {"skus": skus},
-                )
-            ).one()
-        return on_hand, int(journaled), int(refused)
-    finally:
-        await engine.dispose()

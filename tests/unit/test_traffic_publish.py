@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from skuhub_cli.main import app
 from skuhub_traffic import Delivery, Oracle, PublishError, TrafficConfig, generate_deliveries
-from skuhub_traffic.publish import publish
+from skuhub_traffic.publish import IdempotenceState, publish
 
 
 class FakeProducer:
@@ -46,6 +46,9 @@ class FakeProducer:
         self.pending.append(on_delivery)
 
     def poll(self, timeout: float = 0) -> int:
+        # As librdkafka does now and then: statistics, here with the producer id assigned.
+        if stats := self.config.get("stats_cb"):
+            stats(json.dumps({"eos": {"idemp_state": "Assigned"}}))
         return self._drain()
 
     def flush(self, timeout: float = 0) -> int:
@@ -103,6 +106,28 @@ def test_publish_sends_every_record_in_order_and_restamps_origin_time(
         assert {n: v for n, v in headers if n != "ce_origintime"} == {
             n: v for n, v in delivery.headers if n != "ce_origintime"
         }
+
+
+def test_publishing_waits_for_the_producer_id_and_says_when_none_comes() -> None:
+    class Silent:
+        """A producer whose id never comes (its statistics say so)."""
+
+        def __init__(self, state: IdempotenceState) -> None:
+            self.state = state
+
+        def poll(self, timeout: float = 0) -> int:
+            self.state.read(json.dumps({"eos": {"idemp_state": "WaitPid"}}))
+            return 0
+
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 1.0
+        return now[0]
+
+    state = IdempotenceState()
+    with pytest.raises(PublishError, match=r"no producer id from x:1 within 5s \(.*WaitPid\)"):
+        state.wait(Silent(state), "x:1", within_s=5, clock=clock)
 
 
 def test_one_per_batch_sends_every_record_in_a_batch_of_its_own(
