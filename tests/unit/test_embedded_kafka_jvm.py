@@ -1,10 +1,30 @@
-"""The broker's class-data-sharing archive: recorded once, then mapped; never half-written."""
+"""The broker's JVM: its options, and its class-data-sharing archive (recorded once, then
+mapped; never half-written)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from skuhub_cli.embedded_kafka import ClassArchive
+import pytest
+
+from skuhub_cli.embedded_kafka import ClassArchive, jvm_options
+
+
+def test_heap_and_gc_options_are_small_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KAFKA_HEAP_OPTS", raising=False)
+    monkeypatch.delenv("KAFKA_JVM_PERFORMANCE_OPTS", raising=False)
+    options = jvm_options()
+    assert options[:3] == ["-Xms64m", "-Xmx384m", "-XX:+UseSerialGC"]
+    assert "-XX:+ExitOnOutOfMemoryError" in options
+
+
+def test_kafkas_own_variables_replace_heap_and_gc_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_HEAP_OPTS", "-Xmx1g")
+    monkeypatch.setenv("KAFKA_JVM_PERFORMANCE_OPTS", "-XX:+UseG1GC -XX:MaxGCPauseMillis=20")
+    options = jvm_options()
+    assert options[:3] == ["-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20"]
+    assert "-Xmx384m" not in options
+    assert "-XX:+UseSerialGC" not in options
 
 
 def test_the_first_run_records_to_a_name_of_its_own_and_later_runs_map_the_kept_archive(
