@@ -52,19 +52,25 @@ def movement(sku: str, kind: str = "receipt", quantity: str = "10", **fields: An
     return StockMoved(**values)
 
 
+def upstream_producer(bootstrap: str, **settings: Any) -> Producer:
+    """A librdkafka producer configured as docs/contracts.md asks of upstreams (acks=all,
+    idempotent, murmur2 partitioning), with ``settings`` added."""
+    return Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "partitioner": "murmur2_random",
+            **settings,
+        }
+    )
+
+
 class Upstream:
     """Publishes raw records with confluent-kafka, as an upstream system would (idempotent)."""
 
     def __init__(self, bootstrap: str) -> None:
-        self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 1,
-                "partitioner": "murmur2_random",  # as docs/contracts.md asks of upstreams
-            }
-        )
+        self._producer = upstream_producer(bootstrap, **{"linger.ms": 1})
         self.bootstrap = bootstrap
 
     def publish(
@@ -134,15 +140,9 @@ class SteadyPublisher:
         kinds: Sequence[str] = ("receipt",),
         seed: int = 7,
     ) -> None:
-        self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 5,
-                "partitioner": "murmur2_random",  # as docs/contracts.md asks of upstreams
-                "message.timeout.ms": 300_000,  # outlives any outage a test injects
-            }
+        # A message timeout that outlives any outage a test injects.
+        self._producer = upstream_producer(
+            bootstrap, **{"linger.ms": 5, "message.timeout.ms": 300_000}
         )
         self._topic = topic
         self._skus = list(skus)

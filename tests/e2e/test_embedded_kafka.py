@@ -4,6 +4,8 @@ and a broker that cannot start says why."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,13 @@ async def _write_and_consume_part(bootstrap: str) -> None:
         await producer.flush()
     finally:
         await producer.stop()
+    async with _group_member(bootstrap) as (consumer, partition):
+        await consumer.commit({partition: CONSUMED})
+
+
+@contextlib.asynccontextmanager
+async def _group_member(bootstrap: str) -> AsyncIterator[tuple[AIOKafkaConsumer, TopicPartition]]:
+    """A consumer of the group, assigned the topic's one partition."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=GROUP, enable_auto_commit=False
     )
@@ -43,19 +52,13 @@ async def _write_and_consume_part(bootstrap: str) -> None:
     try:
         partition = TopicPartition(TOPIC, 0)
         consumer.assign([partition])
-        await consumer.commit({partition: CONSUMED})
+        yield consumer, partition
     finally:
         await consumer.stop()
 
 
 async def _read_back(bootstrap: str) -> tuple[int | None, list[bytes]]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=GROUP, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partition = TopicPartition(TOPIC, 0)
-        consumer.assign([partition])
+    async with _group_member(bootstrap) as (consumer, partition):
         committed = await consumer.committed(partition)
         await consumer.seek_to_beginning(partition)
         values: list[bytes] = []
@@ -64,8 +67,6 @@ async def _read_back(bootstrap: str) -> tuple[int | None, list[bytes]]:
                 batch = await consumer.getmany(partition, timeout_ms=1_000)
                 values += [record.value for record in batch.get(partition, []) if record.value]
         return committed, values
-    finally:
-        await consumer.stop()
 
 
 def test_records_and_committed_offsets_survive_a_restart_on_another_port(
