@@ -48,14 +48,17 @@ class Incoming(Generic[P]):
     def payload(self) -> P:
         return self.envelope.payload
 
-    def derive(self, payload: EventPayload) -> Envelope[Any]:
-        """A new event caused by this one: same origin time, same trace, new id."""
+    def derive(
+        self, payload: EventPayload, *, origin_time: datetime | None = None
+    ) -> Envelope[Any]:
+        """A new event caused by this one: same trace, new id, and this one's origin time
+        unless the new event stands for older ones too (``origin_time``, the earliest)."""
         return Envelope(
             payload=payload,
             id=str(uuid.uuid4()),
             source=self.source,
             time=datetime.now(UTC),
-            origin_time=self.envelope.origin_time,
+            origin_time=origin_time or self.envelope.origin_time,
             traceparent=self.traceparent,
             tracestate=self.tracestate,
         )

@@ -233,3 +233,25 @@ async def test_an_empty_batch_does_nothing() -> None:
 
     assert await on_stock_moved(uow, []) == Outcome(emitted=[], rejected={}, ignored=frozenset())
     assert await uow.ledger.positions_of(SKU) == []
+
+
+async def test_a_position_changed_by_several_movements_carries_the_earliest_origin_time() -> None:
+    # Latency is measured from the origin: the coalesced event stands for every movement in
+    # it, so it is as old as the oldest of them (docs/decisions.md, "one stock-level-changed
+    # per position per batch"). The last movement's time would hide the wait of the first.
+    early, late = datetime(2025, 1, 1, 8, 0, tzinfo=UTC), datetime(2025, 1, 1, 8, 0, 5, tzinfo=UTC)
+    first, second = moved("receipt", "10", 1), moved("receipt", "5", 2)
+    batch = [
+        Incoming(Envelope(first.payload, origin_time=late), SOURCE, traceparent=TRACEPARENT),
+        Incoming(Envelope(second.payload, origin_time=early), SOURCE, traceparent=TRACEPARENT),
+    ]
+    outcome = await on_stock_moved(FakeStockUnitOfWork(), batch)
+
+    (emitted,) = outcome.emitted
+    assert emitted.origin_time == early
+    assert compared(levels(outcome)[0]) == level(
+        on_hand=Decimal(15),
+        available_to_promise=Decimal(15),
+        position_version=2,
+        caused_by=batch[1].id,  # the last movement applied, though it is the older
+    )

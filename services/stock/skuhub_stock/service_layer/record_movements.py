@@ -17,12 +17,25 @@ from skuhub_stock.domain.ledger import (
 from skuhub_stock.service_layer.ports import LedgerRepository, ReportedMovement
 
 
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """A position a batch changed, and the events that changed it, in the order applied
+    (the last one is the cause of its new version)."""
+
+    position: Position
+    causes: tuple[str, ...]
+
+    @property
+    def cause(self) -> str:
+        return self.causes[-1]
+
+
 @dataclass
 class Recorded:
-    """What a batch did: final positions (with the event that last changed each), rejects,
+    """What a batch did: final positions (with the events that changed each), rejects,
     and duplicates (movements journaled before under the same source system and sequence)."""
 
-    changed: list[tuple[Position, str]] = field(default_factory=list)
+    changed: list[Changed] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
     duplicates: set[str] = field(default_factory=set)
 
@@ -43,7 +56,7 @@ async def record_movements(repo: LedgerRepository, batch: Sequence[ReportedMovem
     ledger = Ledger(
         {p.key: p for p in await repo.load_positions(_touched(m.movement for m in fresh))}
     )
-    last_cause: dict[PositionKey, str] = {}
+    causes: dict[PositionKey, list[str]] = {}
     for reported in fresh:
         try:
             touched = ledger.apply(reported.movement)
@@ -52,9 +65,9 @@ async def record_movements(repo: LedgerRepository, batch: Sequence[ReportedMovem
             await repo.mark_rejected(reported.event_id, rejected.reason)
             continue
         for position in touched:
-            last_cause[position.key] = reported.event_id
+            causes.setdefault(position.key, []).append(reported.event_id)
     await repo.save_positions(ledger.changed.values())
-    result.changed = [(p, last_cause[k]) for k, p in ledger.changed.items()]
+    result.changed = [Changed(p, tuple(causes[k])) for k, p in ledger.changed.items()]
     return result
 
 
