@@ -143,8 +143,13 @@ class _World:
             self.warehouses, self.stores = self.stores[:1], self.stores[1:]
         self.intensity = intensity
         self.lots = {p.sku: f"L{config.seed % 1000:03d}-{i:05d}" for i, p in enumerate(stocked)}
-        self.shelf_life = {
-            p.sku: int(p.attributes.get("shelf_life_days", 365)) for p in stocked if p.lot_tracked
+        # One expiry per lot, as a lot has one: the simulation's start plus the shelf life.
+        self.lot_expiry = {
+            p.sku: (self.start + timedelta(days=int(p.attributes.get("shelf_life_days", 365))))
+            .date()
+            .isoformat()
+            for p in stocked
+            if p.lot_tracked
         }
         # Per-SKU slow trend (ramping up or phasing out) on top of the overall one.
         self.sku_trend = {p.sku: self.rng.uniform(-0.4, 0.4) for p in catalog.products}
@@ -194,8 +199,7 @@ class _World:
         lot = self.lots[sku] if product.lot_tracked else None
         expires = None
         if lot is not None and kind in ("receipt", "transfer_in", "return"):
-            day = (self.start + timedelta(microseconds=t)).date()
-            expires = (day + timedelta(days=self.shelf_life[sku])).isoformat()
+            expires = self.lot_expiry[sku]
         self.out.append(
             (t, kind, sku, location, destination, quantity, product.unit, lot, expires, reason)
         )

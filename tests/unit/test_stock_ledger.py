@@ -222,8 +222,25 @@ def test_expiry_is_taken_from_inbound_movements_only() -> None:
     ledger = run(mv(K.RECEIPT, 5, lot="A", expires_on=date(2026, 1, 31)))
     ledger.apply(mv(K.SHIPMENT, 1, lot="A", expires_on=date(2030, 1, 1)))
     assert at(ledger, lot="A").expires_on == date(2026, 1, 31)
-    ledger.apply(mv(K.RETURN, 1, lot="A", expires_on=date(2026, 2, 28)))
-    assert at(ledger, lot="A").expires_on == date(2026, 2, 28)
+    ledger.apply(mv(K.RETURN, 1, lot="A", expires_on=date(2026, 1, 31)))  # the same date
+    assert at(ledger, lot="A").expires_on == date(2026, 1, 31)
+
+
+def test_a_later_inbound_movement_with_another_expiry_is_refused_naming_both_dates() -> None:
+    # A lot has one expiry date (issue 10): a receipt that says otherwise is bad input, and
+    # must not move the date the stock already on hand will expire on.
+    ledger = run(mv(K.RECEIPT, 5, lot="A", expires_on=date(2026, 1, 31)))
+    with pytest.raises(MovementRejected) as refused:
+        ledger.apply(mv(K.RECEIPT, 3, lot="A", expires_on=date(2026, 3, 15)))
+    assert refused.value.field == "expires_on"
+    assert "2026-01-31" in refused.value.reason
+    assert "2026-03-15" in refused.value.reason
+    position = at(ledger, lot="A")
+    assert (position.on_hand, position.expires_on, position.version) == (
+        Decimal(5),
+        date(2026, 1, 31),
+        1,
+    )
 
 
 def test_a_release_before_its_reservation_leaves_reserved_at_zero_never_below() -> None:

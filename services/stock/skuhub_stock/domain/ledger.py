@@ -83,6 +83,10 @@ class Position:
         return max(self.on_hand - self.reserved, ZERO)
 
 
+_INBOUND = frozenset({MovementKind.RECEIPT, MovementKind.TRANSFER_IN, MovementKind.RETURN})
+"""The kinds that bring stock in, and with it a lot's expiry date."""
+
+
 @dataclass
 class Ledger:
     """The positions touched by one batch of movements, and which of them changed."""
@@ -101,7 +105,8 @@ class Ledger:
         """Apply one movement; return the positions it changed.
 
         Raises:
-            MovementRejected: the movement's unit differs from the position's.
+            MovementRejected: the movement's unit differs from the position's, or it brings
+                a lot in with another expiry date than the lot has.
         """
         there_key = (
             (movement.sku, movement.destination, movement.lot or "")
@@ -109,6 +114,19 @@ class Ledger:
             else None
         )
         # Check every position before creating any: a rejected movement leaves no trace.
+        inbound = movement.kind in _INBOUND
+        current = self.positions.get(movement.key)
+        if (
+            inbound
+            and movement.expires_on is not None
+            and current is not None
+            and current.expires_on not in (None, movement.expires_on)
+        ):
+            raise MovementRejected(
+                f"lot {current.lot} of {current.sku} at {current.location} expires on "
+                f"{current.expires_on}, not {movement.expires_on}: a lot has one expiry date",
+                field="expires_on",
+            )
         for key in (movement.key, there_key):
             existing = self.positions.get(key) if key is not None else None
             if existing is not None and existing.unit != movement.unit:
@@ -140,11 +158,7 @@ class Ledger:
                 here.reserved = max(here.reserved - q, ZERO)
             case MovementKind.CYCLE_COUNT:
                 here.on_hand = q
-        if movement.expires_on is not None and movement.kind in (
-            MovementKind.RECEIPT,
-            MovementKind.TRANSFER_IN,
-            MovementKind.RETURN,
-        ):
+        if inbound and movement.expires_on is not None:
             here.expires_on = movement.expires_on
         touched = [p for p in (here, there) if p is not None]
         for position in touched:
