@@ -317,6 +317,25 @@ async def test_a_check_refuses_a_unit_the_stored_position_does_not_keep() -> Non
     assert "unit KGM does not match the position's unit EA" in refused[1].reason
 
 
+async def test_a_check_refuses_an_expiry_the_stored_lot_does_not_have() -> None:
+    lot_a = Position(
+        sku=SKU, location=HERE, lot="A", unit="EA", on_hand=Decimal(4), expires_on=date(2027, 5, 1)
+    )
+    ledger = FakeLedgerRepository(lot_a)
+
+    refused = await refusals(
+        ledger,
+        [
+            mv(K.RECEIPT, 1, lot="A", expires_on=date(2027, 5, 1)),
+            mv(K.RETURN, 1, lot="A", expires_on=date(2027, 6, 1)),
+        ],
+    )
+
+    assert list(refused) == [1]
+    assert refused[1].field == "expires_on"
+    assert "expires on 2027-05-01, not 2027-06-01" in refused[1].reason
+
+
 async def test_a_check_counts_earlier_movements_of_the_same_request() -> None:
     ledger = FakeLedgerRepository()
 
