@@ -34,6 +34,7 @@ from aiokafka.errors import KafkaError
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_contracts import dead_letters
 from skuhub_contracts.codec import DecodeError, KafkaRecord, decode
@@ -241,8 +242,10 @@ class BatchConsumer(Generic[P, U]):
 
     async def _apply(self, items: list[_Item[P]], bad: list[tuple[Record, str]]) -> BatchResult:
         clock = _PhaseClock(self._service)
+        records = len(items) + len(bad)
         async with self._transactions.begin() as (conn, unit_of_work):
             fresh_ids = await inbox.claim(conn, self.spec.name, [i.incoming.id for i in items])
+            bad = await self._not_dead_lettered_before(conn, bad)
             clock.lap("claim")
             fresh: dict[str, _Item[P]] = {}
             for item in items:
@@ -256,8 +259,23 @@ class BatchConsumer(Generic[P, U]):
             )
             clock.lap("handle")
         clock.lap("commit")
-        clock.report(len(items) + len(bad))
-        return self._count(len(items) + len(bad), len(items), batch, outcome, dead)
+        clock.report(records)
+        return self._count(records, len(items), batch, outcome, dead)
+
+    async def _not_dead_lettered_before(
+        self, conn: AsyncConnection, bad: list[tuple[Record, str]]
+    ) -> list[tuple[Record, str]]:
+        """The bad records not dead-lettered by an earlier read of the same batch.
+
+        A record that is not applied has no event id the inbox could claim (it may not
+        even decode), so its place on the topic stands in for one, in an inbox of its own
+        so that no upstream event id can collide with it.
+        """
+        if not bad:
+            return bad
+        places = {f"{r.topic}/{r.partition}@{r.offset}": (r, why) for r, why in bad}
+        fresh = await inbox.claim(conn, f"{self.spec.name}#dead-letters", list(places))
+        return [entry for place, entry in places.items() if place in fresh]
 
     def _count(
         self,

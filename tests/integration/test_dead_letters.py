@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from skuhub_contracts import dead_letters
-from skuhub_contracts.codec import Envelope, encode
+from skuhub_contracts.codec import Envelope, KafkaRecord, encode
 from skuhub_contracts.events import StockMoved
 from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
 from skuhub_runtime.consumer import BatchConsumer
@@ -74,3 +74,35 @@ async def test_an_unexpected_failure_dead_letters_only_its_record_with_a_referen
         rows = (await conn.execute(text("SELECT headers FROM outbox"))).scalars().all()
     written = [dict(kafka_headers(row)) for row in rows]
     assert [h[dead_letters.REASON].decode() for h in written] == [reason]
+
+
+async def test_a_batch_read_again_dead_letters_each_bad_record_once(
+    engine: AsyncEngine, settings: ServiceSettings
+) -> None:
+    # A batch whose offsets were not committed (a rebalance, a broker outage) comes again.
+    # Its good records are skipped by the inbox; the bad ones have no event id to claim, so
+    # the record's place (topic, partition, offset) stands in for one.
+    sku = f"DLQ-{uuid.uuid4().hex[:8]}"
+    topic = settings.topic("stock.stock-moved.v1")
+    poison = as_consumed(topic, encode(Envelope(movement(sku, source_system="poison"))), 0)
+    good = as_consumed(topic, encode(Envelope(movement(sku))), 1)
+    record = encode(Envelope(movement(sku)))
+    malformed = as_consumed(topic, KafkaRecord(record.key, b"{not json", record.headers), 2)
+    consumer = BatchConsumer(
+        ConsumerSpec(STOCK_MOVEMENTS, fails_on_poison),
+        settings=settings,
+        transactions=Transactions(
+            engine, lambda conn: conn, settings=settings, after_commit=lambda: None
+        ),
+    )
+
+    first = await consumer.process([poison, good, malformed])
+    again = await consumer.process([poison, good, malformed])
+
+    assert sorted(record.offset for record, _ in first.dead_lettered) == [0, 2]
+    assert again.dead_lettered == []
+    assert again.applied == []
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT headers FROM outbox"))).scalars().all()
+    offsets = sorted(int(dict(kafka_headers(row))[dead_letters.OFFSET]) for row in rows)
+    assert offsets == [0, 2], "each bad record is dead-lettered once"
