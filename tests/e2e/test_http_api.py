@@ -12,9 +12,10 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
+from skuhub_contracts.topics import STOCK_MOVED
 from tests.e2e.observe import new_sku, offer_where
-from tests.harness import Stack
-from tests.upstream import movement
+from tests.harness import Stack, wait_until
+from tests.upstream import Upstream, movement
 
 pytestmark = pytest.mark.e2e
 
@@ -89,6 +90,40 @@ def test_skus_with_a_slash_reach_positions_and_offers(stack: Stack) -> None:
     positions = httpx.get(f"{stack.url('stock')}/v1/positions/{sku}").json()
     assert positions["sku"] == sku
     assert Decimal(positions["available_to_promise"]) == 4
+
+
+def test_the_journal_lists_applied_and_refused_movements_a_page_at_a_time(stack: Stack) -> None:
+    sku = new_sku("JRNL")
+    upstream = Upstream(stack.infra.kafka_bootstrap)
+    topic = stack.topic(STOCK_MOVED.name)
+    sent = [
+        movement(sku, quantity="5", reason="purchase order 4711", source_sequence=1),
+        movement(sku, "shipment", "2", reason="order 88", source_sequence=2),
+        movement(sku, quantity="1.5", unit="KGM", source_sequence=3),  # not the position's unit
+    ]
+    for payload in sent:
+        upstream.publish_movement(topic, payload)
+    url = f"{stack.url('stock')}/v1/journal/{sku}"
+
+    def whole() -> list[dict[str, Any]] | None:
+        entries: list[dict[str, Any]] = httpx.get(url).json()["entries"]
+        return entries if len(entries) == 3 and entries[2]["rejected_reason"] else None
+
+    entries = wait_until(whole, timeout=30, what="three movements journaled, one refused")
+    assert [(e["kind"], Decimal(e["quantity"]), e["reason"]) for e in entries] == [
+        ("receipt", 5, "purchase order 4711"),
+        ("shipment", 2, "order 88"),
+        ("receipt", Decimal("1.5"), None),
+    ]
+    assert [e["rejected_reason"] is None for e in entries] == [True, True, False]
+    assert "unit KGM" in entries[2]["rejected_reason"]
+
+    first = httpx.get(url, params={"limit": 2}).json()
+    second = httpx.get(url, params={"limit": 2, "after": first["next_after"]}).json()
+    assert [e["source_sequence"] for e in first["entries"]] == [1, 2]
+    assert [e["source_sequence"] for e in second["entries"]] == [3]
+    assert second["next_after"] is None
+    assert httpx.get(url, params={"limit": 0}).status_code == 422
 
 
 @pytest.mark.parametrize(

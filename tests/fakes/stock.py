@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from skuhub_stock.domain.ledger import Position, PositionKey
-from skuhub_stock.service_layer.ports import ReportedMovement
+from skuhub_stock.service_layer.ports import JournalEntry, ReportedMovement
 
 
 class FakeLedgerRepository:
@@ -18,7 +19,7 @@ class FakeLedgerRepository:
 
     def __init__(self, *positions: Position) -> None:
         self._positions = {p.key: dataclasses.replace(p) for p in positions}
-        self._journal: set[str] = set()
+        self._journal: dict[str, JournalEntry] = {}
         self._sources: set[tuple[str, int]] = set()
         self.rejections: dict[str, str] = {}
 
@@ -28,7 +29,9 @@ class FakeLedgerRepository:
             source = (reported.source_system, reported.source_sequence)
             if reported.event_id in self._journal or source in self._sources:
                 continue
-            self._journal.add(reported.event_id)
+            self._journal[reported.event_id] = JournalEntry(
+                len(self._journal) + 1, reported, datetime.now(UTC), None
+            )
             self._sources.add(source)
             new.add(reported.event_id)
         return new
@@ -45,11 +48,21 @@ class FakeLedgerRepository:
     async def mark_rejected(self, event_id: str, reason: str) -> None:
         if event_id in self._journal:
             self.rejections[event_id] = reason
+            entry = self._journal[event_id]
+            self._journal[event_id] = dataclasses.replace(entry, rejected_reason=reason)
 
     async def positions_of(self, sku: str) -> list[Position]:
         return [
             dataclasses.replace(p) for key, p in sorted(self._positions.items()) if key[0] == sku
         ]
+
+    async def journal_of(self, sku: str, *, after: int | None, limit: int) -> list[JournalEntry]:
+        entries = sorted(self._journal.values(), key=lambda e: e.seq)
+        return [
+            e
+            for e in entries
+            if e.reported.movement.sku == sku and (after is None or e.seq > after)
+        ][:limit]
 
 
 @dataclass(frozen=True, slots=True)

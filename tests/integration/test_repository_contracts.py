@@ -533,6 +533,52 @@ class TestLedgerRepository:
         assert await ledger.record_movements([reported("e2", "wms", 1)]) == set()
         assert await ledger.positions_of("MUG-1") == []
 
+    async def test_the_journal_keeps_every_field_as_reported_in_the_order_journaled(
+        self, ledger: LedgerRepository
+    ) -> None:
+        full = ReportedMovement(
+            "e1",
+            "wms",
+            1,
+            T0,
+            Movement(
+                MovementKind.TRANSFER_OUT,
+                "MUG-1",
+                GLN_A,
+                Decimal("12.500"),
+                "KGM",
+                lot="L-2025/03",
+                destination=GLN_B,
+                expires_on=date(2027, 5, 1),
+            ),
+            reason="rebalancing stores before the sale",
+        )
+        await ledger.record_movements([full, reported("e2", "wms", 2)])
+        await ledger.record_movements([reported("e3", "wms", 3), reported("x", "wms", 3)])
+        await ledger.mark_rejected("e2", "refused for a test")
+
+        entries = await ledger.journal_of("MUG-1", after=None, limit=10)
+
+        assert [e.reported for e in entries] == [
+            full,
+            reported("e2", "wms", 2),
+            reported("e3", "wms", 3),
+        ]
+        assert [e.rejected_reason for e in entries] == [None, "refused for a test", None]
+        assert entries[0].seq < entries[1].seq < entries[2].seq
+        assert await ledger.journal_of("OTHER-1", after=None, limit=10) == []
+
+    async def test_the_journal_pages_after_a_cursor(self, ledger: LedgerRepository) -> None:
+        await ledger.record_movements([reported(f"e{n}", "wms", n) for n in range(1, 6)])
+
+        first = await ledger.journal_of("MUG-1", after=None, limit=2)
+        second = await ledger.journal_of("MUG-1", after=first[-1].seq, limit=2)
+        last = await ledger.journal_of("MUG-1", after=second[-1].seq, limit=2)
+
+        pages = [[e.reported.event_id for e in page] for page in (first, second, last)]
+        assert pages == [["e1", "e2"], ["e3", "e4"], ["e5"]]
+        assert await ledger.journal_of("MUG-1", after=last[-1].seq, limit=2) == []
+
     async def test_rejecting_an_unknown_event_journals_nothing(
         self, ledger: LedgerRepository
     ) -> None:

@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_stock.adapters.tables import movements, positions
-from skuhub_stock.domain.ledger import Position, PositionKey
-from skuhub_stock.service_layer.ports import ReportedMovement
+from skuhub_stock.domain.ledger import Movement, MovementKind, Position, PositionKey
+from skuhub_stock.service_layer.ports import JournalEntry, ReportedMovement
 
 _RECORD_MOVEMENT = insert(movements).on_conflict_do_nothing().returning(movements.c.event_id)
 _LOCK_SKUS = sa.text(
@@ -45,6 +45,8 @@ class SqlLedgerRepository:
                 "unit": r.movement.unit,
                 "occurred_at": r.occurred_at,
                 "recorded_at": now,
+                "expires_on": r.movement.expires_on,
+                "reason": r.reason,
             }
             for r in batch
         ]
@@ -122,6 +124,35 @@ class SqlLedgerRepository:
             .order_by(positions.c.location, positions.c.lot)
         )
         return [_to_position(row) for row in (await self._conn.execute(statement)).mappings()]
+
+    async def journal_of(self, sku: str, *, after: int | None, limit: int) -> list[JournalEntry]:
+        statement = sa.select(movements).where(movements.c.sku == sku)
+        if after is not None:
+            statement = statement.where(movements.c.journal_seq > after)
+        statement = statement.order_by(movements.c.journal_seq).limit(limit)
+        return [_to_entry(row) for row in (await self._conn.execute(statement)).mappings()]
+
+
+def _to_entry(row: sa.RowMapping) -> JournalEntry:
+    movement = Movement(
+        kind=MovementKind(row["kind"]),
+        sku=row["sku"],
+        location=row["location"],
+        quantity=row["quantity"],
+        unit=row["unit"],
+        lot=row["lot"],
+        destination=row["destination"],
+        expires_on=row["expires_on"],
+    )
+    reported = ReportedMovement(
+        event_id=row["event_id"],
+        source_system=row["source_system"],
+        source_sequence=row["source_sequence"],
+        occurred_at=row["occurred_at"],
+        movement=movement,
+        reason=row["reason"],
+    )
+    return JournalEntry(row["journal_seq"], reported, row["recorded_at"], row["rejected_reason"])
 
 
 def _to_position(row: sa.RowMapping) -> Position:

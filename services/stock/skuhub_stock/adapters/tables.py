@@ -40,6 +40,9 @@ movements = sa.Table(
     sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("rejected_reason", sa.Text),
+    sa.Column("expires_on", sa.Date),
+    sa.Column("reason", sa.Text),
+    sa.Column("journal_seq", sa.BigInteger, sa.Identity(always=False), nullable=False),
     sa.UniqueConstraint("source_system", "source_sequence", name="movements_source_uq"),
 )
-sa.Index("movements_sku_idx", movements.c.sku)
+sa.Index("movements_sku_seq_idx", movements.c.sku, movements.c.journal_seq)

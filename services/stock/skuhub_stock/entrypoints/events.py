@@ -31,6 +31,7 @@ def to_reported(envelope: Envelope[StockMoved]) -> ReportedMovement:
         source_sequence=event.source_sequence,
         occurred_at=event.occurred_at,
         movement=to_movement(event),
+        reason=event.reason,
     )
 
 

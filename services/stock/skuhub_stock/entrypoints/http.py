@@ -1,13 +1,14 @@
-"""HTTP entrypoint of the stock service: movement ingest and position queries."""
+"""HTTP entrypoint of the stock service: movement ingest, position and journal queries."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -54,6 +55,35 @@ class PositionsView(BaseModel):
     available_to_promise: Decimal = Field(description="Sum over all locations and lots.")
 
 
+class JournalEntryView(BaseModel):
+    seq: int = Field(description="Position in the journal; pass the last one as `after`.")
+    event_id: str
+    kind: str
+    location: str
+    destination: str | None
+    lot: str | None
+    quantity: Decimal
+    unit: str
+    expires_on: date | None
+    reason: str | None = Field(description="Upstream's free text for people.")
+    source_system: str
+    source_sequence: int
+    occurred_at: datetime
+    recorded_at: datetime
+    rejected_reason: str | None = Field(
+        description="Why the ledger refused the movement (it stays journaled); null if applied."
+    )
+
+
+class JournalPage(BaseModel):
+    sku: str
+    entries: list[JournalEntryView]
+    next_after: int | None = Field(
+        description="`after` for the next page; null when this page is the last. A full page "
+        "at the very end is followed by an empty one."
+    )
+
+
 @router.post(
     "/movements",
     status_code=202,
@@ -93,6 +123,51 @@ async def post_movements(
             headers={"Retry-After": "1"},
         ) from exc
     return Accepted(accepted=len(envelopes), event_ids=[e.id for e in envelopes], topic=topic)
+
+
+@router.get(
+    "/journal/{sku:path}",
+    response_model=JournalPage,
+    summary="Movement journal of a SKU",
+    description="Every movement reported for the SKU, in the order the service journaled "
+    "them, a page at a time: applied ones and refused ones (with the reason). An unknown SKU "
+    "has an empty journal, not an error.",
+)
+async def get_journal(
+    sku: Sku,
+    runtime: StockRuntime,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=2**63 - 1, description="`next_after` of the previous page."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Entries per page.")] = 100,
+) -> JournalPage:
+    found = await runtime.read(lambda uow: uow.ledger.journal_of(sku, after=after, limit=limit))
+    entries = [
+        JournalEntryView(
+            seq=e.seq,
+            event_id=e.reported.event_id,
+            kind=e.reported.movement.kind.value,
+            location=e.reported.movement.location,
+            destination=e.reported.movement.destination,
+            lot=e.reported.movement.lot,
+            quantity=e.reported.movement.quantity,
+            unit=e.reported.movement.unit,
+            expires_on=e.reported.movement.expires_on,
+            reason=e.reported.reason,
+            source_system=e.reported.source_system,
+            source_sequence=e.reported.source_sequence,
+            occurred_at=e.reported.occurred_at,
+            recorded_at=e.recorded_at,
+            rejected_reason=e.rejected_reason,
+        )
+        for e in found
+    ]
+    return JournalPage(
+        sku=sku,
+        entries=entries,
+        next_after=entries[-1].seq if len(entries) == limit else None,
+    )
 
 
 @router.get(

@@ -19,6 +19,20 @@ class ReportedMovement:
     source_sequence: int
     occurred_at: datetime
     movement: Movement
+    reason: str | None = None
+    """Upstream's free text for people (why it moved)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """A journaled movement as reported, with where it stands in the journal and whether
+    the ledger refused it."""
+
+    seq: int
+    """Increases with every entry journaled: the paging cursor."""
+    reported: ReportedMovement
+    recorded_at: datetime
+    rejected_reason: str | None
 
 
 class LedgerRepository(Protocol):
@@ -54,6 +68,10 @@ class LedgerRepository(Protocol):
 
     async def positions_of(self, sku: str) -> list[Position]:
         """Every position of one SKU, by location and lot."""
+
+    async def journal_of(self, sku: str, *, after: int | None, limit: int) -> list[JournalEntry]:
+        """Up to ``limit`` journaled movements of one SKU in the order they were journaled,
+        those after the entry numbered ``after`` (from the first when None)."""
 
 
 class StockUnitOfWork(Protocol):
