@@ -16,7 +16,7 @@ import platform
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -117,21 +117,19 @@ async def produce_flat_out(bootstrap: str, topic: str, records: Sequence[Any]) -
 
 
 async def partitions_of(
-    bootstrap: str, topics: Sequence[str], *, missing_ok: bool = False
+    bootstrap: str, topics: Sequence[str], *, missing_ok: bool = False, admin: Any = None
 ) -> list[Any]:
-    """Every partition of ``topics``, as the broker describes them.
+    """Every partition of ``topics``, as the broker describes them, through ``admin`` (a
+    started admin client) or a client of its own.
 
     BenchError for a topic the broker does not have, unless ``missing_ok``.
     (A consumer's own metadata holds only the topics it subscribed to.)
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
+    if admin is None:
+        async with _admin_client(bootstrap) as own:
+            return await partitions_of(bootstrap, topics, missing_ok=missing_ok, admin=own)
     partitions: list[Any] = []
-    for topic in described:
+    for topic in await admin.describe_topics(list(topics)):
         if topic["error_code"] != 0:
             if missing_ok:
                 continue
@@ -139,6 +137,16 @@ async def partitions_of(
         numbers = sorted(p["partition"] for p in topic["partitions"])
         partitions.extend(TopicPartition(topic["topic"], n) for n in numbers)
     return partitions
+
+
+@contextlib.asynccontextmanager
+async def _admin_client(bootstrap: str) -> AsyncIterator[Any]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +179,7 @@ class GroupWatcher:
             bootstrap_servers=self._bootstrap, group_id=None, fetch_max_wait_ms=10
         )
         await self._consumer.start()
-        self._partitions = await partitions_of(self._bootstrap, self.topics)
+        self._partitions = await partitions_of(self._bootstrap, self.topics, admin=self._admin)
         self._consumer.assign(self._partitions)
         return self
 
