@@ -94,6 +94,45 @@ class MovementKind(StrEnum):
     RESERVATION = "reservation"
     RESERVATION_RELEASE = "reservation_release"
     CYCLE_COUNT = "cycle_count"
+    QUALITY_HOLD = "quality_hold"
+    QUALITY_RELEASE = "quality_release"
+    EXPECTED_RECEIPT = "expected_receipt"
+    LOST_SALE = "lost_sale"
+
+
+Reference = Annotated[
+    str, Field(min_length=1, max_length=100, json_schema_extra=LINE_SCHEMA), ONE_LINE
+]
+"""An upstream identifier tying movements together (a reservation, a transfer, an order)."""
+
+_REFERENCE_KINDS: dict[str, frozenset[MovementKind]] = {
+    "reservation_id": frozenset({MovementKind.RESERVATION, MovementKind.RESERVATION_RELEASE}),
+    "transfer_ref": frozenset({MovementKind.TRANSFER_OUT, MovementKind.TRANSFER_IN}),
+    "order_ref": frozenset({MovementKind.EXPECTED_RECEIPT, MovementKind.RECEIPT}),
+    "expected_on": frozenset({MovementKind.EXPECTED_RECEIPT}),
+}
+"""The kinds each reference field belongs to; on any other kind it is refused."""
+_REQUIRED_ON_EXPECTED_RECEIPT = ("order_ref", "expected_on")
+
+
+def _only_on(field: str) -> dict[str, Any]:
+    kinds = sorted(k.value for k in _REFERENCE_KINDS[field])
+    return {
+        "if": {"properties": {"kind": {"not": {"enum": kinds}}}, "required": ["kind"]},
+        "then": {"properties": {field: {"type": "null"}}},
+    }
+
+
+_EXPECTED_RECEIPT_NEEDS_ORDER: dict[str, Any] = {
+    "if": {
+        "properties": {"kind": {"const": MovementKind.EXPECTED_RECEIPT.value}},
+        "required": ["kind"],
+    },
+    "then": {
+        "required": list(_REQUIRED_ON_EXPECTED_RECEIPT),
+        "properties": {"order_ref": {"type": "string"}, "expected_on": {"type": "string"}},
+    },
+}
 
 
 _DESTINATION_ONLY_ON_TRANSFER_OUT: dict[str, Any] = {
@@ -112,10 +151,20 @@ class StockMoved(EventPayload):
     ``quantity`` is positive for every kind except ``adjustment`` (signed, not
     zero) and ``cycle_count`` (the counted quantity, zero or more).
     ``destination`` is required for ``transfer_out`` and absent (or null) for
-    every other kind.
+    every other kind. ``reservation_id``, ``transfer_ref``, ``order_ref`` and
+    ``expected_on`` belong to the kinds they name, and ``expected_receipt`` needs
+    ``order_ref`` and ``expected_on``. docs/stock.md says what each kind does.
     """
 
-    model_config = ConfigDict(json_schema_extra={"allOf": [_DESTINATION_ONLY_ON_TRANSFER_OUT]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                _DESTINATION_ONLY_ON_TRANSFER_OUT,
+                _EXPECTED_RECEIPT_NEEDS_ORDER,
+                *(_only_on(f) for f in _REFERENCE_KINDS),
+            ]
+        }
+    )
 
     event_type: ClassVar[str] = "skuhub.stock-moved.v1"
 
@@ -139,6 +188,47 @@ class StockMoved(EventPayload):
         description=f"When it happened physically. {TIMESTAMP_DESCRIPTION}"
     )
     reason: Reason | None = Field(default=None, description="Free text for people.")
+    reservation_id: Reference | None = Field(
+        default=None,
+        validate_default=True,
+        description="Ties a reservation_release to its reservation (which remembers its lots); "
+        "a release that arrives first waits for it. Only on reservation and reservation_release.",
+    )
+    transfer_ref: Reference | None = Field(
+        default=None,
+        validate_default=True,
+        description="Ties a transfer_in to its transfer_out (which remembers its lots); a "
+        "transfer_in that arrives first waits for it. Only on transfer_out and transfer_in.",
+    )
+    order_ref: Reference | None = Field(
+        default=None,
+        validate_default=True,
+        description="Purchase-order line: required on expected_receipt (the line opens or grows); "
+        "on a receipt, the line it fills. Only on those two kinds.",
+    )
+    expected_on: CalendarDate | None = Field(
+        default=None,
+        validate_default=True,
+        description="When an expected_receipt should arrive; required on it, only on it.",
+    )
+
+    @field_validator("reservation_id", "transfer_ref", "order_ref", "expected_on")
+    @classmethod
+    def _reference_fits_kind(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")
+        field = info.field_name
+        if kind is None or field is None:
+            return value
+        required = kind is MovementKind.EXPECTED_RECEIPT and field in _REQUIRED_ON_EXPECTED_RECEIPT
+        if value is None and required:
+            raise PydanticCustomError("reference_required", "is required for expected_receipt")
+        if value is not None and kind not in _REFERENCE_KINDS[field]:
+            raise PydanticCustomError(
+                "reference_not_allowed",
+                "is only for {kinds}; leave it out for {kind}",
+                {"kinds": " and ".join(sorted(_REFERENCE_KINDS[field])), "kind": kind.value},
+            )
+        return value
 
     @field_validator("destination")
     @classmethod
@@ -180,6 +270,14 @@ class StockMoved(EventPayload):
         return quantity
 
 
+class PositionAnomaly(StrEnum):
+    """A state upstream's facts put a position in that a person should look at."""
+
+    NEGATIVE_ON_HAND = "negative_on_hand"
+    OVERSOLD = "oversold"
+    NEGATIVE_IN_TRANSIT = "negative_in_transit"
+
+
 class StockLevelChanged(EventPayload):
     """The whole stock position of one SKU at one location (and lot) after a change."""
 
@@ -188,11 +286,34 @@ class StockLevelChanged(EventPayload):
     location: Gln
     lot: Lot | None = None
     unit: UnitCode
-    on_hand: Quantity
-    reserved: Quantity
-    in_transit: Quantity
-    available_to_promise: Quantity = Field(description="on_hand minus reserved, never below zero.")
+    on_hand: Quantity = Field(description="Units physically here, whatever their state.")
+    reserved: Quantity = Field(description="Units promised to orders, not yet shipped.")
+    quality_hold: Quantity = Field(description="Units held (inspection, damage), not for sale.")
+    expired: Quantity = Field(description="On hand of an expired lot (0 before its expiry).")
+    in_transit: Quantity = Field(description="Units sent here by a transfer, not yet received.")
+    incoming: Quantity = Field(description="Open purchase-order lines to this location.")
+    available_to_promise: Quantity = Field(
+        description="This position's: on_hand - quality_hold - expired - reserved, never below 0."
+    )
+    location_available_to_promise: Quantity = Field(
+        description="The SKU's at this location, over all its lots: the signed sum of "
+        "(on_hand - quality_hold - expired - reserved), never below 0. What a channel may sell "
+        "from this location."
+    )
     expires_on: CalendarDate | None = None
+    counted_at: Timestamp | None = Field(
+        default=None, description="When the cycle count that set on_hand happened."
+    )
+    received: Quantity = Field(description="Cumulative units received here (never decreases).")
+    shipped: Quantity = Field(description="Cumulative units shipped from here.")
+    returned: Quantity = Field(description="Cumulative units returned here.")
+    scrapped: Quantity = Field(description="Cumulative units scrapped here.")
+    lost_sales: Quantity = Field(description="Cumulative demand that could not be served here.")
+    anomalies: list[PositionAnomaly] = Field(
+        default_factory=list,
+        description="What the facts imply and should not be (docs/stock.md): the position is "
+        "in these states now.",
+    )
     position_version: Version = Field(description="Increases by one with every change.")
     caused_by: EventId = Field(description="Event id of the movement that caused this change.")
     changed_at: Timestamp

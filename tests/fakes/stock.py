@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
-from skuhub_stock.domain.ledger import Position, PositionKey
-from skuhub_stock.service_layer.ports import JournalEntry, ReportedMovement
+from skuhub_stock.domain.ledger import (
+    Ledger,
+    LotKey,
+    OrderLineKey,
+    Parked,
+    Reservation,
+    SkuFacts,
+    Transfer,
+    WaitingFor,
+)
+from skuhub_stock.domain.movements import PositionKey
+from skuhub_stock.domain.positions import Position
+from skuhub_stock.service_layer.ports import (
+    AnomalyEntry,
+    JournalEntry,
+    LedgerState,
+    ParkedEntry,
+    ReportedMovement,
+    Scope,
+    VarianceEntry,
+)
 
 
 class FakeLedgerRepository:
-    """Journal and positions in memory; the contract suite holds it to ``SqlLedgerRepository``.
+    """The ledger in memory; the contract suite holds it to ``SqlLedgerRepository``.
 
     ``rejections`` maps journaled event ids to the reason :meth:`mark_rejected` noted.
     """
@@ -21,6 +42,15 @@ class FakeLedgerRepository:
         self._positions = {p.key: dataclasses.replace(p) for p in positions}
         self._journal: dict[str, JournalEntry] = {}
         self._sources: set[tuple[str, int]] = set()
+        self._facts: dict[str, tuple[SkuFacts, int]] = {}
+        self._lots: dict[LotKey, date] = {}
+        self._reservations: dict[str, Reservation] = {}
+        self._transfers: dict[str, Transfer] = {}
+        self._order_lines: dict[OrderLineKey, Decimal] = {}
+        self._parked: dict[str, tuple[WaitingFor, datetime]] = {}
+        self._effects: list[tuple[PositionKey, datetime, Decimal, bool]] = []
+        self._variances: list[VarianceEntry] = []
+        self._anomalies: list[AnomalyEntry] = []
         self.rejections: dict[str, str] = {}
 
     async def record_movements(self, movements: Sequence[ReportedMovement]) -> set[str]:
@@ -36,14 +66,78 @@ class FakeLedgerRepository:
             new.add(reported.event_id)
         return new
 
-    async def load_positions(
-        self, keys: Iterable[PositionKey], *, lock: bool = True
-    ) -> list[Position]:
-        wanted = sorted(set(keys) & self._positions.keys())
-        return [dataclasses.replace(self._positions[key]) for key in wanted]
+    async def load(self, scope: Scope, *, lock: bool = True) -> LedgerState:
+        positions = [
+            dataclasses.replace(p)
+            for key, p in sorted(self._positions.items())
+            if key[:2] in scope.places
+        ]
+        wanted_lots = set(scope.lots) | {(p.sku, p.lot) for p in positions if p.lot}
+        waiting = {("reservation", r) for r in scope.reservations} | {
+            ("transfer", t) for t in scope.transfers
+        }
+        state = LedgerState(
+            positions=positions,
+            facts={s: f for s, (f, _) in self._facts.items() if s in scope.skus},
+            lots={k: d for k, d in self._lots.items() if k in wanted_lots},
+            reservations={
+                r: copy.deepcopy(v)
+                for r, v in self._reservations.items()
+                if r in scope.reservations
+            },
+            transfers={
+                t: copy.deepcopy(v) for t, v in self._transfers.items() if t in scope.transfers
+            },
+            order_lines={k: q for k, q in self._order_lines.items() if k in scope.order_lines},
+        )
+        for event_id, (waiting_for, _) in self._parked.items():
+            if waiting_for in waiting:
+                movement = self._journal[event_id].reported.movement
+                state.parked.setdefault(waiting_for, []).append(
+                    Parked(event_id, waiting_for, movement)
+                )
+        for key, occurred_at in scope.counts:
+            state.counted_later[(key, occurred_at)] = sum(
+                (
+                    d
+                    for k, t, d, absorbed in self._effects
+                    if k == key and t > occurred_at and not absorbed
+                ),
+                Decimal(0),
+            )
+        return state
 
-    async def save_positions(self, positions: Iterable[Position]) -> None:
-        self._positions.update({p.key: dataclasses.replace(p) for p in positions})
+    async def save(self, ledger: Ledger) -> None:
+        now = datetime.now(UTC)
+        self._positions.update({k: dataclasses.replace(p) for k, p in ledger.changed.items()})
+        for key, expires_on in ledger.new_lots.items():
+            self._lots.setdefault(key, expires_on)
+        for reference in ledger.changed_references:
+            kind, _, ref = reference.partition(":")
+            if kind == "reservation":
+                self._reservations[ref] = copy.deepcopy(ledger.reservations[ref])
+            elif kind == "transfer":
+                self._transfers[ref] = copy.deepcopy(ledger.transfers[ref])
+            else:
+                self._order_lines.update(
+                    {k: q for k, q in ledger.order_lines.items() if k[2] == ref}
+                )
+        self._effects += [(e.key, e.occurred_at, e.on_hand, e.absorbed) for e in ledger.effects]
+        self._variances += [VarianceEntry(v, now) for v in ledger.variances]
+        self._anomalies += [AnomalyEntry(a, now) for a in ledger.anomalies]
+        outcomes: dict[str, str | None] = {}
+        for parked in ledger.newly_parked:
+            self._parked[parked.cause] = (parked.waiting_for, now)
+            outcomes[parked.cause] = "parked"
+        for cause in ledger.unparked:
+            self._parked.pop(cause, None)
+            outcomes[cause] = None
+        outcomes.update(dict.fromkeys(ledger.superseded, "superseded"))
+        outcomes.update({e.cause: "absorbed" for e in ledger.effects if e.absorbed})
+        for event_id, outcome in outcomes.items():
+            if event_id in self._journal:
+                entry = self._journal[event_id]
+                self._journal[event_id] = dataclasses.replace(entry, outcome=outcome)
 
     async def mark_rejected(self, event_id: str, reason: str) -> None:
         if event_id in self._journal:
@@ -51,10 +145,25 @@ class FakeLedgerRepository:
             entry = self._journal[event_id]
             self._journal[event_id] = dataclasses.replace(entry, rejected_reason=reason)
 
+    async def save_facts(self, sku: str, facts: SkuFacts, version: int) -> bool:
+        stored = self._facts.get(sku)
+        if stored is not None and stored[1] >= version:
+            return False
+        self._facts[sku] = (facts, version)
+        return True
+
     async def positions_of(self, sku: str) -> list[Position]:
         return [
             dataclasses.replace(p) for key, p in sorted(self._positions.items()) if key[0] == sku
         ]
+
+    async def positions_due_to_expire(self, now: datetime, limit: int) -> list[PositionKey]:
+        due = sorted(
+            (p.expires_on, key)
+            for key, p in self._positions.items()
+            if p.expires_on is not None and not p.expired and p.expired_at(now)
+        )
+        return [key for _, key in due[:limit]]
 
     async def journal_of(self, sku: str, *, after: int | None, limit: int) -> list[JournalEntry]:
         entries = sorted(self._journal.values(), key=lambda e: e.seq)
@@ -63,6 +172,21 @@ class FakeLedgerRepository:
             for e in entries
             if e.reported.movement.sku == sku and (after is None or e.seq > after)
         ][:limit]
+
+    async def parked(self, *, limit: int) -> list[ParkedEntry]:
+        entries = [
+            ParkedEntry(self._journal[event_id].reported, waiting_for, at)
+            for event_id, (waiting_for, at) in self._parked.items()
+        ]
+        return sorted(entries, key=lambda e: e.parked_at)[:limit]
+
+    async def anomalies_of(self, sku: str | None, *, limit: int) -> list[AnomalyEntry]:
+        found = [a for a in reversed(self._anomalies) if sku is None or a.record.key[0] == sku]
+        return found[:limit]
+
+    async def variances_of(self, sku: str | None, *, limit: int) -> list[VarianceEntry]:
+        found = [v for v in reversed(self._variances) if sku is None or v.variance.key[0] == sku]
+        return found[:limit]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,21 +4,19 @@ HTTP ingest's check of movements against the stored positions (``refusals``)."""
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from skuhub_stock.domain.ledger import (
-    Ledger,
-    Movement,
-    MovementKind,
-    MovementRejected,
-    Position,
-)
+from skuhub_stock.domain.ledger import Ledger, SkuFacts
+from skuhub_stock.domain.movements import Movement, MovementKind, MovementRejected
+from skuhub_stock.domain.positions import Position
 from skuhub_stock.service_layer.record_movements import refusals
 from tests.fakes.stock import FakeLedgerRepository
 
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+_clock = itertools.count()
 SKU = "TSHIRT-RED-M"
 HERE = "4012345000009"
 THERE = "0614141000036"
@@ -35,16 +33,25 @@ def mv(
     lot: str | None = None,
     sku: str = SKU,
     expires_on: date | None = None,
+    occurred_at: datetime | None = None,
+    reservation_id: str | None = None,
+    transfer_ref: str | None = None,
+    order_ref: str | None = None,
 ) -> Movement:
+    """A movement; each one made happens a second after the one made before, unless told."""
     return Movement(
         kind=kind,
         sku=sku,
         location=location,
         quantity=Decimal(quantity),
         unit=unit,
+        occurred_at=occurred_at or NOW - timedelta(days=1) + timedelta(seconds=next(_clock)),
         lot=lot,
         destination=destination,
         expires_on=expires_on,
+        reservation_id=reservation_id,
+        transfer_ref=transfer_ref,
+        order_ref=order_ref,
     )
 
 
@@ -62,11 +69,18 @@ def state(position: Position) -> tuple[Decimal, Decimal, Decimal, Decimal, int]:
     )
 
 
-def run(*movements: Movement) -> Ledger:
-    ledger = Ledger()
-    for movement in movements:
-        ledger.apply(movement)
+def run(*movements: Movement, ledger: Ledger | None = None) -> Ledger:
+    ledger = ledger if ledger is not None else Ledger(NOW)
+    for index, movement in enumerate(movements):
+        ledger.apply(movement, f"e{index}")
     return ledger
+
+
+def touched(ledger: Ledger, movement: Movement) -> list[Position]:
+    """Apply one movement; the positions it changed."""
+    before = {k: p.version for k, p in ledger.positions.items()}
+    ledger.apply(movement, "probe")
+    return [p for k, p in ledger.positions.items() if before.get(k) != p.version]
 
 
 def test_receipt_adds_to_on_hand() -> None:
@@ -111,8 +125,8 @@ def test_available_to_promise_is_never_negative() -> None:
 
 def test_transfer_out_moves_stock_to_the_destinations_in_transit() -> None:
     ledger = run(mv(K.RECEIPT, 10))
-    touched = ledger.apply(mv(K.TRANSFER_OUT, 4, destination=THERE))
-    assert {p.location for p in touched} == {HERE, THERE}
+    changed = touched(ledger, mv(K.TRANSFER_OUT, 4, destination=THERE))
+    assert {p.location for p in changed} == {HERE, THERE}
     assert at(ledger).on_hand == 6
     assert at(ledger).in_transit == 0
     destination = at(ledger, THERE)
@@ -153,18 +167,18 @@ def test_unit_mismatch_is_rejected_with_a_reason_and_changes_nothing() -> None:
     ledger = run(mv(K.RECEIPT, 10))
     before = state(at(ledger))
     with pytest.raises(MovementRejected) as info:
-        ledger.apply(mv(K.SHIPMENT, 1, unit="KGM"))
-    assert "unit KGM does not match the position's unit EA" in info.value.reason
+        touched(ledger, mv(K.SHIPMENT, 1, unit="KGM"))
+    assert "unit KGM cannot be converted to the stock unit EA" in info.value.reason
     assert SKU in info.value.reason
     assert HERE in info.value.reason
     assert state(at(ledger)) == before
 
 
 def test_transfer_to_a_destination_kept_in_another_unit_is_rejected_before_any_change() -> None:
-    ledger = run(mv(K.RECEIPT, 10), mv(K.RECEIPT, 3, location=THERE, unit="PCE"))
+    ledger = run(mv(K.RECEIPT, 10), mv(K.RECEIPT, 3, location=THERE, unit="GRM"))
     source_before, destination_before = state(at(ledger)), state(at(ledger, THERE))
-    with pytest.raises(MovementRejected, match="unit EA does not match the position's unit PCE"):
-        ledger.apply(mv(K.TRANSFER_OUT, 4, destination=THERE))
+    with pytest.raises(MovementRejected, match=f"kept in EA at {HERE} and in GRM at {THERE}"):
+        touched(ledger, mv(K.TRANSFER_OUT, 4, destination=THERE))
     assert state(at(ledger)) == source_before
     assert state(at(ledger, THERE)) == destination_before
 
@@ -173,18 +187,18 @@ def test_a_rejected_movement_leaves_no_phantom_position_behind() -> None:
     ledger = run(mv(K.RECEIPT, 3, location=THERE, unit="PCE"))
     with pytest.raises(MovementRejected):
         # A new source position in KGM, refused because the destination keeps PCE ...
-        ledger.apply(mv(K.TRANSFER_OUT, 1, destination=THERE, unit="KGM"))
+        touched(ledger, mv(K.TRANSFER_OUT, 1, destination=THERE, unit="KGM"))
     assert (SKU, HERE, "") not in ledger.positions
     # ... so a later movement there in the real unit is accepted.
-    ledger.apply(mv(K.RECEIPT, 5))
+    touched(ledger, mv(K.RECEIPT, 5))
     assert state(at(ledger)) == (Decimal(5), Decimal(0), Decimal(0), Decimal(5), 1)
 
 
 def test_version_bumps_once_per_change_and_changes_are_tracked() -> None:
-    ledger = Ledger()
-    assert ledger.apply(mv(K.RECEIPT, 10))[0].version == 1
-    assert ledger.apply(mv(K.RESERVATION, 1))[0].version == 2
-    ledger.apply(mv(K.TRANSFER_OUT, 2, destination=THERE))
+    ledger = Ledger(NOW)
+    assert touched(ledger, mv(K.RECEIPT, 10))[0].version == 1
+    assert touched(ledger, mv(K.RESERVATION, 1))[0].version == 2
+    touched(ledger, mv(K.TRANSFER_OUT, 2, destination=THERE))
     assert at(ledger).version == 3
     assert at(ledger, THERE).version == 1
     assert set(ledger.changed) == {(SKU, HERE, ""), (SKU, THERE, "")}
@@ -192,16 +206,16 @@ def test_version_bumps_once_per_change_and_changes_are_tracked() -> None:
 
 def test_unchanged_positions_loaded_from_storage_are_not_reported() -> None:
     stored = Position(sku="OTHER", location=HERE, lot="", unit="EA", on_hand=Decimal(1), version=9)
-    ledger = Ledger({stored.key: stored})
-    ledger.apply(mv(K.RECEIPT, 1))
+    ledger = Ledger(NOW, {stored.key: stored})
+    touched(ledger, mv(K.RECEIPT, 1))
     assert stored.key not in ledger.changed
     assert stored.version == 9
 
 
 def test_positions_continue_from_their_stored_version() -> None:
     stored = Position(sku=SKU, location=HERE, lot="", unit="EA", on_hand=Decimal(5), version=41)
-    ledger = Ledger({stored.key: stored})
-    ledger.apply(mv(K.SHIPMENT, 2))
+    ledger = Ledger(NOW, {stored.key: stored})
+    touched(ledger, mv(K.SHIPMENT, 2))
     assert state(at(ledger)) == (Decimal(3), Decimal(0), Decimal(0), Decimal(3), 42)
 
 
@@ -220,9 +234,9 @@ def test_lots_and_skus_are_separate_positions() -> None:
 
 def test_expiry_is_taken_from_inbound_movements_only() -> None:
     ledger = run(mv(K.RECEIPT, 5, lot="A", expires_on=date(2026, 1, 31)))
-    ledger.apply(mv(K.SHIPMENT, 1, lot="A", expires_on=date(2030, 1, 1)))
+    touched(ledger, mv(K.SHIPMENT, 1, lot="A", expires_on=date(2030, 1, 1)))
     assert at(ledger, lot="A").expires_on == date(2026, 1, 31)
-    ledger.apply(mv(K.RETURN, 1, lot="A", expires_on=date(2026, 1, 31)))  # the same date
+    touched(ledger, mv(K.RETURN, 1, lot="A", expires_on=date(2026, 1, 31)))  # the same date
     assert at(ledger, lot="A").expires_on == date(2026, 1, 31)
 
 
@@ -231,7 +245,7 @@ def test_a_later_inbound_movement_with_another_expiry_is_refused_naming_both_dat
     # must not move the date the stock already on hand will expire on.
     ledger = run(mv(K.RECEIPT, 5, lot="A", expires_on=date(2026, 1, 31)))
     with pytest.raises(MovementRejected) as refused:
-        ledger.apply(mv(K.RECEIPT, 3, lot="A", expires_on=date(2026, 3, 15)))
+        touched(ledger, mv(K.RECEIPT, 3, lot="A", expires_on=date(2026, 3, 15)))
     assert refused.value.field == "expires_on"
     assert "2026-01-31" in refused.value.reason
     assert "2026-03-15" in refused.value.reason
@@ -247,7 +261,7 @@ def test_a_release_before_its_reservation_leaves_reserved_at_zero_never_below() 
     ledger = run(mv(K.RECEIPT, 15), mv(K.RESERVATION_RELEASE, 5))
     # The documented formula: ATP = on hand - reserved, with reserved never below zero.
     assert (at(ledger).reserved, at(ledger).available_to_promise) == (Decimal(0), Decimal(15))
-    ledger.apply(mv(K.RESERVATION, 5))
+    touched(ledger, mv(K.RESERVATION, 5))
     assert (at(ledger).reserved, at(ledger).available_to_promise) == (Decimal(5), Decimal(10))
 
 
@@ -310,11 +324,11 @@ def stored(*, unit: str = "EA", on_hand: int = 10, location: str = HERE) -> Posi
 async def test_a_check_refuses_a_unit_the_stored_position_does_not_keep() -> None:
     ledger = FakeLedgerRepository(stored(unit="EA"))
 
-    refused = await refusals(ledger, [mv(K.RECEIPT, 1), mv(K.SHIPMENT, 1, unit="KGM")])
+    refused = await refusals(ledger, [mv(K.RECEIPT, 1), mv(K.SHIPMENT, 1, unit="KGM")], NOW)
 
     assert list(refused) == [1]
     assert refused[1].field == "unit"
-    assert "unit KGM does not match the position's unit EA" in refused[1].reason
+    assert "unit KGM cannot be converted to the stock unit EA" in refused[1].reason
 
 
 async def test_a_check_refuses_an_expiry_the_stored_lot_does_not_have() -> None:
@@ -329,6 +343,7 @@ async def test_a_check_refuses_an_expiry_the_stored_lot_does_not_have() -> None:
             mv(K.RECEIPT, 1, lot="A", expires_on=date(2027, 5, 1)),
             mv(K.RETURN, 1, lot="A", expires_on=date(2027, 6, 1)),
         ],
+        NOW,
     )
 
     assert list(refused) == [1]
@@ -342,18 +357,19 @@ async def test_a_check_counts_earlier_movements_of_the_same_request() -> None:
     refused = await refusals(
         ledger,
         [
-            mv(K.RECEIPT, 5, unit="PCE"),
+            mv(K.RECEIPT, 5, unit="GRM"),
             mv(K.TRANSFER_OUT, 1, location=THERE, destination=HERE),
             mv(K.RECEIPT, 2, sku="MUG-01", unit="KGM"),
         ],
+        NOW,
     )
 
-    assert list(refused) == [1], "the destination keeps PCE from the first movement"
+    assert list(refused) == [1], "the destination keeps GRM from the first movement"
 
 
 async def test_a_check_changes_nothing_stored() -> None:
     ledger = FakeLedgerRepository(stored(on_hand=10))
 
-    assert await refusals(ledger, [mv(K.SHIPMENT, 4), mv(K.RECEIPT, 1, location=THERE)]) == {}
+    assert await refusals(ledger, [mv(K.SHIPMENT, 4), mv(K.RECEIPT, 1, location=THERE)], NOW) == {}
 
     assert await ledger.positions_of(SKU) == [stored(on_hand=10)]

@@ -2,27 +2,92 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from skuhub_stock.adapters.tables import movements, positions
-from skuhub_stock.domain.ledger import Movement, MovementKind, Position, PositionKey
-from skuhub_stock.service_layer.ports import JournalEntry, ReportedMovement
+from skuhub_stock.adapters.tables import (
+    anomalies,
+    effects,
+    lots,
+    movements,
+    order_lines,
+    parked,
+    positions,
+    reservations,
+    sku_facts,
+    transfers,
+    variances,
+)
+from skuhub_stock.domain.ledger import (
+    AnomalyRecord,
+    Ledger,
+    Parked,
+    Reservation,
+    SkuFacts,
+    Transfer,
+    Variance,
+)
+from skuhub_stock.domain.movements import Movement, MovementKind, PositionKey
+from skuhub_stock.domain.positions import Position
+from skuhub_stock.service_layer.ports import (
+    AnomalyEntry,
+    JournalEntry,
+    LedgerState,
+    ParkedEntry,
+    ReportedMovement,
+    Scope,
+    VarianceEntry,
+)
 
 _RECORD_MOVEMENT = insert(movements).on_conflict_do_nothing().returning(movements.c.event_id)
 _LOCK_SKUS = sa.text(
     "SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(sku))"
     " FROM unnest(CAST(:skus AS text[])) AS sku ORDER BY sku"
 )
+_POSITION_FIELDS = (
+    "unit",
+    "on_hand",
+    "reserved",
+    "quality_hold",
+    "in_transit",
+    "incoming",
+    "received",
+    "shipped",
+    "returned",
+    "scrapped",
+    "lost_sales",
+    "version",
+    "expires_on",
+    "expired",
+    "counted_at",
+)
+_MOVEMENT_FIELDS = (
+    "kind",
+    "sku",
+    "location",
+    "destination",
+    "lot",
+    "quantity",
+    "unit",
+    "occurred_at",
+    "expires_on",
+    "reservation_id",
+    "transfer_ref",
+    "order_ref",
+    "expected_on",
+)
 
 
 class SqlLedgerRepository:
-    """The ledger in PostgreSQL: journal, positions, per-SKU locks."""
+    """The ledger in PostgreSQL: journal, positions, references, per-SKU locks."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -36,16 +101,8 @@ class SqlLedgerRepository:
                 "event_id": r.event_id,
                 "source_system": r.source_system,
                 "source_sequence": r.source_sequence,
-                "kind": r.movement.kind.value,
-                "sku": r.movement.sku,
-                "location": r.movement.location,
-                "destination": r.movement.destination,
-                "lot": r.movement.lot,
-                "quantity": r.movement.quantity,
-                "unit": r.movement.unit,
-                "occurred_at": r.occurred_at,
+                **_movement_row(r.movement),
                 "recorded_at": now,
-                "expires_on": r.movement.expires_on,
                 "reason": r.reason,
             }
             for r in batch
@@ -55,37 +112,165 @@ class SqlLedgerRepository:
         result = await self._conn.execute(_RECORD_MOVEMENT, rows)
         return set(result.scalars())
 
-    async def load_positions(
-        self, keys: Iterable[PositionKey], *, lock: bool = True
-    ) -> list[Position]:
-        wanted = sorted(set(keys))  # a stable lock order avoids deadlocks between replicas
-        if not wanted:
-            return []
-        statement = (
-            sa.select(positions)
-            .where(sa.tuple_(positions.c.sku, positions.c.location, positions.c.lot).in_(wanted))
-            .order_by(positions.c.sku, positions.c.location, positions.c.lot)
-        )
+    async def load(self, scope: Scope, *, lock: bool = True) -> LedgerState:
+        state = LedgerState()
+        if not scope.places:
+            return state
         if lock:
             # Row locks cannot cover positions that do not exist yet; a per-SKU lock for the
-            # transaction does, so two replicas (say, during a rebalance) never both create one.
-            await self._conn.execute(_LOCK_SKUS, {"skus": sorted({key[0] for key in wanted})})
-            statement = statement.with_for_update()
-        return [_to_position(row) for row in (await self._conn.execute(statement)).mappings()]
+            # transaction does, so two replicas (say, during a rebalance) never both create
+            # one. Sorted: a stable lock order avoids deadlocks between replicas.
+            await self._conn.execute(_LOCK_SKUS, {"skus": sorted(scope.skus)})
+        places = sorted(scope.places)
+        rows = await self._conn.execute(
+            sa.select(positions)
+            .where(sa.tuple_(positions.c.sku, positions.c.location).in_(places))
+            .order_by(positions.c.sku, positions.c.location, positions.c.lot)
+        )
+        state.positions = [_to_position(row) for row in rows.mappings()]
+        rows = await self._conn.execute(sa.select(sku_facts).where(sku_facts.c.sku.in_(scope.skus)))
+        state.facts = {r["sku"]: _to_facts(r) for r in rows.mappings()}
+        wanted_lots = set(scope.lots) | {
+            (p.sku, p.lot) for p in state.positions if p.lot and p.expires_on is None
+        }
+        if wanted_lots:
+            rows = await self._conn.execute(
+                sa.select(lots).where(sa.tuple_(lots.c.sku, lots.c.lot).in_(sorted(wanted_lots)))
+            )
+            state.lots = {(r["sku"], r["lot"]): r["expires_on"] for r in rows.mappings()}
+        if scope.reservations:
+            rows = await self._conn.execute(
+                sa.select(reservations).where(
+                    reservations.c.reservation_id.in_(sorted(scope.reservations))
+                )
+            )
+            state.reservations = {
+                r["reservation_id"]: Reservation(
+                    r["reservation_id"], r["sku"], r["location"], _quantities(r["lots"])
+                )
+                for r in rows.mappings()
+            }
+        if scope.transfers:
+            rows = await self._conn.execute(
+                sa.select(transfers).where(transfers.c.transfer_ref.in_(sorted(scope.transfers)))
+            )
+            state.transfers = {
+                r["transfer_ref"]: Transfer(
+                    r["transfer_ref"],
+                    r["sku"],
+                    r["source"],
+                    r["destination"],
+                    _quantities(r["lots"]),
+                )
+                for r in rows.mappings()
+            }
+        if scope.order_lines:
+            line = sa.tuple_(order_lines.c.sku, order_lines.c.location, order_lines.c.order_ref)
+            rows = await self._conn.execute(
+                sa.select(order_lines).where(line.in_(sorted(scope.order_lines)))
+            )
+            state.order_lines = {
+                (r["sku"], r["location"], r["order_ref"]): r["open_quantity"]
+                for r in rows.mappings()
+            }
+        waiting = [("reservation", ref) for ref in scope.reservations] + [
+            ("transfer", ref) for ref in scope.transfers
+        ]
+        if waiting:
+            rows = await self._conn.execute(
+                sa.select(parked.c.waiting_kind, parked.c.waiting_ref, movements)
+                .join(movements, movements.c.event_id == parked.c.event_id)
+                .where(sa.tuple_(parked.c.waiting_kind, parked.c.waiting_ref).in_(sorted(waiting)))
+                .order_by(movements.c.journal_seq)
+            )
+            for r in rows.mappings():
+                waiting_for = (r["waiting_kind"], r["waiting_ref"])
+                state.parked.setdefault(waiting_for, []).append(
+                    Parked(r["event_id"], waiting_for, _to_movement(r))
+                )
+        for key, occurred_at in sorted(scope.counts):
+            later = await self._conn.scalar(
+                sa.select(sa.func.coalesce(sa.func.sum(effects.c.on_hand), 0)).where(
+                    effects.c.sku == key[0],
+                    effects.c.location == key[1],
+                    effects.c.lot == key[2],
+                    effects.c.occurred_at > occurred_at,
+                    ~effects.c.absorbed,
+                )
+            )
+            state.counted_later[(key, occurred_at)] = Decimal(later or 0)
+        return state
 
-    async def save_positions(self, changed: Iterable[Position]) -> None:
+    async def save(self, ledger: Ledger) -> None:
         now = datetime.now(UTC)
+        await self._save_positions(ledger.changed.values(), now)
+        if ledger.new_lots:
+            await self._conn.execute(
+                insert(lots).on_conflict_do_nothing(),
+                [
+                    {"sku": s, "lot": lot, "expires_on": d}
+                    for (s, lot), d in ledger.new_lots.items()
+                ],
+            )
+        await self._save_references(ledger)
+        if ledger.effects:
+            await self._conn.execute(
+                insert(effects).on_conflict_do_nothing(),
+                [
+                    {
+                        "event_id": e.cause,
+                        "sku": e.key[0],
+                        "location": e.key[1],
+                        "lot": e.key[2],
+                        "occurred_at": e.occurred_at,
+                        "on_hand": e.on_hand,
+                        "absorbed": e.absorbed,
+                    }
+                    for e in ledger.effects
+                ],
+            )
+        if ledger.variances:
+            await self._conn.execute(
+                insert(variances).on_conflict_do_nothing(),
+                [
+                    {
+                        "event_id": v.cause,
+                        "sku": v.key[0],
+                        "location": v.key[1],
+                        "lot": v.key[2],
+                        "occurred_at": v.occurred_at,
+                        "counted": v.counted,
+                        "expected": v.expected,
+                        "recorded_at": now,
+                    }
+                    for v in ledger.variances
+                ],
+            )
+        if ledger.anomalies:
+            await self._conn.execute(
+                sa.insert(anomalies),
+                [
+                    {
+                        "sku": a.key[0],
+                        "location": a.key[1],
+                        "lot": a.key[2],
+                        "anomaly": a.anomaly,
+                        "quantity": a.quantity,
+                        "event_id": a.cause,
+                        "recorded_at": now,
+                    }
+                    for a in ledger.anomalies
+                ],
+            )
+        await self._save_outcomes(ledger, now)
+
+    async def _save_positions(self, changed: Iterable[Position], now: datetime) -> None:
         rows = [
             {
                 "sku": p.sku,
                 "location": p.location,
                 "lot": p.lot,
-                "unit": p.unit,
-                "on_hand": p.on_hand,
-                "reserved": p.reserved,
-                "in_transit": p.in_transit,
-                "version": p.version,
-                "expires_on": p.expires_on,
+                **{name: getattr(p, name) for name in _POSITION_FIELDS},
                 "updated_at": now,
             }
             for p in sorted(changed, key=lambda p: p.key)
@@ -95,20 +280,100 @@ class SqlLedgerRepository:
         statement = insert(positions)
         statement = statement.on_conflict_do_update(
             index_elements=[positions.c.sku, positions.c.location, positions.c.lot],
-            set_={
-                c: statement.excluded[c]
-                for c in (
-                    "unit",
-                    "on_hand",
-                    "reserved",
-                    "in_transit",
-                    "version",
-                    "expires_on",
-                    "updated_at",
-                )
-            },
+            set_={c: statement.excluded[c] for c in (*_POSITION_FIELDS, "updated_at")},
         )
         await self._conn.execute(statement, rows)
+
+    async def _save_references(self, ledger: Ledger) -> None:
+        touched: dict[str, set[str]] = {}
+        for reference in ledger.changed_references:
+            kind, _, ref = reference.partition(":")
+            touched.setdefault(kind, set()).add(ref)
+        if refs := touched.get("reservation"):
+            statement = insert(reservations)
+            await self._conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[reservations.c.reservation_id],
+                    set_={"lots": statement.excluded.lots},
+                ),
+                [
+                    {
+                        "reservation_id": r.reservation_id,
+                        "sku": r.sku,
+                        "location": r.location,
+                        "lots": _json_quantities(r.lots),
+                    }
+                    for ref in sorted(refs)
+                    if (r := ledger.reservations.get(ref)) is not None
+                ],
+            )
+        if refs := touched.get("transfer"):
+            statement = insert(transfers)
+            await self._conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[transfers.c.transfer_ref],
+                    set_={"lots": statement.excluded.lots},
+                ),
+                [
+                    {
+                        "transfer_ref": t.transfer_ref,
+                        "sku": t.sku,
+                        "source": t.source,
+                        "destination": t.destination,
+                        "lots": _json_quantities(t.lots),
+                    }
+                    for ref in sorted(refs)
+                    if (t := ledger.transfers.get(ref)) is not None
+                ],
+            )
+        if refs := touched.get("order"):
+            statement = insert(order_lines)
+            await self._conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[
+                        order_lines.c.sku,
+                        order_lines.c.location,
+                        order_lines.c.order_ref,
+                    ],
+                    set_={"open_quantity": statement.excluded.open_quantity},
+                ),
+                [
+                    {"sku": s, "location": loc, "order_ref": ref, "open_quantity": quantity}
+                    for (s, loc, ref), quantity in sorted(ledger.order_lines.items())
+                    if ref in refs
+                ],
+            )
+
+    async def _save_outcomes(self, ledger: Ledger, now: datetime) -> None:
+        if ledger.newly_parked:
+            await self._conn.execute(
+                insert(parked).on_conflict_do_nothing(),
+                [
+                    {
+                        "event_id": p.cause,
+                        "waiting_kind": p.waiting_for[0],
+                        "waiting_ref": p.waiting_for[1],
+                        "parked_at": now,
+                    }
+                    for p in ledger.newly_parked
+                ],
+            )
+        if ledger.unparked:
+            await self._conn.execute(
+                sa.delete(parked).where(parked.c.event_id.in_(ledger.unparked))
+            )
+        outcomes: dict[str, str | None] = {p.cause: "parked" for p in ledger.newly_parked}
+        outcomes.update(dict.fromkeys(ledger.unparked))
+        outcomes.update(dict.fromkeys(ledger.superseded, "superseded"))
+        outcomes.update({e.cause: "absorbed" for e in ledger.effects if e.absorbed})
+        for outcome in ("parked", "superseded", "absorbed", None):
+            ids = sorted(cause for cause, o in outcomes.items() if o == outcome)
+            if ids:
+                await self._conn.execute(
+                    sa.update(movements)
+                    .where(movements.c.event_id.in_(ids))
+                    .values(outcome=outcome)
+                )
 
     async def mark_rejected(self, event_id: str, reason: str) -> None:
         await self._conn.execute(
@@ -116,6 +381,25 @@ class SqlLedgerRepository:
             .where(movements.c.event_id == event_id)
             .values(rejected_reason=reason)
         )
+
+    async def save_facts(self, sku: str, facts: SkuFacts, version: int) -> bool:
+        upsert = insert(sku_facts).values(
+            sku=sku,
+            unit=facts.unit,
+            packs=_json_quantities(dict(facts.packs)),
+            lot_tracked=facts.lot_tracked,
+            shelf_life_days=facts.shelf_life_days,
+            product_version=version,
+        )
+        statement = upsert.on_conflict_do_update(
+            index_elements=[sku_facts.c.sku],
+            set_={
+                c: upsert.excluded[c]
+                for c in ("unit", "packs", "lot_tracked", "shelf_life_days", "product_version")
+            },
+            where=sku_facts.c.product_version < upsert.excluded.product_version,
+        ).returning(sku_facts.c.sku)
+        return (await self._conn.execute(statement)).first() is not None
 
     async def positions_of(self, sku: str) -> list[Position]:
         statement = (
@@ -125,6 +409,21 @@ class SqlLedgerRepository:
         )
         return [_to_position(row) for row in (await self._conn.execute(statement)).mappings()]
 
+    async def positions_due_to_expire(self, now: datetime, limit: int) -> list[PositionKey]:
+        statement = (
+            sa.select(positions.c.sku, positions.c.location, positions.c.lot)
+            .where(
+                positions.c.expires_on.is_not(None),
+                ~positions.c.expired,
+                positions.c.expires_on <= now.astimezone(UTC).date(),
+            )
+            .order_by(
+                positions.c.expires_on, positions.c.sku, positions.c.location, positions.c.lot
+            )
+            .limit(limit)
+        )
+        return [(r.sku, r.location, r.lot) for r in await self._conn.execute(statement)]
+
     async def journal_of(self, sku: str, *, after: int | None, limit: int) -> list[JournalEntry]:
         statement = sa.select(movements).where(movements.c.sku == sku)
         if after is not None:
@@ -132,27 +431,77 @@ class SqlLedgerRepository:
         statement = statement.order_by(movements.c.journal_seq).limit(limit)
         return [_to_entry(row) for row in (await self._conn.execute(statement)).mappings()]
 
+    async def parked(self, *, limit: int) -> list[ParkedEntry]:
+        statement = (
+            sa.select(parked.c.waiting_kind, parked.c.waiting_ref, parked.c.parked_at, movements)
+            .join(movements, movements.c.event_id == parked.c.event_id)
+            .order_by(parked.c.parked_at, movements.c.journal_seq)
+            .limit(limit)
+        )
+        return [
+            ParkedEntry(
+                _to_entry(r).reported, (r["waiting_kind"], r["waiting_ref"]), r["parked_at"]
+            )
+            for r in (await self._conn.execute(statement)).mappings()
+        ]
+
+    async def anomalies_of(self, sku: str | None, *, limit: int) -> list[AnomalyEntry]:
+        statement = sa.select(anomalies).order_by(anomalies.c.anomaly_id.desc()).limit(limit)
+        if sku is not None:
+            statement = statement.where(anomalies.c.sku == sku)
+        return [
+            AnomalyEntry(
+                AnomalyRecord(
+                    (r["sku"], r["location"], r["lot"]), r["anomaly"], r["quantity"], r["event_id"]
+                ),
+                r["recorded_at"],
+            )
+            for r in (await self._conn.execute(statement)).mappings()
+        ]
+
+    async def variances_of(self, sku: str | None, *, limit: int) -> list[VarianceEntry]:
+        statement = (
+            sa.select(variances)
+            .order_by(variances.c.recorded_at.desc(), variances.c.event_id)
+            .limit(limit)
+        )
+        if sku is not None:
+            statement = statement.where(variances.c.sku == sku)
+        return [
+            VarianceEntry(
+                Variance(
+                    (r["sku"], r["location"], r["lot"]),
+                    r["occurred_at"],
+                    r["counted"],
+                    r["expected"],
+                    r["event_id"],
+                ),
+                r["recorded_at"],
+            )
+            for r in (await self._conn.execute(statement)).mappings()
+        ]
+
+
+def _movement_row(m: Movement) -> dict[str, Any]:
+    return {name: getattr(m, name) for name in _MOVEMENT_FIELDS} | {"kind": m.kind.value}
+
+
+def _to_movement(row: sa.RowMapping) -> Movement:
+    values = {name: row[name] for name in _MOVEMENT_FIELDS}
+    return Movement(**(values | {"kind": MovementKind(row["kind"])}))
+
 
 def _to_entry(row: sa.RowMapping) -> JournalEntry:
-    movement = Movement(
-        kind=MovementKind(row["kind"]),
-        sku=row["sku"],
-        location=row["location"],
-        quantity=row["quantity"],
-        unit=row["unit"],
-        lot=row["lot"],
-        destination=row["destination"],
-        expires_on=row["expires_on"],
-    )
     reported = ReportedMovement(
         event_id=row["event_id"],
         source_system=row["source_system"],
         source_sequence=row["source_sequence"],
-        occurred_at=row["occurred_at"],
-        movement=movement,
+        movement=_to_movement(row),
         reason=row["reason"],
     )
-    return JournalEntry(row["journal_seq"], reported, row["recorded_at"], row["rejected_reason"])
+    return JournalEntry(
+        row["journal_seq"], reported, row["recorded_at"], row["rejected_reason"], row["outcome"]
+    )
 
 
 def _to_position(row: sa.RowMapping) -> Position:
@@ -160,13 +509,30 @@ def _to_position(row: sa.RowMapping) -> Position:
         sku=row["sku"],
         location=row["location"],
         lot=row["lot"],
-        unit=row["unit"],
-        on_hand=row["on_hand"],
-        reserved=row["reserved"],
-        in_transit=row["in_transit"],
-        version=row["version"],
-        expires_on=row["expires_on"],
+        **{name: row[name] for name in _POSITION_FIELDS},
     )
+
+
+def _to_facts(row: sa.RowMapping) -> SkuFacts:
+    return SkuFacts(
+        unit=row["unit"],
+        packs=_quantities(row["packs"]),
+        lot_tracked=row["lot_tracked"],
+        shelf_life_days=row["shelf_life_days"],
+    )
+
+
+def _json_quantities(quantities: dict[str, Decimal]) -> list[list[str]]:
+    """Quantities per key as JSON pairs: ordered (FEFO order matters), exact (as text)."""
+    return [[key, str(quantity)] for key, quantity in quantities.items()]
+
+
+def _quantities(pairs: Any) -> dict[str, Decimal]:
+    if isinstance(pairs, str):
+        pairs = json.loads(pairs)
+    if isinstance(pairs, dict):
+        pairs = pairs.items()
+    return {str(key): Decimal(str(quantity)) for key, quantity in pairs}
 
 
 @dataclass(frozen=True, slots=True)

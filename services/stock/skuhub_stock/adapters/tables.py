@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from skuhub_runtime import messaging_tables
 
 metadata = sa.MetaData()
+
+ADDED_QUANTITIES = (
+    "quality_hold",
+    "incoming",
+    "received",
+    "shipped",
+    "returned",
+    "scrapped",
+    "lost_sales",
+)
+"""The quantities of a position added by revision 0003, each zero for older positions."""
 messaging_tables.add_to(metadata)
 
 positions = sa.Table(
@@ -22,6 +34,14 @@ positions = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("expires_on", sa.Date),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    *(sa.Column(name, sa.Numeric, nullable=False, server_default="0") for name in ADDED_QUANTITIES),
+    sa.Column("expired", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("counted_at", sa.DateTime(timezone=True)),
+)
+sa.Index(
+    "positions_expiry_due_idx",
+    positions.c.expires_on,
+    postgresql_where=sa.and_(positions.c.expires_on.is_not(None), ~positions.c.expired),
 )
 
 movements = sa.Table(
@@ -43,6 +63,115 @@ movements = sa.Table(
     sa.Column("expires_on", sa.Date),
     sa.Column("reason", sa.Text),
     sa.Column("journal_seq", sa.BigInteger, sa.Identity(always=False), nullable=False),
+    sa.Column("reservation_id", sa.Text),
+    sa.Column("transfer_ref", sa.Text),
+    sa.Column("order_ref", sa.Text),
+    sa.Column("expected_on", sa.Date),
+    sa.Column("outcome", sa.Text),
     sa.UniqueConstraint("source_system", "source_sequence", name="movements_source_uq"),
 )
 sa.Index("movements_sku_seq_idx", movements.c.sku, movements.c.journal_seq)
+
+effects = sa.Table(
+    "effects",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("location", sa.Text, primary_key=True),
+    sa.Column("lot", sa.Text, primary_key=True),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("on_hand", sa.Numeric, nullable=False),
+    sa.Column("absorbed", sa.Boolean, nullable=False),
+)
+sa.Index(
+    "effects_position_time_idx",
+    effects.c.sku,
+    effects.c.location,
+    effects.c.lot,
+    effects.c.occurred_at,
+)
+
+lots = sa.Table(
+    "lots",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("lot", sa.Text, primary_key=True),
+    sa.Column("expires_on", sa.Date, nullable=False),
+)
+
+reservations = sa.Table(
+    "reservations",
+    metadata,
+    sa.Column("reservation_id", sa.Text, primary_key=True),
+    sa.Column("sku", sa.Text, nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("lots", JSONB, nullable=False),
+)
+
+transfers = sa.Table(
+    "transfers",
+    metadata,
+    sa.Column("transfer_ref", sa.Text, primary_key=True),
+    sa.Column("sku", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("destination", sa.Text, nullable=False),
+    sa.Column("lots", JSONB, nullable=False),
+)
+
+order_lines = sa.Table(
+    "order_lines",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("location", sa.Text, primary_key=True),
+    sa.Column("order_ref", sa.Text, primary_key=True),
+    sa.Column("open_quantity", sa.Numeric, nullable=False),
+)
+
+parked = sa.Table(
+    "parked",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("waiting_kind", sa.Text, nullable=False),
+    sa.Column("waiting_ref", sa.Text, nullable=False),
+    sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("parked_waiting_idx", parked.c.waiting_kind, parked.c.waiting_ref)
+
+variances = sa.Table(
+    "variances",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("sku", sa.Text, nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("lot", sa.Text, nullable=False),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("counted", sa.Numeric, nullable=False),
+    sa.Column("expected", sa.Numeric, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("variances_sku_idx", variances.c.sku, variances.c.recorded_at)
+
+anomalies = sa.Table(
+    "anomalies",
+    metadata,
+    sa.Column("anomaly_id", sa.BigInteger, sa.Identity(always=False), primary_key=True),
+    sa.Column("sku", sa.Text, nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("lot", sa.Text, nullable=False),
+    sa.Column("anomaly", sa.Text, nullable=False),
+    sa.Column("quantity", sa.Numeric, nullable=False),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("anomalies_sku_idx", anomalies.c.sku, anomalies.c.anomaly_id)
+
+sku_facts = sa.Table(
+    "sku_facts",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("packs", JSONB, nullable=False),
+    sa.Column("lot_tracked", sa.Boolean, nullable=False),
+    sa.Column("shelf_life_days", sa.Integer),
+    sa.Column("product_version", sa.BigInteger, nullable=False),
+)

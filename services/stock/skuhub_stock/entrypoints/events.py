@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from skuhub_contracts.codec import Envelope
-from skuhub_contracts.events import StockLevelChanged, StockMoved
-from skuhub_stock.domain.ledger import Movement, MovementKind, Position
+from skuhub_contracts.events import PositionAnomaly, StockLevelChanged, StockMoved
+from skuhub_stock.domain.movements import Movement, MovementKind
 from skuhub_stock.service_layer.ports import ReportedMovement
+from skuhub_stock.service_layer.record_movements import Changed
 
 
 def to_movement(event: StockMoved) -> Movement:
@@ -17,9 +18,14 @@ def to_movement(event: StockMoved) -> Movement:
         location=event.location,
         quantity=event.quantity,
         unit=event.unit,
+        occurred_at=event.occurred_at,
         lot=event.lot,
         destination=event.destination,
         expires_on=event.expires_on,
+        reservation_id=event.reservation_id,
+        transfer_ref=event.transfer_ref,
+        order_ref=event.order_ref,
+        expected_on=event.expected_on,
     )
 
 
@@ -29,24 +35,35 @@ def to_reported(envelope: Envelope[StockMoved]) -> ReportedMovement:
         event_id=envelope.id,
         source_system=event.source_system,
         source_sequence=event.source_sequence,
-        occurred_at=event.occurred_at,
         movement=to_movement(event),
         reason=event.reason,
     )
 
 
-def to_stock_level_changed(position: Position, caused_by: str) -> StockLevelChanged:
+def to_stock_level_changed(changed: Changed) -> StockLevelChanged:
+    p = changed.position
     return StockLevelChanged(
-        sku=position.sku,
-        location=position.location,
-        lot=position.lot or None,
-        unit=position.unit,
-        on_hand=position.on_hand,
-        reserved=position.reserved,
-        in_transit=position.in_transit,
-        available_to_promise=position.available_to_promise,
-        expires_on=position.expires_on,
-        position_version=position.version,
-        caused_by=caused_by,
+        sku=p.sku,
+        location=p.location,
+        lot=p.lot or None,
+        unit=p.unit,
+        on_hand=p.on_hand,
+        reserved=p.reserved,
+        quality_hold=p.quality_hold,
+        expired=p.expired_quantity,
+        in_transit=p.in_transit,
+        incoming=p.incoming,
+        available_to_promise=p.available_to_promise,
+        location_available_to_promise=changed.location_available_to_promise,
+        expires_on=p.expires_on,
+        counted_at=p.counted_at,
+        received=p.received,
+        shipped=p.shipped,
+        returned=p.returned,
+        scrapped=p.scrapped,
+        lost_sales=p.lost_sales,
+        anomalies=sorted(PositionAnomaly(a.value) for a in p.anomalies),
+        position_version=p.version,
+        caused_by=changed.cause,
         changed_at=datetime.now(UTC),
     )

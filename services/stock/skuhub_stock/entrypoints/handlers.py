@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from skuhub_contracts.events import StockMoved
 from skuhub_runtime.handling import Incoming, Outcome
@@ -19,15 +20,21 @@ async def on_stock_moved(uow: StockUnitOfWork, batch: Sequence[Incoming[StockMov
     latency measured from it includes the wait of every movement it stands for.
     """
     by_id = {incoming.id: incoming for incoming in batch}
-    recorded = await record_movements(uow.ledger, [to_reported(i.envelope) for i in batch])
-    return Outcome(
-        emitted=[
-            by_id[changed.cause].derive(
-                to_stock_level_changed(changed.position, changed.cause),
-                origin_time=min(by_id[c].envelope.origin_time for c in changed.causes),
+    reported = [to_reported(i.envelope) for i in batch]
+    recorded = await record_movements(uow.ledger, reported, datetime.now(UTC))
+    emitted = []
+    for changed in recorded.changed:
+        # A movement parked in an earlier batch is not in this one: the event that let it
+        # through (its partner) stands for it.
+        here = [by_id[c] for c in changed.causes if c in by_id]
+        emitted.append(
+            here[-1].derive(
+                to_stock_level_changed(changed),
+                origin_time=min(i.envelope.origin_time for i in here),
             )
-            for changed in recorded.changed
-        ],
+        )
+    return Outcome(
+        emitted=emitted,
         rejected=recorded.rejected,
         ignored=frozenset(recorded.duplicates),
     )

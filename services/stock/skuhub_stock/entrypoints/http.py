@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -18,6 +18,7 @@ from skuhub_contracts.identifiers import Sku
 from skuhub_contracts.topics import STOCK_MOVED
 from skuhub_runtime.http import OriginDep, error_responses, get_runtime, validation_errors
 from skuhub_runtime.service import ServiceRuntime
+from skuhub_stock.domain.positions import Position, location_available_to_promise
 from skuhub_stock.entrypoints.events import to_movement
 from skuhub_stock.service_layer.ports import StockUnitOfWork
 from skuhub_stock.service_layer.record_movements import refusals
@@ -37,22 +38,57 @@ class Accepted(BaseModel):
     topic: str
 
 
-class PositionView(BaseModel):
+class Buckets(BaseModel):
+    """Quantities in the SKU's stock unit; docs/stock.md defines each."""
+
+    on_hand: Decimal
+    reserved: Decimal
+    quality_hold: Decimal
+    expired: Decimal
+    in_transit: Decimal
+    incoming: Decimal
+    available_to_promise: Decimal
+    projected: Decimal = Field(description="on_hand + in_transit + incoming - reserved.")
+
+
+class Counters(BaseModel):
+    """Cumulative flows (never decrease)."""
+
+    received: Decimal
+    shipped: Decimal
+    returned: Decimal
+    scrapped: Decimal
+    lost_sales: Decimal
+
+
+class PositionView(Buckets, Counters):
     location: str
     lot: str | None
     unit: str
-    on_hand: Decimal
-    reserved: Decimal
-    in_transit: Decimal
-    available_to_promise: Decimal
-    expires_on: str | None
+    expires_on: date | None
+    counted_at: datetime | None
+    anomalies: list[str]
     version: int
+
+
+class LocationView(Buckets):
+    location: str
+    unit: str
 
 
 class PositionsView(BaseModel):
     sku: str
-    positions: list[PositionView]
-    available_to_promise: Decimal = Field(description="Sum over all locations and lots.")
+    positions: list[PositionView] = Field(description="Per location and lot.")
+    locations: list[LocationView] = Field(
+        description="Per location over its lots; available_to_promise is the signed sum of "
+        "the lots' (sellable - reserved), never below zero."
+    )
+    network: Buckets = Field(
+        description="Over all locations; available_to_promise is the sum of the locations'."
+    )
+    available_to_promise: Decimal = Field(
+        description="The network's (as network.available_to_promise)."
+    )
 
 
 class JournalEntryView(BaseModel):
@@ -73,6 +109,15 @@ class JournalEntryView(BaseModel):
     rejected_reason: str | None = Field(
         description="Why the ledger refused the movement (it stays journaled); null if applied."
     )
+    outcome: str | None = Field(
+        description="null when applied as reported; `parked` while it waits for its partner; "
+        "`superseded` for a cycle count a later count had replaced; `absorbed` when a later "
+        "cycle count had already counted its effect on on_hand (docs/stock.md, Time)."
+    )
+    reservation_id: str | None
+    transfer_ref: str | None
+    order_ref: str | None
+    expected_on: date | None
 
 
 class JournalPage(BaseModel):
@@ -102,7 +147,8 @@ async def post_movements(
     batch: MovementBatch, runtime: StockRuntime, origin: OriginDep
 ) -> Accepted | JSONResponse:
     movements = [to_movement(m) for m in batch.movements]
-    refused = await runtime.read(lambda uow: refusals(uow.ledger, movements))
+    now = datetime.now(UTC)
+    refused = await runtime.read(lambda uow: refusals(uow.ledger, movements, now))
     if refused:
         return validation_errors(
             [
@@ -160,6 +206,11 @@ async def get_journal(
             occurred_at=e.reported.occurred_at,
             recorded_at=e.recorded_at,
             rejected_reason=e.rejected_reason,
+            outcome=e.outcome,
+            reservation_id=e.reported.movement.reservation_id,
+            transfer_ref=e.reported.movement.transfer_ref,
+            order_ref=e.reported.movement.order_ref,
+            expected_on=e.reported.movement.expected_on,
         )
         for e in found
     ]
@@ -174,27 +225,184 @@ async def get_journal(
     "/positions/{sku:path}",
     response_model=PositionsView,
     summary="Stock positions of a SKU",
-    description="Every location and lot of the SKU as the ledger has them now. An unknown SKU "
-    "has no positions (an empty list), not an error.",
+    description="Every location and lot of the SKU as the ledger has them now, each location's "
+    "totals and the network's (docs/stock.md has the formulas). An unknown SKU has no "
+    "positions (empty lists and zeros), not an error.",
 )
 async def get_positions(sku: Sku, runtime: StockRuntime) -> PositionsView:
     found = await runtime.read(lambda uow: uow.ledger.positions_of(sku))
-    views = [
-        PositionView(
-            location=p.location,
-            lot=p.lot or None,
-            unit=p.unit,
-            on_hand=p.on_hand,
-            reserved=p.reserved,
-            in_transit=p.in_transit,
-            available_to_promise=p.available_to_promise,
-            expires_on=p.expires_on.isoformat() if p.expires_on else None,
-            version=p.version,
-        )
-        for p in found
+    by_location: dict[str, list[Position]] = {}
+    for position in found:
+        by_location.setdefault(position.location, []).append(position)
+    locations = [
+        LocationView(location=location, unit=lots[0].unit, **_buckets(lots).model_dump())
+        for location, lots in by_location.items()
     ]
+    network = Buckets(
+        **{
+            name: sum((getattr(v, name) for v in locations), Decimal(0))
+            for name in Buckets.model_fields
+        }
+    )
     return PositionsView(
         sku=sku,
-        positions=views,
-        available_to_promise=sum((v.available_to_promise for v in views), Decimal(0)),
+        positions=[_position_view(p) for p in found],
+        locations=locations,
+        network=network,
+        available_to_promise=network.available_to_promise,
     )
+
+
+def _buckets(lots: list[Position]) -> Buckets:
+    def total(name: str) -> Decimal:
+        return sum((getattr(p, name) for p in lots), Decimal(0))
+
+    return Buckets(
+        on_hand=total("on_hand"),
+        reserved=total("reserved"),
+        quality_hold=total("quality_hold"),
+        expired=total("expired_quantity"),
+        in_transit=total("in_transit"),
+        incoming=total("incoming"),
+        available_to_promise=location_available_to_promise(lots),
+        projected=total("projected"),
+    )
+
+
+def _position_view(p: Position) -> PositionView:
+    return PositionView(
+        location=p.location,
+        lot=p.lot or None,
+        unit=p.unit,
+        on_hand=p.on_hand,
+        reserved=p.reserved,
+        quality_hold=p.quality_hold,
+        expired=p.expired_quantity,
+        in_transit=p.in_transit,
+        incoming=p.incoming,
+        available_to_promise=p.available_to_promise,
+        projected=p.projected,
+        received=p.received,
+        shipped=p.shipped,
+        returned=p.returned,
+        scrapped=p.scrapped,
+        lost_sales=p.lost_sales,
+        expires_on=p.expires_on,
+        counted_at=p.counted_at,
+        anomalies=sorted(a.value for a in p.anomalies),
+        version=p.version,
+    )
+
+
+class ParkedView(BaseModel):
+    event_id: str
+    sku: str
+    kind: str
+    location: str
+    waiting_for: str = Field(description="`reservation` or `transfer`.")
+    reference: str = Field(description="The reservation_id or transfer_ref it waits for.")
+    parked_at: datetime
+    age_s: float
+
+
+class AnomalyView(BaseModel):
+    sku: str
+    location: str
+    lot: str | None
+    anomaly: str = Field(
+        description="negative_on_hand, oversold, negative_in_transit or release_exceeds_reserved."
+    )
+    quantity: Decimal = Field(description="How far: the shortfall when it was recorded.")
+    event_id: str = Field(description="The movement that caused it.")
+    recorded_at: datetime
+
+
+class VarianceView(BaseModel):
+    event_id: str = Field(description="The cycle count.")
+    sku: str
+    location: str
+    lot: str | None
+    occurred_at: datetime
+    counted: Decimal
+    expected: Decimal = Field(description="What the ledger had as of the count's time.")
+    difference: Decimal
+
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many.")]
+SkuFilter = Annotated[Sku | None, Query(description="Only this SKU.")]
+
+
+@router.get(
+    "/parked",
+    response_model=list[ParkedView],
+    summary="Movements waiting for their partner",
+    description="Releases that arrived before their reservation and transfer-ins before their "
+    "transfer-out, oldest first. Each is applied when its partner arrives.",
+)
+async def get_parked(runtime: StockRuntime, limit: Limit = 100) -> list[ParkedView]:
+    found = await runtime.read(lambda uow: uow.ledger.parked(limit=limit))
+    now = datetime.now(UTC)
+    return [
+        ParkedView(
+            event_id=e.reported.event_id,
+            sku=e.reported.movement.sku,
+            kind=e.reported.movement.kind.value,
+            location=e.reported.movement.location,
+            waiting_for=e.waiting_for[0],
+            reference=e.waiting_for[1],
+            parked_at=e.parked_at,
+            age_s=(now - e.parked_at).total_seconds(),
+        )
+        for e in found
+    ]
+
+
+@router.get(
+    "/anomalies",
+    response_model=list[AnomalyView],
+    summary="What upstream's facts implied and should not have",
+    description="Each time a position entered an anomalous state (or a release found less "
+    "reserved than it released), newest first.",
+)
+async def get_anomalies(
+    runtime: StockRuntime, sku: SkuFilter = None, limit: Limit = 100
+) -> list[AnomalyView]:
+    found = await runtime.read(lambda uow: uow.ledger.anomalies_of(sku, limit=limit))
+    return [
+        AnomalyView(
+            sku=e.record.key[0],
+            location=e.record.key[1],
+            lot=e.record.key[2] or None,
+            anomaly=e.record.anomaly,
+            quantity=e.record.quantity,
+            event_id=e.record.cause,
+            recorded_at=e.recorded_at,
+        )
+        for e in found
+    ]
+
+
+@router.get(
+    "/variances",
+    response_model=list[VarianceView],
+    summary="Cycle-count variances",
+    description="Each applied cycle count's difference from what the ledger had as of the "
+    "count's time, newest first.",
+)
+async def get_variances(
+    runtime: StockRuntime, sku: SkuFilter = None, limit: Limit = 100
+) -> list[VarianceView]:
+    found = await runtime.read(lambda uow: uow.ledger.variances_of(sku, limit=limit))
+    return [
+        VarianceView(
+            event_id=e.variance.cause,
+            sku=e.variance.key[0],
+            location=e.variance.key[1],
+            lot=e.variance.key[2] or None,
+            occurred_at=e.variance.occurred_at,
+            counted=e.variance.counted,
+            expected=e.variance.expected,
+            difference=e.variance.difference,
+        )
+        for e in found
+    ]

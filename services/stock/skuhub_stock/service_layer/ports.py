@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Protocol
 
-from skuhub_stock.domain.ledger import Movement, Position, PositionKey
+from skuhub_stock.domain.ledger import (
+    AnomalyRecord,
+    Ledger,
+    LotKey,
+    OrderLineKey,
+    Parked,
+    Reservation,
+    SkuFacts,
+    Transfer,
+    Variance,
+    WaitingFor,
+)
+from skuhub_stock.domain.movements import Movement, MovementKind, Place, PositionKey
+from skuhub_stock.domain.positions import Position
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,30 +31,132 @@ class ReportedMovement:
     event_id: str
     source_system: str
     source_sequence: int
-    occurred_at: datetime
     movement: Movement
     reason: str | None = None
     """Upstream's free text for people (why it moved)."""
 
+    @property
+    def occurred_at(self) -> datetime:
+        return self.movement.occurred_at
+
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """A journaled movement as reported, with where it stands in the journal and whether
-    the ledger refused it."""
+    """A journaled movement as reported, with where it stands in the journal and what the
+    ledger made of it."""
 
     seq: int
     """Increases with every entry journaled: the paging cursor."""
     reported: ReportedMovement
     recorded_at: datetime
     rejected_reason: str | None
+    outcome: str | None = None
+    """None while the movement is applied as reported; ``parked`` while it waits for the
+    movement it refers to, ``superseded`` for a cycle count a later count had replaced,
+    ``absorbed`` when a later cycle count had already counted its effect on hand."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a batch of movements reads and may change: its places (every lot of a SKU at a
+    location), the lots, reservations, transfers and order lines it names, and the times
+    of its cycle counts."""
+
+    places: frozenset[Place] = frozenset()
+    lots: frozenset[LotKey] = frozenset()
+    reservations: frozenset[str] = frozenset()
+    transfers: frozenset[str] = frozenset()
+    order_lines: frozenset[OrderLineKey] = frozenset()
+    counts: frozenset[tuple[PositionKey, datetime]] = frozenset()
+
+    @property
+    def skus(self) -> frozenset[str]:
+        return frozenset(sku for sku, _ in self.places)
+
+    @classmethod
+    def of(cls, movements: Iterable[Movement]) -> Scope:
+        places: set[Place] = set()
+        lots: set[LotKey] = set()
+        reservations: set[str] = set()
+        transfers: set[str] = set()
+        order_lines: set[OrderLineKey] = set()
+        counts: set[tuple[PositionKey, datetime]] = set()
+        for m in movements:
+            places.update(m.places)
+            if m.lot:
+                lots.add((m.sku, m.lot))
+            if m.reservation_id:
+                reservations.add(m.reservation_id)
+            if m.transfer_ref:
+                transfers.add(m.transfer_ref)
+            if m.order_ref:
+                order_lines.add((m.sku, m.location, m.order_ref))
+            if m.kind is MovementKind.CYCLE_COUNT:
+                counts.add((m.key, m.occurred_at))
+        return cls(
+            frozenset(places),
+            frozenset(lots),
+            frozenset(reservations),
+            frozenset(transfers),
+            frozenset(order_lines),
+            frozenset(counts),
+        )
+
+
+@dataclass
+class LedgerState:
+    """What storage holds for one :class:`Scope`: the makings of a :class:`Ledger`."""
+
+    positions: list[Position] = field(default_factory=list)
+    facts: dict[str, SkuFacts] = field(default_factory=dict)
+    lots: dict[LotKey, date] = field(default_factory=dict)
+    reservations: dict[str, Reservation] = field(default_factory=dict)
+    transfers: dict[str, Transfer] = field(default_factory=dict)
+    order_lines: dict[OrderLineKey, Decimal] = field(default_factory=dict)
+    parked: dict[WaitingFor, list[Parked]] = field(default_factory=dict)
+    counted_later: dict[tuple[PositionKey, datetime], Decimal] = field(default_factory=dict)
+
+    def ledger(self, now: datetime) -> Ledger:
+        return Ledger(
+            now=now,
+            positions={p.key: p for p in self.positions},
+            facts=self.facts,
+            lots=self.lots,
+            reservations=self.reservations,
+            transfers=self.transfers,
+            order_lines=self.order_lines,
+            parked=self.parked,
+            counted_later=self.counted_later,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedEntry:
+    """A parked movement as listed: what it waits for, since when."""
+
+    reported: ReportedMovement
+    waiting_for: WaitingFor
+    parked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyEntry:
+    record: AnomalyRecord
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VarianceEntry:
+    variance: Variance
+    recorded_at: datetime
 
 
 class LedgerRepository(Protocol):
-    """The movement journal and the positions (SKU x location x lot, no lot being "").
+    """The movement journal, the positions and what ties movements together.
 
     Positions come back as copies: changing one changes nothing stored until it is
-    saved. Positions are ordered by key, as the database collates text (byte order
-    in the C collation of the embedded PostgreSQL).
+    saved. Lists are ordered by key, as the database collates text (byte order in the
+    C collation of the embedded PostgreSQL).
     ``tests/integration/test_repository_contracts.py`` holds every implementation to
     this contract.
     """
@@ -52,26 +168,42 @@ class LedgerRepository(Protocol):
         is journaled already, earlier in the same batch included (the first one counts).
         """
 
-    async def load_positions(
-        self, keys: Iterable[PositionKey], *, lock: bool = True
-    ) -> list[Position]:
-        """Positions with these keys (those that exist), in key order; with ``lock``, locked
-        (and the SKUs' not-yet-existing positions reserved) for this transaction: another
-        locking load of any of these SKUs waits until this transaction ends."""
+    async def load(self, scope: Scope, *, lock: bool = True) -> LedgerState:
+        """Everything stored within ``scope``. With ``lock``, the scope's SKUs are locked
+        for this transaction (positions that do not exist yet included): another locking
+        load of any of them waits until this transaction ends."""
 
-    async def save_positions(self, positions: Iterable[Position]) -> None:
-        """Insert or overwrite these positions, every field as given."""
+    async def save(self, ledger: Ledger) -> None:
+        """Store everything ``ledger`` changed: positions, new lots, the reservations,
+        transfers and order lines it touched, effects on hand, variances, anomalies,
+        parked and no-longer-parked movements, superseded counts."""
 
     async def mark_rejected(self, event_id: str, reason: str) -> None:
         """Note in the journal why a movement was refused; it stays journaled (a redelivery is
         still a duplicate). An event id never journaled is left unknown."""
 
+    async def save_facts(self, sku: str, facts: SkuFacts, version: int) -> bool:
+        """Keep the catalog's stock facts of a SKU unless newer ones are stored; True when
+        stored."""
+
     async def positions_of(self, sku: str) -> list[Position]:
         """Every position of one SKU, by location and lot."""
+
+    async def positions_due_to_expire(self, now: datetime, limit: int) -> list[PositionKey]:
+        """Positions whose lot expired by ``now`` and that are not marked expired yet."""
 
     async def journal_of(self, sku: str, *, after: int | None, limit: int) -> list[JournalEntry]:
         """Up to ``limit`` journaled movements of one SKU in the order they were journaled,
         those after the entry numbered ``after`` (from the first when None)."""
+
+    async def parked(self, *, limit: int) -> list[ParkedEntry]:
+        """Movements waiting for their partner, oldest first."""
+
+    async def anomalies_of(self, sku: str | None, *, limit: int) -> list[AnomalyEntry]:
+        """Recorded anomalies, newest first (of one SKU, or all)."""
+
+    async def variances_of(self, sku: str | None, *, limit: int) -> list[VarianceEntry]:
+        """Recorded cycle-count variances, newest first (of one SKU, or all)."""
 
 
 class StockUnitOfWork(Protocol):

@@ -1,29 +1,27 @@
-"""Use cases: record a batch of reported stock movements; check movements before taking them."""
+"""Use cases of the ledger: record reported movements, check them first, expire lots."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 
-from skuhub_stock.domain.ledger import (
-    Ledger,
-    Movement,
-    MovementKind,
-    MovementRejected,
-    Position,
-    PositionKey,
-)
-from skuhub_stock.service_layer.ports import LedgerRepository, ReportedMovement
+from skuhub_stock.domain.ledger import Ledger
+from skuhub_stock.domain.movements import Movement, MovementRejected
+from skuhub_stock.domain.positions import Position
+from skuhub_stock.service_layer.ports import LedgerRepository, ReportedMovement, Scope
 
 
 @dataclass(frozen=True, slots=True)
 class Changed:
-    """A position a batch changed, and the events that changed it, in the order applied
-    (the last one is the cause of its new version)."""
+    """A position a batch changed, the events that changed it in the order applied (the
+    last one is the cause of its new version), and the SKU's ATP at its location now."""
 
     position: Position
     causes: tuple[str, ...]
+    location_available_to_promise: Decimal
 
     @property
     def cause(self) -> str:
@@ -33,15 +31,19 @@ class Changed:
 @dataclass
 class Recorded:
     """What a batch did: final positions (with the events that changed each), rejects,
-    and duplicates (movements journaled before under the same source system and sequence)."""
+    duplicates (movements journaled before under the same source system and sequence),
+    and the ledger with everything else it recorded (parked, anomalies, variances)."""
 
     changed: list[Changed] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
     duplicates: set[str] = field(default_factory=set)
+    ledger: Ledger | None = None
 
 
-async def record_movements(repo: LedgerRepository, batch: Sequence[ReportedMovement]) -> Recorded:
-    """Journal the movements, apply the new ones in order, save the changed positions.
+async def record_movements(
+    repo: LedgerRepository, batch: Sequence[ReportedMovement], now: datetime
+) -> Recorded:
+    """Journal the movements, apply the new ones in order, save what changed.
 
     A movement already journaled under the same (source system, source
     sequence) is a duplicate delivery and changes nothing.
@@ -52,50 +54,55 @@ async def record_movements(repo: LedgerRepository, batch: Sequence[ReportedMovem
     result.duplicates = {m.event_id for m in batch} - new_ids
     if not fresh:
         return result
-
-    ledger = Ledger(
-        {p.key: p for p in await repo.load_positions(_touched(m.movement for m in fresh))}
-    )
-    causes: dict[PositionKey, list[str]] = {}
+    ledger = (await repo.load(Scope.of(m.movement for m in fresh))).ledger(now)
     for reported in fresh:
         try:
-            touched = ledger.apply(reported.movement)
+            ledger.apply(reported.movement, reported.event_id)
         except MovementRejected as rejected:
             result.rejected[reported.event_id] = rejected.reason
             await repo.mark_rejected(reported.event_id, rejected.reason)
-            continue
-        for position in touched:
-            causes.setdefault(position.key, []).append(reported.event_id)
-    await repo.save_positions(ledger.changed.values())
-    result.changed = [Changed(p, tuple(causes[k])) for k, p in ledger.changed.items()]
+    await repo.save(ledger)
+    result.changed = changes_of(ledger)
+    result.ledger = ledger
     return result
 
 
+async def expire_lots(repo: LedgerRepository, now: datetime, limit: int, cause: str) -> Ledger:
+    """Mark the positions whose lot expired by ``now`` (at most ``limit``) as expired."""
+    due = await repo.positions_due_to_expire(now, limit)
+    scope = Scope(places=frozenset(key[:2] for key in due))
+    ledger = (await repo.load(scope)).ledger(now)
+    ledger.expire(due, cause)
+    await repo.save(ledger)
+    return ledger
+
+
+def changes_of(ledger: Ledger) -> list[Changed]:
+    return [
+        Changed(
+            position,
+            tuple(ledger.causes[key]),
+            ledger.location_available_to_promise(key[:2]),
+        )
+        for key, position in ledger.changed.items()
+    ]
+
+
 async def refusals(
-    repo: LedgerRepository, movements: Sequence[Movement]
+    repo: LedgerRepository, movements: Sequence[Movement], now: datetime
 ) -> dict[int, MovementRejected]:
     """Which of ``movements`` the ledger would refuse now, by index, and why.
 
     The same domain code as :func:`record_movements`, on a copy of the current
-    positions; nothing is locked or saved. HTTP ingest asks this before it takes
+    state; nothing is locked or saved. HTTP ingest asks this before it takes
     movements, so a client hears about a refusal instead of the dead-letter topic.
     """
-    current = await repo.load_positions(_touched(movements), lock=False)
-    ledger = Ledger({p.key: copy.copy(p) for p in current})
+    state = await repo.load(Scope.of(movements), lock=False)
+    ledger = copy.deepcopy(state).ledger(now)
     refused: dict[int, MovementRejected] = {}
     for index, movement in enumerate(movements):
         try:
-            ledger.apply(movement)
+            ledger.apply(movement, f"check-{index}")
         except MovementRejected as rejected:
             refused[index] = rejected
     return refused
-
-
-def _touched(movements: Iterable[Movement]) -> set[PositionKey]:
-    """Every position the movements change: their own, and a transfer's destination."""
-    keys: set[PositionKey] = set()
-    for movement in movements:
-        keys.add(movement.key)
-        if movement.kind is MovementKind.TRANSFER_OUT and movement.destination:
-            keys.add((movement.sku, movement.destination, movement.lot or ""))
-    return keys
