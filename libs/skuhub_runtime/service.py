@@ -31,6 +31,7 @@ from skuhub_runtime.dependencies import Dependency, DependencyWatch, Unreachable
 from skuhub_runtime.handling import ConsumerSpec, Decision
 from skuhub_runtime.kafka import create_broker
 from skuhub_runtime.outbox import OutboxRelay
+from skuhub_runtime.periodic import PeriodicJob, PeriodicRunner
 from skuhub_runtime.producer import KafkaPublisher
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_runtime.transactions import Transactions
@@ -51,6 +52,7 @@ class ServiceRuntime(Generic[U]):
         unit_of_work: Callable[[AsyncConnection], U],
         migrations_dir: Path,
         consumers: Sequence[ConsumerSpec[Any, U]] = (),
+        periodic: Sequence[PeriodicJob[U]] = (),
     ) -> None:
         self.settings = settings
         self.service = settings.service_name
@@ -74,6 +76,7 @@ class ServiceRuntime(Generic[U]):
         ]
         for consumer in self.consumers:
             consumer.register(self.broker)
+        self.periodic = PeriodicRunner(list(periodic), self.transactions)
         self.ready = False
         self._probe_engine = create_probe_engine(settings)
         self.dependencies = DependencyWatch(
@@ -118,6 +121,7 @@ class ServiceRuntime(Generic[U]):
         await self.publisher.start()
         self.relay.start()
         await self.broker.start()
+        self.periodic.start()
         self.ready = self.dependencies.started = True
         await self.dependencies.probe()  # readiness answers from this round on
         self.dependencies.start()
@@ -137,6 +141,7 @@ class ServiceRuntime(Generic[U]):
         metrics.READY.labels(self.service).set(0)
         await self.dependencies.stop()
         for name, step in (
+            ("periodic jobs", self.periodic.stop),
             ("consumers", self.broker.stop),
             ("outbox relay", self.relay.stop),
             ("producer", self.publisher.stop),

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from skuhub_runtime.settings import ServiceSettings
 
 
 class StockSettings(ServiceSettings):
     service_name: str = "stock"
     http_port: int = 8102
+    expiry_check_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the service looks for lots that have expired: a position is "
+        "re-published at most this long after its lot's expiry instant.",
+    )

@@ -13,6 +13,7 @@ from skuhub_runtime.service import ServiceRuntime, run_service
 from skuhub_stock.adapters.ledger_repository import sql_unit_of_work
 from skuhub_stock.entrypoints.handlers import on_stock_moved
 from skuhub_stock.entrypoints.http import router
+from skuhub_stock.entrypoints.schedules import periodic_jobs
 from skuhub_stock.settings import StockSettings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -27,6 +28,7 @@ def create_app(settings: StockSettings | None = None) -> FastAPI:
         unit_of_work=sql_unit_of_work,
         migrations_dir=MIGRATIONS,
         consumers=CONSUMERS,
+        periodic=periodic_jobs(settings),
     )
     return create_http_app(
         runtime,

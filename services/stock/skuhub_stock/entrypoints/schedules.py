@@ -1,0 +1,30 @@
+"""The stock service's periodic jobs: lots that expire leave ATP at their expiry instant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from skuhub_runtime.handling import Decision
+from skuhub_runtime.origin import Origin
+from skuhub_runtime.periodic import PeriodicJob
+from skuhub_stock.entrypoints.events import to_stock_level_changed
+from skuhub_stock.service_layer.ports import StockUnitOfWork
+from skuhub_stock.service_layer.record_movements import changes_of, expire_lots
+from skuhub_stock.settings import StockSettings
+
+EXPIRY_BATCH = 500
+
+
+async def expire_due_lots(uow: StockUnitOfWork, now: datetime) -> Decision[bool]:
+    """Mark positions whose lot expired by now; publish each (caused by ``expiry/<date>``)."""
+    ledger = await expire_lots(uow.ledger, now, EXPIRY_BATCH, f"expiry/{now.date()}")
+    origin = Origin(None, None, source="/skuhub/stock/expiry")
+    changed = changes_of(ledger)
+    return Decision(
+        value=len(changed) >= EXPIRY_BATCH,
+        emitted=[origin.envelope(to_stock_level_changed(c)) for c in changed],
+    )
+
+
+def periodic_jobs(settings: StockSettings) -> list[PeriodicJob[StockUnitOfWork]]:
+    return [PeriodicJob("stock-expiry", expire_due_lots, settings.expiry_check_interval_s)]
