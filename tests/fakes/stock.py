@@ -51,6 +51,7 @@ class FakeLedgerRepository:
         self._effects: list[tuple[PositionKey, datetime, Decimal, bool]] = []
         self._variances: list[VarianceEntry] = []
         self._anomalies: list[AnomalyEntry] = []
+        self._sequence = 0
         self.rejections: dict[str, str] = {}
 
     async def record_movements(self, movements: Sequence[ReportedMovement]) -> set[str]:
@@ -164,6 +165,29 @@ class FakeLedgerRepository:
             if p.expires_on is not None and not p.expired and p.expired_at(now)
         )
         return [key for _, key in due[:limit]]
+
+    async def reservation(
+        self, reservation_id: str | None = None, *, idempotency_key: str | None = None
+    ) -> Reservation | None:
+        for found in self._reservations.values():
+            if (reservation_id is not None and found.reservation_id == reservation_id) or (
+                reservation_id is None and found.idempotency_key == idempotency_key
+            ):
+                return copy.deepcopy(found)
+        return None
+
+    async def reservations_due_to_expire(self, now: datetime, limit: int) -> list[str]:
+        due = sorted(
+            (r.expires_at, r.reservation_id)
+            for r in self._reservations.values()
+            if r.status == "open" and r.expires_at is not None and r.expires_at <= now
+        )
+        return [reservation_id for _, reservation_id in due[:limit]]
+
+    async def next_sequences(self, count: int) -> list[int]:
+        start = self._sequence
+        self._sequence += count
+        return list(range(start + 1, start + count + 1))
 
     async def journal_of(self, sku: str, *, after: int | None, limit: int) -> list[JournalEntry]:
         entries = sorted(self._journal.values(), key=lambda e: e.seq)

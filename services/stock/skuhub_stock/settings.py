@@ -13,6 +13,6 @@ class StockSettings(ServiceSettings):
     expiry_check_interval_s: float = Field(
         default=1.0,
         gt=0,
-        description="How often the service looks for lots that have expired: a position is "
-        "re-published at most this long after its lot's expiry instant.",
+        description="How often the service looks for lots that have expired and reservations "
+        "whose time to live has ended: each is handled at most this long after its instant.",
     )

@@ -144,12 +144,7 @@ class SqlLedgerRepository:
                     reservations.c.reservation_id.in_(sorted(scope.reservations))
                 )
             )
-            state.reservations = {
-                r["reservation_id"]: Reservation(
-                    r["reservation_id"], r["sku"], r["location"], _quantities(r["lots"])
-                )
-                for r in rows.mappings()
-            }
+            state.reservations = {r["reservation_id"]: _to_reservation(r) for r in rows.mappings()}
         if scope.transfers:
             rows = await self._conn.execute(
                 sa.select(transfers).where(transfers.c.transfer_ref.in_(sorted(scope.transfers)))
@@ -294,7 +289,10 @@ class SqlLedgerRepository:
             await self._conn.execute(
                 statement.on_conflict_do_update(
                     index_elements=[reservations.c.reservation_id],
-                    set_={"lots": statement.excluded.lots},
+                    set_={
+                        c: statement.excluded[c]
+                        for c in ("lots", "status", "expires_at", "idempotency_key", "created_at")
+                    },
                 ),
                 [
                     {
@@ -302,6 +300,10 @@ class SqlLedgerRepository:
                         "sku": r.sku,
                         "location": r.location,
                         "lots": _json_quantities(r.lots),
+                        "status": r.status,
+                        "expires_at": r.expires_at,
+                        "idempotency_key": r.idempotency_key,
+                        "created_at": r.created_at,
                     }
                     for ref in sorted(refs)
                     if (r := ledger.reservations.get(ref)) is not None
@@ -424,6 +426,32 @@ class SqlLedgerRepository:
         )
         return [(r.sku, r.location, r.lot) for r in await self._conn.execute(statement)]
 
+    async def reservation(
+        self, reservation_id: str | None = None, *, idempotency_key: str | None = None
+    ) -> Reservation | None:
+        column, value = (
+            (reservations.c.reservation_id, reservation_id)
+            if reservation_id is not None
+            else (reservations.c.idempotency_key, idempotency_key)
+        )
+        row = (await self._conn.execute(sa.select(reservations).where(column == value))).first()
+        return _to_reservation(row._mapping) if row is not None else None
+
+    async def reservations_due_to_expire(self, now: datetime, limit: int) -> list[str]:
+        statement = (
+            sa.select(reservations.c.reservation_id)
+            .where(reservations.c.status == "open", reservations.c.expires_at <= now)
+            .order_by(reservations.c.expires_at, reservations.c.reservation_id)
+            .limit(limit)
+        )
+        return list((await self._conn.execute(statement)).scalars())
+
+    async def next_sequences(self, count: int) -> list[int]:
+        statement = sa.select(sa.func.nextval("command_sequence")).select_from(
+            sa.func.generate_series(1, count)
+        )
+        return list((await self._conn.execute(statement)).scalars())
+
     async def journal_of(self, sku: str, *, after: int | None, limit: int) -> list[JournalEntry]:
         statement = sa.select(movements).where(movements.c.sku == sku)
         if after is not None:
@@ -510,6 +538,19 @@ def _to_position(row: sa.RowMapping) -> Position:
         location=row["location"],
         lot=row["lot"],
         **{name: row[name] for name in _POSITION_FIELDS},
+    )
+
+
+def _to_reservation(row: sa.RowMapping) -> Reservation:
+    return Reservation(
+        row["reservation_id"],
+        row["sku"],
+        row["location"],
+        _quantities(row["lots"]),
+        status=row["status"],
+        expires_at=row["expires_at"],
+        idempotency_key=row["idempotency_key"],
+        created_at=row["created_at"],
     )
 
 

@@ -106,7 +106,17 @@ reservations = sa.Table(
     sa.Column("sku", sa.Text, nullable=False),
     sa.Column("location", sa.Text, nullable=False),
     sa.Column("lots", JSONB, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="open"),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
+    sa.Column("idempotency_key", sa.Text, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True)),
 )
+sa.Index(
+    "reservations_expiry_idx",
+    reservations.c.expires_at,
+    postgresql_where=reservations.c.status == "open",
+)
+sa.Sequence("command_sequence", metadata=metadata)
 
 transfers = sa.Table(
     "transfers",

@@ -47,12 +47,20 @@ class SkuFacts:
 
 @dataclass(slots=True)
 class Reservation:
-    """A reservation by id and the quantity it still holds per lot, in the order taken."""
+    """A reservation by id and the quantity it still holds per lot, in the order taken.
+
+    One reported by upstream (a fact) is open as long as it holds something; one made
+    over HTTP (a command) also has a status, a time to live and its idempotency key.
+    """
 
     reservation_id: str
     sku: str
     location: str
     lots: dict[str, Decimal] = field(default_factory=dict)
+    status: str = "open"
+    expires_at: datetime | None = None
+    idempotency_key: str | None = None
+    created_at: datetime | None = None
 
     @property
     def quantity(self) -> Decimal:
@@ -221,6 +229,14 @@ class Ledger:
         for position in self.at(place):
             return position.unit
         return fallback
+
+    def quantity_in_stock_unit(self, movement: Movement) -> Decimal:
+        """The movement's quantity in its SKU's stock unit.
+
+        Raises:
+            MovementRejected: the unit does not convert (or the places keep different units).
+        """
+        return self._checked_quantity(movement)
 
     def _checked_quantity(self, movement: Movement) -> Decimal:
         facts = self.facts.get(movement.sku)

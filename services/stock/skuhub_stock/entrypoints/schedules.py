@@ -1,4 +1,5 @@
-"""The stock service's periodic jobs: lots that expire leave ATP at their expiry instant."""
+"""The stock service's periodic jobs: lots that expire leave ATP at their expiry instant;
+reservations whose time to live ends give their units back."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from skuhub_runtime.periodic import PeriodicJob
 from skuhub_stock.entrypoints.events import to_stock_level_changed
 from skuhub_stock.service_layer.ports import StockUnitOfWork
 from skuhub_stock.service_layer.record_movements import changes_of, expire_lots
+from skuhub_stock.service_layer.reservations import expire_reservations
 from skuhub_stock.settings import StockSettings
 
 EXPIRY_BATCH = 500
@@ -26,5 +28,19 @@ async def expire_due_lots(uow: StockUnitOfWork, now: datetime) -> Decision[bool]
     )
 
 
+async def expire_due_reservations(uow: StockUnitOfWork, now: datetime) -> Decision[bool]:
+    """Release the open reservations whose time to live has ended (status ``expired``)."""
+    ledger, count = await expire_reservations(uow.ledger, now, EXPIRY_BATCH)
+    origin = Origin(None, None, source="/skuhub/stock/reservations")
+    return Decision(
+        value=count >= EXPIRY_BATCH,
+        emitted=[origin.envelope(to_stock_level_changed(c)) for c in changes_of(ledger)],
+    )
+
+
 def periodic_jobs(settings: StockSettings) -> list[PeriodicJob[StockUnitOfWork]]:
-    return [PeriodicJob("stock-expiry", expire_due_lots, settings.expiry_check_interval_s)]
+    interval = settings.expiry_check_interval_s
+    return [
+        PeriodicJob("stock-lot-expiry", expire_due_lots, interval),
+        PeriodicJob("stock-reservation-expiry", expire_due_reservations, interval),
+    ]

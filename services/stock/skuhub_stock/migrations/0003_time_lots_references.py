@@ -61,7 +61,19 @@ def upgrade() -> None:
         sa.Column("sku", sa.Text, nullable=False),
         sa.Column("location", sa.Text, nullable=False),
         sa.Column("lots", JSONB, nullable=False),
+        sa.Column("status", sa.Text, nullable=False, server_default="open"),
+        sa.Column("expires_at", sa.DateTime(timezone=True)),
+        sa.Column("idempotency_key", sa.Text, unique=True),
+        sa.Column("created_at", sa.DateTime(timezone=True)),
     )
+    op.create_index(
+        "reservations_expiry_idx",
+        "reservations",
+        ["expires_at"],
+        postgresql_where=sa.text("status = 'open'"),
+    )
+    # Numbers the movements the service makes itself (reservation commands) in its journal.
+    op.execute("CREATE SEQUENCE command_sequence")
     op.create_table(
         "transfers",
         sa.Column("transfer_ref", sa.Text, primary_key=True),
@@ -139,6 +151,7 @@ def downgrade() -> None:
         "effects",
     ):
         op.drop_table(table)
+    op.execute("DROP SEQUENCE command_sequence")
     for name in ("outcome", "expected_on", *REFERENCES):
         op.drop_column("movements", name)
     op.drop_index("positions_expiry_due_idx", table_name="positions")

@@ -192,6 +192,18 @@ class LedgerRepository(Protocol):
     async def positions_due_to_expire(self, now: datetime, limit: int) -> list[PositionKey]:
         """Positions whose lot expired by ``now`` and that are not marked expired yet."""
 
+    async def reservation(
+        self, reservation_id: str | None = None, *, idempotency_key: str | None = None
+    ) -> Reservation | None:
+        """The reservation with this id (or, without one, this idempotency key), if any."""
+
+    async def reservations_due_to_expire(self, now: datetime, limit: int) -> list[str]:
+        """Ids of open reservations whose time to live ended by ``now``, soonest first."""
+
+    async def next_sequences(self, count: int) -> list[int]:
+        """``count`` new numbers of the service's own sequence, for the movements commands
+        make (journaled under source system ``skuhub-stock``)."""
+
     async def journal_of(self, sku: str, *, after: int | None, limit: int) -> list[JournalEntry]:
         """Up to ``limit`` journaled movements of one SKU in the order they were journaled,
         those after the entry numbered ``after`` (from the first when None)."""

@@ -1,0 +1,230 @@
+"""HTTP commands on reservations: reserve within ATP (201 or 409 with the shortage),
+release, confirm, read. docs/stock.md, "Facts and commands"."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from skuhub_contracts.events import Lot
+from skuhub_contracts.identifiers import Gln, Sku, UnitCode
+from skuhub_contracts.values import PositiveQuantity
+from skuhub_runtime.handling import Decision
+from skuhub_runtime.http import OriginDep, error_responses
+from skuhub_runtime.origin import Origin
+from skuhub_stock.domain.ledger import Reservation
+from skuhub_stock.domain.movements import MovementRejected
+from skuhub_stock.domain.reservations import ReservationClosed, ReservationRefused, ReserveCommand
+from skuhub_stock.entrypoints.events import to_stock_level_changed
+from skuhub_stock.entrypoints.http import StockRuntime
+from skuhub_stock.service_layer.reservations import (
+    Commanded,
+    IdempotencyKeyReused,
+    ReservationNotFound,
+    confirm_reservation,
+    make_reservation,
+    release_reservation,
+)
+
+router = APIRouter(prefix="/v1/reservations", tags=["reservations"])
+
+ERROR_STATUSES: dict[type[Exception], int] = {
+    ReservationNotFound: 404,
+    ReservationClosed: 409,
+    IdempotencyKeyReused: 409,
+    MovementRejected: 422,
+}
+"""Each refusal of a reservation command and its HTTP status (the app registers them)."""
+
+MAX_TTL_S = 7 * 24 * 3600
+
+
+class ReservationRequest(BaseModel):
+    """Units to hold for an order at one location (and lot), for a while."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"sku": "TSHIRT-RED-M", "location": "4012345000009", "quantity": "2", "ttl_s": 900}
+            ]
+        },
+    )
+
+    sku: Sku
+    location: Gln
+    quantity: PositiveQuantity
+    unit: UnitCode = Field(
+        default="EA", description="Converted to the SKU's stock unit (packs, physical units)."
+    )
+    lot: Lot | None = Field(
+        default=None, description="Only this lot; without it, lots first expiring first."
+    )
+    ttl_s: int = Field(
+        default=900,
+        ge=1,
+        le=MAX_TTL_S,
+        description="Seconds until the reservation expires and its units are released.",
+    )
+
+
+class ReservedLot(BaseModel):
+    lot: str | None
+    quantity: Decimal
+
+
+class ReservationView(BaseModel):
+    reservation_id: str
+    sku: str
+    location: str
+    status: str = Field(description="open, released, confirmed (shipped) or expired.")
+    quantity: Decimal = Field(description="What it holds now, in the stock unit.")
+    lots: list[ReservedLot]
+    expires_at: datetime | None
+    created_at: datetime | None
+
+
+class Shortage(BaseModel):
+    """409: less is available to promise than was asked for; nothing was reserved."""
+
+    detail: str
+    requested: Decimal = Field(description="In the SKU's stock unit.")
+    available: Decimal
+    shortage: Decimal
+    unit: str
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Send the same key when retrying: the reservation is made once and the "
+        "retry answers with it (header Idempotent-Replayed: true).",
+    ),
+]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ReservationView,
+    summary="Reserve units within what is available to promise",
+    description="Granted only within the location's ATP (or the lot's), taking lots first "
+    "expiring first; requests for one SKU are served one at a time, so racing requests never "
+    "reserve more than there is. 409 with the shortage when there is not enough.",
+    responses={
+        409: {"model": Shortage, "description": "Not enough available; or the key was reused."},
+        **error_responses(422, e422="A field is invalid or the unit does not convert."),
+    },
+)
+async def post_reservation(
+    request: ReservationRequest,
+    runtime: StockRuntime,
+    origin: OriginDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> ReservationView | JSONResponse:
+    now = datetime.now(UTC)
+    command = ReserveCommand(
+        reservation_id=str(uuid.uuid4()),
+        sku=request.sku,
+        location=request.location,
+        quantity=request.quantity,
+        unit=request.unit,
+        lot=request.lot,
+        expires_at=now + timedelta(seconds=request.ttl_s),
+        idempotency_key=idempotency_key,
+    )
+    try:
+        done = await runtime.execute(
+            lambda uow: _decide(make_reservation(uow.ledger, command, now), origin)
+        )
+    except ReservationRefused as refused:
+        body = Shortage(
+            detail=str(refused),
+            requested=refused.requested,
+            available=refused.available,
+            shortage=refused.shortage,
+            unit=refused.unit,
+        )
+        return JSONResponse(body.model_dump(mode="json"), status_code=409)
+    if done.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return _view(done.reservation)
+
+
+@router.get(
+    "/{reservation_id}",
+    response_model=ReservationView,
+    summary="A reservation",
+    responses=error_responses(404),
+)
+async def get_reservation(reservation_id: str, runtime: StockRuntime) -> ReservationView:
+    found = await runtime.read(lambda uow: uow.ledger.reservation(reservation_id))
+    if found is None:
+        raise ReservationNotFound(reservation_id)
+    return _view(found)
+
+
+@router.post(
+    "/{reservation_id}/release",
+    response_model=ReservationView,
+    summary="Release a reservation",
+    description="Gives back what it holds; it ends `released`.",
+    responses=error_responses(404, 409, e409="It is released, confirmed or expired already."),
+)
+async def post_release(
+    reservation_id: str, runtime: StockRuntime, origin: OriginDep
+) -> ReservationView:
+    now = datetime.now(UTC)
+    done = await runtime.execute(
+        lambda uow: _decide(release_reservation(uow.ledger, reservation_id, now), origin)
+    )
+    return _view(done.reservation)
+
+
+@router.post(
+    "/{reservation_id}/confirm",
+    response_model=ReservationView,
+    summary="Confirm a reservation: ship its units",
+    description="A shipment of exactly the lots it holds; it ends `confirmed`.",
+    responses=error_responses(404, 409, e409="It is released, confirmed or expired already."),
+)
+async def post_confirm(
+    reservation_id: str, runtime: StockRuntime, origin: OriginDep
+) -> ReservationView:
+    now = datetime.now(UTC)
+    done = await runtime.execute(
+        lambda uow: _decide(confirm_reservation(uow.ledger, reservation_id, now), origin)
+    )
+    return _view(done.reservation)
+
+
+async def _decide(command: Awaitable[Commanded], origin: Origin) -> Decision[Commanded]:
+    done = await command
+    return Decision(
+        value=done,
+        emitted=[origin.envelope(to_stock_level_changed(c)) for c in done.changed],
+    )
+
+
+def _view(reservation: Reservation) -> ReservationView:
+    return ReservationView(
+        reservation_id=reservation.reservation_id,
+        sku=reservation.sku,
+        location=reservation.location,
+        status=reservation.status,
+        quantity=reservation.quantity,
+        lots=[ReservedLot(lot=lot or None, quantity=q) for lot, q in reservation.lots.items()],
+        expires_at=reservation.expires_at,
+        created_at=reservation.created_at,
+    )

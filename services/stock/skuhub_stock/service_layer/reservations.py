@@ -1,0 +1,155 @@
+"""Use cases of reservations made over HTTP: reserve, release, confirm, expire."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from skuhub_stock.domain.ledger import Ledger, Reservation
+from skuhub_stock.domain.reservations import Made, ReserveCommand, confirm, release, reserve
+from skuhub_stock.service_layer.ports import LedgerRepository, ReportedMovement, Scope
+from skuhub_stock.service_layer.record_movements import Changed, changes_of
+
+COMMAND_SOURCE = "skuhub-stock"
+"""The source system the journal names for movements the service's commands make."""
+
+
+class ReservationNotFound(Exception):
+    def __init__(self, reservation_id: str) -> None:
+        super().__init__(f"no reservation {reservation_id}")
+
+
+class IdempotencyKeyReused(Exception):
+    """An idempotency key sent again with another SKU, location or quantity."""
+
+    def __init__(self, key: str, reservation: Reservation) -> None:
+        super().__init__(
+            f"Idempotency-Key {key} was used for reservation {reservation.reservation_id} of "
+            f"{reservation.sku} at {reservation.location}; use a new key for a new reservation"
+        )
+
+
+@dataclass
+class Commanded:
+    """A reservation after a command, the positions it changed, and whether the command
+    had been carried out before (an idempotent replay: nothing changed now)."""
+
+    reservation: Reservation
+    changed: list[Changed] = field(default_factory=list)
+    replayed: bool = False
+
+
+async def make_reservation(
+    repo: LedgerRepository, command: ReserveCommand, now: datetime
+) -> Commanded:
+    """Reserve, or return the reservation made before under the same idempotency key.
+
+    Raises:
+        ReservationRefused: less is available than asked for (nothing is kept).
+        IdempotencyKeyReused: the key names another request.
+    """
+    ledger = (
+        await repo.load(
+            Scope(
+                places=frozenset({(command.sku, command.location)}),
+                reservations=frozenset({command.reservation_id}),
+            )
+        )
+    ).ledger(now)
+    # Checked under the SKU's lock: two racing requests with one key make one reservation.
+    if command.idempotency_key is not None:
+        earlier = await repo.reservation(idempotency_key=command.idempotency_key)
+        if earlier is not None:
+            if (earlier.sku, earlier.location) != (command.sku, command.location):
+                raise IdempotencyKeyReused(command.idempotency_key, earlier)
+            return Commanded(earlier, replayed=True)
+    made = reserve(ledger, command, str(uuid.uuid4()))
+    return await _finish(repo, ledger, ledger.reservations[command.reservation_id], made)
+
+
+async def release_reservation(
+    repo: LedgerRepository, reservation_id: str, now: datetime, *, status: str = "released"
+) -> Commanded:
+    """Give back what the reservation holds.
+
+    Raises:
+        ReservationNotFound: no reservation has this id.
+        ReservationClosed: it is released, confirmed or expired already.
+    """
+    ledger, reservation = await _load_reservation(repo, reservation_id, now)
+    made = release(ledger, reservation, str(uuid.uuid4()), status=status)
+    return await _finish(repo, ledger, reservation, made)
+
+
+async def confirm_reservation(
+    repo: LedgerRepository, reservation_id: str, now: datetime
+) -> Commanded:
+    """Ship what the reservation holds (its lots).
+
+    Raises:
+        ReservationNotFound: no reservation has this id.
+        ReservationClosed: it is released, confirmed or expired already.
+    """
+    ledger, reservation = await _load_reservation(repo, reservation_id, now)
+    event_ids = [str(uuid.uuid4()) for _ in range(len(reservation.lots) + 1)]
+    made = confirm(ledger, reservation, event_ids)
+    return await _finish(repo, ledger, reservation, made)
+
+
+async def expire_reservations(
+    repo: LedgerRepository, now: datetime, limit: int
+) -> tuple[Ledger, int]:
+    """Release (as ``expired``) the open reservations whose time to live has ended; how many."""
+    due = await repo.reservations_due_to_expire(now, limit)
+    if not due:
+        return Ledger(now), 0
+    found = [r for r in [await repo.reservation(i) for i in due] if r is not None]
+    scope = Scope(
+        places=frozenset((r.sku, r.location) for r in found),
+        reservations=frozenset(r.reservation_id for r in found),
+    )
+    ledger = (await repo.load(scope)).ledger(now)
+    made: list[Made] = []
+    for reservation_id in due:
+        reservation = ledger.reservations.get(reservation_id)
+        if reservation is not None and reservation.status == "open":
+            made += release(ledger, reservation, str(uuid.uuid4()), status="expired")
+    await _journal(repo, made)
+    await repo.save(ledger)
+    return ledger, len(due)
+
+
+async def _load_reservation(
+    repo: LedgerRepository, reservation_id: str, now: datetime
+) -> tuple[Ledger, Reservation]:
+    found = await repo.reservation(reservation_id)
+    if found is None:
+        raise ReservationNotFound(reservation_id)
+    scope = Scope(
+        places=frozenset({(found.sku, found.location)}),
+        reservations=frozenset({reservation_id}),
+    )
+    ledger = (await repo.load(scope)).ledger(now)
+    return ledger, ledger.reservations[reservation_id]
+
+
+async def _finish(
+    repo: LedgerRepository, ledger: Ledger, reservation: Reservation, made: Sequence[Made]
+) -> Commanded:
+    await _journal(repo, made)
+    await repo.save(ledger)
+    return Commanded(reservation, changes_of(ledger))
+
+
+async def _journal(repo: LedgerRepository, made: Sequence[Made]) -> None:
+    if not made:
+        return
+    sequences = await repo.next_sequences(len(made))
+    await repo.record_movements(
+        [
+            ReportedMovement(m.event_id, COMMAND_SOURCE, sequence, m.movement)
+            for m, sequence in zip(made, sequences, strict=True)
+        ]
+    )
