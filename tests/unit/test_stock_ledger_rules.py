@@ -121,9 +121,7 @@ def test_a_shipment_without_a_lot_takes_the_first_expiring_lots_first() -> None:
     assert ledger.location_available_to_promise((SKU, HERE)) == 4
 
 
-def test_what_no_lot_covers_goes_below_zero_without_a_lot_and_counts_against_the_location() -> (
-    None
-):
+def test_what_no_lot_covers_goes_below_zero_and_counts_against_the_location() -> None:
     ledger = run(mv(K.SHIPMENT, 11, 3), ledger=lots_here())
     assert [at(ledger, lot=lot).on_hand for lot in ("EARLY", "LATE", "UNDATED", "")] == [
         0,
