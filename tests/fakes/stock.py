@@ -204,6 +204,10 @@ class FakeLedgerRepository:
         ]
         return sorted(entries, key=lambda e: e.parked_at)[:limit]
 
+    async def parked_summary(self) -> tuple[int, datetime | None]:
+        since = [at for _, at in self._parked.values()]
+        return len(since), min(since, default=None)
+
     async def anomalies_of(self, sku: str | None, *, limit: int) -> list[AnomalyEntry]:
         found = [a for a in reversed(self._anomalies) if sku is None or a.record.key[0] == sku]
         return found[:limit]

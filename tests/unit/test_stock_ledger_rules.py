@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from skuhub_stock.domain.accuracy import record_accuracy
 from skuhub_stock.domain.ledger import Ledger, SkuFacts
 from skuhub_stock.domain.movements import Movement, MovementKind, MovementRejected
 from skuhub_stock.domain.positions import Anomaly, Position
@@ -83,7 +84,7 @@ def test_a_lot_has_one_expiry_date_at_every_location() -> None:
             ledger=ledger,
         )
     assert refused.value.field == "expires_on"
-    assert "2027-03-01" in refused.value.reason and "2027-04-01" in refused.value.reason
+    assert "expires on 2027-03-01, not 2027-04-01" in refused.value.reason
     assert (SKU, THERE, "L1") not in ledger.positions
 
 
@@ -342,3 +343,18 @@ def test_a_receipt_beyond_its_order_line_leaves_nothing_incoming() -> None:
         mv(K.RECEIPT, 1, 2, order_ref="PO-2"),
     )
     assert (at(ledger).incoming, at(ledger).on_hand) == (0, 9)
+
+
+def test_record_accuracy_is_the_share_of_counts_within_tolerance() -> None:
+    ledger = run(
+        mv(K.RECEIPT, 100, 0),
+        mv(K.CYCLE_COUNT, 100, 1),  # exact
+        mv(K.CYCLE_COUNT, 98, 2),  # 2 off of 98: within 3 %, not within 2 % (1.96)
+        mv(K.CYCLE_COUNT, 0, 3),  # 98 off
+        mv(K.RECEIPT, 1, 4),
+        mv(K.CYCLE_COUNT, 1, 5),  # exact
+    )
+    exact = record_accuracy(ledger.variances, Decimal(0))
+    assert (exact.counts, exact.within_tolerance, exact.accuracy) == (4, 2, Decimal("0.5"))
+    assert record_accuracy(ledger.variances, Decimal("0.02")).within_tolerance == 2
+    assert record_accuracy(ledger.variances, Decimal("0.03")).within_tolerance == 3

@@ -16,3 +16,6 @@ class StockSettings(ServiceSettings):
         description="How often the service looks for lots that have expired and reservations "
         "whose time to live has ended: each is handled at most this long after its instant.",
     )
+    parked_gauge_interval_s: float = Field(
+        default=5.0, gt=0, description="How often the parked-movement gauges are refreshed."
+    )

@@ -473,6 +473,12 @@ class SqlLedgerRepository:
             for r in (await self._conn.execute(statement)).mappings()
         ]
 
+    async def parked_summary(self) -> tuple[int, datetime | None]:
+        row = (
+            await self._conn.execute(sa.select(sa.func.count(), sa.func.min(parked.c.parked_at)))
+        ).one()
+        return row[0], row[1]
+
     async def anomalies_of(self, sku: str | None, *, limit: int) -> list[AnomalyEntry]:
         statement = sa.select(anomalies).order_by(anomalies.c.anomaly_id.desc()).limit(limit)
         if sku is not None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from skuhub_contracts.events import StockMoved
 from skuhub_runtime.handling import Incoming, Outcome
 from skuhub_stock.entrypoints.events import to_reported, to_stock_level_changed
+from skuhub_stock.entrypoints.metrics import observe
 from skuhub_stock.service_layer.ports import StockUnitOfWork
 from skuhub_stock.service_layer.record_movements import record_movements
 
@@ -22,6 +23,7 @@ async def on_stock_moved(uow: StockUnitOfWork, batch: Sequence[Incoming[StockMov
     by_id = {incoming.id: incoming for incoming in batch}
     reported = [to_reported(i.envelope) for i in batch]
     recorded = await record_movements(uow.ledger, reported, datetime.now(UTC))
+    observe(recorded.ledger)
     emitted = []
     for changed in recorded.changed:
         # A movement parked in an earlier batch is not in this one: the event that let it

@@ -18,6 +18,7 @@ from skuhub_contracts.identifiers import Sku
 from skuhub_contracts.topics import STOCK_MOVED
 from skuhub_runtime.http import OriginDep, error_responses, get_runtime, validation_errors
 from skuhub_runtime.service import ServiceRuntime
+from skuhub_stock.domain.accuracy import record_accuracy
 from skuhub_stock.domain.positions import Position, location_available_to_promise
 from skuhub_stock.entrypoints.events import to_movement
 from skuhub_stock.service_layer.ports import StockUnitOfWork
@@ -406,3 +407,38 @@ async def get_variances(
         )
         for e in found
     ]
+
+
+class RecordAccuracyView(BaseModel):
+    counts: int = Field(description="Cycle counts considered (the newest, up to `limit`).")
+    within_tolerance: int
+    tolerance: Decimal
+    accuracy: Decimal | None = Field(
+        description="within_tolerance / counts, 4 places; null without counts."
+    )
+
+
+@router.get(
+    "/record-accuracy",
+    response_model=RecordAccuracyView,
+    summary="Inventory record accuracy",
+    description="Share of cycle counts whose variance is within tolerance x max(|counted|, 1) "
+    "(docs/stock.md). Per SKU class once the lifecycle service classifies SKUs; until then one "
+    "tolerance for all.",
+)
+async def get_record_accuracy(
+    runtime: StockRuntime,
+    sku: SkuFilter = None,
+    tolerance: Annotated[
+        Decimal, Query(ge=0, le=1, description="Allowed share of the count, 0.02 = 2 %.")
+    ] = Decimal(0),
+    limit: Annotated[int, Query(ge=1, le=100_000, description="Newest counts to use.")] = 10_000,
+) -> RecordAccuracyView:
+    found = await runtime.read(lambda uow: uow.ledger.variances_of(sku, limit=limit))
+    measured = record_accuracy((e.variance for e in found), tolerance)
+    return RecordAccuracyView(
+        counts=measured.counts,
+        within_tolerance=measured.within_tolerance,
+        tolerance=measured.tolerance,
+        accuracy=measured.accuracy,
+    )

@@ -24,6 +24,7 @@ from skuhub_stock.domain.movements import MovementRejected
 from skuhub_stock.domain.reservations import ReservationClosed, ReservationRefused, ReserveCommand
 from skuhub_stock.entrypoints.events import to_stock_level_changed
 from skuhub_stock.entrypoints.http import StockRuntime
+from skuhub_stock.entrypoints.metrics import RESERVATIONS
 from skuhub_stock.service_layer.reservations import (
     Commanded,
     IdempotencyKeyReused,
@@ -149,6 +150,7 @@ async def post_reservation(
             lambda uow: _decide(make_reservation(uow.ledger, command, now), origin)
         )
     except ReservationRefused as refused:
+        RESERVATIONS.labels("refused").inc()
         body = Shortage(
             detail=str(refused),
             requested=refused.requested,
@@ -159,6 +161,8 @@ async def post_reservation(
         return JSONResponse(body.model_dump(mode="json"), status_code=409)
     if done.replayed:
         response.headers["Idempotent-Replayed"] = "true"
+    else:
+        RESERVATIONS.labels("granted").inc()
     return _view(done.reservation)
 
 
@@ -189,6 +193,7 @@ async def post_release(
     done = await runtime.execute(
         lambda uow: _decide(release_reservation(uow.ledger, reservation_id, now), origin)
     )
+    RESERVATIONS.labels("released").inc()
     return _view(done.reservation)
 
 
@@ -206,6 +211,7 @@ async def post_confirm(
     done = await runtime.execute(
         lambda uow: _decide(confirm_reservation(uow.ledger, reservation_id, now), origin)
     )
+    RESERVATIONS.labels("confirmed").inc()
     return _view(done.reservation)
 
 

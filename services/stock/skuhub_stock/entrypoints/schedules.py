@@ -9,6 +9,7 @@ from skuhub_runtime.handling import Decision
 from skuhub_runtime.origin import Origin
 from skuhub_runtime.periodic import PeriodicJob
 from skuhub_stock.entrypoints.events import to_stock_level_changed
+from skuhub_stock.entrypoints.metrics import RESERVATIONS, observe, refresh_parked_gauges
 from skuhub_stock.service_layer.ports import StockUnitOfWork
 from skuhub_stock.service_layer.record_movements import changes_of, expire_lots
 from skuhub_stock.service_layer.reservations import expire_reservations
@@ -20,6 +21,7 @@ EXPIRY_BATCH = 500
 async def expire_due_lots(uow: StockUnitOfWork, now: datetime) -> Decision[bool]:
     """Mark positions whose lot expired by now; publish each (caused by ``expiry/<date>``)."""
     ledger = await expire_lots(uow.ledger, now, EXPIRY_BATCH, f"expiry/{now.date()}")
+    observe(ledger)
     origin = Origin(None, None, source="/skuhub/stock/expiry")
     changed = changes_of(ledger)
     return Decision(
@@ -31,6 +33,8 @@ async def expire_due_lots(uow: StockUnitOfWork, now: datetime) -> Decision[bool]
 async def expire_due_reservations(uow: StockUnitOfWork, now: datetime) -> Decision[bool]:
     """Release the open reservations whose time to live has ended (status ``expired``)."""
     ledger, count = await expire_reservations(uow.ledger, now, EXPIRY_BATCH)
+    RESERVATIONS.labels("expired").inc(count)
+    observe(ledger)
     origin = Origin(None, None, source="/skuhub/stock/reservations")
     return Decision(
         value=count >= EXPIRY_BATCH,
@@ -43,4 +47,5 @@ def periodic_jobs(settings: StockSettings) -> list[PeriodicJob[StockUnitOfWork]]
     return [
         PeriodicJob("stock-lot-expiry", expire_due_lots, interval),
         PeriodicJob("stock-reservation-expiry", expire_due_reservations, interval),
+        PeriodicJob("stock-parked-gauges", refresh_parked_gauges, settings.parked_gauge_interval_s),
     ]

@@ -211,6 +211,9 @@ class LedgerRepository(Protocol):
     async def parked(self, *, limit: int) -> list[ParkedEntry]:
         """Movements waiting for their partner, oldest first."""
 
+    async def parked_summary(self) -> tuple[int, datetime | None]:
+        """How many movements are parked, and since when the oldest waits."""
+
     async def anomalies_of(self, sku: str | None, *, limit: int) -> list[AnomalyEntry]:
         """Recorded anomalies, newest first (of one SKU, or all)."""
 
