@@ -11,7 +11,7 @@ from skuhub_runtime.handling import ConsumerSpec
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.service import ServiceRuntime, run_service
 from skuhub_stock.adapters.ledger_repository import sql_unit_of_work
-from skuhub_stock.entrypoints import reservations_http
+from skuhub_stock.entrypoints import commands_http, cycle_counts_http
 from skuhub_stock.entrypoints.handlers import on_stock_moved
 from skuhub_stock.entrypoints.http import router
 from skuhub_stock.entrypoints.schedules import periodic_jobs
@@ -35,8 +35,8 @@ def create_app(settings: StockSettings | None = None) -> FastAPI:
         runtime,
         title="skuhub stock",
         description="Inventory ledger per SKU x location (GLN) x lot: movements in, positions out.",
-        routers=[router, reservations_http.router],
-        errors=reservations_http.ERROR_STATUSES,
+        routers=[router, commands_http.router, cycle_counts_http.router],
+        errors=commands_http.ERROR_STATUSES,
     )
 
 

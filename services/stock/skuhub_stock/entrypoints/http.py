@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
@@ -17,8 +18,10 @@ from skuhub_contracts.events import StockMoved
 from skuhub_contracts.identifiers import Sku
 from skuhub_contracts.topics import STOCK_MOVED
 from skuhub_runtime.http import OriginDep, error_responses, get_runtime, validation_errors
+from skuhub_runtime.origin import Origin
 from skuhub_runtime.service import ServiceRuntime
 from skuhub_stock.domain.accuracy import record_accuracy
+from skuhub_stock.domain.movements import MovementRejected
 from skuhub_stock.domain.positions import Position, location_available_to_promise
 from skuhub_stock.entrypoints.events import to_movement
 from skuhub_stock.service_layer.ports import StockUnitOfWork
@@ -147,9 +150,7 @@ class JournalPage(BaseModel):
 async def post_movements(
     batch: MovementBatch, runtime: StockRuntime, origin: OriginDep
 ) -> Accepted | JSONResponse:
-    movements = [to_movement(m) for m in batch.movements]
-    now = datetime.now(UTC)
-    refused = await runtime.read(lambda uow: refusals(uow.ledger, movements, now))
+    refused = await refused_movements(runtime, batch.movements)
     if refused:
         return validation_errors(
             [
@@ -157,8 +158,28 @@ async def post_movements(
                 for index, rejection in sorted(refused.items())
             ]
         )
+    return await publish_movements(runtime, origin, batch.movements)
+
+
+async def refused_movements(
+    runtime: StockRuntime, movements: Sequence[StockMoved]
+) -> dict[int, MovementRejected]:
+    """Which movements the ledger would refuse now (by index): the consumer's own check."""
+    now = datetime.now(UTC)
+    domain = [to_movement(m) for m in movements]
+    return await runtime.read(lambda uow: refusals(uow.ledger, domain, now))
+
+
+async def publish_movements(
+    runtime: StockRuntime, origin: Origin, movements: Sequence[StockMoved]
+) -> Accepted:
+    """Publish movements to the stock-moved topic, as upstream producers do.
+
+    Raises:
+        HTTPException: 503 when Kafka does not acknowledge them all (the client retries).
+    """
     topic = runtime.settings.topic(STOCK_MOVED.name)
-    envelopes = [origin.envelope(m, time=m.occurred_at) for m in batch.movements]
+    envelopes = [origin.envelope(m, time=m.occurred_at) for m in movements]
     try:
         async with asyncio.timeout(PUBLISH_TIMEOUT_S):
             await runtime.publisher.send_batch([(topic, encode(e)) for e in envelopes])
@@ -247,7 +268,7 @@ async def get_positions(sku: Sku, runtime: StockRuntime) -> PositionsView:
     )
     return PositionsView(
         sku=sku,
-        positions=[_position_view(p) for p in found],
+        positions=[position_view(p) for p in found],
         locations=locations,
         network=network,
         available_to_promise=network.available_to_promise,
@@ -270,7 +291,7 @@ def _buckets(lots: list[Position]) -> Buckets:
     )
 
 
-def _position_view(p: Position) -> PositionView:
+def position_view(p: Position) -> PositionView:
     return PositionView(
         location=p.location,
         lot=p.lot or None,

@@ -10,9 +10,9 @@ from skuhub_runtime.origin import Origin
 from skuhub_runtime.periodic import PeriodicJob
 from skuhub_stock.entrypoints.events import to_stock_level_changed
 from skuhub_stock.entrypoints.metrics import RESERVATIONS, observe, refresh_parked_gauges
+from skuhub_stock.service_layer.commands import expire_reservations
 from skuhub_stock.service_layer.ports import StockUnitOfWork
 from skuhub_stock.service_layer.record_movements import changes_of, expire_lots
-from skuhub_stock.service_layer.reservations import expire_reservations
 from skuhub_stock.settings import StockSettings
 
 EXPIRY_BATCH = 500

@@ -1,5 +1,6 @@
-"""Reservations as commands on the real stack: granted within ATP, refused with the shortage,
-never beyond ATP when clients race, idempotent, released, confirmed and expired by id."""
+"""Commands and uploads on the real stack: reservations granted within ATP, refused with the
+shortage, never beyond ATP when clients race, idempotent, released, confirmed and expired by
+id; set quantity with compare-and-set; cycle counts uploaded as CSV with a report per row."""
 
 from __future__ import annotations
 
@@ -130,3 +131,59 @@ def test_a_reservation_expires_after_its_time_to_live(stack: Stack) -> None:
         what="the reservation to expire",
     )
     assert atp(stack, sku) == 4
+
+
+def test_set_quantity_applies_only_to_the_quantity_the_caller_read(stack: Stack) -> None:
+    sku = new_sku("CAS")
+    url = stock_in(stack, sku, 12)
+    body = {"sku": sku, "location": GLN_A, "expected_on_hand": "12", "on_hand": "10"}
+
+    first = httpx.post(f"{url}/v1/on-hand", json=body)
+    assert first.status_code == 200, first.text
+    assert (first.json()["on_hand"], first.json()["available_to_promise"]) == ("10", "10")
+    stale = httpx.post(f"{url}/v1/on-hand", json={**body, "on_hand": "3"})
+    assert stale.status_code == 409
+    assert "has 10 on hand, not the expected 12" in stale.json()["detail"]
+    assert atp(stack, sku) == 10
+    [variance] = httpx.get(f"{url}/v1/variances", params={"sku": sku}).json()
+    assert (variance["counted"], variance["expected"], variance["difference"]) == ("10", "12", "-2")
+
+
+def test_a_csv_of_counts_is_answered_row_by_row_and_counted_once(stack: Stack) -> None:
+    sku = new_sku("CSV")
+    url = stock_in(stack, sku, 20)
+    early = "2020-01-01T00:00:00Z"  # before the receipt: a late count, absorbed into history
+    csv_file = (
+        "sku,location,quantity,counted_at,reference\n"
+        f"{sku},{GLN_A},7,{early},aisle 4\n"
+        f"{sku},4012345000001,1,{early},bad check digit\n"
+        f"{sku},{GLN_A},-1,{early},negative\n"
+    )
+    headers = {"Content-Type": "text/csv"}
+    answer = httpx.post(f"{url}/v1/cycle-counts", content=csv_file, headers=headers)
+    assert answer.status_code == 202, answer.text
+    report = answer.json()
+    assert (report["accepted"], report["refused"]) == (1, 2)
+    assert [(r["line"], r["status"]) for r in report["rows"]] == [
+        (2, "accepted"),
+        (3, "refused"),
+        (4, "refused"),
+    ]
+    assert [p["column"] for p in report["rows"][1]["problems"]] == ["location"]
+    assert [p["column"] for p in report["rows"][2]["problems"]] == ["quantity"]
+
+    wait_until(
+        lambda: httpx.get(f"{url}/v1/variances", params={"sku": sku}).json() or None,
+        what="the count to apply",
+    )
+    # Counted 7 before the receipt of 20 happened: 7 + 20.
+    assert atp(stack, sku) == 27
+    again = httpx.post(f"{url}/v1/cycle-counts", content=csv_file, headers=headers).json()
+    assert again["source_system"] == report["source_system"]
+    # A receipt behind the second upload on the SKU's partition: once it has applied, so has
+    # the upload before it.
+    stock_in_more = {"movements": [movement(sku, quantity="1").model_dump(mode="json")]}
+    assert httpx.post(f"{url}/v1/movements", json=stock_in_more).status_code == 202
+    wait_until(lambda: atp(stack, sku) == 28 or None, what="the receipt behind the upload")
+    entries = httpx.get(f"{url}/v1/journal/{sku}").json()["entries"]
+    assert [e["kind"] for e in entries] == ["receipt", "cycle_count", "receipt"]

@@ -1,5 +1,6 @@
-"""HTTP commands on reservations: reserve within ATP (201 or 409 with the shortage),
-release, confirm, read. docs/stock.md, "Facts and commands"."""
+"""HTTP commands, which the service may refuse (docs/stock.md, "Facts and commands"):
+reservations (201 within ATP or 409 with the shortage; release, confirm, read) and set
+quantity (compare-and-set on the expected on hand)."""
 
 from __future__ import annotations
 
@@ -15,36 +16,47 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skuhub_contracts.events import Lot
 from skuhub_contracts.identifiers import Gln, Sku, UnitCode
-from skuhub_contracts.values import PositiveQuantity
+from skuhub_contracts.values import PositiveQuantity, Quantity
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.http import OriginDep, error_responses
 from skuhub_runtime.origin import Origin
+from skuhub_stock.domain.commands import (
+    ReservationClosed,
+    ReservationRefused,
+    ReserveCommand,
+    SetQuantityCommand,
+    StaleQuantity,
+)
 from skuhub_stock.domain.ledger import Reservation
 from skuhub_stock.domain.movements import MovementRejected
-from skuhub_stock.domain.reservations import ReservationClosed, ReservationRefused, ReserveCommand
+from skuhub_stock.domain.positions import Position
 from skuhub_stock.entrypoints.events import to_stock_level_changed
-from skuhub_stock.entrypoints.http import StockRuntime
+from skuhub_stock.entrypoints.http import PositionView, StockRuntime, position_view
 from skuhub_stock.entrypoints.metrics import RESERVATIONS
-from skuhub_stock.service_layer.reservations import (
+from skuhub_stock.service_layer.commands import (
     Commanded,
     IdempotencyKeyReused,
     ReservationNotFound,
     confirm_reservation,
     make_reservation,
     release_reservation,
+    set_on_hand,
 )
+from skuhub_stock.service_layer.ports import StockUnitOfWork
 
-router = APIRouter(prefix="/v1/reservations", tags=["reservations"])
+router = APIRouter(prefix="/v1", tags=["commands"])
 
 ERROR_STATUSES: dict[type[Exception], int] = {
     ReservationNotFound: 404,
     ReservationClosed: 409,
+    StaleQuantity: 409,
     IdempotencyKeyReused: 409,
     MovementRejected: 422,
 }
 """Each refusal of a reservation command and its HTTP status (the app registers them)."""
 
 MAX_TTL_S = 7 * 24 * 3600
+NonNegativeQuantity = Annotated[Quantity, Field(ge=0)]
 
 
 class ReservationRequest(BaseModel):
@@ -115,7 +127,7 @@ IdempotencyKey = Annotated[
 
 
 @router.post(
-    "",
+    "/reservations",
     status_code=201,
     response_model=ReservationView,
     summary="Reserve units within what is available to promise",
@@ -167,7 +179,7 @@ async def post_reservation(
 
 
 @router.get(
-    "/{reservation_id}",
+    "/reservations/{reservation_id}",
     response_model=ReservationView,
     summary="A reservation",
     responses=error_responses(404),
@@ -180,7 +192,7 @@ async def get_reservation(reservation_id: str, runtime: StockRuntime) -> Reserva
 
 
 @router.post(
-    "/{reservation_id}/release",
+    "/reservations/{reservation_id}/release",
     response_model=ReservationView,
     summary="Release a reservation",
     description="Gives back what it holds; it ends `released`.",
@@ -198,7 +210,7 @@ async def post_release(
 
 
 @router.post(
-    "/{reservation_id}/confirm",
+    "/reservations/{reservation_id}/confirm",
     response_model=ReservationView,
     summary="Confirm a reservation: ship its units",
     description="A shipment of exactly the lots it holds; it ends `confirmed`.",
@@ -213,6 +225,61 @@ async def post_confirm(
     )
     RESERVATIONS.labels("confirmed").inc()
     return _view(done.reservation)
+
+
+class SetQuantity(BaseModel):
+    """Count a position now, if its on hand is still what the caller last read."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "sku": "TSHIRT-RED-M",
+                    "location": "4012345000009",
+                    "expected_on_hand": "12",
+                    "on_hand": "10",
+                }
+            ]
+        },
+    )
+
+    sku: Sku
+    location: Gln
+    lot: Lot | None = Field(default=None, description="The lot; none for stock without one.")
+    expected_on_hand: Quantity = Field(description="On hand as the caller last read it.")
+    on_hand: NonNegativeQuantity = Field(description="What there is now.")
+    unit: UnitCode = Field(default="EA", description="Unit of both quantities.")
+
+
+@router.post(
+    "/on-hand",
+    response_model=PositionView,
+    summary="Set on hand (compare-and-set)",
+    description="A count of the position now, applied only if its on hand is still "
+    "`expected_on_hand` (in the stock unit after conversion); 409 with the current quantity "
+    "otherwise. Journaled as a cycle count under source system skuhub-stock.",
+    responses=error_responses(409, e409="On hand is not the expected quantity any more."),
+)
+async def post_on_hand(body: SetQuantity, runtime: StockRuntime, origin: OriginDep) -> PositionView:
+    now = datetime.now(UTC)
+    command = SetQuantityCommand(
+        sku=body.sku,
+        location=body.location,
+        lot=body.lot,
+        on_hand=body.on_hand,
+        expected_on_hand=body.expected_on_hand,
+        unit=body.unit,
+    )
+
+    async def decide(uow: StockUnitOfWork) -> Decision[Position]:
+        position, changed = await set_on_hand(uow.ledger, command, now)
+        return Decision(
+            value=position,
+            emitted=[origin.envelope(to_stock_level_changed(c)) for c in changed],
+        )
+
+    return position_view(await runtime.execute(decide))
 
 
 async def _decide(command: Awaitable[Commanded], origin: Origin) -> Decision[Commanded]:

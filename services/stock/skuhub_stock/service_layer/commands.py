@@ -1,4 +1,4 @@
-"""Use cases of reservations made over HTTP: reserve, release, confirm, expire."""
+"""Use cases of the commands made over HTTP: reserve, release, confirm, expire; set quantity."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from skuhub_stock.domain.commands import (
+    Made,
+    ReserveCommand,
+    SetQuantityCommand,
+    confirm,
+    release,
+    reserve,
+    set_quantity,
+)
 from skuhub_stock.domain.ledger import Ledger, Reservation
-from skuhub_stock.domain.reservations import Made, ReserveCommand, confirm, release, reserve
+from skuhub_stock.domain.positions import Position
 from skuhub_stock.service_layer.ports import LedgerRepository, ReportedMovement, Scope
 from skuhub_stock.service_layer.record_movements import Changed, changes_of
 
@@ -119,6 +128,22 @@ async def expire_reservations(
     await _journal(repo, made)
     await repo.save(ledger)
     return ledger, len(due)
+
+
+async def set_on_hand(
+    repo: LedgerRepository, command: SetQuantityCommand, now: datetime
+) -> tuple[Position, list[Changed]]:
+    """Set a position's on hand if it is what the caller expects (compare-and-set).
+
+    Raises:
+        StaleQuantity: it is not; nothing changed.
+    """
+    scope = Scope(places=frozenset({(command.sku, command.location)}))
+    ledger = (await repo.load(scope)).ledger(now)
+    made = set_quantity(ledger, command, str(uuid.uuid4()))
+    await _journal(repo, made)
+    await repo.save(ledger)
+    return ledger.positions[made[0].movement.key], changes_of(ledger)
 
 
 async def _load_reservation(

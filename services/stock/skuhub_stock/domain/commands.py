@@ -1,7 +1,11 @@
-"""Reservations as commands (docs/stock.md, "Facts and commands"): granted only within
-what is available to promise, released, confirmed (a shipment of their lots) or expired
-by id. Each turns into movements the ledger applies like upstream's, so the journal and
-the positions read the same whichever way a reservation came."""
+"""Commands (docs/stock.md, "Facts and commands"), which the service may refuse:
+
+- reservations, granted only within what is available to promise, then released,
+  confirmed (a shipment of their lots) or expired by id;
+- set quantity, a count that applies only while on hand is what the caller expects.
+
+Each turns into movements the ledger applies like upstream's, so the journal and the
+positions read the same whichever way a change came."""
 
 from __future__ import annotations
 
@@ -149,3 +153,62 @@ def _release_movement(ledger: Ledger, reservation: Reservation) -> Movement:
         ledger.now,
         reservation_id=reservation.reservation_id,
     )
+
+
+class StaleQuantity(Exception):
+    """Set quantity expected another on hand than the position has (compare-and-set)."""
+
+    def __init__(self, expected: Decimal, current: Decimal, where: str) -> None:
+        super().__init__(
+            f"{where} has {current} on hand, not the expected {expected}: read it again and "
+            "decide with the current quantity"
+        )
+        self.expected = expected
+        self.current = current
+
+
+@dataclass(frozen=True, slots=True)
+class SetQuantityCommand:
+    sku: str
+    location: str
+    lot: str | None
+    on_hand: Decimal
+    expected_on_hand: Decimal
+    unit: str
+
+
+def set_quantity(ledger: Ledger, command: SetQuantityCommand, event_id: str) -> list[Made]:
+    """Count the position as ``on_hand`` now, if it still has ``expected_on_hand``.
+
+    Raises:
+        StaleQuantity: on hand is not what the caller expected; nothing changed.
+        MovementRejected: the unit does not convert to the SKU's stock unit.
+    """
+    movement = Movement(
+        MovementKind.CYCLE_COUNT,
+        command.sku,
+        command.location,
+        command.on_hand,
+        command.unit,
+        ledger.now,
+        lot=command.lot if command.lot is not None else "",
+    )
+    expected = ledger.quantity_in_stock_unit(
+        Movement(
+            MovementKind.CYCLE_COUNT,
+            command.sku,
+            command.location,
+            command.expected_on_hand,
+            command.unit,
+            ledger.now,
+        )
+    )
+    position = ledger.positions.get(movement.key)
+    current = position.on_hand if position is not None else Decimal(0)
+    if current != expected:
+        where = f"{command.sku} at {command.location}" + (
+            f" in lot {command.lot}" if command.lot else ""
+        )
+        raise StaleQuantity(expected, current, where)
+    ledger.apply(movement, event_id)
+    return [Made(event_id, movement)]
