@@ -314,6 +314,12 @@ class StockLevelChanged(EventPayload):
         description="What the facts imply and should not be (docs/stock.md): the position is "
         "in these states now.",
     )
+    kit: Flag = Field(
+        default=False,
+        description="A kit's availability at the location: how many whole kits its components' "
+        "ATP there makes (available_to_promise and location_available_to_promise); a kit holds "
+        "no stock, so every other quantity is 0.",
+    )
     position_version: Version = Field(description="Increases by one with every change.")
     caused_by: EventId = Field(description="Event id of the movement that caused this change.")
     changed_at: Timestamp

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from skuhub_stock.domain.kits import Kit, KitPosition
 from skuhub_stock.domain.ledger import (
     Ledger,
     LotKey,
@@ -19,7 +20,7 @@ from skuhub_stock.domain.ledger import (
     Transfer,
     WaitingFor,
 )
-from skuhub_stock.domain.movements import PositionKey
+from skuhub_stock.domain.movements import Place, PositionKey
 from skuhub_stock.domain.positions import Position
 from skuhub_stock.service_layer.ports import (
     AnomalyEntry,
@@ -52,6 +53,7 @@ class FakeLedgerRepository:
         self._variances: list[VarianceEntry] = []
         self._anomalies: list[AnomalyEntry] = []
         self._sequence = 0
+        self._kits: dict[Place, KitPosition] = {}
         self.rejections: dict[str, str] = {}
 
     async def record_movements(self, movements: Sequence[ReportedMovement]) -> set[str]:
@@ -152,6 +154,19 @@ class FakeLedgerRepository:
             return False
         self._facts[sku] = (facts, version)
         return True
+
+    async def kits_containing(self, skus: Sequence[str]) -> dict[str, Kit]:
+        return {
+            kit: Kit(kit, facts.unit, tuple(sorted(facts.components)))
+            for kit, (facts, _) in sorted(self._facts.items())
+            if any(component in skus for component, _ in facts.components)
+        }
+
+    async def kit_positions(self, places: Sequence[Place]) -> dict[Place, KitPosition]:
+        return {p: dataclasses.replace(self._kits[p]) for p in places if p in self._kits}
+
+    async def save_kit_positions(self, positions: Sequence[KitPosition]) -> None:
+        self._kits.update({(p.sku, p.location): dataclasses.replace(p) for p in positions})
 
     async def positions_of(self, sku: str) -> list[Position]:
         return [

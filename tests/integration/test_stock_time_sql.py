@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skuhub_stock.adapters.ledger_repository import SqlLedgerRepository, sql_unit_of_work
+from skuhub_stock.domain.ledger import SkuFacts
 from skuhub_stock.domain.movements import Movement, MovementKind
 from skuhub_stock.entrypoints.schedules import expire_due_lots
 from skuhub_stock.service_layer.ports import ReportedMovement
@@ -97,3 +98,27 @@ async def test_a_late_count_and_a_late_movement_land_by_when_they_happened(
     )
     assert [e.outcome for e in journal] == [None, None, None, "absorbed"]
     assert (variance.variance.cause, variance.variance.expected) == (count.event_id, Decimal(10))
+
+
+async def test_kits_follow_their_components_in_postgresql(engine: AsyncEngine) -> None:
+    tag = uuid.uuid4().hex[:6]
+    kit, board, piece = f"CHESS-{tag}", f"BOARD-{tag}", f"PIECE-{tag}"
+    async with engine.begin() as conn:
+        repo = SqlLedgerRepository(conn)
+        facts = SkuFacts("EA", components=((board, Decimal(1)), (piece, Decimal(32))))
+        assert await repo.save_facts(kit, facts, 1)
+    async with engine.begin() as conn:
+        recorded = await record_movements(
+            SqlLedgerRepository(conn),
+            [
+                reported(MovementKind.RECEIPT, board, 4, 0),
+                reported(MovementKind.RECEIPT, piece, 70, 1),
+            ],
+            MORNING,
+        )
+    assert [(k.sku, k.available, k.version) for k in recorded.kits] == [(kit, Decimal(2), 1)]
+    async with engine.begin() as conn:
+        recorded = await record_movements(
+            SqlLedgerRepository(conn), [reported(MovementKind.SHIPMENT, piece, 40, 2)], MORNING
+        )
+    assert [(k.available, k.version) for k in recorded.kits] == [(Decimal(0), 2)]

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from skuhub_stock.adapters.tables import (
     anomalies,
     effects,
+    kit_components,
+    kit_positions,
     lots,
     movements,
     order_lines,
@@ -26,6 +28,7 @@ from skuhub_stock.adapters.tables import (
     transfers,
     variances,
 )
+from skuhub_stock.domain.kits import Kit, KitPosition
 from skuhub_stock.domain.ledger import (
     AnomalyRecord,
     Ledger,
@@ -35,7 +38,7 @@ from skuhub_stock.domain.ledger import (
     Transfer,
     Variance,
 )
-from skuhub_stock.domain.movements import Movement, MovementKind, PositionKey
+from skuhub_stock.domain.movements import Movement, MovementKind, Place, PositionKey
 from skuhub_stock.domain.positions import Position
 from skuhub_stock.service_layer.ports import (
     AnomalyEntry,
@@ -401,7 +404,79 @@ class SqlLedgerRepository:
             },
             where=sku_facts.c.product_version < upsert.excluded.product_version,
         ).returning(sku_facts.c.sku)
-        return (await self._conn.execute(statement)).first() is not None
+        if (await self._conn.execute(statement)).first() is None:
+            return False
+        await self._conn.execute(sa.delete(kit_components).where(kit_components.c.kit_sku == sku))
+        if facts.components:
+            await self._conn.execute(
+                sa.insert(kit_components),
+                [
+                    {"kit_sku": sku, "component_sku": component, "quantity": quantity}
+                    for component, quantity in facts.components
+                ],
+            )
+        return True
+
+    async def kits_containing(self, skus: Sequence[str]) -> dict[str, Kit]:
+        if not skus:
+            return {}
+        kits = (
+            sa.select(kit_components.c.kit_sku)
+            .where(kit_components.c.component_sku.in_(sorted(set(skus))))
+            .scalar_subquery()
+        )
+        rows = await self._conn.execute(
+            sa.select(kit_components, sku_facts.c.unit)
+            .join(sku_facts, sku_facts.c.sku == kit_components.c.kit_sku)
+            .where(kit_components.c.kit_sku.in_(kits))
+            .order_by(kit_components.c.kit_sku, kit_components.c.component_sku)
+        )
+        found: dict[str, Kit] = {}
+        for r in rows.mappings():
+            kit = found.get(r["kit_sku"]) or Kit(r["kit_sku"], r["unit"], ())
+            found[kit.sku] = Kit(
+                kit.sku, kit.unit, (*kit.components, (r["component_sku"], r["quantity"]))
+            )
+        return found
+
+    async def kit_positions(self, places: Sequence[Place]) -> dict[Place, KitPosition]:
+        if not places:
+            return {}
+        key = sa.tuple_(kit_positions.c.kit_sku, kit_positions.c.location)
+        rows = await self._conn.execute(
+            sa.select(kit_positions).where(key.in_(sorted(set(places))))
+        )
+        return {
+            (r["kit_sku"], r["location"]): KitPosition(
+                r["kit_sku"], r["location"], r["unit"], r["available"], r["version"]
+            )
+            for r in rows.mappings()
+        }
+
+    async def save_kit_positions(self, positions: Sequence[KitPosition]) -> None:
+        if not positions:
+            return
+        now = datetime.now(UTC)
+        statement = insert(kit_positions)
+        await self._conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[kit_positions.c.kit_sku, kit_positions.c.location],
+                set_={
+                    c: statement.excluded[c] for c in ("unit", "available", "version", "updated_at")
+                },
+            ),
+            [
+                {
+                    "kit_sku": p.sku,
+                    "location": p.location,
+                    "unit": p.unit,
+                    "available": p.available,
+                    "version": p.version,
+                    "updated_at": now,
+                }
+                for p in sorted(positions, key=lambda p: (p.sku, p.location))
+            ],
+        )
 
     async def positions_of(self, sku: str) -> list[Position]:
         statement = (
@@ -561,6 +636,7 @@ def _to_reservation(row: sa.RowMapping) -> Reservation:
 
 
 def _to_facts(row: sa.RowMapping) -> SkuFacts:
+    # A kit's components are read where they are needed (kits_containing), not per batch.
     return SkuFacts(
         unit=row["unit"],
         packs=_quantities(row["packs"]),

@@ -185,3 +185,23 @@ sku_facts = sa.Table(
     sa.Column("shelf_life_days", sa.Integer),
     sa.Column("product_version", sa.BigInteger, nullable=False),
 )
+
+kit_components = sa.Table(
+    "kit_components",
+    metadata,
+    sa.Column("kit_sku", sa.Text, primary_key=True),
+    sa.Column("component_sku", sa.Text, primary_key=True),
+    sa.Column("quantity", sa.Numeric, nullable=False),
+)
+sa.Index("kit_components_component_idx", kit_components.c.component_sku)
+
+kit_positions = sa.Table(
+    "kit_positions",
+    metadata,
+    sa.Column("kit_sku", sa.Text, primary_key=True),
+    sa.Column("location", sa.Text, primary_key=True),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("available", sa.Numeric, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -43,6 +43,8 @@ class SkuFacts:
     packs: Mapping[str, Decimal] = field(default_factory=dict)
     lot_tracked: bool = False
     shelf_life_days: int | None = None
+    components: tuple[tuple[str, Decimal], ...] = ()
+    """A kit's components and units of each per kit; empty for a product that is no kit."""
 
 
 @dataclass(slots=True)

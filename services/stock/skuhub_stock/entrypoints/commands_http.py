@@ -30,7 +30,7 @@ from skuhub_stock.domain.commands import (
 from skuhub_stock.domain.ledger import Reservation
 from skuhub_stock.domain.movements import MovementRejected
 from skuhub_stock.domain.positions import Position
-from skuhub_stock.entrypoints.events import to_stock_level_changed
+from skuhub_stock.entrypoints.events import stock_levels
 from skuhub_stock.entrypoints.http import PositionView, StockRuntime, position_view
 from skuhub_stock.entrypoints.metrics import RESERVATIONS
 from skuhub_stock.service_layer.commands import (
@@ -273,10 +273,10 @@ async def post_on_hand(body: SetQuantity, runtime: StockRuntime, origin: OriginD
     )
 
     async def decide(uow: StockUnitOfWork) -> Decision[Position]:
-        position, changed = await set_on_hand(uow.ledger, command, now)
+        position, changed, kits = await set_on_hand(uow.ledger, command, now)
         return Decision(
             value=position,
-            emitted=[origin.envelope(to_stock_level_changed(c)) for c in changed],
+            emitted=[origin.envelope(e) for e, _ in stock_levels(changed, kits)],
         )
 
     return position_view(await runtime.execute(decide))
@@ -286,7 +286,7 @@ async def _decide(command: Awaitable[Commanded], origin: Origin) -> Decision[Com
     done = await command
     return Decision(
         value=done,
-        emitted=[origin.envelope(to_stock_level_changed(c)) for c in done.changed],
+        emitted=[origin.envelope(e) for e, _ in stock_levels(done.changed, done.kits)],
     )
 
 

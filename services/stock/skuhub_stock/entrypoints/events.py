@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import PositionAnomaly, StockLevelChanged, StockMoved
+from skuhub_stock.domain.kits import KitPosition
 from skuhub_stock.domain.movements import Movement, MovementKind
 from skuhub_stock.service_layer.ports import ReportedMovement
 from skuhub_stock.service_layer.record_movements import Changed
@@ -67,3 +70,38 @@ def to_stock_level_changed(changed: Changed) -> StockLevelChanged:
         caused_by=changed.cause,
         changed_at=datetime.now(UTC),
     )
+
+
+def to_kit_level_changed(kit: KitPosition) -> StockLevelChanged:
+    zero = Decimal(0)
+    return StockLevelChanged(
+        sku=kit.sku,
+        location=kit.location,
+        unit=kit.unit,
+        on_hand=zero,
+        reserved=zero,
+        quality_hold=zero,
+        expired=zero,
+        in_transit=zero,
+        incoming=zero,
+        available_to_promise=kit.available,
+        location_available_to_promise=kit.available,
+        received=zero,
+        shipped=zero,
+        returned=zero,
+        scrapped=zero,
+        lost_sales=zero,
+        kit=True,
+        position_version=kit.version,
+        caused_by=kit.cause,
+        changed_at=datetime.now(UTC),
+    )
+
+
+def stock_levels(
+    changed: Iterable[Changed], kits: Iterable[KitPosition]
+) -> list[tuple[StockLevelChanged, str]]:
+    """The stock-level-changed events of a decision, each with the event id that caused it."""
+    return [(to_stock_level_changed(c), c.cause) for c in changed] + [
+        (to_kit_level_changed(k), k.cause) for k in kits
+    ]

@@ -7,7 +7,11 @@ from datetime import UTC, datetime
 
 from skuhub_contracts.events import StockMoved
 from skuhub_runtime.handling import Incoming, Outcome
-from skuhub_stock.entrypoints.events import to_reported, to_stock_level_changed
+from skuhub_stock.entrypoints.events import (
+    to_kit_level_changed,
+    to_reported,
+    to_stock_level_changed,
+)
 from skuhub_stock.entrypoints.metrics import observe
 from skuhub_stock.service_layer.ports import StockUnitOfWork
 from skuhub_stock.service_layer.record_movements import record_movements
@@ -35,6 +39,8 @@ async def on_stock_moved(uow: StockUnitOfWork, batch: Sequence[Incoming[StockMov
                 origin_time=min(i.envelope.origin_time for i in here),
             )
         )
+    for kit in recorded.kits:
+        emitted.append(by_id.get(kit.cause, batch[-1]).derive(to_kit_level_changed(kit)))
     return Outcome(
         emitted=emitted,
         rejected=recorded.rejected,

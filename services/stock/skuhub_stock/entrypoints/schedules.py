@@ -8,7 +8,7 @@ from datetime import datetime
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.origin import Origin
 from skuhub_runtime.periodic import PeriodicJob
-from skuhub_stock.entrypoints.events import to_stock_level_changed
+from skuhub_stock.entrypoints.events import stock_levels
 from skuhub_stock.entrypoints.metrics import RESERVATIONS, observe, refresh_parked_gauges
 from skuhub_stock.service_layer.commands import expire_reservations
 from skuhub_stock.service_layer.ports import StockUnitOfWork
@@ -20,25 +20,25 @@ EXPIRY_BATCH = 500
 
 async def expire_due_lots(uow: StockUnitOfWork, now: datetime) -> Decision[bool]:
     """Mark positions whose lot expired by now; publish each (caused by ``expiry/<date>``)."""
-    ledger = await expire_lots(uow.ledger, now, EXPIRY_BATCH, f"expiry/{now.date()}")
+    ledger, kits = await expire_lots(uow.ledger, now, EXPIRY_BATCH, f"expiry/{now.date()}")
     observe(ledger)
     origin = Origin(None, None, source="/skuhub/stock/expiry")
     changed = changes_of(ledger)
     return Decision(
         value=len(changed) >= EXPIRY_BATCH,
-        emitted=[origin.envelope(to_stock_level_changed(c)) for c in changed],
+        emitted=[origin.envelope(event) for event, _ in stock_levels(changed, kits)],
     )
 
 
 async def expire_due_reservations(uow: StockUnitOfWork, now: datetime) -> Decision[bool]:
     """Release the open reservations whose time to live has ended (status ``expired``)."""
-    ledger, count = await expire_reservations(uow.ledger, now, EXPIRY_BATCH)
+    ledger, kits, count = await expire_reservations(uow.ledger, now, EXPIRY_BATCH)
     RESERVATIONS.labels("expired").inc(count)
     observe(ledger)
     origin = Origin(None, None, source="/skuhub/stock/reservations")
     return Decision(
         value=count >= EXPIRY_BATCH,
-        emitted=[origin.envelope(to_stock_level_changed(c)) for c in changes_of(ledger)],
+        emitted=[origin.envelope(e) for e, _ in stock_levels(changes_of(ledger), kits)],
     )
 
 

@@ -130,6 +130,22 @@ def upgrade() -> None:
         sa.Column("shelf_life_days", sa.Integer),
         sa.Column("product_version", sa.BigInteger, nullable=False),
     )
+    op.create_table(
+        "kit_components",
+        sa.Column("kit_sku", sa.Text, primary_key=True),
+        sa.Column("component_sku", sa.Text, primary_key=True),
+        sa.Column("quantity", sa.Numeric, nullable=False),
+    )
+    op.create_index("kit_components_component_idx", "kit_components", ["component_sku"])
+    op.create_table(
+        "kit_positions",
+        sa.Column("kit_sku", sa.Text, primary_key=True),
+        sa.Column("location", sa.Text, primary_key=True),
+        sa.Column("unit", sa.Text, nullable=False),
+        sa.Column("available", sa.Numeric, nullable=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
     # Lots of the journal keep the first expiry date they were received with.
     op.execute(
         "INSERT INTO lots (sku, lot, expires_on) SELECT DISTINCT ON (sku, lot) sku, lot, "
@@ -140,6 +156,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
+        "kit_positions",
+        "kit_components",
         "sku_facts",
         "anomalies",
         "variances",

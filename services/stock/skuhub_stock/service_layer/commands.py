@@ -16,8 +16,10 @@ from skuhub_stock.domain.commands import (
     reserve,
     set_quantity,
 )
+from skuhub_stock.domain.kits import KitPosition
 from skuhub_stock.domain.ledger import Ledger, Reservation
 from skuhub_stock.domain.positions import Position
+from skuhub_stock.service_layer.kits import settle
 from skuhub_stock.service_layer.ports import LedgerRepository, ReportedMovement, Scope
 from skuhub_stock.service_layer.record_movements import Changed, changes_of
 
@@ -47,6 +49,7 @@ class Commanded:
 
     reservation: Reservation
     changed: list[Changed] = field(default_factory=list)
+    kits: list[KitPosition] = field(default_factory=list)
     replayed: bool = False
 
 
@@ -109,11 +112,12 @@ async def confirm_reservation(
 
 async def expire_reservations(
     repo: LedgerRepository, now: datetime, limit: int
-) -> tuple[Ledger, int]:
-    """Release (as ``expired``) the open reservations whose time to live has ended; how many."""
+) -> tuple[Ledger, list[KitPosition], int]:
+    """Release (as ``expired``) the open reservations whose time to live has ended: the
+    ledger, the kits that changed, and how many reservations were due."""
     due = await repo.reservations_due_to_expire(now, limit)
     if not due:
-        return Ledger(now), 0
+        return Ledger(now), [], 0
     found = [r for r in [await repo.reservation(i) for i in due] if r is not None]
     scope = Scope(
         places=frozenset((r.sku, r.location) for r in found),
@@ -126,13 +130,12 @@ async def expire_reservations(
         if reservation is not None and reservation.status == "open":
             made += release(ledger, reservation, str(uuid.uuid4()), status="expired")
     await _journal(repo, made)
-    await repo.save(ledger)
-    return ledger, len(due)
+    return ledger, await settle(repo, ledger), len(due)
 
 
 async def set_on_hand(
     repo: LedgerRepository, command: SetQuantityCommand, now: datetime
-) -> tuple[Position, list[Changed]]:
+) -> tuple[Position, list[Changed], list[KitPosition]]:
     """Set a position's on hand if it is what the caller expects (compare-and-set).
 
     Raises:
@@ -142,8 +145,8 @@ async def set_on_hand(
     ledger = (await repo.load(scope)).ledger(now)
     made = set_quantity(ledger, command, str(uuid.uuid4()))
     await _journal(repo, made)
-    await repo.save(ledger)
-    return ledger.positions[made[0].movement.key], changes_of(ledger)
+    kits = await settle(repo, ledger)
+    return ledger.positions[made[0].movement.key], changes_of(ledger), kits
 
 
 async def _load_reservation(
@@ -164,8 +167,8 @@ async def _finish(
     repo: LedgerRepository, ledger: Ledger, reservation: Reservation, made: Sequence[Made]
 ) -> Commanded:
     await _journal(repo, made)
-    await repo.save(ledger)
-    return Commanded(reservation, changes_of(ledger))
+    kits = await settle(repo, ledger)
+    return Commanded(reservation, changes_of(ledger), kits)
 
 
 async def _journal(repo: LedgerRepository, made: Sequence[Made]) -> None:

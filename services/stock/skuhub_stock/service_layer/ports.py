@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from skuhub_stock.domain.kits import Kit, KitPosition
 from skuhub_stock.domain.ledger import (
     AnomalyRecord,
     Ledger,
@@ -185,6 +186,15 @@ class LedgerRepository(Protocol):
     async def save_facts(self, sku: str, facts: SkuFacts, version: int) -> bool:
         """Keep the catalog's stock facts of a SKU unless newer ones are stored; True when
         stored."""
+
+    async def kits_containing(self, skus: Sequence[str]) -> dict[str, Kit]:
+        """The kits with any of these SKUs among their components, by kit SKU."""
+
+    async def kit_positions(self, places: Sequence[Place]) -> dict[Place, KitPosition]:
+        """The stored availability of kits at locations ((kit SKU, location) pairs)."""
+
+    async def save_kit_positions(self, positions: Sequence[KitPosition]) -> None:
+        """Insert or overwrite kits' availability."""
 
     async def positions_of(self, sku: str) -> list[Position]:
         """Every position of one SKU, by location and lot."""

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from skuhub_stock.domain.kits import KitPosition
 from skuhub_stock.domain.ledger import Ledger
 from skuhub_stock.domain.movements import Movement, MovementRejected
 from skuhub_stock.domain.positions import Position
+from skuhub_stock.service_layer.kits import settle
 from skuhub_stock.service_layer.ports import LedgerRepository, ReportedMovement, Scope
 
 
@@ -35,6 +37,7 @@ class Recorded:
     and the ledger with everything else it recorded (parked, anomalies, variances)."""
 
     changed: list[Changed] = field(default_factory=list)
+    kits: list[KitPosition] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
     duplicates: set[str] = field(default_factory=set)
     ledger: Ledger | None = None
@@ -61,20 +64,22 @@ async def record_movements(
         except MovementRejected as rejected:
             result.rejected[reported.event_id] = rejected.reason
             await repo.mark_rejected(reported.event_id, rejected.reason)
-    await repo.save(ledger)
+    result.kits = await settle(repo, ledger)
     result.changed = changes_of(ledger)
     result.ledger = ledger
     return result
 
 
-async def expire_lots(repo: LedgerRepository, now: datetime, limit: int, cause: str) -> Ledger:
-    """Mark the positions whose lot expired by ``now`` (at most ``limit``) as expired."""
+async def expire_lots(
+    repo: LedgerRepository, now: datetime, limit: int, cause: str
+) -> tuple[Ledger, list[KitPosition]]:
+    """Mark the positions whose lot expired by ``now`` (at most ``limit``) as expired; the
+    ledger and the kits that changed."""
     due = await repo.positions_due_to_expire(now, limit)
     scope = Scope(places=frozenset(key[:2] for key in due))
     ledger = (await repo.load(scope)).ledger(now)
     ledger.expire(due, cause)
-    await repo.save(ledger)
-    return ledger
+    return ledger, await settle(repo, ledger)
 
 
 def changes_of(ledger: Ledger) -> list[Changed]:

@@ -1,0 +1,64 @@
+"""Use case: after a change, the kits made of the changed SKUs at those locations."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from skuhub_stock.domain.kits import KitPosition, kit_available
+from skuhub_stock.domain.ledger import Ledger
+from skuhub_stock.domain.movements import Place
+from skuhub_stock.domain.positions import Position, location_available_to_promise
+from skuhub_stock.service_layer.ports import LedgerRepository, Scope
+
+
+async def settle(repo: LedgerRepository, ledger: Ledger) -> list[KitPosition]:
+    """Save what the ledger changed, then the kits it touched; the kits that changed."""
+    await repo.save(ledger)
+    return await refresh_kits(repo, ledger)
+
+
+async def refresh_kits(repo: LedgerRepository, ledger: Ledger) -> list[KitPosition]:
+    """Recompute (and save) the kits the ledger's changes touch; return those that changed.
+
+    Call after the ledger is saved: the components are read back from storage, under the
+    kits' locks, so two batches changing different components of one kit end in the
+    figure of both.
+    """
+    causes: dict[Place, str] = {key[:2]: ledger.causes[key][-1] for key in ledger.changed}
+    if not causes:
+        return []
+    kits = await repo.kits_containing(sorted({sku for sku, _ in causes}))
+    targets: dict[Place, str] = {}
+    for kit in kits.values():
+        members = {sku for sku, _ in kit.components}
+        for (sku, location), cause in causes.items():
+            if sku in members:
+                targets[(kit.sku, location)] = cause
+    if not targets:
+        return []
+    await repo.load(Scope(places=frozenset(targets)))  # the kits' locks
+    needed = frozenset(
+        (sku, location) for kit_sku, location in targets for sku, _ in kits[kit_sku].components
+    )
+    state = await repo.load(Scope(places=needed), lock=False)
+    by_place: dict[Place, list[Position]] = {}
+    for position in state.positions:
+        by_place.setdefault(position.key[:2], []).append(position)
+    stored = await repo.kit_positions(sorted(targets))
+    changed: list[KitPosition] = []
+    for (kit_sku, location), cause in sorted(targets.items()):
+        kit = kits[kit_sku]
+        atp = {
+            sku: location_available_to_promise(by_place.get((sku, location), []))
+            for sku, _ in kit.components
+        }
+        available = kit_available(kit.components, atp)
+        current = stored.get((kit_sku, location)) or KitPosition(
+            kit_sku, location, kit.unit, Decimal(0)
+        )
+        if current.version and current.available == available:
+            continue
+        current.available, current.version, current.cause = available, current.version + 1, cause
+        changed.append(current)
+    await repo.save_kit_positions(changed)
+    return changed

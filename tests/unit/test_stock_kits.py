@@ -1,0 +1,55 @@
+"""Kits (docs/stock.md, "Kits"): availability from the components' ATP, re-published when a
+component moves."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from skuhub_stock.domain.kits import kit_available
+from skuhub_stock.domain.ledger import SkuFacts
+from skuhub_stock.domain.movements import Movement, MovementKind
+from skuhub_stock.service_layer.ports import ReportedMovement
+from skuhub_stock.service_layer.record_movements import record_movements
+from tests.fakes.stock import FakeLedgerRepository
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+HERE = "4012345000009"
+THERE = "0614141000036"
+D = Decimal
+
+
+def test_a_kit_is_as_many_as_its_scarcest_component_makes() -> None:
+    components = (("BOARD", D(1)), ("PIECE", D(32)))
+    assert kit_available(components, {"BOARD": D(5), "PIECE": D(100)}) == 3  # 100 // 32
+    assert kit_available(components, {"BOARD": D(2), "PIECE": D(100)}) == 2
+    assert kit_available(components, {"BOARD": D(5)}) == 0, "no pieces, no kit"
+    assert kit_available(components, {"BOARD": D(5), "PIECE": D(-4)}) == 0
+    assert kit_available((), {"BOARD": D(5)}) == 0
+
+
+def received(sku: str, quantity: int, location: str = HERE) -> ReportedMovement:
+    movement = Movement(MovementKind.RECEIPT, sku, location, D(quantity), "EA", NOW)
+    return ReportedMovement(str(uuid.uuid4()), "it", uuid.uuid4().int % 10**12, movement)
+
+
+async def test_a_component_movement_changes_the_kit_where_it_happened() -> None:
+    repo = FakeLedgerRepository()
+    await repo.save_facts(
+        "CHESS", SkuFacts("EA", components=(("BOARD", D(1)), ("PIECE", D(32)))), 1
+    )
+
+    first = await record_movements(repo, [received("BOARD", 4), received("PIECE", 70)], NOW)
+    assert [(k.sku, k.location, k.available, k.version) for k in first.kits] == [
+        ("CHESS", HERE, 2, 1)
+    ]
+    more_boards = await record_movements(repo, [received("BOARD", 1)], NOW)
+    assert more_boards.kits == [], "still 2 kits: the pieces are scarce"
+    more_pieces = await record_movements(
+        repo, [received("PIECE", 64), received("PIECE", 40, THERE)], NOW
+    )
+    assert [(k.location, k.available, k.version) for k in more_pieces.kits] == [
+        (THERE, 0, 1),
+        (HERE, 4, 2),
+    ]
