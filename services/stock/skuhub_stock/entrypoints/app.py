@@ -10,7 +10,8 @@ from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
 from skuhub_runtime.handling import ConsumerSpec
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.service import ServiceRuntime, run_service
-from skuhub_stock.adapters.ledger_repository import sql_unit_of_work
+from skuhub_stock.adapters.replenishment_repository import replenishing_unit_of_work
+from skuhub_stock.entrypoints import replenishment_http
 from skuhub_stock.entrypoints.handlers import on_stock_moved
 from skuhub_stock.entrypoints.http import router
 from skuhub_stock.settings import StockSettings
@@ -24,15 +25,18 @@ def create_app(settings: StockSettings | None = None) -> FastAPI:
     settings = settings or StockSettings()
     runtime = ServiceRuntime(
         settings,
-        unit_of_work=sql_unit_of_work,
+        # The ledger's unit of work plus replenishment's repository, on one connection.
+        unit_of_work=replenishing_unit_of_work,
         migrations_dir=MIGRATIONS,
         consumers=CONSUMERS,
     )
     return create_http_app(
         runtime,
         title="skuhub stock",
-        description="Inventory ledger per SKU x location (GLN) x lot: movements in, positions out.",
-        routers=[router],
+        description="Inventory ledger per SKU x location (GLN) x lot: movements in, positions out; "
+        "replenishment proposals and policies per SKU x location.",
+        routers=[router, replenishment_http.router],
+        errors=replenishment_http.ERROR_STATUSES,
     )
 
 
