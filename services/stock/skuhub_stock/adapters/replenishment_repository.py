@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_stock.adapters.ledger_repository import SqlLedgerRepository
@@ -134,7 +134,7 @@ class SqlReplenishmentRepository:
         statement = (
             sa.select(proposals)
             .where(_of_positions(proposals, wanted))
-            .distinct(proposals.c.sku, proposals.c.location)
+            .ext(distinct_on(proposals.c.sku, proposals.c.location))
             .order_by(
                 proposals.c.sku,
                 proposals.c.location,

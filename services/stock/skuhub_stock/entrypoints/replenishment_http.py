@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from skuhub_contracts.identifiers import Gln, Sku
 from skuhub_contracts.values import (
+    LINE_PATTERN,
     LINE_SCHEMA,
     ONE_LINE,
     PARAGRAPHS_SCHEMA,
@@ -52,7 +53,7 @@ ProposalId = Annotated[
     Path(
         min_length=1,
         max_length=200,
-        pattern=r"^[^\u0000-\u001F\u007F]*$",
+        pattern=LINE_PATTERN,
         description="The proposal's id (`id` in the listing, `proposal_id` in the event).",
         examples=["4f7d2c1e-8b0a-4c55-9d1e-2a6f3b9c0d11"],
     ),
