@@ -386,9 +386,15 @@ async def dismiss_proposal(
 
 
 # The SKU may hold a /; the location (a GLN) never does, so it is the last segment.
+_NO_SUCH_PATH = error_responses(
+    404,
+    e404="The path is not a SKU followed by one more segment, the GLN (a SKU with a line "
+    "break, say, matches no route).",
+)
 @router.get(
     "/policies/{sku:path}/{location}",
     response_model=PolicyView,
+    responses=_NO_SUCH_PATH,
     summary="Replenishment policy of a SKU at a location",
     description="The policy set for the position, or the default (`source`: default) until one "
     "is set.",
@@ -404,6 +410,7 @@ async def get_policy(sku: Sku, location: Gln, runtime: ReplenishmentRuntime) -> 
 @router.put(
     "/policies/{sku:path}/{location}",
     response_model=PolicyView,
+    responses=_NO_SUCH_PATH,
     summary="Set the replenishment policy of a SKU at a location",
     description="Replaces the position's policy; the next review uses it. 422 names the field "
     "that breaks a rule (lead time and review period 0 to 3650 days, service level 0.5 to "
