@@ -391,6 +391,8 @@ _NO_SUCH_PATH = error_responses(
     e404="The path is not a SKU followed by one more segment, the GLN (a SKU with a line "
     "break, say, matches no route).",
 )
+
+
 @router.get(
     "/policies/{sku:path}/{location}",
     response_model=PolicyView,
