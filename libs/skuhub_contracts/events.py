@@ -514,6 +514,20 @@ class ReplenishmentProposed(EventPayload):
     safety_stock: Quantity
     proposed_quantity: PositiveQuantity
     proposed_at: Timestamp
+    proposal_id: EventId | None = Field(
+        default=None,
+        description="The proposal's id in the stock service: POST "
+        "/v1/proposals/{proposal_id}/accept or /dismiss decides it.",
+    )
+    inventory_position: Quantity | None = Field(
+        default=None,
+        description="on_hand + in_transit + incoming - reserved when proposed (may be negative).",
+    )
+    order_up_to: Quantity | None = Field(
+        default=None,
+        description="The level the proposed quantity brings the inventory position up to "
+        "(before rounding to the order multiple).",
+    )
 
 
 ALL_EVENTS: tuple[type[EventPayload], ...] = (

@@ -258,3 +258,24 @@ class Documented:
 def documented(stack: Stack, service: str, path: str, method: str) -> Documented:
     document = httpx.get(f"{stack.url(service)}/openapi.json").json()
     return Documented(document, document["paths"][path][method])
+
+
+def test_the_running_stock_service_keeps_replenishment_policies_and_proposals(
+    stack: Stack,
+) -> None:
+    stock = stack.url("stock")
+    sku = new_sku("REPL")
+    policy = f"{stock}/v1/policies/{sku}/4012345000009"
+    assert httpx.get(policy).json()["source"] == "default"
+
+    put = httpx.put(
+        policy, json={"lead_time_days": 5, "review_period_days": 4, "service_level": 0.98}
+    )
+
+    assert put.status_code == 200, put.text
+    assert put.json()["source"] == "set"
+    assert httpx.get(policy).json() == put.json()
+    listed = httpx.get(f"{stock}/v1/proposals", params={"sku": sku, "status": "open"})
+    assert listed.json() == {"proposals": [], "next_after": None}
+    unknown = httpx.post(f"{stock}/v1/proposals/{sku}-none/accept")
+    assert unknown.status_code == 404, unknown.text

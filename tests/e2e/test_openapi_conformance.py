@@ -52,6 +52,11 @@ REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]
         # rules against the current positions (state), and the sign of quantity per kind,
         # which the StockMoved contract could state but does not yet.
         "POST /v1/movements": (422,),
+        # 422: GLN check digits; min_quantity and max_quantity together, min >= 0, max > min
+        # (fields of one body).
+        "GET /v1/proposals": (422,),
+        "GET /v1/policies/{sku}/{location}": (422,),
+        "PUT /v1/policies/{sku}/{location}": (422,),
     },
 }
 """Statuses besides ACCEPTED that a schema-valid request may get, per service and operation."""

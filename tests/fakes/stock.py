@@ -31,6 +31,7 @@ from skuhub_stock.service_layer.ports import (
     Scope,
     VarianceEntry,
 )
+from tests.fakes.replenishment import FakeReplenishmentRepository
 
 
 class FakeLedgerRepository:
@@ -237,3 +238,4 @@ class FakeStockUnitOfWork:
     """The stock service's repositories, in memory."""
 
     ledger: FakeLedgerRepository = field(default_factory=FakeLedgerRepository)
+    replenishment: FakeReplenishmentRepository = field(default_factory=FakeReplenishmentRepository)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import Field
 
 from skuhub_runtime.settings import ServiceSettings
@@ -18,4 +20,25 @@ class StockSettings(ServiceSettings):
     )
     parked_gauge_interval_s: float = Field(
         default=5.0, gt=0, description="How often the parked-movement gauges are refreshed."
+    )
+
+    # Replenishment: what applies to a SKU at a location until a policy is set for it
+    # (PUT /v1/policies/{sku}/{location}, later the lifecycle service's policies).
+    replenishment_lead_time_days: int = Field(
+        default=7, ge=0, le=3650, description="Default supplier lead time L, in days."
+    )
+    replenishment_review_period_days: int = Field(
+        default=7, ge=0, le=3650, description="Default review period R, in days."
+    )
+    replenishment_service_level: float = Field(
+        default=0.95,
+        ge=0.5,
+        le=0.999,
+        description="Default cycle service level: the probability of no stock-out in a cycle.",
+    )
+    replenishment_order_multiple: Decimal = Field(
+        default=Decimal(1), gt=0, description="Default pack size proposals are rounded up to."
+    )
+    replenishment_history_days: int = Field(
+        default=91, ge=1, le=3650, description="Days of daily demand behind each estimate."
     )

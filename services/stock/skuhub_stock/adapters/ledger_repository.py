@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from skuhub_stock.adapters.replenishment_repository import SqlReplenishmentRepository
 from skuhub_stock.adapters.tables import (
     anomalies,
     effects,
@@ -663,7 +664,10 @@ class SqlUnitOfWork:
     """The stock service's repositories on one connection (and its transaction)."""
 
     ledger: SqlLedgerRepository
+    replenishment: SqlReplenishmentRepository
 
 
 def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
-    return SqlUnitOfWork(ledger=SqlLedgerRepository(conn))
+    return SqlUnitOfWork(
+        ledger=SqlLedgerRepository(conn), replenishment=SqlReplenishmentRepository(conn)
+    )

@@ -11,7 +11,7 @@ from skuhub_runtime.handling import ConsumerSpec
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.service import ServiceRuntime, run_service
 from skuhub_stock.adapters.ledger_repository import sql_unit_of_work
-from skuhub_stock.entrypoints import commands_http, cycle_counts_http
+from skuhub_stock.entrypoints import commands_http, cycle_counts_http, replenishment_http
 from skuhub_stock.entrypoints.handlers import on_stock_moved
 from skuhub_stock.entrypoints.http import router
 from skuhub_stock.entrypoints.schedules import periodic_jobs
@@ -34,9 +34,10 @@ def create_app(settings: StockSettings | None = None) -> FastAPI:
     return create_http_app(
         runtime,
         title="skuhub stock",
-        description="Inventory ledger per SKU x location (GLN) x lot: movements in, positions out.",
-        routers=[router, commands_http.router, cycle_counts_http.router],
-        errors=commands_http.ERROR_STATUSES,
+        description="Inventory ledger per SKU x location (GLN) x lot: movements in, positions out; "
+        "replenishment proposals and policies per SKU x location.",
+        routers=[router, commands_http.router, cycle_counts_http.router, replenishment_http.router],
+        errors={**commands_http.ERROR_STATUSES, **replenishment_http.ERROR_STATUSES},
     )
 
 

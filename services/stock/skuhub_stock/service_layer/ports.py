@@ -23,6 +23,7 @@ from skuhub_stock.domain.ledger import (
 )
 from skuhub_stock.domain.movements import Movement, MovementKind, Place, PositionKey
 from skuhub_stock.domain.positions import Position
+from skuhub_stock.service_layer.replenishment import ReplenishmentRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,3 +237,6 @@ class StockUnitOfWork(Protocol):
 
     @property
     def ledger(self) -> LedgerRepository: ...
+
+    @property
+    def replenishment(self) -> ReplenishmentRepository: ...

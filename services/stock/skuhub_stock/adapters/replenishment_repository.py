@@ -1,0 +1,230 @@
+"""PostgreSQL implementation of the replenishment repository: one statement per call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from skuhub_stock.adapters.tables import daily_demand, replenishment_policies
+from skuhub_stock.adapters.tables import replenishment_proposals as proposals
+from skuhub_stock.domain.replenishment import (
+    DailyDemand,
+    DemandNoted,
+    PositionKey,
+    Proposal,
+    ProposalStatus,
+    ReplenishmentPolicy,
+)
+from skuhub_stock.service_layer.replenishment import DemandHistory
+
+_added = insert(daily_demand)
+_ADD_DEMAND = _added.on_conflict_do_update(
+    index_elements=[daily_demand.c.sku, daily_demand.c.location, daily_demand.c.day],
+    set_={
+        "shipped": daily_demand.c.shipped + _added.excluded.shipped,
+        "lost_sales": daily_demand.c.lost_sales + _added.excluded.lost_sales,
+    },
+)
+_ADD_PROPOSAL = insert(proposals).on_conflict_do_nothing().returning(proposals.c.id)
+
+
+def _of_positions(table: sa.Table, keys: Iterable[PositionKey]) -> sa.ColumnElement[bool]:
+    return sa.tuple_(table.c.sku, table.c.location).in_(sorted(set(keys)))
+
+
+class SqlReplenishmentRepository:
+    """Daily demand, policies and proposals in PostgreSQL."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add_demand(self, noted: Sequence[DemandNoted]) -> None:
+        if not noted:
+            return
+        rows = [
+            {
+                "sku": n.sku,
+                "location": n.location,
+                "day": n.day,
+                "shipped": n.shipped,
+                "lost_sales": n.lost_sales,
+            }
+            for n in noted
+        ]
+        await self._conn.execute(_ADD_DEMAND, rows)
+
+    async def demand_history(
+        self, keys: Iterable[PositionKey], *, since: date, until: date
+    ) -> dict[PositionKey, DemandHistory]:
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        key = (daily_demand.c.sku, daily_demand.c.location)
+        first = (
+            sa.select(*key, sa.func.min(daily_demand.c.day).label("first_day"))
+            .where(_of_positions(daily_demand, wanted))
+            .group_by(*key)
+        )
+        firsts = {(r.sku, r.location): r.first_day for r in await self._conn.execute(first)}
+        window = (
+            sa.select(daily_demand)
+            .where(
+                _of_positions(daily_demand, wanted),
+                daily_demand.c.day >= since,
+                daily_demand.c.day <= until,
+            )
+            .order_by(*key, daily_demand.c.day)
+        )
+        days: dict[PositionKey, list[DailyDemand]] = {k: [] for k in firsts}
+        for row in (await self._conn.execute(window)).mappings():
+            days[(row["sku"], row["location"])].append(
+                DailyDemand(row["day"], row["shipped"], row["lost_sales"])
+            )
+        return {k: DemandHistory(first_day, days[k]) for k, first_day in firsts.items()}
+
+    async def policies(self, keys: Iterable[PositionKey]) -> dict[PositionKey, ReplenishmentPolicy]:
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        statement = sa.select(replenishment_policies).where(
+            _of_positions(replenishment_policies, wanted)
+        )
+        return {
+            (row["sku"], row["location"]): ReplenishmentPolicy(
+                lead_time_days=row["lead_time_days"],
+                review_period_days=row["review_period_days"],
+                service_level=row["service_level"],
+                min_quantity=row["min_quantity"],
+                max_quantity=row["max_quantity"],
+                order_multiple=row["order_multiple"],
+            )
+            for row in (await self._conn.execute(statement)).mappings()
+        }
+
+    async def save_policy(self, sku: str, location: str, policy: ReplenishmentPolicy) -> None:
+        values = {
+            "lead_time_days": policy.lead_time_days,
+            "review_period_days": policy.review_period_days,
+            "service_level": policy.service_level,
+            "min_quantity": policy.min_quantity,
+            "max_quantity": policy.max_quantity,
+            "order_multiple": policy.order_multiple,
+            "updated_at": datetime.now(UTC),
+        }
+        statement = (
+            insert(replenishment_policies)
+            .values(sku=sku, location=location, **values)
+            .on_conflict_do_update(
+                index_elements=[replenishment_policies.c.sku, replenishment_policies.c.location],
+                set_=values,
+            )
+        )
+        await self._conn.execute(statement)
+
+    async def latest_proposals(self, keys: Iterable[PositionKey]) -> dict[PositionKey, Proposal]:
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        statement = (
+            sa.select(proposals)
+            .where(_of_positions(proposals, wanted))
+            .ext(distinct_on(proposals.c.sku, proposals.c.location))
+            .order_by(
+                proposals.c.sku,
+                proposals.c.location,
+                (proposals.c.status == ProposalStatus.OPEN.value).desc(),
+                proposals.c.seq.desc(),
+            )
+        )
+        found = [_to_proposal(row) for row in (await self._conn.execute(statement)).mappings()]
+        return {p.key: p for p in found}
+
+    async def add_proposals(self, new: Sequence[Proposal]) -> list[Proposal]:
+        if not new:
+            return []
+        rows = [
+            {
+                "id": p.id,
+                "sku": p.sku,
+                "location": p.location,
+                "quantity": p.quantity,
+                "unit": p.unit,
+                "reorder_point": p.reorder_point,
+                "order_up_to": p.order_up_to,
+                "safety_stock": p.safety_stock,
+                "inventory_position": p.inventory_position,
+                "available_to_promise": p.available_to_promise,
+                "status": p.status.value,
+                "created_at": p.created_at,
+                "decided_at": p.decided_at,
+                "decided_by": p.decided_by,
+                "note": p.note,
+            }
+            for p in new
+        ]
+        stored = set((await self._conn.execute(_ADD_PROPOSAL, rows)).scalars())
+        return [p for p in new if p.id in stored]
+
+    async def proposal(self, proposal_id: str, *, lock: bool = False) -> Proposal | None:
+        statement = sa.select(proposals).where(proposals.c.id == proposal_id)
+        if lock:
+            statement = statement.with_for_update()
+        row = (await self._conn.execute(statement)).mappings().first()
+        return _to_proposal(row) if row is not None else None
+
+    async def save_decision(self, proposal: Proposal) -> None:
+        await self._conn.execute(
+            sa.update(proposals)
+            .where(proposals.c.id == proposal.id)
+            .values(
+                status=proposal.status.value,
+                decided_at=proposal.decided_at,
+                decided_by=proposal.decided_by,
+                note=proposal.note,
+            )
+        )
+
+    async def list_proposals(
+        self,
+        *,
+        status: ProposalStatus | None = None,
+        sku: str | None = None,
+        location: str | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> list[tuple[int, Proposal]]:
+        statement = sa.select(proposals).order_by(proposals.c.seq).limit(limit)
+        if status is not None:
+            statement = statement.where(proposals.c.status == status.value)
+        if sku is not None:
+            statement = statement.where(proposals.c.sku == sku)
+        if location is not None:
+            statement = statement.where(proposals.c.location == location)
+        if after is not None:
+            statement = statement.where(proposals.c.seq > after)
+        rows = (await self._conn.execute(statement)).mappings()
+        return [(row["seq"], _to_proposal(row)) for row in rows]
+
+
+def _to_proposal(row: sa.RowMapping) -> Proposal:
+    return Proposal(
+        id=row["id"],
+        sku=row["sku"],
+        location=row["location"],
+        quantity=row["quantity"],
+        unit=row["unit"],
+        reorder_point=row["reorder_point"],
+        order_up_to=row["order_up_to"],
+        safety_stock=row["safety_stock"],
+        inventory_position=row["inventory_position"],
+        available_to_promise=row["available_to_promise"],
+        created_at=row["created_at"],
+        status=ProposalStatus(row["status"]),
+        decided_at=row["decided_at"],
+        decided_by=row["decided_by"],
+        note=row["note"],
+    )

@@ -1,0 +1,451 @@
+"""Replenishment: how much demand to expect, when to reorder, how much to propose.
+
+Pure Python plus numeric libraries (scipy for the normal quantile, statsforecast
+for intermittent demand, both imported on first use): no I/O, no frameworks,
+time and ids passed in. The formulas are in docs/replenishment.md:
+
+- daily demand = units shipped + lost sales that day;
+- safety stock  SS = z x sigma_d x sqrt(L + R), z = norm.ppf(service level);
+- reorder point (the order-up-to level S of a periodic review) = d x (L + R) + SS;
+- inventory position IP = on_hand + in_transit + incoming - reserved;
+- propose when IP <= reorder point: S - IP (max - IP under a min/max policy),
+  rounded up to the order multiple.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from functools import cache
+
+ZERO = Decimal(0)
+QUANTUM = Decimal("0.000001")
+"""Figures are kept to the contracts' six decimal places."""
+
+SERVICE_LEVEL_MIN = 0.5
+SERVICE_LEVEL_MAX = 0.999
+MAX_DAYS = 3650
+"""Longest lead time or review period a policy may have (ten years)."""
+
+INTERMITTENT_MIN_DAYS = 28
+"""Croston's method needs a few demand intervals to smooth: four weeks at least."""
+INTERMITTENT_MIN_ZERO_SHARE = 0.3
+"""Demand is intermittent when at least this share of the days had none."""
+
+PositionKey = tuple[str, str]
+"""(sku, location GLN): replenishment plans per SKU and location, across lots."""
+
+SHIPMENT = "shipment"
+LOST_SALE = "lost_sale"
+"""The movement kinds that are demand: what was shipped, and what was asked for but could not
+be served (a lost sale moves no stock; the ledger journals it and leaves positions alone)."""
+
+
+class PolicyError(Exception):
+    """A replenishment policy the domain refuses; ``field`` names the input."""
+
+    def __init__(self, reason: str, *, field: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.field = field
+
+
+class ProposalNotFoundError(Exception):
+    def __init__(self, proposal_id: str) -> None:
+        self.reason = f"no replenishment proposal {proposal_id}"
+        super().__init__(self.reason)
+
+
+class ProposalNotOpenError(Exception):
+    """Only an open proposal can be accepted or dismissed."""
+
+    def __init__(self, proposal_id: str, status: ProposalStatus) -> None:
+        self.reason = f"proposal {proposal_id} is {status.value}, not open: it was decided already"
+        super().__init__(self.reason)
+
+
+# ------------------------------------------------------------------------------------ policy
+
+
+@dataclass(frozen=True, slots=True)
+class ReplenishmentPolicy:
+    """How one SKU at one location is replenished.
+
+    Without ``min_quantity``/``max_quantity`` the reorder point and order-up-to level are
+    computed from demand; with both, they are the planner's min and max.
+    """
+
+    lead_time_days: int = 7
+    review_period_days: int = 7
+    service_level: float = 0.95
+    min_quantity: Decimal | None = None
+    max_quantity: Decimal | None = None
+    order_multiple: Decimal = Decimal(1)
+    """Pack size: proposals are whole multiples of it."""
+
+    def __post_init__(self) -> None:
+        for name in ("lead_time_days", "review_period_days"):
+            days = getattr(self, name)
+            if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_DAYS:
+                raise PolicyError(f"must be whole days from 0 to {MAX_DAYS}", field=name)
+        level = self.service_level
+        if not (
+            isinstance(level, (int, float))
+            and math.isfinite(level)
+            and SERVICE_LEVEL_MIN <= level <= SERVICE_LEVEL_MAX
+        ):
+            raise PolicyError(
+                f"must be from {SERVICE_LEVEL_MIN} to {SERVICE_LEVEL_MAX} (the share of demand "
+                "served from stock)",
+                field="service_level",
+            )
+        if not self.order_multiple.is_finite() or self.order_multiple <= 0:
+            raise PolicyError("must be more than zero", field="order_multiple")
+        if (self.min_quantity is None) != (self.max_quantity is None):
+            missing = "max_quantity" if self.max_quantity is None else "min_quantity"
+            raise PolicyError(
+                "min_quantity and max_quantity go together (a min/max policy) or not at all",
+                field=missing,
+            )
+        if self.min_quantity is not None and self.max_quantity is not None:
+            if not self.min_quantity.is_finite() or self.min_quantity < 0:
+                raise PolicyError("must be zero or more", field="min_quantity")
+            if not self.max_quantity.is_finite() or self.max_quantity <= self.min_quantity:
+                raise PolicyError("must be more than min_quantity", field="max_quantity")
+
+    @property
+    def is_min_max(self) -> bool:
+        return self.min_quantity is not None and self.max_quantity is not None
+
+    @property
+    def protection_days(self) -> int:
+        """L + R: the days an order placed now has to cover."""
+        return self.lead_time_days + self.review_period_days
+
+
+# ------------------------------------------------------------------------------------ demand
+
+
+@dataclass(frozen=True, slots=True)
+class DailyDemand:
+    """What one SKU at one location was asked for on one day."""
+
+    day: date
+    shipped: Decimal = ZERO
+    lost_sales: Decimal = ZERO
+
+    @property
+    def demand(self) -> Decimal:
+        return self.shipped + self.lost_sales
+
+
+@dataclass(frozen=True, slots=True)
+class DemandNoted:
+    """Demand to add to a SKU's day at a location (from shipments and lost sales)."""
+
+    sku: str
+    location: str
+    day: date
+    shipped: Decimal = ZERO
+    lost_sales: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        for name in ("shipped", "lost_sales"):
+            value: Decimal = getattr(self, name)
+            if not value.is_finite() or value < 0:
+                raise ValueError(f"{name} must be zero or more, not {value}")
+
+    @property
+    def key(self) -> PositionKey:
+        return (self.sku, self.location)
+
+
+def demand_from(
+    kind: str, sku: str, location: str, day: date, quantity: Decimal
+) -> DemandNoted | None:
+    """The demand a movement of this kind stands for, if any (shipments and lost sales)."""
+    if kind == SHIPMENT:
+        return DemandNoted(sku, location, day, shipped=quantity)
+    if kind == LOST_SALE:
+        return DemandNoted(sku, location, day, lost_sales=quantity)
+    return None
+
+
+def combine(noted: Iterable[DemandNoted]) -> list[DemandNoted]:
+    """One entry per SKU, location and day, the quantities added; ordered by key and day."""
+    totals: dict[tuple[str, str, date], DemandNoted] = {}
+    for n in noted:
+        key = (n.sku, n.location, n.day)
+        found = totals.get(key)
+        totals[key] = (
+            n
+            if found is None
+            else dataclasses.replace(
+                found, shipped=found.shipped + n.shipped, lost_sales=found.lost_sales + n.lost_sales
+            )
+        )
+    return [totals[key] for key in sorted(totals)]
+
+
+def daily_series(history: Iterable[DailyDemand], first: date, last: date) -> list[float]:
+    """Demand per day from ``first`` to ``last`` (both included); a day not recorded had none."""
+    if last < first:
+        return []
+    by_day = {d.day: d.demand for d in history}
+    return [
+        float(by_day.get(first + timedelta(days=offset), ZERO))
+        for offset in range((last - first).days + 1)
+    ]
+
+
+class ForecastMethod(StrEnum):
+    NONE = "none"
+    """No history: nothing is expected."""
+    MEAN = "mean"
+    CROSTON_SBA = "croston_sba"
+
+
+@dataclass(frozen=True, slots=True)
+class DemandEstimate:
+    mean_daily: float
+    """Expected demand per day (d in the formulas)."""
+    std_daily: float
+    """Standard deviation of daily demand (sigma_d): the sample one, n - 1 in the divisor."""
+    days: int
+    """Days of history behind the estimate."""
+    method: ForecastMethod
+
+
+def is_intermittent(series: Sequence[float]) -> bool:
+    """Enough history (four weeks) with many days without demand (30 % or more)."""
+    if len(series) < INTERMITTENT_MIN_DAYS:
+        return False
+    zeros = sum(1 for d in series if d == 0)
+    return zeros >= INTERMITTENT_MIN_ZERO_SHARE * len(series) and zeros < len(series)
+
+
+def estimate_demand(series: Sequence[float]) -> DemandEstimate:
+    """Mean and spread of daily demand.
+
+    The mean is the plain mean over the series, or Croston's method with the
+    Syntetos-Boylan correction (statsforecast's ``CrostonSBA``) when demand is intermittent.
+    The spread is the sample standard deviation of the days (zero with fewer than two).
+    """
+    if not series:
+        return DemandEstimate(0.0, 0.0, 0, ForecastMethod.NONE)
+    std = statistics.stdev(series) if len(series) > 1 else 0.0
+    if is_intermittent(series):
+        return DemandEstimate(croston_sba(series), std, len(series), ForecastMethod.CROSTON_SBA)
+    return DemandEstimate(statistics.fmean(series), std, len(series), ForecastMethod.MEAN)
+
+
+def croston_sba(series: Sequence[float]) -> float:
+    """Expected demand per day of an intermittent series (statsforecast's CrostonSBA:
+    smoothing 0.1 of demand sizes and of intervals, their ratio times 0.95)."""
+    # Imported on first use: statsforecast takes ~1.2 s to import (docs/dependencies.md).
+    import numpy as np
+    from statsforecast.models import CrostonSBA
+
+    forecast = CrostonSBA().forecast(y=np.asarray(series, dtype=np.float64), h=1)
+    return float(forecast["mean"][0])
+
+
+# ------------------------------------------------------------------------------------ levels
+
+
+@cache
+def z_value(service_level: float) -> float:
+    """The standard normal quantile of the service level (1.645 for 0.95)."""
+    from scipy.stats import norm  # ~0.5 s to import: on first use
+
+    return float(norm.ppf(service_level))
+
+
+def safety_stock(z: float, std_daily: float, protection_days: int) -> float:
+    """SS = z x sigma_d x sqrt(L + R)."""
+    return max(z * std_daily * math.sqrt(protection_days), 0.0)
+
+
+def reorder_point(mean_daily: float, protection_days: int, safety: float) -> float:
+    """d x (L + R) + SS: the order-up-to level of a periodic review."""
+    return mean_daily * protection_days + safety
+
+
+@dataclass(frozen=True, slots=True)
+class Levels:
+    safety_stock: Decimal
+    reorder_point: Decimal
+    """Propose when the inventory position is at or below it."""
+    order_up_to: Decimal
+    """What a proposal brings the inventory position up to."""
+
+
+def levels(policy: ReplenishmentPolicy, estimate: DemandEstimate) -> Levels:
+    """Reorder point and order-up-to level: computed, or the policy's min and max.
+
+    The safety stock is the computed one either way (under min/max it is for comparison).
+    """
+    days = policy.protection_days
+    safety = safety_stock(z_value(policy.service_level), estimate.std_daily, days)
+    if policy.min_quantity is not None and policy.max_quantity is not None:
+        return Levels(_quantity(safety), policy.min_quantity, policy.max_quantity)
+    point = _quantity(reorder_point(estimate.mean_daily, days, safety))
+    return Levels(_quantity(safety), point, point)
+
+
+def _quantity(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def round_up(quantity: Decimal, multiple: Decimal) -> Decimal:
+    """The smallest whole multiple of ``multiple`` that is at least ``quantity``."""
+    packs = (quantity / multiple).to_integral_value(rounding=ROUND_CEILING)
+    return packs * multiple
+
+
+# ---------------------------------------------------------------------------------- position
+
+
+@dataclass(frozen=True, slots=True)
+class PositionFigures:
+    """What the ledger knows of one SKU at one location (its lots added up)."""
+
+    sku: str
+    location: str
+    unit: str
+    on_hand: Decimal
+    reserved: Decimal
+    in_transit: Decimal
+    incoming: Decimal
+    """Ordered from suppliers, not yet shipped to the location (open purchase orders)."""
+
+    @property
+    def key(self) -> PositionKey:
+        return (self.sku, self.location)
+
+    @property
+    def inventory_position(self) -> Decimal:
+        """IP = on_hand + in_transit + incoming - reserved."""
+        return self.on_hand + self.in_transit + self.incoming - self.reserved
+
+    @property
+    def available_to_promise(self) -> Decimal:
+        """As the ledger defines it: max(on_hand - reserved, 0)."""
+        return max(self.on_hand - self.reserved, ZERO)
+
+
+# --------------------------------------------------------------------------------- proposals
+
+
+class ProposalStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DISMISSED = "dismissed"
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A proposal to reorder one SKU at one location, and what was decided about it."""
+
+    id: str
+    sku: str
+    location: str
+    quantity: Decimal
+    unit: str
+    reorder_point: Decimal
+    order_up_to: Decimal
+    safety_stock: Decimal
+    inventory_position: Decimal
+    available_to_promise: Decimal
+    created_at: datetime
+    status: ProposalStatus = ProposalStatus.OPEN
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    note: str | None = None
+
+    @property
+    def key(self) -> PositionKey:
+        return (self.sku, self.location)
+
+    def accept(self, at: datetime, *, by: str | None = None, note: str | None = None) -> Proposal:
+        return self._decide(ProposalStatus.ACCEPTED, at, by, note)
+
+    def dismiss(self, at: datetime, *, by: str | None = None, note: str | None = None) -> Proposal:
+        return self._decide(ProposalStatus.DISMISSED, at, by, note)
+
+    def _decide(
+        self, status: ProposalStatus, at: datetime, by: str | None, note: str | None
+    ) -> Proposal:
+        """Raises:
+        ProposalNotOpenError: it was accepted or dismissed already.
+        """
+        if self.status is not ProposalStatus.OPEN:
+            raise ProposalNotOpenError(self.id, self.status)
+        return dataclasses.replace(self, status=status, decided_at=at, decided_by=by, note=note)
+
+
+def blocks_new_proposal(
+    latest: Proposal | None, policy: ReplenishmentPolicy, now: datetime
+) -> bool:
+    """Whether the latest proposal of a position holds back a new one.
+
+    An open one always does. A decided one does for the rest of its review period: a
+    position is reviewed once per period, and an accepted order shows in ``incoming`` only
+    once the purchase order reaches the ledger.
+    """
+    if latest is None:
+        return False
+    if latest.status is ProposalStatus.OPEN:
+        return True
+    decided = latest.decided_at or latest.created_at
+    return now < decided + timedelta(days=policy.review_period_days)
+
+
+def propose(
+    figures: PositionFigures,
+    policy: ReplenishmentPolicy,
+    estimate: DemandEstimate,
+    *,
+    latest: Proposal | None,
+    now: datetime,
+    new_id: Callable[[], str],
+) -> Proposal | None:
+    """A new proposal when the inventory position is at or below the reorder point and the
+    position has none holding it back; None otherwise (and when there is nothing to order)."""
+    if blocks_new_proposal(latest, policy, now):
+        return None
+    found = levels(policy, estimate)
+    position = figures.inventory_position
+    if position > found.reorder_point:
+        return None
+    quantity = round_up(found.order_up_to - position, policy.order_multiple)
+    if quantity <= 0:
+        return None
+    return Proposal(
+        id=new_id(),
+        sku=figures.sku,
+        location=figures.location,
+        quantity=quantity,
+        unit=figures.unit,
+        reorder_point=found.reorder_point,
+        order_up_to=found.order_up_to,
+        safety_stock=found.safety_stock,
+        inventory_position=position,
+        available_to_promise=figures.available_to_promise,
+        created_at=now,
+    )
+
+
+def policy_for(
+    key: PositionKey,
+    policies: Mapping[PositionKey, ReplenishmentPolicy],
+    default: ReplenishmentPolicy,
+) -> ReplenishmentPolicy:
+    """The position's own policy, or the default until one is set."""
+    return policies.get(key, default)

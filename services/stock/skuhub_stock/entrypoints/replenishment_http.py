@@ -1,0 +1,453 @@
+"""HTTP entrypoint of replenishment: proposals to decide, policies per SKU and location."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field, Strict
+
+from skuhub_contracts.identifiers import Gln, Sku
+from skuhub_contracts.values import (
+    LINE_PATTERN,
+    LINE_SCHEMA,
+    ONE_LINE,
+    PARAGRAPHS_SCHEMA,
+    SEVERAL_LINES,
+    PositiveQuantity,
+    Quantity,
+)
+from skuhub_runtime.handling import Decision
+from skuhub_runtime.http import error_responses, get_runtime
+from skuhub_runtime.service import ServiceRuntime
+from skuhub_stock.domain.replenishment import (
+    MAX_DAYS,
+    SERVICE_LEVEL_MAX,
+    SERVICE_LEVEL_MIN,
+    PolicyError,
+    Proposal,
+    ProposalNotFoundError,
+    ProposalNotOpenError,
+    ProposalStatus,
+    ReplenishmentPolicy,
+)
+from skuhub_stock.entrypoints.replenishment_events import replenishment_defaults
+from skuhub_stock.service_layer import replenishment as use_cases
+from skuhub_stock.service_layer.replenishment import ReplenishmentUnitOfWork
+
+router = APIRouter(prefix="/v1", tags=["replenishment"])
+ReplenishmentRuntime = Annotated[ServiceRuntime[ReplenishmentUnitOfWork], Depends(get_runtime)]
+
+ERROR_STATUSES: dict[type[Exception], int] = {
+    ProposalNotFoundError: 404,
+    ProposalNotOpenError: 409,
+    PolicyError: 422,
+}
+"""Each replenishment refusal and its HTTP status (the app registers them once)."""
+
+GLN_EXAMPLE = "4012345000009"
+ProposalId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=200,
+        pattern=LINE_PATTERN,
+        description="The proposal's id (`id` in the listing, `proposal_id` in the event).",
+        examples=["4f7d2c1e-8b0a-4c55-9d1e-2a6f3b9c0d11"],
+    ),
+]
+Person = Annotated[
+    str, Field(min_length=1, max_length=200, json_schema_extra=LINE_SCHEMA), ONE_LINE
+]
+Note = Annotated[str, Field(max_length=2000, json_schema_extra=PARAGRAPHS_SCHEMA), SEVERAL_LINES]
+Days = Annotated[int, Field(ge=0, le=MAX_DAYS), Strict()]
+
+
+class ProposalView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "4f7d2c1e-8b0a-4c55-9d1e-2a6f3b9c0d11",
+                    "seq": 42,
+                    "sku": "TSHIRT-RED-M",
+                    "location": GLN_EXAMPLE,
+                    "status": "open",
+                    "quantity": "60",
+                    "unit": "EA",
+                    "reorder_point": "54.87",
+                    "order_up_to": "54.87",
+                    "safety_stock": "9.87",
+                    "inventory_position": "-3",
+                    "available_to_promise": "0",
+                    "created_at": "2025-03-01T08:00:00Z",
+                    "decided_at": None,
+                    "decided_by": None,
+                    "note": None,
+                }
+            ]
+        }
+    )
+
+    id: str
+    seq: int = Field(description="Place in the listing; pass the last one as `after`.")
+    sku: str
+    location: str
+    status: ProposalStatus
+    quantity: Decimal = Field(description="What to order: a whole number of order multiples.")
+    unit: str
+    reorder_point: Decimal = Field(
+        description="Proposed because the inventory position was at or below it."
+    )
+    order_up_to: Decimal = Field(description="The level the quantity brings the position up to.")
+    safety_stock: Decimal = Field(description="z x sigma_d x sqrt(L + R) when proposed.")
+    inventory_position: Decimal = Field(
+        description="on_hand + in_transit + incoming - reserved when proposed."
+    )
+    available_to_promise: Decimal
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, seq: int, p: Proposal) -> ProposalView:
+        return cls(
+            id=p.id,
+            seq=seq,
+            sku=p.sku,
+            location=p.location,
+            status=p.status,
+            quantity=p.quantity,
+            unit=p.unit,
+            reorder_point=p.reorder_point,
+            order_up_to=p.order_up_to,
+            safety_stock=p.safety_stock,
+            inventory_position=p.inventory_position,
+            available_to_promise=p.available_to_promise,
+            created_at=p.created_at,
+            decided_at=p.decided_at,
+            decided_by=p.decided_by,
+            note=p.note,
+        )
+
+
+class DecidedView(BaseModel):
+    """A proposal after the decision (``seq`` is in the listing)."""
+
+    id: str
+    status: ProposalStatus
+    sku: str
+    location: str
+    quantity: Decimal
+    unit: str
+    decided_at: datetime | None
+    decided_by: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, p: Proposal) -> DecidedView:
+        return cls(
+            id=p.id,
+            status=p.status,
+            sku=p.sku,
+            location=p.location,
+            quantity=p.quantity,
+            unit=p.unit,
+            decided_at=p.decided_at,
+            decided_by=p.decided_by,
+            note=p.note,
+        )
+
+
+class ProposalPage(BaseModel):
+    proposals: list[ProposalView]
+    next_after: int | None = Field(
+        description="`after` for the next page; null when this page is the last. A full page "
+        "at the very end is followed by an empty one."
+    )
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"decided_by": "planner@example.com", "note": "PO 4711"}]},
+    )
+
+    decided_by: Person | None = Field(default=None, description="Who decided, for the record.")
+    note: Note | None = Field(default=None, description="Why, or the purchase order raised.")
+
+
+class PolicyRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"lead_time_days": 5, "review_period_days": 4, "service_level": 0.95},
+                {
+                    "lead_time_days": 10,
+                    "review_period_days": 7,
+                    "service_level": 0.98,
+                    "min_quantity": "20",
+                    "max_quantity": "120",
+                    "order_multiple": "12",
+                },
+            ]
+        },
+    )
+
+    lead_time_days: Days = Field(description="Supplier lead time L: order to arrival, in days.")
+    review_period_days: Days = Field(
+        description="Review period R: days between two reviews (0: continuous review)."
+    )
+    service_level: float = Field(
+        ge=SERVICE_LEVEL_MIN,
+        le=SERVICE_LEVEL_MAX,
+        description="Cycle service level: the probability of no stock-out before the next order "
+        "arrives (z = the standard normal quantile of it).",
+    )
+    min_quantity: Quantity | None = Field(
+        default=None,
+        description="Min/max policy: reorder when the inventory position is at or below it "
+        "(zero or more; with max_quantity).",
+    )
+    max_quantity: Quantity | None = Field(
+        default=None,
+        description="Min/max policy: order up to it (more than min_quantity; with min_quantity).",
+    )
+    order_multiple: PositiveQuantity = Field(
+        default=Decimal(1), description="Pack size: proposals are whole multiples of it."
+    )
+
+    def to_policy(self) -> ReplenishmentPolicy:
+        """Raises:
+        PolicyError: a rule across fields (min and max) does not hold; names the field.
+        """
+        return ReplenishmentPolicy(
+            lead_time_days=self.lead_time_days,
+            review_period_days=self.review_period_days,
+            service_level=self.service_level,
+            min_quantity=self.min_quantity,
+            max_quantity=self.max_quantity,
+            order_multiple=self.order_multiple,
+        )
+
+
+class PolicyView(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sku": "TSHIRT-RED-M",
+                    "location": GLN_EXAMPLE,
+                    "source": "default",
+                    "lead_time_days": 7,
+                    "review_period_days": 7,
+                    "service_level": 0.95,
+                    "min_quantity": None,
+                    "max_quantity": None,
+                    "order_multiple": "1",
+                }
+            ]
+        }
+    )
+
+    sku: str
+    location: str
+    source: str = Field(
+        description="`set` (PUT here) or `default` (SKUHUB_REPLENISHMENT_* until one is set)."
+    )
+    lead_time_days: int
+    review_period_days: int
+    service_level: float
+    min_quantity: Decimal | None
+    max_quantity: Decimal | None
+    order_multiple: Decimal
+
+    @classmethod
+    def of(cls, sku: str, location: str, policy: ReplenishmentPolicy, *, set_: bool) -> PolicyView:
+        return cls(
+            sku=sku,
+            location=location,
+            source="set" if set_ else "default",
+            lead_time_days=policy.lead_time_days,
+            review_period_days=policy.review_period_days,
+            service_level=policy.service_level,
+            min_quantity=policy.min_quantity,
+            max_quantity=policy.max_quantity,
+            order_multiple=policy.order_multiple,
+        )
+
+
+@router.get(
+    "/proposals",
+    response_model=ProposalPage,
+    summary="Replenishment proposals",
+    description="Proposals oldest first, a page at a time, filtered by status, SKU and location "
+    "(all optional). A proposal is made when a position's inventory position falls to its "
+    "reorder point, and published as skuhub.replenishment-proposed.v1.",
+)
+async def list_proposals(
+    runtime: ReplenishmentRuntime,
+    status: Annotated[
+        ProposalStatus | None, Query(description="open, accepted or dismissed.")
+    ] = None,
+    sku: Annotated[Sku | None, Query()] = None,
+    location: Annotated[Gln | None, Query(description="GLN of the location.")] = None,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=2**63 - 1, description="`next_after` of the previous page."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Proposals per page.")] = 100,
+) -> ProposalPage:
+    found = await runtime.read(
+        lambda uow: uow.replenishment.list_proposals(
+            status=status, sku=sku, location=location, after=after, limit=limit
+        )
+    )
+    views = [ProposalView.of(seq, p) for seq, p in found]
+    return ProposalPage(proposals=views, next_after=views[-1].seq if len(views) == limit else None)
+
+
+_DECISION_ERRORS = error_responses(
+    404,
+    409,
+    e404="No proposal has this id.",
+    e409="The proposal is not open: it was accepted or dismissed already.",
+)
+_DECISION_EXAMPLES: dict[str, Any] = {
+    "empty": {"summary": "No details", "value": {}},
+    "recorded": {
+        "summary": "Who and why",
+        "value": {"decided_by": "planner@example.com", "note": "PO 4711 raised"},
+    },
+}
+
+
+@router.post(
+    "/proposals/{proposal_id}/accept",
+    response_model=DecidedView,
+    responses=_DECISION_ERRORS,
+    summary="Accept a proposal",
+    description="Marks an open proposal accepted (who and why optional). The position gets no "
+    "new proposal for its review period: the order shows as `incoming` once the purchase order "
+    "reaches the ledger.",
+)
+async def accept_proposal(
+    proposal_id: ProposalId,
+    runtime: ReplenishmentRuntime,
+    body: Annotated[DecisionRequest | None, Body(openapi_examples=_DECISION_EXAMPLES)] = None,
+) -> DecidedView:
+    decision = body or DecisionRequest()
+
+    async def decide(uow: ReplenishmentUnitOfWork) -> Decision[Proposal]:
+        return Decision(
+            await use_cases.accept(
+                uow.replenishment,
+                proposal_id,
+                datetime.now(UTC),
+                by=decision.decided_by,
+                note=decision.note,
+            )
+        )
+
+    return DecidedView.of(await runtime.execute(decide))
+
+
+@router.post(
+    "/proposals/{proposal_id}/dismiss",
+    response_model=DecidedView,
+    responses=_DECISION_ERRORS,
+    summary="Dismiss a proposal",
+    description="Marks an open proposal dismissed, with an optional note. The position gets no "
+    "new proposal for its review period.",
+)
+async def dismiss_proposal(
+    proposal_id: ProposalId,
+    runtime: ReplenishmentRuntime,
+    body: Annotated[DecisionRequest | None, Body(openapi_examples=_DECISION_EXAMPLES)] = None,
+) -> DecidedView:
+    decision = body or DecisionRequest()
+
+    async def decide(uow: ReplenishmentUnitOfWork) -> Decision[Proposal]:
+        return Decision(
+            await use_cases.dismiss(
+                uow.replenishment,
+                proposal_id,
+                datetime.now(UTC),
+                by=decision.decided_by,
+                note=decision.note,
+            )
+        )
+
+    return DecidedView.of(await runtime.execute(decide))
+
+
+# The SKU may hold a /; the location (a GLN) never does, so it is the last segment.
+_NO_SUCH_PATH = error_responses(
+    404,
+    e404="The path is not a SKU followed by one more segment, the GLN (a SKU with a line "
+    "break, say, matches no route).",
+)
+
+
+@router.get(
+    "/policies/{sku:path}/{location}",
+    response_model=PolicyView,
+    responses=_NO_SUCH_PATH,
+    summary="Replenishment policy of a SKU at a location",
+    description="The policy set for the position, or the default (`source`: default) until one "
+    "is set.",
+)
+async def get_policy(sku: Sku, location: Gln, runtime: ReplenishmentRuntime) -> PolicyView:
+    default = replenishment_defaults(runtime.settings).policy
+    policy, is_set = await runtime.read(
+        lambda uow: use_cases.policy_of(uow.replenishment, sku, location, default)
+    )
+    return PolicyView.of(sku, location, policy, set_=is_set)
+
+
+@router.put(
+    "/policies/{sku:path}/{location}",
+    response_model=PolicyView,
+    responses=_NO_SUCH_PATH,
+    summary="Set the replenishment policy of a SKU at a location",
+    description="Replaces the position's policy; the next review uses it. 422 names the field "
+    "that breaks a rule (lead time and review period 0 to 3650 days, service level 0.5 to "
+    "0.999, min_quantity and max_quantity together with min < max, order multiple above 0).",
+)
+async def put_policy(
+    sku: Sku,
+    location: Gln,
+    body: Annotated[
+        PolicyRequest,
+        Body(
+            openapi_examples={
+                "computed": {
+                    "summary": "Reorder point from demand",
+                    "value": {"lead_time_days": 5, "review_period_days": 4, "service_level": 0.95},
+                },
+                "min_max": {
+                    "summary": "Min/max in packs of 12",
+                    "value": {
+                        "lead_time_days": 10,
+                        "review_period_days": 7,
+                        "service_level": 0.98,
+                        "min_quantity": "20",
+                        "max_quantity": "120",
+                        "order_multiple": "12",
+                    },
+                },
+            }
+        ),
+    ],
+    runtime: ReplenishmentRuntime,
+) -> PolicyView:
+    policy = body.to_policy()
+
+    async def decide(uow: ReplenishmentUnitOfWork) -> Decision[ReplenishmentPolicy]:
+        return Decision(await use_cases.set_policy(uow.replenishment, sku, location, policy))
+
+    return PolicyView.of(sku, location, await runtime.execute(decide), set_=True)
