@@ -50,6 +50,12 @@ OfferFact = StockLevelChanged | ProductChanged | LifecycleStageChanged
 STOCK_MOVEMENTS: Subscription[StockMoved] = Subscription(
     "stock", "stock-moved", (STOCK_MOVED,), "Applies upstream movements to the ledger."
 )
+STOCK_PRODUCTS: Subscription[ProductChanged] = Subscription(
+    "stock",
+    "product-changed",
+    (PRODUCT_CHANGED,),
+    "Keeps each SKU's stock facts: stock unit, packs, lot tracking, shelf life, kit components.",
+)
 LIFECYCLE_PRODUCTS: Subscription[ProductChanged] = Subscription(
     "lifecycle", "product-changed", (PRODUCT_CHANGED,), "Follows the catalog's products."
 )
@@ -62,6 +68,7 @@ OFFER_PROJECTION: Subscription[OfferFact] = Subscription(
 
 SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
     STOCK_MOVEMENTS,
+    STOCK_PRODUCTS,
     LIFECYCLE_PRODUCTS,
     OFFER_PROJECTION,
 )

@@ -77,9 +77,11 @@ class FakeLedgerRepository:
             if key[:2] in scope.places
         ]
         wanted_lots = set(scope.lots) | {(p.sku, p.lot) for p in positions if p.lot}
-        waiting = {("reservation", r) for r in scope.reservations} | {
-            ("transfer", t) for t in scope.transfers
-        }
+        waiting = (
+            {("reservation", r) for r in scope.reservations}
+            | {("transfer", t) for t in scope.transfers}
+            | {("product", sku) for sku in scope.products}
+        )
         state = LedgerState(
             positions=positions,
             facts={s: f for s, (f, _) in self._facts.items() if s in scope.skus},

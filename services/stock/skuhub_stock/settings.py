@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import Field
 
@@ -41,4 +42,10 @@ class StockSettings(ServiceSettings):
     )
     replenishment_history_days: int = Field(
         default=91, ge=1, le=3650, description="Days of daily demand behind each estimate."
+    )
+    unknown_sku: Literal["accept", "quarantine", "reject"] = Field(
+        default="accept",
+        description="Movements of a SKU the catalog has not described: accept (the first "
+        "unit seen becomes its stock unit), quarantine (parked, listed, applied once its "
+        "product-changed arrives) or reject (dead letter, or 422 over HTTP).",
     )

@@ -118,14 +118,14 @@ class SqlLedgerRepository:
 
     async def load(self, scope: Scope, *, lock: bool = True) -> LedgerState:
         state = LedgerState()
-        if not scope.places:
+        if not scope.skus:
             return state
         if lock:
             # Row locks cannot cover positions that do not exist yet; a per-SKU lock for the
             # transaction does, so two replicas (say, during a rebalance) never both create
             # one. Sorted: a stable lock order avoids deadlocks between replicas.
             await self._conn.execute(_LOCK_SKUS, {"skus": sorted(scope.skus)})
-        places = sorted(scope.places)
+        places = sorted(scope.places) or [("", "")]
         rows = await self._conn.execute(
             sa.select(positions)
             .where(sa.tuple_(positions.c.sku, positions.c.location).in_(places))
@@ -172,9 +172,11 @@ class SqlLedgerRepository:
                 (r["sku"], r["location"], r["order_ref"]): r["open_quantity"]
                 for r in rows.mappings()
             }
-        waiting = [("reservation", ref) for ref in scope.reservations] + [
-            ("transfer", ref) for ref in scope.transfers
-        ]
+        waiting = (
+            [("reservation", ref) for ref in scope.reservations]
+            + [("transfer", ref) for ref in scope.transfers]
+            + [("product", sku) for sku in scope.products]
+        )
         if waiting:
             rows = await self._conn.execute(
                 sa.select(parked.c.waiting_kind, parked.c.waiting_ref, movements)

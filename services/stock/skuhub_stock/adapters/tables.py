@@ -205,7 +205,7 @@ kit_positions = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
-# Replenishment (migration 0010): demand per day, policies, proposals.
+# Replenishment (migration 0004): demand per day, policies, proposals.
 
 daily_demand = sa.Table(
     "daily_demand",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from skuhub_stock.domain.movements import (
@@ -118,6 +118,18 @@ class AnomalyRecord:
 
 
 RELEASE_EXCEEDS_RESERVED = "release_exceeds_reserved"
+ACCEPT, QUARANTINE, REJECT = "accept", "quarantine", "reject"
+UNKNOWN_SKU_POLICIES = (ACCEPT, QUARANTINE, REJECT)
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """Units shipped or lost (demand not served) at a place on the day they happened."""
+
+    place: Place
+    day: date
+    shipped: Decimal = ZERO
+    lost_sales: Decimal = ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +152,16 @@ class Ledger:
 
     now: datetime
     positions: dict[PositionKey, Position] = field(default_factory=dict)
-    facts: Mapping[str, SkuFacts] = field(default_factory=dict)
+    facts: dict[str, SkuFacts] = field(default_factory=dict)
     lots: dict[LotKey, date] = field(default_factory=dict)
     reservations: dict[str, Reservation] = field(default_factory=dict)
     transfers: dict[str, Transfer] = field(default_factory=dict)
     order_lines: dict[OrderLineKey, Decimal] = field(default_factory=dict)
     parked: dict[WaitingFor, list[Parked]] = field(default_factory=dict)
     counted_later: Mapping[tuple[PositionKey, datetime], Decimal] = field(default_factory=dict)
+    unknown_sku: str = ACCEPT
+    """What to do with a movement of a SKU the catalog has not described: accept it (its
+    unit becomes the stock unit), quarantine it until the catalog does, or reject it."""
 
     changed: dict[PositionKey, Position] = field(default_factory=dict, init=False)
     causes: dict[PositionKey, list[str]] = field(default_factory=dict, init=False)
@@ -158,6 +173,8 @@ class Ledger:
     unparked: list[str] = field(default_factory=list, init=False)
     superseded: list[str] = field(default_factory=list, init=False)
     changed_references: set[str] = field(default_factory=set, init=False)
+    demand: list[Demand] = field(default_factory=list, init=False)
+    """Shipments and lost sales applied, for replenishment's demand history."""
     _lots_at: dict[Place, set[str]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -181,16 +198,23 @@ class Ledger:
         movement it refers to arrives; then anything that was waiting for it.
 
         Raises:
-            MovementRejected: the movement cannot be read as a fact (unit, lot, expiry);
-                nothing has changed.
+            MovementRejected: the movement cannot be read as a fact (unit, lot, expiry, or
+                an unknown SKU when those are rejected); nothing has changed.
         """
+        if movement.sku not in self.facts and self.unknown_sku != ACCEPT:
+            if self.unknown_sku == REJECT:
+                raise MovementRejected(
+                    f"{movement.sku} is not in the catalog: publish its product first "
+                    "(movements of unknown SKUs are rejected by this service's setting)",
+                    field="sku",
+                )
+            self._park(Parked(cause, ("product", movement.sku), movement))
+            return
         quantity = self._checked_quantity(movement)
         expires_on = self._checked_expiry(movement)
         waiting_for = self._waits_for(movement)
         if waiting_for is not None:
-            parked = Parked(cause, waiting_for, movement)
-            self.parked.setdefault(waiting_for, []).append(parked)
-            self.newly_parked.append(parked)
+            self._park(Parked(cause, waiting_for, movement))
             return
         touched, before = self._apply(movement, quantity, expires_on, cause)
         for position in touched.values():
@@ -205,6 +229,18 @@ class Ledger:
         for waiting in self._released_by(movement):
             self.unparked.append(waiting.cause)
             self.apply(waiting.movement, waiting.cause)
+
+    def describe(self, sku: str, facts: SkuFacts) -> list[Parked]:
+        """Take the catalog's (new) facts of a SKU; return the movements quarantined until
+        it was known, in the order they arrived, for the caller to apply."""
+        self.facts[sku] = facts
+        waiting = self.parked.pop(("product", sku), [])
+        self.unparked += [w.cause for w in waiting]
+        return waiting
+
+    def _park(self, parked: Parked) -> None:
+        self.parked.setdefault(parked.waiting_for, []).append(parked)
+        self.newly_parked.append(parked)
 
     def expire(self, keys: Iterable[PositionKey], cause: str) -> None:
         """Mark positions whose lot has expired by now, as the scheduler finds them."""
@@ -363,6 +399,10 @@ class Ledger:
                         position.shipped += part
                     else:
                         position.scrapped += part
+                if m.kind is MovementKind.SHIPMENT:
+                    self.demand.append(
+                        Demand(m.places[0], m.occurred_at.astimezone(UTC).date(), shipped=q)
+                    )
             case MovementKind.TRANSFER_OUT:
                 taken = self._take(m, q, reserve=False)
                 for lot, part in taken:
@@ -411,6 +451,9 @@ class Ledger:
                 at((m.sku, m.location, NO_LOT)).incoming += q
             case MovementKind.LOST_SALE:
                 at(m.key).lost_sales += q
+                self.demand.append(
+                    Demand(m.places[0], m.occurred_at.astimezone(UTC).date(), lost_sales=q)
+                )
         for key, position in touched.items():
             if key[2] != NO_LOT and position.expires_on is None:
                 position.expires_on = self.lots.get((key[0], key[2]))
@@ -511,6 +554,11 @@ class Ledger:
             self.order_lines[line] = open_quantity - part
             at((line[0], line[1], NO_LOT)).incoming -= part
             self.changed_references.add(f"order:{line[2]}")
+
+
+def _day(movement: Movement) -> date:
+    """The UTC day a movement happened on (demand is kept per UTC day)."""
+    return movement.occurred_at.astimezone(UTC).date()
 
 
 def _anomaly_size(position: Position, anomaly: Anomaly) -> Decimal:

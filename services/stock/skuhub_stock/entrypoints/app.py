@@ -6,20 +6,19 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
-from skuhub_runtime.handling import ConsumerSpec
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.service import ServiceRuntime, run_service
 from skuhub_stock.adapters.ledger_repository import sql_unit_of_work
 from skuhub_stock.entrypoints import commands_http, cycle_counts_http, replenishment_http
-from skuhub_stock.entrypoints.handlers import on_stock_moved
+from skuhub_stock.entrypoints.handlers import StockHandlers, consumers
 from skuhub_stock.entrypoints.http import router
+from skuhub_stock.entrypoints.replenishment_events import replenishment_defaults
 from skuhub_stock.entrypoints.schedules import periodic_jobs
 from skuhub_stock.settings import StockSettings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-CONSUMERS = [ConsumerSpec(STOCK_MOVEMENTS, on_stock_moved)]
-"""What this service consumes and the handler of each subscription."""
+CONSUMERS = consumers(StockHandlers())
+"""What this service consumes and the handler of each subscription (default settings)."""
 
 
 def create_app(settings: StockSettings | None = None) -> FastAPI:
@@ -28,7 +27,7 @@ def create_app(settings: StockSettings | None = None) -> FastAPI:
         settings,
         unit_of_work=sql_unit_of_work,
         migrations_dir=MIGRATIONS,
-        consumers=CONSUMERS,
+        consumers=consumers(StockHandlers(settings.unknown_sku, replenishment_defaults(settings))),
         periodic=periodic_jobs(settings),
     )
     return create_http_app(

@@ -5,15 +5,16 @@ quantity (compare-and-set on the expected on hand)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import Lot
 from skuhub_contracts.identifiers import Gln, Sku, UnitCode
 from skuhub_contracts.values import PositiveQuantity, Quantity
@@ -27,12 +28,17 @@ from skuhub_stock.domain.commands import (
     SetQuantityCommand,
     StaleQuantity,
 )
-from skuhub_stock.domain.ledger import Reservation
+from skuhub_stock.domain.kits import KitPosition
+from skuhub_stock.domain.ledger import Ledger, Reservation
 from skuhub_stock.domain.movements import MovementRejected
 from skuhub_stock.domain.positions import Position
 from skuhub_stock.entrypoints.events import stock_levels
 from skuhub_stock.entrypoints.http import PositionView, StockRuntime, position_view
 from skuhub_stock.entrypoints.metrics import RESERVATIONS
+from skuhub_stock.entrypoints.replenishment_events import (
+    replenishment_defaults,
+    to_replenishment_proposed,
+)
 from skuhub_stock.service_layer.commands import (
     Commanded,
     IdempotencyKeyReused,
@@ -43,6 +49,8 @@ from skuhub_stock.service_layer.commands import (
     set_on_hand,
 )
 from skuhub_stock.service_layer.ports import StockUnitOfWork
+from skuhub_stock.service_layer.record_movements import Changed
+from skuhub_stock.service_layer.replenish import replenish
 
 router = APIRouter(prefix="/v1", tags=["commands"])
 
@@ -158,9 +166,7 @@ async def post_reservation(
         idempotency_key=idempotency_key,
     )
     try:
-        done = await runtime.execute(
-            lambda uow: _decide(make_reservation(uow.ledger, command, now), origin)
-        )
+        done = await _run(runtime, origin, lambda uow: make_reservation(uow.ledger, command, now))
     except ReservationRefused as refused:
         RESERVATIONS.labels("refused").inc()
         body = Shortage(
@@ -202,8 +208,8 @@ async def post_release(
     reservation_id: str, runtime: StockRuntime, origin: OriginDep
 ) -> ReservationView:
     now = datetime.now(UTC)
-    done = await runtime.execute(
-        lambda uow: _decide(release_reservation(uow.ledger, reservation_id, now), origin)
+    done = await _run(
+        runtime, origin, lambda uow: release_reservation(uow.ledger, reservation_id, now)
     )
     RESERVATIONS.labels("released").inc()
     return _view(done.reservation)
@@ -220,8 +226,8 @@ async def post_confirm(
     reservation_id: str, runtime: StockRuntime, origin: OriginDep
 ) -> ReservationView:
     now = datetime.now(UTC)
-    done = await runtime.execute(
-        lambda uow: _decide(confirm_reservation(uow.ledger, reservation_id, now), origin)
+    done = await _run(
+        runtime, origin, lambda uow: confirm_reservation(uow.ledger, reservation_id, now)
     )
     RESERVATIONS.labels("confirmed").inc()
     return _view(done.reservation)
@@ -273,21 +279,42 @@ async def post_on_hand(body: SetQuantity, runtime: StockRuntime, origin: OriginD
     )
 
     async def decide(uow: StockUnitOfWork) -> Decision[Position]:
-        position, changed, kits = await set_on_hand(uow.ledger, command, now)
-        return Decision(
-            value=position,
-            emitted=[origin.envelope(e) for e, _ in stock_levels(changed, kits)],
-        )
+        position, changed, kits, ledger = await set_on_hand(uow.ledger, command, now)
+        emitted = await _emitted(uow, ledger, changed, kits, origin, runtime)
+        return Decision(value=position, emitted=emitted)
 
     return position_view(await runtime.execute(decide))
 
 
-async def _decide(command: Awaitable[Commanded], origin: Origin) -> Decision[Commanded]:
-    done = await command
-    return Decision(
-        value=done,
-        emitted=[origin.envelope(e) for e, _ in stock_levels(done.changed, done.kits)],
-    )
+async def _run(
+    runtime: StockRuntime,
+    origin: Origin,
+    command: Callable[[StockUnitOfWork], Awaitable[Commanded]],
+) -> Commanded:
+    """Run a reservation command in one transaction with what it emits."""
+
+    async def decide(uow: StockUnitOfWork) -> Decision[Commanded]:
+        done = await command(uow)
+        emitted = await _emitted(uow, done.ledger, done.changed, done.kits, origin, runtime)
+        return Decision(value=done, emitted=emitted)
+
+    return await runtime.execute(decide)
+
+
+async def _emitted(
+    uow: StockUnitOfWork,
+    ledger: Ledger | None,
+    changed: Sequence[Changed],
+    kits: Sequence[KitPosition],
+    origin: Origin,
+    runtime: StockRuntime,
+) -> list[Envelope[Any]]:
+    """The stock levels a command changed, and the replenishment proposals they led to."""
+    defaults = replenishment_defaults(runtime.settings)
+    proposals = await replenish(uow.replenishment, ledger, origin.at, defaults)
+    return [origin.envelope(e) for e, _ in stock_levels(changed, kits)] + [
+        origin.envelope(to_replenishment_proposed(p)) for p in proposals
+    ]
 
 
 def _view(reservation: Reservation) -> ReservationView:

@@ -7,8 +7,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from skuhub_contracts.codec import Envelope
-from skuhub_contracts.events import PositionAnomaly, StockLevelChanged, StockMoved
+from skuhub_contracts.events import (
+    PositionAnomaly,
+    ProductChanged,
+    StockLevelChanged,
+    StockMoved,
+)
 from skuhub_stock.domain.kits import KitPosition
+from skuhub_stock.domain.ledger import SkuFacts
 from skuhub_stock.domain.movements import Movement, MovementKind
 from skuhub_stock.service_layer.ports import ReportedMovement
 from skuhub_stock.service_layer.record_movements import Changed
@@ -29,6 +35,16 @@ def to_movement(event: StockMoved) -> Movement:
         transfer_ref=event.transfer_ref,
         order_ref=event.order_ref,
         expected_on=event.expected_on,
+    )
+
+
+def to_facts(event: ProductChanged) -> SkuFacts:
+    return SkuFacts(
+        unit=event.unit,
+        packs=dict(event.packs),
+        lot_tracked=event.lot_tracked,
+        shelf_life_days=event.shelf_life_days,
+        components=tuple((c.sku, c.quantity) for c in event.kit_components),
     )
 
 

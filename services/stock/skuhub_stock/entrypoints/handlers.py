@@ -3,36 +3,84 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from skuhub_contracts.events import StockMoved
-from skuhub_runtime.handling import Incoming, Outcome
+from skuhub_contracts.events import ProductChanged, StockMoved
+from skuhub_contracts.subscriptions import STOCK_MOVEMENTS, STOCK_PRODUCTS
+from skuhub_runtime.handling import ConsumerSpec, Incoming, Outcome
+from skuhub_stock.domain.ledger import ACCEPT
+from skuhub_stock.domain.replenishment import Proposal
 from skuhub_stock.entrypoints.events import (
+    to_facts,
     to_kit_level_changed,
     to_reported,
     to_stock_level_changed,
 )
 from skuhub_stock.entrypoints.metrics import observe
+from skuhub_stock.entrypoints.replenishment_events import to_replenishment_proposed
+from skuhub_stock.service_layer.facts import Described, record_facts
 from skuhub_stock.service_layer.ports import StockUnitOfWork
-from skuhub_stock.service_layer.record_movements import record_movements
+from skuhub_stock.service_layer.record_movements import Recorded, record_movements
+from skuhub_stock.service_layer.replenish import replenish
+from skuhub_stock.service_layer.replenishment import ReplenishmentDefaults
 
 
-async def on_stock_moved(uow: StockUnitOfWork, batch: Sequence[Incoming[StockMoved]]) -> Outcome:
-    """Apply upstream movements to the ledger; emit the changed positions.
+@dataclass(frozen=True, slots=True)
+class StockHandlers:
+    """The handlers of the stock service's subscriptions, with the settings they follow."""
 
-    One stock-level-changed per position per batch, caused by the last movement that
-    changed it and as old as the oldest: its origin time is the earliest of theirs, so the
-    latency measured from it includes the wait of every movement it stands for.
-    """
-    by_id = {incoming.id: incoming for incoming in batch}
-    reported = [to_reported(i.envelope) for i in batch]
-    recorded = await record_movements(uow.ledger, reported, datetime.now(UTC))
+    unknown_sku: str = ACCEPT
+    """Movements of SKUs the catalog has not described: accept, quarantine or reject."""
+    replenishment: ReplenishmentDefaults = field(default_factory=ReplenishmentDefaults)
+    """The policy that applies where none is set."""
+
+    async def on_stock_moved(
+        self, uow: StockUnitOfWork, batch: Sequence[Incoming[StockMoved]]
+    ) -> Outcome:
+        """Apply upstream movements to the ledger; emit the changed positions.
+
+        One stock-level-changed per position per batch, caused by the last movement that
+        changed it and as old as the oldest: its origin time is the earliest of theirs, so
+        the latency measured from it includes the wait of every movement it stands for.
+        """
+        reported = [to_reported(i.envelope) for i in batch]
+        now = datetime.now(UTC)
+        recorded = await record_movements(uow.ledger, reported, now, unknown_sku=self.unknown_sku)
+        proposals = await replenish(uow.replenishment, recorded.ledger, now, self.replenishment)
+        return _outcome(recorded, batch, proposals)
+
+    async def on_product_changed(
+        self, uow: StockUnitOfWork, batch: Sequence[Incoming[ProductChanged]]
+    ) -> Outcome:
+        """Keep each SKU's stock facts; apply movements that waited for them; re-publish
+        kits whose components changed."""
+        described = [
+            Described(i.payload.sku, to_facts(i.payload), i.payload.product_version, i.id)
+            for i in batch
+            if not i.payload.deleted
+        ]
+        now = datetime.now(UTC)
+        recorded = await record_facts(uow.ledger, described, now, unknown_sku=self.unknown_sku)
+        proposals = await replenish(uow.replenishment, recorded.ledger, now, self.replenishment)
+        return _outcome(recorded, batch, proposals)
+
+
+def _outcome(
+    recorded: Recorded, batch: Sequence[Incoming[Any]], proposals: Sequence[Proposal]
+) -> Outcome:
     observe(recorded.ledger)
+    by_id = {incoming.id: incoming for incoming in batch}
+    cause_at = {
+        key[:2]: by_id.get(causes[-1], batch[-1])
+        for key, causes in (recorded.ledger.causes.items() if recorded.ledger else ())
+    }
     emitted = []
     for changed in recorded.changed:
         # A movement parked in an earlier batch is not in this one: the event that let it
-        # through (its partner) stands for it.
-        here = [by_id[c] for c in changed.causes if c in by_id]
+        # through (its partner, or the product that made its SKU known) stands for it.
+        here = [by_id[c] for c in changed.causes if c in by_id] or [batch[-1]]
         emitted.append(
             here[-1].derive(
                 to_stock_level_changed(changed),
@@ -41,8 +89,19 @@ async def on_stock_moved(uow: StockUnitOfWork, batch: Sequence[Incoming[StockMov
         )
     for kit in recorded.kits:
         emitted.append(by_id.get(kit.cause, batch[-1]).derive(to_kit_level_changed(kit)))
+    for proposal in proposals:
+        cause = cause_at.get((proposal.sku, proposal.location), batch[-1])
+        emitted.append(cause.derive(to_replenishment_proposed(proposal)))
     return Outcome(
         emitted=emitted,
         rejected=recorded.rejected,
         ignored=frozenset(recorded.duplicates),
     )
+
+
+def consumers(handlers: StockHandlers) -> list[ConsumerSpec[Any, StockUnitOfWork]]:
+    """What the stock service consumes, and the handler of each subscription."""
+    return [
+        ConsumerSpec(STOCK_MOVEMENTS, handlers.on_stock_moved),
+        ConsumerSpec(STOCK_PRODUCTS, handlers.on_product_changed),
+    ]

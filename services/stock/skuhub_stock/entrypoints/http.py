@@ -26,6 +26,7 @@ from skuhub_stock.domain.positions import Position, location_available_to_promis
 from skuhub_stock.entrypoints.events import to_movement
 from skuhub_stock.service_layer.ports import StockUnitOfWork
 from skuhub_stock.service_layer.record_movements import refusals
+from skuhub_stock.settings import StockSettings
 
 router = APIRouter(prefix="/v1", tags=["stock"])
 StockRuntime = Annotated[ServiceRuntime[StockUnitOfWork], Depends(get_runtime)]
@@ -167,7 +168,9 @@ async def refused_movements(
     """Which movements the ledger would refuse now (by index): the consumer's own check."""
     now = datetime.now(UTC)
     domain = [to_movement(m) for m in movements]
-    return await runtime.read(lambda uow: refusals(uow.ledger, domain, now))
+    settings = runtime.settings
+    policy = settings.unknown_sku if isinstance(settings, StockSettings) else "accept"
+    return await runtime.read(lambda uow: refusals(uow.ledger, domain, now, unknown_sku=policy))
 
 
 async def publish_movements(

@@ -51,6 +51,7 @@ class Commanded:
     changed: list[Changed] = field(default_factory=list)
     kits: list[KitPosition] = field(default_factory=list)
     replayed: bool = False
+    ledger: Ledger | None = None
 
 
 async def make_reservation(
@@ -135,7 +136,7 @@ async def expire_reservations(
 
 async def set_on_hand(
     repo: LedgerRepository, command: SetQuantityCommand, now: datetime
-) -> tuple[Position, list[Changed], list[KitPosition]]:
+) -> tuple[Position, list[Changed], list[KitPosition], Ledger]:
     """Set a position's on hand if it is what the caller expects (compare-and-set).
 
     Raises:
@@ -146,7 +147,7 @@ async def set_on_hand(
     made = set_quantity(ledger, command, str(uuid.uuid4()))
     await _journal(repo, made)
     kits = await settle(repo, ledger)
-    return ledger.positions[made[0].movement.key], changes_of(ledger), kits
+    return ledger.positions[made[0].movement.key], changes_of(ledger), kits, ledger
 
 
 async def _load_reservation(
@@ -168,7 +169,7 @@ async def _finish(
 ) -> Commanded:
     await _journal(repo, made)
     kits = await settle(repo, ledger)
-    return Commanded(reservation, changes_of(ledger), kits)
+    return Commanded(reservation, changes_of(ledger), kits, ledger=ledger)
 
 
 async def _journal(repo: LedgerRepository, made: Sequence[Made]) -> None:

@@ -70,10 +70,12 @@ class Scope:
     transfers: frozenset[str] = frozenset()
     order_lines: frozenset[OrderLineKey] = frozenset()
     counts: frozenset[tuple[PositionKey, datetime]] = frozenset()
+    products: frozenset[str] = frozenset()
+    """SKUs whose quarantined movements (waiting for the catalog) to load."""
 
     @property
     def skus(self) -> frozenset[str]:
-        return frozenset(sku for sku, _ in self.places)
+        return frozenset(sku for sku, _ in self.places) | self.products
 
     @classmethod
     def of(cls, movements: Iterable[Movement]) -> Scope:
@@ -118,7 +120,7 @@ class LedgerState:
     parked: dict[WaitingFor, list[Parked]] = field(default_factory=dict)
     counted_later: dict[tuple[PositionKey, datetime], Decimal] = field(default_factory=dict)
 
-    def ledger(self, now: datetime) -> Ledger:
+    def ledger(self, now: datetime, unknown_sku: str = "accept") -> Ledger:
         return Ledger(
             now=now,
             positions={p.key: p for p in self.positions},
@@ -129,6 +131,7 @@ class LedgerState:
             order_lines=self.order_lines,
             parked=self.parked,
             counted_later=self.counted_later,
+            unknown_sku=unknown_sku,
         )
 
 

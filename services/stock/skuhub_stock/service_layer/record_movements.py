@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from skuhub_stock.domain.kits import KitPosition
-from skuhub_stock.domain.ledger import Ledger
+from skuhub_stock.domain.ledger import ACCEPT, Ledger
 from skuhub_stock.domain.movements import Movement, MovementRejected
 from skuhub_stock.domain.positions import Position
 from skuhub_stock.service_layer.kits import settle
@@ -44,7 +44,11 @@ class Recorded:
 
 
 async def record_movements(
-    repo: LedgerRepository, batch: Sequence[ReportedMovement], now: datetime
+    repo: LedgerRepository,
+    batch: Sequence[ReportedMovement],
+    now: datetime,
+    *,
+    unknown_sku: str = ACCEPT,
 ) -> Recorded:
     """Journal the movements, apply the new ones in order, save what changed.
 
@@ -57,7 +61,7 @@ async def record_movements(
     result.duplicates = {m.event_id for m in batch} - new_ids
     if not fresh:
         return result
-    ledger = (await repo.load(Scope.of(m.movement for m in fresh))).ledger(now)
+    ledger = (await repo.load(Scope.of(m.movement for m in fresh))).ledger(now, unknown_sku)
     for reported in fresh:
         try:
             ledger.apply(reported.movement, reported.event_id)
@@ -94,7 +98,11 @@ def changes_of(ledger: Ledger) -> list[Changed]:
 
 
 async def refusals(
-    repo: LedgerRepository, movements: Sequence[Movement], now: datetime
+    repo: LedgerRepository,
+    movements: Sequence[Movement],
+    now: datetime,
+    *,
+    unknown_sku: str = ACCEPT,
 ) -> dict[int, MovementRejected]:
     """Which of ``movements`` the ledger would refuse now, by index, and why.
 
@@ -103,7 +111,7 @@ async def refusals(
     movements, so a client hears about a refusal instead of the dead-letter topic.
     """
     state = await repo.load(Scope.of(movements), lock=False)
-    ledger = copy.deepcopy(state).ledger(now)
+    ledger = copy.deepcopy(state).ledger(now, unknown_sku)
     refused: dict[int, MovementRejected] = {}
     for index, movement in enumerate(movements):
         try:

@@ -1,14 +1,14 @@
 """Replenishment: daily demand per SKU and location, policies, proposals.
 
-Revision ID: 0010
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
