@@ -11,6 +11,7 @@ and any number of times by keeping the highest version it has seen.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
@@ -36,6 +37,7 @@ from skuhub_contracts.values import (
     PARAGRAPHS_SCHEMA,
     SEVERAL_LINES,
     TIMESTAMP_DESCRIPTION,
+    WHOLE_NUMBER,
     CalendarDate,
     Flag,
     PositiveQuantity,
@@ -442,8 +444,31 @@ AttributeValue = Annotated[
 (two levels: a table's rows, a price per currency)."""
 
 
+SHELF_LIFE_DAYS_MAX = 36_500
+"""A hundred years: the longest shelf life the catalog takes."""
+MAX_KIT_COMPONENTS = 100
+
+ShelfLifeDays = Annotated[int, Field(ge=1, le=SHELF_LIFE_DAYS_MAX), WHOLE_NUMBER]
+
+
+class KitComponent(BaseModel):
+    """One component of a kit (bundle): which SKU, and how many of it one kit holds."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sku: Sku = Field(description="SKU of the component (a product of its own).")
+    quantity: PositiveQuantity = Field(
+        description="Units of the component in one kit, in the component's stock unit."
+    )
+
+
 class ProductChanged(EventPayload):
-    """Full snapshot of one product (SKU) after any change in the catalog."""
+    """Full snapshot of one product (SKU) after any change in the catalog.
+
+    Besides content, it carries the product's stock facts, which the stock service
+    keeps positions by: ``unit``, ``packs``, ``lot_tracked``, ``shelf_life_days`` and
+    ``kit_components``.
+    """
 
     event_type: ClassVar[str] = "skuhub.product-changed.v1"
 
@@ -454,12 +479,81 @@ class ProductChanged(EventPayload):
     parent_sku: Sku | None = Field(
         default=None, description="Product model this variant belongs to."
     )
-    unit: UnitCode = "EA"
+    unit: UnitCode = Field(
+        default="EA",
+        description="Stock unit: the unit stock positions of this SKU are kept in (UN/ECE "
+        "Recommendation 20 code, e.g. EA, KGM, LTR).",
+    )
+    packs: dict[UnitCode, PositiveQuantity] = Field(
+        default_factory=dict,
+        description="How many stock units one pack holds, per pack unit code (UN/ECE "
+        'Recommendation 20, e.g. {"CS": 12, "PF": 480}). A pack unit differs from unit.',
+        examples=[{"CS": "12", "PF": "480"}],
+    )
+    lot_tracked: Flag = Field(default=False, description="Inbound stock must name a lot.")
+    shelf_life_days: ShelfLifeDays | None = Field(
+        default=None,
+        description="Days from receipt to expiry (1 to 36500), for lots received without an "
+        "expiry date.",
+    )
+    kit_components: list[KitComponent] = Field(
+        default_factory=list,
+        max_length=MAX_KIT_COMPONENTS,
+        description="What one kit (bundle) is made of, at most 100 components; empty when the "
+        "product is not a kit. A kit does not list itself, and lists each component SKU once.",
+    )
     title: dict[Locale, Title] = Field(description="Title per locale.")
     description: dict[Locale, Description] = Field(default_factory=dict)
     attributes: dict[AttributeCode, AttributeValue] = Field(default_factory=dict)
     deleted: Flag = False
     changed_at: Timestamp
+
+    @field_validator("packs")
+    @classmethod
+    def _packs_are_not_the_stock_unit(
+        cls, packs: dict[str, Any], info: ValidationInfo
+    ) -> dict[str, Any]:
+        unit = info.data.get("unit")
+        if unit is not None and unit in packs:
+            raise PydanticCustomError(
+                "pack_is_stock_unit",
+                "{unit} is the stock unit (unit) and cannot also be a pack unit: remove {unit} "
+                "from packs (a pack holds a number of stock units), or change unit",
+                {"unit": unit},
+            )
+        return packs
+
+    @field_validator("kit_components")
+    @classmethod
+    def _components_are_other_skus_once(
+        cls, components: list[KitComponent], info: ValidationInfo
+    ) -> list[KitComponent]:
+        _check_kit_components(info.data.get("sku"), [c.sku for c in components])
+        return components
+
+
+def _check_kit_components(kit: str | None, components: Iterable[str]) -> None:
+    """Raise the contract's refusal unless ``components`` are SKUs other than ``kit``, once each.
+
+    Raises:
+        PydanticCustomError: a component is the kit itself, or is listed twice.
+    """
+    seen: dict[str, int] = {}
+    for index, sku in enumerate(components):
+        if sku == kit:
+            raise PydanticCustomError(
+                "kit_lists_itself",
+                "a kit cannot be a component of itself: remove {sku} (item {index})",
+                {"sku": sku, "index": index},
+            )
+        if sku in seen:
+            raise PydanticCustomError(
+                "kit_component_repeated",
+                "{sku} is listed twice (items {first} and {index}): list each component SKU "
+                "once, with the total quantity",
+                {"sku": sku, "first": seen[sku], "index": index},
+            )
+        seen[sku] = index
 
 
 class LifecycleStage(StrEnum):

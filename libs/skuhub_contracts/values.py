@@ -93,6 +93,10 @@ Sequence = Annotated[int, Field(ge=0, le=INT64_MAX), BeforeValidator(_integral)]
 Version = Annotated[int, Field(ge=1, le=INT64_MAX), BeforeValidator(_integral)]
 """A per-key version: 1 for the first state, one more for every change (up to 2^63 - 1)."""
 
+WHOLE_NUMBER: Final = BeforeValidator(_integral)
+"""The rule of a JSON integer (``3`` or ``3.0``, never ``"3"``); place it after the ``Field``
+with the integer's bounds: ``Annotated[int, Field(ge=1, le=9), WHOLE_NUMBER]``."""
+
 Flag = Annotated[bool, Strict()]
 """``true`` or ``false``; not ``1``, not ``"yes"``."""
 
@@ -257,6 +261,7 @@ __all__ = [
     "PARAGRAPHS_SCHEMA",
     "SEVERAL_LINES",
     "TIMESTAMP_PATTERN",
+    "WHOLE_NUMBER",
     "CalendarDate",
     "Flag",
     "PositiveQuantity",

@@ -1,12 +1,17 @@
 """A deterministic synthetic catalog: families, product models with variants, kits, locations.
 
-Everything comes from one :class:`random.Random` seeded with ``config.seed``, so the
-same config always gives the same catalog. Identifiers are real GS1 numbers with
+Everything comes from :class:`random.Random` instances seeded with ``config.seed``, so
+the same config always gives the same catalog. Identifiers are real GS1 numbers with
 valid check digits (python-stdnum), SKUs match the contract's pattern.
+
+Each product carries the stock facts product-changed publishes: its stock unit, the
+packs it comes in (cases, pallets), lot tracking with a shelf life (grocery), and what
+a kit is made of.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +29,18 @@ ZIPF_EXPONENT = 1.2
 """Demand of the SKU at rank r is proportional to r ** -ZIPF_EXPONENT."""
 TOP_DAILY_DEMAND = 24.0
 """Mean units per day at one store of the best seller."""
+
+CASE_SIZES = (6, 12, 24)
+"""Units in a case (CS) of an item sold by the piece."""
+CASES_PER_PALLET = (40, 60, 80)
+"""Cases on a pallet (PF) of grocery."""
+CRATE_KILOGRAMS = (5, 10)
+"""Kilograms in a case (CS) of loose goods sold by weight."""
+CASED_SHARE = {"grocery": 0.9}
+"""Share of a family's product models shipped in cases; OTHERS_CASED_SHARE for the rest."""
+OTHERS_CASED_SHARE = 0.5
+PALLETISED_SHARE = 0.5
+"""Share of cased grocery that also ships by the pallet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +299,9 @@ def build_catalog(config: TrafficConfig) -> Catalog:
                     attributes=attributes,
                     unit="KGM" if loose else "EA",
                     lot_tracked=family.name == "grocery",
+                    shelf_life_days=(
+                        int(attributes["shelf_life_days"]) if family.name == "grocery" else None
+                    ),
                 )
             )
             item_reference += 1
@@ -319,13 +339,13 @@ def build_catalog(config: TrafficConfig) -> Catalog:
         demand = TOP_DAILY_DEMAND * rank**-ZIPF_EXPONENT * rng.uniform(0.8, 1.25)
         if product.kit_components:
             demand *= 0.3  # bundles sell less than their parts
-        with_demand.append(_replace_demand(product, round(demand, 4)))
+        with_demand.append(dataclasses.replace(product, daily_demand=round(demand, 4)))
 
     locations = _locations(config)
     channels = _channels(config, locations)
     return Catalog(
         families=tuple(f.name for f in families) + (("bundle",) if kits else ()),
-        products=tuple(with_demand),
+        products=_with_packs(with_demand, config.seed),
         locations=locations,
         channels=channels,
         locales=tuple(config.locales),
@@ -333,19 +353,35 @@ def build_catalog(config: TrafficConfig) -> Catalog:
     )
 
 
-def _replace_demand(product: ProductSpec, demand: float) -> ProductSpec:
-    return ProductSpec(
-        sku=product.sku,
-        gtin=product.gtin,
-        family=product.family,
-        parent_sku=product.parent_sku,
-        title=product.title,
-        attributes=product.attributes,
-        unit=product.unit,
-        kit_components=product.kit_components,
-        daily_demand=demand,
-        lot_tracked=product.lot_tracked,
-    )
+def _with_packs(products: list[ProductSpec], seed: int) -> tuple[ProductSpec, ...]:
+    """``products`` with the packs they ship in, decided once per product model (its variants
+    ship alike). Drawn from a stream of their own, so the rest of the catalog (and every
+    movement generated from it) is what the seed gave before products had packs."""
+    rng = random.Random(f"packs:{seed}")
+    by_model: dict[str, tuple[tuple[str, int], ...]] = {}
+    out: list[ProductSpec] = []
+    for product in products:
+        model = product.parent_sku or product.sku
+        if model not in by_model:
+            by_model[model] = _packs(product, rng)
+        out.append(dataclasses.replace(product, packs=by_model[model]))
+    return tuple(out)
+
+
+def _packs(product: ProductSpec, rng: random.Random) -> tuple[tuple[str, int], ...]:
+    """Most grocery comes in cases, half of those on pallets too; loose goods (KGM) in crates
+    by weight; half of every other family in cases; kits in none (they are never stocked)."""
+    if product.kit_components:
+        return ()
+    share = CASED_SHARE.get(product.family, OTHERS_CASED_SHARE)
+    if rng.random() >= share:
+        return ()
+    if product.unit != "EA":
+        return (("CS", rng.choice(CRATE_KILOGRAMS)),)
+    case = rng.choice(CASE_SIZES)
+    if product.family == "grocery" and rng.random() < PALLETISED_SHARE:
+        return (("CS", case), ("PF", case * rng.choice(CASES_PER_PALLET)))
+    return (("CS", case),)
 
 
 def _locations(config: TrafficConfig) -> tuple[LocationSpec, ...]:
@@ -387,7 +423,8 @@ def _channels(
 
 
 def catalog_to_json(catalog: Catalog) -> dict[str, Any]:
-    """The catalog as JSON: products in the catalog API's shape, plus stock-relevant fields.
+    """The catalog as JSON: products in the catalog API's shape (stock facts included), plus
+    each one's daily demand.
 
     ``channels`` has the shape of ``SKUHUB_CHANNELS`` (the sync gateway's config).
     """
@@ -402,13 +439,5 @@ def catalog_to_json(catalog: Catalog) -> dict[str, Any]:
             {"id": c.id, "name": c.name, "locale": c.locale, "locations": list(c.locations)}
             for c in catalog.channels
         ],
-        "products": [
-            {
-                **p.to_http(),
-                "kit_components": [{"sku": sku, "quantity": qty} for sku, qty in p.kit_components],
-                "daily_demand": p.daily_demand,
-                "lot_tracked": p.lot_tracked,
-            }
-            for p in catalog.products
-        ],
+        "products": [{**p.to_http(), "daily_demand": p.daily_demand} for p in catalog.products],
     }

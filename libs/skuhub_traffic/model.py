@@ -55,13 +55,15 @@ class ProductSpec:
     parent_sku: str | None
     title: dict[str, str]
     attributes: dict[str, Any]
-    unit: str = "EA"
-    kit_components: tuple[tuple[str, int], ...] = ()
+    unit: str = "EA"  # the stock unit
+    kit_components: tuple[tuple[str, int], ...] = ()  # (component SKU, units per kit)
     daily_demand: float = 0.0  # mean units per day at one store; drives the skew
     lot_tracked: bool = False  # stock of this SKU carries a lot (and an expiry date)
+    packs: tuple[tuple[str, int], ...] = ()  # (pack unit code, stock units per pack)
+    shelf_life_days: int | None = None  # receipt to expiry, for lots without an expiry date
 
     def to_http(self) -> dict[str, Any]:
-        """Body for the catalog's ``POST /v1/products``."""
+        """Body for the catalog's ``POST /v1/products``, stock facts included."""
         return {
             "sku": self.sku,
             "gtin": self.gtin,
@@ -69,6 +71,12 @@ class ProductSpec:
             "family": self.family,
             "parent_sku": self.parent_sku,
             "unit": self.unit,
+            "packs": {code: str(count) for code, count in self.packs},
+            "lot_tracked": self.lot_tracked,
+            "shelf_life_days": self.shelf_life_days,
+            "kit_components": [
+                {"sku": sku, "quantity": str(quantity)} for sku, quantity in self.kit_components
+            ],
             "title": self.title,
             "attributes": self.attributes,
         }

@@ -4,6 +4,7 @@ refusals where the OpenAPI document says them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -207,6 +208,17 @@ def test_if_match_is_refused_for_its_syntax_by_the_documented_pattern(
         pytest.param({"title": {}}, id="no-title-key"),
         pytest.param({"status": None}, id="status-null"),  # kept by leaving it out, not cleared
         pytest.param({"unit": None}, id="unit-null"),
+        pytest.param({"packs": {"CS": "12", "PF": None}}, id="packs-merged"),
+        pytest.param({"packs": {}}, id="no-pack-key"),
+        pytest.param({"lot_tracked": None}, id="lot-tracked-null"),
+        pytest.param({"shelf_life_days": None}, id="shelf-life-cleared"),
+        pytest.param({"shelf_life_days": 36_501}, id="shelf-life-past-100-years"),
+        pytest.param({"kit_components": []}, id="no-longer-a-kit"),
+        pytest.param({"kit_components": None}, id="kit-components-null"),
+        pytest.param(
+            {"kit_components": [{"sku": "MUG-1", "quantity": "1", "note": "x"}]},
+            id="kit-component-unknown-field",
+        ),
         pytest.param({"family": "kitchen", "expected_version": "1"}, id="version-as-string"),
         pytest.param({"family": "kitchen", "expected_version": 2**53}, id="version-past-2^53"),
     ],
@@ -217,6 +229,63 @@ def test_a_change_is_refused_exactly_when_the_document_refuses_it(
     valid = documented(stack, "catalog", "/v1/products/{sku}", "patch").body().is_valid(body)
     response = httpx.patch(f"{stack.url('catalog')}/v1/products/{product}", json=body)
     assert response.status_code == (200 if valid else 422), response.text
+
+
+def test_a_product_keeps_and_publishes_its_stock_facts(stack: Stack) -> None:
+    sku, part = new_sku("KIT"), new_sku("PART")
+    facts = {
+        "unit": "EA",
+        "packs": {"CS": "6", "PF": "240"},
+        "lot_tracked": True,
+        "shelf_life_days": 730,
+        "kit_components": [{"sku": part, "quantity": "2"}, {"sku": "SPOON-1", "quantity": "0.5"}],
+    }
+    created = httpx.post(
+        f"{stack.url('catalog')}/v1/products",
+        json={"sku": sku, "title": {"en_US": "Gift set"}, "status": "enabled", **facts},
+    )
+    assert created.status_code == 201, created.text
+    assert {name: created.json()[name] for name in facts} == facts
+    url = f"{stack.url('catalog')}/v1/products/{sku}"
+
+    same = httpx.patch(url, json={"packs": {"CS": "6.0"}, "lot_tracked": True})
+    changed = httpx.patch(url, json={"packs": {"PF": None}, "kit_components": []})
+
+    assert same.headers["ETag"] == '"1"', "the same facts written otherwise change nothing"
+    assert changed.headers["ETag"] == '"2"', changed.text
+    stored = httpx.get(url).json()
+    assert (stored["packs"], stored["kit_components"]) == ({"CS": "6"}, [])
+    assert (stored["lot_tracked"], stored["shelf_life_days"]) == (True, 730)
+    # The gateway still reads the snapshot that carries them (a tolerant reader).
+    offer_where(stack, sku, lambda o: o["title"] == "Gift set", "the offer of a product with facts")
+
+
+def one(sku: str, quantity: str = "1") -> dict[str, str]:
+    return {"sku": sku, "quantity": quantity}
+
+
+@pytest.mark.parametrize(
+    ("facts", "field", "words"),
+    [
+        (lambda _: {"unit": "CS", "packs": {"CS": "12"}}, "packs", "CS is the stock unit"),
+        (lambda sku: {"kit_components": [one("A"), one(sku)]}, "kit_components", "itself"),
+        (lambda _: {"kit_components": [one("A"), one("A", "2")]}, "kit_components", "twice"),
+    ],
+    ids=["pack-in-the-stock-unit", "kit-lists-itself", "component-twice"],
+)
+def test_a_stock_fact_against_the_rules_is_a_422_naming_the_field(
+    stack: Stack, facts: Callable[[str], dict[str, Any]], field: str, words: str
+) -> None:
+    sku = new_sku()
+    response = httpx.post(
+        f"{stack.url('catalog')}/v1/products",
+        json={"sku": sku, "title": {"en_US": "x"}, **facts(sku)},
+    )
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", field]
+    assert words in error["msg"]
+    assert httpx.get(f"{stack.url('catalog')}/v1/products/{sku}").status_code == 404
 
 
 def test_an_unreadable_body_is_a_documented_400(stack: Stack) -> None:

@@ -37,7 +37,8 @@ ACCEPTED = ("2xx", "3xx", "401", "403", "404", "409", "429", "5xx")
 REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]]] = {
     "catalog": {
         # 422: a GTIN's GS1 check digit (mod 10 over all digits), a product as its own
-        # parent_sku (two fields of one body), an enabled product with only blank titles.
+        # parent_sku or its own kit component, a pack in the stock unit (two fields of one
+        # body), a kit component listed twice, an enabled product with only blank titles.
         "POST /v1/products": (422,),
         # 410: whether the product was deleted is state, not syntax.
         "GET /v1/products/{sku}": (410,),

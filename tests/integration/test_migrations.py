@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from skuhub_catalog.adapters import tables as catalog_tables
+from skuhub_catalog.adapters.product_repository import SqlProductRepository
+from skuhub_catalog.domain.product import Product, ProductStatus
 from skuhub_catalog.entrypoints import app as catalog_app
+from skuhub_catalog.settings import CatalogSettings
 from skuhub_lifecycle.adapters import tables as lifecycle_tables
 from skuhub_lifecycle.entrypoints import app as lifecycle_app
 from skuhub_runtime import migrations
@@ -25,6 +30,8 @@ from skuhub_sync_gateway.entrypoints import app as gateway_app
 from tests.harness import Infrastructure
 
 pytestmark = pytest.mark.integration
+
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
 SCHEMAS: dict[str, tuple[Path, sa.MetaData]] = {
     "catalog": (catalog_app.MIGRATIONS, catalog_tables.metadata),
@@ -68,3 +75,47 @@ async def test_the_revisions_produce_exactly_the_tables_the_code_uses(
         assert {"outbox", "inbox"} <= set(metadata.tables)
     finally:
         await engine.dispose()
+
+
+async def test_a_product_stored_before_the_stock_facts_reads_back_with_none_of_them(
+    infra: Infrastructure, tmp_path: Path
+) -> None:
+    """0002 adds the stock facts to existing products as a product created without them has
+    them: no packs, not lot-tracked, no shelf life, not a kit."""
+    first = tmp_path / "only-0001"
+    first.mkdir()
+    shutil.copy(catalog_app.MIGRATIONS / "0001_products.py", first)
+    settings = CatalogSettings(
+        database_url=infra.database_url, schema_prefix=f"m{uuid.uuid4().hex[:8]}_"
+    )
+    engine = create_engine(settings)
+    try:
+        await migrations.upgrade(engine, first, settings.db_schema)
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    f'INSERT INTO "{settings.db_schema}".products (sku, gtin, status, family, '
+                    "parent_sku, unit, title, description, attributes, version, deleted, "
+                    "created_at, updated_at) VALUES ('MUG-1', NULL, 'enabled', NULL, NULL, 'EA', "
+                    """'{"en_US": "Mug"}', '{}', '{}', 3, false, :at, :at)"""
+                ),
+                {"at": T0},
+            )
+        await migrations.upgrade(engine, catalog_app.MIGRATIONS, settings.db_schema)
+        async with engine.connect() as conn:
+            product = await SqlProductRepository(conn).get("MUG-1")
+    finally:
+        await engine.dispose()
+
+    assert product == Product(
+        sku="MUG-1",
+        status=ProductStatus.ENABLED,
+        title={"en_US": "Mug"},
+        version=3,
+        updated_at=T0,
+        unit="EA",
+        packs={},
+        lot_tracked=False,
+        shelf_life_days=None,
+        kit_components=(),
+    )

@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from skuhub_catalog.adapters.product_repository import SqlProductRepository
-from skuhub_catalog.domain.product import GtinInUseError, Product, ProductStatus
+from skuhub_catalog.domain.product import GtinInUseError, KitComponent, Product, ProductStatus
 from skuhub_catalog.entrypoints.app import MIGRATIONS as CATALOG_MIGRATIONS
 from skuhub_catalog.service_layer.ports import ProductRepository
 from skuhub_catalog.settings import CatalogSettings
@@ -250,6 +250,14 @@ EVERY_PRODUCT_FIELD = a_product(
         "sizes": ["S", "M", {"code": "L", "extra": 1.5}],
         "price": {"EUR": 9.99, "USD": 10, "note": None},
     },
+    packs={"CS": Decimal("12"), "PF": Decimal("123456789012.123456"), "KGM": Decimal("0.000001")},
+    lot_tracked=True,
+    shelf_life_days=36_500,
+    kit_components=(
+        KitComponent("MUG-BLUE/350", Decimal("2")),
+        KitComponent("SPOON-1", Decimal("0.5")),
+        KitComponent("SAUCER.1", Decimal("999999999999.999999")),
+    ),
 )
 
 
@@ -275,6 +283,36 @@ class TestProductRepository:
             assert read == product
             assert read is not None
             assert read.updated_at.utcoffset() == timedelta(0)
+
+    async def test_stock_facts_read_back_exactly_as_written(
+        self, products: ProductRepository
+    ) -> None:
+        kit = tuple(KitComponent(f"PART-{n:03d}", Decimal(n + 1) / 4) for n in range(100))
+        product = a_product(
+            packs={"CS": Decimal("12.50"), "PF": Decimal("1000")},
+            shelf_life_days=1,
+            kit_components=kit,
+        )
+        await products.add(product)
+
+        read = await products.get("MUG-1")
+
+        assert read == product
+        assert read.packs == {"CS": Decimal("12.5"), "PF": Decimal(1000)}
+        assert [c.sku for c in read.kit_components] == [f"PART-{n:03d}" for n in range(100)]
+        assert read.kit_components[0] == KitComponent("PART-000", Decimal("0.25"))
+        assert read.kit_components[99] == KitComponent("PART-099", Decimal(25))
+        assert (read.lot_tracked, read.shelf_life_days) == (False, 1)
+
+    async def test_an_update_overwrites_and_clears_the_stock_facts(
+        self, products: ProductRepository
+    ) -> None:
+        await products.add(dataclasses.replace(EVERY_PRODUCT_FIELD, sku="MUG-1", parent_sku=None))
+        cleared = a_product(version=2, updated_at=T1)
+
+        await products.update(cleared)
+
+        assert await products.get("MUG-1") == cleared
 
     async def test_a_taken_sku_is_not_added_again_and_keeps_the_first(
         self, products: ProductRepository

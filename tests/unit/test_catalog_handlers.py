@@ -8,10 +8,14 @@ GTIN stay taken (domain/product.py, docs/decisions.md HTTP).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from skuhub_catalog.domain.product import (
     GtinInUseError,
+    InvalidProductError,
+    KitComponent,
     NewProduct,
     Product,
     ProductAlreadyExistsError,
@@ -22,6 +26,7 @@ from skuhub_catalog.domain.product import (
     VersionConflictError,
 )
 from skuhub_catalog.entrypoints.handlers import create, delete, update
+from skuhub_contracts.events import KitComponent as WireKitComponent
 from skuhub_contracts.events import ProductChanged
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.origin import Origin
@@ -178,3 +183,96 @@ async def test_a_deleted_product_cannot_change_and_keeps_its_sku_and_gtin() -> N
 async def test_deleting_an_unknown_sku_is_not_found() -> None:
     with pytest.raises(ProductNotFoundError):
         await delete(FakeCatalogUnitOfWork(), SKU, request(), expected_version=None)
+
+
+KIT = NewProduct(
+    sku="MUG-GIFT-SET",
+    title={"en_US": "Mug gift set"},
+    unit="EA",
+    packs={"CS": Decimal(6)},
+    lot_tracked=True,
+    shelf_life_days=730,
+    kit_components=(KitComponent(SKU, Decimal(2)), KitComponent("SPOON-1", Decimal("0.5"))),
+)
+
+
+async def test_creating_publishes_the_stock_facts_in_the_snapshot() -> None:
+    uow = FakeCatalogUnitOfWork()
+
+    decision = await create(uow, KIT, request())
+
+    assert snapshot(decision) == ProductChanged(
+        sku="MUG-GIFT-SET",
+        product_version=1,
+        status="draft",
+        unit="EA",
+        packs={"CS": Decimal(6)},
+        lot_tracked=True,
+        shelf_life_days=730,
+        kit_components=[
+            WireKitComponent(sku=SKU, quantity=Decimal(2)),
+            WireKitComponent(sku="SPOON-1", quantity=Decimal("0.5")),
+        ],
+        title={"en_US": "Mug gift set"},
+        changed_at=decision.value.updated_at,
+    )
+    assert await uow.products.get("MUG-GIFT-SET") == decision.value
+
+
+async def test_a_change_of_stock_facts_alone_publishes_the_next_version() -> None:
+    uow = FakeCatalogUnitOfWork()
+    await create(uow, KIT, request())
+
+    decision = await update(
+        uow,
+        "MUG-GIFT-SET",
+        ProductChange(packs={"CS": None, "PF": Decimal(240)}, shelf_life_days=None),
+        request(),
+        expected_version=1,
+    )
+
+    published = snapshot(decision)
+    assert published.product_version == 2
+    assert (published.packs, published.shelf_life_days) == ({"PF": Decimal(240)}, None)
+    assert published.lot_tracked is True
+    assert [c.sku for c in published.kit_components] == [SKU, "SPOON-1"]
+
+
+async def test_resending_the_stock_facts_publishes_nothing() -> None:
+    uow = FakeCatalogUnitOfWork()
+    kit = (await create(uow, KIT, request())).value
+
+    decision = await update(
+        uow,
+        "MUG-GIFT-SET",
+        ProductChange(
+            packs={"CS": Decimal("6.0")},
+            lot_tracked=True,
+            shelf_life_days=730,
+            kit_components=(
+                KitComponent(SKU, Decimal("2.000")),
+                KitComponent("SPOON-1", Decimal("0.50")),
+            ),
+        ),
+        request(),
+        expected_version=1,
+    )
+
+    assert decision == Decision(kit)
+    assert await uow.products.get("MUG-GIFT-SET") == kit
+
+
+async def test_a_change_that_breaks_a_stock_rule_saves_and_publishes_nothing() -> None:
+    uow = FakeCatalogUnitOfWork()
+    kit = (await create(uow, KIT, request())).value
+
+    with pytest.raises(InvalidProductError) as refused:
+        await update(
+            uow,
+            "MUG-GIFT-SET",
+            ProductChange(kit_components=(KitComponent("MUG-GIFT-SET", Decimal(1)),)),
+            request(),
+            expected_version=None,
+        )
+    assert refused.value.field == "kit_components"
+    assert await uow.products.get("MUG-GIFT-SET") == kit

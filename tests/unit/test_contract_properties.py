@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from skuhub_contracts.codec import DecodeError, decode
-from skuhub_contracts.events import ALL_EVENTS, EventPayload
+from skuhub_contracts.events import ALL_EVENTS, EventPayload, ProductChanged
 from skuhub_contracts.schema_export import ASYNCAPI_PATH, schema_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +90,9 @@ RULES_BEYOND_THE_SCHEMA = [
         r"^must not be zero for an adjustment",
         r"^must be zero or more for a cycle_count$",
         r"^must differ from location$",
+        r"^\w+ is the stock unit \(unit\) and cannot also be a pack unit: ",
+        r"^a kit cannot be a component of itself: ",
+        r"^\S+ is listed twice \(items \d+ and \d+\): list each component SKU once",
         r"^Input should be greater than 0$",
         # A quantity sent as a JSON number: the string form's pattern states the digits,
         # no schema keyword states them reliably for binary floating point.
@@ -110,6 +113,32 @@ def assert_names_schema_fields(event: type[EventPayload], reason: str) -> None:
         path, _, rule = problem.partition(": ")
         assert top_level(path) in properties, reason
         assert any(r.search(rule) for r in RULES_BEYOND_THE_SCHEMA), f"not a stated rule: {reason}"
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        {"unit": "CS", "packs": {"CS": "12"}},
+        {"kit_components": [{"sku": "PROP-1", "quantity": "1"}]},
+        {"kit_components": [{"sku": "A", "quantity": "1"}, {"sku": "A", "quantity": "1"}]},
+    ],
+    ids=["pack-in-the-stock-unit", "kit-lists-itself", "component-twice"],
+)
+def test_the_product_rules_beyond_the_schema_are_stated(facts: dict[str, Any]) -> None:
+    instance = {
+        "sku": "PROP-1",
+        "product_version": 1,
+        "status": "draft",
+        "title": {},
+        "changed_at": "2025-03-01T08:00:00Z",
+        **facts,
+    }
+    assert jsonschema_rs.Draft202012Validator(published_schema(ProductChanged)).is_valid(instance)
+
+    reason = refusal(ProductChanged, instance)
+
+    assert reason is not None
+    assert_names_schema_fields(ProductChanged, reason)
 
 
 @pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: e.event_type)

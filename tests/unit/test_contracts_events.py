@@ -372,3 +372,123 @@ def test_every_rule_of_a_movement_names_its_field() -> None:
     assert all(loc and isinstance(loc[0], str) for loc, _ in problems), problems
     assert {loc[0] for loc, _ in problems} == {"location", "quantity", "destination"}
     assert not any(message.startswith("Value error") for _, message in problems)
+
+
+# --- product-changed: the stock facts ---------------------------------------------------------
+
+
+def product(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "sku": "GIFT-SET",
+        "product_version": 1,
+        "status": "enabled",
+        "title": {"en_US": "Gift set"},
+        "changed_at": "2025-03-01T08:00:00Z",
+    }
+    data.update(overrides)
+    return data
+
+
+def product_refused(data: dict[str, Any]) -> list[tuple[tuple[int | str, ...], str]]:
+    with pytest.raises(ValidationError) as info:
+        ProductChanged.model_validate(data)
+    return [(e["loc"], e["msg"]) for e in info.value.errors()]
+
+
+def test_a_product_without_stock_facts_is_kept_in_each_with_none_of_them() -> None:
+    event = ProductChanged.model_validate(product())
+
+    assert (event.unit, event.packs, event.kit_components) == ("EA", {}, [])
+    assert (event.lot_tracked, event.shelf_life_days) == (False, None)
+
+
+def test_stock_facts_read_as_sent() -> None:
+    event = ProductChanged.model_validate(
+        product(
+            unit="KGM",
+            packs={"CS": "12", "PF": 480},
+            lot_tracked=True,
+            shelf_life_days=36_500,
+            kit_components=[{"sku": "MUG-1", "quantity": "2"}, {"sku": "TEA-1", "quantity": 0.5}],
+        )
+    )
+
+    assert event.packs == {"CS": Decimal(12), "PF": Decimal(480)}
+    assert (event.lot_tracked, event.shelf_life_days) == (True, 36_500)
+    assert [(c.sku, c.quantity) for c in event.kit_components] == [
+        ("MUG-1", Decimal(2)),
+        ("TEA-1", Decimal("0.5")),
+    ]
+
+
+@pytest.mark.parametrize("unit", ["EA", "KGM"])
+def test_a_pack_unit_must_differ_from_the_stock_unit(unit: str) -> None:
+    assert product_refused(product(unit=unit, packs={"CS": "12", unit: "1"})) == [
+        (
+            ("packs",),
+            f"{unit} is the stock unit (unit) and cannot also be a pack unit: remove {unit} "
+            "from packs (a pack holds a number of stock units), or change unit",
+        )
+    ]
+
+
+def test_a_pack_holds_more_than_zero_stock_units() -> None:
+    assert product_refused(product(packs={"CS": "0"})) == [
+        (("packs", "CS"), "Input should be greater than 0")
+    ]
+
+
+def test_a_kit_does_not_list_itself() -> None:
+    components = [{"sku": "MUG-1", "quantity": 1}, {"sku": "GIFT-SET", "quantity": 1}]
+
+    assert product_refused(product(kit_components=components)) == [
+        (
+            ("kit_components",),
+            "a kit cannot be a component of itself: remove GIFT-SET (item 1)",
+        )
+    ]
+
+
+def test_a_kit_lists_each_component_sku_once() -> None:
+    components = [
+        {"sku": "MUG-1", "quantity": 1},
+        {"sku": "TEA-1", "quantity": 1},
+        {"sku": "MUG-1", "quantity": 2},
+    ]
+
+    assert product_refused(product(kit_components=components)) == [
+        (
+            ("kit_components",),
+            "MUG-1 is listed twice (items 0 and 2): list each component SKU once, with the "
+            "total quantity",
+        )
+    ]
+
+
+def test_a_kit_holds_at_most_100_components_each_of_a_positive_quantity() -> None:
+    hundred = [{"sku": f"PART-{n}", "quantity": 1} for n in range(100)]
+
+    assert len(ProductChanged.model_validate(product(kit_components=hundred)).kit_components) == 100
+    [(loc, _)] = product_refused(product(kit_components=[*hundred, {"sku": "X", "quantity": 1}]))
+    assert loc == ("kit_components",)
+    assert product_refused(product(kit_components=[{"sku": "MUG-1", "quantity": "-1"}])) == [
+        (("kit_components", 0, "quantity"), "Input should be greater than 0")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [
+        (0, "Input should be greater than or equal to 1"),
+        (36_501, "Input should be less than or equal to 36500"),
+        ("30", "must be an integer (a JSON number, not a string)"),
+        (1.5, "must be an integer (no fraction)"),
+    ],
+)
+def test_a_shelf_life_is_1_to_36500_whole_days(days: object, message: str) -> None:
+    assert product_refused(product(shelf_life_days=days)) == [(("shelf_life_days",), message)]
+
+
+def test_lot_tracked_is_true_or_false_only() -> None:
+    [(loc, _)] = product_refused(product(lot_tracked=1))
+    assert loc == ("lot_tracked",)

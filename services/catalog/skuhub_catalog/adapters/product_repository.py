@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from skuhub_catalog.adapters.tables import GTIN_INDEX, products
 from skuhub_catalog.domain.product import (
     GtinInUseError,
+    KitComponent,
     Product,
     ProductStatus,
 )
@@ -101,6 +103,12 @@ def _to_row(product: Product) -> dict[str, Any]:
         "title": dict(product.title),
         "description": dict(product.description),
         "attributes": dict(product.attributes),
+        "packs": {code: _text(quantity) for code, quantity in product.packs.items()},
+        "lot_tracked": product.lot_tracked,
+        "shelf_life_days": product.shelf_life_days,
+        "kit_components": [
+            {"sku": c.sku, "quantity": _text(c.quantity)} for c in product.kit_components
+        ],
         "version": product.version,
         "deleted": product.deleted,
         "updated_at": product.updated_at,
@@ -120,5 +128,16 @@ def _to_product(row: sa.RowMapping) -> Product:
         unit=row["unit"],
         description=row["description"],
         attributes=row["attributes"],
+        packs={code: Decimal(quantity) for code, quantity in row["packs"].items()},
+        lot_tracked=row["lot_tracked"],
+        shelf_life_days=row["shelf_life_days"],
+        kit_components=tuple(
+            KitComponent(c["sku"], Decimal(c["quantity"])) for c in row["kit_components"]
+        ),
         deleted=row["deleted"],
     )
+
+
+def _text(quantity: Decimal) -> str:
+    """A quantity as it reads back exactly: digits and a point, never an exponent."""
+    return format(quantity, "f")

@@ -23,6 +23,12 @@ products = sa.Table(
     sa.Column("title", JSONB, nullable=False),
     sa.Column("description", JSONB, nullable=False),
     sa.Column("attributes", JSONB, nullable=False),
+    # Stock facts (0002). Quantities as decimal strings ("12.5"), exact: a JSONB number
+    # would come back through json.loads as a binary float.
+    sa.Column("packs", JSONB, nullable=False),
+    sa.Column("lot_tracked", sa.Boolean, nullable=False),
+    sa.Column("shelf_life_days", sa.Integer),
+    sa.Column("kit_components", JSONB, nullable=False),
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

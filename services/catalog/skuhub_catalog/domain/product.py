@@ -5,6 +5,12 @@ alters a product increments its version by one, so the product-changed
 snapshots other services receive can be ordered and de-duplicated by version.
 A change that alters nothing leaves the version alone (a retried PATCH is a
 no-op). Deleting keeps a tombstone (``deleted``), which later snapshots carry.
+
+Besides content, a product holds the stock facts the stock service keeps its
+positions by: the stock unit (``unit``), the packs it ships in and how many
+stock units each holds (``packs``), whether stock carries lots
+(``lot_tracked``) and how long a lot keeps (``shelf_life_days``), and what a
+kit is made of (``kit_components``).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any, Final, TypeVar
 
@@ -29,6 +36,9 @@ class _Unset(Enum):
 
 UNSET: Final = _Unset.UNSET
 """Marks a field a :class:`ProductChange` leaves as it is."""
+
+MAX_KIT_COMPONENTS: Final = 100
+SHELF_LIFE_DAYS_MAX: Final = 36_500
 
 T = TypeVar("T")
 
@@ -67,6 +77,14 @@ class InvalidProductError(CatalogError):
 
 
 @dataclass(frozen=True, slots=True)
+class KitComponent:
+    """``quantity`` units (in the component's stock unit) of product ``sku`` in one kit."""
+
+    sku: str
+    quantity: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class NewProduct:
     """What it takes to create a product; identifiers are validated at the edge."""
 
@@ -79,6 +97,10 @@ class NewProduct:
     unit: str = "EA"
     description: Mapping[str, str] = field(default_factory=dict)
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    packs: Mapping[str, Decimal] = field(default_factory=dict)
+    lot_tracked: bool = False
+    shelf_life_days: int | None = None
+    kit_components: tuple[KitComponent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +118,10 @@ class Product:
     unit: str = "EA"
     description: Mapping[str, str] = field(default_factory=dict)
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    packs: Mapping[str, Decimal] = field(default_factory=dict)
+    lot_tracked: bool = False
+    shelf_life_days: int | None = None
+    kit_components: tuple[KitComponent, ...] = ()
     deleted: bool = False
 
 
@@ -103,9 +129,9 @@ class Product:
 class ProductChange:
     """A partial update. Scalars left ``UNSET`` stay; ``None`` clears an optional one.
 
-    ``title``, ``description`` and ``attributes`` are merged key by key
-    (JSON merge patch): a key mapped to ``None`` is removed, other keys are
-    set, keys not mentioned stay.
+    ``title``, ``description``, ``attributes`` and ``packs`` are merged key by
+    key (JSON merge patch): a key mapped to ``None`` is removed, other keys are
+    set, keys not mentioned stay. ``kit_components``, a list, is replaced whole.
     """
 
     status: ProductStatus | _Unset = UNSET
@@ -116,11 +142,24 @@ class ProductChange:
     title: Mapping[str, str | None] = field(default_factory=dict)
     description: Mapping[str, str | None] = field(default_factory=dict)
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    packs: Mapping[str, Decimal | None] = field(default_factory=dict)
+    lot_tracked: bool | _Unset = UNSET
+    shelf_life_days: int | _Unset | None = UNSET
+    kit_components: tuple[KitComponent, ...] | _Unset = UNSET
 
     @property
     def is_empty(self) -> bool:
-        scalars = (self.status, self.gtin, self.family, self.parent_sku, self.unit)
-        no_maps = not (self.title or self.description or self.attributes)
+        scalars = (
+            self.status,
+            self.gtin,
+            self.family,
+            self.parent_sku,
+            self.unit,
+            self.lot_tracked,
+            self.shelf_life_days,
+            self.kit_components,
+        )
+        no_maps = not (self.title or self.description or self.attributes or self.packs)
         return no_maps and all(value is UNSET for value in scalars)
 
 
@@ -142,6 +181,10 @@ def new_product(data: NewProduct, *, now: datetime) -> Product:
         unit=data.unit,
         description=dict(data.description),
         attributes=dict(data.attributes),
+        packs=dict(data.packs),
+        lot_tracked=data.lot_tracked,
+        shelf_life_days=data.shelf_life_days,
+        kit_components=tuple(data.kit_components),
     )
     _check(product)
     return product
@@ -172,6 +215,10 @@ def apply_change(
         title=_merge(product.title, change.title),
         description=_merge(product.description, change.description),
         attributes=_merge(product.attributes, change.attributes),
+        packs=_merge(product.packs, change.packs),
+        lot_tracked=_pick(change.lot_tracked, product.lot_tracked),
+        shelf_life_days=_pick(change.shelf_life_days, product.shelf_life_days),
+        kit_components=_pick(change.kit_components, product.kit_components),
     )
     if changed == product:
         return product
@@ -213,6 +260,60 @@ def _check(product: Product) -> None:
             f"product {product.sku} needs a title in at least one locale before it is enabled",
             field="title",
         )
+    _check_stock_facts(product)
+
+
+def _check_stock_facts(product: Product) -> None:
+    if product.unit in product.packs:
+        raise InvalidProductError(
+            f"{product.unit} is the stock unit (unit) of product {product.sku} and cannot also "
+            f"be a pack unit: remove {product.unit} from packs (a pack holds a number of stock "
+            "units), or change unit",
+            field="packs",
+        )
+    for code, quantity in product.packs.items():
+        if quantity <= 0:
+            raise InvalidProductError(
+                f"a {code} pack must hold more than zero {product.unit}; send a positive number",
+                field="packs",
+            )
+    days = product.shelf_life_days
+    if days is not None and not 1 <= days <= SHELF_LIFE_DAYS_MAX:
+        raise InvalidProductError(
+            f"shelf life must be 1 to {SHELF_LIFE_DAYS_MAX} days, not {days}",
+            field="shelf_life_days",
+        )
+    _check_kit(product)
+
+
+def _check_kit(product: Product) -> None:
+    components = product.kit_components
+    if len(components) > MAX_KIT_COMPONENTS:
+        raise InvalidProductError(
+            f"a kit holds at most {MAX_KIT_COMPONENTS} components, not {len(components)}; "
+            "make it smaller",
+            field="kit_components",
+        )
+    seen: dict[str, int] = {}
+    for index, component in enumerate(components):
+        if component.sku == product.sku:
+            raise InvalidProductError(
+                f"a kit cannot be a component of itself: remove {product.sku} (item {index}) "
+                "from kit_components",
+                field="kit_components",
+            )
+        if component.sku in seen:
+            raise InvalidProductError(
+                f"{component.sku} is listed twice in kit_components (items {seen[component.sku]} "
+                f"and {index}): list each component SKU once, with the total quantity",
+                field="kit_components",
+            )
+        if component.quantity <= 0:
+            raise InvalidProductError(
+                f"component {component.sku} needs a quantity above zero (item {index})",
+                field="kit_components",
+            )
+        seen[component.sku] = index
 
 
 def _pick(value: T | _Unset, current: T) -> T:

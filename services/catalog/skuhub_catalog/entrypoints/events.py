@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from skuhub_catalog.domain.product import Product
-from skuhub_contracts.events import ProductChanged, ProductStatus
+from skuhub_contracts.events import KitComponent, ProductChanged, ProductStatus
 
 
 def to_product_changed(product: Product) -> ProductChanged:
@@ -15,6 +15,12 @@ def to_product_changed(product: Product) -> ProductChanged:
         family=product.family,
         parent_sku=product.parent_sku,
         unit=product.unit,
+        packs=dict(product.packs),
+        lot_tracked=product.lot_tracked,
+        shelf_life_days=product.shelf_life_days,
+        kit_components=[
+            KitComponent(sku=c.sku, quantity=c.quantity) for c in product.kit_components
+        ],
         title=dict(product.title),
         description=dict(product.description),
         attributes=dict(product.attributes),

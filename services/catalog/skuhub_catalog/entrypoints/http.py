@@ -9,6 +9,7 @@ refuse a change made meanwhile.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -39,14 +40,18 @@ from skuhub_catalog.domain.product import (
 from skuhub_catalog.entrypoints import handlers
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_contracts.events import (
+    MAX_KIT_COMPONENTS,
     AttributeCode,
     AttributeValue,
     Description,
     Family,
+    KitComponent,
     ProductStatus,
+    ShelfLifeDays,
     Title,
 )
 from skuhub_contracts.identifiers import Gtin, Locale, Sku, UnitCode
+from skuhub_contracts.values import Flag, PositiveQuantity
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.http import (
     DomainError,
@@ -87,10 +92,63 @@ ERROR_STATUSES: dict[type[Exception], int] = {
 """Each catalog refusal and its HTTP status (the app registers them once)."""
 
 
+class KitComponentBody(KitComponent):
+    """One component of a kit, as a request sends it (unknown fields refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+KitComponents = Annotated[list[KitComponentBody], Field(max_length=MAX_KIT_COMPONENTS)]
+
+_UNIT = (
+    "Stock unit: the unit stock positions of this SKU are kept in (UN/ECE Recommendation 20 "
+    "code, e.g. EA, KGM, LTR)."
+)
+_PACKS = (
+    "How many stock units one pack holds, per pack unit code (UN/ECE Recommendation 20, e.g. "
+    "CS for a case, PF for a pallet). A pack unit must differ from unit."
+)
+_LOT_TRACKED = "Inbound stock must name a lot."
+_SHELF_LIFE = "Days from receipt to expiry (1 to 36500), for lots received without an expiry date."
+_KIT = (
+    "What one kit (bundle) is made of: each component SKU once, not the kit itself, at most "
+    "100; empty when the product is not a kit."
+)
+_PACKS_EXAMPLE = {"CS": "12", "PF": "480"}
+_KIT_EXAMPLE = [
+    {"sku": "COFFEE-BEANS-500G", "quantity": "2"},
+    {"sku": "MUG-WHITE", "quantity": "1"},
+]
+PRODUCT_EXAMPLES: list[dict[str, Any]] = [
+    {
+        "sku": "COFFEE-BEANS-500G",
+        "title": {"en_US": "Coffee beans 500 g", "de_DE": "Kaffeebohnen 500 g"},
+        "status": "enabled",
+        "family": "grocery",
+        "unit": "EA",
+        "packs": _PACKS_EXAMPLE,
+        "lot_tracked": True,
+        "shelf_life_days": 365,
+        "attributes": {"weight_g": 500, "organic": True},
+    },
+    {
+        "sku": "COFFEE-GIFT-SET",
+        "title": {"en_US": "Coffee gift set"},
+        "family": "bundle",
+        "kit_components": _KIT_EXAMPLE,
+    },
+]
+"""What the OpenAPI document shows as request bodies: a packed, lot-tracked food item, a kit."""
+
+
+def _with_examples(schema: dict[str, Any]) -> None:
+    schema["examples"] = copy.deepcopy(PRODUCT_EXAMPLES)
+
+
 class ProductCreate(BaseModel):
     """A new product. Unknown fields are refused so that typos do not go unnoticed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_with_examples)
 
     sku: Sku
     title: dict[Locale, Title] = Field(description="Title per locale, e.g. {'en_US': 'T-shirt'}.")
@@ -98,7 +156,15 @@ class ProductCreate(BaseModel):
     gtin: Gtin | None = None
     family: Family | None = None
     parent_sku: Sku | None = Field(default=None, description="Product model of this variant.")
-    unit: UnitCode = "EA"
+    unit: UnitCode = Field(default="EA", description=_UNIT)
+    packs: dict[UnitCode, PositiveQuantity] = Field(
+        default_factory=dict, description=_PACKS, examples=[_PACKS_EXAMPLE]
+    )
+    lot_tracked: Flag = Field(default=False, description=_LOT_TRACKED)
+    shelf_life_days: ShelfLifeDays | None = Field(default=None, description=_SHELF_LIFE)
+    kit_components: KitComponents = Field(
+        default_factory=list, description=_KIT, examples=[_KIT_EXAMPLE]
+    )
     description: dict[Locale, Description] = Field(default_factory=dict)
     attributes: Attributes = Field(default_factory=dict)
 
@@ -113,7 +179,15 @@ class ProductCreate(BaseModel):
             unit=self.unit,
             description=self.description,
             attributes=self.attributes,
+            packs=self.packs,
+            lot_tracked=self.lot_tracked,
+            shelf_life_days=self.shelf_life_days,
+            kit_components=_components(self.kit_components),
         )
+
+
+def _components(components: list[KitComponentBody]) -> tuple[domain.KitComponent, ...]:
+    return tuple(domain.KitComponent(c.sku, c.quantity) for c in components)
 
 
 def _unsent(schema: dict[str, Any]) -> None:
@@ -135,10 +209,11 @@ def _needs_a_change(schema: dict[str, Any]) -> None:
 class ProductPatch(BaseModel):
     """A partial update: only the fields sent change, and at least one must be sent.
 
-    ``gtin``, ``family`` and ``parent_sku`` are cleared with ``null``; ``status``
-    and ``unit`` cannot be. In ``title``, ``description`` and ``attributes``
-    each key is merged: a value sets it, ``null`` removes it, keys not sent
-    stay (JSON merge patch).
+    ``gtin``, ``family``, ``parent_sku`` and ``shelf_life_days`` are cleared with
+    ``null``; ``status``, ``unit``, ``lot_tracked`` and ``kit_components`` cannot
+    be. In ``title``, ``description``, ``attributes`` and ``packs`` each key is
+    merged: a value sets it, ``null`` removes it, keys not sent stay (JSON merge
+    patch). ``kit_components`` replaces the whole list (``[]``: no longer a kit).
     """
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_needs_a_change)
@@ -148,7 +223,26 @@ class ProductPatch(BaseModel):
     gtin: Gtin | None = None
     family: Family | None = None
     parent_sku: Sku | None = None
-    unit: UnitCode | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_unsent)
+    unit: UnitCode | SkipJsonSchema[None] = Field(
+        default=None, description=_UNIT, json_schema_extra=_unsent
+    )
+    packs: dict[UnitCode, PositiveQuantity | None] = Field(
+        default_factory=dict,
+        description=f"{_PACKS} Merged per pack unit: null removes one.",
+        examples=[{"CS": "24"}],
+    )
+    lot_tracked: Flag | SkipJsonSchema[None] = Field(
+        default=None, description=_LOT_TRACKED, json_schema_extra=_unsent
+    )
+    shelf_life_days: ShelfLifeDays | None = Field(
+        default=None, description=f"{_SHELF_LIFE} null clears it."
+    )
+    kit_components: KitComponents | SkipJsonSchema[None] = Field(
+        default=None,
+        description=f"{_KIT} Replaces the whole list.",
+        examples=[_KIT_EXAMPLE],
+        json_schema_extra=_unsent,
+    )
     title: dict[Locale, Title | None] = Field(default_factory=dict)
     description: dict[Locale, Description | None] = Field(default_factory=dict)
     attributes: Attributes = Field(default_factory=dict)
@@ -156,7 +250,7 @@ class ProductPatch(BaseModel):
         default=None, description="Refuse (409) unless the product is at this version."
     )
 
-    @field_validator("status", "unit")
+    @field_validator("status", "unit", "lot_tracked", "kit_components")
     @classmethod
     def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
@@ -176,6 +270,12 @@ class ProductPatch(BaseModel):
             title=self.title,
             description=self.description,
             attributes=self.attributes,
+            packs=self.packs,
+            lot_tracked=self.lot_tracked if self.lot_tracked is not None else UNSET,
+            shelf_life_days=self.shelf_life_days if "shelf_life_days" in sent else UNSET,
+            kit_components=(
+                _components(self.kit_components) if self.kit_components is not None else UNSET
+            ),
         )
 
 
@@ -185,7 +285,11 @@ class ProductView(BaseModel):
     status: ProductStatus
     family: str | None
     parent_sku: str | None
-    unit: str
+    unit: str = Field(description=_UNIT)
+    packs: dict[UnitCode, PositiveQuantity] = Field(description=_PACKS)
+    lot_tracked: bool = Field(description=_LOT_TRACKED)
+    shelf_life_days: int | None = Field(description=_SHELF_LIFE)
+    kit_components: list[KitComponent] = Field(description=_KIT)
     title: dict[str, str]
     description: dict[str, str]
     attributes: dict[str, Any]
@@ -202,6 +306,12 @@ class ProductView(BaseModel):
             family=product.family,
             parent_sku=product.parent_sku,
             unit=product.unit,
+            packs=dict(product.packs),
+            lot_tracked=product.lot_tracked,
+            shelf_life_days=product.shelf_life_days,
+            kit_components=[
+                KitComponent(sku=c.sku, quantity=c.quantity) for c in product.kit_components
+            ],
             title=dict(product.title),
             description=dict(product.description),
             attributes=dict(product.attributes),
