@@ -15,8 +15,10 @@ from typing import Any
 from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import StockLevelChanged, StockMoved
 from skuhub_runtime.handling import Incoming, Outcome
-from skuhub_stock.entrypoints.handlers import on_stock_moved
+from skuhub_stock.entrypoints.handlers import StockHandlers
 from tests.fakes.stock import FakeStockUnitOfWork
+
+on_stock_moved = StockHandlers().on_stock_moved
 
 SKU = "MUG-1"
 HERE = "4012345000009"

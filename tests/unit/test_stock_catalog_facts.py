@@ -1,5 +1,5 @@
-"""Kits (docs/stock.md, "Kits"): availability from the components' ATP, re-published when a
-component moves."""
+"""The catalog's facts in the ledger: kits (docs/stock.md, "Kits") from their components' ATP,
+re-published when a component moves; unknown SKUs quarantined until described, or refused."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from skuhub_stock.domain.kits import kit_available
-from skuhub_stock.domain.ledger import SkuFacts
+from skuhub_stock.domain.ledger import QUARANTINE, REJECT, SkuFacts
 from skuhub_stock.domain.movements import Movement, MovementKind
+from skuhub_stock.service_layer.facts import Described, record_facts
 from skuhub_stock.service_layer.ports import ReportedMovement
 from skuhub_stock.service_layer.record_movements import record_movements
 from tests.fakes.stock import FakeLedgerRepository
@@ -42,7 +43,7 @@ async def test_a_component_movement_changes_the_kit_where_it_happened() -> None:
 
     first = await record_movements(repo, [received("BOARD", 4), received("PIECE", 70)], NOW)
     assert [(k.sku, k.location, k.available, k.version) for k in first.kits] == [
-        ("CHESS", HERE, 2, 1)
+        ("CHESS", HERE, D(2), 1)
     ]
     more_boards = await record_movements(repo, [received("BOARD", 1)], NOW)
     assert more_boards.kits == [], "still 2 kits: the pieces are scarce"
@@ -50,6 +51,42 @@ async def test_a_component_movement_changes_the_kit_where_it_happened() -> None:
         repo, [received("PIECE", 64), received("PIECE", 40, THERE)], NOW
     )
     assert [(k.location, k.available, k.version) for k in more_pieces.kits] == [
-        (THERE, 0, 1),
-        (HERE, 4, 2),
+        (THERE, D(0), 1),
+        (HERE, D(4), 2),
     ]
+
+
+async def test_a_quarantined_movement_applies_in_the_stock_unit_once_its_product_is_known() -> None:
+    repo = FakeLedgerRepository()
+    cases = ReportedMovement(
+        "m1",
+        "wms",
+        1,
+        Movement(MovementKind.RECEIPT, "COFFEE", HERE, D(2), "CS", NOW),
+    )
+    held = await record_movements(repo, [cases], NOW, unknown_sku=QUARANTINE)
+    assert held.changed == []
+    assert [(p.waiting_for, p.reported.event_id) for p in await repo.parked(limit=10)] == [
+        (("product", "COFFEE"), "m1")
+    ]
+
+    facts = SkuFacts("EA", packs={"CS": D(12)}, lot_tracked=False)
+    known = await record_facts(
+        repo, [Described("COFFEE", facts, 3, "p1")], NOW, unknown_sku=QUARANTINE
+    )
+    assert [(c.position.on_hand, c.position.unit, c.cause) for c in known.changed] == [
+        (D(24), "EA", "m1")
+    ]
+    assert await repo.parked(limit=10) == []
+
+
+async def test_a_movement_of_an_unknown_sku_is_refused_when_so_configured() -> None:
+    repo = FakeLedgerRepository()
+    movement = Movement(MovementKind.RECEIPT, "COFFEE", HERE, D(2), "EA", NOW)
+    refused = await record_movements(
+        repo, [ReportedMovement("m1", "wms", 1, movement)], NOW, unknown_sku=REJECT
+    )
+    assert refused.rejected == {
+        "m1": "COFFEE is not in the catalog: publish its product first "
+        "(movements of unknown SKUs are rejected by this service's setting)"
+    }
