@@ -21,7 +21,10 @@ schema prefix, so no case sees another's records or rows. The cases, in order:
 6. **backlog** (``--backlog N``) — N movements written one record per batch, as a
    steady trickle leaves them; the stock service drains them from the start and its
    sustained rate is compared with (2)'s (:mod:`skuhub_cli.bench_backlog`).
-7. **accuracy** after each run: the stock ledger against the generator's
+7. **stock reads and commands** (``--positions N``) — stock alone on N stored positions:
+   position reads' latency, and racing reservations' rate with a check that none
+   oversold (:mod:`skuhub_cli.bench_commands`).
+8. **accuracy** after each run: the stock ledger against the generator's
    oracle; the gateway's projection against the stock ledger
    (:mod:`skuhub_cli.bench_accuracy`).
 
@@ -53,6 +56,7 @@ from rich.progress import (
 )
 
 from skuhub_cli.bench_backlog import backlog_case
+from skuhub_cli.bench_commands import commands_case
 from skuhub_cli.bench_latency import latency_case
 from skuhub_cli.bench_options import BenchOptions
 from skuhub_cli.bench_probes import RssSampler, machine
@@ -109,6 +113,8 @@ async def _run(options: BenchOptions, console: Console, report: BenchReport) -> 
                     await throughput_cases(session)
                     if options.backlog:
                         await backlog_case(session)
+                    if options.positions:
+                        await commands_case(session, options.positions)
                     await latency_case(session)
         report.complete = True
     except BaseException:

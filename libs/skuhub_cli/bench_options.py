@@ -18,6 +18,8 @@ QUICK_SECONDS_PER_RATE = 15.0
 FULL_SECONDS_PER_RATE = 20.0
 QUICK_PRODUCT_MODELS = 500
 FULL_PRODUCT_MODELS = 1_500
+QUICK_POSITIONS = 100_000
+FULL_POSITIONS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,8 @@ class BenchOptions:
     backlog: int = 0
     replicas: tuple[int, ...] = ()
     """Counts of stock instances: when given, only the scale-out cases run."""
+    positions: int = QUICK_POSITIONS
+    """Stored positions under the stock reads and reservations case (0: skip it)."""
 
     @classmethod
     def build(
@@ -50,6 +54,7 @@ class BenchOptions:
         seed: int = 42,
         backlog: int = 0,
         replicas: Sequence[int] = (),
+        positions: int | None = None,
     ) -> BenchOptions:
         return cls(
             quick=quick,
@@ -64,6 +69,9 @@ class BenchOptions:
             seed=seed,
             backlog=backlog,
             replicas=tuple(replicas),
+            positions=positions
+            if positions is not None
+            else (QUICK_POSITIONS if quick else FULL_POSITIONS),
         )
 
     def command(self) -> str:
@@ -83,6 +91,7 @@ class BenchOptions:
             parts += ["--backlog", str(self.backlog)]
         if self.replicas:
             parts += ["--replicas", ",".join(str(r) for r in self.replicas)]
+        parts += ["--positions", str(self.positions)]
         return shlex.join(parts)
 
     def summary(self) -> dict[str, Any]:
@@ -97,6 +106,7 @@ class BenchOptions:
             "seed": self.seed,
             "backlog": self.backlog,
             "replicas": list(self.replicas),
+            "positions": self.positions,
         }
 
     def traffic(self, movements: int) -> TrafficConfig:

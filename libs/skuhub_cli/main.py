@@ -371,6 +371,14 @@ def bench(
             "when an instance is killed or joins (static and dynamic membership).",
         ),
     ] = None,
+    positions: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Stored positions under the stock reads and racing reservations case "
+            "(default: 100,000 quick, 1,000,000; 0: skip).",
+        ),
+    ] = None,
 ) -> None:
     """Benchmark the services on the embedded stack: throughput against a pass-through
     baseline, end-to-end latency at fixed rates, accuracy against the generator's oracle,
@@ -407,6 +415,7 @@ def bench(
         partitions=partitions,
         seed=seed,
         backlog=backlog,
+        positions=positions,
     )
     _interrupt_on_signals()
     try:
