@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from skuhub_stock.domain.ledger import Ledger, SkuFacts
+from skuhub_stock.domain.ledger import Ledger
 from skuhub_stock.domain.movements import Movement, MovementKind, MovementRejected
 from skuhub_stock.domain.positions import Position
 from skuhub_stock.service_layer.record_movements import refusals

@@ -109,7 +109,8 @@ def test_a_lot_has_one_expiry_date_at_every_location() -> None:
             ledger=ledger,
         )
     assert refused.value.field == "expires_on"
-    assert "2027-03-01" in refused.value.reason and "2027-04-01" in refused.value.reason
+    assert "2027-03-01" in refused.value.reason
+    assert "2027-04-01" in refused.value.reason
     assert (SKU, THERE, "L1") not in ledger.positions
 
 
