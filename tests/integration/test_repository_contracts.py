@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -46,9 +47,24 @@ from skuhub_runtime import migrations
 from skuhub_runtime.db import create_engine
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_stock.adapters.ledger_repository import SqlLedgerRepository
-from skuhub_stock.domain.ledger import Movement, MovementKind, Position
+from skuhub_stock.domain.ledger import (
+    AnomalyRecord,
+    Ledger,
+    Parked,
+    Reservation,
+    SkuFacts,
+    Transfer,
+    Variance,
+)
+from skuhub_stock.domain.movements import Movement, MovementKind, Place, PositionKey
+from skuhub_stock.domain.positions import Position
 from skuhub_stock.entrypoints.app import MIGRATIONS as STOCK_MIGRATIONS
-from skuhub_stock.service_layer.ports import LedgerRepository, ReportedMovement
+from skuhub_stock.service_layer.ports import (
+    LedgerRepository,
+    LedgerState,
+    ReportedMovement,
+    Scope,
+)
 from skuhub_stock.settings import StockSettings
 from skuhub_sync_gateway.adapters.projection_repository import SqlProjectionRepository
 from skuhub_sync_gateway.domain.offers import PositionFacts, ProductFacts, StageFacts
@@ -510,29 +526,89 @@ class TestProductRepositoryLocks:
 
 # ---------------------------------------------------------------------------------------------
 # LedgerRepository (stock)
+#
+# Ledgers are built by applying movements with the stock service's own domain code, then
+# saved; what loads back is compared with values worked out by hand from docs/stock.md.
+
+K = MovementKind
+NOW = datetime(2025, 3, 30, 12, 0, tzinfo=UTC)
+"""The ledgers' clock: after T0 and T1."""
+SEQUENCES = itertools.count(1)
+KEY_A: PositionKey = ("MUG-1", GLN_A, "")
 
 
-def reported(event_id: str, source_system: str = "wms", sequence: int = 1) -> ReportedMovement:
-    movement = Movement(MovementKind.RECEIPT, "MUG-1", GLN_A, Decimal(1), "EA")
-    return ReportedMovement(event_id, source_system, sequence, T0, movement)
+def minutes(n: int) -> datetime:
+    return T0 + timedelta(minutes=n)
+
+
+def mv(
+    kind: MovementKind,
+    quantity: int | str,
+    *,
+    sku: str = "MUG-1",
+    location: str = GLN_A,
+    at: datetime = T0,
+    unit: str = "EA",
+    lot: str | None = None,
+    destination: str | None = None,
+    expires_on: date | None = None,
+    reservation_id: str | None = None,
+    transfer_ref: str | None = None,
+    order_ref: str | None = None,
+    expected_on: date | None = None,
+) -> Movement:
+    return Movement(
+        kind,
+        sku,
+        location,
+        Decimal(quantity),
+        unit,
+        at,
+        lot=lot,
+        destination=destination,
+        expires_on=expires_on,
+        reservation_id=reservation_id,
+        transfer_ref=transfer_ref,
+        order_ref=order_ref,
+        expected_on=expected_on,
+    )
+
+
+def reported(
+    event_id: str, source_system: str = "wms", sequence: int = 1, movement: Movement | None = None
+) -> ReportedMovement:
+    return ReportedMovement(event_id, source_system, sequence, movement or mv(K.RECEIPT, 1))
 
 
 def a_position(sku: str = "MUG-1", location: str = GLN_A, lot: str = "", **fields: Any) -> Position:
     return Position(sku=sku, location=location, lot=lot, unit=fields.pop("unit", "EA"), **fields)
 
 
-EVERY_POSITION_FIELD = a_position(
-    lot="L-2025/03",
-    unit="KGM",
-    on_hand=Decimal("-123456789012.123456"),
-    reserved=Decimal("0.001"),
-    in_transit=Decimal("1E+3"),
-    version=MAX_VERSION,
-    expires_on=date(2999, 12, 31),
-)
+def place(sku: str = "MUG-1", location: str = GLN_A) -> frozenset[Place]:
+    return frozenset({(sku, location)})
 
 
-class TestLedgerRepository:
+async def applied(
+    repo: LedgerRepository, *movements: tuple[str, Movement], now: datetime = NOW
+) -> Ledger:
+    """Journal ``(event id, movement)`` pairs, load their scope, apply them in order with the
+    domain code and save the ledger: what the record-movements use case does."""
+    batch = [ReportedMovement(e, "wms", next(SEQUENCES), m) for e, m in movements]
+    assert await repo.record_movements(batch) == {e for e, _ in movements}
+    ledger = (await repo.load(Scope.of(m for _, m in movements))).ledger(now)
+    for event_id, movement in movements:
+        ledger.apply(movement, event_id)
+    await repo.save(ledger)
+    return ledger
+
+
+async def outcomes(repo: LedgerRepository, sku: str = "MUG-1") -> dict[str, str | None]:
+    return {
+        e.reported.event_id: e.outcome for e in await repo.journal_of(sku, after=None, limit=100)
+    }
+
+
+class TestLedgerJournal:
     async def test_an_empty_batch_records_nothing(self, ledger: LedgerRepository) -> None:
         assert await ledger.record_movements([]) == set()
 
@@ -566,31 +642,37 @@ class TestLedgerRepository:
     async def test_a_rejected_movement_stays_journaled(self, ledger: LedgerRepository) -> None:
         await ledger.record_movements([reported("e1", "wms", 1)])
 
-        await ledger.mark_rejected("e1", "unit KGM does not match the position's unit EA")
+        await ledger.mark_rejected("e1", "unit KGM cannot be converted to the stock unit EA")
 
         assert await ledger.record_movements([reported("e2", "wms", 1)]) == set()
         assert await ledger.positions_of("MUG-1") == []
+        [entry] = await ledger.journal_of("MUG-1", after=None, limit=10)
+        assert entry.rejected_reason == "unit KGM cannot be converted to the stock unit EA"
 
     async def test_the_journal_keeps_every_field_as_reported_in_the_order_journaled(
         self, ledger: LedgerRepository
     ) -> None:
-        full = ReportedMovement(
+        full = reported(
             "e1",
             "wms",
             1,
-            T0,
             Movement(
                 MovementKind.TRANSFER_OUT,
                 "MUG-1",
                 GLN_A,
                 Decimal("12.500"),
                 "KGM",
+                T0,
                 lot="L-2025/03",
                 destination=GLN_B,
                 expires_on=date(2027, 5, 1),
+                reservation_id="R-1",
+                transfer_ref="T-1",
+                order_ref="PO-1/10",
+                expected_on=date(2025, 4, 1),
             ),
-            reason="rebalancing stores before the sale",
         )
+        full = dataclasses.replace(full, reason="rebalancing stores before the sale")
         await ledger.record_movements([full, reported("e2", "wms", 2)])
         await ledger.record_movements([reported("e3", "wms", 3), reported("x", "wms", 3)])
         await ledger.mark_rejected("e2", "refused for a test")
@@ -603,6 +685,7 @@ class TestLedgerRepository:
             reported("e3", "wms", 3),
         ]
         assert [e.rejected_reason for e in entries] == [None, "refused for a test", None]
+        assert [e.outcome for e in entries] == [None, None, None]
         assert entries[0].seq < entries[1].seq < entries[2].seq
         assert await ledger.journal_of("OTHER-1", after=None, limit=10) == []
 
@@ -624,87 +707,214 @@ class TestLedgerRepository:
 
         assert await ledger.record_movements([reported("e1", "wms", 1)]) == {"e1"}
 
-    @pytest.mark.parametrize(
-        "position",
-        [EVERY_POSITION_FIELD, a_position(), a_position(on_hand=Decimal("12.500"))],
-        ids=["every-field", "defaults", "trailing-zeros"],
-    )
-    async def test_a_saved_position_loads_back_field_for_field(
-        self, ledger: LedgerRepository, position: Position
-    ) -> None:
-        await ledger.save_positions([position])
-
-        assert await ledger.load_positions([position.key]) == [position]
-        assert await ledger.load_positions([position.key], lock=False) == [position]
-        assert await ledger.positions_of(position.sku) == [position]
-
-    async def test_saving_again_replaces_every_field(self, ledger: LedgerRepository) -> None:
-        await ledger.save_positions([a_position(lot="L-2025/03", on_hand=Decimal(5), version=3)])
-
-        await ledger.save_positions([EVERY_POSITION_FIELD])
-        cleared = dataclasses.replace(EVERY_POSITION_FIELD, expires_on=None, version=1)
-        await ledger.save_positions([cleared])
-
-        assert await ledger.positions_of("MUG-1") == [cleared]
-
-    async def test_saving_nothing_changes_nothing(self, ledger: LedgerRepository) -> None:
-        await ledger.save_positions([])
-
-        assert await ledger.positions_of("MUG-1") == []
-
-    async def test_loading_returns_the_existing_positions_of_the_keys_in_key_order(
+    async def test_the_outcome_says_what_the_ledger_made_of_each_movement(
         self, ledger: LedgerRepository
     ) -> None:
-        stored = [
-            a_position("MUG-2", GLN_A),
-            a_position("MUG-1", GLN_B, "B"),
-            a_position("MUG-1", GLN_B, "A"),
-            a_position("MUG-1", GLN_B),
-            a_position("MUG-1", GLN_A, on_hand=Decimal(3)),
+        await applied(
+            ledger,
+            ("count", mv(K.CYCLE_COUNT, 7, at=minutes(20))),
+            ("older-count", mv(K.CYCLE_COUNT, 99, at=minutes(10))),
+            ("seen-by-count", mv(K.RECEIPT, 4, at=minutes(5))),
+            ("release", mv(K.RESERVATION_RELEASE, 3, reservation_id="R1")),
+            ("after-count", mv(K.RECEIPT, 1, at=minutes(30))),
+        )
+
+        assert await outcomes(ledger) == {
+            "count": None,
+            "older-count": "superseded",
+            "seen-by-count": "absorbed",
+            "release": "parked",
+            "after-count": None,
+        }
+        # on hand 7 counted at 08:20 + 1 after it; the receipt the count saw is not added
+        assert await ledger.positions_of("MUG-1") == [
+            a_position(on_hand=Decimal(8), received=Decimal(5), version=3, counted_at=minutes(20))
         ]
-        await ledger.save_positions(stored)
-        keys = [
-            ("MUG-2", GLN_A, ""),
-            ("MUG-1", GLN_B, "B"),
-            ("MUG-1", GLN_B, "A"),
-            ("MUG-1", GLN_B, ""),
-            ("MUG-1", GLN_A, ""),
-            ("MUG-1", GLN_A, ""),
-            ("MUG-1", GLN_C, ""),
-            ("MUG-3", GLN_A, ""),
-        ]
+
+        await applied(ledger, ("reservation", mv(K.RESERVATION, 5, reservation_id="R1")))
+
+        assert (await outcomes(ledger))["release"] is None
+        assert (await outcomes(ledger))["reservation"] is None
+
+
+class TestLedgerRepositoryLoad:
+    async def test_nothing_stored_loads_an_empty_state(self, ledger: LedgerRepository) -> None:
+        scope = Scope(
+            places=place(),
+            lots=frozenset({("MUG-1", "L1")}),
+            reservations=frozenset({"R1"}),
+            transfers=frozenset({"T1"}),
+            order_lines=frozenset({("MUG-1", GLN_A, "PO-1")}),
+            counts=frozenset({(KEY_A, T0)}),
+        )
 
         for lock in (True, False):
-            loaded = await ledger.load_positions(keys, lock=lock)
-            assert [p.key for p in loaded] == [
-                ("MUG-1", GLN_A, ""),
-                ("MUG-1", GLN_B, ""),
-                ("MUG-1", GLN_B, "A"),
-                ("MUG-1", GLN_B, "B"),
-                ("MUG-2", GLN_A, ""),
-            ]
-            assert loaded[0] == a_position("MUG-1", GLN_A, on_hand=Decimal(3))
+            assert await ledger.load(scope, lock=lock) == LedgerState(
+                counted_later={(KEY_A, T0): Decimal(0)}
+            )
 
-    async def test_loading_no_keys_or_unknown_keys_finds_nothing(
+    async def test_a_place_loads_every_lot_of_the_sku_there_in_key_order(
         self, ledger: LedgerRepository
     ) -> None:
-        await ledger.save_positions([a_position()])
+        await applied(
+            ledger,
+            ("e1", mv(K.RECEIPT, 5, lot="L2", expires_on=date(2026, 1, 1))),
+            ("e2", mv(K.RECEIPT, 3)),
+            ("e3", mv(K.RECEIPT, 2, lot="L1")),
+            ("e4", mv(K.RECEIPT, 1, location=GLN_B)),
+            ("e5", mv(K.RECEIPT, 1, sku="MUG-2")),
+            ("e6", mv(K.RECEIPT, 1, sku="MUG-10")),
+        )
 
-        assert await ledger.load_positions([]) == []
-        assert await ledger.load_positions([("MUG-1", GLN_A, "L1"), ("MUG-9", GLN_A, "")]) == []
+        for lock in (True, False):
+            state = await ledger.load(Scope(places=place()), lock=lock)
+            assert state.positions == [
+                a_position(on_hand=Decimal(3), received=Decimal(3), version=1),
+                a_position(lot="L1", on_hand=Decimal(2), received=Decimal(2), version=1),
+                a_position(
+                    lot="L2",
+                    on_hand=Decimal(5),
+                    received=Decimal(5),
+                    version=1,
+                    expires_on=date(2026, 1, 1),
+                ),
+            ]
+            # The lots of the place's positions come along: a transfer from here takes them
+            # to another location, where they keep their expiry date.
+            assert dataclasses.replace(state, positions=[]) == LedgerState(
+                lots={("MUG-1", "L2"): date(2026, 1, 1)}
+            )
+
+        both = await ledger.load(Scope(places=place() | place(location=GLN_B)))
+        assert [p.key for p in both.positions] == [
+            ("MUG-1", GLN_A, ""),
+            ("MUG-1", GLN_A, "L1"),
+            ("MUG-1", GLN_A, "L2"),
+            ("MUG-1", GLN_B, ""),
+        ]
+        assert (await ledger.load(Scope(places=place(location=GLN_C)))).positions == []
+
+    async def test_the_catalog_facts_of_the_scope_s_skus_load(
+        self, ledger: LedgerRepository
+    ) -> None:
+        facts = SkuFacts(
+            "EA",
+            packs={"CS": Decimal(12), "PL": Decimal("480.5")},
+            lot_tracked=True,
+            shelf_life_days=10,
+        )
+        await ledger.save_facts("MUG-1", facts, 2)
+        await ledger.save_facts("MUG-2", SkuFacts("KGM"), 1)
+
+        state = await ledger.load(Scope(places=place() | place(location=GLN_B)))
+
+        assert state.facts == {"MUG-1": facts}
+
+    async def test_lots_named_by_the_scope_load_with_their_first_expiry_date(
+        self, ledger: LedgerRepository
+    ) -> None:
+        first = Ledger(NOW)
+        first.apply(mv(K.RECEIPT, 5, lot="L1", expires_on=date(2027, 1, 1)), "e1")
+        await ledger.save(first)
+        # A ledger that did not know the lot yet (a concurrent batch) names another date.
+        second = Ledger(NOW)
+        second.apply(mv(K.RECEIPT, 2, lot="L1", location=GLN_B, expires_on=date(2027, 2, 1)), "e2")
+        await ledger.save(second)
+
+        lots = frozenset({("MUG-1", "L1"), ("MUG-1", "L9"), ("MUG-2", "L1")})
+        state = await ledger.load(Scope(places=place(location=GLN_C), lots=lots))
+
+        assert state.lots == {("MUG-1", "L1"): date(2027, 1, 1)}
+
+    async def test_counted_later_sums_the_on_hand_effects_after_a_count_s_time(
+        self, ledger: LedgerRepository
+    ) -> None:
+        await applied(
+            ledger,
+            ("e1", mv(K.RECEIPT, 10, at=T0)),
+            ("e2", mv(K.SHIPMENT, 2, at=minutes(30))),
+            ("e3", mv(K.ADJUSTMENT, 1, at=minutes(40))),
+            ("e4", mv(K.RESERVATION, 6, at=minutes(35))),  # no effect on hand
+            ("e5", mv(K.SHIPMENT, 5, location=GLN_B, at=minutes(35))),  # another position
+            ("e6", mv(K.RECEIPT, 3, lot="L1", at=minutes(35))),  # another lot
+        )
+        before, at_20, at_40 = T0 - timedelta(seconds=1), minutes(20), minutes(40)
+        scope = Scope(
+            places=place(),
+            counts=frozenset({(KEY_A, before), (KEY_A, at_20), (KEY_A, at_40)}),
+        )
+
+        assert (await ledger.load(scope)).counted_later == {
+            (KEY_A, before): Decimal(9),  # 10 - 2 + 1
+            (KEY_A, at_20): Decimal(-1),  # -2 + 1
+            (KEY_A, at_40): Decimal(0),  # strictly after
+        }
+
+        # A count at 08:50, then a receipt from 08:45 that it absorbs: no effect on hand.
+        await applied(
+            ledger,
+            ("count", mv(K.CYCLE_COUNT, 8, at=minutes(50))),
+            ("absorbed", mv(K.RECEIPT, 4, at=minutes(45))),
+        )
+
+        assert (await ledger.load(scope)).counted_later[(KEY_A, at_20)] == Decimal(-1)
+
+    async def test_a_late_count_counts_what_is_stored_after_it(
+        self, ledger: LedgerRepository
+    ) -> None:
+        await applied(
+            ledger,
+            ("e1", mv(K.RECEIPT, 10, at=T0)),
+            ("e2", mv(K.SHIPMENT, 3, at=minutes(30))),
+        )
+
+        await applied(ledger, ("count", mv(K.CYCLE_COUNT, 6, at=minutes(20))))
+
+        # counted 6 at 08:20, shipped 3 after it: 3 on hand; expected as of 08:20: 7 - (-3)
+        assert await ledger.positions_of("MUG-1") == [
+            a_position(
+                on_hand=Decimal(3),
+                received=Decimal(10),
+                shipped=Decimal(3),
+                version=3,
+                counted_at=minutes(20),
+            )
+        ]
+        [entry] = await ledger.variances_of("MUG-1", limit=10)
+        assert entry.variance == Variance(KEY_A, minutes(20), Decimal(6), Decimal(10), "count")
+
+    async def test_a_loaded_state_changes_nothing_stored_until_saved(
+        self, ledger: LedgerRepository
+    ) -> None:
+        saved = await applied(
+            ledger,
+            ("e1", mv(K.RECEIPT, 5)),
+            ("e2", mv(K.RESERVATION, 2, reservation_id="R1")),
+        )
+        saved.positions[KEY_A].on_hand = Decimal(99)
+        scope = Scope(places=place(), reservations=frozenset({"R1"}))
+
+        state = await ledger.load(scope)
+        state.positions[0].on_hand += 1
+        state.reservations["R1"].lots[""] = Decimal(0)
+
+        stored = a_position(on_hand=Decimal(5), reserved=Decimal(2), received=Decimal(5), version=2)
+        assert await ledger.positions_of("MUG-1") == [stored]
+        again = await ledger.load(scope)
+        assert again.positions == [stored]
+        assert again.reservations["R1"].lots == {"": Decimal(2)}
 
     async def test_the_positions_of_a_sku_are_by_location_then_lot(
         self, ledger: LedgerRepository
     ) -> None:
-        await ledger.save_positions(
-            [
-                a_position("MUG-1", GLN_B, "C"),
-                a_position("MUG-10", GLN_A),
-                a_position("MUG-1", GLN_B, "B"),
-                a_position("MUG-1", GLN_C),
-                a_position("MUG-1", GLN_B),
-                a_position("MUG-1", GLN_A, "Z"),
-            ]
+        await applied(
+            ledger,
+            ("e1", mv(K.RECEIPT, 1, location=GLN_B, lot="C")),
+            ("e2", mv(K.RECEIPT, 1, sku="MUG-10")),
+            ("e3", mv(K.RECEIPT, 1, location=GLN_B, lot="B")),
+            ("e4", mv(K.RECEIPT, 1, location=GLN_C)),
+            ("e5", mv(K.RECEIPT, 1, location=GLN_B)),
+            ("e6", mv(K.RECEIPT, 1, lot="Z")),
         )
 
         assert [p.key for p in await ledger.positions_of("MUG-1")] == [
@@ -716,20 +926,345 @@ class TestLedgerRepository:
         ]
         assert await ledger.positions_of("MUG-2") == []
 
-    async def test_a_loaded_position_changes_nothing_stored_until_saved(
+
+class TestLedgerRepositorySave:
+    async def test_a_saved_position_loads_back_field_for_field(
         self, ledger: LedgerRepository
     ) -> None:
-        position = a_position(on_hand=Decimal(5), version=1)
-        await ledger.save_positions([position])
-        position.on_hand = Decimal(99)
+        held = a_position(
+            unit="KGM",
+            on_hand=Decimal("-123456789012.123456"),
+            reserved=Decimal("0.001"),
+            quality_hold=Decimal("0.5"),
+            in_transit=Decimal("1E+3"),
+            incoming=Decimal(7),
+            received=Decimal("123456789012.5"),
+            shipped=Decimal(3),
+            returned=Decimal(4),
+            scrapped=Decimal(5),
+            lost_sales=Decimal(6),
+            version=MAX_VERSION - 1,
+            expires_on=date(2025, 3, 1),
+            counted_at=T0 - timedelta(days=1),
+        )
+        built = Ledger(NOW, {held.key: held})
+        built.apply(mv(K.RETURN, "0.000001", unit="KGM"), "e1")
 
-        [loaded] = await ledger.load_positions([("MUG-1", GLN_A, "")])
-        loaded.on_hand += 1
-        loaded.version += 1
+        await ledger.save(built)
 
-        assert await ledger.positions_of("MUG-1") == [a_position(on_hand=Decimal(5), version=1)]
-        await ledger.save_positions([loaded])
-        assert await ledger.positions_of("MUG-1") == [a_position(on_hand=Decimal(6), version=2)]
+        expected = dataclasses.replace(
+            held,
+            on_hand=Decimal("-123456789012.123455"),
+            returned=Decimal("4.000001"),
+            version=MAX_VERSION,
+            expired=True,  # expired on 2025-03-01, before NOW
+        )
+        assert (await ledger.load(Scope(places=place()))).positions == [expected]
+        assert (await ledger.load(Scope(places=place()), lock=False)).positions == [expected]
+        assert await ledger.positions_of("MUG-1") == [expected]
+
+    async def test_saving_again_replaces_every_field(self, ledger: LedgerRepository) -> None:
+        await applied(
+            ledger,
+            ("e1", mv(K.EXPECTED_RECEIPT, 20, order_ref="PO-1", expected_on=date(2025, 4, 1))),
+            ("e2", mv(K.RECEIPT, 12, order_ref="PO-1")),
+            ("e3", mv(K.RETURN, 1)),
+            ("e4", mv(K.SHIPMENT, 4)),
+            ("e5", mv(K.SCRAP, 1)),
+            ("e6", mv(K.LOST_SALE, 6)),
+            ("e7", mv(K.QUALITY_HOLD, 2)),
+            ("e8", mv(K.RESERVATION, 3)),
+            ("e9", mv(K.TRANSFER_OUT, 1, location=GLN_B, destination=GLN_A)),
+        )
+        first = a_position(
+            on_hand=Decimal(8),  # 12 + 1 - 4 - 1
+            reserved=Decimal(3),
+            quality_hold=Decimal(2),
+            in_transit=Decimal(1),
+            incoming=Decimal(8),  # 20 ordered, 12 received
+            received=Decimal(12),
+            shipped=Decimal(4),
+            returned=Decimal(1),
+            scrapped=Decimal(1),
+            lost_sales=Decimal(6),
+            version=9,
+        )
+        assert (await ledger.load(Scope(places=place()))).positions == [first]
+
+        await applied(
+            ledger,
+            ("e10", mv(K.CYCLE_COUNT, 5, at=T1)),
+            ("e11", mv(K.QUALITY_RELEASE, 9, at=T1)),
+            ("e12", mv(K.TRANSFER_IN, 1, at=T1 + timedelta(seconds=1))),
+        )
+
+        assert await ledger.positions_of("MUG-1") == [
+            dataclasses.replace(
+                first,
+                on_hand=Decimal(6),  # counted 5, then 1 transferred in
+                quality_hold=Decimal(0),
+                in_transit=Decimal(0),
+                version=12,
+                counted_at=T1,
+            ),
+            a_position(location=GLN_B, on_hand=Decimal(-1), version=1),
+        ]
+
+    async def test_saving_an_untouched_ledger_changes_nothing(
+        self, ledger: LedgerRepository
+    ) -> None:
+        await ledger.save(Ledger(NOW))
+
+        assert await ledger.positions_of("MUG-1") == []
+        assert await ledger.parked(limit=10) == []
+        assert await ledger.anomalies_of(None, limit=10) == []
+        assert await ledger.variances_of(None, limit=10) == []
+
+    async def test_a_transfer_carries_its_lot_s_expiry_to_the_destination(
+        self, ledger: LedgerRepository
+    ) -> None:
+        await applied(ledger, ("e1", mv(K.RECEIPT, 5, lot="L1", expires_on=date(2026, 1, 1))))
+
+        # No lot named: first expiring first takes L1, which arrives at B as L1.
+        await applied(ledger, ("e2", mv(K.TRANSFER_OUT, 2, destination=GLN_B, transfer_ref="T1")))
+
+        in_transit = a_position(
+            location=GLN_B, lot="L1", in_transit=Decimal(2), version=1, expires_on=date(2026, 1, 1)
+        )
+        assert (await ledger.positions_of("MUG-1"))[1:] == [in_transit]
+
+        await applied(ledger, ("e3", mv(K.TRANSFER_IN, 2, location=GLN_B, transfer_ref="T1")))
+
+        assert await ledger.positions_of("MUG-1") == [
+            a_position(
+                lot="L1",
+                on_hand=Decimal(3),
+                received=Decimal(5),
+                version=2,
+                expires_on=date(2026, 1, 1),
+            ),
+            a_position(
+                location=GLN_B,
+                lot="L1",
+                on_hand=Decimal(2),
+                version=2,
+                expires_on=date(2026, 1, 1),
+            ),
+        ]
+
+    async def test_reservations_and_transfers_keep_their_lots_in_the_order_taken(
+        self, ledger: LedgerRepository
+    ) -> None:
+        # First expiring first: Z-EARLY before A-LATE, against their alphabetical order.
+        await applied(
+            ledger,
+            ("e1", mv(K.RECEIPT, 4, lot="A-LATE", expires_on=date(2026, 2, 1))),
+            ("e2", mv(K.RECEIPT, 3, lot="Z-EARLY", expires_on=date(2026, 1, 1))),
+        )
+        await applied(
+            ledger,
+            ("e3", mv(K.RESERVATION, 5, reservation_id="R1")),
+            ("e4", mv(K.TRANSFER_OUT, 4, destination=GLN_B, transfer_ref="T1")),
+        )
+        scope = Scope(places=place(), reservations=frozenset({"R1"}), transfers=frozenset({"T1"}))
+
+        state = await ledger.load(scope)
+
+        assert state.reservations == {
+            "R1": Reservation("R1", "MUG-1", GLN_A, {"Z-EARLY": Decimal(3), "A-LATE": Decimal(2)})
+        }
+        assert list(state.reservations["R1"].lots) == ["Z-EARLY", "A-LATE"]
+        assert state.transfers == {
+            "T1": Transfer(
+                "T1", "MUG-1", GLN_A, GLN_B, {"Z-EARLY": Decimal(3), "A-LATE": Decimal(1)}
+            )
+        }
+        assert list(state.transfers["T1"].lots) == ["Z-EARLY", "A-LATE"]
+        others = Scope(places=place(), reservations=frozenset({"R2"}), transfers=frozenset({"T2"}))
+        assert (await ledger.load(others)).reservations == {}
+        assert (await ledger.load(others)).transfers == {}
+
+        # 2 arrive, into the transfer's lots in order; 3 released, last taken first.
+        await applied(
+            ledger,
+            ("e5", mv(K.TRANSFER_IN, 2, location=GLN_B, transfer_ref="T1")),
+            ("e6", mv(K.RESERVATION_RELEASE, 3, reservation_id="R1")),
+        )
+
+        state = await ledger.load(scope)
+        assert list(state.reservations["R1"].lots.items()) == [
+            ("Z-EARLY", Decimal(2)),
+            ("A-LATE", Decimal(0)),
+        ]
+        assert list(state.transfers["T1"].lots.items()) == [
+            ("Z-EARLY", Decimal(1)),
+            ("A-LATE", Decimal(1)),
+        ]
+
+    async def test_order_lines_keep_their_open_quantity(self, ledger: LedgerRepository) -> None:
+        on = date(2025, 4, 1)
+        await applied(
+            ledger,
+            ("e1", mv(K.EXPECTED_RECEIPT, 20, order_ref="PO-1", expected_on=on)),
+            ("e2", mv(K.EXPECTED_RECEIPT, 5, location=GLN_B, order_ref="PO-1", expected_on=on)),
+            ("e3", mv(K.EXPECTED_RECEIPT, 7, order_ref="PO-2", expected_on=on)),
+        )
+
+        await applied(ledger, ("e4", mv(K.RECEIPT, 12, order_ref="PO-1")))
+
+        lines = frozenset({("MUG-1", GLN_A, "PO-1"), ("MUG-1", GLN_B, "PO-1")})
+        state = await ledger.load(Scope(places=place(), order_lines=lines))
+        assert state.order_lines == {
+            ("MUG-1", GLN_A, "PO-1"): Decimal(8),
+            ("MUG-1", GLN_B, "PO-1"): Decimal(5),
+        }
+        # incoming: the open lines here, 8 of PO-1 and 7 of PO-2
+        assert state.positions == [
+            a_position(on_hand=Decimal(12), incoming=Decimal(15), received=Decimal(12), version=3)
+        ]
+
+    async def test_parked_movements_load_with_their_reference_and_leave_once_applied(
+        self, ledger: LedgerRepository
+    ) -> None:
+        release = mv(K.RESERVATION_RELEASE, 3, reservation_id="R1")
+        arrival = mv(K.TRANSFER_IN, 2, location=GLN_B, transfer_ref="T1")
+        started = datetime.now(UTC)
+        await applied(ledger, ("e1", release), ("e2", arrival))
+        finished = datetime.now(UTC)
+
+        scope = Scope(
+            places=place() | place(location=GLN_B),
+            reservations=frozenset({"R1"}),
+            transfers=frozenset({"T1"}),
+        )
+        assert (await ledger.load(scope)).parked == {
+            ("reservation", "R1"): [Parked("e1", ("reservation", "R1"), release)],
+            ("transfer", "T1"): [Parked("e2", ("transfer", "T1"), arrival)],
+        }
+        others = Scope(places=place(), reservations=frozenset({"R2"}))
+        assert (await ledger.load(others)).parked == {}
+        listed = await ledger.parked(limit=10)
+        assert [(p.reported.event_id, p.reported.movement, p.waiting_for) for p in listed] == [
+            ("e1", release, ("reservation", "R1")),
+            ("e2", arrival, ("transfer", "T1")),
+        ]
+        assert all(started <= p.parked_at <= finished for p in listed)
+        assert [p.reported.event_id for p in await ledger.parked(limit=1)] == ["e1"]
+        assert await ledger.positions_of("MUG-1") == []
+
+        await applied(ledger, ("e3", mv(K.RESERVATION, 5, reservation_id="R1")))
+
+        assert [p.reported.event_id for p in await ledger.parked(limit=10)] == ["e2"]
+        assert (await ledger.load(scope)).parked == {
+            ("transfer", "T1"): [Parked("e2", ("transfer", "T1"), arrival)]
+        }
+        assert await outcomes(ledger) == {"e1": None, "e2": "parked", "e3": None}
+        # reserved 5, then the release that waited for it: 2
+        assert await ledger.positions_of("MUG-1") == [a_position(reserved=Decimal(2), version=2)]
+
+
+class TestLedgerRepositoryRecords:
+    async def test_newer_catalog_facts_win_and_older_are_ignored(
+        self, ledger: LedgerRepository
+    ) -> None:
+        v2 = SkuFacts("EA", packs={"CS": Decimal(12)}, lot_tracked=True, shelf_life_days=10)
+        v3 = SkuFacts("KGM")
+
+        assert await ledger.save_facts("MUG-1", v2, 2) is True
+        assert await ledger.save_facts("MUG-1", v3, 1) is False
+        assert await ledger.save_facts("MUG-1", v3, 2) is False
+        assert (await ledger.load(Scope(places=place()))).facts == {"MUG-1": v2}
+
+        assert await ledger.save_facts("MUG-1", v3, MAX_VERSION) is True
+        assert (await ledger.load(Scope(places=place()))).facts == {"MUG-1": v3}
+
+    async def test_positions_due_to_expire_are_dated_unmarked_and_expired_by_now(
+        self, ledger: LedgerRepository
+    ) -> None:
+        def receipt(lot: str, expires_on: date | None, location: str = GLN_A) -> Movement:
+            return mv(K.RECEIPT, 1, lot=lot or None, location=location, expires_on=expires_on)
+
+        await applied(
+            ledger,
+            ("e1", receipt("DUE-29", date(2025, 3, 29))),
+            ("e2", receipt("DUE-28", date(2025, 3, 28))),
+            ("e3", receipt("LATER", date(2025, 4, 30))),
+            ("e4", receipt("UNDATED", None)),
+            ("e5", receipt("", None)),
+            ("e6", receipt("ALSO-29", date(2025, 3, 29), GLN_B)),
+            now=datetime(2025, 3, 1, tzinfo=UTC),
+        )
+        # Received after its expiry: marked expired already.
+        await applied(
+            ledger,
+            ("e7", receipt("GONE", date(2025, 3, 10))),
+            now=datetime(2025, 3, 20, tzinfo=UTC),
+        )
+        midnight = datetime(2025, 3, 29, tzinfo=UTC)
+
+        assert await ledger.positions_due_to_expire(midnight, 10) == [
+            ("MUG-1", GLN_A, "DUE-28"),
+            ("MUG-1", GLN_A, "DUE-29"),
+            ("MUG-1", GLN_B, "ALSO-29"),
+        ]
+        assert await ledger.positions_due_to_expire(midnight, 2) == [
+            ("MUG-1", GLN_A, "DUE-28"),
+            ("MUG-1", GLN_A, "DUE-29"),
+        ]
+        # 01:59 in CEST is 23:59 UTC the day before: the 29th has not started in UTC.
+        before_midnight = datetime(2025, 3, 29, 1, 59, tzinfo=CEST)
+        assert await ledger.positions_due_to_expire(before_midnight, 10) == [
+            ("MUG-1", GLN_A, "DUE-28")
+        ]
+        assert await ledger.positions_due_to_expire(datetime(2025, 3, 27, tzinfo=UTC), 10) == []
+
+        marking = (await ledger.load(Scope(places=place()))).ledger(midnight)
+        marking.expire([("MUG-1", GLN_A, "DUE-28"), ("MUG-1", GLN_A, "DUE-29")], "tick")
+        await ledger.save(marking)
+
+        assert await ledger.positions_due_to_expire(midnight, 10) == [("MUG-1", GLN_B, "ALSO-29")]
+
+    async def test_anomalies_are_listed_newest_first(self, ledger: LedgerRepository) -> None:
+        await applied(
+            ledger,
+            ("e1", mv(K.SHIPMENT, 2)),
+            ("e2", mv(K.RECEIPT, 1, location=GLN_B)),
+            ("e3", mv(K.RESERVATION, 4, location=GLN_B)),
+            ("e4", mv(K.RESERVATION_RELEASE, 6, location=GLN_B)),
+        )
+        await applied(ledger, ("e5", mv(K.SCRAP, 1, sku="MUG-2")))
+        key_b = ("MUG-1", GLN_B, "")
+
+        everything = await ledger.anomalies_of(None, limit=10)
+
+        assert [a.record for a in everything] == [
+            AnomalyRecord(("MUG-2", GLN_A, ""), "negative_on_hand", Decimal(1), "e5"),
+            AnomalyRecord(key_b, "release_exceeds_reserved", Decimal(2), "e4"),  # 6 - 4
+            AnomalyRecord(key_b, "oversold", Decimal(3), "e3"),  # 4 reserved, 1 sellable
+            AnomalyRecord(KEY_A, "negative_on_hand", Decimal(2), "e1"),
+        ]
+        assert everything[0].recorded_at >= everything[-1].recorded_at
+        mug_1 = await ledger.anomalies_of("MUG-1", limit=2)
+        assert [a.record.cause for a in mug_1] == ["e4", "e3"]
+        assert await ledger.anomalies_of("MUG-3", limit=10) == []
+
+    async def test_variances_are_listed_newest_first(self, ledger: LedgerRepository) -> None:
+        await applied(ledger, ("c1", mv(K.CYCLE_COUNT, 5, at=T0)))
+        await applied(ledger, ("c2", mv(K.CYCLE_COUNT, 3, sku="MUG-2", at=T0)))
+        await applied(ledger, ("c3", mv(K.CYCLE_COUNT, 4, at=T1)))
+
+        everything = await ledger.variances_of(None, limit=10)
+
+        assert [v.variance for v in everything] == [
+            Variance(KEY_A, T1, Decimal(4), Decimal(5), "c3"),
+            Variance(("MUG-2", GLN_A, ""), T0, Decimal(3), Decimal(0), "c2"),
+            Variance(KEY_A, T0, Decimal(5), Decimal(0), "c1"),
+        ]
+        assert everything[0].recorded_at >= everything[1].recorded_at >= everything[2].recorded_at
+        mug_1 = await ledger.variances_of("MUG-1", limit=10)
+        assert [v.variance.cause for v in mug_1] == ["c3", "c1"]
+        assert [v.variance.cause for v in await ledger.variances_of("MUG-1", limit=1)] == ["c3"]
+        assert await ledger.variances_of("MUG-9", limit=10) == []
 
 
 class TestLedgerRepositoryLocks:
@@ -737,19 +1272,24 @@ class TestLedgerRepositoryLocks:
 
     @staticmethod
     def load(sku: str, *, lock: bool) -> Callable[[AsyncConnection], Awaitable[list[Position]]]:
-        return lambda conn: SqlLedgerRepository(conn).load_positions([(sku, GLN_A, "")], lock=lock)
+        async def positions(conn: AsyncConnection) -> list[Position]:
+            state = await SqlLedgerRepository(conn).load(Scope(places=place(sku)), lock=lock)
+            return state.positions
+
+        return positions
 
     async def test_locking_a_sku_holds_even_its_positions_that_do_not_exist_yet(
         self, stock_db: AsyncEngine
     ) -> None:
         async def create_then_lock(conn: AsyncConnection) -> None:
             repo = SqlLedgerRepository(conn)
-            await repo.load_positions([("MUG-1", GLN_A, "")])
-            await repo.save_positions([a_position(on_hand=Decimal(3), version=1)])
+            built = (await repo.load(Scope(places=place(location=GLN_B)))).ledger(NOW)
+            built.apply(mv(K.RECEIPT, 3), "e1")
+            await repo.save(built)
 
         race = await second_transaction(stock_db, create_then_lock, self.load("MUG-1", lock=True))
 
-        assert race == ("waits", [a_position(on_hand=Decimal(3), version=1)])
+        assert race == ("waits", [a_position(on_hand=Decimal(3), received=Decimal(3), version=1)])
 
     async def test_reading_without_the_lock_does_not_wait(self, stock_db: AsyncEngine) -> None:
         race = await second_transaction(
@@ -898,8 +1438,17 @@ def position_fact(
         "unit": "EA",
         "on_hand": Decimal(version),
         "reserved": Decimal(0),
+        "quality_hold": Decimal(0),
+        "expired": Decimal(0),
         "in_transit": Decimal(0),
+        "incoming": Decimal(0),
         "available_to_promise": Decimal(version),
+        "location_available_to_promise": Decimal(version),
+        "received": Decimal(version),
+        "shipped": Decimal(0),
+        "returned": Decimal(0),
+        "scrapped": Decimal(0),
+        "lost_sales": Decimal(0),
         "caused_by": f"movement-{version}",
         "changed_at": T0,
     }

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from skuhub_stock.adapters.ledger_repository import SqlLedgerRepository
-from skuhub_stock.domain.ledger import Movement, MovementKind
+from skuhub_stock.domain.movements import Movement, MovementKind
 from skuhub_stock.service_layer.ports import ReportedMovement
 from skuhub_stock.service_layer.record_movements import record_movements
 from tests.harness import wait_until_async
@@ -27,8 +27,9 @@ def receipt(sku: str, quantity: int) -> ReportedMovement:
         event_id=str(uuid.uuid4()),
         source_system="it",
         source_sequence=uuid.uuid4().int % 10**12,
-        occurred_at=datetime.now(UTC),
-        movement=Movement(MovementKind.RECEIPT, sku, GLN, Decimal(quantity), "EA"),
+        movement=Movement(
+            MovementKind.RECEIPT, sku, GLN, Decimal(quantity), "EA", datetime.now(UTC)
+        ),
     )
 
 
@@ -49,7 +50,7 @@ async def test_two_writers_creating_the_same_new_position_lose_no_update(
 
     async def first() -> None:
         async with engine.begin() as conn:
-            await record_movements(SqlLedgerRepository(conn), [receipt(sku, 3)])
+            await record_movements(SqlLedgerRepository(conn), [receipt(sku, 3)], datetime.now(UTC))
             first_recorded.set()
             # Commit only once the second writer is stuck behind this transaction.
             pid = await second_pid
@@ -63,7 +64,7 @@ async def test_two_writers_creating_the_same_new_position_lose_no_update(
             second_pid.set_result(
                 (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
             )
-            await record_movements(SqlLedgerRepository(conn), [receipt(sku, 4)])
+            await record_movements(SqlLedgerRepository(conn), [receipt(sku, 4)], datetime.now(UTC))
 
     await asyncio.wait_for(asyncio.gather(first(), second()), 60)
 

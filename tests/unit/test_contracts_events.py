@@ -124,6 +124,8 @@ def kind_fields(kind: MovementKind) -> dict[str, Any]:
     extra: dict[str, Any] = {"kind": kind.value}
     if kind is MovementKind.TRANSFER_OUT:
         extra["destination"] = GLN_B
+    if kind is MovementKind.EXPECTED_RECEIPT:
+        extra |= {"order_ref": "PO-1/10", "expected_on": "2025-03-08"}
     return extra
 
 
@@ -176,13 +178,34 @@ def test_transfer_out_needs_a_destination_other_than_its_location() -> None:
 @pytest.mark.parametrize("kind", [k for k in MovementKind if k is not MovementKind.TRANSFER_OUT])
 def test_destination_is_only_for_transfer_out(kind: MovementKind) -> None:
     quantity = "0" if kind is MovementKind.CYCLE_COUNT else "1"
-    assert errors_of(movement(kind=kind.value, quantity=quantity, destination=GLN_B)) == [
+    fields = kind_fields(kind)
+    assert errors_of(movement(quantity=quantity, destination=GLN_B, **fields)) == [
         (("destination",), f"is only for transfer_out; leave it out for {kind.value}")
     ]
-    accepted = StockMoved.model_validate(
-        movement(kind=kind.value, quantity=quantity, destination=None)
-    )
+    accepted = StockMoved.model_validate(movement(quantity=quantity, destination=None, **fields))
     assert accepted.destination is None
+
+
+def test_an_expected_receipt_needs_its_order_line_and_date() -> None:
+    assert errors_of(movement(kind="expected_receipt")) == [
+        (("order_ref",), "is required for expected_receipt"),
+        (("expected_on",), "is required for expected_receipt"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "kinds"),
+    [
+        ("reservation_id", "R-1", "reservation and reservation_release"),
+        ("transfer_ref", "T-1", "transfer_in and transfer_out"),
+        ("order_ref", "PO-1/10", "expected_receipt and receipt"),
+        ("expected_on", "2025-03-08", "expected_receipt"),
+    ],
+)
+def test_a_reference_belongs_to_the_kinds_it_names(field: str, value: str, kinds: str) -> None:
+    assert errors_of(movement(kind="shipment", **{field: value})) == [
+        ((field,), f"is only for {kinds}; leave it out for shipment")
+    ]
 
 
 def test_quantity_has_at_most_six_decimal_places() -> None:

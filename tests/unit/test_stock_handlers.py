@@ -1,9 +1,9 @@
 """The stock consumer's handler on the fake unit of work: what it emits, refuses and ignores.
 
-Expected values follow docs/decisions.md (stock ledger): movement effects, available to
-promise = on hand - reserved (never below zero), duplicates by (source_system,
-source_sequence), one stock-level-changed per position per batch, unit mismatches refused
-without a trace.
+Expected values follow docs/stock.md and docs/decisions.md (stock ledger): movement
+effects and counters, available to promise = on hand - quality hold - expired - reserved
+(never below zero), duplicates by (source_system, source_sequence), one stock-level-changed
+per position per batch, unconvertible units refused without a trace.
 """
 
 from __future__ import annotations
@@ -62,9 +62,20 @@ def level(**fields: Any) -> dict[str, Any]:
         "unit": "EA",
         "on_hand": Decimal(0),
         "reserved": Decimal(0),
+        "quality_hold": Decimal(0),
+        "expired": Decimal(0),
         "in_transit": Decimal(0),
+        "incoming": Decimal(0),
         "available_to_promise": Decimal(0),
+        "location_available_to_promise": Decimal(0),
         "expires_on": None,
+        "counted_at": None,
+        "received": Decimal(0),
+        "shipped": Decimal(0),
+        "returned": Decimal(0),
+        "scrapped": Decimal(0),
+        "lost_sales": Decimal(0),
+        "anomalies": [],
     }
     return values | fields
 
@@ -86,6 +97,8 @@ async def test_a_receipt_emits_the_whole_position_derived_from_the_movement() ->
     assert compared(envelope.payload) == level(
         on_hand=Decimal(10),
         available_to_promise=Decimal(10),
+        location_available_to_promise=Decimal(10),
+        received=Decimal(10),
         position_version=1,
         caused_by=receipt.id,
     )
@@ -108,6 +121,9 @@ async def test_a_batch_emits_one_final_state_per_position_caused_by_its_last_mov
             on_hand=Decimal(8),
             reserved=Decimal(3),
             available_to_promise=Decimal(5),
+            location_available_to_promise=Decimal(5),
+            received=Decimal(10),
+            shipped=Decimal(2),
             position_version=3,
             caused_by=batch[2].id,
         )
@@ -126,6 +142,8 @@ async def test_a_transfer_out_emits_the_source_and_the_destination_in_transit() 
         HERE: level(
             on_hand=Decimal(6),
             available_to_promise=Decimal(6),
+            location_available_to_promise=Decimal(6),
+            received=Decimal(10),
             position_version=2,
             caused_by=transfer.id,
         ),
@@ -212,7 +230,9 @@ async def test_a_movement_in_another_unit_is_refused_and_leaves_no_trace() -> No
 
     refused = batch[1].id
     assert list(outcome.rejected) == [refused]
-    assert "unit KGM does not match the position's unit EA" in outcome.rejected[refused]
+    assert outcome.rejected[refused] == (
+        "MUG-1 at 4012345000009: unit KGM cannot be converted to the stock unit EA: send one of EA"
+    )
     assert uow.ledger.rejections == outcome.rejected
     [event] = levels(outcome)
     assert (event.on_hand, event.position_version, event.caused_by) == (Decimal(11), 2, batch[2].id)
@@ -254,6 +274,8 @@ async def test_a_position_changed_by_several_movements_carries_the_earliest_orig
     assert compared(levels(outcome)[0]) == level(
         on_hand=Decimal(15),
         available_to_promise=Decimal(15),
+        location_available_to_promise=Decimal(15),
+        received=Decimal(15),
         position_version=2,
         caused_by=batch[1].id,  # the last movement applied, though it is the older
     )

@@ -26,14 +26,40 @@ def t(minutes: int) -> datetime:
     return datetime(2026, 12, 2, 8, 0, tzinfo=UTC) + timedelta(minutes=minutes)
 
 
-def mv(kind: MovementKind, quantity: int | str, when: int, **fields: object) -> Movement:
-    values: dict[str, object] = {"sku": SKU, "location": HERE, "unit": "EA"} | fields
+def mv(
+    kind: MovementKind,
+    quantity: int | str,
+    when: int,
+    *,
+    sku: str = SKU,
+    location: str = HERE,
+    unit: str = "EA",
+    lot: str | None = None,
+    destination: str | None = None,
+    expires_on: date | None = None,
+    reservation_id: str | None = None,
+    transfer_ref: str | None = None,
+    order_ref: str | None = None,
+) -> Movement:
+    """A movement of ``quantity`` at ``when`` minutes after 08:00."""
     return Movement(
         kind=kind,
+        sku=sku,
+        location=location,
         quantity=Decimal(quantity),
+        unit=unit,
         occurred_at=t(when),
-        **values,  # type: ignore[arg-type]
+        lot=lot,
+        destination=destination,
+        expires_on=expires_on,
+        reservation_id=reservation_id,
+        transfer_ref=transfer_ref,
+        order_ref=order_ref,
     )
+
+
+def d(*quantities: int) -> tuple[Decimal, ...]:
+    return tuple(Decimal(q) for q in quantities)
 
 
 def run(*movements: Movement, ledger: Ledger | None = None) -> Ledger:
@@ -56,7 +82,7 @@ def test_an_expired_lot_is_not_available_but_still_on_hand() -> None:
         mv(K.RECEIPT, 3, 1, lot="NEW", expires_on=date(2027, 1, 15)),
     )
     old = at(ledger, lot="OLD")
-    assert (old.on_hand, old.expired_quantity, old.available_to_promise) == (5, 5, 0)
+    assert (old.on_hand, old.expired_quantity, old.available_to_promise) == d(5, 5, 0)
     assert ledger.location_available_to_promise((SKU, HERE)) == 3
 
 
@@ -72,7 +98,7 @@ def test_a_lot_expires_at_the_start_of_its_expiry_date_and_is_changed_then() -> 
     midnight = Ledger(datetime(2026, 12, 3, 0, 0, tzinfo=UTC), ledger.positions)
     midnight.expire([(SKU, HERE, "L1")], "tick")
     position = midnight.changed[(SKU, HERE, "L1")]
-    assert (position.expired_quantity, position.available_to_promise) == (5, 0)
+    assert (position.expired_quantity, position.available_to_promise) == d(5, 0)
     assert position.version == version + 1
 
 
@@ -133,7 +159,7 @@ def test_what_no_lot_covers_goes_below_zero_and_counts_against_the_location() ->
     assert ledger.location_available_to_promise((SKU, HERE)) == 0
     assert Anomaly.NEGATIVE_ON_HAND in at(ledger).anomalies
     assert [(a.key, a.anomaly, a.quantity) for a in ledger.anomalies] == [
-        ((SKU, HERE, ""), "negative_on_hand", 2)
+        ((SKU, HERE, ""), "negative_on_hand", Decimal(2))
     ]
 
 
@@ -182,7 +208,7 @@ def test_a_late_count_keeps_what_happened_after_it() -> None:
     assert at(ledger).on_hand == 5
     assert at(ledger).counted_at == t(20)
     [variance] = ledger.variances
-    assert (variance.counted, variance.expected, variance.difference) == (7, 10, -3)
+    assert (variance.counted, variance.expected, variance.difference) == d(7, 10, -3)
 
 
 def test_a_movement_from_before_a_count_arriving_after_it_is_absorbed() -> None:
@@ -276,7 +302,7 @@ def test_a_release_of_more_than_its_reservation_holds_is_an_anomaly() -> None:
     )
     assert at(ledger).reserved == 0
     assert [(a.anomaly, a.quantity, a.cause) for a in ledger.anomalies] == [
-        ("release_exceeds_reserved", 3, "e2")
+        ("release_exceeds_reserved", Decimal(3), "e2")
     ]
 
 
@@ -287,8 +313,12 @@ def test_a_transfer_in_before_its_transfer_out_waits_and_lands_in_the_transferre
 
     run(mv(K.TRANSFER_OUT, 5, 30, destination=THERE, transfer_ref="T1"), ledger=ledger)
     early, late = at(ledger, THERE, "EARLY"), at(ledger, THERE, "LATE")
-    assert (early.on_hand, early.in_transit, early.expires_on) == (3, 0, date(2027, 1, 1))
-    assert (late.on_hand, late.in_transit) == (2, 0)
+    assert (early.on_hand, early.in_transit, early.expires_on) == (
+        Decimal(3),
+        Decimal(0),
+        date(2027, 1, 1),
+    )
+    assert (late.on_hand, late.in_transit) == d(2, 0)
     assert ledger.transfers["T1"].lots == {"EARLY": 0, "LATE": 0}
 
 
@@ -301,7 +331,7 @@ def test_a_transfer_in_without_its_transfer_out_drives_in_transit_negative_and_s
 def test_a_reservation_beyond_what_is_there_is_recorded_as_oversold() -> None:
     ledger = run(mv(K.RECEIPT, 2, 0), mv(K.RESERVATION, 3, 1))
     assert at(ledger).reserved == 3, "a fact is never refused"
-    assert [(a.anomaly, a.quantity) for a in ledger.anomalies] == [("oversold", 1)]
+    assert [(a.anomaly, a.quantity) for a in ledger.anomalies] == [("oversold", Decimal(1))]
 
 
 # ---- buckets and counters -------------------------------------------------------------------
@@ -323,16 +353,12 @@ def test_buckets_and_counters_follow_the_formula_sheet() -> None:
     )
     here = at(ledger)
     # on hand 12 + 1 - 4 - 1 = 8; held 1; reserved 3; incoming 20 - 12 = 8; in transit 1
-    assert (here.on_hand, here.quality_hold, here.reserved) == (8, 1, 3)
-    assert (here.incoming, here.in_transit) == (8, 1)
+    assert (here.on_hand, here.quality_hold, here.reserved) == d(8, 1, 3)
+    assert (here.incoming, here.in_transit) == d(8, 1)
     assert here.available_to_promise == 4
     assert here.projected == 14
-    assert (here.received, here.returned, here.shipped, here.scrapped, here.lost_sales) == (
-        12,
-        1,
-        4,
-        1,
-        6,
+    assert (here.received, here.returned, here.shipped, here.scrapped, here.lost_sales) == d(
+        12, 1, 4, 1, 6
     )
 
 
@@ -342,7 +368,7 @@ def test_a_receipt_beyond_its_order_line_leaves_nothing_incoming() -> None:
         mv(K.RECEIPT, 8, 1, order_ref="PO-1"),
         mv(K.RECEIPT, 1, 2, order_ref="PO-2"),
     )
-    assert (at(ledger).incoming, at(ledger).on_hand) == (0, 9)
+    assert (at(ledger).incoming, at(ledger).on_hand) == d(0, 9)
 
 
 def test_record_accuracy_is_the_share_of_counts_within_tolerance() -> None:

@@ -134,9 +134,9 @@ class SqlLedgerRepository:
         state.positions = [_to_position(row) for row in rows.mappings()]
         rows = await self._conn.execute(sa.select(sku_facts).where(sku_facts.c.sku.in_(scope.skus)))
         state.facts = {r["sku"]: _to_facts(r) for r in rows.mappings()}
-        wanted_lots = set(scope.lots) | {
-            (p.sku, p.lot) for p in state.positions if p.lot and p.expires_on is None
-        }
+        # Every lot of the places, dated or not: a transfer takes a lot from here to a
+        # position at its destination, which gets the date from the ledger's lots.
+        wanted_lots = set(scope.lots) | {(p.sku, p.lot) for p in state.positions if p.lot}
         if wanted_lots:
             rows = await self._conn.execute(
                 sa.select(lots).where(sa.tuple_(lots.c.sku, lots.c.lot).in_(sorted(wanted_lots)))
