@@ -65,6 +65,7 @@ SERVICES: dict[str, Service] = {
 }
 CONSUMED: list[tuple[str, type[EventPayload]]] = [
     ("stock", StockMoved),
+    ("stock", ProductChanged),
     ("lifecycle", ProductChanged),
     ("sync_gateway", ProductChanged),
     ("sync_gateway", StockLevelChanged),
@@ -76,7 +77,7 @@ CONSUMED: list[tuple[str, type[EventPayload]]] = [
 async def consumer_of(
     infra: Infrastructure, request: pytest.FixtureRequest
 ) -> AsyncIterator[BatchConsumer[Any, Any]]:
-    service, unit_of_work, consumers, revisions = SERVICES[request.param]
+    service, unit_of_work, consumers, revisions = SERVICES[request.param[0]]
     prefix = f"p{uuid.uuid4().hex[:8]}"
     config = ServiceSettings(
         service_name=service,
@@ -88,7 +89,7 @@ async def consumer_of(
     engine = create_engine(config)
     await migrations.upgrade(engine, revisions, config.db_schema)
     transactions = Transactions(engine, unit_of_work, settings=config, after_commit=lambda: None)
-    [spec] = consumers
+    [spec] = [c for c in consumers if request.param[1] in c.subscription.events]
     yield BatchConsumer(spec, settings=config, transactions=transactions)
     await engine.dispose()
 
@@ -121,7 +122,7 @@ def a_valid(event: type[EventPayload]) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("consumer_of", "event"),
-    CONSUMED,
+    [((service, event), event) for service, event in CONSUMED],
     indirect=["consumer_of"],
     ids=[f"{service}-{event.__name__}" for service, event in CONSUMED],
 )

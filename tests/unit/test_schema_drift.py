@@ -177,6 +177,7 @@ def test_operations_say_who_sends_and_who_receives() -> None:
     assert operations_of(document, "send") == {(t.owner, t.name) for t in ALL_TOPICS}
     assert operations_of(document, "receive") == {
         ("stock", "stock.stock-moved.v1"),
+        ("stock", "catalog.product-changed.v1"),
         ("lifecycle", "catalog.product-changed.v1"),
         ("sync_gateway", "stock.stock-level-changed.v1"),
         ("sync_gateway", "catalog.product-changed.v1"),

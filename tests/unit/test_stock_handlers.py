@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from skuhub_contracts.codec import Envelope
-from skuhub_contracts.events import StockLevelChanged, StockMoved
+from skuhub_contracts.events import ReplenishmentProposed, StockLevelChanged, StockMoved
 from skuhub_runtime.handling import Incoming, Outcome
 from skuhub_stock.entrypoints.handlers import StockHandlers
 from tests.fakes.stock import FakeStockUnitOfWork
@@ -48,9 +48,8 @@ def redelivered(incoming: Incoming[StockMoved]) -> Incoming[StockMoved]:
 
 
 def levels(outcome: Outcome) -> list[StockLevelChanged]:
-    payloads = [envelope.payload for envelope in outcome.emitted]
-    assert all(isinstance(p, StockLevelChanged) for p in payloads)
-    return payloads
+    """The stock-level-changed events emitted (not replenishment's proposals)."""
+    return [e.payload for e in outcome.emitted if isinstance(e.payload, StockLevelChanged)]
 
 
 def level(**fields: Any) -> dict[str, Any]:
@@ -76,6 +75,7 @@ def level(**fields: Any) -> dict[str, Any]:
         "scrapped": Decimal(0),
         "lost_sales": Decimal(0),
         "anomalies": [],
+        "kit": False,
     }
     return values | fields
 
@@ -170,6 +170,11 @@ async def test_available_to_promise_is_never_below_zero() -> None:
 
     [event] = levels(outcome)
     assert (event.on_hand, event.reserved, event.available_to_promise) == amounts(2, 5, 0)
+    # Inventory position 2 - 5 = -3, below a reorder point of 0 (no demand seen yet).
+    [proposal] = [
+        e.payload for e in outcome.emitted if isinstance(e.payload, ReplenishmentProposed)
+    ]
+    assert (proposal.inventory_position, proposal.proposed_quantity) == amounts(-3, 3)
 
 
 async def test_a_cycle_count_sets_on_hand_and_keeps_reservations() -> None:

@@ -14,18 +14,18 @@ RIGHT = """
 from skuhub_contracts.subscriptions import LIFECYCLE_PRODUCTS, STOCK_MOVEMENTS
 from skuhub_lifecycle.entrypoints.handlers import on_product_changed
 from skuhub_runtime.handling import ConsumerSpec
-from skuhub_stock.entrypoints.handlers import on_stock_moved
+from skuhub_stock.entrypoints.handlers import StockHandlers
 
-stock = ConsumerSpec(STOCK_MOVEMENTS, on_stock_moved)
+stock = ConsumerSpec(STOCK_MOVEMENTS, StockHandlers().on_stock_moved)
 lifecycle = ConsumerSpec(LIFECYCLE_PRODUCTS, on_product_changed)
 """
 
 WRONG_EVENT = """
 from skuhub_contracts.subscriptions import LIFECYCLE_PRODUCTS
 from skuhub_runtime.handling import ConsumerSpec
-from skuhub_stock.entrypoints.handlers import on_stock_moved
+from skuhub_stock.entrypoints.handlers import StockHandlers
 
-wrong = ConsumerSpec(LIFECYCLE_PRODUCTS, on_stock_moved)
+wrong = ConsumerSpec(LIFECYCLE_PRODUCTS, StockHandlers().on_stock_moved)
 """
 
 WRONG_UNIT_OF_WORK = """
