@@ -430,10 +430,7 @@ class Database:
             await asyncio.sleep(POLL_INTERVAL_S)
 
     async def stock_positions(self, schema: str) -> list[dict[str, Any]]:
-        return await self._fetch(
-            "SELECT sku, location, lot, on_hand, reserved, in_transit, version "
-            f"FROM {self._schema(schema)}.positions"
-        )
+        return await self._fetch(f"SELECT * FROM {self._schema(schema)}.positions")
 
     async def stock_journal(self, schema: str) -> dict[str, int]:
         rows = await self._fetch(
@@ -450,10 +447,16 @@ class Database:
         )
 
 
-def atp(on_hand: Decimal, reserved: Decimal) -> Decimal:
-    """Available to promise as the stock ledger defines it (docs/decisions.md)."""
+def atp(
+    on_hand: Decimal,
+    reserved: Decimal,
+    quality_hold: Decimal = Decimal(0),
+    expired: Decimal = Decimal(0),
+) -> Decimal:
+    """A position's available to promise (docs/stock.md): max(sellable - reserved, 0), where
+    sellable = on_hand - quality_hold - expired."""
     zero = Decimal(0)
-    return max(on_hand - reserved, zero)
+    return max(on_hand - quality_hold - expired - reserved, zero)
 
 
 # --------------------------------------------------------------------------- memory

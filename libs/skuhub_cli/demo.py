@@ -165,11 +165,10 @@ def _offers(client: httpx.Client, base: str, catalog: Catalog) -> dict[str, Deci
 
 
 def _report(console: Console, catalog: Catalog, oracle: Oracle, result: DemoResult) -> None:
-    expected: dict[str, Decimal] = {}
-    for position in oracle.positions.values():
-        expected[position.sku] = expected.get(position.sku, Decimal(0)) + (
-            position.available_to_promise
-        )
+    expected = {
+        sku: oracle.network_available_to_promise(sku)
+        for sku in {p.sku for p in oracle.positions.values()}
+    }
     table = Table(title="demo feed")
     for column in ("sku", "title (en_US)", "gtin", "expected ATP", "web offer"):
         table.add_column(

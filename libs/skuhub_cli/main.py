@@ -456,6 +456,13 @@ def generate(
     sequence_start: Annotated[
         int, typer.Option(min=0, help="First source_sequence (vary it to publish twice).")
     ] = 1,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="classic: the benchmark's streams; hard: adds docs/stock.md's hard cases "
+            "(late and early counts, expiring lots, FEFO, packs and grams, references).",
+        ),
+    ] = "classic",
     out: Annotated[
         Path | None,
         typer.Option(help="Write catalog.json, oracle.json and summary.json into this directory."),
@@ -495,6 +502,7 @@ def generate(
         build_catalog,
         catalog_to_json,
         generate_deliveries,
+        stock_facts,
     )
     from skuhub_traffic import publish as send
 
@@ -511,11 +519,13 @@ def generate(
         malformed_share=malformed_share,
         source_system=source_system,
         sequence_start=sequence_start,
+        profile="hard" if profile == "hard" else "classic",
     )
     started = time.perf_counter()
     catalog = build_catalog(config)
     deliveries = generate_deliveries(config, catalog)
-    oracle = Oracle.from_deliveries(deliveries)
+    facts = stock_facts(config, catalog) if config.profile == "hard" else None
+    oracle = Oracle.from_deliveries(deliveries, catalog=facts)
     generated_s = time.perf_counter() - started
 
     by_kind: dict[str, int] = {}
@@ -527,7 +537,10 @@ def generate(
             by_movement[kind] = by_movement.get(kind, 0) + 1
     late = sum(1 for d in deliveries if d.late)
     summary: dict[str, Any] = {
-        "config": {k: str(v) if k == "start" else v for k, v in vars_of(config).items()},
+        "config": {
+            k: str(v) if k == "start" else vars_of(v) if k == "hard_cases" else v
+            for k, v in vars_of(config).items()
+        },
         "products": len(catalog.products),
         "product_models": len(catalog.product_models),
         "kits": sum(1 for p in catalog.products if p.kit_components),
@@ -603,10 +616,15 @@ def generate(
 
 
 def vars_of(config: Any) -> dict[str, Any]:
-    """The fields of a dataclass (slots, so no __dict__) as a dict."""
+    """The fields of a dataclass (slots, so no __dict__) as a dict (dates as text)."""
     import dataclasses
+    from datetime import date
 
-    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    return {
+        f.name: str(value) if isinstance(value, date) else value
+        for f in dataclasses.fields(config)
+        for value in [getattr(config, f.name)]
+    }
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ API (stable; the demo, tests and ``skuhub bench`` use it):
 - :class:`TrafficConfig` — every knob, with a seed.
 - :func:`build_catalog` → :class:`Catalog`.
 - :func:`generate_deliveries` → list of :class:`Delivery` (what goes on the wire, in order).
-- :class:`Oracle` — expected positions from the deliveries, computed without skuhub code.
+- :class:`Oracle` — expected positions from the deliveries, computed without skuhub code
+  (:class:`StockModel`, docs/stock.md; the SKUs' :class:`StockFacts` from :func:`stock_facts`).
+- ``TrafficConfig(profile="hard")`` adds docs/stock.md's hard cases (:class:`HardCases`).
 - :func:`publish` — send deliveries through a real Kafka client at a fixed rate or flat out.
 """
 
@@ -21,13 +23,15 @@ from skuhub_traffic.model import (
     Delivery,
     DeliveryKind,
     ExpectedPosition,
+    HardCases,
     LocationSpec,
     ProductSpec,
     PublishStats,
+    StockFacts,
     TrafficConfig,
 )
-from skuhub_traffic.movements import generate_deliveries
-from skuhub_traffic.oracle import Oracle
+from skuhub_traffic.movements import generate_deliveries, stock_facts
+from skuhub_traffic.oracle import Oracle, StockModel
 from skuhub_traffic.publish import PublishError, publish
 
 __all__ = [
@@ -36,14 +40,18 @@ __all__ = [
     "Delivery",
     "DeliveryKind",
     "ExpectedPosition",
+    "HardCases",
     "LocationSpec",
     "Oracle",
     "ProductSpec",
     "PublishError",
     "PublishStats",
+    "StockFacts",
+    "StockModel",
     "TrafficConfig",
     "build_catalog",
     "catalog_to_json",
     "generate_deliveries",
     "publish",
+    "stock_facts",
 ]

@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 DeliveryKind = Literal["valid", "duplicate", "malformed"]
+Profile = Literal["classic", "hard"]
+
+
+@dataclass(frozen=True, slots=True)
+class HardCases:
+    """Shares of the hard cases of docs/stock.md in a ``profile="hard"`` stream.
+
+    Each share is small on purpose: the stream stays mostly ordinary traffic.
+    """
+
+    late_count_share: float = 0.2
+    """Of cycle counts: delivered after movements of their position that happened later."""
+    early_count_share: float = 0.1
+    """Of cycle counts: followed by movements of their position that happened earlier."""
+    expiring_lot_share: float = 0.3
+    """Of lot-tracked SKUs: an extra lot received on day 0 that expires on ``expiry_day`` or the
+    day after."""
+    expiry_day: date | None = None
+    """The day those lots expire (the day the run happens); None: the stream's last day."""
+    lotless_outbound_share: float = 0.1
+    """Of store sales of lot-tracked SKUs: shipped without a lot (the ledger picks FEFO)."""
+    pack_share: float = 0.25
+    """Of receipts, returns and shipments of SKUs with a pack, in whole packs: reported in the
+    pack (``CS``)."""
+    gram_share: float = 0.05
+    """Of receipts, returns, shipments and scrap of KGM SKUs: reported in grams (``GRM``)."""
+    early_release_share: float = 0.1
+    """Of web orders (which all carry a reservation_id here): release delivered before the
+    reservation."""
+    early_transfer_in_share: float = 0.1
+    """Of transfers (which all carry a transfer_ref here): transfer-in delivered before the
+    transfer-out."""
+    packed_sku_share: float = 0.3
+    """Of EA SKUs: those with a case (``CS`` of 6, 12 or 24)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +65,9 @@ class TrafficConfig:
     source_system: str = "wms-gen"
     sequence_start: int = 1  # first source_sequence; vary it to publish twice to one stack
     start: datetime = datetime(2025, 1, 6, tzinfo=UTC)  # a Monday; day 0 of the stream
+    profile: Profile = "classic"
+    """``classic``: the streams of the benchmark so far. ``hard``: adds ``hard_cases``."""
+    hard_cases: HardCases = HardCases()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,18 +148,57 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class StockFacts:
+    """What the catalog says about a SKU's stock (docs/stock.md, "Keys and units")."""
+
+    unit: str
+    packs: Mapping[str, Decimal] = field(default_factory=dict)
+    """Pack unit -> how many stock units one holds (``{"CS": Decimal(12)}``)."""
+    lot_tracked: bool = False
+    shelf_life_days: int | None = None
+
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
 class ExpectedPosition:
+    """Every bucket and counter of one position (docs/stock.md), as of the oracle's ``now``."""
+
     sku: str
     location: str
     lot: str
     on_hand: Decimal
     reserved: Decimal
     in_transit: Decimal
+    quality_hold: Decimal = ZERO
+    expired: Decimal = ZERO
+    incoming: Decimal = ZERO
+    location_available_to_promise: Decimal = ZERO
+    """The SKU's at this location over all its lots (the same on each of its positions)."""
+    received: Decimal = ZERO
+    shipped: Decimal = ZERO
+    returned: Decimal = ZERO
+    scrapped: Decimal = ZERO
+    lost_sales: Decimal = ZERO
+    expires_on: date | None = None
+    counted_at: datetime | None = None
+    unit: str = ""
+    anomalies: tuple[str, ...] = ()
+    """States the position is in now: negative_on_hand, oversold, negative_in_transit."""
+
+    @property
+    def sellable(self) -> Decimal:
+        return self.on_hand - self.quality_hold - self.expired
 
     @property
     def available_to_promise(self) -> Decimal:
-        """docs/decisions.md: on hand less reserved (never below zero), never below zero."""
-        return max(self.on_hand - self.reserved, Decimal(0))
+        """docs/stock.md: max(sellable - reserved, 0)."""
+        return max(self.sellable - self.reserved, ZERO)
+
+    @property
+    def projected(self) -> Decimal:
+        return self.on_hand + self.in_transit + self.incoming - self.reserved
 
 
 @dataclass

@@ -19,6 +19,18 @@ outbox would number them.
 
 Everything is drawn from :class:`random.Random` seeded from the config, so the
 same config gives byte-identical deliveries, CloudEvents ids included.
+
+``profile="hard"`` adds the hard cases of docs/stock.md, each at a small share
+(:class:`~skuhub_traffic.model.HardCases`; their decisions use a random generator of
+their own, so the classic part of the stream does not change): cycle counts delivered
+late (after later movements of their position) or early (before earlier ones), lots
+that expire during the run, lot-less sales of lot-tracked SKUs (FEFO), quantities in
+a pack (``CS``) or in grams, web orders whose reservations and releases carry a
+``reservation_id`` with some releases delivered first, transfers that carry a
+``transfer_ref`` with some transfer-ins delivered first, purchase orders announced
+by ``expected_receipt`` and received with their ``order_ref``, and lost sales. The
+oracle needs the SKUs' stock facts: :func:`stock_facts` (pack sizes included, owned
+here until the catalog publishes ``packs``).
 """
 
 from __future__ import annotations
@@ -38,7 +50,7 @@ from typing import Any
 from skuhub_contracts.codec import Envelope, encode
 from skuhub_contracts.events import MovementKind, StockMoved
 from skuhub_traffic.catalog import build_catalog
-from skuhub_traffic.model import Catalog, Delivery, ProductSpec, TrafficConfig
+from skuhub_traffic.model import Catalog, Delivery, ProductSpec, StockFacts, TrafficConfig
 
 SECOND = 1_000_000
 HOUR = 3_600 * SECOND
@@ -64,10 +76,43 @@ EVENT_TYPE = StockMoved.event_type
 UNKNOWN_EVENT_TYPE = "skuhub.stock-teleported.v1"
 MALFORMED_DEFECTS = ("garbage", "bad_gln", "negative_receipt", "unknown_type")
 
+PACK_UNIT = "CS"
+PACK_SIZES = (6, 12, 24)
+
 # A simulated movement before it becomes a record:
-# (time µs since start, kind, sku, location, destination, quantity in milli-units, unit, lot,
-#  expires_on ISO date or None, reason)
-_Move = tuple[int, str, str, str, str | None, int, str, str | None, str | None, str | None]
+# (time µs since start, kind, sku, location, destination, quantity in milli-units of the stock
+#  unit, unit, lot, expires_on ISO date or None, reason, references and wire unit or None)
+_Move = tuple[int, str, str, str, str | None, int, str, str | None, str | None, str | None, Any]
+
+
+def pack_sizes(config: TrafficConfig, catalog: Catalog) -> dict[str, dict[str, Decimal]]:
+    """The packs of each SKU (``{"CS": 12}``): in the hard profile a share of the EA SKUs
+    has a case. Owned here until the catalog publishes ``packs`` in product-changed."""
+    if config.profile != "hard":
+        return {}
+    rng = random.Random(f"packs:{config.seed}")
+    out: dict[str, dict[str, Decimal]] = {}
+    for p in catalog.products:
+        if p.kit_components or p.unit != "EA":
+            continue
+        if rng.random() < config.hard_cases.packed_sku_share:
+            out[p.sku] = {PACK_UNIT: Decimal(rng.choice(PACK_SIZES))}
+    return out
+
+
+def stock_facts(config: TrafficConfig, catalog: Catalog) -> dict[str, StockFacts]:
+    """What the oracle must know of each SKU: stock unit, packs, lot tracking, shelf life."""
+    packs = pack_sizes(config, catalog)
+    out: dict[str, StockFacts] = {}
+    for p in catalog.products:
+        shelf = p.attributes.get("shelf_life_days")
+        out[p.sku] = StockFacts(
+            unit=p.unit,
+            packs=packs.get(p.sku, {}),
+            lot_tracked=p.lot_tracked,
+            shelf_life_days=int(shelf) if p.lot_tracked and shelf is not None else None,
+        )
+    return out
 
 
 def generate_deliveries(config: TrafficConfig, catalog: Catalog | None = None) -> list[Delivery]:
@@ -142,6 +187,11 @@ class _World:
         if not self.warehouses:  # every world needs a place to receive purchase orders
             self.warehouses, self.stores = self.stores[:1], self.stores[1:]
         self.intensity = intensity
+        self.hard = config.hard_cases if config.profile == "hard" else None
+        self.hard_rng = random.Random(f"hard:{config.seed}")
+        self.packs = {
+            sku: int(sizes[PACK_UNIT]) for sku, sizes in pack_sizes(config, catalog).items()
+        }
         self.lots = {p.sku: f"L{config.seed % 1000:03d}-{i:05d}" for i, p in enumerate(stocked)}
         # One expiry per lot, as a lot has one: the simulation's start plus the shelf life.
         self.lot_expiry = {
@@ -192,17 +242,49 @@ class _World:
         *,
         destination: str | None = None,
         reason: str | None = None,
+        refs: dict[str, str] | None = None,
+        lot: str | None = "",
+        expires: str | None = None,
     ) -> None:
+        """Record a movement; ``lot`` "" means the SKU's own lot (None when not tracked),
+        ``refs`` the wire's references (reservation_id, transfer_ref, order_ref,
+        expected_on) and, under ``unit``, a wire unit other than the stock unit."""
         t = max(t, self.last + 1)  # strictly increasing: occurred order is unambiguous
         self.last = t
         product = self.by_sku[sku]
-        lot = self.lots[sku] if product.lot_tracked else None
-        expires = None
-        if lot is not None and kind in ("receipt", "transfer_in", "return"):
-            expires = self.lot_expiry[sku]
+        if lot == "":
+            lot = self.lots[sku] if product.lot_tracked else None
+            if lot is not None and kind in ("receipt", "transfer_in", "return"):
+                expires = self.lot_expiry[sku]
+        if self.hard is not None and kind in ("receipt", "return", "shipment", "scrap"):
+            unit = self.wire_unit(sku, quantity)
+            if unit is not None:
+                refs = {**(refs or {}), "unit": unit}
         self.out.append(
-            (t, kind, sku, location, destination, quantity, product.unit, lot, expires, reason)
+            (
+                t,
+                kind,
+                sku,
+                location,
+                destination,
+                quantity,
+                product.unit,
+                lot,
+                expires,
+                reason,
+                refs,
+            )
         )
+
+    def wire_unit(self, sku: str, milli: int) -> str | None:
+        """In the hard profile, a share of quantities goes on the wire in a pack or grams."""
+        assert self.hard is not None
+        size = self.packs.get(sku)
+        if self.by_sku[sku].unit == "KGM":
+            return "GRM" if self.hard_rng.random() < self.hard.gram_share else None
+        if size is None or milli % (size * MILLI) != 0:
+            return None
+        return PACK_UNIT if self.hard_rng.random() < self.hard.pack_share else None
 
     def available(self, sku: str, location: str) -> int:
         key = (sku, location)
@@ -257,6 +339,8 @@ class _World:
                 t = rng.randrange(4 * 3600) * SECOND
                 self.push(t, ("receipt", p.sku, loc, self.target[(p.sku, loc)], "opening balance"))
                 self.fixed += 1
+        if self.hard is not None:
+            self.expiring_lots()
         for day in range(max(1, self.config.days)):
             self.push(day * DAY, ("day", day))
 
@@ -264,6 +348,27 @@ class _World:
             t, _, action = heapq.heappop(self.heap)
             getattr(self, f"_on_{action[0]}")(t, *action[1:])
         return self.out
+
+    def expiring_lots(self) -> None:
+        """Hard profile: a share of the lot-tracked SKUs gets a second lot at each location
+        on day 0 that expires on the expiry day or the day after (outside the simulated
+        stock: only lot-less outbound, FEFO, may take from it)."""
+        assert self.hard is not None
+        last = self.start.date() + timedelta(days=max(1, self.config.days) - 1)
+        day = self.hard.expiry_day or last
+        for i, p in enumerate(self.stocked):
+            if not p.lot_tracked or self.hard_rng.random() >= self.hard.expiring_lot_share:
+                continue
+            expires = (day + timedelta(days=self.hard_rng.randint(0, 1))).isoformat()
+            lot = f"X{self.config.seed % 1000:03d}-{i:05d}"
+            for loc in self.warehouses + self.stores:
+                t = self.hard_rng.randrange(4 * 3600) * SECOND
+                q = self.round_up(p.sku, MILLI * self.hard_rng.randint(1, 5))
+                self.push(t, ("lot_receipt", p.sku, loc, q, lot, expires))
+                self.fixed += 1
+
+    def _on_lot_receipt(self, t: int, sku: str, loc: str, q: int, lot: str, expires: str) -> None:
+        self.emit(t, "receipt", sku, loc, q, reason="short-dated lot", lot=lot, expires=expires)
 
     def _on_day(self, t: int, day: int) -> None:
         rng = self.rng
@@ -297,11 +402,21 @@ class _World:
         rng = self.rng
         parts = self._components(sku)
         if any(self.on_hand.get((c, store), 0) < q for c, q in parts):
-            return  # stockout: a lost sale
+            if self.hard is not None:  # stockout: a lost sale, reported as such
+                for c, q in parts:
+                    self.emit(t, "lost_sale", c, store, q, reason="stockout")
+            return
         reason = f"kit {sku}" if len(parts) > 1 or parts[0][0] != sku else None
         for c, q in parts:
             self.on_hand[(c, store)] -= q
-            self.emit(t, "shipment", c, store, q, reason=reason)
+            lot: str | None = ""
+            if (
+                self.hard is not None
+                and self.by_sku[c].lot_tracked
+                and self.hard_rng.random() < self.hard.lotless_outbound_share
+            ):
+                lot = None  # the store does not scan the lot: the ledger picks FEFO
+            self.emit(t, "shipment", c, store, q, reason=reason, lot=lot)
             if self.by_sku[c].unit == "EA" and rng.random() < STORE_RETURN_SHARE:
                 back = t + rng.randint(1, 14) * DAY + rng.randint(-3, 3) * HOUR
                 self.push(back, ("return", c, store, q, "customer return"))
@@ -326,13 +441,16 @@ class _World:
         )
         for c, q in parts:
             self.reserved[(c, wh)] = self.reserved.get((c, wh), 0) + q
-            self.emit(t, "reservation", c, wh, q, reason=order)
+            refs = self.order_refs(order, c)
+            self.emit(t, "reservation", c, wh, q, reason=order, refs=refs)
             self.push(later, ("cancel" if cancel else "fulfil", c, wh, q, order))
 
     def _on_fulfil(self, t: int, sku: str, wh: str, q: int, order: str) -> None:
         key = (sku, wh)
         self.reserved[key] -= q
-        self.emit(t, "reservation_release", sku, wh, q, reason=order)
+        self.emit(
+            t, "reservation_release", sku, wh, q, reason=order, refs=self.order_refs(order, sku)
+        )
         shipped = min(q, self.on_hand.get(key, 0))
         if shipped > 0:
             self.on_hand[key] -= shipped
@@ -343,7 +461,19 @@ class _World:
 
     def _on_cancel(self, t: int, sku: str, wh: str, q: int, order: str) -> None:
         self.reserved[(sku, wh)] -= q
-        self.emit(t, "reservation_release", sku, wh, q, reason=f"cancelled {order}")
+        self.emit(
+            t,
+            "reservation_release",
+            sku,
+            wh,
+            q,
+            reason=f"cancelled {order}",
+            refs=self.order_refs(order, sku),
+        )
+
+    def order_refs(self, order: str, sku: str) -> dict[str, str] | None:
+        """One reservation per order line (a kit's order reserves each component)."""
+        return {"reservation_id": f"{order}/{sku}"} if self.hard is not None else None
 
     def _on_return(self, t: int, sku: str, loc: str, q: int, reason: str) -> None:
         self.on_hand[(sku, loc)] = self.on_hand.get((sku, loc), 0) + q
@@ -377,15 +507,19 @@ class _World:
     def _on_receipt(self, t: int, sku: str, loc: str, q: int, reason: str) -> None:
         key = (sku, loc)
         self.on_hand[key] = self.on_hand.get(key, 0) + q
+        refs = None
         if reason.startswith("PO-"):
             self.incoming[key] -= q
-        self.emit(t, "receipt", sku, loc, q, reason=reason)
+            if self.hard is not None:
+                refs = {"order_ref": reason}
+        self.emit(t, "receipt", sku, loc, q, reason=reason, refs=refs)
 
     def _on_transfer_in(self, t: int, sku: str, loc: str, q: int, reason: str) -> None:
         key = (sku, loc)
         self.on_hand[key] = self.on_hand.get(key, 0) + q
         self.incoming[key] -= q
-        self.emit(t, "transfer_in", sku, loc, q, reason=reason)
+        refs = {"transfer_ref": reason} if self.hard is not None else None
+        self.emit(t, "transfer_in", sku, loc, q, reason=reason, refs=refs)
 
     def _on_replenish(self, t: int, day: int) -> None:
         rng = self.rng
@@ -415,6 +549,7 @@ class _World:
                     q,
                     destination=store,
                     reason=ref,
+                    refs={"transfer_ref": ref} if self.hard is not None else None,
                 )
                 arrive = (day + rng.choice((1, 1, 2))) * DAY + 7 * HOUR
                 self.push(
@@ -430,12 +565,26 @@ class _World:
                 if position > self.reorder[key]:
                     continue
                 pack = 6 * MILLI if p.unit == "EA" else 5 * MILLI
+                if self.hard is not None and p.sku in self.packs:
+                    pack = self.packs[p.sku] * MILLI  # ordered in whole cases
                 q = max(pack, math.ceil((self.target[key] - position) / pack) * pack)
                 self.po += 1
                 self.incoming[key] = self.incoming.get(key, 0) + q
                 lead = rng.randint(3, 7)
                 arrive = (day + lead) * DAY + 7 * HOUR + rng.randrange(3 * 3600) * SECOND
-                self.push(arrive, ("receipt", p.sku, wh, q, f"PO-{self.po:06d}"))
+                po = f"PO-{self.po:06d}"
+                if self.hard is not None:
+                    due = (self.start + timedelta(days=day + lead)).date().isoformat()
+                    self.emit(
+                        t,
+                        "expected_receipt",
+                        p.sku,
+                        wh,
+                        q,
+                        reason=po,
+                        refs={"order_ref": po, "expected_on": due},
+                    )
+                self.push(arrive, ("receipt", p.sku, wh, q, po))
 
 
 # --------------------------------------------------------------------------- delivery
@@ -502,10 +651,72 @@ def _late_order(config: TrafficConfig, rng: random.Random, moves: list[_Move]) -
     return [~i if i in slot else i for _, _, i in keyed]
 
 
+def _hard_order(config: TrafficConfig, moves: list[_Move], order: list[int]) -> list[int]:
+    """The hard profile's delivery order on top of ``order`` (late ones marked < 0 again):
+    some releases before their reservation, transfer-ins before their transfer-out, cycle
+    counts after later (late) or before earlier (early) movements of their position. A
+    record is late when it arrives after a later record of its SKU."""
+    hard = config.hard_cases
+    rng = random.Random(f"hard-delivery:{config.seed}")
+    sequence = [~i if i < 0 else i for i in order]
+    first_with: dict[tuple[str, str], int] = {}
+    for i, m in enumerate(moves):
+        refs = m[10] or {}
+        for name in ("reservation_id", "transfer_ref"):
+            if name in refs and m[1] in ("reservation", "transfer_out"):
+                first_with[(name, refs[name])] = i
+    early: list[tuple[int, int]] = []  # (record to move, record it must precede)
+    for i, m in enumerate(moves):
+        refs = m[10] or {}
+        if m[1] == "reservation_release" and "reservation_id" in refs:
+            partner, share = (
+                first_with.get(("reservation_id", refs["reservation_id"])),
+                (hard.early_release_share),
+            )
+        elif m[1] == "transfer_in" and "transfer_ref" in refs:
+            partner, share = (
+                first_with.get(("transfer_ref", refs["transfer_ref"])),
+                (hard.early_transfer_in_share),
+            )
+        else:
+            continue
+        if partner is not None and rng.random() < share:
+            early.append((i, partner))
+    for i, partner in early:
+        sequence.remove(i)
+        sequence.insert(sequence.index(partner), i)
+    counts = [i for i, m in enumerate(moves) if m[1] == "cycle_count"]
+    for i in counts:
+        roll = rng.random()
+        if roll >= hard.late_count_share + hard.early_count_share:
+            continue
+        keys = set(_position_keys(moves[i]))
+        at = sequence.index(i)
+        late = roll < hard.late_count_share
+        span = sequence[at + 1 :] if late else sequence[:at][::-1]
+        same = [j for j in span[:400] if keys & set(_position_keys(moves[j]))]
+        same = same[: rng.randint(1, 3)]
+        if not same or any(moves[j][1] == "cycle_count" for j in same):
+            continue
+        sequence.remove(i)
+        target = sequence.index(same[-1])
+        sequence.insert(target + 1 if late else target, i)
+    latest: dict[str, int] = {}
+    out: list[int] = []
+    for i in sequence:
+        move = moves[i]
+        out.append(~i if move[0] < latest.get(move[2], -1) else i)
+        latest[move[2]] = max(latest.get(move[2], -1), move[0])
+    return out
+
+
 class _Encoder:
     """Turns simulated movements into records with the one event codec of skuhub."""
 
-    def __init__(self, config: TrafficConfig) -> None:
+    def __init__(
+        self, config: TrafficConfig, packs: dict[str, dict[str, Decimal]] | None = None
+    ) -> None:
+        self.packs = packs or {}
         self.start = config.start.astimezone(UTC)
         self.source = f"urn:{config.source_system}"
         self.source_system = config.source_system
@@ -519,21 +730,33 @@ class _Encoder:
         return value
 
     def encode(self, move: _Move, sequence: int, event_id: str) -> Delivery:
-        t, kind, sku, loc, dest, q, unit, lot, expires, reason = move
+        t, kind, sku, loc, dest, q, unit, lot, expires, reason, extra = move
         when = self.start + timedelta(microseconds=t)
+        refs: dict[str, str] = extra or {}
+        quantity = self.quantity(q)
+        wire_unit = refs.get("unit", unit)
+        if wire_unit == "GRM":  # a thousandth of a kilogram is a gram
+            quantity = Decimal(q)
+        elif wire_unit != unit:
+            quantity = quantity / self.packs[sku][wire_unit]
+        expected_on = refs.get("expected_on")
         payload = StockMoved(
             sku=sku,
             kind=MovementKind(kind),
             location=loc,
             destination=dest,
-            quantity=self.quantity(q),
-            unit=unit,
+            quantity=quantity,
+            unit=wire_unit,
             lot=lot,
             expires_on=date.fromisoformat(expires) if expires else None,
             source_system=self.source_system,
             source_sequence=sequence,
             occurred_at=when,
             reason=reason,
+            reservation_id=refs.get("reservation_id"),
+            transfer_ref=refs.get("transfer_ref"),
+            order_ref=refs.get("order_ref"),
+            expected_on=date.fromisoformat(expected_on) if expected_on else None,
         )
         record = encode(
             Envelope(payload=payload, id=event_id, source=self.source, time=when, origin_time=when)
@@ -548,6 +771,8 @@ def _uuid(rng: random.Random) -> str:
 def _deliver(config: TrafficConfig, catalog: Catalog, moves: list[_Move]) -> list[Delivery]:
     rng = random.Random(f"delivery:{config.seed}")
     order = _late_order(config, rng, moves)
+    if config.profile == "hard":
+        order = _hard_order(config, moves, order)
     n = len(order)
 
     # Items in delivery order: ("v", index, late) | ("d", position of original) | ("m", defect)
@@ -565,7 +790,7 @@ def _deliver(config: TrafficConfig, catalog: Catalog, moves: list[_Move]) -> lis
         keyed.append((rng.randrange(n + 1), 2, k, ("m", defect)))
     keyed.sort(key=lambda item: item[:3])
 
-    encoder = _Encoder(config)
+    encoder = _Encoder(config, pack_sizes(config, catalog))
     by_position: dict[int, Delivery] = {}
     out: list[Delivery] = []
     sequence = config.sequence_start

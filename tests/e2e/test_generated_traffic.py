@@ -61,11 +61,7 @@ def test_stock_ledger_and_channel_offers_converge_to_the_generators_oracle(stack
         what="the stock ledger to equal the oracle",
     )
 
-    expected_web: dict[str, Decimal] = {}
-    for position in oracle.positions.values():
-        expected_web[position.sku] = (
-            expected_web.get(position.sku, Decimal(0)) + position.available_to_promise
-        )
+    expected_web = {sku: oracle.network_available_to_promise(sku) for sku in skus}
 
     def offers_match() -> bool:
         for sku, available in expected_web.items():

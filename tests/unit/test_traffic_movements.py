@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter, defaultdict
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +15,8 @@ import pytest
 from skuhub_contracts.codec import DecodeError, decode, encode
 from skuhub_contracts.events import StockMoved
 from skuhub_traffic import Catalog, Delivery, TrafficConfig, build_catalog, generate_deliveries
-from skuhub_traffic.movements import MALFORMED_DEFECTS, simulate
+from skuhub_traffic.model import HardCases
+from skuhub_traffic.movements import MALFORMED_DEFECTS, pack_sizes, simulate, stock_facts
 
 CONFIG = TrafficConfig(seed=11, movements=4_000)
 
@@ -304,3 +306,178 @@ def test_simulated_world_is_in_strictly_increasing_time(catalog: Catalog) -> Non
     times = [m[0] for m in moves]
     assert all(a < b for a, b in itertools.pairwise(times))
     assert times[-1] < CONFIG.days * 24 * 3600 * 1_000_000
+
+
+# ---------------------------------------------------------------------------------------------
+# The hard profile (docs/stock.md's hard cases)
+
+HARD = TrafficConfig(seed=11, movements=4_000, profile="hard")
+NO_HARD_CASES = HardCases(
+    late_count_share=0,
+    early_count_share=0,
+    expiring_lot_share=0,
+    lotless_outbound_share=0,
+    pack_share=0,
+    gram_share=0,
+    early_release_share=0,
+    early_transfer_in_share=0,
+)
+
+
+@pytest.fixture(scope="module")
+def hard() -> list[Delivery]:
+    return generate_deliveries(HARD)
+
+
+def test_the_classic_profile_has_none_of_the_new_kinds_or_fields(
+    deliveries: list[Delivery],
+) -> None:
+    for _, data in valid(deliveries):
+        assert data["kind"] not in ("expected_receipt", "lost_sale", "quality_hold")
+        assert data["unit"] in ("EA", "KGM")
+        assert data["reservation_id"] is data["transfer_ref"] is data["order_ref"] is None
+    assert pack_sizes(CONFIG, build_catalog(CONFIG)) == {}
+
+
+def test_the_hard_profile_is_deterministic(hard: list[Delivery]) -> None:
+    assert wire(generate_deliveries(HARD)) == wire(hard)
+
+
+def test_stock_facts_describe_unit_packs_lots_and_shelf_life() -> None:
+    catalog = build_catalog(HARD)
+    facts = stock_facts(HARD, catalog)
+    packs = pack_sizes(HARD, catalog)
+    assert packs
+    assert all(set(p) == {"CS"} for p in packs.values())
+    assert {p["CS"] for p in packs.values()} <= {Decimal(6), Decimal(12), Decimal(24)}
+    for product in catalog.products:
+        f = facts[product.sku]
+        assert (f.unit, f.lot_tracked) == (product.unit, product.lot_tracked)
+        assert dict(f.packs) == packs.get(product.sku, {})
+        if product.lot_tracked:
+            assert f.shelf_life_days == product.attributes["shelf_life_days"]
+
+
+def test_hard_cycle_counts_arrive_late_and_early(hard: list[Delivery]) -> None:
+    records = valid(hard)
+    late = early = 0
+    for position, (_, data) in enumerate(records):
+        if data["kind"] != "cycle_count":
+            continue
+        keys, at = positions_of(data), when(data)
+        before = [d for _, d in records[:position] if positions_of(d) & keys]
+        after = [d for _, d in records[position + 1 :] if positions_of(d) & keys]
+        late += any(when(d) > at for d in before)
+        early += any(when(d) < at for d in after)
+    counts = sum(1 for _, d in records if d["kind"] == "cycle_count")
+    assert 0 < late < 0.35 * counts
+    assert 0 < early < 0.2 * counts
+
+
+def test_short_dated_lots_expire_on_the_last_day_or_the_day_after(hard: list[Delivery]) -> None:
+    last = (HARD.start + timedelta(days=HARD.days - 1)).date()
+    dates = {
+        data["expires_on"]
+        for _, data in valid(hard)
+        if data["kind"] == "receipt" and (data["lot"] or "").startswith("X")
+    }
+    assert dates
+    assert dates <= {last.isoformat(), (last + timedelta(days=1)).isoformat()}
+    chosen = replace(HARD, hard_cases=replace(HARD.hard_cases, expiry_day=date(2026, 12, 2)))
+    chosen_dates = {
+        data["expires_on"]
+        for _, data in valid(generate_deliveries(chosen))
+        if data["kind"] == "receipt" and (data["lot"] or "").startswith("X")
+    }
+    assert chosen_dates <= {"2026-12-02", "2026-12-03"}
+
+
+def test_some_store_sales_of_lot_tracked_skus_name_no_lot(hard: list[Delivery]) -> None:
+    tracked = {p.sku for p in build_catalog(HARD).products if p.lot_tracked}
+    sales = [d for _, d in valid(hard) if d["kind"] == "shipment" and d["sku"] in tracked]
+    lotless = sum(1 for d in sales if d["lot"] is None)
+    assert 0 < lotless < 0.25 * len(sales)
+
+
+def test_quantities_in_cases_and_grams_are_the_stock_quantity_converted(
+    hard: list[Delivery],
+) -> None:
+    catalog = build_catalog(HARD)
+    packs = pack_sizes(HARD, catalog)
+    units = {p.sku: p.unit for p in catalog.products}
+    seen: Counter[str] = Counter()
+    for _, data in valid(hard):
+        if data["unit"] == "CS":
+            seen["CS"] += 1
+            assert data["sku"] in packs
+            assert Decimal(data["quantity"]) == Decimal(data["quantity"]).to_integral_value()
+        elif data["unit"] == "GRM":
+            seen["GRM"] += 1
+            assert units[data["sku"]] == "KGM"
+            assert Decimal(data["quantity"]) % 50 == 0  # the world weighs in 50 g steps
+        else:
+            assert data["unit"] == units[data["sku"]]
+    assert seen["CS"] > 0
+    assert seen["GRM"] > 0
+
+
+def test_some_releases_and_transfer_ins_arrive_before_their_partner(
+    hard: list[Delivery],
+) -> None:
+    first: dict[tuple[str, str], str] = {}
+    partners: Counter[str] = Counter()
+    early: Counter[str] = Counter()
+    for _, data in valid(hard):
+        for field, kinds in (
+            ("reservation_id", ("reservation", "reservation_release")),
+            ("transfer_ref", ("transfer_out", "transfer_in")),
+        ):
+            ref = data[field]
+            if data["kind"] not in kinds:
+                continue
+            assert ref is not None, f"every {data['kind']} carries its {field} here"
+            if data["kind"] == kinds[1]:
+                partners[field] += 1
+                early[field] += first.get((field, ref)) is None
+            else:
+                first.setdefault((field, ref), data["kind"])
+    for field in ("reservation_id", "transfer_ref"):
+        assert 0 < early[field] < 0.25 * partners[field]
+    # one reservation per order line: a kit's order reserves each component under its own id
+    reservations = [d for _, d in valid(hard) if d["kind"] == "reservation"]
+    assert len({d["reservation_id"] for d in reservations}) == len(reservations)
+
+
+def test_purchase_orders_are_announced_and_received_with_their_reference(
+    hard: list[Delivery],
+) -> None:
+    announced: dict[tuple[str, str, str], Decimal] = {}
+    received = 0
+    for _, data in valid(hard):
+        if data["kind"] == "expected_receipt":
+            assert data["expected_on"] is not None
+            announced[(data["sku"], data["location"], data["order_ref"])] = Decimal(
+                data["quantity"]
+            )
+        elif data["kind"] == "receipt" and data["order_ref"] is not None:
+            key = (data["sku"], data["location"], data["order_ref"])
+            assert key in announced
+            received += 1
+    assert received > 0
+    kinds = Counter(data["kind"] for _, data in valid(hard))
+    assert kinds["lost_sale"] > 0
+
+
+def test_zero_shares_leave_only_the_references_and_the_new_kinds() -> None:
+    config = replace(HARD, hard_cases=NO_HARD_CASES)
+    records = valid(generate_deliveries(config))
+    assert all(data["unit"] in ("EA", "KGM") for _, data in records)
+    assert not any((data["lot"] or "").startswith("X") for _, data in records)
+    latest: dict[str, datetime] = {}
+    late = 0
+    for _, data in records:
+        at = when(data)
+        late += at < latest.get(data["sku"], at)
+        latest[data["sku"]] = max(at, latest.get(data["sku"], at))
+    classic_late = sum(d.late for d in generate_deliveries(replace(CONFIG)))
+    assert late <= 2 * classic_late
