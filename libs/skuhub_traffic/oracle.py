@@ -168,12 +168,13 @@ class StockModel:
         """(sku, lot) -> its one expiry date."""
         self.order_lines: dict[tuple[str, str, str], Decimal] = {}
         """(sku, location, order_ref) -> open quantity."""
-        self.reservations: dict[str, list[list[Any]]] = {}
-        """reservation_id -> [[position key, quantity it still holds there], ...]."""
-        self.transfers: dict[str, list[list[Any]]] = {}
-        """transfer_ref -> [[lot, quantity not yet received], ...]."""
-        self.parked: dict[tuple[str, str], list[tuple[_Record, Decimal]]] = {}
-        """("reservation" | "transfer", reference) -> records waiting for it, in order."""
+        self.reservations: dict[tuple[str, str], list[list[Any]]] = {}
+        """(sku, reservation_id) -> [[position key, quantity it still holds there], ...], one
+        entry per lot in the order first taken (references are per SKU)."""
+        self.transfers: dict[tuple[str, str], list[list[Any]]] = {}
+        """(sku, transfer_ref) -> [[lot, quantity not yet received], ...], likewise."""
+        self.parked: dict[tuple[str, str, str], list[tuple[_Record, Decimal]]] = {}
+        """("reservation" | "transfer", sku, reference) -> records waiting for it, in order."""
         self.refused: dict[str, str] = {}
         """event id -> reason, for records that are not facts."""
         self.anomalies: list[tuple[str, PositionKey, str]] = []
@@ -366,8 +367,9 @@ class StockModel:
             return self._transfer_out(r, q, now)
         elif kind == "transfer_in":
             if r.transfer_ref is not None:
-                if r.transfer_ref not in self.transfers:
-                    self.parked.setdefault(("transfer", r.transfer_ref), []).append((r, q))
+                if (r.sku, r.transfer_ref) not in self.transfers:
+                    waiting = ("transfer", r.sku, r.transfer_ref)
+                    self.parked.setdefault(waiting, []).append((r, q))
                     return "parked"
                 self._transfer_in(r, q)
             else:
@@ -377,8 +379,9 @@ class StockModel:
             return self._reservation(r, q, now)
         elif kind == "reservation_release":
             if r.reservation_id is not None:
-                if r.reservation_id not in self.reservations:
-                    self.parked.setdefault(("reservation", r.reservation_id), []).append((r, q))
+                if (r.sku, r.reservation_id) not in self.reservations:
+                    waiting = ("reservation", r.sku, r.reservation_id)
+                    self.parked.setdefault(waiting, []).append((r, q))
                     return "parked"
                 self._release_reservation(r, q)
             else:
@@ -421,15 +424,15 @@ class StockModel:
             self._on_hand((r.sku, r.location, lot), -part, r)
             self.at((r.sku, r.destination, lot), r.unit).in_transit += part
         if r.transfer_ref is not None:
-            self.transfers[r.transfer_ref] = [[lot, part] for lot, part in parts]
-            for waiting, wq in self.parked.pop(("transfer", r.transfer_ref), []):
+            _add_parts(self.transfers.setdefault((r.sku, r.transfer_ref), []), parts)
+            for waiting, wq in self.parked.pop(("transfer", r.sku, r.transfer_ref), []):
                 self._transfer_in(waiting, wq)
         return "applied"
 
     def _transfer_in(self, r: _Record, q: Decimal) -> None:
         assert r.transfer_ref is not None
         remaining = q
-        for part in self.transfers[r.transfer_ref]:
+        for part in self.transfers[(r.sku, r.transfer_ref)]:
             if remaining <= 0:
                 break
             take = min(remaining, part[1])
@@ -450,19 +453,17 @@ class StockModel:
         for lot, part in parts:
             self.at((r.sku, r.location, lot), r.unit).reserved += part
         if r.reservation_id is not None:
-            self.reservations[r.reservation_id] = [
-                [(r.sku, r.location, lot), part] for lot, part in parts
-            ]
-            for waiting, wq in self.parked.pop(("reservation", r.reservation_id), []):
+            held = self.reservations.setdefault((r.sku, r.reservation_id), [])
+            _add_parts(held, [((r.sku, r.location, lot), part) for lot, part in parts])
+            for waiting, wq in self.parked.pop(("reservation", r.sku, r.reservation_id), []):
                 self._release_reservation(waiting, wq)
         return "applied"
 
     def _release_reservation(self, r: _Record, q: Decimal) -> None:
         assert r.reservation_id is not None
         remaining = q
-        # The sheet does not say in which order a release meets the reservation's lots; the
-        # last lot taken is released first (what the ledger does; see the findings).
-        for part in reversed(self.reservations[r.reservation_id]):
+        # The sheet: a release meets the reservation's lots last taken first.
+        for part in reversed(self.reservations[(r.sku, r.reservation_id)]):
             if remaining <= 0:
                 break
             take = min(remaining, part[1])
@@ -490,7 +491,7 @@ class StockModel:
                 anomalies.append("negative_in_transit")
             if p.on_hand < 0:
                 anomalies.append("negative_on_hand")
-            if p.reserved > sellable:
+            if p.reserved > max(sellable, ZERO):
                 anomalies.append("oversold")
             out[key] = ExpectedPosition(
                 sku=key[0],
@@ -677,3 +678,15 @@ def where(key: PositionKey) -> str:
     """A position as problems name it: ``SKU at GLN lot L``."""
     sku, location, lot = key
     return f"{sku} at {location}" + (f" lot {lot}" if lot else "")
+
+
+def _add_parts(held: list[list[Any]], parts: Iterable[tuple[Any, Decimal]]) -> None:
+    """Add quantities taken to a reservation's or transfer's entries, one per lot (or
+    position), kept in the order each was first taken."""
+    for where, part in parts:
+        for entry in held:
+            if entry[0] == where:
+                entry[1] += part
+                break
+        else:
+            held.append([where, part])

@@ -15,6 +15,7 @@ from skuhub_stock.domain.ledger import (
     LotKey,
     OrderLineKey,
     Parked,
+    RefKey,
     Reservation,
     SkuFacts,
     Transfer,
@@ -46,8 +47,8 @@ class FakeLedgerRepository:
         self._sources: set[tuple[str, int]] = set()
         self._facts: dict[str, tuple[SkuFacts, int]] = {}
         self._lots: dict[LotKey, date] = {}
-        self._reservations: dict[str, Reservation] = {}
-        self._transfers: dict[str, Transfer] = {}
+        self._reservations: dict[RefKey, Reservation] = {}
+        self._transfers: dict[RefKey, Transfer] = {}
         self._order_lines: dict[OrderLineKey, Decimal] = {}
         self._parked: dict[str, tuple[WaitingFor, datetime]] = {}
         self._effects: list[tuple[PositionKey, datetime, Decimal, bool]] = []
@@ -71,29 +72,33 @@ class FakeLedgerRepository:
         return new
 
     async def load(self, scope: Scope, *, lock: bool = True) -> LedgerState:
+        reservations = {
+            r: copy.deepcopy(v) for r, v in self._reservations.items() if r in scope.reservations
+        }
+        transfers = {
+            t: copy.deepcopy(v) for t, v in self._transfers.items() if t in scope.transfers
+        }
+        places = set(scope.places)
+        places |= {(r.sku, r.location) for r in reservations.values()}
+        places |= {(t.sku, t.source) for t in transfers.values()}
+        places |= {(t.sku, t.destination) for t in transfers.values()}
         positions = [
             dataclasses.replace(p)
             for key, p in sorted(self._positions.items())
-            if key[:2] in scope.places
+            if key[:2] in places or (key[0], key[2]) in scope.lots
         ]
         wanted_lots = set(scope.lots) | {(p.sku, p.lot) for p in positions if p.lot}
         waiting = (
-            {("reservation", r) for r in scope.reservations}
-            | {("transfer", t) for t in scope.transfers}
-            | {("product", sku) for sku in scope.products}
+            {("reservation", sku, r) for sku, r in scope.reservations}
+            | {("transfer", sku, t) for sku, t in scope.transfers}
+            | {("product", sku, "") for sku in scope.products}
         )
         state = LedgerState(
             positions=positions,
             facts={s: f for s, (f, _) in self._facts.items() if s in scope.skus},
             lots={k: d for k, d in self._lots.items() if k in wanted_lots},
-            reservations={
-                r: copy.deepcopy(v)
-                for r, v in self._reservations.items()
-                if r in scope.reservations
-            },
-            transfers={
-                t: copy.deepcopy(v) for t, v in self._transfers.items() if t in scope.transfers
-            },
+            reservations=reservations,
+            transfers=transfers,
             order_lines={k: q for k, q in self._order_lines.items() if k in scope.order_lines},
         )
         for event_id, (waiting_for, _) in self._parked.items():
@@ -118,15 +123,14 @@ class FakeLedgerRepository:
         self._positions.update({k: dataclasses.replace(p) for k, p in ledger.changed.items()})
         for key, expires_on in ledger.new_lots.items():
             self._lots.setdefault(key, expires_on)
-        for reference in ledger.changed_references:
-            kind, _, ref = reference.partition(":")
+        for kind, sku, ref in ledger.changed_references:
             if kind == "reservation":
-                self._reservations[ref] = copy.deepcopy(ledger.reservations[ref])
+                self._reservations[(sku, ref)] = copy.deepcopy(ledger.reservations[(sku, ref)])
             elif kind == "transfer":
-                self._transfers[ref] = copy.deepcopy(ledger.transfers[ref])
+                self._transfers[(sku, ref)] = copy.deepcopy(ledger.transfers[(sku, ref)])
             else:
                 self._order_lines.update(
-                    {k: q for k, q in ledger.order_lines.items() if k[2] == ref}
+                    {k: q for k, q in ledger.order_lines.items() if (k[0], k[2]) == (sku, ref)}
                 )
         self._effects += [(e.key, e.occurred_at, e.on_hand, e.absorbed) for e in ledger.effects]
         self._variances += [VarianceEntry(v, now) for v in ledger.variances]

@@ -742,8 +742,8 @@ class TestLedgerRepositoryLoad:
         scope = Scope(
             places=place(),
             lots=frozenset({("MUG-1", "L1")}),
-            reservations=frozenset({"R1"}),
-            transfers=frozenset({"T1"}),
+            reservations=frozenset({("MUG-1", "R1")}),
+            transfers=frozenset({("MUG-1", "T1")}),
             order_lines=frozenset({("MUG-1", GLN_A, "PO-1")}),
             counts=frozenset({(KEY_A, T0)}),
         )
@@ -892,17 +892,17 @@ class TestLedgerRepositoryLoad:
             ("e2", mv(K.RESERVATION, 2, reservation_id="R1")),
         )
         saved.positions[KEY_A].on_hand = Decimal(99)
-        scope = Scope(places=place(), reservations=frozenset({"R1"}))
+        scope = Scope(places=place(), reservations=frozenset({("MUG-1", "R1")}))
 
         state = await ledger.load(scope)
         state.positions[0].on_hand += 1
-        state.reservations["R1"].lots[""] = Decimal(0)
+        state.reservations[("MUG-1", "R1")].lots[""] = Decimal(0)
 
         stored = a_position(on_hand=Decimal(5), reserved=Decimal(2), received=Decimal(5), version=2)
         assert await ledger.positions_of("MUG-1") == [stored]
         again = await ledger.load(scope)
         assert again.positions == [stored]
-        assert again.reservations["R1"].lots == {"": Decimal(2)}
+        assert again.reservations[("MUG-1", "R1")].lots == {"": Decimal(2)}
 
     async def test_the_positions_of_a_sku_are_by_location_then_lot(
         self, ledger: LedgerRepository
@@ -1066,21 +1066,31 @@ class TestLedgerRepositorySave:
             ("e3", mv(K.RESERVATION, 5, reservation_id="R1")),
             ("e4", mv(K.TRANSFER_OUT, 4, destination=GLN_B, transfer_ref="T1")),
         )
-        scope = Scope(places=place(), reservations=frozenset({"R1"}), transfers=frozenset({"T1"}))
+        scope = Scope(
+            places=place(),
+            reservations=frozenset({("MUG-1", "R1")}),
+            transfers=frozenset({("MUG-1", "T1")}),
+        )
 
         state = await ledger.load(scope)
 
         assert state.reservations == {
-            "R1": Reservation("R1", "MUG-1", GLN_A, {"Z-EARLY": Decimal(3), "A-LATE": Decimal(2)})
+            ("MUG-1", "R1"): Reservation(
+                "R1", "MUG-1", GLN_A, {"Z-EARLY": Decimal(3), "A-LATE": Decimal(2)}
+            )
         }
-        assert list(state.reservations["R1"].lots) == ["Z-EARLY", "A-LATE"]
+        assert list(state.reservations[("MUG-1", "R1")].lots) == ["Z-EARLY", "A-LATE"]
         assert state.transfers == {
-            "T1": Transfer(
+            ("MUG-1", "T1"): Transfer(
                 "T1", "MUG-1", GLN_A, GLN_B, {"Z-EARLY": Decimal(3), "A-LATE": Decimal(1)}
             )
         }
-        assert list(state.transfers["T1"].lots) == ["Z-EARLY", "A-LATE"]
-        others = Scope(places=place(), reservations=frozenset({"R2"}), transfers=frozenset({"T2"}))
+        assert list(state.transfers[("MUG-1", "T1")].lots) == ["Z-EARLY", "A-LATE"]
+        others = Scope(
+            places=place(),
+            reservations=frozenset({("MUG-1", "R2")}),
+            transfers=frozenset({("MUG-1", "T2")}),
+        )
         assert (await ledger.load(others)).reservations == {}
         assert (await ledger.load(others)).transfers == {}
 
@@ -1092,11 +1102,11 @@ class TestLedgerRepositorySave:
         )
 
         state = await ledger.load(scope)
-        assert list(state.reservations["R1"].lots.items()) == [
+        assert list(state.reservations[("MUG-1", "R1")].lots.items()) == [
             ("Z-EARLY", Decimal(2)),
             ("A-LATE", Decimal(0)),
         ]
-        assert list(state.transfers["T1"].lots.items()) == [
+        assert list(state.transfers[("MUG-1", "T1")].lots.items()) == [
             ("Z-EARLY", Decimal(1)),
             ("A-LATE", Decimal(1)),
         ]
@@ -1134,19 +1144,19 @@ class TestLedgerRepositorySave:
 
         scope = Scope(
             places=place() | place(location=GLN_B),
-            reservations=frozenset({"R1"}),
-            transfers=frozenset({"T1"}),
+            reservations=frozenset({("MUG-1", "R1")}),
+            transfers=frozenset({("MUG-1", "T1")}),
         )
         assert (await ledger.load(scope)).parked == {
-            ("reservation", "R1"): [Parked("e1", ("reservation", "R1"), release)],
-            ("transfer", "T1"): [Parked("e2", ("transfer", "T1"), arrival)],
+            ("reservation", "MUG-1", "R1"): [Parked("e1", ("reservation", "MUG-1", "R1"), release)],
+            ("transfer", "MUG-1", "T1"): [Parked("e2", ("transfer", "MUG-1", "T1"), arrival)],
         }
-        others = Scope(places=place(), reservations=frozenset({"R2"}))
+        others = Scope(places=place(), reservations=frozenset({("MUG-1", "R2")}))
         assert (await ledger.load(others)).parked == {}
         listed = await ledger.parked(limit=10)
         assert [(p.reported.event_id, p.reported.movement, p.waiting_for) for p in listed] == [
-            ("e1", release, ("reservation", "R1")),
-            ("e2", arrival, ("transfer", "T1")),
+            ("e1", release, ("reservation", "MUG-1", "R1")),
+            ("e2", arrival, ("transfer", "MUG-1", "T1")),
         ]
         assert all(started <= p.parked_at <= finished for p in listed)
         assert [p.reported.event_id for p in await ledger.parked(limit=1)] == ["e1"]
@@ -1156,7 +1166,7 @@ class TestLedgerRepositorySave:
 
         assert [p.reported.event_id for p in await ledger.parked(limit=10)] == ["e2"]
         assert (await ledger.load(scope)).parked == {
-            ("transfer", "T1"): [Parked("e2", ("transfer", "T1"), arrival)]
+            ("transfer", "MUG-1", "T1"): [Parked("e2", ("transfer", "MUG-1", "T1"), arrival)]
         }
         assert await outcomes(ledger) == {"e1": None, "e2": "parked", "e3": None}
         # reserved 5, then the release that waited for it: 2

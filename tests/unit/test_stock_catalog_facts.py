@@ -67,7 +67,7 @@ async def test_a_quarantined_movement_applies_in_the_stock_unit_once_its_product
     held = await record_movements(repo, [cases], NOW, unknown_sku=QUARANTINE)
     assert held.changed == []
     assert [(p.waiting_for, p.reported.event_id) for p in await repo.parked(limit=10)] == [
-        (("product", "COFFEE"), "m1")
+        (("product", "COFFEE", ""), "m1")
     ]
 
     facts = SkuFacts("EA", packs={"CS": D(12)}, lot_tracked=False)

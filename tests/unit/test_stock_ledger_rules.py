@@ -281,7 +281,7 @@ def test_a_release_before_its_reservation_waits_for_it() -> None:
     run(mv(K.RESERVATION, 5, 1, reservation_id="R1"), ledger=ledger)
     assert at(ledger).reserved == 2
     assert ledger.unparked == ["e1"]
-    assert ledger.reservations["R1"].quantity == 2
+    assert ledger.reservations[(SKU, "R1")].quantity == 2
 
 
 def test_a_release_by_id_gives_back_the_lots_its_reservation_took() -> None:
@@ -319,7 +319,7 @@ def test_a_transfer_in_before_its_transfer_out_waits_and_lands_in_the_transferre
         date(2027, 1, 1),
     )
     assert (late.on_hand, late.in_transit) == d(2, 0)
-    assert ledger.transfers["T1"].lots == {"EARLY": 0, "LATE": 0}
+    assert ledger.transfers[(SKU, "T1")].lots == {"EARLY": 0, "LATE": 0}
 
 
 def test_a_transfer_in_without_its_transfer_out_drives_in_transit_negative_and_says_so() -> None:

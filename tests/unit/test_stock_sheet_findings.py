@@ -133,12 +133,15 @@ async def test_a_release_by_reservation_id_releases_where_the_reservation_is() -
 
 
 async def test_a_position_with_less_sellable_than_reserved_is_oversold() -> None:
-    """ "oversold (reserved > sellable)": a shipment of 3 from nothing leaves on hand -3,
-    reserved 0, so 0 > -3: the sheet says negative_on_hand and oversold; the ledger says
-    negative_on_hand only. (Either the ledger or the sheet's wording should change: the
-    intent may be reserved > max(sellable, 0).)"""
+    """ "oversold (reserved > max(sellable, 0))": a shipment of 3 from nothing leaves on hand
+    -3 with nothing reserved: negative on hand, not oversold (the sheet said "reserved >
+    sellable" first, which called this oversold too). Reserving 1 then promises more than
+    there is."""
     h = History()
     await h.send(K.SHIPMENT, "SKU-1", "3")
+    p = await h.position("SKU-1", G0)
+    assert sorted(a.value for a in p.anomalies) == ["negative_on_hand"]
+    await h.send(K.RESERVATION, "SKU-1", "1")
     p = await h.position("SKU-1", G0)
     assert sorted(a.value for a in p.anomalies) == ["negative_on_hand", "oversold"]
 

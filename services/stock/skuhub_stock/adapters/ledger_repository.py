@@ -125,10 +125,43 @@ class SqlLedgerRepository:
             # transaction does, so two replicas (say, during a rebalance) never both create
             # one. Sorted: a stable lock order avoids deadlocks between replicas.
             await self._conn.execute(_LOCK_SKUS, {"skus": sorted(scope.skus)})
-        places = sorted(scope.places) or [("", "")]
+        if scope.reservations:
+            reservation_key = sa.tuple_(reservations.c.sku, reservations.c.reservation_id)
+            rows = await self._conn.execute(
+                sa.select(reservations).where(reservation_key.in_(sorted(scope.reservations)))
+            )
+            state.reservations = {
+                (r["sku"], r["reservation_id"]): _to_reservation(r) for r in rows.mappings()
+            }
+        if scope.transfers:
+            transfer_key = sa.tuple_(transfers.c.sku, transfers.c.transfer_ref)
+            rows = await self._conn.execute(
+                sa.select(transfers).where(transfer_key.in_(sorted(scope.transfers)))
+            )
+            state.transfers = {
+                (r["sku"], r["transfer_ref"]): Transfer(
+                    r["transfer_ref"],
+                    r["sku"],
+                    r["source"],
+                    r["destination"],
+                    _quantities(r["lots"]),
+                )
+                for r in rows.mappings()
+            }
+        # The places the references name hold the lots they took; the lots named, their
+        # positions everywhere (one expiry per lot).
+        places = set(scope.places)
+        places |= {(r.sku, r.location) for r in state.reservations.values()}
+        places |= {(t.sku, t.source) for t in state.transfers.values()}
+        places |= {(t.sku, t.destination) for t in state.transfers.values()}
+        where: sa.ColumnElement[bool] = sa.tuple_(positions.c.sku, positions.c.location).in_(
+            sorted(places) or [("", "")]
+        )
+        if scope.lots:
+            where = where | sa.tuple_(positions.c.sku, positions.c.lot).in_(sorted(scope.lots))
         rows = await self._conn.execute(
             sa.select(positions)
-            .where(sa.tuple_(positions.c.sku, positions.c.location).in_(places))
+            .where(where)
             .order_by(positions.c.sku, positions.c.location, positions.c.lot)
         )
         state.positions = [_to_position(row) for row in rows.mappings()]
@@ -142,27 +175,6 @@ class SqlLedgerRepository:
                 sa.select(lots).where(sa.tuple_(lots.c.sku, lots.c.lot).in_(sorted(wanted_lots)))
             )
             state.lots = {(r["sku"], r["lot"]): r["expires_on"] for r in rows.mappings()}
-        if scope.reservations:
-            rows = await self._conn.execute(
-                sa.select(reservations).where(
-                    reservations.c.reservation_id.in_(sorted(scope.reservations))
-                )
-            )
-            state.reservations = {r["reservation_id"]: _to_reservation(r) for r in rows.mappings()}
-        if scope.transfers:
-            rows = await self._conn.execute(
-                sa.select(transfers).where(transfers.c.transfer_ref.in_(sorted(scope.transfers)))
-            )
-            state.transfers = {
-                r["transfer_ref"]: Transfer(
-                    r["transfer_ref"],
-                    r["sku"],
-                    r["source"],
-                    r["destination"],
-                    _quantities(r["lots"]),
-                )
-                for r in rows.mappings()
-            }
         if scope.order_lines:
             line = sa.tuple_(order_lines.c.sku, order_lines.c.location, order_lines.c.order_ref)
             rows = await self._conn.execute(
@@ -173,19 +185,24 @@ class SqlLedgerRepository:
                 for r in rows.mappings()
             }
         waiting = (
-            [("reservation", ref) for ref in scope.reservations]
-            + [("transfer", ref) for ref in scope.transfers]
-            + [("product", sku) for sku in scope.products]
+            [("reservation", sku, ref) for sku, ref in scope.reservations]
+            + [("transfer", sku, ref) for sku, ref in scope.transfers]
+            + [("product", sku, "") for sku in scope.products]
         )
         if waiting:
+            waiting_key = sa.tuple_(
+                parked.c.waiting_kind, parked.c.waiting_sku, parked.c.waiting_ref
+            )
             rows = await self._conn.execute(
-                sa.select(parked.c.waiting_kind, parked.c.waiting_ref, movements)
+                sa.select(
+                    parked.c.waiting_kind, parked.c.waiting_sku, parked.c.waiting_ref, movements
+                )
                 .join(movements, movements.c.event_id == parked.c.event_id)
-                .where(sa.tuple_(parked.c.waiting_kind, parked.c.waiting_ref).in_(sorted(waiting)))
+                .where(waiting_key.in_(sorted(waiting)))
                 .order_by(movements.c.journal_seq)
             )
             for r in rows.mappings():
-                waiting_for = (r["waiting_kind"], r["waiting_ref"])
+                waiting_for = (r["waiting_kind"], r["waiting_sku"], r["waiting_ref"])
                 state.parked.setdefault(waiting_for, []).append(
                     Parked(r["event_id"], waiting_for, _to_movement(r))
                 )
@@ -286,15 +303,14 @@ class SqlLedgerRepository:
         await self._conn.execute(statement, rows)
 
     async def _save_references(self, ledger: Ledger) -> None:
-        touched: dict[str, set[str]] = {}
-        for reference in ledger.changed_references:
-            kind, _, ref = reference.partition(":")
-            touched.setdefault(kind, set()).add(ref)
+        touched: dict[str, set[tuple[str, str]]] = {}
+        for kind, sku, ref in ledger.changed_references:
+            touched.setdefault(kind, set()).add((sku, ref))
         if refs := touched.get("reservation"):
             statement = insert(reservations)
             await self._conn.execute(
                 statement.on_conflict_do_update(
-                    index_elements=[reservations.c.reservation_id],
+                    index_elements=[reservations.c.sku, reservations.c.reservation_id],
                     set_={
                         c: statement.excluded[c]
                         for c in ("lots", "status", "expires_at", "idempotency_key", "created_at")
@@ -319,7 +335,7 @@ class SqlLedgerRepository:
             statement = insert(transfers)
             await self._conn.execute(
                 statement.on_conflict_do_update(
-                    index_elements=[transfers.c.transfer_ref],
+                    index_elements=[transfers.c.sku, transfers.c.transfer_ref],
                     set_={"lots": statement.excluded.lots},
                 ),
                 [
@@ -348,7 +364,7 @@ class SqlLedgerRepository:
                 [
                     {"sku": s, "location": loc, "order_ref": ref, "open_quantity": quantity}
                     for (s, loc, ref), quantity in sorted(ledger.order_lines.items())
-                    if ref in refs
+                    if (s, ref) in refs
                 ],
             )
 
@@ -360,7 +376,8 @@ class SqlLedgerRepository:
                     {
                         "event_id": p.cause,
                         "waiting_kind": p.waiting_for[0],
-                        "waiting_ref": p.waiting_for[1],
+                        "waiting_sku": p.waiting_for[1],
+                        "waiting_ref": p.waiting_for[2],
                         "parked_at": now,
                     }
                     for p in ledger.newly_parked
@@ -539,14 +556,22 @@ class SqlLedgerRepository:
 
     async def parked(self, *, limit: int) -> list[ParkedEntry]:
         statement = (
-            sa.select(parked.c.waiting_kind, parked.c.waiting_ref, parked.c.parked_at, movements)
+            sa.select(
+                parked.c.waiting_kind,
+                parked.c.waiting_sku,
+                parked.c.waiting_ref,
+                parked.c.parked_at,
+                movements,
+            )
             .join(movements, movements.c.event_id == parked.c.event_id)
             .order_by(parked.c.parked_at, movements.c.journal_seq)
             .limit(limit)
         )
         return [
             ParkedEntry(
-                _to_entry(r).reported, (r["waiting_kind"], r["waiting_ref"]), r["parked_at"]
+                _to_entry(r).reported,
+                (r["waiting_kind"], r["waiting_sku"], r["waiting_ref"]),
+                r["parked_at"],
             )
             for r in (await self._conn.execute(statement)).mappings()
         ]

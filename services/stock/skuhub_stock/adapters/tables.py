@@ -102,8 +102,8 @@ lots = sa.Table(
 reservations = sa.Table(
     "reservations",
     metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
     sa.Column("reservation_id", sa.Text, primary_key=True),
-    sa.Column("sku", sa.Text, nullable=False),
     sa.Column("location", sa.Text, nullable=False),
     sa.Column("lots", JSONB, nullable=False),
     sa.Column("status", sa.Text, nullable=False, server_default="open"),
@@ -111,6 +111,7 @@ reservations = sa.Table(
     sa.Column("idempotency_key", sa.Text, unique=True),
     sa.Column("created_at", sa.DateTime(timezone=True)),
 )
+sa.Index("reservations_id_idx", reservations.c.reservation_id)
 sa.Index(
     "reservations_expiry_idx",
     reservations.c.expires_at,
@@ -121,8 +122,8 @@ sa.Sequence("command_sequence", metadata=metadata)
 transfers = sa.Table(
     "transfers",
     metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
     sa.Column("transfer_ref", sa.Text, primary_key=True),
-    sa.Column("sku", sa.Text, nullable=False),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("destination", sa.Text, nullable=False),
     sa.Column("lots", JSONB, nullable=False),
@@ -142,10 +143,11 @@ parked = sa.Table(
     metadata,
     sa.Column("event_id", sa.Text, primary_key=True),
     sa.Column("waiting_kind", sa.Text, nullable=False),
+    sa.Column("waiting_sku", sa.Text, nullable=False),
     sa.Column("waiting_ref", sa.Text, nullable=False),
     sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False),
 )
-sa.Index("parked_waiting_idx", parked.c.waiting_kind, parked.c.waiting_ref)
+sa.Index("parked_waiting_idx", parked.c.waiting_kind, parked.c.waiting_sku, parked.c.waiting_ref)
 
 variances = sa.Table(
     "variances",

@@ -94,7 +94,7 @@ def reserve(ledger: Ledger, command: ReserveCommand, event_id: str) -> list[Made
         unit = ledger.stock_unit(command.sku, place, command.unit)
         raise ReservationRefused(quantity, available, unit, where)
     ledger.apply(movement, event_id)
-    reservation = ledger.reservations[command.reservation_id]
+    reservation = ledger.reservations[(command.sku, command.reservation_id)]
     reservation.expires_at = command.expires_at
     reservation.idempotency_key = command.idempotency_key
     reservation.created_at = ledger.now
@@ -111,7 +111,7 @@ def release(ledger: Ledger, reservation: Reservation, event_id: str, *, status: 
         ledger.apply(movement, event_id)
         made.append(Made(event_id, movement))
     reservation.status = status
-    ledger.changed_references.add(f"reservation:{reservation.reservation_id}")
+    ledger.changed_references.add(("reservation", reservation.sku, reservation.reservation_id))
     return made
 
 

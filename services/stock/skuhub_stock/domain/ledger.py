@@ -31,7 +31,12 @@ OrderLineKey = tuple[str, str, str]
 """(sku, location, order_ref)."""
 _At = Callable[[PositionKey], Position]
 """The position at a key, noted as touched by the movement being applied."""
-WaitingFor = tuple[str, str]
+Reference = tuple[str, str, str]
+"""(kind, sku, reference): a reservation, transfer or order line of one SKU, or its product
+("product", sku, ""). References are per SKU: an order's lines share its id."""
+WaitingFor = Reference
+RefKey = tuple[str, str]
+"""(sku, reservation id or transfer reference)."""
 """("reservation", reservation_id) or ("transfer", transfer_ref)."""
 
 
@@ -154,8 +159,8 @@ class Ledger:
     positions: dict[PositionKey, Position] = field(default_factory=dict)
     facts: dict[str, SkuFacts] = field(default_factory=dict)
     lots: dict[LotKey, date] = field(default_factory=dict)
-    reservations: dict[str, Reservation] = field(default_factory=dict)
-    transfers: dict[str, Transfer] = field(default_factory=dict)
+    reservations: dict[RefKey, Reservation] = field(default_factory=dict)
+    transfers: dict[RefKey, Transfer] = field(default_factory=dict)
     order_lines: dict[OrderLineKey, Decimal] = field(default_factory=dict)
     parked: dict[WaitingFor, list[Parked]] = field(default_factory=dict)
     counted_later: Mapping[tuple[PositionKey, datetime], Decimal] = field(default_factory=dict)
@@ -172,7 +177,7 @@ class Ledger:
     newly_parked: list[Parked] = field(default_factory=list, init=False)
     unparked: list[str] = field(default_factory=list, init=False)
     superseded: list[str] = field(default_factory=list, init=False)
-    changed_references: set[str] = field(default_factory=set, init=False)
+    changed_references: set[Reference] = field(default_factory=set, init=False)
     demand: list[Demand] = field(default_factory=list, init=False)
     """Shipments and lost sales applied, for replenishment's demand history."""
     _lots_at: dict[Place, set[str]] = field(default_factory=dict, init=False)
@@ -208,16 +213,34 @@ class Ledger:
                     "(movements of unknown SKUs are rejected by this service's setting)",
                     field="sku",
                 )
-            self._park(Parked(cause, ("product", movement.sku), movement))
+            self._park(Parked(cause, ("product", movement.sku, ""), movement))
             return
         quantity = self._checked_quantity(movement)
         expires_on = self._checked_expiry(movement)
         waiting_for = self._waits_for(movement)
+        if movement.kind in INBOUND and movement.lot and expires_on:
+            # The lot's date is fixed when a movement naming it arrives, parked or not: the
+            # check above holds every later one to it. An applied movement dates its own
+            # position as it applies.
+            own = movement.key if waiting_for is None else None
+            self._date_lot(movement.sku, movement.lot, expires_on, cause, own=own)
         if waiting_for is not None:
             self._park(Parked(cause, waiting_for, movement))
             return
         touched, before = self._apply(movement, quantity, expires_on, cause)
-        for position in touched.values():
+        self._changed(touched.values(), before, cause)
+        for waiting in self._released_by(movement):
+            self.unparked.append(waiting.cause)
+            self.apply(waiting.movement, waiting.cause)
+
+    def _changed(
+        self,
+        positions: Iterable[Position],
+        before: Mapping[PositionKey, frozenset[Anomaly]],
+        cause: str,
+    ) -> None:
+        """Note positions a movement changed: a new version, the cause, anomalies entered."""
+        for position in positions:
             position.expired = position.expired_at(self.now)
             position.version += 1
             self.changed[position.key] = position
@@ -226,15 +249,27 @@ class Ledger:
                 self.anomalies.append(
                     AnomalyRecord(position.key, anomaly, _anomaly_size(position, anomaly), cause)
                 )
-        for waiting in self._released_by(movement):
-            self.unparked.append(waiting.cause)
-            self.apply(waiting.movement, waiting.cause)
+
+    def _date_lot(
+        self, sku: str, lot: str, expires_on: date, cause: str, *, own: PositionKey | None
+    ) -> None:
+        """Fix a new lot's expiry date; its positions that exist already take it (one
+        expiry per lot, at every location), but ``own``, which the movement dates as it
+        applies."""
+        if (sku, lot) in self.lots:
+            return
+        self.lots[(sku, lot)] = self.new_lots[(sku, lot)] = expires_on
+        undated = [p for k, p in self.positions.items() if k[0] == sku and k[2] == lot and k != own]
+        before = {p.key: p.anomalies for p in undated}
+        for position in undated:
+            position.expires_on = expires_on
+        self._changed(undated, before, cause)
 
     def describe(self, sku: str, facts: SkuFacts) -> list[Parked]:
         """Take the catalog's (new) facts of a SKU; return the movements quarantined until
         it was known, in the order they arrived, for the caller to apply."""
         self.facts[sku] = facts
-        waiting = self.parked.pop(("product", sku), [])
+        waiting = self.parked.pop(("product", sku, ""), [])
         self.unparked += [w.cause for w in waiting]
         return waiting
 
@@ -327,22 +362,22 @@ class Ledger:
         if (
             movement.kind is MovementKind.RESERVATION_RELEASE
             and movement.reservation_id is not None
-            and movement.reservation_id not in self.reservations
+            and (movement.sku, movement.reservation_id) not in self.reservations
         ):
-            return ("reservation", movement.reservation_id)
+            return ("reservation", movement.sku, movement.reservation_id)
         if (
             movement.kind is MovementKind.TRANSFER_IN
             and movement.transfer_ref is not None
-            and movement.transfer_ref not in self.transfers
+            and (movement.sku, movement.transfer_ref) not in self.transfers
         ):
-            return ("transfer", movement.transfer_ref)
+            return ("transfer", movement.sku, movement.transfer_ref)
         return None
 
     def _released_by(self, movement: Movement) -> list[Parked]:
         if movement.kind is MovementKind.RESERVATION and movement.reservation_id is not None:
-            return self.parked.pop(("reservation", movement.reservation_id), [])
+            return self.parked.pop(("reservation", movement.sku, movement.reservation_id), [])
         if movement.kind is MovementKind.TRANSFER_OUT and movement.transfer_ref is not None:
-            return self.parked.pop(("transfer", movement.transfer_ref), [])
+            return self.parked.pop(("transfer", movement.sku, movement.transfer_ref), [])
         return []
 
     # ---- effects -------------------------------------------------------------------
@@ -377,8 +412,6 @@ class Ledger:
                 position.on_hand += delta
             self.effects.append(Effect(position.key, m.occurred_at, delta, absorbed, cause))
 
-        if m.kind in INBOUND and m.lot and expires_on and (m.sku, m.lot) not in self.lots:
-            self.lots[(m.sku, m.lot)] = self.new_lots[(m.sku, m.lot)] = expires_on
         match m.kind:
             case MovementKind.RECEIPT | MovementKind.RETURN | MovementKind.ADJUSTMENT:
                 here = at(m.key)
@@ -411,11 +444,12 @@ class Ledger:
                         at((m.sku, m.destination, lot)).in_transit += part
                 if m.transfer_ref is not None and m.destination is not None:
                     transfer = self.transfers.setdefault(
-                        m.transfer_ref, Transfer(m.transfer_ref, m.sku, m.location, m.destination)
+                        (m.sku, m.transfer_ref),
+                        Transfer(m.transfer_ref, m.sku, m.location, m.destination),
                     )
                     for lot, part in taken:
                         transfer.lots[lot] = transfer.lots.get(lot, ZERO) + part
-                    self.changed_references.add(f"transfer:{m.transfer_ref}")
+                    self.changed_references.add(("transfer", m.sku, m.transfer_ref))
             case MovementKind.TRANSFER_IN:
                 for lot, part in self._receive_transfer(m, q):
                     position = at((m.sku, m.location, lot))
@@ -429,11 +463,11 @@ class Ledger:
                     at((m.sku, m.location, lot)).reserved += part
                 if m.reservation_id is not None:
                     reservation = self.reservations.setdefault(
-                        m.reservation_id, Reservation(m.reservation_id, m.sku, m.location)
+                        (m.sku, m.reservation_id), Reservation(m.reservation_id, m.sku, m.location)
                     )
                     for lot, part in taken:
                         reservation.lots[lot] = reservation.lots.get(lot, ZERO) + part
-                    self.changed_references.add(f"reservation:{m.reservation_id}")
+                    self.changed_references.add(("reservation", m.sku, m.reservation_id))
             case MovementKind.RESERVATION_RELEASE:
                 self._release(m, q, at, cause)
             case MovementKind.CYCLE_COUNT:
@@ -447,7 +481,7 @@ class Ledger:
             case MovementKind.EXPECTED_RECEIPT:
                 line = (m.sku, m.location, m.order_ref or "")
                 self.order_lines[line] = self.order_lines.get(line, ZERO) + q
-                self.changed_references.add(f"order:{line[2]}")
+                self.changed_references.add(("order", m.sku, line[2]))
                 at((m.sku, m.location, NO_LOT)).incoming += q
             case MovementKind.LOST_SALE:
                 at(m.key).lost_sales += q
@@ -508,13 +542,12 @@ class Ledger:
         return list(taken.items())
 
     def _receive_transfer(self, m: Movement, q: Decimal) -> list[tuple[str, Decimal]]:
-        transfer = self.transfers.get(m.transfer_ref) if m.transfer_ref else None
+        transfer = self.transfers.get((m.sku, m.transfer_ref)) if m.transfer_ref else None
         if transfer is None:
             return [(m.lot or NO_LOT, q)]
         received: dict[str, Decimal] = {}
         remaining = q
-        candidates = [m.lot] if m.lot is not None else list(transfer.lots)
-        for lot in candidates:
+        for lot in list(transfer.lots):
             part = min(remaining, transfer.lots.get(lot, ZERO))
             if part > 0:
                 received[lot] = part
@@ -523,11 +556,11 @@ class Ledger:
         if remaining > 0:
             lot = m.lot or NO_LOT
             received[lot] = received.get(lot, ZERO) + remaining
-        self.changed_references.add(f"transfer:{transfer.transfer_ref}")
+        self.changed_references.add(("transfer", m.sku, transfer.transfer_ref))
         return list(received.items())
 
     def _release(self, m: Movement, q: Decimal, at: _At, cause: str) -> None:
-        reservation = self.reservations.get(m.reservation_id) if m.reservation_id else None
+        reservation = self.reservations.get((m.sku, m.reservation_id)) if m.reservation_id else None
         if reservation is None:
             position = at(m.key)
             part = min(q, max(position.reserved, ZERO))
@@ -543,7 +576,7 @@ class Ledger:
                 position.reserved -= part
                 reservation.lots[lot] -= part
                 excess -= part
-            self.changed_references.add(f"reservation:{reservation.reservation_id}")
+            self.changed_references.add(("reservation", m.sku, reservation.reservation_id))
         if excess > 0:
             self.anomalies.append(AnomalyRecord(m.key, RELEASE_EXCEEDS_RESERVED, excess, cause))
 
@@ -553,7 +586,7 @@ class Ledger:
         if part > 0:
             self.order_lines[line] = open_quantity - part
             at((line[0], line[1], NO_LOT)).incoming -= part
-            self.changed_references.add(f"order:{line[2]}")
+            self.changed_references.add(("order", line[0], line[2]))
 
 
 def _day(movement: Movement) -> date:

@@ -57,8 +57,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "reservations",
+        sa.Column("sku", sa.Text, primary_key=True),
         sa.Column("reservation_id", sa.Text, primary_key=True),
-        sa.Column("sku", sa.Text, nullable=False),
         sa.Column("location", sa.Text, nullable=False),
         sa.Column("lots", JSONB, nullable=False),
         sa.Column("status", sa.Text, nullable=False, server_default="open"),
@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.Text, unique=True),
         sa.Column("created_at", sa.DateTime(timezone=True)),
     )
+    op.create_index("reservations_id_idx", "reservations", ["reservation_id"])
     op.create_index(
         "reservations_expiry_idx",
         "reservations",
@@ -76,8 +77,8 @@ def upgrade() -> None:
     op.execute("CREATE SEQUENCE command_sequence")
     op.create_table(
         "transfers",
+        sa.Column("sku", sa.Text, primary_key=True),
         sa.Column("transfer_ref", sa.Text, primary_key=True),
-        sa.Column("sku", sa.Text, nullable=False),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("destination", sa.Text, nullable=False),
         sa.Column("lots", JSONB, nullable=False),
@@ -93,10 +94,11 @@ def upgrade() -> None:
         "parked",
         sa.Column("event_id", sa.Text, primary_key=True),
         sa.Column("waiting_kind", sa.Text, nullable=False),
+        sa.Column("waiting_sku", sa.Text, nullable=False),
         sa.Column("waiting_ref", sa.Text, nullable=False),
         sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("parked_waiting_idx", "parked", ["waiting_kind", "waiting_ref"])
+    op.create_index("parked_waiting_idx", "parked", ["waiting_kind", "waiting_sku", "waiting_ref"])
     op.create_table(
         "variances",
         sa.Column("event_id", sa.Text, primary_key=True),

@@ -67,7 +67,7 @@ async def make_reservation(
         await repo.load(
             Scope(
                 places=frozenset({(command.sku, command.location)}),
-                reservations=frozenset({command.reservation_id}),
+                reservations=frozenset({(command.sku, command.reservation_id)}),
             )
         )
     ).ledger(now)
@@ -79,7 +79,8 @@ async def make_reservation(
                 raise IdempotencyKeyReused(command.idempotency_key, earlier)
             return Commanded(earlier, replayed=True)
     made = reserve(ledger, command, str(uuid.uuid4()))
-    return await _finish(repo, ledger, ledger.reservations[command.reservation_id], made)
+    reservation = ledger.reservations[(command.sku, command.reservation_id)]
+    return await _finish(repo, ledger, reservation, made)
 
 
 async def release_reservation(
@@ -122,12 +123,12 @@ async def expire_reservations(
     found = [r for r in [await repo.reservation(i) for i in due] if r is not None]
     scope = Scope(
         places=frozenset((r.sku, r.location) for r in found),
-        reservations=frozenset(r.reservation_id for r in found),
+        reservations=frozenset((r.sku, r.reservation_id) for r in found),
     )
     ledger = (await repo.load(scope)).ledger(now)
     made: list[Made] = []
-    for reservation_id in due:
-        reservation = ledger.reservations.get(reservation_id)
+    for found_one in found:
+        reservation = ledger.reservations.get((found_one.sku, found_one.reservation_id))
         if reservation is not None and reservation.status == "open":
             made += release(ledger, reservation, str(uuid.uuid4()), status="expired")
     await _journal(repo, made)
@@ -158,10 +159,10 @@ async def _load_reservation(
         raise ReservationNotFound(reservation_id)
     scope = Scope(
         places=frozenset({(found.sku, found.location)}),
-        reservations=frozenset({reservation_id}),
+        reservations=frozenset({(found.sku, reservation_id)}),
     )
     ledger = (await repo.load(scope)).ledger(now)
-    return ledger, ledger.reservations[reservation_id]
+    return ledger, ledger.reservations[(found.sku, reservation_id)]
 
 
 async def _finish(

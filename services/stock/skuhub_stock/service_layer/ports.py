@@ -15,6 +15,7 @@ from skuhub_stock.domain.ledger import (
     LotKey,
     OrderLineKey,
     Parked,
+    RefKey,
     Reservation,
     SkuFacts,
     Transfer,
@@ -66,8 +67,8 @@ class Scope:
 
     places: frozenset[Place] = frozenset()
     lots: frozenset[LotKey] = frozenset()
-    reservations: frozenset[str] = frozenset()
-    transfers: frozenset[str] = frozenset()
+    reservations: frozenset[RefKey] = frozenset()
+    transfers: frozenset[RefKey] = frozenset()
     order_lines: frozenset[OrderLineKey] = frozenset()
     counts: frozenset[tuple[PositionKey, datetime]] = frozenset()
     products: frozenset[str] = frozenset()
@@ -81,8 +82,8 @@ class Scope:
     def of(cls, movements: Iterable[Movement]) -> Scope:
         places: set[Place] = set()
         lots: set[LotKey] = set()
-        reservations: set[str] = set()
-        transfers: set[str] = set()
+        reservations: set[RefKey] = set()
+        transfers: set[RefKey] = set()
         order_lines: set[OrderLineKey] = set()
         counts: set[tuple[PositionKey, datetime]] = set()
         for m in movements:
@@ -90,9 +91,9 @@ class Scope:
             if m.lot:
                 lots.add((m.sku, m.lot))
             if m.reservation_id:
-                reservations.add(m.reservation_id)
+                reservations.add((m.sku, m.reservation_id))
             if m.transfer_ref:
-                transfers.add(m.transfer_ref)
+                transfers.add((m.sku, m.transfer_ref))
             if m.order_ref:
                 order_lines.add((m.sku, m.location, m.order_ref))
             if m.kind is MovementKind.CYCLE_COUNT:
@@ -114,8 +115,8 @@ class LedgerState:
     positions: list[Position] = field(default_factory=list)
     facts: dict[str, SkuFacts] = field(default_factory=dict)
     lots: dict[LotKey, date] = field(default_factory=dict)
-    reservations: dict[str, Reservation] = field(default_factory=dict)
-    transfers: dict[str, Transfer] = field(default_factory=dict)
+    reservations: dict[RefKey, Reservation] = field(default_factory=dict)
+    transfers: dict[RefKey, Transfer] = field(default_factory=dict)
     order_lines: dict[OrderLineKey, Decimal] = field(default_factory=dict)
     parked: dict[WaitingFor, list[Parked]] = field(default_factory=dict)
     counted_later: dict[tuple[PositionKey, datetime], Decimal] = field(default_factory=dict)

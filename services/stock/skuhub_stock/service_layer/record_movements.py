@@ -57,7 +57,8 @@ async def record_movements(
     """
     result = Recorded()
     new_ids = await repo.record_movements(batch)
-    fresh = [m for m in batch if m.event_id in new_ids]
+    # The first of each new event id: a record delivered twice in one batch applies once.
+    fresh = list({m.event_id: m for m in reversed(batch) if m.event_id in new_ids}.values())[::-1]
     result.duplicates = {m.event_id for m in batch} - new_ids
     if not fresh:
         return result
