@@ -164,6 +164,22 @@ PositiveQuantity = Annotated[
 ]
 """A quantity above zero."""
 
+NonNegativeQuantity = Annotated[
+    Decimal,
+    Field(max_digits=QUANTITY_WHOLE_DIGITS + QUANTITY_DECIMAL_PLACES, decimal_places=6, ge=0),
+    BeforeValidator(_quantity),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "exclusiveMaximum": _QUANTITY_LIMIT},
+                {"type": "string", "pattern": QUANTITY_PATTERN.replace("[+-]?", "\\+?")},
+            ],
+            "description": f"{_QUANTITY_NOTE} Zero or more.",
+        }
+    ),
+]
+"""A quantity of zero or more (a count)."""
+
 # ------------------------------------------------------------------------------- times
 
 EARLIEST_YEAR: Final = 1900
@@ -264,6 +280,7 @@ __all__ = [
     "WHOLE_NUMBER",
     "CalendarDate",
     "Flag",
+    "NonNegativeQuantity",
     "PositiveQuantity",
     "Quantity",
     "Sequence",

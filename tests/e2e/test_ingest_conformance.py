@@ -101,7 +101,7 @@ def test_http_ingest_refuses_what_the_ledger_would_refuse_and_publishes_nothing(
     assert response.status_code == 422, response.text
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "movements", 1, "unit"]
-    assert error["msg"].startswith("unit KGM does not match the position's unit EA")
+    assert "unit KGM cannot be converted to the stock unit EA" in error["msg"]
     fence = upstream.publish_movement(stack.topic(STOCK_MOVED.name), movement(sku, quantity="1"))
     published = records_until(
         stack.infra.kafka_bootstrap,

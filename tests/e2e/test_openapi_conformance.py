@@ -53,6 +53,13 @@ REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]
         # rules against the current positions (state), and the sign of quantity per kind,
         # which the StockMoved contract could state but does not yet.
         "POST /v1/movements": (422,),
+        # 400: the CSV's header row (the content of a text body).
+        "POST /v1/cycle-counts": (400,),
+        # 422: GLN check digits; a unit that does not convert to the SKU's stock unit (state:
+        # the catalog's facts); a quantity of "0" as text, which the positive-quantity
+        # pattern of the contracts does not exclude (docs: left open).
+        "POST /v1/reservations": (422,),
+        "POST /v1/on-hand": (422,),
         # 422: GLN check digits; min_quantity and max_quantity together, min >= 0, max > min
         # (fields of one body).
         "GET /v1/proposals": (422,),

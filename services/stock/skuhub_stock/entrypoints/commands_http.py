@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import Lot
 from skuhub_contracts.identifiers import Gln, Sku, UnitCode
-from skuhub_contracts.values import PositiveQuantity, Quantity
+from skuhub_contracts.values import NonNegativeQuantity, PositiveQuantity, Quantity
 from skuhub_runtime.handling import Decision
-from skuhub_runtime.http import OriginDep, error_responses
+from skuhub_runtime.http import ErrorMessage, OriginDep, error_responses
 from skuhub_runtime.origin import Origin
 from skuhub_stock.domain.commands import (
     ReservationClosed,
@@ -64,7 +64,6 @@ ERROR_STATUSES: dict[type[Exception], int] = {
 """Each refusal of a reservation command and its HTTP status (the app registers them)."""
 
 MAX_TTL_S = 7 * 24 * 3600
-NonNegativeQuantity = Annotated[Quantity, Field(ge=0)]
 
 
 class ReservationRequest(BaseModel):
@@ -143,8 +142,11 @@ IdempotencyKey = Annotated[
     "expiring first; requests for one SKU are served one at a time, so racing requests never "
     "reserve more than there is. 409 with the shortage when there is not enough.",
     responses={
-        409: {"model": Shortage, "description": "Not enough available; or the key was reused."},
-        **error_responses(422, e422="A field is invalid or the unit does not convert."),
+        409: {
+            "model": Shortage | ErrorMessage,
+            "description": "Not enough available (the shortage); or the Idempotency-Key was "
+            "used for another reservation.",
+        },
     },
 )
 async def post_reservation(

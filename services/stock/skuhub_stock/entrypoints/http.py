@@ -454,12 +454,12 @@ async def get_record_accuracy(
     runtime: StockRuntime,
     sku: SkuFilter = None,
     tolerance: Annotated[
-        Decimal, Query(ge=0, le=1, description="Allowed share of the count, 0.02 = 2 %.")
-    ] = Decimal(0),
+        float, Query(ge=0, le=1, description="Allowed share of the count, 0.02 = 2 %.")
+    ] = 0.0,
     limit: Annotated[int, Query(ge=1, le=100_000, description="Newest counts to use.")] = 10_000,
 ) -> RecordAccuracyView:
     found = await runtime.read(lambda uow: uow.ledger.variances_of(sku, limit=limit))
-    measured = record_accuracy((e.variance for e in found), tolerance)
+    measured = record_accuracy((e.variance for e in found), Decimal(str(tolerance)))
     return RecordAccuracyView(
         counts=measured.counts,
         within_tolerance=measured.within_tolerance,
