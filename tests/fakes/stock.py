@@ -56,6 +56,7 @@ class FakeLedgerRepository:
         self._anomalies: list[AnomalyEntry] = []
         self._sequence = 0
         self._kits: dict[Place, KitPosition] = {}
+        self._review_queue: set[Place] = set()
         self.rejections: dict[str, str] = {}
 
     async def record_movements(self, movements: Sequence[ReportedMovement]) -> set[str]:
@@ -121,6 +122,7 @@ class FakeLedgerRepository:
     async def save(self, ledger: Ledger) -> None:
         now = datetime.now(UTC)
         self._positions.update({k: dataclasses.replace(p) for k, p in ledger.changed.items()})
+        self._review_queue |= {k[:2] for k in ledger.changed}
         for key, expires_on in ledger.new_lots.items():
             self._lots.setdefault(key, expires_on)
         for kind, sku, ref in ledger.changed_references:
@@ -148,6 +150,11 @@ class FakeLedgerRepository:
             if event_id in self._journal:
                 entry = self._journal[event_id]
                 self._journal[event_id] = dataclasses.replace(entry, outcome=outcome)
+
+    async def take_review_queue(self, limit: int) -> list[Place]:
+        taken = sorted(self._review_queue)[:limit]
+        self._review_queue -= set(taken)
+        return taken
 
     async def mark_rejected(self, event_id: str, reason: str) -> None:
         if event_id in self._journal:

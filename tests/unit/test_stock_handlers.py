@@ -13,9 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from skuhub_contracts.codec import Envelope
-from skuhub_contracts.events import ReplenishmentProposed, StockLevelChanged, StockMoved
+from skuhub_contracts.events import StockLevelChanged, StockMoved
 from skuhub_runtime.handling import Incoming, Outcome
 from skuhub_stock.entrypoints.handlers import StockHandlers
+from skuhub_stock.service_layer.replenish import review_changed_places
+from skuhub_stock.service_layer.replenishment import ReplenishmentDefaults
 from tests.fakes.stock import FakeStockUnitOfWork
 
 on_stock_moved = StockHandlers().on_stock_moved
@@ -164,17 +166,26 @@ async def test_a_transfer_in_lands_what_was_in_transit() -> None:
 
 
 async def test_available_to_promise_is_never_below_zero() -> None:
-    outcome = await on_stock_moved(
-        FakeStockUnitOfWork(), [moved("receipt", "2", 1), moved("reservation", "5", 2)]
-    )
+    uow = FakeStockUnitOfWork()
+    outcome = await on_stock_moved(uow, [moved("receipt", "2", 1), moved("reservation", "5", 2)])
 
     [event] = levels(outcome)
     assert (event.on_hand, event.reserved, event.available_to_promise) == amounts(2, 5, 0)
+
+
+async def test_a_changed_place_is_reviewed_against_its_reorder_point_later() -> None:
+    uow = FakeStockUnitOfWork()
+    await on_stock_moved(uow, [moved("receipt", "2", 1), moved("reservation", "5", 2)])
+
+    proposals, reviewed = await review_changed_places(
+        uow.ledger, uow.replenishment, ORIGIN, ReplenishmentDefaults(), limit=10
+    )
     # Inventory position 2 - 5 = -3, below a reorder point of 0 (no demand seen yet).
-    [proposal] = [
-        e.payload for e in outcome.emitted if isinstance(e.payload, ReplenishmentProposed)
-    ]
-    assert (proposal.inventory_position, proposal.proposed_quantity) == amounts(-3, 3)
+    assert reviewed == 1
+    assert [(p.inventory_position, p.quantity) for p in proposals] == [amounts(-3, 3)]
+    assert await review_changed_places(
+        uow.ledger, uow.replenishment, ORIGIN, ReplenishmentDefaults(), limit=10
+    ) == ([], 0), "a place is reviewed once per change"
 
 
 async def test_a_cycle_count_sets_on_hand_and_keeps_reservations() -> None:

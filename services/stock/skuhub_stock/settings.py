@@ -19,6 +19,12 @@ class StockSettings(ServiceSettings):
         description="How often the service looks for lots that have expired and reservations "
         "whose time to live has ended: each is handled at most this long after its instant.",
     )
+    review_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often the places the ledger changed are reviewed against their "
+        "reorder points (replenishment-proposed follows at most this long after a change).",
+    )
     parked_gauge_interval_s: float = Field(
         default=5.0, gt=0, description="How often the parked-movement gauges are refreshed."
     )

@@ -25,6 +25,7 @@ from skuhub_stock.adapters.tables import (
     parked,
     positions,
     reservations,
+    review_queue,
     sku_facts,
     transfers,
     variances,
@@ -282,6 +283,25 @@ class SqlLedgerRepository:
             )
         await self._save_outcomes(ledger, now)
 
+    async def take_review_queue(self, limit: int) -> list[Place]:
+        taken = (
+            sa.select(review_queue.c.sku, review_queue.c.location)
+            .order_by(review_queue.c.sku, review_queue.c.location)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("taken")
+        )
+        statement = (
+            sa.delete(review_queue)
+            .where(
+                sa.tuple_(review_queue.c.sku, review_queue.c.location).in_(
+                    sa.select(taken.c.sku, taken.c.location)
+                )
+            )
+            .returning(review_queue.c.sku, review_queue.c.location)
+        )
+        return sorted((r.sku, r.location) for r in await self._conn.execute(statement))
+
     async def _save_positions(self, changed: Iterable[Position], now: datetime) -> None:
         rows = [
             {
@@ -295,6 +315,13 @@ class SqlLedgerRepository:
         ]
         if not rows:
             return
+        await self._conn.execute(
+            insert(review_queue).on_conflict_do_nothing(),
+            [
+                {"sku": s, "location": loc}
+                for s, loc in sorted({(r["sku"], r["location"]) for r in rows})
+            ],
+        )
         statement = insert(positions)
         statement = statement.on_conflict_do_update(
             index_elements=[positions.c.sku, positions.c.location, positions.c.lot],

@@ -271,3 +271,10 @@ sa.Index(
     unique=True,
     postgresql_where=sa.text("status = 'open'"),
 )
+
+review_queue = sa.Table(
+    "review_queue",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("location", sa.Text, primary_key=True),
+)

@@ -12,7 +12,6 @@ from skuhub_stock.adapters.ledger_repository import sql_unit_of_work
 from skuhub_stock.entrypoints import commands_http, cycle_counts_http, replenishment_http
 from skuhub_stock.entrypoints.handlers import StockHandlers, consumers
 from skuhub_stock.entrypoints.http import router
-from skuhub_stock.entrypoints.replenishment_events import replenishment_defaults
 from skuhub_stock.entrypoints.schedules import periodic_jobs
 from skuhub_stock.settings import StockSettings
 
@@ -27,7 +26,7 @@ def create_app(settings: StockSettings | None = None) -> FastAPI:
         settings,
         unit_of_work=sql_unit_of_work,
         migrations_dir=MIGRATIONS,
-        consumers=consumers(StockHandlers(settings.unknown_sku, replenishment_defaults(settings))),
+        consumers=consumers(StockHandlers(settings.unknown_sku)),
         periodic=periodic_jobs(settings),
     )
     return create_http_app(

@@ -35,10 +35,6 @@ from skuhub_stock.domain.positions import Position
 from skuhub_stock.entrypoints.events import stock_levels
 from skuhub_stock.entrypoints.http import PositionView, StockRuntime, position_view
 from skuhub_stock.entrypoints.metrics import RESERVATIONS
-from skuhub_stock.entrypoints.replenishment_events import (
-    replenishment_defaults,
-    to_replenishment_proposed,
-)
 from skuhub_stock.service_layer.commands import (
     Commanded,
     IdempotencyKeyReused,
@@ -50,7 +46,7 @@ from skuhub_stock.service_layer.commands import (
 )
 from skuhub_stock.service_layer.ports import StockUnitOfWork
 from skuhub_stock.service_layer.record_movements import Changed
-from skuhub_stock.service_layer.replenish import replenish
+from skuhub_stock.service_layer.replenish import note_demand
 
 router = APIRouter(prefix="/v1", tags=["commands"])
 
@@ -311,12 +307,9 @@ async def _emitted(
     origin: Origin,
     runtime: StockRuntime,
 ) -> list[Envelope[Any]]:
-    """The stock levels a command changed, and the replenishment proposals they led to."""
-    defaults = replenishment_defaults(runtime.settings)
-    proposals = await replenish(uow.replenishment, ledger, origin.at, defaults)
-    return [origin.envelope(e) for e, _ in stock_levels(changed, kits)] + [
-        origin.envelope(to_replenishment_proposed(p)) for p in proposals
-    ]
+    """The stock levels a command changed (and the demand it shipped, noted)."""
+    await note_demand(uow.replenishment, ledger)
+    return [origin.envelope(e) for e, _ in stock_levels(changed, kits)]
 
 
 def _view(reservation: Reservation) -> ReservationView:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +11,6 @@ from skuhub_contracts.events import ProductChanged, StockMoved
 from skuhub_contracts.subscriptions import STOCK_MOVEMENTS, STOCK_PRODUCTS
 from skuhub_runtime.handling import ConsumerSpec, Incoming, Outcome
 from skuhub_stock.domain.ledger import ACCEPT
-from skuhub_stock.domain.replenishment import Proposal
 from skuhub_stock.entrypoints.events import (
     to_facts,
     to_kit_level_changed,
@@ -19,12 +18,10 @@ from skuhub_stock.entrypoints.events import (
     to_stock_level_changed,
 )
 from skuhub_stock.entrypoints.metrics import observe
-from skuhub_stock.entrypoints.replenishment_events import to_replenishment_proposed
 from skuhub_stock.service_layer.facts import Described, record_facts
 from skuhub_stock.service_layer.ports import StockUnitOfWork
 from skuhub_stock.service_layer.record_movements import Recorded, record_movements
-from skuhub_stock.service_layer.replenish import replenish
-from skuhub_stock.service_layer.replenishment import ReplenishmentDefaults
+from skuhub_stock.service_layer.replenish import note_demand
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +30,6 @@ class StockHandlers:
 
     unknown_sku: str = ACCEPT
     """Movements of SKUs the catalog has not described: accept, quarantine or reject."""
-    replenishment: ReplenishmentDefaults = field(default_factory=ReplenishmentDefaults)
-    """The policy that applies where none is set."""
 
     async def on_stock_moved(
         self, uow: StockUnitOfWork, batch: Sequence[Incoming[StockMoved]]
@@ -48,8 +43,8 @@ class StockHandlers:
         reported = [to_reported(i.envelope) for i in batch]
         now = datetime.now(UTC)
         recorded = await record_movements(uow.ledger, reported, now, unknown_sku=self.unknown_sku)
-        proposals = await replenish(uow.replenishment, recorded.ledger, now, self.replenishment)
-        return _outcome(recorded, batch, proposals)
+        await note_demand(uow.replenishment, recorded.ledger)
+        return _outcome(recorded, batch)
 
     async def on_product_changed(
         self, uow: StockUnitOfWork, batch: Sequence[Incoming[ProductChanged]]
@@ -63,19 +58,13 @@ class StockHandlers:
         ]
         now = datetime.now(UTC)
         recorded = await record_facts(uow.ledger, described, now, unknown_sku=self.unknown_sku)
-        proposals = await replenish(uow.replenishment, recorded.ledger, now, self.replenishment)
-        return _outcome(recorded, batch, proposals)
+        await note_demand(uow.replenishment, recorded.ledger)
+        return _outcome(recorded, batch)
 
 
-def _outcome(
-    recorded: Recorded, batch: Sequence[Incoming[Any]], proposals: Sequence[Proposal]
-) -> Outcome:
+def _outcome(recorded: Recorded, batch: Sequence[Incoming[Any]]) -> Outcome:
     observe(recorded.ledger)
     by_id = {incoming.id: incoming for incoming in batch}
-    cause_at = {
-        key[:2]: by_id.get(causes[-1], batch[-1])
-        for key, causes in (recorded.ledger.causes.items() if recorded.ledger else ())
-    }
     emitted = []
     for changed in recorded.changed:
         # A movement parked in an earlier batch is not in this one: the event that let it
@@ -89,9 +78,6 @@ def _outcome(
         )
     for kit in recorded.kits:
         emitted.append(by_id.get(kit.cause, batch[-1]).derive(to_kit_level_changed(kit)))
-    for proposal in proposals:
-        cause = cause_at.get((proposal.sku, proposal.location), batch[-1])
-        emitted.append(cause.derive(to_replenishment_proposed(proposal)))
     return Outcome(
         emitted=emitted,
         rejected=recorded.rejected,

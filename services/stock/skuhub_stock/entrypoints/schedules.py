@@ -10,9 +10,14 @@ from skuhub_runtime.origin import Origin
 from skuhub_runtime.periodic import PeriodicJob
 from skuhub_stock.entrypoints.events import stock_levels
 from skuhub_stock.entrypoints.metrics import RESERVATIONS, observe, refresh_parked_gauges
+from skuhub_stock.entrypoints.replenishment_events import (
+    replenishment_defaults,
+    to_replenishment_proposed,
+)
 from skuhub_stock.service_layer.commands import expire_reservations
 from skuhub_stock.service_layer.ports import StockUnitOfWork
 from skuhub_stock.service_layer.record_movements import changes_of, expire_lots
+from skuhub_stock.service_layer.replenish import review_changed_places
 from skuhub_stock.settings import StockSettings
 
 EXPIRY_BATCH = 500
@@ -42,9 +47,30 @@ async def expire_due_reservations(uow: StockUnitOfWork, now: datetime) -> Decisi
     )
 
 
+REVIEW_BATCH = 500
+
+
+def review_job(settings: StockSettings) -> PeriodicJob[StockUnitOfWork]:
+    """Review the places the ledger changed against their reorder points; publish proposals."""
+    defaults = replenishment_defaults(settings)
+
+    async def review_changed(uow: StockUnitOfWork, now: datetime) -> Decision[bool]:
+        proposals, reviewed = await review_changed_places(
+            uow.ledger, uow.replenishment, now, defaults, REVIEW_BATCH
+        )
+        origin = Origin(None, None, source="/skuhub/stock/replenishment")
+        return Decision(
+            value=reviewed >= REVIEW_BATCH,
+            emitted=[origin.envelope(to_replenishment_proposed(p)) for p in proposals],
+        )
+
+    return PeriodicJob("stock-replenishment-review", review_changed, settings.review_interval_s)
+
+
 def periodic_jobs(settings: StockSettings) -> list[PeriodicJob[StockUnitOfWork]]:
     interval = settings.expiry_check_interval_s
     return [
+        review_job(settings),
         PeriodicJob("stock-lot-expiry", expire_due_lots, interval),
         PeriodicJob("stock-reservation-expiry", expire_due_reservations, interval),
         PeriodicJob("stock-parked-gauges", refresh_parked_gauges, settings.parked_gauge_interval_s),

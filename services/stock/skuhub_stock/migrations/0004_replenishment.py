@@ -1,4 +1,5 @@
-"""Replenishment: daily demand per SKU and location, policies, proposals.
+"""Replenishment: daily demand per SKU and location, policies, proposals, and the queue of
+places to review.
 
 Revision ID: 0004
 Revises: 0003
@@ -14,6 +15,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Places the ledger changed, waiting for the periodic review against reorder points.
+    op.create_table(
+        "review_queue",
+        sa.Column("sku", sa.Text, primary_key=True),
+        sa.Column("location", sa.Text, primary_key=True),
+    )
     op.create_table(
         "daily_demand",
         sa.Column("sku", sa.Text, primary_key=True),
@@ -75,6 +82,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("review_queue")
     op.drop_table("replenishment_proposals")
     op.drop_table("replenishment_policies")
     op.drop_table("daily_demand")

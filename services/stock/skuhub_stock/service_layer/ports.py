@@ -182,7 +182,12 @@ class LedgerRepository(Protocol):
     async def save(self, ledger: Ledger) -> None:
         """Store everything ``ledger`` changed: positions, new lots, the reservations,
         transfers and order lines it touched, effects on hand, variances, anomalies,
-        parked and no-longer-parked movements, superseded counts."""
+        parked and no-longer-parked movements, superseded counts; and queue the places it
+        changed for replenishment's review."""
+
+    async def take_review_queue(self, limit: int) -> list[Place]:
+        """Up to ``limit`` places that changed since replenishment last reviewed them,
+        taken off the queue (``save`` queues every place it changes)."""
 
     async def mark_rejected(self, event_id: str, reason: str) -> None:
         """Note in the journal why a movement was refused; it stays journaled (a redelivery is

@@ -1,13 +1,22 @@
-"""Use case: after the ledger changed, note the demand it saw and review the places it
-changed against their reorder points (docs/replenishment.md)."""
+"""Use cases joining the ledger and replenishment (docs/replenishment.md).
+
+Per batch, only the demand the ledger saw is noted (one statement). The review against
+reorder points is periodic, as the review period of the policy suggests: the ledger queues
+the places it changed, and a job reviews them a few hundred at a time, off the path of
+movements and commands.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from skuhub_stock.domain.ledger import Ledger
+from skuhub_stock.domain.movements import Place
+from skuhub_stock.domain.positions import Position
 from skuhub_stock.domain.replenishment import DemandNoted, PositionFigures, Proposal
+from skuhub_stock.service_layer.ports import LedgerRepository, Scope
 from skuhub_stock.service_layer.replenishment import (
     ReplenishmentDefaults,
     ReplenishmentRepository,
@@ -16,16 +25,10 @@ from skuhub_stock.service_layer.replenishment import (
 )
 
 
-async def replenish(
-    repo: ReplenishmentRepository,
-    ledger: Ledger | None,
-    now: datetime,
-    defaults: ReplenishmentDefaults,
-) -> list[Proposal]:
-    """Note the ledger's shipments and lost sales; propose where a changed place fell to its
-    reorder point. Inventory position counts sellable units only (not held or expired)."""
-    if ledger is None:
-        return []
+async def note_demand(repo: ReplenishmentRepository, ledger: Ledger | None) -> None:
+    """Add the shipments and lost sales the ledger applied to the daily demand."""
+    if ledger is None or not ledger.demand:
+        return
     await note_demands(
         repo,
         (
@@ -33,21 +36,44 @@ async def replenish(
             for d in ledger.demand
         ),
     )
-    places = sorted({key[:2] for key in ledger.changed})
+
+
+async def review_changed_places(
+    ledger_repo: LedgerRepository,
+    repo: ReplenishmentRepository,
+    now: datetime,
+    defaults: ReplenishmentDefaults,
+    limit: int,
+) -> tuple[list[Proposal], int]:
+    """Review up to ``limit`` queued places against their reorder points: the proposals
+    made, and how many places were reviewed. Inventory position counts sellable units only
+    (not held or expired)."""
+    places = await ledger_repo.take_review_queue(limit)
+    if not places:
+        return [], 0
+    state = await ledger_repo.load(Scope(places=frozenset(places)), lock=False)
+    figures = _figures(places, state.positions)
+    return await review(repo, figures, now.astimezone(UTC), defaults=defaults), len(places)
+
+
+def _figures(places: Sequence[Place], positions: Sequence[Position]) -> list[PositionFigures]:
+    lots: dict[Place, list[Position]] = {}
+    for position in positions:
+        lots.setdefault(position.key[:2], []).append(position)
     figures = []
-    for place in places:
-        lots = ledger.at(place)
-        if not lots:
+    for place in sorted(set(places)):
+        found = lots.get(place)
+        if not found:
             continue
         figures.append(
             PositionFigures(
                 sku=place[0],
                 location=place[1],
-                unit=lots[0].unit,
-                on_hand=sum((p.sellable for p in lots), Decimal(0)),
-                reserved=sum((p.reserved for p in lots), Decimal(0)),
-                in_transit=sum((p.in_transit for p in lots), Decimal(0)),
-                incoming=sum((p.incoming for p in lots), Decimal(0)),
+                unit=found[0].unit,
+                on_hand=sum((p.sellable for p in found), Decimal(0)),
+                reserved=sum((p.reserved for p in found), Decimal(0)),
+                in_transit=sum((p.in_transit for p in found), Decimal(0)),
+                incoming=sum((p.incoming for p in found), Decimal(0)),
             )
         )
-    return await review(repo, figures, now.astimezone(UTC), defaults=defaults)
+    return figures
