@@ -50,8 +50,13 @@ def redelivered(incoming: Incoming[StockMoved]) -> Incoming[StockMoved]:
 
 
 def levels(outcome: Outcome) -> list[StockLevelChanged]:
-    """The stock-level-changed events emitted (not replenishment's proposals)."""
-    return [e.payload for e in outcome.emitted if isinstance(e.payload, StockLevelChanged)]
+    """The stock-level-changed events emitted, each read back through the contract (the
+    handler builds them without validation)."""
+    return [
+        StockLevelChanged.model_validate_json(e.payload.model_dump_json())
+        for e in outcome.emitted
+        if isinstance(e.payload, StockLevelChanged)
+    ]
 
 
 def level(**fields: Any) -> dict[str, Any]:

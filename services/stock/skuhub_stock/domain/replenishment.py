@@ -260,6 +260,14 @@ def croston_sba(series: Sequence[float]) -> float:
 
 
 @cache
+def load_numeric_libraries() -> None:
+    """Import scipy and statsforecast now (about 1.7 s together) rather than on the first
+    review that needs them; the service calls this in a worker thread at start, so its
+    event loop never waits for the import."""
+    import scipy.stats  # noqa: F401
+    import statsforecast.models  # noqa: F401
+
+
 def z_value(service_level: float) -> float:
     """The standard normal quantile of the service level (1.645 for 0.95)."""
     from scipy.stats import norm  # ~0.5 s to import: on first use
