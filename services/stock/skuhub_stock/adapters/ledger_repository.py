@@ -207,18 +207,42 @@ class SqlLedgerRepository:
                 state.parked.setdefault(waiting_for, []).append(
                     Parked(r["event_id"], waiting_for, _to_movement(r))
                 )
-        for key, occurred_at in sorted(scope.counts):
-            later = await self._conn.scalar(
-                sa.select(sa.func.coalesce(sa.func.sum(effects.c.on_hand), 0)).where(
-                    effects.c.sku == key[0],
-                    effects.c.location == key[1],
-                    effects.c.lot == key[2],
-                    effects.c.occurred_at > occurred_at,
-                    ~effects.c.absorbed,
+        if scope.counts:
+            state.counted_later = await self._counted_later(sorted(scope.counts))
+        return state
+
+    async def _counted_later(
+        self, counts: list[tuple[PositionKey, datetime]]
+    ) -> dict[tuple[PositionKey, datetime], Decimal]:
+        """For each count, the on-hand effects at its position that happened after it (one
+        statement for the batch's counts)."""
+        wanted = sa.values(
+            sa.column("sku", sa.Text),
+            sa.column("location", sa.Text),
+            sa.column("lot", sa.Text),
+            sa.column("counted_at", sa.DateTime(timezone=True)),
+            name="wanted",
+        ).data([(*key, occurred_at) for key, occurred_at in counts])
+        later = sa.func.coalesce(sa.func.sum(effects.c.on_hand), 0)
+        statement = (
+            sa.select(wanted.c.sku, wanted.c.location, wanted.c.lot, wanted.c.counted_at, later)
+            .select_from(
+                wanted.outerjoin(
+                    effects,
+                    sa.and_(
+                        effects.c.sku == wanted.c.sku,
+                        effects.c.location == wanted.c.location,
+                        effects.c.lot == wanted.c.lot,
+                        effects.c.occurred_at > wanted.c.counted_at,
+                        ~effects.c.absorbed,
+                    ),
                 )
             )
-            state.counted_later[(key, occurred_at)] = Decimal(later or 0)
-        return state
+            .group_by(wanted.c.sku, wanted.c.location, wanted.c.lot, wanted.c.counted_at)
+        )
+        return {
+            ((r[0], r[1], r[2]), r[3]): Decimal(r[4]) for r in await self._conn.execute(statement)
+        }
 
     async def save(self, ledger: Ledger) -> None:
         now = datetime.now(UTC)
