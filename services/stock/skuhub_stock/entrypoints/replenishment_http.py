@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -340,20 +341,7 @@ async def accept_proposal(
     runtime: ReplenishmentRuntime,
     body: Annotated[DecisionRequest | None, Body(openapi_examples=_DECISION_EXAMPLES)] = None,
 ) -> DecidedView:
-    decision = body or DecisionRequest()
-
-    async def decide(uow: ReplenishmentUnitOfWork) -> Decision[Proposal]:
-        return Decision(
-            await use_cases.accept(
-                uow.replenishment,
-                proposal_id,
-                datetime.now(UTC),
-                by=decision.decided_by,
-                note=decision.note,
-            )
-        )
-
-    return DecidedView.of(await runtime.execute(decide))
+    return await _decide(runtime, proposal_id, body, use_cases.accept)
 
 
 @router.post(
@@ -369,18 +357,27 @@ async def dismiss_proposal(
     runtime: ReplenishmentRuntime,
     body: Annotated[DecisionRequest | None, Body(openapi_examples=_DECISION_EXAMPLES)] = None,
 ) -> DecidedView:
+    return await _decide(runtime, proposal_id, body, use_cases.dismiss)
+
+
+async def _decide(
+    runtime: ReplenishmentRuntime,
+    proposal_id: str,
+    body: DecisionRequest | None,
+    decision_of: Callable[..., Awaitable[Proposal]],
+) -> DecidedView:
+    """Accept or dismiss a proposal (``decision_of``) in one transaction."""
     decision = body or DecisionRequest()
 
     async def decide(uow: ReplenishmentUnitOfWork) -> Decision[Proposal]:
-        return Decision(
-            await use_cases.dismiss(
-                uow.replenishment,
-                proposal_id,
-                datetime.now(UTC),
-                by=decision.decided_by,
-                note=decision.note,
-            )
+        decided = await decision_of(
+            uow.replenishment,
+            proposal_id,
+            datetime.now(UTC),
+            by=decision.decided_by,
+            note=decision.note,
         )
+        return Decision(decided)
 
     return DecidedView.of(await runtime.execute(decide))
 
