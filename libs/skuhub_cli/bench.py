@@ -24,7 +24,10 @@ schema prefix, so no case sees another's records or rows. The cases, in order:
 7. **stock reads and commands** (``--positions N``) — stock alone on N stored positions:
    position reads' latency, and racing reservations' rate with a check that none
    oversold (:mod:`skuhub_cli.bench_commands`).
-8. **accuracy** after each run: the stock ledger against the generator's
+8. **a retailer's size** (``--realistic N``, 1,000,000 in the full run) — N movements over
+   50,000 SKUs x 20 locations, Zipf-skewed, drained by stock against a pass-through of the
+   same records (:mod:`skuhub_cli.bench_realistic`).
+9. **accuracy** after each run: the stock ledger against the generator's
    oracle; the gateway's projection against the stock ledger
    (:mod:`skuhub_cli.bench_accuracy`).
 
@@ -60,6 +63,7 @@ from skuhub_cli.bench_commands import commands_case
 from skuhub_cli.bench_latency import latency_case
 from skuhub_cli.bench_options import BenchOptions
 from skuhub_cli.bench_probes import RssSampler, machine
+from skuhub_cli.bench_realistic import realistic_case
 from skuhub_cli.bench_report import BenchReport, Row, print_report, write_report
 from skuhub_cli.bench_scale import scale_cases
 from skuhub_cli.bench_session import BenchSession
@@ -115,6 +119,8 @@ async def _run(options: BenchOptions, console: Console, report: BenchReport) -> 
                         await backlog_case(session)
                     if options.positions:
                         await commands_case(session, options.positions)
+                    if options.realistic:
+                        await realistic_case(session, options.realistic)
                     await latency_case(session)
         report.complete = True
     except BaseException:

@@ -20,6 +20,7 @@ QUICK_PRODUCT_MODELS = 500
 FULL_PRODUCT_MODELS = 1_500
 QUICK_POSITIONS = 100_000
 FULL_POSITIONS = 1_000_000
+FULL_REALISTIC = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,8 @@ class BenchOptions:
     """Counts of stock instances: when given, only the scale-out cases run."""
     positions: int = QUICK_POSITIONS
     """Stored positions under the stock reads and reservations case (0: skip it)."""
+    realistic: int = 0
+    """Movements of the retailer-size stream (50,000 SKUs x 20 locations; 0: skip it)."""
 
     @classmethod
     def build(
@@ -55,6 +58,7 @@ class BenchOptions:
         backlog: int = 0,
         replicas: Sequence[int] = (),
         positions: int | None = None,
+        realistic: int | None = None,
     ) -> BenchOptions:
         return cls(
             quick=quick,
@@ -72,6 +76,7 @@ class BenchOptions:
             positions=positions
             if positions is not None
             else (QUICK_POSITIONS if quick else FULL_POSITIONS),
+            realistic=realistic if realistic is not None else (0 if quick else FULL_REALISTIC),
         )
 
     def command(self) -> str:
@@ -91,7 +96,7 @@ class BenchOptions:
             parts += ["--backlog", str(self.backlog)]
         if self.replicas:
             parts += ["--replicas", ",".join(str(r) for r in self.replicas)]
-        parts += ["--positions", str(self.positions)]
+        parts += ["--positions", str(self.positions), "--realistic", str(self.realistic)]
         return shlex.join(parts)
 
     def summary(self) -> dict[str, Any]:
@@ -107,6 +112,7 @@ class BenchOptions:
             "backlog": self.backlog,
             "replicas": list(self.replicas),
             "positions": self.positions,
+            "realistic": self.realistic,
         }
 
     def traffic(self, movements: int) -> TrafficConfig:

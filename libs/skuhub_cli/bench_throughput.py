@@ -61,7 +61,7 @@ async def throughput_cases(session: BenchSession) -> None:
         await produce_flat_out(session.bootstrap, bench_in, valid)
 
     group_name = f"{settings.topic_prefix}bench-pass-through"
-    baseline = await _baseline(session, bench_in, bench_out, group_name, len(valid))
+    baseline = await baseline_case(session, bench_in, bench_out, group_name, len(valid))
     await consumer_case(session, group, STOCK_MOVEMENTS, baseline, outbox=True)
     await stock_accuracy(session, "throughput", group.wiring, deliveries)
     await consumer_case(session, group, OFFER_PROJECTION, baseline, outbox=False)
@@ -79,9 +79,16 @@ async def throughput_cases(session: BenchSession) -> None:
     await consumer_case(session, group, LIFECYCLE_PRODUCTS, baseline, outbox=True)
 
 
-async def _baseline(
-    session: BenchSession, source: str, sink: str, group: str, expected: int
+async def baseline_case(
+    session: BenchSession,
+    source: str,
+    sink: str,
+    group: str,
+    expected: int,
+    *,
+    case: str = "baseline",
 ) -> float:
+    """Consume ``source`` and produce to ``sink`` with no processing: the physical limit."""
     with session.step("Pass-through baseline (consume → produce)", total=expected) as update:
         result = await pass_through(
             session.bootstrap,
@@ -94,14 +101,14 @@ async def _baseline(
         )
     session.report.add(
         Row(
-            "baseline",
+            case,
             "pass-through",
             result.rate,
             "rec/s",
             note=f"{result.records:,} records in {result.seconds:.2f}s, no processing",
         )
     )
-    session.report.details["baseline"] = asdict(result)
+    session.report.details[case] = asdict(result)
     session.done(f"pass-through baseline: {result.rate:,.0f} records/s")
     return result.rate
 

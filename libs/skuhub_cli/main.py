@@ -379,6 +379,15 @@ def bench(
             "(default: 100,000 quick, 1,000,000; 0: skip).",
         ),
     ] = None,
+    realistic: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Movements of a retailer-size stream (50,000 SKUs x 20 locations, Zipf "
+            "demand) the stock service drains against a pass-through of the same records "
+            "(default: 0 quick, 1,000,000; 0: skip).",
+        ),
+    ] = None,
 ) -> None:
     """Benchmark the services on the embedded stack: throughput against a pass-through
     baseline, end-to-end latency at fixed rates, accuracy against the generator's oracle,
@@ -416,6 +425,7 @@ def bench(
         seed=seed,
         backlog=backlog,
         positions=positions,
+        realistic=realistic,
     )
     _interrupt_on_signals()
     try:

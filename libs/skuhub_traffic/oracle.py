@@ -164,6 +164,8 @@ class StockModel:
     def __init__(self, catalog: Mapping[str, StockFacts] | None = None) -> None:
         self.catalog: Mapping[str, StockFacts] = catalog or {}
         self.positions: dict[PositionKey, _Position] = {}
+        self.lots_at: dict[Place, list[str]] = {}
+        """(sku, location) -> its lots ("" for stock without one), as positions appear."""
         self.lots: dict[tuple[str, str], date] = {}
         """(sku, lot) -> its one expiry date."""
         self.order_lines: dict[tuple[str, str, str], Decimal] = {}
@@ -271,6 +273,7 @@ class StockModel:
             facts = self._facts(key[0])
             stock_unit = facts.unit if facts is not None else (unit or "EA")
             found = self.positions[key] = _Position(stock_unit)
+            self.lots_at.setdefault(key[:2], []).append(key[2])
         return found
 
     def expires_on(self, key: PositionKey) -> date | None:
@@ -288,9 +291,9 @@ class StockModel:
 
     def location_available_to_promise(self, place: Place, now: datetime) -> Decimal:
         total = ZERO
-        for key, p in self.positions.items():
-            if key[:2] == place:
-                total += self.sellable(key, now) - p.reserved
+        for lot in self.lots_at.get(place, ()):
+            key = (*place, lot)
+            total += self.sellable(key, now) - self.positions[key].reserved
         return max(total, ZERO)
 
     def incoming(self, key: PositionKey) -> Decimal:
@@ -304,7 +307,9 @@ class StockModel:
         """Lots an outbound movement takes, in order: FEFO when it names no lot."""
         if r.lot:
             return [(r.lot, q)]
-        lots = [k for k in self.positions if k[:2] == (r.sku, r.location) and k[2]]
+        lots = [
+            (r.sku, r.location, lot) for lot in self.lots_at.get((r.sku, r.location), ()) if lot
+        ]
         if not lots:
             return [("", q)]
 
