@@ -39,7 +39,7 @@ fmt: setup ## Fix what ruff can fix and format the code
 	$(BIN)/ruff format .
 
 .PHONY: bench bench-quick bench-backlog
-bench: setup ## Benchmark on the embedded stack (throughput, latency, accuracy, memory; ~5 min)
+bench: setup ## Benchmark on the embedded stack (throughput, latency, accuracy, memory, a million movements; ~25 min)
 	$(BIN)/skuhub bench
 
 bench-quick: setup ## The short benchmark (under 2 minutes); results in bench-results/
