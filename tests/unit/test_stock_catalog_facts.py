@@ -90,3 +90,18 @@ async def test_a_movement_of_an_unknown_sku_is_refused_when_so_configured() -> N
         "m1": "COFFEE is not in the catalog: publish its product first "
         "(movements of unknown SKUs are rejected by this service's setting)"
     }
+
+
+async def test_a_kit_described_after_its_components_are_stocked_has_its_availability() -> None:
+    repo = FakeLedgerRepository()
+    await record_movements(
+        repo, [received("BOARD", 3), received("PIECE", 96), received("PIECE", 40, THERE)], NOW
+    )
+    chess = SkuFacts("EA", components=(("BOARD", D(1)), ("PIECE", D(32))))
+    described = await record_facts(
+        repo, [Described("CHESS", chess, 1, "p1")], NOW, unknown_sku="accept"
+    )
+    assert [(k.location, k.available, k.version, k.cause) for k in described.kits] == [
+        (THERE, D(0), 1, "p1"),
+        (HERE, D(3), 1, "p1"),
+    ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
-from skuhub_stock.domain.kits import KitPosition, kit_available
+from skuhub_stock.domain.kits import Kit, KitPosition, kit_available
 from skuhub_stock.domain.ledger import Ledger
 from skuhub_stock.domain.movements import Place
 from skuhub_stock.domain.positions import Position, location_available_to_promise
@@ -34,6 +35,28 @@ async def refresh_kits(repo: LedgerRepository, ledger: Ledger) -> list[KitPositi
         for (sku, location), cause in causes.items():
             if sku in members:
                 targets[(kit.sku, location)] = cause
+    return await recompute_kits(repo, kits, targets)
+
+
+async def redefine_kits(
+    repo: LedgerRepository, kits: Sequence[tuple[Kit, str]]
+) -> list[KitPosition]:
+    """Kits whose components may have changed (``(kit, cause)``), at every location one of
+    their components is stocked."""
+    targets: dict[Place, str] = {}
+    for kit, cause in kits:
+        for component, _ in kit.components:
+            for position in await repo.positions_of(component):
+                targets[(kit.sku, position.location)] = cause
+    return await recompute_kits(repo, {kit.sku: kit for kit, _ in kits}, targets)
+
+
+async def recompute_kits(
+    repo: LedgerRepository, kits: Mapping[str, Kit], targets: Mapping[Place, str]
+) -> list[KitPosition]:
+    """Each target kit's availability at its location (``(kit SKU, location)`` -> the
+    cause), from its components' positions read under the kits' locks; save and return the
+    kits whose availability changed (or that are new)."""
     if not targets:
         return []
     await repo.load(Scope(places=frozenset(targets)))  # the kits' locks
