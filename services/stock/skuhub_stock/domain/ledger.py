@@ -215,7 +215,7 @@ class Ledger:
                 )
             self._park(Parked(cause, ("product", movement.sku, ""), movement))
             return
-        quantity = self._checked_quantity(movement)
+        quantity = self.quantity_in_stock_unit(movement)
         expires_on = self._checked_expiry(movement)
         waiting_for = self._waits_for(movement)
         if movement.kind in INBOUND and movement.lot and expires_on:
@@ -309,9 +309,6 @@ class Ledger:
         Raises:
             MovementRejected: the unit does not convert (or the places keep different units).
         """
-        return self._checked_quantity(movement)
-
-    def _checked_quantity(self, movement: Movement) -> Decimal:
         facts = self.facts.get(movement.sku)
         packs = facts.packs if facts is not None else {}
         stock_unit = self.stock_unit(movement.sku, movement.places[0], movement.unit)
