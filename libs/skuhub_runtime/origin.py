@@ -25,13 +25,20 @@ class Origin:
         self.source = source
         self.at = datetime.now(UTC)
 
-    def envelope(self, payload: EventPayload, *, time: datetime | None = None) -> Envelope[Any]:
-        """An event caused by this request (``time``: when it happened, default now)."""
+    def envelope(
+        self,
+        payload: EventPayload,
+        *,
+        time: datetime | None = None,
+        origin_time: datetime | None = None,
+    ) -> Envelope[Any]:
+        """An event caused by this request (``time``: when it happened, default now;
+        ``origin_time``: when its change came in, default this request's arrival)."""
         return Envelope(
             payload=payload,
             source=self.source,
             time=time or self.at,
-            origin_time=self.at,
+            origin_time=origin_time or self.at,
             traceparent=self.traceparent,
             tracestate=self.tracestate,
         )

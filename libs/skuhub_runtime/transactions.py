@@ -59,9 +59,15 @@ class Transactions(Generic[U]):
         return decision.value
 
     async def read(self, query: Callable[[U], Awaitable[R]]) -> R:
-        """Run a query against the unit of work (no writes are kept)."""
+        """Run a query against the unit of work, outside a transaction.
+
+        Each statement sees what was committed when it started: no BEGIN and ROLLBACK round
+        trips around a read. A query that needs one snapshot across several statements
+        runs in :meth:`begin` instead.
+        """
         async with self._engine.connect() as conn:
-            return await query(self._unit_of_work(conn))
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await query(self._unit_of_work(autocommit))
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[tuple[AsyncConnection, U]]:

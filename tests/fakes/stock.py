@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -195,15 +195,18 @@ class FakeLedgerRepository:
         )
         return [key for _, key in due[:limit]]
 
-    async def reservation(
-        self, reservation_id: str | None = None, *, idempotency_key: str | None = None
-    ) -> Reservation | None:
+    async def reservation(self, reservation_id: str) -> Reservation | None:
         for found in self._reservations.values():
-            if (reservation_id is not None and found.reservation_id == reservation_id) or (
-                reservation_id is None and found.idempotency_key == idempotency_key
-            ):
+            if found.reservation_id == reservation_id:
                 return copy.deepcopy(found)
         return None
+
+    async def reservations_with_keys(self, keys: Collection[str]) -> dict[str, Reservation]:
+        return {
+            r.idempotency_key: copy.deepcopy(r)
+            for r in self._reservations.values()
+            if r.idempotency_key is not None and r.idempotency_key in keys
+        }
 
     async def reservations_due_to_expire(self, now: datetime, limit: int) -> list[str]:
         due = sorted(

@@ -34,7 +34,8 @@ async def fails(name: str) -> dict[str, str]:
 
 
 def _app() -> Any:
-    runtime = cast(ServiceRuntime[Any], SimpleNamespace(service="test"))
+    settings = SimpleNamespace(otel_exporter="none")
+    runtime = cast(ServiceRuntime[Any], SimpleNamespace(service="test", settings=settings))
     return create_app(runtime, title="test", description="test", routers=[router])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -550,12 +550,8 @@ class SqlLedgerRepository:
         )
 
     async def positions_of(self, sku: str) -> list[Position]:
-        statement = (
-            sa.select(positions)
-            .where(positions.c.sku == sku)
-            .order_by(positions.c.location, positions.c.lot)
-        )
-        return [_to_position(row) for row in (await self._conn.execute(statement)).mappings()]
+        rows = await self._conn.execute(_POSITIONS_OF, {"sku": sku})
+        return [_to_position(row) for row in rows.mappings()]
 
     async def positions_due_to_expire(self, now: datetime, limit: int) -> list[PositionKey]:
         statement = (
@@ -572,16 +568,15 @@ class SqlLedgerRepository:
         )
         return [(r.sku, r.location, r.lot) for r in await self._conn.execute(statement)]
 
-    async def reservation(
-        self, reservation_id: str | None = None, *, idempotency_key: str | None = None
-    ) -> Reservation | None:
-        column, value = (
-            (reservations.c.reservation_id, reservation_id)
-            if reservation_id is not None
-            else (reservations.c.idempotency_key, idempotency_key)
-        )
-        row = (await self._conn.execute(sa.select(reservations).where(column == value))).first()
+    async def reservation(self, reservation_id: str) -> Reservation | None:
+        statement = sa.select(reservations).where(reservations.c.reservation_id == reservation_id)
+        row = (await self._conn.execute(statement)).first()
         return _to_reservation(row._mapping) if row is not None else None
+
+    async def reservations_with_keys(self, keys: Collection[str]) -> dict[str, Reservation]:
+        statement = sa.select(reservations).where(reservations.c.idempotency_key.in_(sorted(keys)))
+        rows = (await self._conn.execute(statement)).mappings()
+        return {r["idempotency_key"]: _to_reservation(r) for r in rows}
 
     async def reservations_due_to_expire(self, now: datetime, limit: int) -> list[str]:
         statement = (
@@ -690,6 +685,14 @@ def _to_entry(row: sa.RowMapping) -> JournalEntry:
     return JournalEntry(
         row["journal_seq"], reported, row["recorded_at"], row["rejected_reason"], row["outcome"]
     )
+
+
+_POSITIONS_OF = (
+    sa.select(positions)
+    .where(positions.c.sku == sa.bindparam("sku"))
+    .order_by(positions.c.location, positions.c.lot)
+)
+"""A SKU's positions: built once, the hottest read (a statement per call costs a tenth)."""
 
 
 def _to_position(row: sa.RowMapping) -> Position:

@@ -12,6 +12,7 @@ from skuhub_stock.adapters.ledger_repository import sql_unit_of_work
 from skuhub_stock.entrypoints import commands_http, cycle_counts_http, replenishment_http
 from skuhub_stock.entrypoints.handlers import StockHandlers, consumers
 from skuhub_stock.entrypoints.http import router
+from skuhub_stock.entrypoints.reservation_desk import ReservationDesk
 from skuhub_stock.entrypoints.schedules import periodic_jobs
 from skuhub_stock.settings import StockSettings
 
@@ -29,7 +30,7 @@ def create_app(settings: StockSettings | None = None) -> FastAPI:
         consumers=consumers(StockHandlers(settings.unknown_sku)),
         periodic=periodic_jobs(settings),
     )
-    return create_http_app(
+    app = create_http_app(
         runtime,
         title="skuhub stock",
         description="Inventory ledger per SKU x location (GLN) x lot: movements in, positions out; "
@@ -37,6 +38,8 @@ def create_app(settings: StockSettings | None = None) -> FastAPI:
         routers=[router, commands_http.router, cycle_counts_http.router, replenishment_http.router],
         errors={**commands_http.ERROR_STATUSES, **replenishment_http.ERROR_STATUSES},
     )
+    app.state.reservation_desk = ReservationDesk(runtime)
+    return app
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,12 +35,12 @@ from skuhub_stock.domain.positions import Position
 from skuhub_stock.entrypoints.events import stock_levels
 from skuhub_stock.entrypoints.http import PositionView, StockRuntime, position_view
 from skuhub_stock.entrypoints.metrics import RESERVATIONS
+from skuhub_stock.entrypoints.reservation_desk import ReservationDesk
 from skuhub_stock.service_layer.commands import (
     Commanded,
     IdempotencyKeyReused,
     ReservationNotFound,
     confirm_reservation,
-    make_reservation,
     release_reservation,
     set_on_hand,
 )
@@ -117,6 +117,14 @@ class Shortage(BaseModel):
     unit: str
 
 
+async def reservation_desk(request: Request) -> ReservationDesk:
+    desk: ReservationDesk = request.app.state.reservation_desk
+    return desk
+
+
+ReservationDeskDep = Annotated[ReservationDesk, Depends(reservation_desk)]
+"""The app's one desk: reservations of every request go through it (one at a time per SKU)."""
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -147,7 +155,7 @@ IdempotencyKey = Annotated[
 )
 async def post_reservation(
     request: ReservationRequest,
-    runtime: StockRuntime,
+    desk: ReservationDeskDep,
     origin: OriginDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -164,7 +172,7 @@ async def post_reservation(
         idempotency_key=idempotency_key,
     )
     try:
-        done = await _run(runtime, origin, lambda uow: make_reservation(uow.ledger, command, now))
+        done = await desk.reserve(command, origin)
     except ReservationRefused as refused:
         RESERVATIONS.labels("refused").inc()
         body = Shortage(

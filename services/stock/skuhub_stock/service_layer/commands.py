@@ -9,6 +9,7 @@ from datetime import datetime
 
 from skuhub_stock.domain.commands import (
     Made,
+    ReservationRefused,
     ReserveCommand,
     SetQuantityCommand,
     confirm,
@@ -18,6 +19,7 @@ from skuhub_stock.domain.commands import (
 )
 from skuhub_stock.domain.kits import KitPosition
 from skuhub_stock.domain.ledger import Ledger, Reservation
+from skuhub_stock.domain.movements import MovementRejected
 from skuhub_stock.domain.positions import Position
 from skuhub_stock.service_layer.kits import settle
 from skuhub_stock.service_layer.ports import LedgerRepository, ReportedMovement, Scope
@@ -52,35 +54,70 @@ class Commanded:
     kits: list[KitPosition] = field(default_factory=list)
     replayed: bool = False
     ledger: Ledger | None = None
+    event_ids: list[str] = field(default_factory=list)
+    """The journaled movements the command made (their ids cause the changed positions)."""
 
 
-async def make_reservation(
-    repo: LedgerRepository, command: ReserveCommand, now: datetime
-) -> Commanded:
-    """Reserve, or return the reservation made before under the same idempotency key.
+@dataclass
+class Reserved:
+    """A batch of reservation commands made in one transaction: the answer to each, in
+    order (a reservation, or why it was refused), and the positions the batch changed."""
 
-    Raises:
-        ReservationRefused: less is available than asked for (nothing is kept).
-        IdempotencyKeyReused: the key names another request.
+    answers: list[Commanded | Exception]
+    changed: list[Changed]
+    kits: list[KitPosition]
+    ledger: Ledger
+
+
+REFUSALS = (ReservationRefused, IdempotencyKeyReused, MovementRejected)
+"""What a reservation command may be answered with instead of a reservation."""
+
+
+async def make_reservations(
+    repo: LedgerRepository, commands: Sequence[ReserveCommand], now: datetime
+) -> Reserved:
+    """Reserve for each command in turn, in one transaction under the SKUs' locks.
+
+    Each command is answered on its own: the reservation, the one made before under the
+    same idempotency key (a replay, also within the batch), or its refusal
+    (:data:`REFUSALS`: nothing kept for that command). A refusal does not hold up the
+    others; later commands see what earlier ones reserved.
     """
-    ledger = (
-        await repo.load(
-            Scope(
-                places=frozenset({(command.sku, command.location)}),
-                reservations=frozenset({(command.sku, command.reservation_id)}),
+    scope = Scope(
+        places=frozenset((c.sku, c.location) for c in commands),
+        reservations=frozenset((c.sku, c.reservation_id) for c in commands),
+    )
+    ledger = (await repo.load(scope)).ledger(now)
+    # Looked up under the SKUs' locks: racing requests with one key make one reservation.
+    keys = {c.idempotency_key for c in commands if c.idempotency_key is not None}
+    earlier = await repo.reservations_with_keys(keys) if keys else {}
+    answers: list[Commanded | Exception] = []
+    made: list[Made] = []
+    for command in commands:
+        key = command.idempotency_key
+        if key is not None and key in earlier:
+            found = earlier[key]
+            answers.append(
+                IdempotencyKeyReused(key, found)
+                if (found.sku, found.location) != (command.sku, command.location)
+                else Commanded(found, replayed=True)
             )
+            continue
+        try:
+            made_now = reserve(ledger, command, str(uuid.uuid4()))
+        except REFUSALS as refused:
+            answers.append(refused)
+            continue
+        made += made_now
+        reservation = ledger.reservations[(command.sku, command.reservation_id)]
+        if key is not None:
+            earlier[key] = reservation
+        answers.append(
+            Commanded(reservation, ledger=ledger, event_ids=[m.event_id for m in made_now])
         )
-    ).ledger(now)
-    # Checked under the SKU's lock: two racing requests with one key make one reservation.
-    if command.idempotency_key is not None:
-        earlier = await repo.reservation(idempotency_key=command.idempotency_key)
-        if earlier is not None:
-            if (earlier.sku, earlier.location) != (command.sku, command.location):
-                raise IdempotencyKeyReused(command.idempotency_key, earlier)
-            return Commanded(earlier, replayed=True)
-    made = reserve(ledger, command, str(uuid.uuid4()))
-    reservation = ledger.reservations[(command.sku, command.reservation_id)]
-    return await _finish(repo, ledger, reservation, made)
+    await _journal(repo, made)
+    kits = await settle(repo, ledger)
+    return Reserved(answers, changes_of(ledger), kits, ledger)
 
 
 async def release_reservation(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -212,10 +212,11 @@ class LedgerRepository(Protocol):
     async def positions_due_to_expire(self, now: datetime, limit: int) -> list[PositionKey]:
         """Positions whose lot expired by ``now`` and that are not marked expired yet."""
 
-    async def reservation(
-        self, reservation_id: str | None = None, *, idempotency_key: str | None = None
-    ) -> Reservation | None:
-        """The reservation with this id (or, without one, this idempotency key), if any."""
+    async def reservation(self, reservation_id: str) -> Reservation | None:
+        """The reservation with this id, if any."""
+
+    async def reservations_with_keys(self, keys: Collection[str]) -> dict[str, Reservation]:
+        """The reservations made under these idempotency keys, by key."""
 
     async def reservations_due_to_expire(self, now: datetime, limit: int) -> list[str]:
         """Ids of open reservations whose time to live ended by ``now``, soonest first."""
