@@ -24,10 +24,10 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
-import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from skuhub_cli.bench_http import Answer, LeanConnection
 from skuhub_cli.bench_probes import BenchError, LatencySummary
 from skuhub_cli.bench_report import Row
 from skuhub_cli.bench_session import BenchSession, Update
@@ -165,14 +165,14 @@ async def _read_positions(
         queue.put_nowait(sku)
     async with _clients(url, in_flight) as clients:
 
-        async def reader(client: httpx.AsyncClient) -> None:
+        async def reader(client: LeanConnection) -> None:
             while not queue.empty():
                 sku = queue.get_nowait()
                 started = time.perf_counter()
-                answer = await client.get(f"/v1/positions/{sku}")
+                answer = await client.request("GET", f"/v1/positions/{sku}")
                 seconds.append(time.perf_counter() - started)
-                if answer.status_code != 200:
-                    raise BenchError(f"GET /v1/positions/{sku}: {answer.status_code}")
+                if answer.status != 200:
+                    raise BenchError(f"GET /v1/positions/{sku}: {answer.status}")
                 update(len(seconds))
 
         started = time.perf_counter()
@@ -196,15 +196,15 @@ async def _race_reservations(
     location = gln(0)
     async with _clients(url, RESERVERS) as clients:
 
-        async def reserver(client: httpx.AsyncClient) -> None:
+        async def reserver(client: LeanConnection) -> None:
             nonlocal answered
             while not queue.empty():
                 sku = queue.get_nowait()
                 answer = await _reserve(client, sku, location, retried)
-                if answer.status_code == 201:
+                if answer.status == 201:
                     granted[sku] += 1
-                elif answer.status_code != 409:
-                    raise BenchError(f"POST /v1/reservations: {answer.status_code} {answer.text}")
+                elif answer.status != 409:
+                    raise BenchError(f"POST /v1/reservations: {answer.status} {answer.body!r}")
                 answered += 1
                 update(answered)
 
@@ -215,33 +215,26 @@ async def _race_reservations(
 
 
 @contextlib.asynccontextmanager
-async def _clients(url: str, count: int) -> AsyncIterator[list[httpx.AsyncClient]]:
-    """``count`` clients of one connection each, as independent callers are. One client
-    sharing 64 connections spent 5 ms of CPU per request in its pool (this machine's two
-    cores also run the service): the bench measured httpx, not the service."""
+async def _clients(url: str, count: int) -> AsyncIterator[list[LeanConnection]]:
+    """``count`` callers of one connection each, as independent clients are (bench_http
+    says why not httpx)."""
     async with contextlib.AsyncExitStack() as stack:
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        yield [
-            await stack.enter_async_context(
-                httpx.AsyncClient(base_url=url, timeout=30, limits=limits)
-            )
-            for _ in range(count)
-        ]
+        yield [await stack.enter_async_context(LeanConnection(url)) for _ in range(count)]
 
 
 async def _reserve(
-    client: httpx.AsyncClient, sku: str, location: str, retried: Counter[str]
-) -> httpx.Response:
+    client: LeanConnection, sku: str, location: str, retried: Counter[str]
+) -> Answer:
     """One reservation, sent again with the same Idempotency-Key if the connection drops
     (the key makes the retry safe: the reservation is made once)."""
     key = uuid.uuid4().hex
     body = {"sku": sku, "location": location, "quantity": "1"}
     for attempt in range(3):
         try:
-            return await client.post(
-                "/v1/reservations", json=body, headers={"Idempotency-Key": key}
+            return await client.request(
+                "POST", "/v1/reservations", json_body=body, headers={"Idempotency-Key": key}
             )
-        except httpx.TransportError:
+        except ConnectionError:
             if attempt == 2:
                 raise
             retried["requests"] += 1

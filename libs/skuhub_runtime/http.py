@@ -11,6 +11,7 @@ routes only raise.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -300,6 +301,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        # What start-up built lives as long as the process: out of the collector's sight, a
+        # full collection in a service took 18 ms instead of 125 (docs/profiling.md).
+        gc.freeze()
         try:
             yield
         finally:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -117,14 +117,6 @@ class Shortage(BaseModel):
     unit: str
 
 
-async def reservation_desk(request: Request) -> ReservationDesk:
-    desk: ReservationDesk = request.app.state.reservation_desk
-    return desk
-
-
-ReservationDeskDep = Annotated[ReservationDesk, Depends(reservation_desk)]
-"""The app's one desk: reservations of every request go through it (one at a time per SKU)."""
-
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -155,7 +147,7 @@ IdempotencyKey = Annotated[
 )
 async def post_reservation(
     request: ReservationRequest,
-    desk: ReservationDeskDep,
+    http_request: Request,
     origin: OriginDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -172,6 +164,8 @@ async def post_reservation(
         idempotency_key=idempotency_key,
     )
     try:
+        # The app's one desk: every request's reservations go through it (app.py).
+        desk: ReservationDesk = http_request.app.state.reservation_desk
         done = await desk.reserve(command, origin)
     except ReservationRefused as refused:
         RESERVATIONS.labels("refused").inc()
