@@ -112,9 +112,7 @@ async def make_reservations(
         reservation = ledger.reservations[(command.sku, command.reservation_id)]
         if key is not None:
             earlier[key] = reservation
-        answers.append(
-            Commanded(reservation, ledger=ledger, event_ids=[m.event_id for m in made_now])
-        )
+        answers.append(Commanded(reservation, event_ids=[m.event_id for m in made_now]))
     await _journal(repo, made)
     kits = await settle(repo, ledger)
     return Reserved(answers, changes_of(ledger), kits, ledger)
