@@ -75,7 +75,13 @@ class ServiceSettings(BaseSettings):
     consumer_max_records: int = Field(
         default=500, ge=1, description="Records applied per transaction."
     )
-    consumer_fetch_wait_ms: int = Field(default=20, ge=1, description="Broker long-poll wait.")
+    consumer_fetch_wait_ms: int = Field(
+        default=200,
+        ge=1,
+        description="Broker long-poll wait when there is nothing to read. The broker answers "
+        "as soon as a record arrives, so it adds no latency; shorter only polls more (20 ms "
+        "cost an idle service 6 % of a core, 200 ms 2.6 %).",
+    )
     consumer_session_timeout_ms: int = Field(
         default=6_000,
         ge=1_000,
