@@ -29,6 +29,9 @@ class PeriodicJob(Generic[U]):
     name: str
     run: Callable[[U, datetime], Awaitable[Decision[bool]]]
     interval_s: float
+    catch_up_pause_s: float = 0.0
+    """The pause between runs while more is due: background work that must not take the
+    event loop from the consumers (0: at once)."""
 
 
 class PeriodicRunner(Generic[U]):
@@ -64,6 +67,5 @@ class PeriodicRunner(Generic[U]):
                     "periodic job %s failed; trying again in %.0fs", job.name, job.interval_s
                 )
                 more = False
-            if not more:
-                # The job's clock, not a synchronisation: what is due is in the database.
-                await asyncio.sleep(job.interval_s)
+            # The job's clock, not a synchronisation: what is due is in the database.
+            await asyncio.sleep(job.catch_up_pause_s if more else job.interval_s)

@@ -71,3 +71,28 @@ async def test_two_writers_creating_the_same_new_position_lose_no_update(
     async with engine.connect() as conn:
         [position] = await SqlLedgerRepository(conn).positions_of(sku)
     assert (position.on_hand, position.version) == (Decimal(7), 2)
+
+
+async def test_a_review_taking_a_place_does_not_hold_up_a_writer_queuing_it_again(
+    engine: AsyncEngine,
+) -> None:
+    """The replenishment review takes places off the queue in a transaction that lasts as
+    long as the review; a consumer changing one of those places meanwhile queues it again
+    at once (it used to wait on the queue's unique index until the review committed), and
+    the place is there for the next review."""
+    sku = f"QUEUE-{uuid.uuid4().hex[:6]}"
+    async with engine.begin() as conn:
+        await record_movements(SqlLedgerRepository(conn), [receipt(sku, 3)], datetime.now(UTC))
+    async with engine.connect() as reviewing:
+        review = await reviewing.begin()
+        taken = await SqlLedgerRepository(reviewing).take_review_queue(10_000)
+        assert (sku, GLN) in taken
+        # The review's transaction is still open: the writer must not wait for it.
+        async with engine.begin() as conn:
+            await asyncio.wait_for(
+                record_movements(SqlLedgerRepository(conn), [receipt(sku, 2)], datetime.now(UTC)),
+                10,
+            )
+        await review.commit()
+    async with engine.begin() as conn:
+        assert (sku, GLN) in await SqlLedgerRepository(conn).take_review_queue(10_000)

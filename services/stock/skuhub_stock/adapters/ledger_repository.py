@@ -308,23 +308,20 @@ class SqlLedgerRepository:
         await self._save_outcomes(ledger, now)
 
     async def take_review_queue(self, limit: int) -> list[Place]:
+        # Entries, not places: a place queued again meanwhile stays queued for a later run.
         taken = (
-            sa.select(review_queue.c.sku, review_queue.c.location)
-            .order_by(review_queue.c.sku, review_queue.c.location)
+            sa.select(review_queue.c.entry)
+            .order_by(review_queue.c.entry)
             .limit(limit)
             .with_for_update(skip_locked=True)
             .cte("taken")
         )
         statement = (
             sa.delete(review_queue)
-            .where(
-                sa.tuple_(review_queue.c.sku, review_queue.c.location).in_(
-                    sa.select(taken.c.sku, taken.c.location)
-                )
-            )
+            .where(review_queue.c.entry.in_(sa.select(taken.c.entry)))
             .returning(review_queue.c.sku, review_queue.c.location)
         )
-        return sorted((r.sku, r.location) for r in await self._conn.execute(statement))
+        return sorted({(r.sku, r.location) for r in await self._conn.execute(statement)})
 
     async def _save_positions(self, changed: Iterable[Position], now: datetime) -> None:
         rows = [
@@ -339,8 +336,9 @@ class SqlLedgerRepository:
         ]
         if not rows:
             return
+        # A plain insert: it never waits for a review taking the same place (migration 0005).
         await self._conn.execute(
-            insert(review_queue).on_conflict_do_nothing(),
+            sa.insert(review_queue),
             [
                 {"sku": s, "location": loc}
                 for s, loc in sorted({(r["sku"], r["location"]) for r in rows})

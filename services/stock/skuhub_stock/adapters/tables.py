@@ -275,6 +275,7 @@ sa.Index(
 review_queue = sa.Table(
     "review_queue",
     metadata,
-    sa.Column("sku", sa.Text, primary_key=True),
-    sa.Column("location", sa.Text, primary_key=True),
+    sa.Column("entry", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column("sku", sa.Text, nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
 )

@@ -186,8 +186,9 @@ class LedgerRepository(Protocol):
         changed for replenishment's review."""
 
     async def take_review_queue(self, limit: int) -> list[Place]:
-        """Up to ``limit`` places that changed since replenishment last reviewed them,
-        taken off the queue (``save`` queues every place it changes)."""
+        """The places of up to ``limit`` queue entries (each place once), taken off the
+        queue: places that changed since replenishment last reviewed them (``save`` queues
+        every place it changes; a place may be queued more than once)."""
 
     async def mark_rejected(self, event_id: str, reason: str) -> None:
         """Note in the journal why a movement was refused; it stays journaled (a redelivery is
