@@ -208,13 +208,15 @@ class FakeLedgerRepository:
             if r.idempotency_key is not None and r.idempotency_key in keys
         }
 
-    async def reservations_due_to_expire(self, now: datetime, limit: int) -> list[str]:
+    async def reservations_due_to_expire(
+        self, now: datetime, limit: int
+    ) -> list[tuple[str, str, str]]:
         due = sorted(
-            (r.expires_at, r.reservation_id)
+            (r.expires_at, r.reservation_id, r.sku, r.location)
             for r in self._reservations.values()
             if r.status == "open" and r.expires_at is not None and r.expires_at <= now
         )
-        return [reservation_id for _, reservation_id in due[:limit]]
+        return [(sku, location, reservation_id) for _, reservation_id, sku, location in due[:limit]]
 
     async def next_sequences(self, count: int) -> list[int]:
         start = self._sequence

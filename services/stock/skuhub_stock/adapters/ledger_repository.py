@@ -576,14 +576,16 @@ class SqlLedgerRepository:
         rows = (await self._conn.execute(statement)).mappings()
         return {r["idempotency_key"]: _to_reservation(r) for r in rows}
 
-    async def reservations_due_to_expire(self, now: datetime, limit: int) -> list[str]:
+    async def reservations_due_to_expire(
+        self, now: datetime, limit: int
+    ) -> list[tuple[str, str, str]]:
         statement = (
-            sa.select(reservations.c.reservation_id)
+            sa.select(reservations.c.sku, reservations.c.location, reservations.c.reservation_id)
             .where(reservations.c.status == "open", reservations.c.expires_at <= now)
             .order_by(reservations.c.expires_at, reservations.c.reservation_id)
             .limit(limit)
         )
-        return list((await self._conn.execute(statement)).scalars())
+        return [(r.sku, r.location, r.reservation_id) for r in await self._conn.execute(statement)]
 
     async def next_sequences(self, count: int) -> list[int]:
         statement = sa.select(sa.func.nextval("command_sequence")).select_from(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -115,24 +116,7 @@ class ProposalView(BaseModel):
 
     @classmethod
     def of(cls, seq: int, p: Proposal) -> ProposalView:
-        return cls(
-            id=p.id,
-            seq=seq,
-            sku=p.sku,
-            location=p.location,
-            status=p.status,
-            quantity=p.quantity,
-            unit=p.unit,
-            reorder_point=p.reorder_point,
-            order_up_to=p.order_up_to,
-            safety_stock=p.safety_stock,
-            inventory_position=p.inventory_position,
-            available_to_promise=p.available_to_promise,
-            created_at=p.created_at,
-            decided_at=p.decided_at,
-            decided_by=p.decided_by,
-            note=p.note,
-        )
+        return cls(seq=seq, **dataclasses.asdict(p))
 
 
 class DecidedView(BaseModel):
@@ -150,17 +134,7 @@ class DecidedView(BaseModel):
 
     @classmethod
     def of(cls, p: Proposal) -> DecidedView:
-        return cls(
-            id=p.id,
-            status=p.status,
-            sku=p.sku,
-            location=p.location,
-            quantity=p.quantity,
-            unit=p.unit,
-            decided_at=p.decided_at,
-            decided_by=p.decided_by,
-            note=p.note,
-        )
+        return cls.model_validate(dataclasses.asdict(p))  # the fields it shows, of all
 
 
 class ProposalPage(BaseModel):
@@ -269,17 +243,8 @@ class PolicyView(BaseModel):
 
     @classmethod
     def of(cls, sku: str, location: str, policy: ReplenishmentPolicy, *, set_: bool) -> PolicyView:
-        return cls(
-            sku=sku,
-            location=location,
-            source="set" if set_ else "default",
-            lead_time_days=policy.lead_time_days,
-            review_period_days=policy.review_period_days,
-            service_level=policy.service_level,
-            min_quantity=policy.min_quantity,
-            max_quantity=policy.max_quantity,
-            order_multiple=policy.order_multiple,
-        )
+        source = "set" if set_ else "default"
+        return cls(sku=sku, location=location, source=source, **dataclasses.asdict(policy))
 
 
 @router.get(

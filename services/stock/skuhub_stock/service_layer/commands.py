@@ -69,8 +69,8 @@ class Reserved:
     ledger: Ledger
 
 
-REFUSALS = (ReservationRefused, IdempotencyKeyReused, MovementRejected)
-"""What a reservation command may be answered with instead of a reservation."""
+REFUSALS = (ReservationRefused, MovementRejected)
+"""What reserving may refuse a command with (besides an idempotency key reused)."""
 
 
 async def make_reservations(
@@ -80,8 +80,9 @@ async def make_reservations(
 
     Each command is answered on its own: the reservation, the one made before under the
     same idempotency key (a replay, also within the batch), or its refusal
-    (:data:`REFUSALS`: nothing kept for that command). A refusal does not hold up the
-    others; later commands see what earlier ones reserved.
+    (:class:`IdempotencyKeyReused` or one of :data:`REFUSALS`: nothing kept for that
+    command). A refusal does not hold up the others; later commands see what earlier ones
+    reserved.
     """
     scope = Scope(
         places=frozenset((c.sku, c.location) for c in commands),
@@ -155,15 +156,14 @@ async def expire_reservations(
     due = await repo.reservations_due_to_expire(now, limit)
     if not due:
         return Ledger(now), [], 0
-    found = [r for r in [await repo.reservation(i) for i in due] if r is not None]
     scope = Scope(
-        places=frozenset((r.sku, r.location) for r in found),
-        reservations=frozenset((r.sku, r.reservation_id) for r in found),
+        places=frozenset((sku, location) for sku, location, _ in due),
+        reservations=frozenset((sku, reservation_id) for sku, _, reservation_id in due),
     )
     ledger = (await repo.load(scope)).ledger(now)
     made: list[Made] = []
-    for found_one in found:
-        reservation = ledger.reservations.get((found_one.sku, found_one.reservation_id))
+    for sku, _, reservation_id in due:
+        reservation = ledger.reservations.get((sku, reservation_id))
         if reservation is not None and reservation.status == "open":
             made += release(ledger, reservation, str(uuid.uuid4()), status="expired")
     await _journal(repo, made)

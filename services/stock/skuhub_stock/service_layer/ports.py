@@ -219,8 +219,11 @@ class LedgerRepository(Protocol):
     async def reservations_with_keys(self, keys: Collection[str]) -> dict[str, Reservation]:
         """The reservations made under these idempotency keys, by key."""
 
-    async def reservations_due_to_expire(self, now: datetime, limit: int) -> list[str]:
-        """Ids of open reservations whose time to live ended by ``now``, soonest first."""
+    async def reservations_due_to_expire(
+        self, now: datetime, limit: int
+    ) -> list[tuple[str, str, str]]:
+        """``(sku, location, reservation_id)`` of open reservations whose time to live ended
+        by ``now``, soonest first."""
 
     async def next_sequences(self, count: int) -> list[int]:
         """``count`` new numbers of the service's own sequence, for the movements commands
