@@ -228,7 +228,6 @@ async def get_runtime(request: Request) -> ServiceRuntime[Any]:
 
 
 async def request_origin(
-    request: Request,
     runtime: Annotated[ServiceRuntime[Any], Depends(get_runtime)],
     traceparent: Annotated[
         str | None,
@@ -238,14 +237,13 @@ async def request_origin(
         ),
     ] = None,
     tracestate: Annotated[str | None, Header(description="W3C Trace Context.")] = None,
-) -> AsyncIterator[Origin]:
-    """The request as the origin of the events it causes: its span and arrival time."""
-    route = request.scope.get("route")
-    name = f"{runtime.service} {request.method} {getattr(route, 'path', request.url.path)}"
-    with telemetry.tracer().start_as_current_span(
-        name, context=telemetry.extract(traceparent, tracestate)
-    ) as span:
-        yield Origin(*telemetry.inject(span), source=f"/skuhub/{runtime.service}")
+) -> Origin:
+    """The request as the origin of the events it causes: its trace context and arrival time."""
+    # A plain coroutine, not a generator: FastAPI's exit stack per generator dependency was
+    # a tenth of a reservation's cost (docs/profiling.md).
+    return Origin(
+        *telemetry.request_context(traceparent, tracestate), source=f"/skuhub/{runtime.service}"
+    )
 
 
 OriginDep = Annotated[Origin, Depends(request_origin)]
@@ -317,9 +315,15 @@ def create_app(
         version="1.0.0",
         lifespan=lifespan,
         # FastAPI's own span per request only where spans are exported: building one costs
-        # a tenth of a position read. Commands open their own span either way (request_origin),
-        # so trace context still reaches the events they cause.
-        telemetry={"tracing": runtime.settings.otel_exporter != "none"},
+        # a tenth of a position read; without it, request_origin still carries the caller's
+        # trace to the events a command causes. Its metrics and logs are off: the services
+        # export Prometheus metrics, and checking for OTel providers on every request cost
+        # 2 % of a reservation.
+        telemetry={
+            "tracing": runtime.settings.otel_exporter != "none",
+            "metrics": False,
+            "logs": False,
+        },
     )
     app.state.runtime = runtime
     app.add_exception_handler(RequestValidationError, _request_validation_error)

@@ -12,6 +12,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -57,6 +58,34 @@ def inject(span: trace.Span) -> tuple[str | None, str | None]:
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
     return carrier.get("traceparent"), carrier.get("tracestate")
+
+
+_IDS = RandomIdGenerator()
+
+
+def request_context(
+    traceparent: str | None, tracestate: str | None
+) -> tuple[str | None, str | None]:
+    """``(traceparent, tracestate)`` for the events an HTTP request causes.
+
+    Where spans are exported, FastAPI's server span of the request is current while the
+    route runs, and the events are its children. Elsewhere no span is built (that cost a
+    tenth of a reservation): the events carry a new span id in the caller's trace, or in a
+    new unsampled one, so the hops that do export can still join them.
+    """
+    current = trace.get_current_span()
+    if not current.get_span_context().is_valid:
+        caller = trace.get_current_span(extract(traceparent, tracestate)).get_span_context()
+        current = trace.NonRecordingSpan(
+            trace.SpanContext(
+                trace_id=caller.trace_id if caller.is_valid else _IDS.generate_trace_id(),
+                span_id=_IDS.generate_span_id(),
+                is_remote=False,
+                trace_flags=caller.trace_flags,
+                trace_state=caller.trace_state,
+            )
+        )
+    return inject(current)
 
 
 def trace_id_of(traceparent: str | None) -> str | None:
