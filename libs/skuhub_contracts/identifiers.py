@@ -63,6 +63,15 @@ Gtin = Annotated[
     ),
     _gs1("GTIN", (8, 12, 13, 14)),
 ]
+
+
+def gtin14(gtin: str) -> str:
+    """The GTIN as the 14 digits GS1 compares: a GTIN-8, -12 or -13 is the GTIN-14 that
+    starts with zeros (``4006381333931`` and ``04006381333931`` are one item). The check
+    digit stays valid: GS1's weights count from the right."""
+    return gtin.zfill(14)
+
+
 Gln = Annotated[
     str,
     Field(

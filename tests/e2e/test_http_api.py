@@ -4,6 +4,7 @@ refusals where the OpenAPI document says them."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -229,6 +230,35 @@ def test_a_change_is_refused_exactly_when_the_document_refuses_it(
     valid = documented(stack, "catalog", "/v1/products/{sku}", "patch").body().is_valid(body)
     response = httpx.patch(f"{stack.url('catalog')}/v1/products/{product}", json=body)
     assert response.status_code == (200 if valid else 422), response.text
+
+
+def new_gtin13() -> str:
+    """A random GTIN-13 with its GS1 check digit: weights 3 and 1 alternating from the
+    right of the twelve digits, the digit that makes the sum a multiple of ten."""
+    digits = [int(d) for d in f"{uuid.uuid4().int % 10**12:012d}"]
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return "".join(map(str, digits)) + str(-total % 10)
+
+
+def test_a_gtin_is_one_item_in_any_of_its_forms(stack: Stack) -> None:
+    products = f"{stack.url('catalog')}/v1/products"
+    gtin = new_gtin13()
+    owner = new_sku("GTIN")
+    created = httpx.post(products, json={"sku": owner, "title": {"en_US": "Mug"}, "gtin": gtin})
+    assert created.status_code == 201, created.text
+
+    twin = httpx.post(
+        products, json={"sku": new_sku("GTIN"), "title": {"en_US": "Mug"}, "gtin": "0" + gtin}
+    )
+    assert twin.status_code == 409, twin.text
+    assert owner in twin.json()["detail"]
+
+    for form in (gtin, "0" + gtin):
+        found = httpx.get(products, params={"gtin": form})
+        assert found.status_code == 200, found.text
+        assert [p["sku"] for p in found.json()["items"]] == [owner]
+        assert found.json()["items"][0]["gtin"] == gtin  # kept as sent
+    assert httpx.get(products, params={"gtin": new_gtin13()}).json()["items"] == []
 
 
 def test_a_product_keeps_and_publishes_its_stock_facts(stack: Stack) -> None:

@@ -34,7 +34,7 @@ class FakeProductRepository:
         self._products[product.sku] = _copy(product)
 
     async def sku_with_gtin(self, gtin: str) -> str | None:
-        return next((p.sku for p in self._products.values() if p.gtin == gtin), None)
+        return next((p.sku for p in self._products.values() if _same_gtin(p.gtin, gtin)), None)
 
     async def list_after(
         self, after: str | None, limit: int, *, include_deleted: bool = False
@@ -54,7 +54,8 @@ class FakeProductRepository:
         if product.gtin is None:
             return
         owner = next(
-            (p.sku for p in self._products.values() if p.gtin == product.gtin), product.sku
+            (p.sku for p in self._products.values() if _same_gtin(p.gtin, product.gtin)),
+            product.sku,
         )
         if owner != product.sku:
             raise GtinInUseError(f"GTIN {product.gtin} identifies product {owner}", field="gtin")
@@ -65,6 +66,11 @@ class FakeCatalogUnitOfWork:
     """The catalog's repositories, in memory."""
 
     products: FakeProductRepository = field(default_factory=FakeProductRepository)
+
+
+def _same_gtin(carried: str | None, gtin: str) -> bool:
+    """GS1's comparison: as 14 digits, leading zeros added."""
+    return carried is not None and carried.zfill(14) == gtin.zfill(14)
 
 
 def _copy(product: Product) -> Product:

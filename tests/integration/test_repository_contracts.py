@@ -421,6 +421,34 @@ class TestProductRepository:
         assert await products.add(a_product("MUG-2", gtin="4006381333931"))
         assert await products.sku_with_gtin("4006381333931") == "MUG-2"
 
+    @pytest.mark.parametrize(
+        ("stored", "other_form"),
+        [
+            ("4006381333931", "04006381333931"),
+            ("04006381333931", "4006381333931"),
+            ("96385074", "00000096385074"),
+            ("036000291452", "0036000291452"),
+        ],
+    )
+    async def test_a_gtin_is_one_item_in_any_of_its_forms(
+        self, products: ProductRepository, stored: str, other_form: str
+    ) -> None:
+        # GS1: GTIN-8, -12 and -13 are GTIN-14s with leading zeros.
+        await products.add(a_product("MUG-1", gtin=stored))
+
+        assert await products.sku_with_gtin(other_form) == "MUG-1"
+        with pytest.raises(GtinInUseError):  # the transaction is spoiled after this
+            await products.add(a_product("MUG-2", gtin=other_form))
+
+    async def test_an_update_to_another_form_of_a_carried_gtin_is_gtin_in_use(
+        self, products: ProductRepository
+    ) -> None:
+        await products.add(a_product("MUG-1", gtin="4006381333931"))
+        await products.add(a_product("MUG-2"))
+
+        with pytest.raises(GtinInUseError):
+            await products.update(a_product("MUG-2", gtin="04006381333931", version=2))
+
     async def test_a_gtin_nobody_carries_has_no_sku(self, products: ProductRepository) -> None:
         await products.add(a_product("MUG-1", gtin="4006381333931"))
 

@@ -11,13 +11,14 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from skuhub_catalog.adapters.tables import GTIN_INDEX, products
+from skuhub_catalog.adapters.tables import GTIN_INDEX, products, products_gtin14
 from skuhub_catalog.domain.product import (
     GtinInUseError,
     KitComponent,
     Product,
     ProductStatus,
 )
+from skuhub_contracts.identifiers import gtin14
 
 
 class SqlProductRepository:
@@ -55,7 +56,8 @@ class SqlProductRepository:
             raise _gtin_taken(product, exc) from exc
 
     async def sku_with_gtin(self, gtin: str) -> str | None:
-        statement = sa.select(products.c.sku).where(products.c.gtin == gtin).limit(1)
+        # The expression of the unique index (0003), so the index answers.
+        statement = sa.select(products.c.sku).where(products_gtin14 == gtin14(gtin)).limit(1)
         sku: str | None = (await self._conn.execute(statement)).scalar_one_or_none()
         return sku
 

@@ -9,7 +9,7 @@ from skuhub_runtime import messaging_tables
 
 metadata = sa.MetaData()
 messaging_tables.add_to(metadata)
-GTIN_INDEX = "products_gtin_uq"
+GTIN_INDEX = "products_gtin14_uq"
 
 products = sa.Table(
     "products",
@@ -34,5 +34,7 @@ products = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
-sa.Index(GTIN_INDEX, products.c.gtin, unique=True, postgresql_where=products.c.gtin.isnot(None))
+products_gtin14: sa.ColumnElement[str] = sa.func.lpad(products.c.gtin, 14, "0")
+"""The GTIN as GS1 compares it (0003): what uniqueness and lookups use."""
+sa.Index(GTIN_INDEX, products_gtin14, unique=True, postgresql_where=products.c.gtin.isnot(None))
 sa.Index("products_parent_sku_idx", products.c.parent_sku)

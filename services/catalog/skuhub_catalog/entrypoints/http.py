@@ -39,6 +39,7 @@ from skuhub_catalog.domain.product import (
 )
 from skuhub_catalog.entrypoints import handlers
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
+from skuhub_catalog.service_layer.products import product_with_gtin
 from skuhub_contracts.events import (
     MAX_KIT_COMPONENTS,
     AttributeCode,
@@ -378,15 +379,27 @@ async def post_product(
 @router.get(
     "/products",
     response_model=ProductPage,
-    summary="List products",
-    description="Products ordered by SKU, one page at a time (cursor: the last SKU seen).",
+    summary="List products, or find one by GTIN",
+    description="Products ordered by SKU, one page at a time (cursor: the last SKU seen). With "
+    "`gtin`, the one product carrying that GTIN in any of its forms, or none.",
 )
 async def list_products(
     runtime: CatalogRuntime,
     limit: int = Query(default=100, ge=1, le=1000),
     after: Sku | None = Query(default=None, description="Return SKUs after this one."),
     include_deleted: bool = Query(default=False),
+    gtin: Gtin | None = Query(
+        default=None,
+        description="Only the product carrying this GTIN, compared as 14 digits: "
+        "04006381333931 finds the product sent with 4006381333931. `after` and `limit` do "
+        "not apply.",
+        examples=["04006381333931"],
+    ),
 ) -> ProductPage:
+    if gtin is not None:
+        carrying = await runtime.read(lambda uow: product_with_gtin(uow.products, gtin))
+        shown = [carrying] if carrying and (include_deleted or not carrying.deleted) else []
+        return ProductPage(items=[ProductView.of(p) for p in shown], next_after=None)
     found = await runtime.read(
         lambda uow: uow.products.list_after(after, limit, include_deleted=include_deleted)
     )

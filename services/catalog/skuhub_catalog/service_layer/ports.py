@@ -26,8 +26,9 @@ class ProductRepository(Protocol):
         concurrent transaction, which ``add`` waits for).
 
         Raises:
-            GtinInUseError: (``field`` "gtin") another product carries the GTIN, or a
-                concurrent transaction just gave it to one; the SKU is checked first.
+            GtinInUseError: (``field`` "gtin") another product carries the GTIN (in any
+                form: GTINs are compared as GTIN-14), or a concurrent transaction just gave
+                it to one; the SKU is checked first.
         """
 
     async def update(self, product: Product) -> None:
@@ -39,7 +40,8 @@ class ProductRepository(Protocol):
         """
 
     async def sku_with_gtin(self, gtin: str) -> str | None:
-        """The SKU of the product carrying this GTIN (deleted ones too), if any."""
+        """The SKU of the product carrying this GTIN in any of its forms (compared as
+        GTIN-14: ``04006381333931`` finds ``4006381333931``), deleted ones too, if any."""
 
     async def list_after(
         self, after: str | None, limit: int, *, include_deleted: bool = False

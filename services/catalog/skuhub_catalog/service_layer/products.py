@@ -22,6 +22,7 @@ from skuhub_catalog.domain.product import (
     new_product,
 )
 from skuhub_catalog.service_layer.ports import ProductRepository
+from skuhub_contracts.identifiers import gtin14
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,13 @@ async def _check_gtin_free(repo: ProductRepository, product: Product) -> None:
     owner = await repo.sku_with_gtin(product.gtin)
     if owner is not None and owner != product.sku:
         raise GtinInUseError(
-            f"GTIN {product.gtin} already identifies product {owner}; a GTIN names one trade item",
+            f"GTIN {product.gtin} already identifies product {owner} (GTINs are compared as "
+            f"14 digits: {gtin14(product.gtin)}); a GTIN names one trade item",
             field="gtin",
         )
+
+
+async def product_with_gtin(repo: ProductRepository, gtin: str) -> Product | None:
+    """The product carrying this GTIN in any of its forms (deleted ones too), if any."""
+    sku = await repo.sku_with_gtin(gtin)
+    return await repo.get(sku) if sku is not None else None
