@@ -223,15 +223,18 @@ async def _drain(
 async def create_products(
     session: BenchSession, catalog_service: ServiceProcess, catalog: Catalog
 ) -> dict[str, Any]:
-    """Post the generated catalog to the catalog service, models first, then their
-    variants and kits; how many were created, in how long, and the first refusals."""
+    """Post the generated catalog to the catalog service: the product models first, then
+    the products (variants and kits); how many products were created, in how long, and the
+    first refusals."""
     products = list(catalog.products)
-    waves = [
-        [p for p in products if p.parent_sku is None],
-        [p for p in products if p.parent_sku is not None],
+    waves: list[tuple[str, list[Any]]] = [
+        ("/v1/product-models", list(catalog.product_models)),
+        ("/v1/products", products),
     ]
     with session.step(
-        f"Creating {len(products)} products over HTTP", total=len(products)
+        f"Creating {len(catalog.product_models)} product models and {len(products)} products "
+        "over HTTP",
+        total=len(catalog.product_models) + len(products),
     ) as update:
         return await _post_products(catalog_service.url, waves, update)
 
@@ -248,28 +251,32 @@ def _catalog_row(session: BenchSession, created: dict[str, Any]) -> None:
 
 
 async def _post_products(
-    base: str, waves: list[list[Any]], update: Callable[[float], None]
+    base: str, waves: list[tuple[str, list[Any]]], update: Callable[[float], None]
 ) -> dict[str, Any]:
+    """POST each wave's items (``to_http()``) to its path, a wave after the one before;
+    ``created`` counts the products."""
     limit = asyncio.Semaphore(HTTP_CONCURRENCY)
     created = 0
     problems: list[str] = []
     done = 0
     async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
 
-        async def post(product: Any) -> None:
+        async def post(path: str, item: Any) -> None:
             nonlocal created, done
+            body = item.to_http()
             async with limit:
-                response = await client.post("/v1/products", json=product.to_http())
+                response = await client.post(path, json=body)
             if response.status_code in (200, 201):
-                created += 1
+                created += path == "/v1/products"
             elif len(problems) < SHOWN_PROBLEMS:
-                problems.append(f"{product.sku}: HTTP {response.status_code} {response.text[:200]}")
+                name = body.get("sku") or body.get("code")
+                problems.append(f"{name}: HTTP {response.status_code} {response.text[:200]}")
             done += 1
             update(done)
 
         started = time.monotonic()
-        for wave in waves:
-            await asyncio.gather(*(post(p) for p in wave))
+        for path, items in waves:
+            await asyncio.gather(*(post(path, item) for item in items))
         seconds = time.monotonic() - started
     return {"created": created, "seconds": round(seconds, 3), "problems": problems}
 

@@ -99,6 +99,17 @@ def run_demo(
 def _create_products(
     client: httpx.Client, base: str, catalog: Catalog, progress: Progress, result: DemoResult
 ) -> None:
+    task = progress.add_task(
+        "Creating product models in the catalog", total=len(catalog.product_models)
+    )
+    for model in catalog.product_models:
+        response = client.post(f"{base}/v1/product-models", json=model.to_http())
+        if response.status_code not in (201, 409):
+            result.problems.append(
+                f"catalog rejected product model {model.code}: HTTP {response.status_code} "
+                f"{response.text[:300]}"
+            )
+        progress.advance(task)
     task = progress.add_task("Creating products in the catalog", total=len(catalog.products))
     for product in catalog.products:
         response = client.post(f"{base}/v1/products", json=product.to_http())

@@ -467,7 +467,9 @@ class ProductChanged(EventPayload):
 
     Besides content, it carries the product's stock facts, which the stock service
     keeps positions by: ``unit``, ``packs``, ``lot_tracked``, ``shelf_life_days`` and
-    ``kit_components``.
+    ``kit_components``. The content is resolved: a variant's ``family``, ``title``,
+    ``description`` and ``attributes`` include what it inherits from its product models,
+    and a model change that alters them publishes a new ``product_version``.
     """
 
     event_type: ClassVar[str] = "skuhub.product-changed.v1"
@@ -476,8 +478,15 @@ class ProductChanged(EventPayload):
     gtin: Gtin | None = None
     status: ProductStatus
     family: Family | None = None
-    parent_sku: Sku | None = Field(
-        default=None, description="Product model this variant belongs to."
+    product_model: Sku | None = Field(
+        default=None,
+        description="Code of the product model this SKU is a variant of (the sub-model, "
+        "where the model has two levels); null for a product without variants.",
+    )
+    variant_axes: list[AttributeCode] = Field(
+        default_factory=list,
+        description="The attributes that tell this variant apart from its siblings, the "
+        "root model's first (e.g. colour, then size); their values are in attributes.",
     )
     unit: UnitCode = Field(
         default="EA",

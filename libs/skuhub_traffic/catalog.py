@@ -18,7 +18,14 @@ from typing import Any
 
 from stdnum import ean
 
-from skuhub_traffic.model import Catalog, ChannelSpec, LocationSpec, ProductSpec, TrafficConfig
+from skuhub_traffic.model import (
+    Catalog,
+    ChannelSpec,
+    LocationSpec,
+    ProductModelSpec,
+    ProductSpec,
+    TrafficConfig,
+)
 
 GTIN_PREFIX = "40063813"
 """GS1 company prefix of the synthetic items (GTIN-13 = prefix + item reference + check)."""
@@ -250,7 +257,7 @@ def build_catalog(config: TrafficConfig) -> Catalog:
     families = _FAMILIES[: max(1, min(config.families, len(_FAMILIES)))]
 
     products: list[ProductSpec] = []
-    models: list[str] = []
+    models: list[ProductModelSpec] = []
     item_reference = 1
     for m in range(config.product_models):
         family = families[m % len(families)] if m < len(families) else rng.choice(families)
@@ -267,8 +274,19 @@ def build_catalog(config: TrafficConfig) -> Catalog:
             if family.axis == "colour" and colour is not None:
                 shared.pop("colour", None)
         has_variants = variant_values != [None]
-        if has_variants:
-            models.append(model_sku)
+        if has_variants and family.axis is not None:
+            models.append(
+                ProductModelSpec(
+                    code=model_sku,
+                    family=family.name,
+                    axes=(family.axis,),
+                    title={
+                        locale: f"{brand} {_localised(family.nouns, locale, noun_index)}"
+                        for locale in config.locales
+                    },
+                    attributes=dict(shared),
+                )
+            )
         # Grocery: a third sold loose by weight (KGM); every grocery item is lot-tracked.
         loose = family.name == "grocery" and rng.random() < 0.34
         for value in variant_values:
@@ -294,7 +312,8 @@ def build_catalog(config: TrafficConfig) -> Catalog:
                     sku=sku,
                     gtin=gtin13(item_reference),
                     family=family.name,
-                    parent_sku=model_sku if has_variants else None,
+                    product_model=model_sku if has_variants else None,
+                    inherited=frozenset(shared) if has_variants else frozenset(),
                     title=title,
                     attributes=attributes,
                     unit="KGM" if loose else "EA",
@@ -322,7 +341,7 @@ def build_catalog(config: TrafficConfig) -> Catalog:
                 sku=f"KIT-{k + 1:05d}",
                 gtin=gtin13(item_reference),
                 family="bundle",
-                parent_sku=None,
+                product_model=None,
                 title=title,
                 attributes={"components": len(kit_components)},
                 kit_components=kit_components,
@@ -361,7 +380,7 @@ def _with_packs(products: list[ProductSpec], seed: int) -> tuple[ProductSpec, ..
     by_model: dict[str, tuple[tuple[str, int], ...]] = {}
     out: list[ProductSpec] = []
     for product in products:
-        model = product.parent_sku or product.sku
+        model = product.product_model or product.sku
         if model not in by_model:
             by_model[model] = _packs(product, rng)
         out.append(dataclasses.replace(product, packs=by_model[model]))
@@ -431,7 +450,7 @@ def catalog_to_json(catalog: Catalog) -> dict[str, Any]:
     return {
         "families": list(catalog.families),
         "locales": list(catalog.locales),
-        "product_models": list(catalog.product_models),
+        "product_models": [m.to_http() for m in catalog.product_models],
         "locations": [
             {"gln": loc.gln, "name": loc.name, "kind": loc.kind} for loc in catalog.locations
         ],

@@ -86,19 +86,41 @@ class ChannelSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ProductModelSpec:
+    """What the variants of one product share: their model in the catalog."""
+
+    code: str
+    family: str
+    axes: tuple[str, ...]
+    title: dict[str, str]
+    attributes: dict[str, Any]
+
+    def to_http(self) -> dict[str, Any]:
+        """Body for the catalog's ``POST /v1/product-models``."""
+        return {
+            "code": self.code,
+            "family": self.family,
+            "axes": list(self.axes),
+            "title": self.title,
+            "attributes": self.attributes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ProductSpec:
     sku: str
     gtin: str
     family: str
-    parent_sku: str | None
+    product_model: str | None
     title: dict[str, str]
-    attributes: dict[str, Any]
+    attributes: dict[str, Any]  # as channels see them: the model's included
     unit: str = "EA"  # the stock unit
     kit_components: tuple[tuple[str, int], ...] = ()  # (component SKU, units per kit)
     daily_demand: float = 0.0  # mean units per day at one store; drives the skew
     lot_tracked: bool = False  # stock of this SKU carries a lot (and an expiry date)
     packs: tuple[tuple[str, int], ...] = ()  # (pack unit code, stock units per pack)
     shelf_life_days: int | None = None  # receipt to expiry, for lots without an expiry date
+    inherited: frozenset[str] = frozenset()  # attributes its product model sets
 
     def to_http(self) -> dict[str, Any]:
         """Body for the catalog's ``POST /v1/products``, stock facts included."""
@@ -107,7 +129,7 @@ class ProductSpec:
             "gtin": self.gtin,
             "status": "enabled",
             "family": self.family,
-            "parent_sku": self.parent_sku,
+            "product_model": self.product_model,
             "unit": self.unit,
             "packs": {code: str(count) for code, count in self.packs},
             "lot_tracked": self.lot_tracked,
@@ -116,7 +138,7 @@ class ProductSpec:
                 {"sku": sku, "quantity": str(quantity)} for sku, quantity in self.kit_components
             ],
             "title": self.title,
-            "attributes": self.attributes,
+            "attributes": {k: v for k, v in self.attributes.items() if k not in self.inherited},
         }
 
 
@@ -127,7 +149,7 @@ class Catalog:
     locations: tuple[LocationSpec, ...]
     channels: tuple[ChannelSpec, ...]
     locales: tuple[str, ...]
-    product_models: tuple[str, ...] = ()  # parent SKUs of variants (not sellable themselves)
+    product_models: tuple[ProductModelSpec, ...] = ()  # of the variants (not sellable)
 
     @property
     def skus(self) -> tuple[str, ...]:

@@ -36,10 +36,13 @@ ACCEPTED = ("2xx", "3xx", "401", "403", "404", "409", "429", "5xx")
 
 REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]]] = {
     "catalog": {
-        # 422: a GTIN's GS1 check digit (mod 10 over all digits), a product as its own
-        # parent_sku or its own kit component, a pack in the stock unit (two fields of one
-        # body), a kit component listed twice, an enabled product with only blank titles.
+        # 422: a GTIN's GS1 check digit (mod 10 over all digits), a product as its own kit
+        # component, a pack in the stock unit (two fields of one body), a kit component
+        # listed twice, an enabled product with only blank titles; a product model that
+        # does not exist, an axis value missing or a sibling's (state).
         "POST /v1/products": (422,),
+        # 422: the GS1 check digit of the gtin looked up.
+        "GET /v1/products": (422,),
         # 410: whether the product was deleted is state, not syntax.
         "GET /v1/products/{sku}": (410,),
         # 412: whether If-Match names the current version is state (a weak ETag never does,
@@ -47,6 +50,14 @@ REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]
         # field). 422: the rules of POST, on the stored product merged with the change.
         "PATCH /v1/products/{sku}": (400, 412, 422),
         "DELETE /v1/products/{sku}": (412,),
+        # 422: a model as its own parent, a parent that does not exist or is a sub-model,
+        # a value on its own axis or its parent's (state and two fields of one body).
+        "POST /v1/product-models": (422,),
+        "GET /v1/product-models/{code}": (410,),
+        # 412: If-Match against the current version (state). 422: a value a variant sets,
+        # or on the model's own axis (state).
+        "PATCH /v1/product-models/{code}": (412, 422),
+        "DELETE /v1/product-models/{code}": (412,),
     },
     "stock": {
         # 422: GLN check digits, destination equal to location (two fields), the ledger's

@@ -6,8 +6,10 @@ import copy
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC
+from typing import TypeVar
 
 from skuhub_catalog.domain.product import GtinInUseError, Product
+from skuhub_catalog.domain.product_model import ProductModel
 
 
 class FakeProductRepository:
@@ -49,6 +51,10 @@ class FakeProductRepository:
         )
         return [_copy(p) for p in listed[:limit]]
 
+    async def variants_of(self, model: str, *, for_update: bool = False) -> list[Product]:
+        found = (p for p in self._products.values() if p.product_model == model)
+        return [_copy(p) for p in sorted(found, key=lambda p: p.sku) if not p.deleted]
+
     def _check_gtin_free(self, product: Product) -> None:
         """What the unique GTIN index does: one product (deleted ones too) per GTIN."""
         if product.gtin is None:
@@ -61,11 +67,50 @@ class FakeProductRepository:
             raise GtinInUseError(f"GTIN {product.gtin} identifies product {owner}", field="gtin")
 
 
+class FakeProductModelRepository:
+    """Product models by code in memory; held to ``SqlProductModelRepository``."""
+
+    def __init__(self, *models: ProductModel) -> None:
+        self._models = {m.code: m for m in models}
+
+    async def get(self, code: str, *, for_update: bool = False) -> ProductModel | None:
+        found = self._models.get(code)
+        return _copy(found) if found is not None else None
+
+    async def add(self, model: ProductModel) -> bool:
+        if model.code in self._models:
+            return False
+        self._models[model.code] = _copy(model)
+        return True
+
+    async def update(self, model: ProductModel) -> None:
+        if model.code in self._models:
+            self._models[model.code] = _copy(model)
+
+    async def children(self, code: str) -> list[ProductModel]:
+        found = (m for m in self._models.values() if m.parent == code and not m.deleted)
+        return [_copy(m) for m in sorted(found, key=lambda m: m.code)]
+
+    async def list_after(
+        self, after: str | None, limit: int, *, include_deleted: bool = False
+    ) -> list[ProductModel]:
+        listed = sorted(
+            (
+                m
+                for m in self._models.values()
+                if (after is None or m.code > after) and (include_deleted or not m.deleted)
+            ),
+            key=lambda m: m.code,
+        )
+        return [_copy(m) for m in listed[:limit]]
+
+
 @dataclass(frozen=True, slots=True)
 class FakeCatalogUnitOfWork:
     """The catalog's repositories, in memory."""
 
     products: FakeProductRepository = field(default_factory=FakeProductRepository)
+    models: FakeProductModelRepository = field(default_factory=FakeProductModelRepository)
 
 
 def _same_gtin(carried: str | None, gtin: str) -> bool:
@@ -73,8 +118,9 @@ def _same_gtin(carried: str | None, gtin: str) -> bool:
     return carried is not None and carried.zfill(14) == gtin.zfill(14)
 
 
-def _copy(product: Product) -> Product:
+Stored = TypeVar("Stored", Product, ProductModel)
+
+
+def _copy(stored: Stored) -> Stored:
     """A copy sharing nothing mutable, with the time in UTC (as PostgreSQL returns it)."""
-    return dataclasses.replace(
-        copy.deepcopy(product), updated_at=product.updated_at.astimezone(UTC)
-    )
+    return dataclasses.replace(copy.deepcopy(stored), updated_at=stored.updated_at.astimezone(UTC))

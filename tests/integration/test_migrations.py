@@ -119,3 +119,45 @@ async def test_a_product_stored_before_the_stock_facts_reads_back_with_none_of_t
         shelf_life_days=None,
         kit_components=(),
     )
+
+
+async def test_a_parent_sku_that_named_no_entity_is_cleared_and_the_content_kept(
+    infra: Infrastructure, tmp_path: Path
+) -> None:
+    """0004: ``parent_sku`` named a model that existed nowhere; the column becomes a reference
+    to product_models, the old free text is cleared, the product keeps its own content."""
+    before = tmp_path / "up-to-0003"
+    before.mkdir()
+    for name in ("0001_products.py", "0002_stock_facts.py", "0003_gtin14.py"):
+        shutil.copy(catalog_app.MIGRATIONS / name, before)
+    settings = CatalogSettings(
+        database_url=infra.database_url, schema_prefix=f"m{uuid.uuid4().hex[:8]}_"
+    )
+    engine = create_engine(settings)
+    try:
+        await migrations.upgrade(engine, before, settings.db_schema)
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    f'INSERT INTO "{settings.db_schema}".products (sku, gtin, status, family, '
+                    "parent_sku, unit, title, description, attributes, packs, lot_tracked, "
+                    "kit_components, version, deleted, created_at, updated_at) VALUES "
+                    "('MUG-RED', NULL, 'enabled', 'mugs', 'MUG', 'EA', "
+                    """'{"en_US": "Red mug"}', '{}', '{"colour": "red"}', '{}', false, '[]', """
+                    "2, false, :at, :at)"
+                ),
+                {"at": T0},
+            )
+        await migrations.upgrade(engine, catalog_app.MIGRATIONS, settings.db_schema)
+        async with engine.connect() as conn:
+            product = await SqlProductRepository(conn).get("MUG-RED")
+    finally:
+        await engine.dispose()
+
+    assert product is not None
+    assert (product.product_model, product.family, product.attributes, product.version) == (
+        None,
+        "mugs",
+        {"colour": "red"},
+        2,
+    )

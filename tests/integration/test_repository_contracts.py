@@ -26,10 +26,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from skuhub_catalog.adapters.product_repository import SqlProductRepository
+from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepository
+from skuhub_catalog.adapters.product_repository import SqlProductRepository, sql_unit_of_work
 from skuhub_catalog.domain.product import GtinInUseError, KitComponent, Product, ProductStatus
+from skuhub_catalog.domain.product_model import ProductModel
 from skuhub_catalog.entrypoints.app import MIGRATIONS as CATALOG_MIGRATIONS
-from skuhub_catalog.service_layer.ports import ProductRepository
+from skuhub_catalog.service_layer.ports import ProductModelRepository, ProductRepository
 from skuhub_catalog.settings import CatalogSettings
 from skuhub_contracts.events import (
     LifecycleStage,
@@ -71,7 +73,7 @@ from skuhub_sync_gateway.domain.offers import PositionFacts, ProductFacts, Stage
 from skuhub_sync_gateway.entrypoints.app import MIGRATIONS as GATEWAY_MIGRATIONS
 from skuhub_sync_gateway.service_layer.projection import Fact, ProjectionRepository
 from skuhub_sync_gateway.settings import SyncGatewaySettings
-from tests.fakes.catalog import FakeProductRepository
+from tests.fakes.catalog import FakeProductModelRepository, FakeProductRepository
 from tests.fakes.lifecycle import FakeStageRepository
 from tests.fakes.stock import FakeLedgerRepository
 from tests.fakes.sync_gateway import FakeProjectionRepository
@@ -132,8 +134,19 @@ async def products(request: pytest.FixtureRequest) -> AsyncIterator[ProductRepos
     if request.param == "fake":
         yield FakeProductRepository()
         return
+    async with transaction(request, CatalogSettings, CATALOG_MIGRATIONS, sql_unit_of_work) as uow:
+        # The model EVERY_PRODUCT_FIELD names (products.product_model is a foreign key).
+        await uow.models.add(a_model("MUG"))
+        yield uow.products
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def models(request: pytest.FixtureRequest) -> AsyncIterator[ProductModelRepository]:
+    if request.param == "fake":
+        yield FakeProductModelRepository()
+        return
     async with transaction(
-        request, CatalogSettings, CATALOG_MIGRATIONS, SqlProductRepository
+        request, CatalogSettings, CATALOG_MIGRATIONS, SqlProductModelRepository
     ) as repo:
         yield repo
 
@@ -247,6 +260,11 @@ def a_product(sku: str = "MUG-1", **fields: Any) -> Product:
     return Product(sku=sku, **(values | fields))
 
 
+def a_model(code: str = "MUG", **fields: Any) -> ProductModel:
+    values: dict[str, Any] = {"axes": ("colour",), "version": 1, "updated_at": T0}
+    return ProductModel(code=code, **(values | fields))
+
+
 EVERY_PRODUCT_FIELD = a_product(
     "MUG-RED/350",
     status=ProductStatus.ENABLED,
@@ -254,7 +272,7 @@ EVERY_PRODUCT_FIELD = a_product(
     version=MAX_VERSION,
     gtin="4006381333931",
     family="mugs",
-    parent_sku="MUG",
+    product_model="MUG",
     unit="PCE",
     description={"en_US": "Stoneware.\nDishwasher safe."},
     attributes={
@@ -278,6 +296,17 @@ EVERY_PRODUCT_FIELD = a_product(
 
 
 class TestProductRepository:
+    async def test_variants_of_a_model_are_its_live_products_by_sku(
+        self, products: ProductRepository
+    ) -> None:
+        for sku in ("MUG-B", "MUG-A", "MUG-C"):
+            await products.add(a_product(sku, product_model="MUG"))
+        await products.add(a_product("CUP-1"))
+        await products.update(a_product("MUG-C", product_model="MUG", deleted=True, version=2))
+
+        assert [p.sku for p in await products.variants_of("MUG")] == ["MUG-A", "MUG-B"]
+        assert await products.variants_of("CUP") == []
+
     async def test_an_unknown_sku_is_none(self, products: ProductRepository) -> None:
         assert await products.get("NOPE") is None
         assert await products.get("NOPE", for_update=True) is None
@@ -323,7 +352,9 @@ class TestProductRepository:
     async def test_an_update_overwrites_and_clears_the_stock_facts(
         self, products: ProductRepository
     ) -> None:
-        await products.add(dataclasses.replace(EVERY_PRODUCT_FIELD, sku="MUG-1", parent_sku=None))
+        await products.add(
+            dataclasses.replace(EVERY_PRODUCT_FIELD, sku="MUG-1", product_model=None)
+        )
         cleared = a_product(version=2, updated_at=T1)
 
         await products.update(cleared)
@@ -509,6 +540,52 @@ class TestProductRepository:
         read.attributes["sizes"].append("L")
 
         assert await products.get("MUG-1") == a_product(attributes={"sizes": ["S"]})
+
+
+class TestProductModelRepository:
+    async def test_an_added_model_reads_back_field_for_field(
+        self, models: ProductModelRepository
+    ) -> None:
+        root = a_model(
+            "MUG",
+            axes=("colour", "size"),
+            family="mugs",
+            title={"en_US": "Mug", "de_DE": "Becher"},
+            description={"en_US": "Stoneware."},
+            attributes={"brand": "Acme", "capacity_ml": 350, "tags": ["a", {"b": None}]},
+            version=MAX_VERSION,
+        )
+        assert await models.add(root) is True
+        assert await models.add(a_model("MUG-RED", parent="MUG", attributes={"colour": "red"}))
+
+        assert await models.get("MUG") == root
+        assert await models.get("MUG", for_update=True) == root
+        assert await models.get("NOPE") is None
+        assert await models.add(a_model("MUG")) is False
+
+    async def test_children_are_the_live_sub_models_by_code(
+        self, models: ProductModelRepository
+    ) -> None:
+        await models.add(a_model("MUG"))
+        for code in ("MUG-RED", "MUG-BLUE", "MUG-GREEN"):
+            await models.add(a_model(code, parent="MUG"))
+        await models.update(a_model("MUG-GREEN", parent="MUG", deleted=True, version=2))
+        await models.add(a_model("CUP"))
+
+        assert [m.code for m in await models.children("MUG")] == ["MUG-BLUE", "MUG-RED"]
+        assert await models.children("CUP") == []
+
+    async def test_a_list_is_in_code_order_a_page_at_a_time(
+        self, models: ProductModelRepository
+    ) -> None:
+        for code in ("B", "A", "C"):
+            await models.add(a_model(code))
+        await models.update(a_model("C", deleted=True, version=2))
+
+        assert [m.code for m in await models.list_after(None, 10)] == ["A", "B"]
+        assert [m.code for m in await models.list_after("A", 1)] == ["B"]
+        listed = await models.list_after(None, 10, include_deleted=True)
+        assert [m.code for m in listed] == ["A", "B", "C"]
 
 
 class TestProductRepositoryLocks:

@@ -82,16 +82,30 @@ def test_every_product_is_a_body_the_catalog_takes(large: Catalog) -> None:
 def test_models_have_variants_that_differ_by_a_variant_attribute(catalog: Catalog) -> None:
     by_parent: dict[str, list[dict[str, object]]] = defaultdict(list)
     for product in catalog.products:
-        if product.parent_sku is not None:
-            by_parent[product.parent_sku].append(product.attributes)
+        if product.product_model is not None:
+            by_parent[product.product_model].append(product.attributes)
     multi = {parent: attrs for parent, attrs in by_parent.items() if len(attrs) > 1}
     assert len(multi) >= 5
-    assert set(by_parent) == set(catalog.product_models)
+    assert set(by_parent) == {m.code for m in catalog.product_models}
     for attrs in multi.values():
         differing = {k for a in attrs for k in a if len({str(b.get(k)) for b in attrs}) > 1}
         assert differing, "variants of one model must differ by a variant attribute"
         assert differing <= {"size", "storage", "colour", "volume_ml"}
-    assert not set(catalog.product_models) & set(catalog.skus)
+    assert not {m.code for m in catalog.product_models} & set(catalog.skus)
+
+
+def test_a_variant_sends_its_axis_and_own_values_and_inherits_the_models(
+    catalog: Catalog,
+) -> None:
+    models = {m.code: m for m in catalog.product_models}
+    variants = [p for p in catalog.products if p.product_model is not None]
+    assert variants
+    for product in variants:
+        model = models[product.product_model]
+        sent = product.to_http()["attributes"]
+        assert set(model.axes) <= set(sent)
+        assert not set(sent) & set(model.attributes)
+        assert {**model.attributes, **sent} == product.attributes
 
 
 def test_kits_are_made_of_existing_stocked_skus(catalog: Catalog) -> None:
@@ -179,8 +193,8 @@ def test_a_realistic_share_of_products_ships_in_packs(large: Catalog) -> None:
 def test_the_variants_of_a_model_ship_in_the_same_packs(large: Catalog) -> None:
     packs_by_model: dict[str, set[tuple[tuple[str, int], ...]]] = defaultdict(set)
     for product in large.products:
-        if product.parent_sku is not None:
-            packs_by_model[product.parent_sku].add(product.packs)
+        if product.product_model is not None:
+            packs_by_model[product.product_model].add(product.packs)
     assert len(packs_by_model) >= 100
     assert all(len(packs) == 1 for packs in packs_by_model.values())
 
@@ -200,7 +214,7 @@ def test_the_catalog_body_carries_the_stock_facts() -> None:
         sku="GRO-1",
         gtin="4006381333931",
         family="grocery",
-        parent_sku=None,
+        product_model=None,
         title={"en_US": "Coffee"},
         attributes={"weight_g": 500},
         packs=(("CS", 12), ("PF", 720)),
@@ -211,7 +225,7 @@ def test_the_catalog_body_carries_the_stock_facts() -> None:
         sku="KIT-1",
         gtin="4006381333948",
         family="bundle",
-        parent_sku=None,
+        product_model=None,
         title={"en_US": "Set"},
         attributes={},
         kit_components=(("GRO-1", 2), ("MUG-1", 1)),
@@ -222,7 +236,7 @@ def test_the_catalog_body_carries_the_stock_facts() -> None:
         "gtin": "4006381333931",
         "status": "enabled",
         "family": "grocery",
-        "parent_sku": None,
+        "product_model": None,
         "unit": "EA",
         "packs": {"CS": "12", "PF": "720"},
         "lot_tracked": True,

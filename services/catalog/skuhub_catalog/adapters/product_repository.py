@@ -11,6 +11,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepository
 from skuhub_catalog.adapters.tables import GTIN_INDEX, products, products_gtin14
 from skuhub_catalog.domain.product import (
     GtinInUseError,
@@ -71,6 +72,16 @@ class SqlProductRepository:
             statement = statement.where(products.c.deleted.is_(False))
         return [_to_product(row) for row in (await self._conn.execute(statement)).mappings()]
 
+    async def variants_of(self, model: str, *, for_update: bool = False) -> list[Product]:
+        statement = (
+            sa.select(products)
+            .where(products.c.product_model == model, products.c.deleted.is_(False))
+            .order_by(products.c.sku)
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        return [_to_product(row) for row in (await self._conn.execute(statement)).mappings()]
+
 
 def _gtin_taken(product: Product, exc: sa_exc.IntegrityError) -> Exception:
     """A concurrent writer took the GTIN: the domain error. Any other integrity error is a
@@ -88,10 +99,13 @@ class SqlUnitOfWork:
     """The catalog's repositories on one connection (and its transaction)."""
 
     products: SqlProductRepository
+    models: SqlProductModelRepository
 
 
 def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
-    return SqlUnitOfWork(products=SqlProductRepository(conn))
+    return SqlUnitOfWork(
+        products=SqlProductRepository(conn), models=SqlProductModelRepository(conn)
+    )
 
 
 def _to_row(product: Product) -> dict[str, Any]:
@@ -100,7 +114,7 @@ def _to_row(product: Product) -> dict[str, Any]:
         "gtin": product.gtin,
         "status": product.status.value,
         "family": product.family,
-        "parent_sku": product.parent_sku,
+        "product_model": product.product_model,
         "unit": product.unit,
         "title": dict(product.title),
         "description": dict(product.description),
@@ -126,7 +140,7 @@ def _to_product(row: sa.RowMapping) -> Product:
         updated_at=row["updated_at"],
         gtin=row["gtin"],
         family=row["family"],
-        parent_sku=row["parent_sku"],
+        product_model=row["product_model"],
         unit=row["unit"],
         description=row["description"],
         attributes=row["attributes"],

@@ -11,6 +11,23 @@ metadata = sa.MetaData()
 messaging_tables.add_to(metadata)
 GTIN_INDEX = "products_gtin14_uq"
 
+product_models = sa.Table(
+    "product_models",
+    metadata,
+    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("parent", sa.Text, sa.ForeignKey("product_models.code")),
+    sa.Column("axes", JSONB, nullable=False),
+    sa.Column("family", sa.Text),
+    sa.Column("title", JSONB, nullable=False),
+    sa.Column("description", JSONB, nullable=False),
+    sa.Column("attributes", JSONB, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("product_models_parent_idx", product_models.c.parent)
+
 products = sa.Table(
     "products",
     metadata,
@@ -18,7 +35,11 @@ products = sa.Table(
     sa.Column("gtin", sa.Text),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("family", sa.Text),
-    sa.Column("parent_sku", sa.Text),
+    sa.Column(
+        "product_model",
+        sa.Text,
+        sa.ForeignKey("product_models.code", name="products_product_model_fk"),
+    ),
     sa.Column("unit", sa.Text, nullable=False),
     sa.Column("title", JSONB, nullable=False),
     sa.Column("description", JSONB, nullable=False),
@@ -37,4 +58,4 @@ products = sa.Table(
 products_gtin14: sa.ColumnElement[str] = sa.func.lpad(products.c.gtin, 14, "0")
 """The GTIN as GS1 compares it (0003): what uniqueness and lookups use."""
 sa.Index(GTIN_INDEX, products_gtin14, unique=True, postgresql_where=products.c.gtin.isnot(None))
-sa.Index("products_parent_sku_idx", products.c.parent_sku)
+sa.Index("products_product_model_idx", products.c.product_model)

@@ -11,6 +11,9 @@ positions by: the stock unit (``unit``), the packs it ships in and how many
 stock units each holds (``packs``), whether stock carries lots
 (``lot_tracked``) and how long a lot keeps (``shelf_life_days``), and what a
 kit is made of (``kit_components``).
+
+A variant names its ``product_model`` (domain/product_model.py): it sets its own values
+only, and inherits the rest.
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ class NewProduct:
     status: ProductStatus = ProductStatus.DRAFT
     gtin: str | None = None
     family: str | None = None
-    parent_sku: str | None = None
+    product_model: str | None = None
     unit: str = "EA"
     description: Mapping[str, str] = field(default_factory=dict)
     attributes: Mapping[str, Any] = field(default_factory=dict)
@@ -114,7 +117,7 @@ class Product:
     updated_at: datetime
     gtin: str | None = None
     family: str | None = None
-    parent_sku: str | None = None
+    product_model: str | None = None
     unit: str = "EA"
     description: Mapping[str, str] = field(default_factory=dict)
     attributes: Mapping[str, Any] = field(default_factory=dict)
@@ -137,7 +140,7 @@ class ProductChange:
     status: ProductStatus | _Unset = UNSET
     gtin: str | _Unset | None = UNSET
     family: str | _Unset | None = UNSET
-    parent_sku: str | _Unset | None = UNSET
+    product_model: str | _Unset | None = UNSET
     unit: str | _Unset = UNSET
     title: Mapping[str, str | None] = field(default_factory=dict)
     description: Mapping[str, str | None] = field(default_factory=dict)
@@ -153,7 +156,7 @@ class ProductChange:
             self.status,
             self.gtin,
             self.family,
-            self.parent_sku,
+            self.product_model,
             self.unit,
             self.lot_tracked,
             self.shelf_life_days,
@@ -177,7 +180,7 @@ def new_product(data: NewProduct, *, now: datetime) -> Product:
         updated_at=now,
         gtin=data.gtin,
         family=data.family,
-        parent_sku=data.parent_sku,
+        product_model=data.product_model,
         unit=data.unit,
         description=dict(data.description),
         attributes=dict(data.attributes),
@@ -210,7 +213,7 @@ def apply_change(
         status=_pick(change.status, product.status),
         gtin=_pick(change.gtin, product.gtin),
         family=_pick(change.family, product.family),
-        parent_sku=_pick(change.parent_sku, product.parent_sku),
+        product_model=_pick(change.product_model, product.product_model),
         unit=_pick(change.unit, product.unit),
         title=_merge(product.title, change.title),
         description=_merge(product.description, change.description),
@@ -250,10 +253,6 @@ def _check_writable(product: Product, expected_version: int | None) -> None:
 
 
 def _check(product: Product) -> None:
-    if product.parent_sku == product.sku:
-        raise InvalidProductError(
-            f"product {product.sku} cannot be its own parent_sku", field="parent_sku"
-        )
     has_title = any(title.strip() for title in product.title.values())
     if product.status is ProductStatus.ENABLED and not has_title:
         raise InvalidProductError(

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from skuhub_catalog.adapters.product_repository import sql_unit_of_work
+from skuhub_catalog.entrypoints import product_models_http
 from skuhub_catalog.entrypoints.http import ERROR_STATUSES, router
 from skuhub_catalog.settings import CatalogSettings
 from skuhub_runtime.http import create_app as create_http_app
@@ -21,9 +22,9 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     return create_http_app(
         runtime,
         title="skuhub catalog",
-        description="Product information (PIM): products per SKU, published as product-changed "
-        "snapshots.",
-        routers=[router],
+        description="Product information (PIM): product models and products per SKU, published "
+        "as product-changed snapshots resolved through their models.",
+        routers=[router, product_models_http.router],
         errors=ERROR_STATUSES,
     )
 

@@ -1,19 +1,24 @@
-"""Translation at the edge: a saved product becomes the product-changed wire snapshot."""
+"""Translation at the edge: a saved product, resolved through its models, becomes the
+product-changed wire snapshot."""
 
 from __future__ import annotations
 
 from skuhub_catalog.domain.product import Product
+from skuhub_catalog.domain.product_model import Lineage, resolve
 from skuhub_contracts.events import KitComponent, ProductChanged, ProductStatus
 
 
-def to_product_changed(product: Product) -> ProductChanged:
+def to_product_changed(stored: Product, lineage: Lineage | None) -> ProductChanged:
+    """The per-SKU snapshot: the product resolved through its models (``lineage``)."""
+    product = resolve(stored, lineage)
     return ProductChanged(
         sku=product.sku,
         product_version=product.version,
         gtin=product.gtin,
         status=ProductStatus(product.status.value),
         family=product.family,
-        parent_sku=product.parent_sku,
+        product_model=product.product_model,
+        variant_axes=list(lineage.axes) if lineage is not None else [],
         unit=product.unit,
         packs=dict(product.packs),
         lot_tracked=product.lot_tracked,

@@ -1,13 +1,16 @@
 """The catalog's command handlers: they decide; the runtime does the I/O around them.
 
-Each runs a use case on the unit of work and returns the saved product with
-the product-changed snapshot to publish when it made a new version.
+Each runs a use case on the unit of work and returns what it saved, with the
+product-changed snapshots to publish: one for a product that got a new version, one per
+variant whose resolved snapshot a model change altered.
 """
 
 from __future__ import annotations
 
 from skuhub_catalog.domain.product import NewProduct, Product, ProductChange
+from skuhub_catalog.domain.product_model import NewProductModel, ProductModel, ProductModelChange
 from skuhub_catalog.entrypoints.events import to_product_changed
+from skuhub_catalog.service_layer import product_models
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_catalog.service_layer.products import (
     Saved,
@@ -20,7 +23,7 @@ from skuhub_runtime.origin import Origin
 
 
 async def create(uow: CatalogUnitOfWork, data: NewProduct, origin: Origin) -> Decision[Product]:
-    return _published(await create_product(uow.products, data), origin)
+    return _published(await create_product(uow, data), origin)
 
 
 async def update(
@@ -31,20 +34,53 @@ async def update(
     *,
     expected_version: int | None,
 ) -> Decision[Product]:
-    saved = await update_product(uow.products, sku, change, expected_version=expected_version)
+    saved = await update_product(uow, sku, change, expected_version=expected_version)
     return _published(saved, origin)
 
 
 async def delete(
     uow: CatalogUnitOfWork, sku: str, origin: Origin, *, expected_version: int | None
 ) -> Decision[Product]:
-    saved = await delete_product(uow.products, sku, expected_version=expected_version)
+    saved = await delete_product(uow, sku, expected_version=expected_version)
     return _published(saved, origin)
+
+
+async def create_model(
+    uow: CatalogUnitOfWork, data: NewProductModel, origin: Origin
+) -> Decision[ProductModel]:
+    """A new model has no variants yet: nothing to publish."""
+    return Decision((await product_models.create_model(uow, data)).model)
+
+
+async def update_model(
+    uow: CatalogUnitOfWork,
+    code: str,
+    change: ProductModelChange,
+    origin: Origin,
+    *,
+    expected_version: int | None,
+) -> Decision[ProductModel]:
+    saved = await product_models.update_model(uow, code, change, expected_version=expected_version)
+    snapshots = [
+        origin.envelope(to_product_changed(variant, lineage), time=variant.updated_at)
+        for variant, lineage in zip(saved.variants, saved.lineages, strict=True)
+    ]
+    return Decision(saved.model, emitted=snapshots)
+
+
+async def delete_model(
+    uow: CatalogUnitOfWork, code: str, origin: Origin, *, expected_version: int | None
+) -> Decision[ProductModel]:
+    """Only a model with nothing below it is deleted: nothing to publish."""
+    saved = await product_models.delete_model(uow, code, expected_version=expected_version)
+    return Decision(saved.model)
 
 
 def _published(saved: Saved, origin: Origin) -> Decision[Product]:
     """The product, with its new snapshot when the use case made a new version."""
     if not saved.changed:
         return Decision(saved.product)
-    snapshot = origin.envelope(to_product_changed(saved.product), time=saved.product.updated_at)
+    snapshot = origin.envelope(
+        to_product_changed(saved.product, saved.lineage), time=saved.product.updated_at
+    )
     return Decision(saved.product, emitted=[snapshot])

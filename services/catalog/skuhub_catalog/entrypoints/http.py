@@ -13,7 +13,7 @@ import copy
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
@@ -29,6 +29,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from skuhub_catalog.domain import product as domain
+from skuhub_catalog.domain import product_model as models
 from skuhub_catalog.domain.product import (
     UNSET,
     NewProduct,
@@ -87,6 +88,12 @@ ERROR_STATUSES: dict[type[Exception], int] = {
     domain.ProductDeletedError: 409,
     domain.GtinInUseError: 409,
     domain.InvalidProductError: 422,
+    models.ProductModelNotFoundError: 404,
+    models.ProductModelExistsError: 409,
+    models.ProductModelInUseError: 409,
+    models.ProductModelDeletedError: 409,
+    models.InvalidProductModelError: 422,
+    models.InvalidVariantError: 422,
     PreconditionFailedError: 412,
     ProductGoneError: 410,
 }
@@ -114,6 +121,11 @@ _SHELF_LIFE = "Days from receipt to expiry (1 to 36500), for lots received witho
 _KIT = (
     "What one kit (bundle) is made of: each component SKU once, not the kit itself, at most "
     "100; empty when the product is not a kit."
+)
+_PRODUCT_MODEL = (
+    "Code of the product model this product is a variant of (POST /v1/product-models): it "
+    "sets a value for each of the model's axes, no two variants alike, and inherits what the "
+    "model sets."
 )
 _PACKS_EXAMPLE = {"CS": "12", "PF": "480"}
 _KIT_EXAMPLE = [
@@ -156,7 +168,7 @@ class ProductCreate(BaseModel):
     status: ProductStatus = ProductStatus.DRAFT
     gtin: Gtin | None = None
     family: Family | None = None
-    parent_sku: Sku | None = Field(default=None, description="Product model of this variant.")
+    product_model: Sku | None = Field(default=None, description=_PRODUCT_MODEL)
     unit: UnitCode = Field(default="EA", description=_UNIT)
     packs: dict[UnitCode, PositiveQuantity] = Field(
         default_factory=dict, description=_PACKS, examples=[_PACKS_EXAMPLE]
@@ -176,7 +188,7 @@ class ProductCreate(BaseModel):
             status=domain.ProductStatus(self.status.value),
             gtin=self.gtin,
             family=self.family,
-            parent_sku=self.parent_sku,
+            product_model=self.product_model,
             unit=self.unit,
             description=self.description,
             attributes=self.attributes,
@@ -196,9 +208,9 @@ def _unsent(schema: dict[str, Any]) -> None:
     del schema["default"]
 
 
-def _needs_a_change(schema: dict[str, Any]) -> None:
-    """State in the schema what :meth:`ProductPatch.to_change` refuses as empty: at least one
-    product field, and a map with at least one key."""
+def needs_a_change(schema: dict[str, Any]) -> None:
+    """State in the schema what a PATCH refuses as empty: at least one field, and a map with
+    at least one key."""
     schema["anyOf"] = [
         {"required": [name]}
         | ({"properties": {name: {"minProperties": 1}}} if field.get("type") == "object" else {})
@@ -210,20 +222,22 @@ def _needs_a_change(schema: dict[str, Any]) -> None:
 class ProductPatch(BaseModel):
     """A partial update: only the fields sent change, and at least one must be sent.
 
-    ``gtin``, ``family``, ``parent_sku`` and ``shelf_life_days`` are cleared with
+    ``gtin``, ``family``, ``product_model`` and ``shelf_life_days`` are cleared with
     ``null``; ``status``, ``unit``, ``lot_tracked`` and ``kit_components`` cannot
     be. In ``title``, ``description``, ``attributes`` and ``packs`` each key is
     merged: a value sets it, ``null`` removes it, keys not sent stay (JSON merge
     patch). ``kit_components`` replaces the whole list (``[]``: no longer a kit).
     """
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_needs_a_change)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=needs_a_change)
 
     # None only stands for "not sent": the schema shows no null, _not_null refuses one.
     status: ProductStatus | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_unsent)
     gtin: Gtin | None = None
     family: Family | None = None
-    parent_sku: Sku | None = None
+    product_model: Sku | None = Field(
+        default=None, description=f"{_PRODUCT_MODEL} null detaches it."
+    )
     unit: UnitCode | SkipJsonSchema[None] = Field(
         default=None, description=_UNIT, json_schema_extra=_unsent
     )
@@ -266,7 +280,7 @@ class ProductPatch(BaseModel):
             status=domain.ProductStatus(self.status.value) if self.status is not None else UNSET,
             gtin=self.gtin if "gtin" in sent else UNSET,
             family=self.family if "family" in sent else UNSET,
-            parent_sku=self.parent_sku if "parent_sku" in sent else UNSET,
+            product_model=self.product_model if "product_model" in sent else UNSET,
             unit=self.unit if self.unit is not None else UNSET,
             title=self.title,
             description=self.description,
@@ -285,7 +299,7 @@ class ProductView(BaseModel):
     gtin: str | None
     status: ProductStatus
     family: str | None
-    parent_sku: str | None
+    product_model: str | None = Field(description=_PRODUCT_MODEL)
     unit: str = Field(description=_UNIT)
     packs: dict[UnitCode, PositiveQuantity] = Field(description=_PACKS)
     lot_tracked: bool = Field(description=_LOT_TRACKED)
@@ -305,7 +319,7 @@ class ProductView(BaseModel):
             gtin=product.gtin,
             status=ProductStatus(product.status.value),
             family=product.family,
-            parent_sku=product.parent_sku,
+            product_model=product.product_model,
             unit=product.unit,
             packs=dict(product.packs),
             lot_tracked=product.lot_tracked,
@@ -483,8 +497,8 @@ async def patch_product(
     change = body.to_change()
     if change.is_empty:
         raise DomainError("nothing to change; send at least one product field")
-    expected, via_if_match = _expected_version(if_match, body.expected_version)
-    product = await _conditional(
+    expected, via_if_match = expected_version(if_match, body.expected_version)
+    product = await conditional(
         runtime,
         lambda uow: handlers.update(uow, sku, change, origin, expected_version=expected),
         via_if_match=via_if_match,
@@ -511,8 +525,8 @@ async def delete_product(
     response: Response,
     if_match: IfMatch = None,
 ) -> ProductView:
-    expected, via_if_match = _expected_version(if_match, None)
-    product = await _conditional(
+    expected, via_if_match = expected_version(if_match, None)
+    product = await conditional(
         runtime,
         lambda uow: handlers.delete(uow, sku, origin, expected_version=expected),
         via_if_match=via_if_match,
@@ -525,12 +539,15 @@ def _view(product: Product, response: Response) -> ProductView:
     return ProductView.of(product)
 
 
-async def _conditional(
+Written = TypeVar("Written")
+
+
+async def conditional(
     runtime: ServiceRuntime[CatalogUnitOfWork],
-    decide: Callable[[CatalogUnitOfWork], Awaitable[Decision[Product]]],
+    decide: Callable[[CatalogUnitOfWork], Awaitable[Decision[Written]]],
     *,
     via_if_match: bool,
-) -> Product:
+) -> Written:
     """Run a conditional write: a version conflict found through If-Match is a failed
     precondition (412), not a conflict (409)."""
     try:
@@ -541,7 +558,7 @@ async def _conditional(
         raise
 
 
-def _expected_version(if_match: str | None, in_body: int | None) -> tuple[int | None, bool]:
+def expected_version(if_match: str | None, in_body: int | None) -> tuple[int | None, bool]:
     """The version a write is conditional on, and whether it came from ``If-Match``.
 
     A version number no product reaches does not match either (412), like any other

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from skuhub_catalog.domain.product import Product
+from skuhub_catalog.domain.product_model import ProductModel
 
 
 class ProductRepository(Protocol):
@@ -49,9 +50,37 @@ class ProductRepository(Protocol):
         """Up to ``limit`` products ordered by SKU, starting after ``after`` (a cursor: any
         text, not necessarily a stored SKU); deleted ones only with ``include_deleted``."""
 
+    async def variants_of(self, model: str, *, for_update: bool = False) -> list[Product]:
+        """The products (not deleted) whose ``product_model`` is ``model``, by SKU,
+        optionally locked for this transaction."""
+
+
+class ProductModelRepository(Protocol):
+    """Product models by code, deleted ones included (a deleted model keeps its code)."""
+
+    async def get(self, code: str, *, for_update: bool = False) -> ProductModel | None:
+        """The model with this code, optionally locked for this transaction."""
+
+    async def add(self, model: ProductModel) -> bool:
+        """Insert a new model; False if its code is taken (by a deleted model too)."""
+
+    async def update(self, model: ProductModel) -> None:
+        """Overwrite the model with this code (every field, version as given)."""
+
+    async def children(self, code: str) -> list[ProductModel]:
+        """The sub-models (not deleted) whose parent is ``code``, by code."""
+
+    async def list_after(
+        self, after: str | None, limit: int, *, include_deleted: bool = False
+    ) -> list[ProductModel]:
+        """Up to ``limit`` models ordered by code, after ``after``."""
+
 
 class CatalogUnitOfWork(Protocol):
     """The catalog's repositories, bound to one transaction."""
 
     @property
     def products(self) -> ProductRepository: ...
+
+    @property
+    def models(self) -> ProductModelRepository: ...

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from skuhub_catalog.domain.product import (
     GtinInUseError,
+    InvalidProductError,
     NewProduct,
     Product,
     ProductAlreadyExistsError,
@@ -21,39 +22,46 @@ from skuhub_catalog.domain.product import (
     mark_deleted,
     new_product,
 )
-from skuhub_catalog.service_layer.ports import ProductRepository
+from skuhub_catalog.domain.product_model import Lineage, check_child_values
+from skuhub_catalog.service_layer.ports import CatalogUnitOfWork, ProductRepository
+from skuhub_catalog.service_layer.product_models import lineage_of
 from skuhub_contracts.identifiers import gtin14
 
 
 @dataclass(frozen=True, slots=True)
 class Saved:
-    """The product after a use case, and whether that made a new version."""
+    """The product after a use case, whether that made a new version, and the models it
+    inherits from (its snapshot is resolved through them)."""
 
     product: Product
     changed: bool
+    lineage: Lineage | None = None
 
 
 async def create_product(
-    repo: ProductRepository, data: NewProduct, *, now: datetime | None = None
+    uow: CatalogUnitOfWork, data: NewProduct, *, now: datetime | None = None
 ) -> Saved:
     """Create a product at version 1.
 
     Raises:
         ProductAlreadyExistsError: the SKU is taken (also by a deleted product).
         GtinInUseError: another product carries the GTIN.
-        InvalidProductError: the product would break a catalog rule.
+        InvalidProductError: the product would break a catalog rule, or names no model.
+        InvalidVariantError: as a variant, it misses an axis, repeats a sibling or sets a
+            value its model sets.
     """
     product = new_product(data, now=now or datetime.now(UTC))
-    await _check_gtin_free(repo, product)
-    if not await repo.add(product):
+    lineage = await _check_variant(uow, product)
+    await _check_gtin_free(uow.products, product)
+    if not await uow.products.add(product):
         raise ProductAlreadyExistsError(
             f"a product with SKU {product.sku} exists already; change it with PATCH instead"
         )
-    return Saved(product, changed=True)
+    return Saved(product, changed=True, lineage=lineage)
 
 
 async def update_product(
-    repo: ProductRepository,
+    uow: CatalogUnitOfWork,
     sku: str,
     change: ProductChange,
     *,
@@ -64,22 +72,23 @@ async def update_product(
 
     Raises:
         ProductNotFoundError, VersionConflictError, ProductDeletedError,
-        GtinInUseError, InvalidProductError.
+        GtinInUseError, InvalidProductError, InvalidVariantError.
     """
-    current = await _get_for_update(repo, sku)
+    current = await _get_for_update(uow.products, sku)
     product = apply_change(
         current, change, now=now or datetime.now(UTC), expected_version=expected_version
     )
     if product is current:
         return Saved(current, changed=False)
+    lineage = await _check_variant(uow, product)
     if product.gtin != current.gtin:
-        await _check_gtin_free(repo, product)
-    await repo.update(product)
-    return Saved(product, changed=True)
+        await _check_gtin_free(uow.products, product)
+    await uow.products.update(product)
+    return Saved(product, changed=True, lineage=lineage)
 
 
 async def delete_product(
-    repo: ProductRepository,
+    uow: CatalogUnitOfWork,
     sku: str,
     *,
     expected_version: int | None = None,
@@ -90,10 +99,39 @@ async def delete_product(
     Raises:
         ProductNotFoundError, VersionConflictError, ProductDeletedError.
     """
-    current = await _get_for_update(repo, sku)
+    current = await _get_for_update(uow.products, sku)
     product = mark_deleted(current, now=now or datetime.now(UTC), expected_version=expected_version)
-    await repo.update(product)
-    return Saved(product, changed=True)
+    await uow.products.update(product)
+    lineage = await lineage_of(uow.models, product.product_model) if product.product_model else None
+    return Saved(product, changed=True, lineage=lineage)
+
+
+async def _check_variant(uow: CatalogUnitOfWork, product: Product) -> Lineage | None:
+    """The product's lineage, once it is a valid variant of its model (None: no model)."""
+    if product.product_model is None:
+        return None
+    code = product.product_model
+    lineage = await lineage_of(uow.models, code)
+    if lineage is None:
+        raise InvalidProductError(
+            f"no product model {code}; create it with POST /v1/product-models first",
+            field="product_model",
+        )
+    sub_models = await uow.models.children(code)
+    if sub_models:
+        raise InvalidProductError(
+            f"product model {code} has sub-models ({', '.join(m.code for m in sub_models)}): "
+            "attach the product to one of them",
+            field="product_model",
+        )
+    siblings = [p for p in await uow.products.variants_of(code) if p.sku != product.sku]
+    check_child_values(
+        lineage,
+        product.attributes,
+        [p.attributes for p in siblings],
+        child=f"product {product.sku}",
+    )
+    return lineage
 
 
 async def _get_for_update(repo: ProductRepository, sku: str) -> Product:
