@@ -246,6 +246,20 @@ async def request_origin(
     )
 
 
+ActorDep = Annotated[
+    str,
+    Header(
+        alias="X-Actor",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Who makes the change (a person or a system), recorded in the history. "
+        "Until API tokens name the caller, the caller says it; without it: anonymous.",
+    ),
+]
+"""The actor of a change, as the request names it; give the route parameter a default for
+requests that do not."""
+
 OriginDep = Annotated[Origin, Depends(request_origin)]
 """The origin (trace context, arrival time) of events a request causes."""
 

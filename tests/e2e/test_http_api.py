@@ -378,3 +378,36 @@ def test_the_running_stock_service_keeps_replenishment_policies_and_proposals(
     assert listed.json() == {"proposals": [], "next_after": None}
     unknown = httpx.post(f"{stock}/v1/proposals/{sku}-none/accept")
     assert unknown.status_code == 404, unknown.text
+
+
+def test_a_products_history_names_who_changed_which_field(stack: Stack) -> None:
+    catalog = stack.url("catalog")
+    sku = new_sku("HISTORY")
+    created = httpx.post(
+        f"{catalog}/v1/products",
+        json={"sku": sku, "title": {"en_US": "Mug"}, "attributes": {"colour": "red"}},
+        headers={"X-Actor": "supplier-feed"},
+    )
+    assert created.status_code == 201, created.text
+    changed = httpx.patch(
+        f"{catalog}/v1/products/{sku}",
+        json={"attributes": {"colour": "blue"}, "title": {"de_DE": "Becher"}},
+        headers={"X-Actor": "ana@shop.example"},
+    )
+    assert changed.status_code == 200, changed.text
+    refused = httpx.patch(
+        f"{catalog}/v1/products/{sku}", json={"family": "x"}, headers={"X-Actor": "a\tb"}
+    )
+    assert refused.status_code == 422, refused.text
+
+    page = httpx.get(f"{catalog}/v1/product-history/{sku}", params={"limit": 1}).json()
+    [latest] = page["items"]
+    assert (latest["version"], latest["actor"], page["next_before"]) == (2, "ana@shop.example", 2)
+    assert latest["changes"] == [
+        {"field": "title.de_DE", "old": None, "new": "Becher"},
+        {"field": "attributes.colour", "old": "red", "new": "blue"},
+    ]
+    older = httpx.get(f"{catalog}/v1/product-history/{sku}", params={"before": 2}).json()
+    assert [(e["version"], e["actor"]) for e in older["items"]] == [(1, "supplier-feed")]
+    missing = httpx.get(f"{catalog}/v1/product-history/{new_sku('NOPE')}")
+    assert missing.status_code == 404, missing.text

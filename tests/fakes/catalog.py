@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TypeVar
 
+from skuhub_catalog.domain.history import HistoryEntry
 from skuhub_catalog.domain.product import GtinInUseError, Product
 from skuhub_catalog.domain.product_model import ProductModel
 
@@ -105,12 +106,37 @@ class FakeProductModelRepository:
         return [_copy(m) for m in listed[:limit]]
 
 
+class FakeHistoryRepository:
+    """History entries in a dict by (SKU, version); held to ``SqlHistoryRepository``."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, int], HistoryEntry] = {}
+
+    async def record(self, entry: HistoryEntry) -> None:
+        key = (entry.sku, entry.version)
+        if key in self._entries:  # what the primary key does
+            raise ValueError(f"history of {entry.sku} has version {entry.version} already")
+        self._entries[key] = entry
+
+    async def of(self, sku: str, *, before: int | None, limit: int) -> list[HistoryEntry]:
+        found = [
+            e
+            for (entry_sku, version), e in self._entries.items()
+            if entry_sku == sku and (before is None or version < before)
+        ]
+        found.sort(key=lambda e: e.version, reverse=True)
+        return [
+            dataclasses.replace(e, changed_at=e.changed_at.astimezone(UTC)) for e in found[:limit]
+        ]
+
+
 @dataclass(frozen=True, slots=True)
 class FakeCatalogUnitOfWork:
     """The catalog's repositories, in memory."""
 
     products: FakeProductRepository = field(default_factory=FakeProductRepository)
     models: FakeProductModelRepository = field(default_factory=FakeProductModelRepository)
+    history: FakeHistoryRepository = field(default_factory=FakeHistoryRepository)
 
 
 def _same_gtin(carried: str | None, gtin: str) -> bool:

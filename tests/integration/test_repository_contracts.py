@@ -26,12 +26,18 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from skuhub_catalog.adapters.history_repository import SqlHistoryRepository
 from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepository
 from skuhub_catalog.adapters.product_repository import SqlProductRepository, sql_unit_of_work
+from skuhub_catalog.domain.history import FieldChange, HistoryEntry
 from skuhub_catalog.domain.product import GtinInUseError, KitComponent, Product, ProductStatus
 from skuhub_catalog.domain.product_model import ProductModel
 from skuhub_catalog.entrypoints.app import MIGRATIONS as CATALOG_MIGRATIONS
-from skuhub_catalog.service_layer.ports import ProductModelRepository, ProductRepository
+from skuhub_catalog.service_layer.ports import (
+    HistoryRepository,
+    ProductModelRepository,
+    ProductRepository,
+)
 from skuhub_catalog.settings import CatalogSettings
 from skuhub_contracts.events import (
     LifecycleStage,
@@ -73,7 +79,11 @@ from skuhub_sync_gateway.domain.offers import PositionFacts, ProductFacts, Stage
 from skuhub_sync_gateway.entrypoints.app import MIGRATIONS as GATEWAY_MIGRATIONS
 from skuhub_sync_gateway.service_layer.projection import Fact, ProjectionRepository
 from skuhub_sync_gateway.settings import SyncGatewaySettings
-from tests.fakes.catalog import FakeProductModelRepository, FakeProductRepository
+from tests.fakes.catalog import (
+    FakeHistoryRepository,
+    FakeProductModelRepository,
+    FakeProductRepository,
+)
 from tests.fakes.lifecycle import FakeStageRepository
 from tests.fakes.stock import FakeLedgerRepository
 from tests.fakes.sync_gateway import FakeProjectionRepository
@@ -138,6 +148,17 @@ async def products(request: pytest.FixtureRequest) -> AsyncIterator[ProductRepos
         # The model EVERY_PRODUCT_FIELD names (products.product_model is a foreign key).
         await uow.models.add(a_model("MUG"))
         yield uow.products
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def history(request: pytest.FixtureRequest) -> AsyncIterator[HistoryRepository]:
+    if request.param == "fake":
+        yield FakeHistoryRepository()
+        return
+    async with transaction(
+        request, CatalogSettings, CATALOG_MIGRATIONS, SqlHistoryRepository
+    ) as repo:
+        yield repo
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
@@ -586,6 +607,31 @@ class TestProductModelRepository:
         assert [m.code for m in await models.list_after("A", 1)] == ["B"]
         listed = await models.list_after(None, 10, include_deleted=True)
         assert [m.code for m in listed] == ["A", "B", "C"]
+
+
+class TestHistoryRepository:
+    async def test_entries_read_back_newest_first_a_page_at_a_time(
+        self, history: HistoryRepository
+    ) -> None:
+        odd = {"nested": [1, {"x": None}], "text": "Becher ☕", "big": 2**53 - 1}
+        entries = [
+            HistoryEntry(
+                sku="MUG-1",
+                version=version,
+                actor=f"actor-{version}",
+                changed_at=T0 + timedelta(minutes=version),
+                changes=(FieldChange("attributes.odd", None, odd), FieldChange("gtin", "1", None)),
+                via="MUG" if version == 2 else None,
+            )
+            for version in (1, 2, 3)
+        ]
+        for entry in entries:
+            await history.record(entry)
+        await history.record(dataclasses.replace(entries[0], sku="CUP-1"))
+
+        assert await history.of("MUG-1", before=None, limit=10) == entries[::-1]
+        assert await history.of("MUG-1", before=3, limit=1) == [entries[1]]
+        assert await history.of("NOPE", before=None, limit=10) == []
 
 
 class TestProductRepositoryLocks:

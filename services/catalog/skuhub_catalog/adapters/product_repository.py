@@ -11,6 +11,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from skuhub_catalog.adapters.history_repository import SqlHistoryRepository
 from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepository
 from skuhub_catalog.adapters.tables import GTIN_INDEX, products, products_gtin14
 from skuhub_catalog.domain.product import (
@@ -100,11 +101,14 @@ class SqlUnitOfWork:
 
     products: SqlProductRepository
     models: SqlProductModelRepository
+    history: SqlHistoryRepository
 
 
 def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
     return SqlUnitOfWork(
-        products=SqlProductRepository(conn), models=SqlProductModelRepository(conn)
+        products=SqlProductRepository(conn),
+        models=SqlProductModelRepository(conn),
+        history=SqlHistoryRepository(conn),
     )
 
 

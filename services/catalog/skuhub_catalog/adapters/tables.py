@@ -59,3 +59,15 @@ products_gtin14: sa.ColumnElement[str] = sa.func.lpad(products.c.gtin, 14, "0")
 """The GTIN as GS1 compares it (0003): what uniqueness and lookups use."""
 sa.Index(GTIN_INDEX, products_gtin14, unique=True, postgresql_where=products.c.gtin.isnot(None))
 sa.Index("products_product_model_idx", products.c.product_model)
+
+product_history = sa.Table(
+    "product_history",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("version", sa.BigInteger, primary_key=True),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("via", sa.Text),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    # [{"field": "attributes.colour", "old": "red", "new": "blue"}, ...]
+    sa.Column("changes", JSONB, nullable=False),
+)

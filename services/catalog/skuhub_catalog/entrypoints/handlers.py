@@ -7,6 +7,7 @@ variant whose resolved snapshot a model change altered.
 
 from __future__ import annotations
 
+from skuhub_catalog.domain.history import ANONYMOUS
 from skuhub_catalog.domain.product import NewProduct, Product, ProductChange
 from skuhub_catalog.domain.product_model import NewProductModel, ProductModel, ProductModelChange
 from skuhub_catalog.entrypoints.events import to_product_changed
@@ -22,8 +23,10 @@ from skuhub_runtime.handling import Decision
 from skuhub_runtime.origin import Origin
 
 
-async def create(uow: CatalogUnitOfWork, data: NewProduct, origin: Origin) -> Decision[Product]:
-    return _published(await create_product(uow, data), origin)
+async def create(
+    uow: CatalogUnitOfWork, data: NewProduct, origin: Origin, *, actor: str = ANONYMOUS
+) -> Decision[Product]:
+    return _published(await create_product(uow, data, actor=actor), origin)
 
 
 async def update(
@@ -33,15 +36,21 @@ async def update(
     origin: Origin,
     *,
     expected_version: int | None,
+    actor: str = ANONYMOUS,
 ) -> Decision[Product]:
-    saved = await update_product(uow, sku, change, expected_version=expected_version)
+    saved = await update_product(uow, sku, change, expected_version=expected_version, actor=actor)
     return _published(saved, origin)
 
 
 async def delete(
-    uow: CatalogUnitOfWork, sku: str, origin: Origin, *, expected_version: int | None
+    uow: CatalogUnitOfWork,
+    sku: str,
+    origin: Origin,
+    *,
+    expected_version: int | None,
+    actor: str = ANONYMOUS,
 ) -> Decision[Product]:
-    saved = await delete_product(uow, sku, expected_version=expected_version)
+    saved = await delete_product(uow, sku, expected_version=expected_version, actor=actor)
     return _published(saved, origin)
 
 
@@ -59,8 +68,11 @@ async def update_model(
     origin: Origin,
     *,
     expected_version: int | None,
+    actor: str = ANONYMOUS,
 ) -> Decision[ProductModel]:
-    saved = await product_models.update_model(uow, code, change, expected_version=expected_version)
+    saved = await product_models.update_model(
+        uow, code, change, expected_version=expected_version, actor=actor
+    )
     snapshots = [
         origin.envelope(to_product_changed(variant, lineage), time=variant.updated_at)
         for variant, lineage in zip(saved.variants, saved.lineages, strict=True)

@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from skuhub_catalog.domain import product as domain
 from skuhub_catalog.domain import product_model as models
+from skuhub_catalog.domain.history import ANONYMOUS, HistoryEntry
 from skuhub_catalog.domain.product import (
     UNSET,
     NewProduct,
@@ -56,6 +57,7 @@ from skuhub_contracts.identifiers import Gtin, Locale, Sku, UnitCode
 from skuhub_contracts.values import Flag, PositiveQuantity
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.http import (
+    ActorDep,
     DomainError,
     ExpectedVersion,
     OriginDep,
@@ -382,9 +384,14 @@ _THE_NEW_PRODUCT = {
     description="Creates the product at version 1 and publishes its product-changed snapshot.",
 )
 async def post_product(
-    body: ProductCreate, runtime: CatalogRuntime, origin: OriginDep, response: Response
+    body: ProductCreate,
+    runtime: CatalogRuntime,
+    origin: OriginDep,
+    response: Response,
+    actor: ActorDep = ANONYMOUS,
 ) -> ProductView:
-    product = await runtime.execute(lambda uow: handlers.create(uow, body.to_new_product(), origin))
+    new = body.to_new_product()
+    product = await runtime.execute(lambda uow: handlers.create(uow, new, origin, actor=actor))
     # One path segment, as the template /v1/products/{sku} says: a / in the SKU is %2F.
     response.headers["Location"] = f"/v1/products/{quote(product.sku, safe='')}"
     return _view(product, response)
@@ -453,6 +460,72 @@ async def get_product(sku: Sku, runtime: CatalogRuntime, response: Response) -> 
     return _view(product, response)
 
 
+class FieldChangeView(BaseModel):
+    field: str = Field(
+        description="The field, or one key of a map field: status, title.de_DE, "
+        "attributes.colour, packs.CS, kit_components…"
+    )
+    old: Any = Field(description="Before the change; null where it was not set.")
+    new: Any = Field(description="After the change; null where it is no longer set.")
+
+
+class HistoryEntryView(BaseModel):
+    version: int = Field(description="The product version this change made.")
+    actor: str = Field(description="Who made it (X-Actor of the request, or anonymous).")
+    via: str | None = Field(
+        description="The product model whose change this was; the fields are then what the "
+        "product inherits, as channels see it."
+    )
+    changed_at: datetime
+    changes: list[FieldChangeView]
+
+
+class HistoryPage(BaseModel):
+    items: list[HistoryEntryView] = Field(description="Newest first.")
+    next_before: int | None = Field(
+        description="Pass as `before` to get older entries; null on the last page."
+    )
+
+
+@router.get(
+    "/product-history/{sku:path}",
+    response_model=HistoryPage,
+    responses=error_responses(404, e404=_NOT_FOUND),
+    summary="A product's history",
+    description="One entry per version since history was kept (migration 0005): who, when, "
+    "and each field with its old and new value. A deleted product keeps its history.",
+)
+async def get_product_history(
+    sku: Sku,
+    runtime: CatalogRuntime,
+    before: int | None = Query(
+        default=None, ge=1, description="Only versions below this one (a cursor)."
+    ),
+    limit: int = Query(default=50, ge=1, le=500),
+) -> HistoryPage:
+    async def history(uow: CatalogUnitOfWork) -> list[HistoryEntry] | None:
+        if await uow.products.get(sku) is None:
+            return None
+        return await uow.history.of(sku, before=before, limit=limit)
+
+    entries = await runtime.read(history)
+    if entries is None:
+        raise ProductNotFoundError(f"no product with SKU {sku}; create it with POST /v1/products")
+    return HistoryPage(
+        items=[
+            HistoryEntryView(
+                version=e.version,
+                actor=e.actor,
+                via=e.via,
+                changed_at=e.changed_at,
+                changes=[FieldChangeView(field=c.field, old=c.old, new=c.new) for c in e.changes],
+            )
+            for e in entries
+        ],
+        next_before=entries[-1].version if len(entries) == limit else None,
+    )
+
+
 IfMatch = Annotated[
     # The pattern on the string itself: on the union, the schema would lose it.
     Annotated[str, StringConstraints(pattern=IF_MATCH_PATTERN)] | SkipJsonSchema[None],
@@ -493,6 +566,7 @@ async def patch_product(
     origin: OriginDep,
     response: Response,
     if_match: IfMatch = None,
+    actor: ActorDep = ANONYMOUS,
 ) -> ProductView:
     change = body.to_change()
     if change.is_empty:
@@ -500,7 +574,9 @@ async def patch_product(
     expected, via_if_match = expected_version(if_match, body.expected_version)
     product = await conditional(
         runtime,
-        lambda uow: handlers.update(uow, sku, change, origin, expected_version=expected),
+        lambda uow: handlers.update(
+            uow, sku, change, origin, expected_version=expected, actor=actor
+        ),
         via_if_match=via_if_match,
     )
     return _view(product, response)
@@ -524,11 +600,12 @@ async def delete_product(
     origin: OriginDep,
     response: Response,
     if_match: IfMatch = None,
+    actor: ActorDep = ANONYMOUS,
 ) -> ProductView:
     expected, via_if_match = expected_version(if_match, None)
     product = await conditional(
         runtime,
-        lambda uow: handlers.delete(uow, sku, origin, expected_version=expected),
+        lambda uow: handlers.delete(uow, sku, origin, expected_version=expected, actor=actor),
         via_if_match=via_if_match,
     )
     return _view(product, response)

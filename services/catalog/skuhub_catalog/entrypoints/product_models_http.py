@@ -15,6 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from skuhub_catalog.domain.history import ANONYMOUS
 from skuhub_catalog.domain.product import UNSET
 from skuhub_catalog.domain.product_model import (
     MAX_AXES,
@@ -35,7 +36,7 @@ from skuhub_catalog.entrypoints.http import (
 )
 from skuhub_contracts.events import AttributeCode, Description, Family, Title
 from skuhub_contracts.identifiers import Locale, Sku
-from skuhub_runtime.http import DomainError, OriginDep, error_responses
+from skuhub_runtime.http import ActorDep, DomainError, OriginDep, error_responses
 
 router = APIRouter(prefix="/v1", tags=["product models"])
 
@@ -251,6 +252,7 @@ async def patch_product_model(
     origin: OriginDep,
     response: Response,
     if_match: IfMatch = None,
+    actor: ActorDep = ANONYMOUS,
 ) -> ProductModelView:
     change = body.to_change()
     if change.is_empty:
@@ -258,7 +260,9 @@ async def patch_product_model(
     expected, via_if_match = expected_version(if_match, None)
     model = await conditional(
         runtime,
-        lambda uow: handlers.update_model(uow, code, change, origin, expected_version=expected),
+        lambda uow: handlers.update_model(
+            uow, code, change, origin, expected_version=expected, actor=actor
+        ),
         via_if_match=via_if_match,
     )
     return _view(model, response)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from skuhub_catalog.domain.history import HistoryEntry
 from skuhub_catalog.domain.product import Product
 from skuhub_catalog.domain.product_model import ProductModel
 
@@ -76,6 +77,17 @@ class ProductModelRepository(Protocol):
         """Up to ``limit`` models ordered by code, after ``after``."""
 
 
+class HistoryRepository(Protocol):
+    """Each product's history entries, one per version, kept for good."""
+
+    async def record(self, entry: HistoryEntry) -> None:
+        """Store the entry of a new version (one per SKU and version)."""
+
+    async def of(self, sku: str, *, before: int | None, limit: int) -> list[HistoryEntry]:
+        """Up to ``limit`` entries of ``sku``, newest first, of versions below ``before``
+        (all when None)."""
+
+
 class CatalogUnitOfWork(Protocol):
     """The catalog's repositories, bound to one transaction."""
 
@@ -84,3 +96,6 @@ class CatalogUnitOfWork(Protocol):
 
     @property
     def models(self) -> ProductModelRepository: ...
+
+    @property
+    def history(self) -> HistoryRepository: ...

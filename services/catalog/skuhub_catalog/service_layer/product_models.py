@@ -1,7 +1,8 @@
 """Use cases: create, change and delete product models, and the lineage a variant inherits.
 
 A model change that alters what a variant inherits makes a new version of that variant
-(its resolved snapshot changed); the caller publishes each. The caller runs a use case
+(its resolved snapshot changed), with a history entry of what it inherits now (``via``
+the model); the caller publishes each. The caller runs a use case
 and the outbox insert in one transaction.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from skuhub_catalog.domain.history import ANONYMOUS, entry_for
 from skuhub_catalog.domain.product import Product
 from skuhub_catalog.domain.product_model import (
     Lineage,
@@ -89,6 +91,7 @@ async def update_model(
     change: ProductModelChange,
     *,
     expected_version: int | None = None,
+    actor: str = ANONYMOUS,
     now: datetime | None = None,
 ) -> ModelSaved:
     """Apply a partial update; then a new version of each variant whose resolved snapshot
@@ -130,10 +133,12 @@ async def update_model(
     await uow.models.update(model)
     bumped: list[tuple[Product, Lineage]] = []
     for product, lineage in variants:
-        was = _lineage_before(lineage, current)
-        if resolve(product, lineage) != resolve(product, was):
+        shown_before = resolve(product, _lineage_before(lineage, current))
+        if resolve(product, lineage) != shown_before:
             newer = dataclasses.replace(product, version=product.version + 1, updated_at=now)
             await uow.products.update(newer)
+            entry = entry_for(shown_before, resolve(newer, lineage), actor=actor, via=code)
+            await uow.history.record(entry)
             bumped.append((newer, lineage))
     return ModelSaved(
         model,

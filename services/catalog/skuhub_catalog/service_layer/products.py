@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from skuhub_catalog.domain.history import ANONYMOUS, entry_for
 from skuhub_catalog.domain.product import (
     GtinInUseError,
     InvalidProductError,
@@ -39,9 +40,13 @@ class Saved:
 
 
 async def create_product(
-    uow: CatalogUnitOfWork, data: NewProduct, *, now: datetime | None = None
+    uow: CatalogUnitOfWork,
+    data: NewProduct,
+    *,
+    actor: str = ANONYMOUS,
+    now: datetime | None = None,
 ) -> Saved:
-    """Create a product at version 1.
+    """Create a product at version 1 (its first history entry names ``actor``).
 
     Raises:
         ProductAlreadyExistsError: the SKU is taken (also by a deleted product).
@@ -57,6 +62,7 @@ async def create_product(
         raise ProductAlreadyExistsError(
             f"a product with SKU {product.sku} exists already; change it with PATCH instead"
         )
+    await uow.history.record(entry_for(None, product, actor=actor))
     return Saved(product, changed=True, lineage=lineage)
 
 
@@ -66,9 +72,11 @@ async def update_product(
     change: ProductChange,
     *,
     expected_version: int | None = None,
+    actor: str = ANONYMOUS,
     now: datetime | None = None,
 ) -> Saved:
-    """Apply a partial update; a change that alters nothing saves nothing.
+    """Apply a partial update; a change that alters nothing saves nothing (and records no
+    history).
 
     Raises:
         ProductNotFoundError, VersionConflictError, ProductDeletedError,
@@ -84,6 +92,7 @@ async def update_product(
     if product.gtin != current.gtin:
         await _check_gtin_free(uow.products, product)
     await uow.products.update(product)
+    await uow.history.record(entry_for(current, product, actor=actor))
     return Saved(product, changed=True, lineage=lineage)
 
 
@@ -92,6 +101,7 @@ async def delete_product(
     sku: str,
     *,
     expected_version: int | None = None,
+    actor: str = ANONYMOUS,
     now: datetime | None = None,
 ) -> Saved:
     """Delete a product, keeping a tombstone version that is published like any change.
@@ -102,6 +112,7 @@ async def delete_product(
     current = await _get_for_update(uow.products, sku)
     product = mark_deleted(current, now=now or datetime.now(UTC), expected_version=expected_version)
     await uow.products.update(product)
+    await uow.history.record(entry_for(current, product, actor=actor))
     lineage = await lineage_of(uow.models, product.product_model) if product.product_model else None
     return Saved(product, changed=True, lineage=lineage)
 
