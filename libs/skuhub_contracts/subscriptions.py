@@ -47,6 +47,9 @@ class Subscription(Generic[P_co]):
 OfferFact = StockLevelChanged | ProductChanged | LifecycleStageChanged
 """What the sync gateway builds offers from."""
 
+CatalogFact = StockLevelChanged | LifecycleStageChanged
+"""What the catalog shows beside a product's content."""
+
 STOCK_MOVEMENTS: Subscription[StockMoved] = Subscription(
     "stock", "stock-moved", (STOCK_MOVED,), "Applies upstream movements to the ledger."
 )
@@ -66,11 +69,19 @@ OFFER_PROJECTION: Subscription[OfferFact] = Subscription(
     "Projects stock, product and stage facts for channel offers.",
 )
 
+CATALOG_PROJECTION: Subscription[CatalogFact] = Subscription(
+    "catalog",
+    "availability-and-stage",
+    (STOCK_LEVEL_CHANGED, LIFECYCLE_STAGE_CHANGED),
+    "Shows each product's availability and lifecycle stage beside its content.",
+)
+
 SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
     STOCK_MOVEMENTS,
     STOCK_PRODUCTS,
     LIFECYCLE_PRODUCTS,
     OFFER_PROJECTION,
+    CATALOG_PROJECTION,
 )
 
 

@@ -411,3 +411,50 @@ def test_a_products_history_names_who_changed_which_field(stack: Stack) -> None:
     assert [(e["version"], e["actor"]) for e in older["items"]] == [(1, "supplier-feed")]
     missing = httpx.get(f"{catalog}/v1/product-history/{new_sku('NOPE')}")
     assert missing.status_code == 404, missing.text
+
+
+def test_the_catalog_shows_stock_and_stage_beside_content(stack: Stack, upstream: Upstream) -> None:
+    catalog = stack.url("catalog")
+    sku = new_sku("BESIDE")
+    created = httpx.post(
+        f"{catalog}/v1/products",
+        json={"sku": sku, "title": {"en_US": "Mug"}, "status": "enabled"},
+    )
+    assert created.status_code == 201, created.text
+    assert (created.json()["availability"], created.json()["lifecycle"]) == (None, None)
+
+    upstream.publish_movement(stack.topic(STOCK_MOVED.name), movement(sku, quantity="12"))
+
+    def shown() -> dict[str, Any] | None:
+        product = httpx.get(f"{catalog}/v1/products/{sku}").json()
+        stock, stage = product["availability"], product["lifecycle"]
+        return product if stock and stage and Decimal(stock["available_to_promise"]) else None
+
+    product = wait_until(shown, timeout=30, what="availability and stage in the catalog")
+    assert Decimal(product["availability"]["available_to_promise"]) == 12
+    assert Decimal(product["availability"]["on_hand"]) == 12
+    assert product["lifecycle"]["stage"] == "active"
+    [listed] = httpx.get(f"{catalog}/v1/products", params={"after": sku[:-1], "limit": 1}).json()[
+        "items"
+    ]
+    assert listed["availability"] == product["availability"]
+
+
+def test_products_changed_since_an_instant_are_listed_a_page_at_a_time(stack: Stack) -> None:
+    catalog = stack.url("catalog")
+    sku = new_sku("SINCE")
+    created = httpx.post(f"{catalog}/v1/products", json={"sku": sku, "title": {"en_US": "x"}})
+    assert created.status_code == 201, created.text
+    changed_at = created.json()["updated_at"]
+
+    def listed(since: str) -> list[str]:
+        answer = httpx.get(
+            f"{catalog}/v1/products", params={"updated_since": since, "after": sku[:-1]}
+        )
+        assert answer.status_code == 200, answer.text
+        return [p["sku"] for p in answer.json()["items"]]
+
+    assert sku in listed(changed_at)
+    assert sku not in listed("2999-01-01T00:00:00+00:00")
+    naive = httpx.get(f"{catalog}/v1/products", params={"updated_since": "2026-01-01T00:00:00"})
+    assert naive.status_code == 422, naive.text

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TypeVar
 
+from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.history import HistoryEntry
 from skuhub_catalog.domain.product import GtinInUseError, Product
 from skuhub_catalog.domain.product_model import ProductModel
@@ -40,13 +42,20 @@ class FakeProductRepository:
         return next((p.sku for p in self._products.values() if _same_gtin(p.gtin, gtin)), None)
 
     async def list_after(
-        self, after: str | None, limit: int, *, include_deleted: bool = False
+        self,
+        after: str | None,
+        limit: int,
+        *,
+        include_deleted: bool = False,
+        updated_since: datetime | None = None,
     ) -> list[Product]:
         listed = sorted(
             (
                 p
                 for p in self._products.values()
-                if (after is None or p.sku > after) and (include_deleted or not p.deleted)
+                if (after is None or p.sku > after)
+                and (include_deleted or not p.deleted)
+                and (updated_since is None or p.updated_at >= updated_since)
             ),
             key=lambda p: p.sku,
         )
@@ -130,6 +139,36 @@ class FakeHistoryRepository:
         ]
 
 
+class FakeProjectionRepository:
+    """Positions and stages in dicts; held to ``SqlProjectionRepository``."""
+
+    def __init__(self) -> None:
+        self._positions: dict[tuple[str, str, str], PositionFact] = {}
+        self._stages: dict[str, StageFact] = {}
+
+    async def keep_positions(self, facts: Sequence[PositionFact]) -> None:
+        for fact in facts:
+            key = (fact.sku, fact.location, fact.lot)
+            stored = self._positions.get(key)
+            if stored is None or stored.position_version < fact.position_version:
+                self._positions[key] = fact
+
+    async def keep_stages(self, facts: Sequence[StageFact]) -> None:
+        for fact in facts:
+            stored = self._stages.get(fact.sku)
+            if stored is None or stored.stage_version < fact.stage_version:
+                self._stages[fact.sku] = fact
+
+    async def positions_of(self, skus: Sequence[str]) -> dict[str, list[PositionFact]]:
+        found: dict[str, list[PositionFact]] = {}
+        for key in sorted(k for k in self._positions if k[0] in skus):
+            found.setdefault(key[0], []).append(_in_utc(self._positions[key]))
+        return found
+
+    async def stages_of(self, skus: Sequence[str]) -> dict[str, StageFact]:
+        return {sku: _in_utc(stage) for sku, stage in self._stages.items() if sku in skus}
+
+
 @dataclass(frozen=True, slots=True)
 class FakeCatalogUnitOfWork:
     """The catalog's repositories, in memory."""
@@ -137,6 +176,14 @@ class FakeCatalogUnitOfWork:
     products: FakeProductRepository = field(default_factory=FakeProductRepository)
     models: FakeProductModelRepository = field(default_factory=FakeProductModelRepository)
     history: FakeHistoryRepository = field(default_factory=FakeHistoryRepository)
+    projection: FakeProjectionRepository = field(default_factory=FakeProjectionRepository)
+
+
+Fact = TypeVar("Fact", PositionFact, StageFact)
+
+
+def _in_utc(fact: Fact) -> Fact:
+    return dataclasses.replace(fact, changed_at=fact.changed_at.astimezone(UTC))
 
 
 def _same_gtin(carried: str | None, gtin: str) -> bool:

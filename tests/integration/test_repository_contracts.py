@@ -29,6 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from skuhub_catalog.adapters.history_repository import SqlHistoryRepository
 from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepository
 from skuhub_catalog.adapters.product_repository import SqlProductRepository, sql_unit_of_work
+from skuhub_catalog.adapters.projection_repository import (
+    SqlProjectionRepository as SqlCatalogProjectionRepository,
+)
+from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.history import FieldChange, HistoryEntry
 from skuhub_catalog.domain.product import GtinInUseError, KitComponent, Product, ProductStatus
 from skuhub_catalog.domain.product_model import ProductModel
@@ -37,6 +41,9 @@ from skuhub_catalog.service_layer.ports import (
     HistoryRepository,
     ProductModelRepository,
     ProductRepository,
+)
+from skuhub_catalog.service_layer.ports import (
+    ProjectionRepository as CatalogProjectionRepository,
 )
 from skuhub_catalog.settings import CatalogSettings
 from skuhub_contracts.events import (
@@ -84,6 +91,7 @@ from tests.fakes.catalog import (
     FakeProductModelRepository,
     FakeProductRepository,
 )
+from tests.fakes.catalog import FakeProjectionRepository as FakeCatalogProjectionRepository
 from tests.fakes.lifecycle import FakeStageRepository
 from tests.fakes.stock import FakeLedgerRepository
 from tests.fakes.sync_gateway import FakeProjectionRepository
@@ -157,6 +165,19 @@ async def history(request: pytest.FixtureRequest) -> AsyncIterator[HistoryReposi
         return
     async with transaction(
         request, CatalogSettings, CATALOG_MIGRATIONS, SqlHistoryRepository
+    ) as repo:
+        yield repo
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def catalog_projection(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[CatalogProjectionRepository]:
+    if request.param == "fake":
+        yield FakeCatalogProjectionRepository()
+        return
+    async with transaction(
+        request, CatalogSettings, CATALOG_MIGRATIONS, SqlCatalogProjectionRepository
     ) as repo:
         yield repo
 
@@ -515,6 +536,21 @@ class TestProductRepository:
         assert [p.sku for p in listed] == ["A-10", "A-2", "B-1", "C-1"]
         assert listed[0] == a_product("A-10")
 
+    async def test_a_list_since_an_instant_holds_the_products_changed_then_or_later(
+        self, products: ProductRepository
+    ) -> None:
+        for minutes, sku in enumerate(("A-1", "A-2", "A-3", "A-4")):
+            await products.add(a_product(sku, updated_at=T0 + timedelta(minutes=minutes)))
+
+        since = T0 + timedelta(minutes=2)
+        assert [p.sku for p in await products.list_after(None, 10, updated_since=since)] == [
+            "A-3",
+            "A-4",
+        ]
+        in_another_zone = since.astimezone(timezone(timedelta(hours=-5)))
+        listed = await products.list_after("A-3", 10, updated_since=in_another_zone)
+        assert [p.sku for p in listed] == ["A-4"]
+
     async def test_a_list_starts_after_the_cursor_and_stops_at_the_limit(
         self, products: ProductRepository
     ) -> None:
@@ -632,6 +668,39 @@ class TestHistoryRepository:
         assert await history.of("MUG-1", before=None, limit=10) == entries[::-1]
         assert await history.of("MUG-1", before=3, limit=1) == [entries[1]]
         assert await history.of("NOPE", before=None, limit=10) == []
+
+
+class TestCatalogProjectionRepository:
+    async def test_each_position_and_stage_is_kept_at_its_newest_version(
+        self, catalog_projection: CatalogProjectionRepository
+    ) -> None:
+        def fact(location: str, lot: str, version: int, on_hand: str) -> PositionFact:
+            return PositionFact(
+                sku="MUG-1",
+                location=location,
+                lot=lot,
+                unit="KGM",
+                on_hand=Decimal(on_hand),
+                quality_hold=Decimal("0.5"),
+                expired=Decimal(0),
+                reserved=Decimal("123456789012.123456"),
+                available_to_promise=Decimal(0),
+                kit=False,
+                position_version=version,
+                changed_at=T0 + timedelta(seconds=version),
+            )
+
+        newest = fact("4012345000009", "L1", 5, "12.25")
+        await catalog_projection.keep_positions([newest, fact("4012345000009", "", 1, "1")])
+        await catalog_projection.keep_positions([fact("4012345000009", "L1", 4, "99")])
+        await catalog_projection.keep_stages([StageFact("MUG-1", "active", 3, T0)])
+        await catalog_projection.keep_stages([StageFact("MUG-1", "concept", 2, T0)])
+
+        positions = await catalog_projection.positions_of(["MUG-1", "CUP-1"])
+        assert positions == {"MUG-1": [fact("4012345000009", "", 1, "1"), newest]}
+        assert await catalog_projection.stages_of(["MUG-1", "CUP-1"]) == {
+            "MUG-1": StageFact("MUG-1", "active", 3, T0)
+        }
 
 
 class TestProductRepositoryLocks:

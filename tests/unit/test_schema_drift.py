@@ -182,6 +182,8 @@ def test_operations_say_who_sends_and_who_receives() -> None:
         ("sync_gateway", "stock.stock-level-changed.v1"),
         ("sync_gateway", "catalog.product-changed.v1"),
         ("sync_gateway", "lifecycle.lifecycle-stage-changed.v1"),
+        ("catalog", "stock.stock-level-changed.v1"),
+        ("catalog", "lifecycle.lifecycle-stage-changed.v1"),
     }
     for op in document["operations"].values():
         channel_messages = resolve(document, op["channel"]["$ref"])["messages"]

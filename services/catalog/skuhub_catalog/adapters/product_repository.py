@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_catalog.adapters.history_repository import SqlHistoryRepository
 from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepository
+from skuhub_catalog.adapters.projection_repository import SqlProjectionRepository
 from skuhub_catalog.adapters.tables import GTIN_INDEX, products, products_gtin14
 from skuhub_catalog.domain.product import (
     GtinInUseError,
@@ -64,13 +66,20 @@ class SqlProductRepository:
         return sku
 
     async def list_after(
-        self, after: str | None, limit: int, *, include_deleted: bool = False
+        self,
+        after: str | None,
+        limit: int,
+        *,
+        include_deleted: bool = False,
+        updated_since: datetime | None = None,
     ) -> list[Product]:
         statement = sa.select(products).order_by(products.c.sku).limit(limit)
         if after is not None:
             statement = statement.where(products.c.sku > after)
         if not include_deleted:
             statement = statement.where(products.c.deleted.is_(False))
+        if updated_since is not None:
+            statement = statement.where(products.c.updated_at >= updated_since)
         return [_to_product(row) for row in (await self._conn.execute(statement)).mappings()]
 
     async def variants_of(self, model: str, *, for_update: bool = False) -> list[Product]:
@@ -102,6 +111,7 @@ class SqlUnitOfWork:
     products: SqlProductRepository
     models: SqlProductModelRepository
     history: SqlHistoryRepository
+    projection: SqlProjectionRepository
 
 
 def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
@@ -109,6 +119,7 @@ def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
         products=SqlProductRepository(conn),
         models=SqlProductModelRepository(conn),
         history=SqlHistoryRepository(conn),
+        projection=SqlProjectionRepository(conn),
     )
 
 

@@ -71,3 +71,29 @@ product_history = sa.Table(
     # [{"field": "attributes.colour", "old": "red", "new": "blue"}, ...]
     sa.Column("changes", JSONB, nullable=False),
 )
+
+# What the stock and lifecycle services last reported (0006), shown beside content.
+stock_positions = sa.Table(
+    "stock_positions",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("location", sa.Text, primary_key=True),
+    sa.Column("lot", sa.Text, primary_key=True),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("on_hand", sa.Numeric, nullable=False),
+    sa.Column("quality_hold", sa.Numeric, nullable=False),
+    sa.Column("expired", sa.Numeric, nullable=False),
+    sa.Column("reserved", sa.Numeric, nullable=False),
+    sa.Column("available_to_promise", sa.Numeric, nullable=False),
+    sa.Column("kit", sa.Boolean, nullable=False),
+    sa.Column("position_version", sa.BigInteger, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+)
+lifecycle_stages = sa.Table(
+    "lifecycle_stages",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("stage", sa.Text, nullable=False),
+    sa.Column("stage_version", sa.BigInteger, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+)

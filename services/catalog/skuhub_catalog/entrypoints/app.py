@@ -8,17 +8,27 @@ from fastapi import FastAPI
 
 from skuhub_catalog.adapters.product_repository import sql_unit_of_work
 from skuhub_catalog.entrypoints import product_models_http
+from skuhub_catalog.entrypoints.handlers import on_catalog_fact
 from skuhub_catalog.entrypoints.http import ERROR_STATUSES, router
 from skuhub_catalog.settings import CatalogSettings
+from skuhub_contracts.subscriptions import CATALOG_PROJECTION
+from skuhub_runtime.handling import ConsumerSpec
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.service import ServiceRuntime, run_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+CONSUMERS = [ConsumerSpec(CATALOG_PROJECTION, on_catalog_fact)]
+"""What this service consumes and the handler of each subscription."""
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
     settings = settings or CatalogSettings()
-    runtime = ServiceRuntime(settings, unit_of_work=sql_unit_of_work, migrations_dir=MIGRATIONS)
+    runtime = ServiceRuntime(
+        settings,
+        unit_of_work=sql_unit_of_work,
+        migrations_dir=MIGRATIONS,
+        consumers=CONSUMERS,
+    )
     return create_http_app(
         runtime,
         title="skuhub catalog",

@@ -1,11 +1,19 @@
 """Translation at the edge: a saved product, resolved through its models, becomes the
-product-changed wire snapshot."""
+product-changed wire snapshot; the stock and lifecycle events the catalog shows beside its
+content become facts of its projection."""
 
 from __future__ import annotations
 
+from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.product import Product
 from skuhub_catalog.domain.product_model import Lineage, resolve
-from skuhub_contracts.events import KitComponent, ProductChanged, ProductStatus
+from skuhub_contracts.events import (
+    KitComponent,
+    LifecycleStageChanged,
+    ProductChanged,
+    ProductStatus,
+    StockLevelChanged,
+)
 
 
 def to_product_changed(stored: Product, lineage: Lineage | None) -> ProductChanged:
@@ -31,4 +39,30 @@ def to_product_changed(stored: Product, lineage: Lineage | None) -> ProductChang
         attributes=dict(product.attributes),
         deleted=product.deleted,
         changed_at=product.updated_at,
+    )
+
+
+def to_position_fact(event: StockLevelChanged) -> PositionFact:
+    return PositionFact(
+        sku=event.sku,
+        location=event.location,
+        lot=event.lot or "",
+        unit=event.unit,
+        on_hand=event.on_hand,
+        quality_hold=event.quality_hold,
+        expired=event.expired,
+        reserved=event.reserved,
+        available_to_promise=event.available_to_promise,
+        kit=event.kit,
+        position_version=event.position_version,
+        changed_at=event.changed_at,
+    )
+
+
+def to_stage_fact(event: LifecycleStageChanged) -> StageFact:
+    return StageFact(
+        sku=event.sku,
+        stage=event.stage.value,
+        stage_version=event.stage_version,
+        changed_at=event.changed_at,
     )

@@ -7,11 +7,13 @@ variant whose resolved snapshot a model change altered.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from skuhub_catalog.domain.history import ANONYMOUS
 from skuhub_catalog.domain.product import NewProduct, Product, ProductChange
 from skuhub_catalog.domain.product_model import NewProductModel, ProductModel, ProductModelChange
-from skuhub_catalog.entrypoints.events import to_product_changed
-from skuhub_catalog.service_layer import product_models
+from skuhub_catalog.entrypoints.events import to_position_fact, to_product_changed, to_stage_fact
+from skuhub_catalog.service_layer import product_models, projection
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_catalog.service_layer.products import (
     Saved,
@@ -19,7 +21,9 @@ from skuhub_catalog.service_layer.products import (
     delete_product,
     update_product,
 )
-from skuhub_runtime.handling import Decision
+from skuhub_contracts.events import LifecycleStageChanged, StockLevelChanged
+from skuhub_contracts.subscriptions import CatalogFact
+from skuhub_runtime.handling import Decision, Incoming, Outcome
 from skuhub_runtime.origin import Origin
 
 
@@ -86,6 +90,19 @@ async def delete_model(
     """Only a model with nothing below it is deleted: nothing to publish."""
     saved = await product_models.delete_model(uow, code, expected_version=expected_version)
     return Decision(saved.model)
+
+
+async def on_catalog_fact(
+    uow: CatalogUnitOfWork, batch: Sequence[Incoming[CatalogFact]]
+) -> Outcome:
+    """Keep the stock positions and stages reported; nothing is emitted."""
+    payloads = [incoming.payload for incoming in batch]
+    await projection.keep(
+        uow.projection,
+        [to_position_fact(p) for p in payloads if isinstance(p, StockLevelChanged)],
+        [to_stage_fact(p) for p in payloads if isinstance(p, LifecycleStageChanged)],
+    )
+    return Outcome()
 
 
 def _published(saved: Saved, origin: Origin) -> Decision[Product]:

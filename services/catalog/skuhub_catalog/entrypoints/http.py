@@ -12,7 +12,9 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
@@ -30,6 +32,7 @@ from pydantic_core import PydanticCustomError
 
 from skuhub_catalog.domain import product as domain
 from skuhub_catalog.domain import product_model as models
+from skuhub_catalog.domain.availability import Availability, StageFact
 from skuhub_catalog.domain.history import ANONYMOUS, HistoryEntry
 from skuhub_catalog.domain.product import (
     UNSET,
@@ -42,6 +45,7 @@ from skuhub_catalog.domain.product import (
 from skuhub_catalog.entrypoints import handlers
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_catalog.service_layer.products import product_with_gtin
+from skuhub_catalog.service_layer.projection import Shown, shown
 from skuhub_contracts.events import (
     MAX_KIT_COMPONENTS,
     AttributeCode,
@@ -54,7 +58,7 @@ from skuhub_contracts.events import (
     Title,
 )
 from skuhub_contracts.identifiers import Gtin, Locale, Sku, UnitCode
-from skuhub_contracts.values import Flag, PositiveQuantity
+from skuhub_contracts.values import Flag, PositiveQuantity, Timestamp
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.http import (
     ActorDep,
@@ -296,6 +300,51 @@ class ProductPatch(BaseModel):
         )
 
 
+class LocationAvailabilityView(BaseModel):
+    location: str = Field(description="GLN.")
+    on_hand: Decimal
+    available_to_promise: Decimal = Field(
+        description="The signed sum over the location's lots of on hand - quality hold - "
+        "expired - reserved, never below 0 (docs/stock.md)."
+    )
+
+
+class AvailabilityView(BaseModel):
+    """The SKU's stock as the stock service last reported it, in the stock unit."""
+
+    unit: str
+    on_hand: Decimal
+    available_to_promise: Decimal = Field(description="Over the network: the locations' sum.")
+    locations: list[LocationAvailabilityView]
+    changed_at: datetime = Field(description="The newest position change reported.")
+
+    @classmethod
+    def of(cls, figures: Availability | None) -> AvailabilityView | None:
+        if figures is None:
+            return None
+        return cls(
+            unit=figures.unit,
+            on_hand=figures.on_hand,
+            available_to_promise=figures.available_to_promise,
+            locations=[LocationAvailabilityView(**asdict(loc)) for loc in figures.locations],
+            changed_at=figures.changed_at,
+        )
+
+
+class LifecycleView(BaseModel):
+    """The SKU's lifecycle stage as the lifecycle service last reported it."""
+
+    stage: str
+    stage_version: int
+    changed_at: datetime
+
+    @classmethod
+    def of(cls, fact: StageFact | None) -> LifecycleView | None:
+        if fact is None:
+            return None
+        return cls(stage=fact.stage, stage_version=fact.stage_version, changed_at=fact.changed_at)
+
+
 class ProductView(BaseModel):
     sku: str
     gtin: str | None
@@ -313,9 +362,19 @@ class ProductView(BaseModel):
     version: int = Field(description="Increases by one with every change; also the ETag.")
     deleted: bool
     updated_at: datetime
+    availability: AvailabilityView | None = Field(
+        default=None,
+        description="Stock as last reported by the stock service (stock-level-changed); null "
+        "when none is reported yet, and in the answers to writes.",
+    )
+    lifecycle: LifecycleView | None = Field(
+        default=None,
+        description="Stage as last reported by the lifecycle service; null when none is "
+        "reported yet, and in the answers to writes.",
+    )
 
     @classmethod
-    def of(cls, product: Product) -> ProductView:
+    def of(cls, product: Product, shown: Shown | None = None) -> ProductView:
         return cls(
             sku=product.sku,
             gtin=product.gtin,
@@ -335,6 +394,8 @@ class ProductView(BaseModel):
             version=product.version,
             deleted=product.deleted,
             updated_at=product.updated_at,
+            availability=AvailabilityView.of(shown.availability) if shown else None,
+            lifecycle=LifecycleView.of(shown.stage) if shown else None,
         )
 
 
@@ -409,24 +470,35 @@ async def list_products(
     limit: int = Query(default=100, ge=1, le=1000),
     after: Sku | None = Query(default=None, description="Return SKUs after this one."),
     include_deleted: bool = Query(default=False),
+    updated_since: Timestamp | None = Query(
+        default=None,
+        description="Only products changed at or after this instant (RFC 3339 with an "
+        "offset): a channel syncing changes passes the time its last sync started.",
+        examples=["2026-12-01T00:00:00Z"],
+    ),
     gtin: Gtin | None = Query(
         default=None,
         description="Only the product carrying this GTIN, compared as 14 digits: "
-        "04006381333931 finds the product sent with 4006381333931. `after` and `limit` do "
-        "not apply.",
+        "04006381333931 finds the product sent with 4006381333931. `after`, `limit` and "
+        "`updated_since` do not apply.",
         examples=["04006381333931"],
     ),
 ) -> ProductPage:
-    if gtin is not None:
-        carrying = await runtime.read(lambda uow: product_with_gtin(uow.products, gtin))
-        shown = [carrying] if carrying and (include_deleted or not carrying.deleted) else []
-        return ProductPage(items=[ProductView.of(p) for p in shown], next_after=None)
-    found = await runtime.read(
-        lambda uow: uow.products.list_after(after, limit, include_deleted=include_deleted)
-    )
+
+    async def page(uow: CatalogUnitOfWork) -> tuple[list[Product], dict[str, Shown]]:
+        if gtin is not None:
+            carrying = await product_with_gtin(uow.products, gtin)
+            found = [carrying] if carrying and (include_deleted or not carrying.deleted) else []
+        else:
+            found = await uow.products.list_after(
+                after, limit, include_deleted=include_deleted, updated_since=updated_since
+            )
+        return found, await shown(uow.projection, [p.sku for p in found])
+
+    found, beside = await runtime.read(page)
     return ProductPage(
-        items=[ProductView.of(p) for p in found],
-        next_after=found[-1].sku if len(found) == limit else None,
+        items=[ProductView.of(p, beside[p.sku]) for p in found],
+        next_after=found[-1].sku if gtin is None and len(found) == limit else None,
     )
 
 
@@ -449,7 +521,10 @@ _NOT_FOUND = "No product has this SKU."
     description="The product's current version.",
 )
 async def get_product(sku: Sku, runtime: CatalogRuntime, response: Response) -> ProductView:
-    product = await runtime.read(lambda uow: uow.products.get(sku))
+    async def with_what_is_shown(uow: CatalogUnitOfWork) -> tuple[Product | None, Shown]:
+        return await uow.products.get(sku), (await shown(uow.projection, [sku]))[sku]
+
+    product, beside = await runtime.read(with_what_is_shown)
     if product is None:
         raise ProductNotFoundError(f"no product with SKU {sku}; create it with POST /v1/products")
     if product.deleted:
@@ -457,7 +532,7 @@ async def get_product(sku: Sku, runtime: CatalogRuntime, response: Response) -> 
             f"product {sku} is deleted (version {product.version}); its SKU stays taken, and "
             "GET /v1/products?include_deleted=true lists it"
         )
-    return _view(product, response)
+    return _view(product, response, beside)
 
 
 class FieldChangeView(BaseModel):
@@ -611,9 +686,9 @@ async def delete_product(
     return _view(product, response)
 
 
-def _view(product: Product, response: Response) -> ProductView:
+def _view(product: Product, response: Response, beside: Shown | None = None) -> ProductView:
     response.headers["ETag"] = f'"{product.version}"'
-    return ProductView.of(product)
+    return ProductView.of(product, beside)
 
 
 Written = TypeVar("Written")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
+from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.history import HistoryEntry
 from skuhub_catalog.domain.product import Product
 from skuhub_catalog.domain.product_model import ProductModel
@@ -46,10 +49,16 @@ class ProductRepository(Protocol):
         GTIN-14: ``04006381333931`` finds ``4006381333931``), deleted ones too, if any."""
 
     async def list_after(
-        self, after: str | None, limit: int, *, include_deleted: bool = False
+        self,
+        after: str | None,
+        limit: int,
+        *,
+        include_deleted: bool = False,
+        updated_since: datetime | None = None,
     ) -> list[Product]:
         """Up to ``limit`` products ordered by SKU, starting after ``after`` (a cursor: any
-        text, not necessarily a stored SKU); deleted ones only with ``include_deleted``."""
+        text, not necessarily a stored SKU); deleted ones only with ``include_deleted``;
+        only those changed at or after ``updated_since``."""
 
     async def variants_of(self, model: str, *, for_update: bool = False) -> list[Product]:
         """The products (not deleted) whose ``product_model`` is ``model``, by SKU,
@@ -88,6 +97,25 @@ class HistoryRepository(Protocol):
         (all when None)."""
 
 
+class ProjectionRepository(Protocol):
+    """Stock positions and lifecycle stages as last reported, each at its newest version."""
+
+    async def keep_positions(self, facts: Sequence[PositionFact]) -> None:
+        """Store each position unless a newer or equal ``position_version`` is stored (one
+        fact per position in a call)."""
+
+    async def keep_stages(self, facts: Sequence[StageFact]) -> None:
+        """Store each stage unless a newer or equal ``stage_version`` is stored (one fact per
+        SKU in a call)."""
+
+    async def positions_of(self, skus: Sequence[str]) -> dict[str, list[PositionFact]]:
+        """The stored positions of these SKUs (SKUs without any are left out), by location
+        and lot."""
+
+    async def stages_of(self, skus: Sequence[str]) -> dict[str, StageFact]:
+        """The stored stages of these SKUs (SKUs without one are left out)."""
+
+
 class CatalogUnitOfWork(Protocol):
     """The catalog's repositories, bound to one transaction."""
 
@@ -99,3 +127,6 @@ class CatalogUnitOfWork(Protocol):
 
     @property
     def history(self) -> HistoryRepository: ...
+
+    @property
+    def projection(self) -> ProjectionRepository: ...
