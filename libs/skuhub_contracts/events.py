@@ -61,6 +61,16 @@ SystemName = Annotated[
     str, Field(min_length=1, max_length=64, json_schema_extra=LINE_SCHEMA), ONE_LINE
 ]
 Family = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=LINE_SCHEMA), ONE_LINE]
+CategoryCode = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="A category's code: letters, digits, _ . - (no slash).",
+        examples=["kitchen-mugs"],
+    ),
+]
 
 
 class EventPayload(BaseModel):
@@ -510,6 +520,11 @@ class ProductChanged(EventPayload):
         max_length=MAX_KIT_COMPONENTS,
         description="What one kit (bundle) is made of, at most 100 components; empty when the "
         "product is not a kit. A kit does not list itself, and lists each component SKU once.",
+    )
+    categories: list[CategoryCode] = Field(
+        default_factory=list,
+        description="Codes of the categories the product is in, sorted (any tree; the "
+        "catalog's GET /v1/categories gives their paths and labels).",
     )
     title: dict[Locale, Title] = Field(description="Title per locale.")
     description: dict[Locale, Description] = Field(default_factory=dict)

@@ -458,3 +458,32 @@ def test_products_changed_since_an_instant_are_listed_a_page_at_a_time(stack: St
     assert sku not in listed("2999-01-01T00:00:00+00:00")
     naive = httpx.get(f"{catalog}/v1/products", params={"updated_since": "2026-01-01T00:00:00"})
     assert naive.status_code == 422, naive.text
+
+
+def test_categories_form_trees_that_products_are_in(stack: Stack) -> None:
+    catalog = stack.url("catalog")
+    root, leaf = new_sku("cat").lower(), new_sku("cat").lower()
+    assert httpx.post(f"{catalog}/v1/categories", json={"code": root}).status_code == 201
+    made = httpx.post(
+        f"{catalog}/v1/categories", json={"code": leaf, "parent": root, "labels": {"en_US": "Mugs"}}
+    )
+    assert made.status_code == 201, made.text
+    cycle = httpx.patch(f"{catalog}/v1/categories/{root}", json={"parent": leaf})
+    assert cycle.status_code == 422, cycle.text
+    assert cycle.json()["detail"][0]["loc"][-1] == "parent"
+    assert httpx.get(f"{catalog}/v1/categories/{leaf}").json()["path"] == [root, leaf]
+
+    sku = new_sku("CATEGORISED")
+    unknown = httpx.post(
+        f"{catalog}/v1/products",
+        json={"sku": sku, "title": {"en_US": "Mug"}, "categories": [leaf, "no-such-category"]},
+    )
+    assert unknown.status_code == 422, unknown.text
+    created = httpx.post(
+        f"{catalog}/v1/products", json={"sku": sku, "title": {"en_US": "Mug"}, "categories": [leaf]}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["categories"] == [leaf]
+    in_use = httpx.delete(f"{catalog}/v1/categories/{leaf}")
+    assert in_use.status_code == 409, in_use.text
+    assert sku in in_use.json()["detail"]

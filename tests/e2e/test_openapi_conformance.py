@@ -38,8 +38,8 @@ REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]
     "catalog": {
         # 422: a GTIN's GS1 check digit (mod 10 over all digits), a product as its own kit
         # component, a pack in the stock unit (two fields of one body), a kit component
-        # listed twice, an enabled product with only blank titles; a product model that
-        # does not exist, an axis value missing or a sibling's (state).
+        # listed twice, an enabled product with only blank titles; a product model or a
+        # category that does not exist, an axis value missing or a sibling's (state).
         "POST /v1/products": (422,),
         # 422: the GS1 check digit of the gtin looked up.
         "GET /v1/products": (422,),
@@ -58,6 +58,13 @@ REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]
         # or on the model's own axis (state).
         "PATCH /v1/product-models/{code}": (412, 422),
         "DELETE /v1/product-models/{code}": (412,),
+        # 422: a parent that does not exist, or a tree too deep (state). 410: deleted (state).
+        "POST /v1/categories": (422,),
+        "GET /v1/categories/{code}": (410,),
+        # 412: If-Match against the current version. 422: a move under itself or one of its
+        # descendants, a missing parent, a tree too deep (state).
+        "PATCH /v1/categories/{code}": (412, 422),
+        "DELETE /v1/categories/{code}": (412,),
     },
     "stock": {
         # 422: GLN check digits, destination equal to location (two fields), the ledger's

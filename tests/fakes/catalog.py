@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from skuhub_catalog.domain.availability import PositionFact, StageFact
+from skuhub_catalog.domain.category import Category
 from skuhub_catalog.domain.history import HistoryEntry
 from skuhub_catalog.domain.product import GtinInUseError, Product
 from skuhub_catalog.domain.product_model import ProductModel
@@ -60,6 +61,10 @@ class FakeProductRepository:
             key=lambda p: p.sku,
         )
         return [_copy(p) for p in listed[:limit]]
+
+    async def skus_in_category(self, code: str, limit: int) -> list[str]:
+        inside = (p.sku for p in self._products.values() if code in p.categories and not p.deleted)
+        return sorted(inside)[:limit]
 
     async def variants_of(self, model: str, *, for_update: bool = False) -> list[Product]:
         found = (p for p in self._products.values() if p.product_model == model)
@@ -113,6 +118,44 @@ class FakeProductModelRepository:
             key=lambda m: m.code,
         )
         return [_copy(m) for m in listed[:limit]]
+
+
+class FakeCategoryRepository:
+    """Categories by code in memory; held to ``SqlCategoryRepository``."""
+
+    def __init__(self) -> None:
+        self._categories: dict[str, Category] = {}
+
+    async def get(self, code: str, *, for_update: bool = False) -> Category | None:
+        found = self._categories.get(code)
+        return _copy(found) if found is not None else None
+
+    async def add(self, category: Category) -> bool:
+        if category.code in self._categories:
+            return False
+        self._categories[category.code] = _copy(category)
+        return True
+
+    async def update(self, category: Category) -> None:
+        if category.code in self._categories:
+            self._categories[category.code] = _copy(category)
+
+    async def children(self, code: str) -> list[Category]:
+        found = (c for c in self._categories.values() if c.parent == code and not c.deleted)
+        return [_copy(c) for c in sorted(found, key=lambda c: c.code)]
+
+    async def list_after(
+        self, after: str | None, limit: int, *, include_deleted: bool = False
+    ) -> list[Category]:
+        listed = sorted(
+            (
+                c
+                for c in self._categories.values()
+                if (after is None or c.code > after) and (include_deleted or not c.deleted)
+            ),
+            key=lambda c: c.code,
+        )
+        return [_copy(c) for c in listed[:limit]]
 
 
 class FakeHistoryRepository:
@@ -176,6 +219,7 @@ class FakeCatalogUnitOfWork:
     products: FakeProductRepository = field(default_factory=FakeProductRepository)
     models: FakeProductModelRepository = field(default_factory=FakeProductModelRepository)
     history: FakeHistoryRepository = field(default_factory=FakeHistoryRepository)
+    categories: FakeCategoryRepository = field(default_factory=FakeCategoryRepository)
     projection: FakeProjectionRepository = field(default_factory=FakeProjectionRepository)
 
 
@@ -191,7 +235,7 @@ def _same_gtin(carried: str | None, gtin: str) -> bool:
     return carried is not None and carried.zfill(14) == gtin.zfill(14)
 
 
-Stored = TypeVar("Stored", Product, ProductModel)
+Stored = TypeVar("Stored", Product, ProductModel, Category)
 
 
 def _copy(stored: Stored) -> Stored:

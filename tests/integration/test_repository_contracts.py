@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from skuhub_catalog.adapters.category_repository import SqlCategoryRepository
 from skuhub_catalog.adapters.history_repository import SqlHistoryRepository
 from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepository
 from skuhub_catalog.adapters.product_repository import SqlProductRepository, sql_unit_of_work
@@ -33,11 +34,13 @@ from skuhub_catalog.adapters.projection_repository import (
     SqlProjectionRepository as SqlCatalogProjectionRepository,
 )
 from skuhub_catalog.domain.availability import PositionFact, StageFact
+from skuhub_catalog.domain.category import Category
 from skuhub_catalog.domain.history import FieldChange, HistoryEntry
 from skuhub_catalog.domain.product import GtinInUseError, KitComponent, Product, ProductStatus
 from skuhub_catalog.domain.product_model import ProductModel
 from skuhub_catalog.entrypoints.app import MIGRATIONS as CATALOG_MIGRATIONS
 from skuhub_catalog.service_layer.ports import (
+    CategoryRepository,
     HistoryRepository,
     ProductModelRepository,
     ProductRepository,
@@ -87,6 +90,7 @@ from skuhub_sync_gateway.entrypoints.app import MIGRATIONS as GATEWAY_MIGRATIONS
 from skuhub_sync_gateway.service_layer.projection import Fact, ProjectionRepository
 from skuhub_sync_gateway.settings import SyncGatewaySettings
 from tests.fakes.catalog import (
+    FakeCategoryRepository,
     FakeHistoryRepository,
     FakeProductModelRepository,
     FakeProductRepository,
@@ -178,6 +182,17 @@ async def catalog_projection(
         return
     async with transaction(
         request, CatalogSettings, CATALOG_MIGRATIONS, SqlCatalogProjectionRepository
+    ) as repo:
+        yield repo
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def categories(request: pytest.FixtureRequest) -> AsyncIterator[CategoryRepository]:
+    if request.param == "fake":
+        yield FakeCategoryRepository()
+        return
+    async with transaction(
+        request, CatalogSettings, CATALOG_MIGRATIONS, SqlCategoryRepository
     ) as repo:
         yield repo
 
@@ -338,6 +353,19 @@ EVERY_PRODUCT_FIELD = a_product(
 
 
 class TestProductRepository:
+    async def test_the_skus_in_a_category_are_its_live_products_by_sku(
+        self, products: ProductRepository
+    ) -> None:
+        await products.add(a_product("B-1", categories=("mugs", "gifts")))
+        await products.add(a_product("A-1", categories=("mugs",)))
+        await products.add(a_product("C-1", categories=("mugs",), deleted=True))
+        await products.add(a_product("D-1", categories=("mugs-large",)))
+
+        assert await products.skus_in_category("mugs", 10) == ["A-1", "B-1"]
+        assert await products.skus_in_category("mugs", 1) == ["A-1"]
+        assert await products.skus_in_category("gifts", 10) == ["B-1"]
+        assert await products.skus_in_category("mug", 10) == []
+
     async def test_variants_of_a_model_are_its_live_products_by_sku(
         self, products: ProductRepository
     ) -> None:
@@ -701,6 +729,27 @@ class TestCatalogProjectionRepository:
         assert await catalog_projection.stages_of(["MUG-1", "CUP-1"]) == {
             "MUG-1": StageFact("MUG-1", "active", 3, T0)
         }
+
+
+class TestCategoryRepository:
+    async def test_a_category_reads_back_and_its_children_are_listed(
+        self, categories: CategoryRepository
+    ) -> None:
+        root = Category("kitchen", version=MAX_VERSION, updated_at=T0, labels={"de_DE": "Küche"})
+        assert await categories.add(root) is True
+        for code in ("mugs", "cups", "pans"):
+            await categories.add(Category(code, version=1, updated_at=T0, parent="kitchen"))
+        await categories.update(
+            Category("pans", version=2, updated_at=T0, parent="kitchen", deleted=True)
+        )
+
+        assert await categories.get("kitchen") == root
+        assert await categories.get("kitchen", for_update=True) == root
+        assert await categories.add(Category("kitchen", version=1, updated_at=T0)) is False
+        assert [c.code for c in await categories.children("kitchen")] == ["cups", "mugs"]
+        assert [c.code for c in await categories.list_after("kitchen", 10)] == ["mugs"]
+        listed = await categories.list_after(None, 10, include_deleted=True)
+        assert [c.code for c in listed] == ["cups", "kitchen", "mugs", "pans"]
 
 
 class TestProductRepositoryLocks:

@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from skuhub_catalog.adapters.category_repository import SqlCategoryRepository
 from skuhub_catalog.adapters.history_repository import SqlHistoryRepository
 from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepository
 from skuhub_catalog.adapters.projection_repository import SqlProjectionRepository
@@ -82,6 +83,15 @@ class SqlProductRepository:
             statement = statement.where(products.c.updated_at >= updated_since)
         return [_to_product(row) for row in (await self._conn.execute(statement)).mappings()]
 
+    async def skus_in_category(self, code: str, limit: int) -> list[str]:
+        statement = (
+            sa.select(products.c.sku)
+            .where(products.c.categories.contains([code]), products.c.deleted.is_(False))
+            .order_by(products.c.sku)
+            .limit(limit)
+        )
+        return list((await self._conn.execute(statement)).scalars())
+
     async def variants_of(self, model: str, *, for_update: bool = False) -> list[Product]:
         statement = (
             sa.select(products)
@@ -111,6 +121,7 @@ class SqlUnitOfWork:
     products: SqlProductRepository
     models: SqlProductModelRepository
     history: SqlHistoryRepository
+    categories: SqlCategoryRepository
     projection: SqlProjectionRepository
 
 
@@ -119,6 +130,7 @@ def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
         products=SqlProductRepository(conn),
         models=SqlProductModelRepository(conn),
         history=SqlHistoryRepository(conn),
+        categories=SqlCategoryRepository(conn),
         projection=SqlProjectionRepository(conn),
     )
 
@@ -140,6 +152,7 @@ def _to_row(product: Product) -> dict[str, Any]:
         "kit_components": [
             {"sku": c.sku, "quantity": _text(c.quantity)} for c in product.kit_components
         ],
+        "categories": list(product.categories),
         "version": product.version,
         "deleted": product.deleted,
         "updated_at": product.updated_at,
@@ -165,6 +178,7 @@ def _to_product(row: sa.RowMapping) -> Product:
         kit_components=tuple(
             KitComponent(c["sku"], Decimal(c["quantity"])) for c in row["kit_components"]
         ),
+        categories=tuple(row["categories"]),
         deleted=row["deleted"],
     )
 

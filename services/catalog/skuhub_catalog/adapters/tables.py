@@ -50,6 +50,7 @@ products = sa.Table(
     sa.Column("lot_tracked", sa.Boolean, nullable=False),
     sa.Column("shelf_life_days", sa.Integer),
     sa.Column("kit_components", JSONB, nullable=False),
+    sa.Column("categories", JSONB, nullable=False),  # codes, sorted (0007)
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -59,6 +60,25 @@ products_gtin14: sa.ColumnElement[str] = sa.func.lpad(products.c.gtin, 14, "0")
 """The GTIN as GS1 compares it (0003): what uniqueness and lookups use."""
 sa.Index(GTIN_INDEX, products_gtin14, unique=True, postgresql_where=products.c.gtin.isnot(None))
 sa.Index("products_product_model_idx", products.c.product_model)
+sa.Index(
+    "products_categories_idx",
+    products.c.categories,
+    postgresql_using="gin",
+    postgresql_ops={"categories": "jsonb_path_ops"},
+)
+
+categories = sa.Table(
+    "categories",
+    metadata,
+    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("parent", sa.Text, sa.ForeignKey("categories.code")),
+    sa.Column("labels", JSONB, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("categories_parent_idx", categories.c.parent)
 
 product_history = sa.Table(
     "product_history",

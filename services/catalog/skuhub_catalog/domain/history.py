@@ -30,6 +30,7 @@ _SCALARS: Final = (
     "lot_tracked",
     "shelf_life_days",
     "kit_components",
+    "categories",
     "deleted",
 )
 _MAPS: Final = ("title", "description", "attributes", "packs")
@@ -99,6 +100,7 @@ def _fields(product: Product) -> dict[str, Any]:
         "kit_components": [
             {"sku": c.sku, "quantity": _text(c.quantity)} for c in product.kit_components
         ],
+        "categories": list(product.categories),
         "deleted": product.deleted,
         "title": dict(product.title),
         "description": dict(product.description),

@@ -10,7 +10,8 @@ Besides content, a product holds the stock facts the stock service keeps its
 positions by: the stock unit (``unit``), the packs it ships in and how many
 stock units each holds (``packs``), whether stock carries lots
 (``lot_tracked``) and how long a lot keeps (``shelf_life_days``), and what a
-kit is made of (``kit_components``).
+kit is made of (``kit_components``). ``categories`` are the category codes it is
+classified in (a set, kept sorted).
 
 A variant names its ``product_model`` (domain/product_model.py): it sets its own values
 only, and inherits the rest.
@@ -19,7 +20,7 @@ only, and inherits the rest.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -41,6 +42,7 @@ UNSET: Final = _Unset.UNSET
 """Marks a field a :class:`ProductChange` leaves as it is."""
 
 MAX_KIT_COMPONENTS: Final = 100
+MAX_CATEGORIES: Final = 100
 SHELF_LIFE_DAYS_MAX: Final = 36_500
 
 T = TypeVar("T")
@@ -104,6 +106,7 @@ class NewProduct:
     lot_tracked: bool = False
     shelf_life_days: int | None = None
     kit_components: tuple[KitComponent, ...] = ()
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,7 @@ class Product:
     lot_tracked: bool = False
     shelf_life_days: int | None = None
     kit_components: tuple[KitComponent, ...] = ()
+    categories: tuple[str, ...] = ()
     deleted: bool = False
 
 
@@ -149,6 +153,7 @@ class ProductChange:
     lot_tracked: bool | _Unset = UNSET
     shelf_life_days: int | _Unset | None = UNSET
     kit_components: tuple[KitComponent, ...] | _Unset = UNSET
+    categories: tuple[str, ...] | _Unset = UNSET
 
     @property
     def is_empty(self) -> bool:
@@ -161,6 +166,7 @@ class ProductChange:
             self.lot_tracked,
             self.shelf_life_days,
             self.kit_components,
+            self.categories,
         )
         no_maps = not (self.title or self.description or self.attributes or self.packs)
         return no_maps and all(value is UNSET for value in scalars)
@@ -188,7 +194,9 @@ def new_product(data: NewProduct, *, now: datetime) -> Product:
         lot_tracked=data.lot_tracked,
         shelf_life_days=data.shelf_life_days,
         kit_components=tuple(data.kit_components),
+        categories=tuple(sorted(set(data.categories))),
     )
+    _check_categories(data.categories)
     _check(product)
     return product
 
@@ -208,6 +216,8 @@ def apply_change(
         InvalidProductError: the result would break a catalog rule.
     """
     _check_writable(product, expected_version)
+    if not isinstance(change.categories, _Unset):
+        _check_categories(change.categories)
     changed = dataclasses.replace(
         product,
         status=_pick(change.status, product.status),
@@ -222,6 +232,11 @@ def apply_change(
         lot_tracked=_pick(change.lot_tracked, product.lot_tracked),
         shelf_life_days=_pick(change.shelf_life_days, product.shelf_life_days),
         kit_components=_pick(change.kit_components, product.kit_components),
+        categories=(
+            product.categories
+            if isinstance(change.categories, _Unset)
+            else tuple(sorted(set(change.categories)))
+        ),
     )
     if changed == product:
         return product
@@ -260,6 +275,22 @@ def _check(product: Product) -> None:
             field="title",
         )
     _check_stock_facts(product)
+
+
+def _check_categories(listed: Sequence[str]) -> None:
+    """A product's categories as sent: each once, at most MAX_CATEGORIES."""
+    if len(listed) > MAX_CATEGORIES:
+        raise InvalidProductError(
+            f"a product is in at most {MAX_CATEGORIES} categories, not {len(listed)}",
+            field="categories",
+        )
+    seen: set[str] = set()
+    for code in listed:
+        if code in seen:
+            raise InvalidProductError(
+                f"category {code} is listed twice: list each category once", field="categories"
+            )
+        seen.add(code)
 
 
 def _check_stock_facts(product: Product) -> None:

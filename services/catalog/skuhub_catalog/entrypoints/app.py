@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from skuhub_catalog.adapters.product_repository import sql_unit_of_work
-from skuhub_catalog.entrypoints import product_models_http
+from skuhub_catalog.entrypoints import categories_http, product_models_http
 from skuhub_catalog.entrypoints.handlers import on_catalog_fact
 from skuhub_catalog.entrypoints.http import ERROR_STATUSES, router
 from skuhub_catalog.settings import CatalogSettings
@@ -34,7 +34,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         title="skuhub catalog",
         description="Product information (PIM): product models and products per SKU, published "
         "as product-changed snapshots resolved through their models.",
-        routers=[router, product_models_http.router],
+        routers=[router, product_models_http.router, categories_http.router],
         errors=ERROR_STATUSES,
     )
 

@@ -34,6 +34,7 @@ def to_product_changed(stored: Product, lineage: Lineage | None) -> ProductChang
         kit_components=[
             KitComponent(sku=c.sku, quantity=c.quantity) for c in product.kit_components
         ],
+        categories=list(product.categories),
         title=dict(product.title),
         description=dict(product.description),
         attributes=dict(product.attributes),

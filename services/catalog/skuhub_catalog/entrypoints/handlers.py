@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from skuhub_catalog.domain.category import Category, CategoryChange
 from skuhub_catalog.domain.history import ANONYMOUS
 from skuhub_catalog.domain.product import NewProduct, Product, ProductChange
 from skuhub_catalog.domain.product_model import NewProductModel, ProductModel, ProductModelChange
 from skuhub_catalog.entrypoints.events import to_position_fact, to_product_changed, to_stage_fact
-from skuhub_catalog.service_layer import product_models, projection
+from skuhub_catalog.service_layer import categories, product_models, projection
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_catalog.service_layer.products import (
     Saved,
@@ -113,3 +114,26 @@ def _published(saved: Saved, origin: Origin) -> Decision[Product]:
         to_product_changed(saved.product, saved.lineage), time=saved.product.updated_at
     )
     return Decision(saved.product, emitted=[snapshot])
+
+
+async def create_category(
+    uow: CatalogUnitOfWork, code: str, parent: str | None, labels: dict[str, str]
+) -> Decision[Category]:
+    """Categories publish nothing of their own: products carry their category codes."""
+    return Decision(await categories.create_category(uow, code, parent, labels))
+
+
+async def update_category(
+    uow: CatalogUnitOfWork, code: str, change: CategoryChange, *, expected_version: int | None
+) -> Decision[Category]:
+    """A move or relabel leaves each product's category codes as they are: nothing to
+    publish."""
+    return Decision(
+        await categories.update_category(uow, code, change, expected_version=expected_version)
+    )
+
+
+async def delete_category(
+    uow: CatalogUnitOfWork, code: str, *, expected_version: int | None
+) -> Decision[Category]:
+    return Decision(await categories.delete_category(uow, code, expected_version=expected_version))

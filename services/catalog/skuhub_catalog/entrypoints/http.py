@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
+from skuhub_catalog.domain import category
 from skuhub_catalog.domain import product as domain
 from skuhub_catalog.domain import product_model as models
 from skuhub_catalog.domain.availability import Availability, StageFact
@@ -50,6 +51,7 @@ from skuhub_contracts.events import (
     MAX_KIT_COMPONENTS,
     AttributeCode,
     AttributeValue,
+    CategoryCode,
     Description,
     Family,
     KitComponent,
@@ -83,8 +85,8 @@ class PreconditionFailedError(DomainError):
     """``If-Match`` does not name the product's current version (412)."""
 
 
-class ProductGoneError(DomainError):
-    """The product is deleted (410); its SKU stays taken."""
+class GoneError(DomainError):
+    """The product, model or category is deleted (410); its SKU or code stays taken."""
 
 
 ERROR_STATUSES: dict[type[Exception], int] = {
@@ -94,6 +96,11 @@ ERROR_STATUSES: dict[type[Exception], int] = {
     domain.ProductDeletedError: 409,
     domain.GtinInUseError: 409,
     domain.InvalidProductError: 422,
+    category.CategoryNotFoundError: 404,
+    category.CategoryExistsError: 409,
+    category.CategoryInUseError: 409,
+    category.CategoryDeletedError: 409,
+    category.InvalidCategoryError: 422,
     models.ProductModelNotFoundError: 404,
     models.ProductModelExistsError: 409,
     models.ProductModelInUseError: 409,
@@ -101,7 +108,7 @@ ERROR_STATUSES: dict[type[Exception], int] = {
     models.InvalidProductModelError: 422,
     models.InvalidVariantError: 422,
     PreconditionFailedError: 412,
-    ProductGoneError: 410,
+    GoneError: 410,
 }
 """Each catalog refusal and its HTTP status (the app registers them once)."""
 
@@ -113,6 +120,11 @@ class KitComponentBody(KitComponent):
 
 
 KitComponents = Annotated[list[KitComponentBody], Field(max_length=MAX_KIT_COMPONENTS)]
+Categories = Annotated[list[CategoryCode], Field(max_length=domain.MAX_CATEGORIES)]
+_CATEGORIES = (
+    "Codes of the categories the product is in, each once (POST /v1/categories), in any of "
+    "the trees; at most 100."
+)
 
 _UNIT = (
     "Stock unit: the unit stock positions of this SKU are kept in (UN/ECE Recommendation 20 "
@@ -184,6 +196,7 @@ class ProductCreate(BaseModel):
     kit_components: KitComponents = Field(
         default_factory=list, description=_KIT, examples=[_KIT_EXAMPLE]
     )
+    categories: Categories = Field(default_factory=list, description=_CATEGORIES)
     description: dict[Locale, Description] = Field(default_factory=dict)
     attributes: Attributes = Field(default_factory=dict)
 
@@ -202,6 +215,7 @@ class ProductCreate(BaseModel):
             lot_tracked=self.lot_tracked,
             shelf_life_days=self.shelf_life_days,
             kit_components=_components(self.kit_components),
+            categories=tuple(self.categories),
         )
 
 
@@ -264,6 +278,11 @@ class ProductPatch(BaseModel):
         examples=[_KIT_EXAMPLE],
         json_schema_extra=_unsent,
     )
+    categories: Categories | SkipJsonSchema[None] = Field(
+        default=None,
+        description=f"{_CATEGORIES} Replaces the whole list ([]: in none).",
+        json_schema_extra=_unsent,
+    )
     title: dict[Locale, Title | None] = Field(default_factory=dict)
     description: dict[Locale, Description | None] = Field(default_factory=dict)
     attributes: Attributes = Field(default_factory=dict)
@@ -271,7 +290,7 @@ class ProductPatch(BaseModel):
         default=None, description="Refuse (409) unless the product is at this version."
     )
 
-    @field_validator("status", "unit", "lot_tracked", "kit_components")
+    @field_validator("status", "unit", "lot_tracked", "kit_components", "categories")
     @classmethod
     def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
@@ -297,6 +316,7 @@ class ProductPatch(BaseModel):
             kit_components=(
                 _components(self.kit_components) if self.kit_components is not None else UNSET
             ),
+            categories=tuple(self.categories) if self.categories is not None else UNSET,
         )
 
 
@@ -356,6 +376,7 @@ class ProductView(BaseModel):
     lot_tracked: bool = Field(description=_LOT_TRACKED)
     shelf_life_days: int | None = Field(description=_SHELF_LIFE)
     kit_components: list[KitComponent] = Field(description=_KIT)
+    categories: list[str] = Field(description="Codes of the categories it is in, sorted.")
     title: dict[str, str]
     description: dict[str, str]
     attributes: dict[str, Any]
@@ -388,6 +409,7 @@ class ProductView(BaseModel):
             kit_components=[
                 KitComponent(sku=c.sku, quantity=c.quantity) for c in product.kit_components
             ],
+            categories=list(product.categories),
             title=dict(product.title),
             description=dict(product.description),
             attributes=dict(product.attributes),
@@ -528,7 +550,7 @@ async def get_product(sku: Sku, runtime: CatalogRuntime, response: Response) -> 
     if product is None:
         raise ProductNotFoundError(f"no product with SKU {sku}; create it with POST /v1/products")
     if product.deleted:
-        raise ProductGoneError(
+        raise GoneError(
             f"product {sku} is deleted (version {product.version}); its SKU stays taken, and "
             "GET /v1/products?include_deleted=true lists it"
         )

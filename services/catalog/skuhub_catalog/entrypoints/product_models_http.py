@@ -28,8 +28,8 @@ from skuhub_catalog.entrypoints import handlers
 from skuhub_catalog.entrypoints.http import (
     Attributes,
     CatalogRuntime,
+    GoneError,
     IfMatch,
-    ProductGoneError,
     conditional,
     expected_version,
     needs_a_change,
@@ -221,7 +221,7 @@ async def get_product_model(
     if model is None:
         raise ProductModelNotFoundError(f"no product model {code}")
     if model.deleted:
-        raise ProductGoneError(
+        raise GoneError(
             f"product model {code} is deleted (version {model.version}); its code stays taken, "
             "and GET /v1/product-models?include_deleted=true lists it"
         )

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from skuhub_catalog.domain.availability import PositionFact, StageFact
+from skuhub_catalog.domain.category import Category
 from skuhub_catalog.domain.history import HistoryEntry
 from skuhub_catalog.domain.product import Product
 from skuhub_catalog.domain.product_model import ProductModel
@@ -60,6 +61,9 @@ class ProductRepository(Protocol):
         text, not necessarily a stored SKU); deleted ones only with ``include_deleted``;
         only those changed at or after ``updated_since``."""
 
+    async def skus_in_category(self, code: str, limit: int) -> list[str]:
+        """Up to ``limit`` SKUs (not deleted) in category ``code``, by SKU."""
+
     async def variants_of(self, model: str, *, for_update: bool = False) -> list[Product]:
         """The products (not deleted) whose ``product_model`` is ``model``, by SKU,
         optionally locked for this transaction."""
@@ -84,6 +88,27 @@ class ProductModelRepository(Protocol):
         self, after: str | None, limit: int, *, include_deleted: bool = False
     ) -> list[ProductModel]:
         """Up to ``limit`` models ordered by code, after ``after``."""
+
+
+class CategoryRepository(Protocol):
+    """Categories by code, deleted ones included (a deleted category keeps its code)."""
+
+    async def get(self, code: str, *, for_update: bool = False) -> Category | None:
+        """The category with this code, optionally locked for this transaction."""
+
+    async def add(self, category: Category) -> bool:
+        """Insert a new category; False if its code is taken (by a deleted one too)."""
+
+    async def update(self, category: Category) -> None:
+        """Overwrite the category with this code (every field, version as given)."""
+
+    async def children(self, code: str) -> list[Category]:
+        """The categories (not deleted) whose parent is ``code``, by code."""
+
+    async def list_after(
+        self, after: str | None, limit: int, *, include_deleted: bool = False
+    ) -> list[Category]:
+        """Up to ``limit`` categories ordered by code, after ``after``."""
 
 
 class HistoryRepository(Protocol):
@@ -127,6 +152,9 @@ class CatalogUnitOfWork(Protocol):
 
     @property
     def history(self) -> HistoryRepository: ...
+
+    @property
+    def categories(self) -> CategoryRepository: ...
 
     @property
     def projection(self) -> ProjectionRepository: ...
