@@ -337,6 +337,15 @@ class StockLevelChanged(EventPayload):
     changed_at: Timestamp
 
 
+class RelationKind(StrEnum):
+    """How a product points at another."""
+
+    ACCESSORY = "accessory"
+    REPLACEMENT = "replacement"
+    CROSS_SELL = "cross_sell"
+    UP_SELL = "up_sell"
+
+
 class ProductStatus(StrEnum):
     DRAFT = "draft"
     ENABLED = "enabled"
@@ -525,6 +534,11 @@ class ProductChanged(EventPayload):
         default_factory=list,
         description="Codes of the categories the product is in, sorted (any tree; the "
         "catalog's GET /v1/categories gives their paths and labels).",
+    )
+    relations: dict[RelationKind, list[Sku]] = Field(
+        default_factory=dict,
+        description="Other products this one points at, per kind, SKUs sorted: accessory, "
+        "replacement (its successor: at most one), cross_sell, up_sell.",
     )
     title: dict[Locale, Title] = Field(description="Title per locale.")
     description: dict[Locale, Description] = Field(default_factory=dict)

@@ -487,3 +487,22 @@ def test_categories_form_trees_that_products_are_in(stack: Stack) -> None:
     in_use = httpx.delete(f"{catalog}/v1/categories/{leaf}")
     assert in_use.status_code == 409, in_use.text
     assert sku in in_use.json()["detail"]
+
+
+def test_relations_point_at_products_that_exist_and_successors_never_loop(stack: Stack) -> None:
+    products = f"{stack.url('catalog')}/v1/products"
+    old, new = new_sku("OLD"), new_sku("NEW")
+    for sku in (new, old):
+        made = httpx.post(products, json={"sku": sku, "title": {"en_US": sku}})
+        assert made.status_code == 201, made.text
+
+    succeeded = httpx.patch(f"{products}/{old}", json={"relations": {"replacement": [new]}})
+    assert succeeded.status_code == 200, succeeded.text
+    assert succeeded.json()["relations"] == {"replacement": [new]}
+    loop = httpx.patch(f"{products}/{new}", json={"relations": {"replacement": [old]}})
+    assert loop.status_code == 422, loop.text
+    assert loop.json()["detail"][0]["loc"][-1] == "relations.replacement"
+    dangling = httpx.patch(f"{products}/{new}", json={"relations": {"accessory": ["NO-SUCH"]}})
+    assert dangling.status_code == 422, dangling.text
+    unknown_kind = httpx.patch(f"{products}/{new}", json={"relations": {"sibling": [old]}})
+    assert unknown_kind.status_code == 422, unknown_kind.text

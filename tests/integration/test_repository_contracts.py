@@ -36,7 +36,13 @@ from skuhub_catalog.adapters.projection_repository import (
 from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.category import Category
 from skuhub_catalog.domain.history import FieldChange, HistoryEntry
-from skuhub_catalog.domain.product import GtinInUseError, KitComponent, Product, ProductStatus
+from skuhub_catalog.domain.product import (
+    GtinInUseError,
+    KitComponent,
+    Product,
+    ProductStatus,
+    RelationKind,
+)
 from skuhub_catalog.domain.product_model import ProductModel
 from skuhub_catalog.entrypoints.app import MIGRATIONS as CATALOG_MIGRATIONS
 from skuhub_catalog.service_layer.ports import (
@@ -349,6 +355,11 @@ EVERY_PRODUCT_FIELD = a_product(
         KitComponent("SPOON-1", Decimal("0.5")),
         KitComponent("SAUCER.1", Decimal("999999999999.999999")),
     ),
+    categories=("kitchen", "mugs"),
+    relations={
+        RelationKind.ACCESSORY: ("SAUCER.1", "SPOON-1"),
+        RelationKind.REPLACEMENT: ("MUG-RED/400",),
+    },
 )
 
 

@@ -101,6 +101,7 @@ def test_a_variant_sends_its_axis_and_own_values_and_inherits_the_models(
     variants = [p for p in catalog.products if p.product_model is not None]
     assert variants
     for product in variants:
+        assert product.product_model is not None
         model = models[product.product_model]
         sent = product.to_http()["attributes"]
         assert set(model.axes) <= set(sent)

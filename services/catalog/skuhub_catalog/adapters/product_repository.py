@@ -22,6 +22,7 @@ from skuhub_catalog.domain.product import (
     KitComponent,
     Product,
     ProductStatus,
+    RelationKind,
 )
 from skuhub_contracts.identifiers import gtin14
 
@@ -153,6 +154,7 @@ def _to_row(product: Product) -> dict[str, Any]:
             {"sku": c.sku, "quantity": _text(c.quantity)} for c in product.kit_components
         ],
         "categories": list(product.categories),
+        "relations": {kind.value: list(skus) for kind, skus in product.relations.items()},
         "version": product.version,
         "deleted": product.deleted,
         "updated_at": product.updated_at,
@@ -179,6 +181,7 @@ def _to_product(row: sa.RowMapping) -> Product:
             KitComponent(c["sku"], Decimal(c["quantity"])) for c in row["kit_components"]
         ),
         categories=tuple(row["categories"]),
+        relations={RelationKind(kind): tuple(skus) for kind, skus in row["relations"].items()},
         deleted=row["deleted"],
     )
 

@@ -51,6 +51,7 @@ products = sa.Table(
     sa.Column("shelf_life_days", sa.Integer),
     sa.Column("kit_components", JSONB, nullable=False),
     sa.Column("categories", JSONB, nullable=False),  # codes, sorted (0007)
+    sa.Column("relations", JSONB, nullable=False),  # {"accessory": ["SKU", …], …} (0008)
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

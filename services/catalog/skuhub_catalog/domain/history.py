@@ -33,7 +33,7 @@ _SCALARS: Final = (
     "categories",
     "deleted",
 )
-_MAPS: Final = ("title", "description", "attributes", "packs")
+_MAPS: Final = ("title", "description", "attributes", "packs", "relations")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +106,7 @@ def _fields(product: Product) -> dict[str, Any]:
         "description": dict(product.description),
         "attributes": dict(product.attributes),
         "packs": {code: _text(quantity) for code, quantity in product.packs.items()},
+        "relations": {kind.value: list(skus) for kind, skus in product.relations.items()},
     }
 
 

@@ -34,6 +34,16 @@ class ProductStatus(StrEnum):
     DISABLED = "disabled"
 
 
+class RelationKind(StrEnum):
+    """How a product points at another: the related product is its accessory, its
+    replacement (successor: at most one), a cross-sell or an up-sell."""
+
+    ACCESSORY = "accessory"
+    REPLACEMENT = "replacement"
+    CROSS_SELL = "cross_sell"
+    UP_SELL = "up_sell"
+
+
 class _Unset(Enum):
     UNSET = "unset"
 
@@ -43,6 +53,8 @@ UNSET: Final = _Unset.UNSET
 
 MAX_KIT_COMPONENTS: Final = 100
 MAX_CATEGORIES: Final = 100
+MAX_RELATED: Final = 100
+"""Related SKUs per kind of relation (a replacement names one)."""
 SHELF_LIFE_DAYS_MAX: Final = 36_500
 
 T = TypeVar("T")
@@ -107,6 +119,7 @@ class NewProduct:
     shelf_life_days: int | None = None
     kit_components: tuple[KitComponent, ...] = ()
     categories: tuple[str, ...] = ()
+    relations: Mapping[RelationKind, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +142,7 @@ class Product:
     shelf_life_days: int | None = None
     kit_components: tuple[KitComponent, ...] = ()
     categories: tuple[str, ...] = ()
+    relations: Mapping[RelationKind, tuple[str, ...]] = field(default_factory=dict)
     deleted: bool = False
 
 
@@ -154,6 +168,7 @@ class ProductChange:
     shelf_life_days: int | _Unset | None = UNSET
     kit_components: tuple[KitComponent, ...] | _Unset = UNSET
     categories: tuple[str, ...] | _Unset = UNSET
+    relations: Mapping[RelationKind, Sequence[str] | None] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
@@ -168,7 +183,9 @@ class ProductChange:
             self.kit_components,
             self.categories,
         )
-        no_maps = not (self.title or self.description or self.attributes or self.packs)
+        no_maps = not (
+            self.title or self.description or self.attributes or self.packs or self.relations
+        )
         return no_maps and all(value is UNSET for value in scalars)
 
 
@@ -195,6 +212,7 @@ def new_product(data: NewProduct, *, now: datetime) -> Product:
         shelf_life_days=data.shelf_life_days,
         kit_components=tuple(data.kit_components),
         categories=tuple(sorted(set(data.categories))),
+        relations=_related(data.sku, {}, data.relations),
     )
     _check_categories(data.categories)
     _check(product)
@@ -237,6 +255,7 @@ def apply_change(
             if isinstance(change.categories, _Unset)
             else tuple(sorted(set(change.categories)))
         ),
+        relations=_related(product.sku, product.relations, change.relations),
     )
     if changed == product:
         return product
@@ -291,6 +310,36 @@ def _check_categories(listed: Sequence[str]) -> None:
                 f"category {code} is listed twice: list each category once", field="categories"
             )
         seen.add(code)
+
+
+def _related(
+    sku: str,
+    current: Mapping[RelationKind, tuple[str, ...]],
+    patch: Mapping[RelationKind, Sequence[str] | None],
+) -> dict[RelationKind, tuple[str, ...]]:
+    """The relations after ``patch`` (a kind sent replaces that kind's list; None or an empty
+    list removes it), checked: never the product itself, each SKU once, at most MAX_RELATED
+    per kind, one replacement."""
+    merged = dict(current)
+    for kind, skus in patch.items():
+        field_name = f"relations.{kind.value}"
+        if not skus:
+            merged.pop(kind, None)
+            continue
+        if sku in skus:
+            raise InvalidProductError(
+                f"product {sku} cannot be its own {kind.value}", field=field_name
+            )
+        if len(set(skus)) != len(skus):
+            raise InvalidProductError(f"list each {kind.value} SKU once", field=field_name)
+        limit = 1 if kind is RelationKind.REPLACEMENT else MAX_RELATED
+        if len(skus) > limit:
+            raise InvalidProductError(
+                f"a product has at most {limit} {kind.value} SKU(s), not {len(skus)}",
+                field=field_name,
+            )
+        merged[kind] = tuple(sorted(skus))
+    return merged
 
 
 def _check_stock_facts(product: Product) -> None:

@@ -12,6 +12,7 @@ from skuhub_contracts.events import (
     LifecycleStageChanged,
     ProductChanged,
     ProductStatus,
+    RelationKind,
     StockLevelChanged,
 )
 
@@ -35,6 +36,9 @@ def to_product_changed(stored: Product, lineage: Lineage | None) -> ProductChang
             KitComponent(sku=c.sku, quantity=c.quantity) for c in product.kit_components
         ],
         categories=list(product.categories),
+        relations={
+            RelationKind(kind.value): list(skus) for kind, skus in product.relations.items()
+        },
         title=dict(product.title),
         description=dict(product.description),
         attributes=dict(product.attributes),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
@@ -56,6 +56,7 @@ from skuhub_contracts.events import (
     Family,
     KitComponent,
     ProductStatus,
+    RelationKind,
     ShelfLifeDays,
     Title,
 )
@@ -121,6 +122,13 @@ class KitComponentBody(KitComponent):
 
 KitComponents = Annotated[list[KitComponentBody], Field(max_length=MAX_KIT_COMPONENTS)]
 Categories = Annotated[list[CategoryCode], Field(max_length=domain.MAX_CATEGORIES)]
+Related = Annotated[list[Sku], Field(max_length=domain.MAX_RELATED)]
+_RELATIONS = (
+    "Other products this one points at, per kind (SKUs of products that exist, each once, "
+    "never itself): accessory, replacement (its successor: at most one; a chain of "
+    "successors never comes back), cross_sell, up_sell."
+)
+_RELATIONS_EXAMPLE = {"accessory": ["MUG-LID"], "replacement": ["MUG-2"]}
 _CATEGORIES = (
     "Codes of the categories the product is in, each once (POST /v1/categories), in any of "
     "the trees; at most 100."
@@ -197,6 +205,9 @@ class ProductCreate(BaseModel):
         default_factory=list, description=_KIT, examples=[_KIT_EXAMPLE]
     )
     categories: Categories = Field(default_factory=list, description=_CATEGORIES)
+    relations: dict[RelationKind, Related] = Field(
+        default_factory=dict, description=_RELATIONS, examples=[_RELATIONS_EXAMPLE]
+    )
     description: dict[Locale, Description] = Field(default_factory=dict)
     attributes: Attributes = Field(default_factory=dict)
 
@@ -216,7 +227,14 @@ class ProductCreate(BaseModel):
             shelf_life_days=self.shelf_life_days,
             kit_components=_components(self.kit_components),
             categories=tuple(self.categories),
+            relations={domain.RelationKind(k.value): v for k, v in self.relations.items()},
         )
+
+
+def _relations(
+    relations: Mapping[RelationKind, list[str] | None],
+) -> dict[domain.RelationKind, list[str] | None]:
+    return {domain.RelationKind(kind.value): skus for kind, skus in relations.items()}
 
 
 def _components(components: list[KitComponentBody]) -> tuple[domain.KitComponent, ...]:
@@ -283,6 +301,12 @@ class ProductPatch(BaseModel):
         description=f"{_CATEGORIES} Replaces the whole list ([]: in none).",
         json_schema_extra=_unsent,
     )
+    relations: dict[RelationKind, Related | None] = Field(
+        default_factory=dict,
+        description=f"{_RELATIONS} Merged per kind: a list replaces that kind's, null or [] "
+        "removes it.",
+        examples=[{"accessory": ["MUG-LID"], "up_sell": None}],
+    )
     title: dict[Locale, Title | None] = Field(default_factory=dict)
     description: dict[Locale, Description | None] = Field(default_factory=dict)
     attributes: Attributes = Field(default_factory=dict)
@@ -317,6 +341,7 @@ class ProductPatch(BaseModel):
                 _components(self.kit_components) if self.kit_components is not None else UNSET
             ),
             categories=tuple(self.categories) if self.categories is not None else UNSET,
+            relations=_relations(self.relations),
         )
 
 
@@ -377,6 +402,7 @@ class ProductView(BaseModel):
     shelf_life_days: int | None = Field(description=_SHELF_LIFE)
     kit_components: list[KitComponent] = Field(description=_KIT)
     categories: list[str] = Field(description="Codes of the categories it is in, sorted.")
+    relations: dict[str, list[str]] = Field(description=_RELATIONS)
     title: dict[str, str]
     description: dict[str, str]
     attributes: dict[str, Any]
@@ -410,6 +436,7 @@ class ProductView(BaseModel):
                 KitComponent(sku=c.sku, quantity=c.quantity) for c in product.kit_components
             ],
             categories=list(product.categories),
+            relations={kind.value: list(skus) for kind, skus in product.relations.items()},
             title=dict(product.title),
             description=dict(product.description),
             attributes=dict(product.attributes),

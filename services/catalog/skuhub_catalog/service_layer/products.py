@@ -27,6 +27,7 @@ from skuhub_catalog.domain.product_model import Lineage, check_child_values
 from skuhub_catalog.service_layer.categories import check_product_categories
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork, ProductRepository
 from skuhub_catalog.service_layer.product_models import lineage_of
+from skuhub_catalog.service_layer.relations import check_relations
 from skuhub_contracts.identifiers import gtin14
 
 
@@ -59,6 +60,7 @@ async def create_product(
     product = new_product(data, now=now or datetime.now(UTC))
     lineage = await _check_variant(uow, product)
     await check_product_categories(uow.categories, product)
+    await check_relations(uow.products, product, None)
     await _check_gtin_free(uow.products, product)
     if not await uow.products.add(product):
         raise ProductAlreadyExistsError(
@@ -92,6 +94,7 @@ async def update_product(
         return Saved(current, changed=False)
     lineage = await _check_variant(uow, product)
     await check_product_categories(uow.categories, product, before=current.categories)
+    await check_relations(uow.products, product, current)
     if product.gtin != current.gtin:
         await _check_gtin_free(uow.products, product)
     await uow.products.update(product)
