@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from skuhub_catalog.domain.product import UNSET, CatalogError, VersionConflictError, _Unset
+from skuhub_catalog.domain.product import (
+    UNSET,
+    CatalogError,
+    VersionConflictError,
+    _Unset,
+    merge_patch,
+)
 
 MAX_DEPTH: Final = 20
 
@@ -96,12 +102,7 @@ def apply_category_change(
         parent is the category or inside it; a missing parent; too deep).
     """
     check_writable(category, expected_version)
-    labels = dict(category.labels)
-    for locale, label in change.labels.items():
-        if label is None:
-            labels.pop(locale, None)
-        else:
-            labels[locale] = label
+    labels = merge_patch(category.labels, change.labels)
     parent = category.parent if isinstance(change.parent, _Unset) else change.parent
     changed = dataclasses.replace(category, parent=parent, labels=labels)
     if changed == category:

@@ -243,10 +243,10 @@ def apply_change(
         family=_pick(change.family, product.family),
         product_model=_pick(change.product_model, product.product_model),
         unit=_pick(change.unit, product.unit),
-        title=_merge(product.title, change.title),
-        description=_merge(product.description, change.description),
-        attributes=_merge(product.attributes, change.attributes),
-        packs=_merge(product.packs, change.packs),
+        title=merge_patch(product.title, change.title),
+        description=merge_patch(product.description, change.description),
+        attributes=merge_patch(product.attributes, change.attributes),
+        packs=merge_patch(product.packs, change.packs),
         lot_tracked=_pick(change.lot_tracked, product.lot_tracked),
         shelf_life_days=_pick(change.shelf_life_days, product.shelf_life_days),
         kit_components=_pick(change.kit_components, product.kit_components),
@@ -399,7 +399,9 @@ def _pick(value: T | _Unset, current: T) -> T:
     return current if isinstance(value, _Unset) else value
 
 
-def _merge(current: Mapping[str, T], patch: Mapping[str, T | None]) -> dict[str, T]:
+def merge_patch(current: Mapping[str, T], patch: Mapping[str, T | None]) -> dict[str, T]:
+    """``current`` after a JSON merge patch of one level: a key mapped to None is removed,
+    others are set, keys not mentioned stay."""
     merged = dict(current)
     for key, value in patch.items():
         if value is None:

@@ -29,6 +29,7 @@ from skuhub_catalog.domain.product import (
     Product,
     VersionConflictError,
     _Unset,
+    merge_patch,
 )
 
 MAX_AXES: Final = 5
@@ -185,9 +186,9 @@ def apply_model_change(
     changed = dataclasses.replace(
         model,
         family=model.family if isinstance(change.family, _Unset) else change.family,
-        title=_merge(model.title, change.title),
-        description=_merge(model.description, change.description),
-        attributes=_merge(model.attributes, change.attributes),
+        title=merge_patch(model.title, change.title),
+        description=merge_patch(model.description, change.description),
+        attributes=merge_patch(model.attributes, change.attributes),
     )
     if changed == model:
         return model
@@ -334,13 +335,3 @@ def _check_own_values(model: ProductModel, above: Lineage | None) -> None:
                 f"{model.code}: change it there",
                 field="attributes",
             )
-
-
-def _merge(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(current)
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    return merged

@@ -26,6 +26,7 @@ from skuhub_catalog.entrypoints.http import (
     GoneError,
     IfMatch,
     conditional,
+    etag_header,
     expected_version,
     needs_a_change,
 )
@@ -42,13 +43,7 @@ _PARENT = (
     f"The category it sits under; none: the root of a tree. At most {MAX_DEPTH} levels, and "
     "never under itself or one of its own descendants."
 )
-_ETAG = {
-    "ETag": {
-        "description": 'The category\'s version as a strong ETag, e.g. "3".',
-        "required": True,
-        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
-    }
-}
+_ETAG = etag_header("category")
 _NOT_FOUND = "No category has this code."
 
 

@@ -455,13 +455,19 @@ class ProductPage(BaseModel):
     )
 
 
-_ETAG = {
-    "ETag": {
-        "description": 'The product\'s version as a strong ETag, e.g. "3"; send it as If-Match.',
-        "required": True,
-        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+def etag_header(thing: str) -> dict[str, Any]:
+    """The ETag response header of a versioned resource, for OpenAPI."""
+    return {
+        "ETag": {
+            "description": f'The {thing}\'s version as a strong ETag, e.g. "3"; send it as '
+            "If-Match.",
+            "required": True,
+            "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+        }
     }
-}
+
+
+_ETAG = etag_header("product")
 _LOCATION = {
     "Location": {
         "description": "Path of the new product: /v1/products/ and the SKU as one path "

@@ -31,6 +31,7 @@ from skuhub_catalog.entrypoints.http import (
     GoneError,
     IfMatch,
     conditional,
+    etag_header,
     expected_version,
     needs_a_change,
 )
@@ -155,13 +156,7 @@ class ProductModelPage(BaseModel):
     )
 
 
-_ETAG = {
-    "ETag": {
-        "description": 'The model\'s version as a strong ETag, e.g. "3"; send it as If-Match.',
-        "required": True,
-        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
-    }
-}
+_ETAG = etag_header("model")
 _NOT_FOUND = "No product model has this code."
 
 
