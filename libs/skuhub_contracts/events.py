@@ -481,6 +481,20 @@ class KitComponent(BaseModel):
     )
 
 
+class ChannelCompleteness(BaseModel):
+    """How complete a product is for one channel in one locale, against its family."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    channel: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    locale: Locale
+    ratio: Quantity = Field(description="Share of the requirements met, 0 to 1.")
+    complete: Flag
+    missing: list[AttributeCode] = Field(
+        default_factory=list, description="What is required and not set (title, brand, …)."
+    )
+
+
 class ProductChanged(EventPayload):
     """Full snapshot of one product (SKU) after any change in the catalog.
 
@@ -534,6 +548,11 @@ class ProductChanged(EventPayload):
         default_factory=list,
         description="Codes of the categories the product is in, sorted (any tree; the "
         "catalog's GET /v1/categories gives their paths and labels).",
+    )
+    completeness: list[ChannelCompleteness] = Field(
+        default_factory=list,
+        description="Per channel and locale its family requires something for: the share met "
+        "and what is missing; empty without a family.",
     )
     relations: dict[RelationKind, list[Sku]] = Field(
         default_factory=dict,

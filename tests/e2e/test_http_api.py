@@ -14,10 +14,10 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from skuhub_contracts.topics import STOCK_MOVED
+from skuhub_contracts.topics import PRODUCT_CHANGED, STOCK_MOVED
 from tests.e2e.observe import new_sku, offer_where
 from tests.harness import Stack, wait_until
-from tests.upstream import Upstream, movement
+from tests.upstream import Upstream, body_of, find_records, movement
 
 pytestmark = pytest.mark.e2e
 
@@ -506,3 +506,42 @@ def test_relations_point_at_products_that_exist_and_successors_never_loop(stack:
     assert dangling.status_code == 422, dangling.text
     unknown_kind = httpx.patch(f"{products}/{new}", json={"relations": {"sibling": [old]}})
     assert unknown_kind.status_code == 422, unknown_kind.text
+
+
+def test_a_family_decides_completeness_and_its_change_republishes_the_product(
+    stack: Stack,
+) -> None:
+    catalog = stack.url("catalog")
+    family, sku = new_sku("fam").lower(), new_sku("COMPLETE")
+    made = httpx.post(
+        f"{catalog}/v1/families",
+        json={"code": family, "attributes": ["brand"], "requirements": {"web": ["title"]}},
+    )
+    assert made.status_code == 201, made.text
+    unknown = httpx.post(
+        f"{catalog}/v1/families",
+        json={"code": new_sku("fam").lower(), "requirements": {"web": ["colour"]}},
+    )
+    assert unknown.status_code == 422, unknown.text
+    created = httpx.post(
+        f"{catalog}/v1/products", json={"sku": sku, "title": {"en_US": "Mug"}, "family": family}
+    )
+    assert created.status_code == 201, created.text
+
+    stricter = httpx.patch(
+        f"{catalog}/v1/families/{family}", json={"requirements": {"web": ["title", "brand"]}}
+    )
+    assert stricter.status_code == 200, stricter.text
+
+    product = httpx.get(f"{catalog}/v1/products/{sku}").json()
+    assert product["version"] == 2, "the family's change made a new version"
+    [web] = product["completeness"]
+    assert (web["channel"], web["locale"], web["missing"]) == ("web", "en_US", ["brand"])
+    assert Decimal(web["ratio"]) == Decimal("0.5")
+    published = find_records(
+        stack.infra.kafka_bootstrap,
+        stack.topic(PRODUCT_CHANGED.name),
+        lambda m: body_of(m)["sku"] == sku,
+        expect=2,
+    )
+    assert [body_of(m)["completeness"][0]["complete"] for m in published] == [True, False]

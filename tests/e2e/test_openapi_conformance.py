@@ -65,6 +65,10 @@ REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]
         # descendants, a missing parent, a tree too deep (state).
         "PATCH /v1/categories/{code}": (412, 422),
         "DELETE /v1/categories/{code}": (412,),
+        # 422: a requirement not among the family's attributes, a channel not configured
+        # (state: settings), an attribute listed twice. 412: If-Match (state).
+        "POST /v1/families": (422,),
+        "PATCH /v1/families/{code}": (412, 422),
     },
     "stock": {
         # 422: GLN check digits, destination equal to location (two fields), the ledger's

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.category import Category
+from skuhub_catalog.domain.completeness import Family
 from skuhub_catalog.domain.history import HistoryEntry
 from skuhub_catalog.domain.product import GtinInUseError, Product
 from skuhub_catalog.domain.product_model import ProductModel
@@ -62,6 +63,10 @@ class FakeProductRepository:
         )
         return [_copy(p) for p in listed[:limit]]
 
+    async def in_family(self, family: str) -> list[Product]:
+        found = (p for p in self._products.values() if p.family == family and not p.deleted)
+        return [_copy(p) for p in sorted(found, key=lambda p: p.sku)]
+
     async def skus_in_category(self, code: str, limit: int) -> list[str]:
         inside = (p.sku for p in self._products.values() if code in p.categories and not p.deleted)
         return sorted(inside)[:limit]
@@ -104,6 +109,10 @@ class FakeProductModelRepository:
 
     async def children(self, code: str) -> list[ProductModel]:
         found = (m for m in self._models.values() if m.parent == code and not m.deleted)
+        return [_copy(m) for m in sorted(found, key=lambda m: m.code)]
+
+    async def in_family(self, family: str) -> list[ProductModel]:
+        found = (m for m in self._models.values() if m.family == family and not m.deleted)
         return [_copy(m) for m in sorted(found, key=lambda m: m.code)]
 
     async def list_after(
@@ -156,6 +165,34 @@ class FakeCategoryRepository:
             key=lambda c: c.code,
         )
         return [_copy(c) for c in listed[:limit]]
+
+
+class FakeFamilyRepository:
+    """Families by code in memory; held to ``SqlFamilyRepository``."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, Family] = {}
+
+    async def get(self, code: str, *, for_update: bool = False) -> Family | None:
+        found = self._families.get(code)
+        return _copy(found) if found is not None else None
+
+    async def add(self, family: Family) -> bool:
+        if family.code in self._families:
+            return False
+        self._families[family.code] = _copy(family)
+        return True
+
+    async def update(self, family: Family) -> None:
+        if family.code in self._families:
+            self._families[family.code] = _copy(family)
+
+    async def list_after(self, after: str | None, limit: int) -> list[Family]:
+        listed = sorted(
+            (f for f in self._families.values() if after is None or f.code > after),
+            key=lambda f: f.code,
+        )
+        return [_copy(f) for f in listed[:limit]]
 
 
 class FakeHistoryRepository:
@@ -220,6 +257,7 @@ class FakeCatalogUnitOfWork:
     models: FakeProductModelRepository = field(default_factory=FakeProductModelRepository)
     history: FakeHistoryRepository = field(default_factory=FakeHistoryRepository)
     categories: FakeCategoryRepository = field(default_factory=FakeCategoryRepository)
+    families: FakeFamilyRepository = field(default_factory=FakeFamilyRepository)
     projection: FakeProjectionRepository = field(default_factory=FakeProjectionRepository)
 
 
@@ -235,7 +273,7 @@ def _same_gtin(carried: str | None, gtin: str) -> bool:
     return carried is not None and carried.zfill(14) == gtin.zfill(14)
 
 
-Stored = TypeVar("Stored", Product, ProductModel, Category)
+Stored = TypeVar("Stored", Product, ProductModel, Category, Family)
 
 
 def _copy(stored: Stored) -> Stored:

@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from skuhub_catalog.adapters.category_repository import SqlCategoryRepository
+from skuhub_catalog.adapters.family_repository import SqlFamilyRepository
 from skuhub_catalog.adapters.history_repository import SqlHistoryRepository
 from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepository
 from skuhub_catalog.adapters.product_repository import SqlProductRepository, sql_unit_of_work
@@ -35,6 +36,7 @@ from skuhub_catalog.adapters.projection_repository import (
 )
 from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.category import Category
+from skuhub_catalog.domain.completeness import Family
 from skuhub_catalog.domain.history import FieldChange, HistoryEntry
 from skuhub_catalog.domain.product import (
     GtinInUseError,
@@ -47,6 +49,7 @@ from skuhub_catalog.domain.product_model import ProductModel
 from skuhub_catalog.entrypoints.app import MIGRATIONS as CATALOG_MIGRATIONS
 from skuhub_catalog.service_layer.ports import (
     CategoryRepository,
+    FamilyRepository,
     HistoryRepository,
     ProductModelRepository,
     ProductRepository,
@@ -97,6 +100,7 @@ from skuhub_sync_gateway.service_layer.projection import Fact, ProjectionReposit
 from skuhub_sync_gateway.settings import SyncGatewaySettings
 from tests.fakes.catalog import (
     FakeCategoryRepository,
+    FakeFamilyRepository,
     FakeHistoryRepository,
     FakeProductModelRepository,
     FakeProductRepository,
@@ -199,6 +203,17 @@ async def categories(request: pytest.FixtureRequest) -> AsyncIterator[CategoryRe
         return
     async with transaction(
         request, CatalogSettings, CATALOG_MIGRATIONS, SqlCategoryRepository
+    ) as repo:
+        yield repo
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def families(request: pytest.FixtureRequest) -> AsyncIterator[FamilyRepository]:
+    if request.param == "fake":
+        yield FakeFamilyRepository()
+        return
+    async with transaction(
+        request, CatalogSettings, CATALOG_MIGRATIONS, SqlFamilyRepository
     ) as repo:
         yield repo
 
@@ -364,6 +379,17 @@ EVERY_PRODUCT_FIELD = a_product(
 
 
 class TestProductRepository:
+    async def test_the_products_of_a_family_are_its_live_ones_by_sku(
+        self, products: ProductRepository
+    ) -> None:
+        await products.add(a_product("B-1", family="mugs"))
+        await products.add(a_product("A-1", family="mugs"))
+        await products.add(a_product("C-1", family="mugs", deleted=True))
+        await products.add(a_product("D-1", family="cups"))
+
+        assert [p.sku for p in await products.in_family("mugs")] == ["A-1", "B-1"]
+        assert await products.in_family("pans") == []
+
     async def test_the_skus_in_a_category_are_its_live_products_by_sku(
         self, products: ProductRepository
     ) -> None:
@@ -639,6 +665,15 @@ class TestProductRepository:
 
 
 class TestProductModelRepository:
+    async def test_the_models_of_a_family_are_its_live_ones_by_code(
+        self, models: ProductModelRepository
+    ) -> None:
+        await models.add(a_model("MUG", family="mugs"))
+        await models.add(a_model("CUP", family="cups"))
+        await models.add(a_model("BOWL", family="mugs", deleted=True))
+
+        assert [m.code for m in await models.in_family("mugs")] == ["MUG"]
+
     async def test_an_added_model_reads_back_field_for_field(
         self, models: ProductModelRepository
     ) -> None:
@@ -761,6 +796,29 @@ class TestCategoryRepository:
         assert [c.code for c in await categories.list_after("kitchen", 10)] == ["mugs"]
         listed = await categories.list_after(None, 10, include_deleted=True)
         assert [c.code for c in listed] == ["cups", "kitchen", "mugs", "pans"]
+
+
+class TestFamilyRepository:
+    async def test_a_family_reads_back_and_lists_by_code(self, families: FamilyRepository) -> None:
+        mugs = Family(
+            "mugs",
+            version=MAX_VERSION,
+            updated_at=T0,
+            labels={"de_DE": "Becher"},
+            attributes=("brand", "capacity_ml"),
+            requirements={"web": ("title", "brand"), "pos": ("title",)},
+        )
+        assert await families.add(mugs) is True
+        await families.add(Family("cups", version=1, updated_at=T0))
+        await families.update(dataclasses.replace(mugs, attributes=("brand",), version=1))
+
+        assert await families.get("mugs") == dataclasses.replace(
+            mugs, attributes=("brand",), version=1
+        )
+        assert await families.add(Family("mugs", version=1, updated_at=T0)) is False
+        assert [f.code for f in await families.list_after(None, 10)] == ["cups", "mugs"]
+        assert [f.code for f in await families.list_after("cups", 1)] == ["mugs"]
+        assert await families.get("pans", for_update=True) is None
 
 
 class TestProductRepositoryLocks:

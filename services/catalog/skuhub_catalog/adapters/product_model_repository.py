@@ -49,6 +49,14 @@ class SqlProductModelRepository:
         )
         return [_to_model(row) for row in (await self._conn.execute(statement)).mappings()]
 
+    async def in_family(self, family: str) -> list[ProductModel]:
+        statement = (
+            sa.select(product_models)
+            .where(product_models.c.family == family, product_models.c.deleted.is_(False))
+            .order_by(product_models.c.code)
+        )
+        return [_to_model(row) for row in (await self._conn.execute(statement)).mappings()]
+
     async def list_after(
         self, after: str | None, limit: int, *, include_deleted: bool = False
     ) -> list[ProductModel]:

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_catalog.adapters.category_repository import SqlCategoryRepository
+from skuhub_catalog.adapters.family_repository import SqlFamilyRepository
 from skuhub_catalog.adapters.history_repository import SqlHistoryRepository
 from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepository
 from skuhub_catalog.adapters.projection_repository import SqlProjectionRepository
@@ -84,6 +85,14 @@ class SqlProductRepository:
             statement = statement.where(products.c.updated_at >= updated_since)
         return [_to_product(row) for row in (await self._conn.execute(statement)).mappings()]
 
+    async def in_family(self, family: str) -> list[Product]:
+        statement = (
+            sa.select(products)
+            .where(products.c.family == family, products.c.deleted.is_(False))
+            .order_by(products.c.sku)
+        )
+        return [_to_product(row) for row in (await self._conn.execute(statement)).mappings()]
+
     async def skus_in_category(self, code: str, limit: int) -> list[str]:
         statement = (
             sa.select(products.c.sku)
@@ -123,6 +132,7 @@ class SqlUnitOfWork:
     models: SqlProductModelRepository
     history: SqlHistoryRepository
     categories: SqlCategoryRepository
+    families: SqlFamilyRepository
     projection: SqlProjectionRepository
 
 
@@ -132,6 +142,7 @@ def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
         models=SqlProductModelRepository(conn),
         history=SqlHistoryRepository(conn),
         categories=SqlCategoryRepository(conn),
+        families=SqlFamilyRepository(conn),
         projection=SqlProjectionRepository(conn),
     )
 

@@ -27,6 +27,7 @@ product_models = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 sa.Index("product_models_parent_idx", product_models.c.parent)
+sa.Index("product_models_family_idx", product_models.c.family)
 
 products = sa.Table(
     "products",
@@ -61,6 +62,7 @@ products_gtin14: sa.ColumnElement[str] = sa.func.lpad(products.c.gtin, 14, "0")
 """The GTIN as GS1 compares it (0003): what uniqueness and lookups use."""
 sa.Index(GTIN_INDEX, products_gtin14, unique=True, postgresql_where=products.c.gtin.isnot(None))
 sa.Index("products_product_model_idx", products.c.product_model)
+sa.Index("products_family_idx", products.c.family)
 sa.Index(
     "products_categories_idx",
     products.c.categories,
@@ -117,4 +119,16 @@ lifecycle_stages = sa.Table(
     sa.Column("stage", sa.Text, nullable=False),
     sa.Column("stage_version", sa.BigInteger, nullable=False),
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+families = sa.Table(
+    "families",
+    metadata,
+    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("labels", JSONB, nullable=False),
+    sa.Column("attributes", JSONB, nullable=False),  # codes
+    sa.Column("requirements", JSONB, nullable=False),  # {"web": ["title", "brand"], …}
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

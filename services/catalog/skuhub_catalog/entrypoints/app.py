@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from skuhub_catalog.adapters.product_repository import sql_unit_of_work
-from skuhub_catalog.entrypoints import categories_http, product_models_http
+from skuhub_catalog.entrypoints import categories_http, families_http, product_models_http
 from skuhub_catalog.entrypoints.handlers import on_catalog_fact
 from skuhub_catalog.entrypoints.http import ERROR_STATUSES, router
 from skuhub_catalog.settings import CatalogSettings
@@ -29,14 +29,21 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         migrations_dir=MIGRATIONS,
         consumers=CONSUMERS,
     )
-    return create_http_app(
+    app = create_http_app(
         runtime,
         title="skuhub catalog",
         description="Product information (PIM): product models and products per SKU, published "
         "as product-changed snapshots resolved through their models.",
-        routers=[router, product_models_http.router, categories_http.router],
+        routers=[
+            router,
+            product_models_http.router,
+            categories_http.router,
+            families_http.router,
+        ],
         errors=ERROR_STATUSES,
     )
+    app.state.catalog_channels = settings.channel_locales()
+    return app
 
 
 def main() -> None:

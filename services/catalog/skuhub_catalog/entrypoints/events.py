@@ -4,10 +4,14 @@ content become facts of its projection."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from skuhub_catalog.domain.availability import PositionFact, StageFact
+from skuhub_catalog.domain.completeness import Completeness
 from skuhub_catalog.domain.product import Product
 from skuhub_catalog.domain.product_model import Lineage, resolve
 from skuhub_contracts.events import (
+    ChannelCompleteness,
     KitComponent,
     LifecycleStageChanged,
     ProductChanged,
@@ -17,8 +21,11 @@ from skuhub_contracts.events import (
 )
 
 
-def to_product_changed(stored: Product, lineage: Lineage | None) -> ProductChanged:
-    """The per-SKU snapshot: the product resolved through its models (``lineage``)."""
+def to_product_changed(
+    stored: Product, lineage: Lineage | None, completeness: Sequence[Completeness] = ()
+) -> ProductChanged:
+    """The per-SKU snapshot: the product resolved through its models (``lineage``), with its
+    completeness per channel x locale."""
     product = resolve(stored, lineage)
     return ProductChanged(
         sku=product.sku,
@@ -36,6 +43,16 @@ def to_product_changed(stored: Product, lineage: Lineage | None) -> ProductChang
             KitComponent(sku=c.sku, quantity=c.quantity) for c in product.kit_components
         ],
         categories=list(product.categories),
+        completeness=[
+            ChannelCompleteness(
+                channel=c.channel,
+                locale=c.locale,
+                ratio=c.ratio,
+                complete=c.complete,
+                missing=list(c.missing),
+            )
+            for c in completeness
+        ],
         relations={
             RelationKind(kind.value): list(skus) for kind, skus in product.relations.items()
         },

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from skuhub_catalog.domain.category import Category, CategoryChange
+from skuhub_catalog.domain.completeness import Family, FamilyChange, NewFamily
 from skuhub_catalog.domain.history import ANONYMOUS
 from skuhub_catalog.domain.product import NewProduct, Product, ProductChange
 from skuhub_catalog.domain.product_model import NewProductModel, ProductModel, ProductModelChange
 from skuhub_catalog.entrypoints.events import to_position_fact, to_product_changed, to_stage_fact
-from skuhub_catalog.service_layer import categories, product_models, projection
+from skuhub_catalog.service_layer import categories, families, product_models, projection
+from skuhub_catalog.service_layer.families import Channels, completeness_of
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_catalog.service_layer.products import (
+    NO_CHANNELS,
     Saved,
     create_product,
     delete_product,
@@ -29,9 +32,14 @@ from skuhub_runtime.origin import Origin
 
 
 async def create(
-    uow: CatalogUnitOfWork, data: NewProduct, origin: Origin, *, actor: str = ANONYMOUS
+    uow: CatalogUnitOfWork,
+    data: NewProduct,
+    origin: Origin,
+    *,
+    actor: str = ANONYMOUS,
+    channels: Channels = NO_CHANNELS,
 ) -> Decision[Product]:
-    return _published(await create_product(uow, data, actor=actor), origin)
+    return _published(await create_product(uow, data, actor=actor, channels=channels), origin)
 
 
 async def update(
@@ -42,8 +50,11 @@ async def update(
     *,
     expected_version: int | None,
     actor: str = ANONYMOUS,
+    channels: Channels = NO_CHANNELS,
 ) -> Decision[Product]:
-    saved = await update_product(uow, sku, change, expected_version=expected_version, actor=actor)
+    saved = await update_product(
+        uow, sku, change, expected_version=expected_version, actor=actor, channels=channels
+    )
     return _published(saved, origin)
 
 
@@ -54,8 +65,11 @@ async def delete(
     *,
     expected_version: int | None,
     actor: str = ANONYMOUS,
+    channels: Channels = NO_CHANNELS,
 ) -> Decision[Product]:
-    saved = await delete_product(uow, sku, expected_version=expected_version, actor=actor)
+    saved = await delete_product(
+        uow, sku, expected_version=expected_version, actor=actor, channels=channels
+    )
     return _published(saved, origin)
 
 
@@ -74,12 +88,18 @@ async def update_model(
     *,
     expected_version: int | None,
     actor: str = ANONYMOUS,
+    channels: Channels = NO_CHANNELS,
 ) -> Decision[ProductModel]:
     saved = await product_models.update_model(
         uow, code, change, expected_version=expected_version, actor=actor
     )
     snapshots = [
-        origin.envelope(to_product_changed(variant, lineage), time=variant.updated_at)
+        origin.envelope(
+            to_product_changed(
+                variant, lineage, await completeness_of(uow, variant, lineage, channels)
+            ),
+            time=variant.updated_at,
+        )
         for variant, lineage in zip(saved.variants, saved.lineages, strict=True)
     ]
     return Decision(saved.model, emitted=snapshots)
@@ -111,7 +131,8 @@ def _published(saved: Saved, origin: Origin) -> Decision[Product]:
     if not saved.changed:
         return Decision(saved.product)
     snapshot = origin.envelope(
-        to_product_changed(saved.product, saved.lineage), time=saved.product.updated_at
+        to_product_changed(saved.product, saved.lineage, saved.completeness),
+        time=saved.product.updated_at,
     )
     return Decision(saved.product, emitted=[snapshot])
 
@@ -137,3 +158,49 @@ async def delete_category(
     uow: CatalogUnitOfWork, code: str, *, expected_version: int | None
 ) -> Decision[Category]:
     return Decision(await categories.delete_category(uow, code, expected_version=expected_version))
+
+
+async def create_family(
+    uow: CatalogUnitOfWork, data: NewFamily, origin: Origin, *, actor: str, channels: Channels
+) -> Decision[Family]:
+    """Products that already name the family get their completeness, published."""
+    saved = await families.create_family(
+        uow,
+        data.code,
+        data.labels,
+        data.attributes,
+        data.requirements,
+        channels,
+        actor=actor,
+    )
+    return _family_published(saved, origin)
+
+
+async def update_family(
+    uow: CatalogUnitOfWork,
+    code: str,
+    change: FamilyChange,
+    origin: Origin,
+    *,
+    expected_version: int | None,
+    actor: str,
+    channels: Channels,
+) -> Decision[Family]:
+    saved = await families.update_family(
+        uow, code, change, channels, expected_version=expected_version, actor=actor
+    )
+    return _family_published(saved, origin)
+
+
+def _family_published(saved: families.FamilySaved, origin: Origin) -> Decision[Family]:
+    """The family, with a new snapshot of each product whose completeness it changed."""
+    return Decision(
+        saved.family,
+        emitted=[
+            origin.envelope(
+                to_product_changed(r.product, r.lineage, r.completeness),
+                time=r.product.updated_at,
+            )
+            for r in saved.republished
+        ],
+    )

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -30,10 +30,11 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from skuhub_catalog.domain import category
+from skuhub_catalog.domain import category, completeness
 from skuhub_catalog.domain import product as domain
 from skuhub_catalog.domain import product_model as models
 from skuhub_catalog.domain.availability import Availability, StageFact
+from skuhub_catalog.domain.completeness import Completeness
 from skuhub_catalog.domain.history import ANONYMOUS, HistoryEntry
 from skuhub_catalog.domain.product import (
     UNSET,
@@ -44,7 +45,9 @@ from skuhub_catalog.domain.product import (
     VersionConflictError,
 )
 from skuhub_catalog.entrypoints import handlers
+from skuhub_catalog.service_layer.families import Channels, completeness_of
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
+from skuhub_catalog.service_layer.product_models import lineage_of
 from skuhub_catalog.service_layer.products import product_with_gtin
 from skuhub_catalog.service_layer.projection import Shown, shown
 from skuhub_contracts.events import (
@@ -76,6 +79,15 @@ from skuhub_runtime.service import ServiceRuntime
 router = APIRouter(prefix="/v1", tags=["products"])
 CatalogRuntime = Annotated[ServiceRuntime[CatalogUnitOfWork], Depends(get_runtime)]
 
+
+async def catalog_channels(request: Request) -> Channels:
+    """The channels completeness is measured for (settings; app.py puts them in state)."""
+    channels: Channels = request.app.state.catalog_channels
+    return channels
+
+
+ChannelsDep = Annotated[Channels, Depends(catalog_channels)]
+
 Attributes = dict[AttributeCode, AttributeValue]
 IF_MATCH_PATTERN = r'^[ \t]*(\*|(W/)?"?([0-9]+)"?)[ \t]*$'
 """What ``If-Match`` takes: ``*`` or one version, quoted or not (``W/`` never matches)."""
@@ -97,6 +109,9 @@ ERROR_STATUSES: dict[type[Exception], int] = {
     domain.ProductDeletedError: 409,
     domain.GtinInUseError: 409,
     domain.InvalidProductError: 422,
+    completeness.FamilyNotFoundError: 404,
+    completeness.FamilyExistsError: 409,
+    completeness.InvalidFamilyError: 422,
     category.CategoryNotFoundError: 404,
     category.CategoryExistsError: 409,
     category.CategoryInUseError: 409,
@@ -390,6 +405,14 @@ class LifecycleView(BaseModel):
         return cls(stage=fact.stage, stage_version=fact.stage_version, changed_at=fact.changed_at)
 
 
+class CompletenessView(BaseModel):
+    channel: str
+    locale: str
+    ratio: Decimal = Field(description="Share of the family's requirements met, 0 to 1.")
+    complete: bool
+    missing: list[str] = Field(description="Required and not set: title, brand, …")
+
+
 class ProductView(BaseModel):
     sku: str
     gtin: str | None
@@ -419,9 +442,19 @@ class ProductView(BaseModel):
         description="Stage as last reported by the lifecycle service; null when none is "
         "reported yet, and in the answers to writes.",
     )
+    completeness: list[CompletenessView] | None = Field(
+        default=None,
+        description="Per channel and locale its family requires something for (product-"
+        "changed carries the same); in GET /v1/products/{sku} only, null elsewhere.",
+    )
 
     @classmethod
-    def of(cls, product: Product, shown: Shown | None = None) -> ProductView:
+    def of(
+        cls,
+        product: Product,
+        shown: Shown | None = None,
+        complete: Sequence[Completeness] | None = None,
+    ) -> ProductView:
         return cls(
             sku=product.sku,
             gtin=product.gtin,
@@ -445,6 +478,18 @@ class ProductView(BaseModel):
             updated_at=product.updated_at,
             availability=AvailabilityView.of(shown.availability) if shown else None,
             lifecycle=LifecycleView.of(shown.stage) if shown else None,
+            completeness=None
+            if complete is None
+            else [
+                CompletenessView(
+                    channel=c.channel,
+                    locale=c.locale,
+                    ratio=c.ratio,
+                    complete=c.complete,
+                    missing=list(c.missing),
+                )
+                for c in complete
+            ],
         )
 
 
@@ -504,10 +549,13 @@ async def post_product(
     runtime: CatalogRuntime,
     origin: OriginDep,
     response: Response,
+    channels: ChannelsDep,
     actor: ActorDep = ANONYMOUS,
 ) -> ProductView:
     new = body.to_new_product()
-    product = await runtime.execute(lambda uow: handlers.create(uow, new, origin, actor=actor))
+    product = await runtime.execute(
+        lambda uow: handlers.create(uow, new, origin, actor=actor, channels=channels)
+    )
     # One path segment, as the template /v1/products/{sku} says: a / in the SKU is %2F.
     response.headers["Location"] = f"/v1/products/{quote(product.sku, safe='')}"
     return _view(product, response)
@@ -575,11 +623,22 @@ _NOT_FOUND = "No product has this SKU."
     summary="Read a product",
     description="The product's current version.",
 )
-async def get_product(sku: Sku, runtime: CatalogRuntime, response: Response) -> ProductView:
-    async def with_what_is_shown(uow: CatalogUnitOfWork) -> tuple[Product | None, Shown]:
-        return await uow.products.get(sku), (await shown(uow.projection, [sku]))[sku]
+async def get_product(
+    sku: Sku, runtime: CatalogRuntime, channels: ChannelsDep, response: Response
+) -> ProductView:
+    async def with_what_is_shown(
+        uow: CatalogUnitOfWork,
+    ) -> tuple[Product | None, Shown, tuple[Completeness, ...]]:
+        product = await uow.products.get(sku)
+        if product is None or product.deleted:
+            return product, Shown(None, None), ()
+        lineage = (
+            await lineage_of(uow.models, product.product_model) if product.product_model else None
+        )
+        complete = await completeness_of(uow, product, lineage, channels)
+        return product, (await shown(uow.projection, [sku]))[sku], complete
 
-    product, beside = await runtime.read(with_what_is_shown)
+    product, beside, complete = await runtime.read(with_what_is_shown)
     if product is None:
         raise ProductNotFoundError(f"no product with SKU {sku}; create it with POST /v1/products")
     if product.deleted:
@@ -587,7 +646,7 @@ async def get_product(sku: Sku, runtime: CatalogRuntime, response: Response) -> 
             f"product {sku} is deleted (version {product.version}); its SKU stays taken, and "
             "GET /v1/products?include_deleted=true lists it"
         )
-    return _view(product, response, beside)
+    return _view(product, response, beside, complete)
 
 
 class FieldChangeView(BaseModel):
@@ -695,6 +754,7 @@ async def patch_product(
     runtime: CatalogRuntime,
     origin: OriginDep,
     response: Response,
+    channels: ChannelsDep,
     if_match: IfMatch = None,
     actor: ActorDep = ANONYMOUS,
 ) -> ProductView:
@@ -705,7 +765,7 @@ async def patch_product(
     product = await conditional(
         runtime,
         lambda uow: handlers.update(
-            uow, sku, change, origin, expected_version=expected, actor=actor
+            uow, sku, change, origin, expected_version=expected, actor=actor, channels=channels
         ),
         via_if_match=via_if_match,
     )
@@ -729,21 +789,29 @@ async def delete_product(
     runtime: CatalogRuntime,
     origin: OriginDep,
     response: Response,
+    channels: ChannelsDep,
     if_match: IfMatch = None,
     actor: ActorDep = ANONYMOUS,
 ) -> ProductView:
     expected, via_if_match = expected_version(if_match, None)
     product = await conditional(
         runtime,
-        lambda uow: handlers.delete(uow, sku, origin, expected_version=expected, actor=actor),
+        lambda uow: handlers.delete(
+            uow, sku, origin, expected_version=expected, actor=actor, channels=channels
+        ),
         via_if_match=via_if_match,
     )
     return _view(product, response)
 
 
-def _view(product: Product, response: Response, beside: Shown | None = None) -> ProductView:
+def _view(
+    product: Product,
+    response: Response,
+    beside: Shown | None = None,
+    complete: Sequence[Completeness] | None = None,
+) -> ProductView:
     response.headers["ETag"] = f'"{product.version}"'
-    return ProductView.of(product, beside)
+    return ProductView.of(product, beside, complete)
 
 
 Written = TypeVar("Written")

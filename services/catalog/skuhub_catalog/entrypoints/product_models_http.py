@@ -28,6 +28,7 @@ from skuhub_catalog.entrypoints import handlers
 from skuhub_catalog.entrypoints.http import (
     Attributes,
     CatalogRuntime,
+    ChannelsDep,
     GoneError,
     IfMatch,
     conditional,
@@ -246,6 +247,7 @@ async def patch_product_model(
     runtime: CatalogRuntime,
     origin: OriginDep,
     response: Response,
+    channels: ChannelsDep,
     if_match: IfMatch = None,
     actor: ActorDep = ANONYMOUS,
 ) -> ProductModelView:
@@ -256,7 +258,7 @@ async def patch_product_model(
     model = await conditional(
         runtime,
         lambda uow: handlers.update_model(
-            uow, code, change, origin, expected_version=expected, actor=actor
+            uow, code, change, origin, expected_version=expected, actor=actor, channels=channels
         ),
         via_if_match=via_if_match,
     )

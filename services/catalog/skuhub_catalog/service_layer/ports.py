@@ -8,6 +8,7 @@ from typing import Protocol
 
 from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.category import Category
+from skuhub_catalog.domain.completeness import Family
 from skuhub_catalog.domain.history import HistoryEntry
 from skuhub_catalog.domain.product import Product
 from skuhub_catalog.domain.product_model import ProductModel
@@ -61,6 +62,9 @@ class ProductRepository(Protocol):
         text, not necessarily a stored SKU); deleted ones only with ``include_deleted``;
         only those changed at or after ``updated_since``."""
 
+    async def in_family(self, family: str) -> list[Product]:
+        """The products (not deleted) whose own ``family`` is ``family``, by SKU."""
+
     async def skus_in_category(self, code: str, limit: int) -> list[str]:
         """Up to ``limit`` SKUs (not deleted) in category ``code``, by SKU."""
 
@@ -83,6 +87,9 @@ class ProductModelRepository(Protocol):
 
     async def children(self, code: str) -> list[ProductModel]:
         """The sub-models (not deleted) whose parent is ``code``, by code."""
+
+    async def in_family(self, family: str) -> list[ProductModel]:
+        """The models (not deleted) whose ``family`` is ``family``, by code."""
 
     async def list_after(
         self, after: str | None, limit: int, *, include_deleted: bool = False
@@ -109,6 +116,22 @@ class CategoryRepository(Protocol):
         self, after: str | None, limit: int, *, include_deleted: bool = False
     ) -> list[Category]:
         """Up to ``limit`` categories ordered by code, after ``after``."""
+
+
+class FamilyRepository(Protocol):
+    """Families by code."""
+
+    async def get(self, code: str, *, for_update: bool = False) -> Family | None:
+        """The family with this code, optionally locked for this transaction."""
+
+    async def add(self, family: Family) -> bool:
+        """Insert a new family; False if its code is taken."""
+
+    async def update(self, family: Family) -> None:
+        """Overwrite the family with this code (every field, version as given)."""
+
+    async def list_after(self, after: str | None, limit: int) -> list[Family]:
+        """Up to ``limit`` families ordered by code, after ``after``."""
 
 
 class HistoryRepository(Protocol):
@@ -155,6 +178,9 @@ class CatalogUnitOfWork(Protocol):
 
     @property
     def categories(self) -> CategoryRepository: ...
+
+    @property
+    def families(self) -> FamilyRepository: ...
 
     @property
     def projection(self) -> ProjectionRepository: ...

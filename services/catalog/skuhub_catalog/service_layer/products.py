@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from skuhub_catalog.domain.completeness import Completeness
 from skuhub_catalog.domain.history import ANONYMOUS, entry_for
 from skuhub_catalog.domain.product import (
     GtinInUseError,
@@ -25,10 +26,14 @@ from skuhub_catalog.domain.product import (
 )
 from skuhub_catalog.domain.product_model import Lineage, check_child_values
 from skuhub_catalog.service_layer.categories import check_product_categories
+from skuhub_catalog.service_layer.families import Channels, completeness_of
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork, ProductRepository
 from skuhub_catalog.service_layer.product_models import lineage_of
 from skuhub_catalog.service_layer.relations import check_relations
 from skuhub_contracts.identifiers import gtin14
+
+NO_CHANNELS: Channels = {}
+"""No channel: no completeness to measure (the callers that publish pass the settings')."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +44,14 @@ class Saved:
     product: Product
     changed: bool
     lineage: Lineage | None = None
+    completeness: tuple[Completeness, ...] = ()
 
 
 async def create_product(
     uow: CatalogUnitOfWork,
     data: NewProduct,
     *,
+    channels: Channels = NO_CHANNELS,
     actor: str = ANONYMOUS,
     now: datetime | None = None,
 ) -> Saved:
@@ -67,7 +74,8 @@ async def create_product(
             f"a product with SKU {product.sku} exists already; change it with PATCH instead"
         )
     await uow.history.record(entry_for(None, product, actor=actor))
-    return Saved(product, changed=True, lineage=lineage)
+    complete = await completeness_of(uow, product, lineage, channels)
+    return Saved(product, changed=True, lineage=lineage, completeness=complete)
 
 
 async def update_product(
@@ -76,6 +84,7 @@ async def update_product(
     change: ProductChange,
     *,
     expected_version: int | None = None,
+    channels: Channels = NO_CHANNELS,
     actor: str = ANONYMOUS,
     now: datetime | None = None,
 ) -> Saved:
@@ -99,7 +108,8 @@ async def update_product(
         await _check_gtin_free(uow.products, product)
     await uow.products.update(product)
     await uow.history.record(entry_for(current, product, actor=actor))
-    return Saved(product, changed=True, lineage=lineage)
+    complete = await completeness_of(uow, product, lineage, channels)
+    return Saved(product, changed=True, lineage=lineage, completeness=complete)
 
 
 async def delete_product(
@@ -107,6 +117,7 @@ async def delete_product(
     sku: str,
     *,
     expected_version: int | None = None,
+    channels: Channels = NO_CHANNELS,
     actor: str = ANONYMOUS,
     now: datetime | None = None,
 ) -> Saved:
@@ -120,7 +131,8 @@ async def delete_product(
     await uow.products.update(product)
     await uow.history.record(entry_for(current, product, actor=actor))
     lineage = await lineage_of(uow.models, product.product_model) if product.product_model else None
-    return Saved(product, changed=True, lineage=lineage)
+    complete = await completeness_of(uow, product, lineage, channels)
+    return Saved(product, changed=True, lineage=lineage, completeness=complete)
 
 
 async def _check_variant(uow: CatalogUnitOfWork, product: Product) -> Lineage | None:

@@ -1,0 +1,147 @@
+"""Use cases: families and the completeness of each product against its family.
+
+A product's family is its own, or else its model's (the resolved family). A family change
+that alters a product's completeness makes a new version of that product, with a history
+entry (``via`` the family), which the caller publishes: completeness is kept current on
+every change, never by a batch job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from skuhub_catalog.domain.completeness import (
+    Completeness,
+    Family,
+    FamilyChange,
+    FamilyExistsError,
+    FamilyNotFoundError,
+    apply_family_change,
+    completeness,
+    new_family,
+)
+from skuhub_catalog.domain.history import ANONYMOUS, entry_for
+from skuhub_catalog.domain.product import Product
+from skuhub_catalog.domain.product_model import Lineage, resolve
+from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
+from skuhub_catalog.service_layer.product_models import lineage_of
+
+Channels = Mapping[str, Sequence[str]]
+"""Each channel the catalog knows and its locales (settings)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Republished:
+    """A product a family change gave a new version: what to publish."""
+
+    product: Product
+    lineage: Lineage | None
+    completeness: tuple[Completeness, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FamilySaved:
+    family: Family
+    republished: tuple[Republished, ...] = ()
+
+
+async def completeness_of(
+    uow: CatalogUnitOfWork, product: Product, lineage: Lineage | None, channels: Channels
+) -> tuple[Completeness, ...]:
+    """The product's completeness per channel x locale against its (resolved) family."""
+    resolved = resolve(product, lineage)
+    family = await uow.families.get(resolved.family) if resolved.family else None
+    return completeness(resolved, family, channels)
+
+
+async def create_family(
+    uow: CatalogUnitOfWork,
+    code: str,
+    labels: Mapping[str, str],
+    attributes: Sequence[str],
+    requirements: Mapping[str, Sequence[str]],
+    channels: Channels,
+    *,
+    actor: str = ANONYMOUS,
+    now: datetime | None = None,
+) -> FamilySaved:
+    """Create a family; products that already name it get their completeness.
+
+    Raises:
+        FamilyExistsError, InvalidFamilyError.
+    """
+    now = now or datetime.now(UTC)
+    family = new_family(code, labels, attributes, requirements, channels, now=now)
+    if not await uow.families.add(family):
+        raise FamilyExistsError(f"a family with code {code} exists already; change it with PATCH")
+    return FamilySaved(family, await _republish(uow, None, family, channels, actor, now))
+
+
+async def update_family(
+    uow: CatalogUnitOfWork,
+    code: str,
+    change: FamilyChange,
+    channels: Channels,
+    *,
+    expected_version: int | None = None,
+    actor: str = ANONYMOUS,
+    now: datetime | None = None,
+) -> FamilySaved:
+    """Change a family; then a new version of each product whose completeness it altered.
+
+    Raises:
+        FamilyNotFoundError, VersionConflictError, InvalidFamilyError.
+    """
+    now = now or datetime.now(UTC)
+    current = await uow.families.get(code, for_update=True)
+    if current is None:
+        raise FamilyNotFoundError(f"no family {code}; create it with POST /v1/families")
+    family = apply_family_change(
+        current, change, channels, now=now, expected_version=expected_version
+    )
+    if family is current:
+        return FamilySaved(current)
+    await uow.families.update(family)
+    return FamilySaved(family, await _republish(uow, current, family, channels, actor, now))
+
+
+async def _republish(
+    uow: CatalogUnitOfWork,
+    before: Family | None,
+    after: Family,
+    channels: Channels,
+    actor: str,
+    now: datetime,
+) -> tuple[Republished, ...]:
+    republished: list[Republished] = []
+    for product, lineage in await _members(uow, after.code):
+        shown = resolve(product, lineage)
+        now_complete = completeness(shown, after, channels)
+        if completeness(shown, before, channels) == now_complete:
+            continue
+        newer = dataclasses.replace(product, version=product.version + 1, updated_at=now)
+        await uow.products.update(newer)
+        entry = entry_for(shown, resolve(newer, lineage), actor=actor, via=f"family {after.code}")
+        await uow.history.record(entry)
+        republished.append(Republished(newer, lineage, now_complete))
+    return tuple(republished)
+
+
+async def _members(uow: CatalogUnitOfWork, code: str) -> list[tuple[Product, Lineage | None]]:
+    """The live products whose resolved family is ``code``, with their lineage."""
+    members: list[tuple[Product, Lineage | None]] = []
+    for product in await uow.products.in_family(code):
+        lineage = (
+            await lineage_of(uow.models, product.product_model) if product.product_model else None
+        )
+        members.append((product, lineage))
+    for model in await uow.models.in_family(code):
+        for holder in (model, *await uow.models.children(model.code)):
+            lineage = await lineage_of(uow.models, holder.code)
+            for variant in await uow.products.variants_of(holder.code, for_update=True):
+                if variant.family is None:  # its own family wins, and is counted above
+                    members.append((variant, lineage))
+    return list({p.sku: (p, lineage) for p, lineage in members}.values())
