@@ -36,7 +36,7 @@ from skuhub_catalog.adapters.projection_repository import (
 )
 from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.category import Category
-from skuhub_catalog.domain.completeness import Family
+from skuhub_catalog.domain.completeness import Condition, Family
 from skuhub_catalog.domain.history import FieldChange, HistoryEntry
 from skuhub_catalog.domain.product import (
     GtinInUseError,
@@ -807,6 +807,10 @@ class TestFamilyRepository:
             labels={"de_DE": "Becher"},
             attributes=("brand", "capacity_ml"),
             requirements={"web": ("title", "brand"), "pos": ("title",)},
+            conditions=(
+                Condition("hazardous", True, ("un_number",)),
+                Condition("sizes", ["S", {"x": None}], ("chart",)),
+            ),
         )
         assert await families.add(mugs) is True
         await families.add(Family("cups", version=1, updated_at=T0))

@@ -11,6 +11,7 @@ import pytest
 
 from skuhub_catalog.domain.completeness import (
     Completeness,
+    Condition,
     Family,
     FamilyChange,
     InvalidFamilyError,
@@ -169,3 +170,55 @@ async def test_a_family_change_republishes_exactly_the_products_whose_completene
     [envelope] = filled.emitted
     assert isinstance(envelope.payload, ProductChanged)
     assert envelope.payload.completeness[0].complete
+
+
+CLEANING = Family(
+    code="cleaning",
+    version=1,
+    updated_at=T0,
+    attributes=("brand", "hazardous", "un_number", "safety_data_sheet"),
+    requirements={"pos": ("title", "brand")},
+    conditions=(Condition("hazardous", True, ("un_number", "safety_data_sheet")),),
+)
+
+
+def test_a_value_makes_more_attributes_required() -> None:
+    hazardous = mug(
+        family="cleaning",
+        attributes={"brand": "Acme", "hazardous": True},
+        title={"de_DE": "Reiniger"},
+    )
+    labelled = mug(
+        family="cleaning",
+        title={"de_DE": "Reiniger"},
+        attributes={
+            "brand": "Acme",
+            "hazardous": True,
+            "un_number": "UN1993",
+            "safety_data_sheet": "sds/123.pdf",
+        },
+    )
+    harmless = mug(
+        family="cleaning",
+        attributes={"brand": "Acme", "hazardous": False},
+        title={"de_DE": "Reiniger"},
+    )
+
+    assert completeness(hazardous, CLEANING, CHANNELS) == (
+        Completeness("pos", "de_DE", 4, ("un_number", "safety_data_sheet")),
+    )
+    assert completeness(labelled, CLEANING, CHANNELS)[0].complete
+    assert completeness(harmless, CLEANING, CHANNELS) == (Completeness("pos", "de_DE", 2, ()),)
+
+
+async def test_a_condition_names_attributes_of_the_family() -> None:
+    uow = FakeCatalogUnitOfWork()
+    outside = NewFamily(
+        code="cleaning",
+        attributes=("hazardous",),
+        conditions=(Condition("hazardous", True, ("un_number",)),),
+    )
+
+    with pytest.raises(InvalidFamilyError, match="un_number") as refused:
+        await create_family(uow, outside, request(), actor="ana", channels=CHANNELS)
+    assert refused.value.field == "conditions.0"

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_catalog.adapters.tables import families
-from skuhub_catalog.domain.completeness import Family
+from skuhub_catalog.domain.completeness import Condition, Family
 
 
 class SqlFamilyRepository:
@@ -52,6 +52,10 @@ def _to_row(family: Family) -> dict[str, Any]:
         "labels": dict(family.labels),
         "attributes": list(family.attributes),
         "requirements": {ch: list(req) for ch, req in family.requirements.items()},
+        "conditions": [
+            {"attribute": c.attribute, "equals": c.equals, "require": list(c.require)}
+            for c in family.conditions
+        ],
         "version": family.version,
         "updated_at": family.updated_at,
     }
@@ -65,4 +69,7 @@ def _to_family(row: sa.RowMapping) -> Family:
         labels=row["labels"],
         attributes=tuple(row["attributes"]),
         requirements={ch: tuple(req) for ch, req in row["requirements"].items()},
+        conditions=tuple(
+            Condition(c["attribute"], c["equals"], tuple(c["require"])) for c in row["conditions"]
+        ),
     )

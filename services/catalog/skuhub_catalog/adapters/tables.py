@@ -128,6 +128,8 @@ families = sa.Table(
     sa.Column("labels", JSONB, nullable=False),
     sa.Column("attributes", JSONB, nullable=False),  # codes
     sa.Column("requirements", JSONB, nullable=False),  # {"web": ["title", "brand"], …}
+    # [{"attribute": "hazardous", "equals": true, "require": ["un_number"]}, …] (0010)
+    sa.Column("conditions", JSONB, nullable=False),
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

@@ -42,6 +42,17 @@ class InvalidFamilyError(CatalogError):
 
 
 @dataclass(frozen=True, slots=True)
+class Condition:
+    """A value that makes more attributes required: when ``attribute`` equals ``equals``
+    (hazardous = true), ``require`` (UN number, safety data sheet) joins the requirements of
+    every channel the family has requirements for."""
+
+    attribute: str
+    equals: Any
+    require: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Family:
     """A kind of product: its attributes, and per channel the ones a product needs there."""
 
@@ -51,6 +62,7 @@ class Family:
     labels: Mapping[str, str] = field(default_factory=dict)
     attributes: tuple[str, ...] = ()
     requirements: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    conditions: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +71,7 @@ class NewFamily:
     labels: Mapping[str, str] = field(default_factory=dict)
     attributes: tuple[str, ...] = ()
     requirements: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    conditions: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +82,13 @@ class FamilyChange:
     labels: Mapping[str, str | None] = field(default_factory=dict)
     attributes: tuple[str, ...] | None = None
     requirements: Mapping[str, Sequence[str] | None] = field(default_factory=dict)
+    conditions: tuple[Condition, ...] | None = None
+    """Replaces the whole list when sent (``()``: none)."""
 
     @property
     def is_empty(self) -> bool:
-        return not self.labels and self.attributes is None and not self.requirements
+        unchanged = self.attributes is None and self.conditions is None
+        return unchanged and not self.labels and not self.requirements
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +113,7 @@ class Completeness:
         return not self.missing
 
 
-def new_family(
-    code: str,
-    labels: Mapping[str, str],
-    attributes: Sequence[str],
-    requirements: Mapping[str, Sequence[str]],
-    channels: Mapping[str, Sequence[str]],
-    *,
-    now: datetime,
-) -> Family:
+def new_family(data: NewFamily, channels: Mapping[str, Sequence[str]], *, now: datetime) -> Family:
     """A family at version 1 (``channels``: each channel the catalog knows and its locales).
 
     Raises:
@@ -113,14 +121,15 @@ def new_family(
             that is unknown.
     """
     family = Family(
-        code=code,
+        code=data.code,
         version=1,
         updated_at=now,
-        labels=dict(labels),
-        attributes=_unique(attributes, "attributes"),
+        labels=dict(data.labels),
+        attributes=_unique(data.attributes, "attributes"),
         requirements={
-            ch: _unique(req, f"requirements.{ch}") for ch, req in requirements.items() if req
+            ch: _unique(req, f"requirements.{ch}") for ch, req in data.requirements.items() if req
         },
+        conditions=tuple(data.conditions),
     )
     _check(family, channels)
     return family
@@ -159,6 +168,7 @@ def apply_family_change(
             else _unique(change.attributes, "attributes")
         ),
         requirements=requirements,
+        conditions=family.conditions if change.conditions is None else tuple(change.conditions),
     )
     if changed == family:
         return family
@@ -174,7 +184,14 @@ def completeness(
     if family is None:
         return ()
     found: list[Completeness] = []
-    for channel, required in sorted(family.requirements.items()):
+    triggered = [
+        name
+        for condition in family.conditions
+        if product.attributes.get(condition.attribute) == condition.equals
+        for name in condition.require
+    ]
+    for channel, base in sorted(family.requirements.items()):
+        required = tuple(dict.fromkeys([*base, *triggered]))
         for locale in channels.get(channel, ()):
             missing = tuple(name for name in required if not _has(product, name, locale))
             found.append(Completeness(channel, locale, len(required), missing))
@@ -201,6 +218,14 @@ def _filled(value: Any) -> bool:
 
 def _check(family: Family, channels: Mapping[str, Sequence[str]]) -> None:
     held = set(family.attributes) | LOCALISED
+    for index, condition in enumerate(family.conditions):
+        for name in (condition.attribute, *condition.require):
+            if name not in held:
+                raise InvalidFamilyError(
+                    f"condition {index} names {name}, which is not an attribute of family "
+                    f"{family.code}: add it to attributes first",
+                    field=f"conditions.{index}",
+                )
     for channel, required in family.requirements.items():
         if channel not in channels:
             raise InvalidFamilyError(

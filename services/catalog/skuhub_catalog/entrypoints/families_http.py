@@ -15,7 +15,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from skuhub_catalog.domain.completeness import Family, FamilyChange, FamilyNotFoundError, NewFamily
+from skuhub_catalog.domain.completeness import (
+    Condition,
+    Family,
+    FamilyChange,
+    FamilyNotFoundError,
+    NewFamily,
+)
 from skuhub_catalog.domain.history import ANONYMOUS
 from skuhub_catalog.entrypoints import handlers
 from skuhub_catalog.entrypoints.http import (
@@ -27,7 +33,7 @@ from skuhub_catalog.entrypoints.http import (
     expected_version,
     needs_a_change,
 )
-from skuhub_contracts.events import AttributeCode, Title
+from skuhub_contracts.events import AttributeCode, AttributeValue, Title
 from skuhub_contracts.events import Family as FamilyCode
 from skuhub_contracts.identifiers import Locale
 from skuhub_runtime.http import ActorDep, DomainError, OriginDep, error_responses
@@ -41,15 +47,46 @@ _REQUIREMENTS = (
 )
 _ETAG = etag_header("family")
 _EXAMPLE: dict[str, Any] = {
-    "code": "mugs",
-    "labels": {"en_US": "Mugs"},
-    "attributes": ["brand", "capacity_ml", "material"],
-    "requirements": {"web": ["title", "description", "brand", "capacity_ml"]},
+    "code": "cleaning",
+    "labels": {"en_US": "Cleaning products"},
+    "attributes": ["brand", "volume_ml", "hazardous", "un_number", "safety_data_sheet"],
+    "requirements": {"web": ["title", "description", "brand", "volume_ml"]},
+    "conditions": [
+        {"attribute": "hazardous", "equals": True, "require": ["un_number", "safety_data_sheet"]}
+    ],
 }
 
 
 def _with_example(schema: dict[str, Any]) -> None:
     schema["examples"] = [copy.deepcopy(_EXAMPLE)]
+
+
+class ConditionBody(BaseModel):
+    """When ``attribute`` equals ``equals``, ``require`` is required too (in every channel the
+    family has requirements for)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attribute: AttributeCode
+    equals: AttributeValue
+    require: list[AttributeCode] = Field(min_length=1)
+
+    def to_condition(self) -> Condition:
+        return Condition(self.attribute, self.equals, tuple(self.require))
+
+    @classmethod
+    def of(cls, condition: Condition) -> ConditionBody:
+        return cls(
+            attribute=condition.attribute,
+            equals=condition.equals,
+            require=list(condition.require),
+        )
+
+
+_CONDITIONS = (
+    "Values that make more attributes required, e.g. hazardous = true requires un_number "
+    "and safety_data_sheet."
+)
 
 
 class FamilyCreate(BaseModel):
@@ -63,6 +100,7 @@ class FamilyCreate(BaseModel):
     requirements: dict[str, list[AttributeCode]] = Field(
         default_factory=dict, description=_REQUIREMENTS
     )
+    conditions: list[ConditionBody] = Field(default_factory=list, description=_CONDITIONS)
 
     def to_new(self) -> NewFamily:
         return NewFamily(
@@ -70,6 +108,7 @@ class FamilyCreate(BaseModel):
             labels=self.labels,
             attributes=tuple(self.attributes),
             requirements=self.requirements,
+            conditions=tuple(c.to_condition() for c in self.conditions),
         )
 
 
@@ -84,12 +123,17 @@ class FamilyPatch(BaseModel):
     requirements: dict[str, list[AttributeCode] | None] = Field(
         default_factory=dict, description=_REQUIREMENTS
     )
+    conditions: list[ConditionBody] | None = Field(
+        default=None, description=f"{_CONDITIONS} Replaces the whole list."
+    )
 
     def to_change(self) -> FamilyChange:
+        conditions = self.conditions
         return FamilyChange(
             labels=self.labels,
             attributes=tuple(self.attributes) if self.attributes is not None else None,
             requirements=self.requirements,
+            conditions=None if conditions is None else tuple(c.to_condition() for c in conditions),
         )
 
 
@@ -98,6 +142,7 @@ class FamilyView(BaseModel):
     labels: dict[str, str]
     attributes: list[str] = Field(description=_ATTRIBUTES)
     requirements: dict[str, list[str]] = Field(description=_REQUIREMENTS)
+    conditions: list[ConditionBody] = Field(description=_CONDITIONS)
     version: int = Field(description="Increases by one with every change; also the ETag.")
     updated_at: datetime
 
@@ -108,6 +153,7 @@ class FamilyView(BaseModel):
             labels=dict(family.labels),
             attributes=list(family.attributes),
             requirements={ch: list(req) for ch, req in family.requirements.items()},
+            conditions=[ConditionBody.of(c) for c in family.conditions],
             version=family.version,
             updated_at=family.updated_at,
         )

@@ -164,15 +164,7 @@ async def create_family(
     uow: CatalogUnitOfWork, data: NewFamily, origin: Origin, *, actor: str, channels: Channels
 ) -> Decision[Family]:
     """Products that already name the family get their completeness, published."""
-    saved = await families.create_family(
-        uow,
-        data.code,
-        data.labels,
-        data.attributes,
-        data.requirements,
-        channels,
-        actor=actor,
-    )
+    saved = await families.create_family(uow, data, channels, actor=actor)
     return _family_published(saved, origin)
 
 

@@ -19,6 +19,7 @@ from skuhub_catalog.domain.completeness import (
     FamilyChange,
     FamilyExistsError,
     FamilyNotFoundError,
+    NewFamily,
     apply_family_change,
     completeness,
     new_family,
@@ -59,10 +60,7 @@ async def completeness_of(
 
 async def create_family(
     uow: CatalogUnitOfWork,
-    code: str,
-    labels: Mapping[str, str],
-    attributes: Sequence[str],
-    requirements: Mapping[str, Sequence[str]],
+    data: NewFamily,
     channels: Channels,
     *,
     actor: str = ANONYMOUS,
@@ -74,9 +72,11 @@ async def create_family(
         FamilyExistsError, InvalidFamilyError.
     """
     now = now or datetime.now(UTC)
-    family = new_family(code, labels, attributes, requirements, channels, now=now)
+    family = new_family(data, channels, now=now)
     if not await uow.families.add(family):
-        raise FamilyExistsError(f"a family with code {code} exists already; change it with PATCH")
+        raise FamilyExistsError(
+            f"a family with code {data.code} exists already; change it with PATCH"
+        )
     return FamilySaved(family, await _republish(uow, None, family, channels, actor, now))
 
 
