@@ -1,55 +1,18 @@
-"""Quantities into a SKU's stock unit: pack sizes from the catalog, physical units by pint.
-
-Unit codes are UN/ECE Recommendation 20 codes, as the contracts use them. pint knows
-the physical ones under its own names; the table below is the bridge. Counting units
-(each, piece, one) are one unit under four codes.
-"""
+"""Quantities into a SKU's stock unit: pack sizes from the catalog, physical units by pint
+(the UN/ECE codes and pint's names: skuhub_contracts.units)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import cache
-from typing import Any
 
+from skuhub_contracts import units
+from skuhub_contracts.units import COUNTING_UNITS, PHYSICAL_UNITS
 from skuhub_stock.domain.movements import MovementRejected
 
 PLACES = Decimal("0.000001")
 """Converted quantities keep six decimal places, as the contracts carry them."""
-
-COUNTING_UNITS = frozenset({"EA", "PCE", "C62", "H87"})
-
-PHYSICAL_UNITS: Mapping[str, str] = {
-    "MGM": "milligram",
-    "GRM": "gram",
-    "KGM": "kilogram",
-    "TNE": "metric_ton",
-    "ONZ": "ounce",
-    "LBR": "pound",
-    "MLT": "milliliter",
-    "CLT": "centiliter",
-    "DLT": "deciliter",
-    "LTR": "liter",
-    "MTQ": "cubic_meter",
-    "GLL": "gallon",
-    "MMT": "millimeter",
-    "CMT": "centimeter",
-    "MTR": "meter",
-    "KMT": "kilometer",
-    "INH": "inch",
-    "FOT": "foot",
-    "YRD": "yard",
-    "CMK": "square_centimeter",
-    "MTK": "square_meter",
-}
-
-
-@cache
-def _registry() -> Any:
-    # Imported and built on first use: building the registry takes a moment.
-    import pint
-
-    return pint.UnitRegistry(non_int_type=Decimal)
 
 
 @cache
@@ -59,7 +22,7 @@ def physical_factor(unit: str, stock_unit: str) -> Decimal | None:
     source, target = PHYSICAL_UNITS.get(unit), PHYSICAL_UNITS.get(stock_unit)
     if source is None or target is None:
         return None
-    registry = _registry()
+    registry = units.registry()
     quantity = registry.Quantity(Decimal(1), source)
     if quantity.dimensionality != registry.Quantity(Decimal(1), target).dimensionality:
         return None
