@@ -545,3 +545,30 @@ def test_a_family_decides_completeness_and_its_change_republishes_the_product(
         expect=2,
     )
     assert [body_of(m)["completeness"][0]["complete"] for m in published] == [True, False]
+
+
+def test_typed_attributes_refuse_a_value_against_their_rule(stack: Stack) -> None:
+    catalog = stack.url("catalog")
+    code = new_sku("capacity").lower().replace("-", "_")
+    defined = httpx.post(
+        f"{catalog}/v1/attributes",
+        json={"code": code, "type": "measurement", "unit_family": "volume", "minimum": 0},
+    )
+    assert defined.status_code == 201, defined.text
+    missing_family = httpx.post(
+        f"{catalog}/v1/attributes", json={"code": new_sku("x"), "type": "measurement"}
+    )
+    assert missing_family.status_code == 422, missing_family.text
+
+    def post(value: object) -> httpx.Response:
+        return httpx.post(
+            f"{catalog}/v1/products",
+            json={"sku": new_sku("TYPED"), "title": {"en_US": "Mug"}, "attributes": {code: value}},
+        )
+
+    assert post({"amount": "0.35", "unit": "LTR"}).status_code == 201
+    refused = post({"amount": "1", "unit": "KGM"})
+    assert refused.status_code == 422, refused.text
+    [problem] = refused.json()["detail"]
+    assert problem["loc"][-1] == f"attributes.{code}"
+    assert "not a unit of volume" in problem["msg"]

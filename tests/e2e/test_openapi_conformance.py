@@ -39,7 +39,8 @@ REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]
         # 422: a GTIN's GS1 check digit (mod 10 over all digits), a product as its own kit
         # component, a pack in the stock unit (two fields of one body), a kit component
         # listed twice, an enabled product with only blank titles; a product model or a
-        # category that does not exist, an axis value missing or a sibling's (state).
+        # category that does not exist, an axis value missing or a sibling's, a value against
+        # its attribute's definition or outside its family (state).
         "POST /v1/products": (422,),
         # 422: the GS1 check digit of the gtin looked up.
         "GET /v1/products": (422,),
@@ -69,6 +70,10 @@ REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]
         # (state: settings), an attribute listed twice. 412: If-Match (state).
         "POST /v1/families": (422,),
         "PATCH /v1/families/{code}": (412, 422),
+        # 422: a definition inconsistent for its type (a measurement without unit_family, a
+        # select without options, a pattern that does not compile: fields of one body).
+        "POST /v1/attributes": (422,),
+        "PATCH /v1/attributes/{code}": (412, 422),
     },
     "stock": {
         # 422: GLN check digits, destination equal to location (two fields), the ledger's

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from skuhub_catalog.domain.attributes import Attribute
 from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.category import Category
 from skuhub_catalog.domain.completeness import Family
@@ -167,6 +168,37 @@ class FakeCategoryRepository:
         return [_copy(c) for c in listed[:limit]]
 
 
+class FakeAttributeRepository:
+    """Attribute definitions by code in memory; held to ``SqlAttributeRepository``."""
+
+    def __init__(self) -> None:
+        self._attributes: dict[str, Attribute] = {}
+
+    async def get(self, code: str, *, for_update: bool = False) -> Attribute | None:
+        found = self._attributes.get(code)
+        return _copy(found) if found is not None else None
+
+    async def get_many(self, codes: Sequence[str]) -> dict[str, Attribute]:
+        return {c: _copy(self._attributes[c]) for c in codes if c in self._attributes}
+
+    async def add(self, attribute: Attribute) -> bool:
+        if attribute.code in self._attributes:
+            return False
+        self._attributes[attribute.code] = _copy(attribute)
+        return True
+
+    async def update(self, attribute: Attribute) -> None:
+        if attribute.code in self._attributes:
+            self._attributes[attribute.code] = _copy(attribute)
+
+    async def list_after(self, after: str | None, limit: int) -> list[Attribute]:
+        listed = sorted(
+            (a for a in self._attributes.values() if after is None or a.code > after),
+            key=lambda a: a.code,
+        )
+        return [_copy(a) for a in listed[:limit]]
+
+
 class FakeFamilyRepository:
     """Families by code in memory; held to ``SqlFamilyRepository``."""
 
@@ -258,6 +290,7 @@ class FakeCatalogUnitOfWork:
     history: FakeHistoryRepository = field(default_factory=FakeHistoryRepository)
     categories: FakeCategoryRepository = field(default_factory=FakeCategoryRepository)
     families: FakeFamilyRepository = field(default_factory=FakeFamilyRepository)
+    attributes: FakeAttributeRepository = field(default_factory=FakeAttributeRepository)
     projection: FakeProjectionRepository = field(default_factory=FakeProjectionRepository)
 
 
@@ -273,7 +306,7 @@ def _same_gtin(carried: str | None, gtin: str) -> bool:
     return carried is not None and carried.zfill(14) == gtin.zfill(14)
 
 
-Stored = TypeVar("Stored", Product, ProductModel, Category, Family)
+Stored = TypeVar("Stored", Product, ProductModel, Category, Family, Attribute)
 
 
 def _copy(stored: Stored) -> Stored:

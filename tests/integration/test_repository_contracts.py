@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from skuhub_catalog.adapters.attribute_repository import SqlAttributeRepository
 from skuhub_catalog.adapters.category_repository import SqlCategoryRepository
 from skuhub_catalog.adapters.family_repository import SqlFamilyRepository
 from skuhub_catalog.adapters.history_repository import SqlHistoryRepository
@@ -33,6 +34,13 @@ from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepo
 from skuhub_catalog.adapters.product_repository import SqlProductRepository, sql_unit_of_work
 from skuhub_catalog.adapters.projection_repository import (
     SqlProjectionRepository as SqlCatalogProjectionRepository,
+)
+from skuhub_catalog.domain.attributes import (
+    Attribute,
+    AttributeType,
+    Column,
+    ColumnType,
+    Option,
 )
 from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.category import Category
@@ -48,6 +56,7 @@ from skuhub_catalog.domain.product import (
 from skuhub_catalog.domain.product_model import ProductModel
 from skuhub_catalog.entrypoints.app import MIGRATIONS as CATALOG_MIGRATIONS
 from skuhub_catalog.service_layer.ports import (
+    AttributeRepository,
     CategoryRepository,
     FamilyRepository,
     HistoryRepository,
@@ -99,6 +108,7 @@ from skuhub_sync_gateway.entrypoints.app import MIGRATIONS as GATEWAY_MIGRATIONS
 from skuhub_sync_gateway.service_layer.projection import Fact, ProjectionRepository
 from skuhub_sync_gateway.settings import SyncGatewaySettings
 from tests.fakes.catalog import (
+    FakeAttributeRepository,
     FakeCategoryRepository,
     FakeFamilyRepository,
     FakeHistoryRepository,
@@ -214,6 +224,19 @@ async def families(request: pytest.FixtureRequest) -> AsyncIterator[FamilyReposi
         return
     async with transaction(
         request, CatalogSettings, CATALOG_MIGRATIONS, SqlFamilyRepository
+    ) as repo:
+        yield repo
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
+async def attribute_definitions(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[AttributeRepository]:
+    if request.param == "fake":
+        yield FakeAttributeRepository()
+        return
+    async with transaction(
+        request, CatalogSettings, CATALOG_MIGRATIONS, SqlAttributeRepository
     ) as repo:
         yield repo
 
@@ -823,6 +846,51 @@ class TestFamilyRepository:
         assert [f.code for f in await families.list_after(None, 10)] == ["cups", "mugs"]
         assert [f.code for f in await families.list_after("cups", 1)] == ["mugs"]
         assert await families.get("pans", for_update=True) is None
+
+
+class TestAttributeRepository:
+    async def test_a_definition_reads_back_with_every_rule(
+        self, attribute_definitions: AttributeRepository
+    ) -> None:
+        capacity = Attribute(
+            "capacity",
+            AttributeType.MEASUREMENT,
+            version=MAX_VERSION,
+            updated_at=T0,
+            labels={"de_DE": "Inhalt"},
+            group="technical",
+            minimum=Decimal("0.000001"),
+            maximum=Decimal("123456789012.5"),
+            decimals=False,
+            unit_family="volume",
+        )
+        material = Attribute(
+            "material",
+            AttributeType.SIMPLE_SELECT,
+            version=1,
+            updated_at=T0,
+            options=(Option("stone", {"en_US": "Stoneware"}), Option("glass")),
+        )
+        nutrition = Attribute(
+            "nutrition",
+            AttributeType.TABLE,
+            version=1,
+            updated_at=T0,
+            max_length=10,
+            pattern="[a-z]+",
+            columns=(Column("nutrient", ColumnType.TEXT), Column("g", ColumnType.NUMBER)),
+        )
+        for definition in (capacity, material, nutrition):
+            assert await attribute_definitions.add(definition) is True
+        assert await attribute_definitions.add(material) is False
+
+        assert await attribute_definitions.get("capacity", for_update=True) == capacity
+        assert await attribute_definitions.get_many(["nutrition", "material", "nope"]) == {
+            "nutrition": nutrition,
+            "material": material,
+        }
+        listed = await attribute_definitions.list_after("capacity", 1)
+        assert [a.code for a in listed] == ["material"]
 
 
 class TestProductRepositoryLocks:

@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from skuhub_catalog.adapters.attribute_repository import SqlAttributeRepository
 from skuhub_catalog.adapters.category_repository import SqlCategoryRepository
 from skuhub_catalog.adapters.family_repository import SqlFamilyRepository
 from skuhub_catalog.adapters.history_repository import SqlHistoryRepository
@@ -133,6 +134,7 @@ class SqlUnitOfWork:
     history: SqlHistoryRepository
     categories: SqlCategoryRepository
     families: SqlFamilyRepository
+    attributes: SqlAttributeRepository
     projection: SqlProjectionRepository
 
 
@@ -143,6 +145,7 @@ def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
         history=SqlHistoryRepository(conn),
         categories=SqlCategoryRepository(conn),
         families=SqlFamilyRepository(conn),
+        attributes=SqlAttributeRepository(conn),
         projection=SqlProjectionRepository(conn),
     )
 

@@ -134,3 +134,16 @@ families = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+attributes = sa.Table(
+    "attributes",
+    metadata,
+    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("labels", JSONB, nullable=False),
+    # group, max_length, pattern, minimum, maximum, decimals, unit_family, options, columns
+    sa.Column("definition", JSONB, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -7,7 +7,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from skuhub_catalog.adapters.product_repository import sql_unit_of_work
-from skuhub_catalog.entrypoints import categories_http, families_http, product_models_http
+from skuhub_catalog.entrypoints import (
+    attributes_http,
+    categories_http,
+    families_http,
+    product_models_http,
+)
 from skuhub_catalog.entrypoints.handlers import on_catalog_fact
 from skuhub_catalog.entrypoints.http import ERROR_STATUSES, router
 from skuhub_catalog.settings import CatalogSettings
@@ -39,6 +44,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
             product_models_http.router,
             categories_http.router,
             families_http.router,
+            attributes_http.router,
         ],
         errors=ERROR_STATUSES,
     )

@@ -7,15 +7,23 @@ variant whose resolved snapshot a model change altered.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
+from skuhub_catalog.domain.attributes import Attribute, AttributeChange
 from skuhub_catalog.domain.category import Category, CategoryChange
 from skuhub_catalog.domain.completeness import Family, FamilyChange, NewFamily
 from skuhub_catalog.domain.history import ANONYMOUS
 from skuhub_catalog.domain.product import NewProduct, Product, ProductChange
 from skuhub_catalog.domain.product_model import NewProductModel, ProductModel, ProductModelChange
 from skuhub_catalog.entrypoints.events import to_position_fact, to_product_changed, to_stage_fact
-from skuhub_catalog.service_layer import categories, families, product_models, projection
+from skuhub_catalog.service_layer import (
+    attributes,
+    categories,
+    families,
+    product_models,
+    projection,
+)
 from skuhub_catalog.service_layer.families import Channels, completeness_of
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_catalog.service_layer.products import (
@@ -195,4 +203,19 @@ def _family_published(saved: families.FamilySaved, origin: Origin) -> Decision[F
             )
             for r in saved.republished
         ],
+    )
+
+
+async def create_attribute(
+    uow: CatalogUnitOfWork, definition: Callable[[datetime], Attribute]
+) -> Decision[Attribute]:
+    """Definitions publish nothing: they rule which values saves take from now on."""
+    return Decision(await attributes.create_attribute(uow, definition(datetime.now(UTC))))
+
+
+async def update_attribute(
+    uow: CatalogUnitOfWork, code: str, change: AttributeChange, *, expected_version: int | None
+) -> Decision[Attribute]:
+    return Decision(
+        await attributes.update_attribute(uow, code, change, expected_version=expected_version)
     )

@@ -30,7 +30,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from skuhub_catalog.domain import category, completeness
+from skuhub_catalog.domain import attributes, category, completeness
 from skuhub_catalog.domain import product as domain
 from skuhub_catalog.domain import product_model as models
 from skuhub_catalog.domain.availability import Availability, StageFact
@@ -109,6 +109,9 @@ ERROR_STATUSES: dict[type[Exception], int] = {
     domain.ProductDeletedError: 409,
     domain.GtinInUseError: 409,
     domain.InvalidProductError: 422,
+    attributes.AttributeNotFoundError: 404,
+    attributes.AttributeExistsError: 409,
+    attributes.InvalidAttributeError: 422,
     completeness.FamilyNotFoundError: 404,
     completeness.FamilyExistsError: 409,
     completeness.InvalidFamilyError: 422,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from skuhub_catalog.domain.attributes import Attribute
 from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.category import Category
 from skuhub_catalog.domain.completeness import Family
@@ -118,6 +119,25 @@ class CategoryRepository(Protocol):
         """Up to ``limit`` categories ordered by code, after ``after``."""
 
 
+class AttributeRepository(Protocol):
+    """Attribute definitions by code."""
+
+    async def get(self, code: str, *, for_update: bool = False) -> Attribute | None:
+        """The attribute with this code, optionally locked for this transaction."""
+
+    async def get_many(self, codes: Sequence[str]) -> dict[str, Attribute]:
+        """The defined attributes among ``codes`` (undefined ones are left out)."""
+
+    async def add(self, attribute: Attribute) -> bool:
+        """Insert a new attribute; False if its code is taken."""
+
+    async def update(self, attribute: Attribute) -> None:
+        """Overwrite the attribute with this code (every field, version as given)."""
+
+    async def list_after(self, after: str | None, limit: int) -> list[Attribute]:
+        """Up to ``limit`` attributes ordered by code, after ``after``."""
+
+
 class FamilyRepository(Protocol):
     """Families by code."""
 
@@ -181,6 +201,9 @@ class CatalogUnitOfWork(Protocol):
 
     @property
     def families(self) -> FamilyRepository: ...
+
+    @property
+    def attributes(self) -> AttributeRepository: ...
 
     @property
     def projection(self) -> ProjectionRepository: ...

@@ -31,6 +31,7 @@ from skuhub_catalog.domain.product_model import (
     new_product_model,
     resolve,
 )
+from skuhub_catalog.service_layer.attributes import check_values
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork, ProductModelRepository
 
 _LISTED = 5
@@ -78,6 +79,8 @@ async def create_model(
             [s.attributes for s in siblings],
             child=f"product model {model.code}",
         )
+    family = model.family or (parent.family if parent is not None else None)
+    await check_values(uow, f"product model {model.code}", model.attributes, family)
     if not await uow.models.add(model):
         raise ProductModelExistsError(
             f"a product model with code {model.code} exists already; change it with PATCH"
@@ -122,6 +125,8 @@ async def update_model(
     variants += [(p, after) for p in await uow.products.variants_of(code, for_update=True)]
     below += [(f"product {p.sku}", p.attributes) for p, _ in variants]
     check_descendants_free_of(model, below)
+    family = model.family or (parent.family if parent is not None else None)
+    await check_values(uow, f"product model {model.code}", model.attributes, family)
     if parent is not None:
         siblings = [s for s in await uow.models.children(parent.code) if s.code != code]
         check_child_values(

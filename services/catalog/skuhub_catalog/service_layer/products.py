@@ -24,7 +24,8 @@ from skuhub_catalog.domain.product import (
     mark_deleted,
     new_product,
 )
-from skuhub_catalog.domain.product_model import Lineage, check_child_values
+from skuhub_catalog.domain.product_model import Lineage, check_child_values, resolve
+from skuhub_catalog.service_layer.attributes import check_values
 from skuhub_catalog.service_layer.categories import check_product_categories
 from skuhub_catalog.service_layer.families import Channels, completeness_of
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork, ProductRepository
@@ -66,6 +67,9 @@ async def create_product(
     """
     product = new_product(data, now=now or datetime.now(UTC))
     lineage = await _check_variant(uow, product)
+    await check_values(
+        uow, f"product {product.sku}", product.attributes, resolve(product, lineage).family
+    )
     await check_product_categories(uow.categories, product)
     await check_relations(uow.products, product, None)
     await _check_gtin_free(uow.products, product)
@@ -102,6 +106,9 @@ async def update_product(
     if product is current:
         return Saved(current, changed=False)
     lineage = await _check_variant(uow, product)
+    await check_values(
+        uow, f"product {product.sku}", product.attributes, resolve(product, lineage).family
+    )
     await check_product_categories(uow.categories, product, before=current.categories)
     await check_relations(uow.products, product, current)
     if product.gtin != current.gtin:
