@@ -18,7 +18,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, Final
 
-from skuhub_catalog.domain.product import CatalogError, VersionConflictError, merge_patch
+from skuhub_catalog.domain.product import CatalogError, check_expected_version, merge_patch
 from skuhub_contracts.units import DIMENSIONS, dimension_of
 
 TEXT_MAX: Final = 255
@@ -150,11 +150,7 @@ def apply_attribute_change(
     Raises:
         VersionConflictError, InvalidAttributeError.
     """
-    if expected_version is not None and expected_version != attribute.version:
-        raise VersionConflictError(
-            f"attribute {attribute.code} is at version {attribute.version}, not "
-            f"{expected_version}; read it again and re-apply your change"
-        )
+    check_expected_version(f"attribute {attribute.code}", attribute.version, expected_version)
     changed = dataclasses.replace(
         attribute,
         labels=merge_patch(attribute.labels, change.labels),

@@ -16,8 +16,8 @@ from typing import Final
 from skuhub_catalog.domain.product import (
     UNSET,
     CatalogError,
-    VersionConflictError,
     _Unset,
+    check_expected_version,
     merge_patch,
 )
 
@@ -127,11 +127,7 @@ def mark_category_deleted(
 
 
 def check_writable(category: Category, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != category.version:
-        raise VersionConflictError(
-            f"category {category.code} is at version {category.version}, not "
-            f"{expected_version}; read it again and re-apply your change"
-        )
+    check_expected_version(f"category {category.code}", category.version, expected_version)
     if category.deleted:
         raise CategoryDeletedError(f"category {category.code} is deleted and cannot be changed")
 

@@ -20,7 +20,7 @@ from typing import Any, Final
 from skuhub_catalog.domain.product import (
     CatalogError,
     Product,
-    VersionConflictError,
+    check_expected_version,
     merge_patch,
 )
 
@@ -148,11 +148,7 @@ def apply_family_change(
     Raises:
         VersionConflictError, InvalidFamilyError.
     """
-    if expected_version is not None and expected_version != family.version:
-        raise VersionConflictError(
-            f"family {family.code} is at version {family.version}, not {expected_version}; "
-            "read it again and re-apply your change"
-        )
+    check_expected_version(f"family {family.code}", family.version, expected_version)
     requirements = dict(family.requirements)
     for channel, required in change.requirements.items():
         if required:

@@ -276,12 +276,21 @@ def mark_deleted(
     return dataclasses.replace(product, deleted=True, version=product.version + 1, updated_at=now)
 
 
-def _check_writable(product: Product, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != product.version:
+def check_expected_version(what: str, version: int, expected_version: int | None) -> None:
+    """Optimistic concurrency for any versioned thing (``what``: "product MUG-1").
+
+    Raises:
+        VersionConflictError: ``expected_version`` is given and is not ``version``.
+    """
+    if expected_version is not None and expected_version != version:
         raise VersionConflictError(
-            f"product {product.sku} is at version {product.version}, not {expected_version}; "
-            "read it again and re-apply your change"
+            f"{what} is at version {version}, not {expected_version}; read it again and "
+            "re-apply your change"
         )
+
+
+def _check_writable(product: Product, expected_version: int | None) -> None:
+    check_expected_version(f"product {product.sku}", product.version, expected_version)
     if product.deleted:
         raise ProductDeletedError(f"product {product.sku} is deleted and cannot be changed")
 

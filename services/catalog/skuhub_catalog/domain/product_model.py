@@ -27,8 +27,8 @@ from skuhub_catalog.domain.product import (
     UNSET,
     CatalogError,
     Product,
-    VersionConflictError,
     _Unset,
+    check_expected_version,
     merge_patch,
 )
 
@@ -210,11 +210,7 @@ def mark_model_deleted(
 
 
 def _check_writable(model: ProductModel, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != model.version:
-        raise VersionConflictError(
-            f"product model {model.code} is at version {model.version}, not "
-            f"{expected_version}; read it again and re-apply your change"
-        )
+    check_expected_version(f"product model {model.code}", model.version, expected_version)
     if model.deleted:
         raise ProductModelDeletedError(
             f"product model {model.code} is deleted and cannot be changed"
