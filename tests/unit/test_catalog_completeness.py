@@ -101,7 +101,9 @@ async def test_a_requirement_is_an_attribute_of_the_family_in_a_known_channel() 
 
 async def test_a_save_publishes_the_completeness_of_the_resolved_product() -> None:
     uow = FakeCatalogUnitOfWork()
-    family = NewFamily(code="mugs", attributes=("brand",), requirements={"web": ["title", "brand"]})
+    family = NewFamily(
+        code="mugs", attributes=("brand", "colour"), requirements={"web": ["title", "brand"]}
+    )
     await create_family(uow, family, request(), actor="ana", channels=CHANNELS)
     model = NewProductModel(
         code="MUG", axes=("colour",), family="mugs", attributes={"brand": "Acme"}
