@@ -64,7 +64,7 @@ class FakeProductRepository:
         )
         return [_copy(p) for p in listed[:limit]]
 
-    async def in_family(self, family: str) -> list[Product]:
+    async def in_family(self, family: str, *, for_update: bool = False) -> list[Product]:
         found = (p for p in self._products.values() if p.family == family and not p.deleted)
         return [_copy(p) for p in sorted(found, key=lambda p: p.sku)]
 

@@ -86,12 +86,14 @@ class SqlProductRepository:
             statement = statement.where(products.c.updated_at >= updated_since)
         return [_to_product(row) for row in (await self._conn.execute(statement)).mappings()]
 
-    async def in_family(self, family: str) -> list[Product]:
+    async def in_family(self, family: str, *, for_update: bool = False) -> list[Product]:
         statement = (
             sa.select(products)
             .where(products.c.family == family, products.c.deleted.is_(False))
             .order_by(products.c.sku)
         )
+        if for_update:
+            statement = statement.with_for_update()
         return [_to_product(row) for row in (await self._conn.execute(statement)).mappings()]
 
     async def skus_in_category(self, code: str, limit: int) -> list[str]:

@@ -133,7 +133,9 @@ async def _republish(
 async def _members(uow: CatalogUnitOfWork, code: str) -> list[tuple[Product, Lineage | None]]:
     """The live products whose resolved family is ``code``, with their lineage."""
     members: list[tuple[Product, Lineage | None]] = []
-    for product in await uow.products.in_family(code):
+    # Locked, like every product a use case gives a new version: a concurrent save of one
+    # of them waits, so no two writers make the same version.
+    for product in await uow.products.in_family(code, for_update=True):
         lineage = (
             await lineage_of(uow.models, product.product_model) if product.product_model else None
         )

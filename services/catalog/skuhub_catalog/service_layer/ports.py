@@ -63,8 +63,9 @@ class ProductRepository(Protocol):
         text, not necessarily a stored SKU); deleted ones only with ``include_deleted``;
         only those changed at or after ``updated_since``."""
 
-    async def in_family(self, family: str) -> list[Product]:
-        """The products (not deleted) whose own ``family`` is ``family``, by SKU."""
+    async def in_family(self, family: str, *, for_update: bool = False) -> list[Product]:
+        """The products (not deleted) whose own ``family`` is ``family``, by SKU, optionally
+        locked for this transaction."""
 
     async def skus_in_category(self, code: str, limit: int) -> list[str]:
         """Up to ``limit`` SKUs (not deleted) in category ``code``, by SKU."""
