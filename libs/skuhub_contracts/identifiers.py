@@ -81,11 +81,43 @@ Gln = Annotated[
     ),
     _gs1("GLN", (13,)),
 ]
+
+
+@functools.lru_cache(maxsize=4_096)
+def _known_locale(code: str) -> bool:
+    # babel (CLDR) on first use: most services never read a locale. A territory babel does
+    # not know is "resolved" to a likely one (en_ZZ -> en_US), so both parts must survive.
+    from babel import Locale as CldrLocale
+    from babel import UnknownLocaleError
+
+    language, _, territory = code.partition("_")
+    try:
+        parsed = CldrLocale.parse(code)
+    except (UnknownLocaleError, ValueError):
+        return False
+    return parsed.language == language and (not territory or parsed.territory == territory)
+
+
+def _check_locale(value: str) -> str:
+    if not _known_locale(value):
+        raise PydanticCustomError(
+            "locale_unknown",
+            "{value} is not a locale CLDR knows: a language and, optionally, a territory "
+            "(en_US, de_DE, fr)",
+            {"value": value},
+        )
+    return value
+
+
 Locale = Annotated[
     str,
     Field(
-        pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", description="Locale such as en_US.", examples=["en_US"]
+        pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$",
+        description="Locale such as en_US: a language CLDR knows and, optionally, a "
+        "territory it knows for it.",
+        examples=["en_US"],
     ),
+    AfterValidator(_check_locale),
 ]
 UnitCode = Annotated[
     str,

@@ -86,6 +86,7 @@ RULES_BEYOND_THE_SCHEMA = [
     re.compile(pattern)
     for pattern in (
         r"is not a valid (GLN|GTIN): wrong check digit$",
+        r"is not a locale CLDR knows: ",
         r"^must be positive for \w+$",
         r"^must not be zero for an adjustment",
         r"^must be zero or more for a cycle_count$",
