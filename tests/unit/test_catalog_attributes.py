@@ -147,7 +147,7 @@ async def test_a_product_of_a_held_family_takes_its_attributes_and_their_rules()
     uow = FakeCatalogUnitOfWork()
     await create_attribute(
         uow,
-        lambda now: Attribute("capacity", AttributeType.MEASUREMENT, 1, now, unit_family="volume"),
+        Attribute("capacity", AttributeType.MEASUREMENT, 1, T0, unit_family="volume"),
     )
     family = NewFamily(code="mugs", attributes=("capacity", "brand"))
     await create_family(uow, family, request(), actor="ana", channels={})
@@ -171,7 +171,7 @@ async def test_a_product_of_a_held_family_takes_its_attributes_and_their_rules()
 
 async def test_a_models_own_values_follow_the_same_rules() -> None:
     uow = FakeCatalogUnitOfWork()
-    await create_attribute(uow, lambda now: Attribute("launched", AttributeType.DATE, 1, now))
+    await create_attribute(uow, Attribute("launched", AttributeType.DATE, 1, T0))
     model = NewProductModel(code="MUG", axes=("colour",), attributes={"launched": "soon"})
 
     with pytest.raises(InvalidProductError, match=r"launched of product model MUG \(date\)"):

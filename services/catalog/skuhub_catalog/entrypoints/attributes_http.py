@@ -7,7 +7,7 @@ take from then on (values stored before are not re-checked).
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -187,7 +187,8 @@ class AttributePage(BaseModel):
 async def post_attribute(
     body: AttributeCreate, runtime: CatalogRuntime, response: Response
 ) -> AttributeView:
-    attribute = await runtime.execute(lambda uow: handlers.create_attribute(uow, body.to_attribute))
+    new = body.to_attribute(datetime.now(UTC))
+    attribute = await runtime.execute(lambda uow: handlers.create_attribute(uow, new))
     response.headers["Location"] = f"/v1/attributes/{quote(attribute.code, safe='')}"
     return _view(attribute, response)
 

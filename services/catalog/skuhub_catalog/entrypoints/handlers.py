@@ -7,8 +7,8 @@ variant whose resolved snapshot a model change altered.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from typing import Any
 
 from skuhub_catalog.domain.attributes import Attribute, AttributeChange
 from skuhub_catalog.domain.category import Category, CategoryChange
@@ -24,15 +24,15 @@ from skuhub_catalog.service_layer import (
     product_models,
     projection,
 )
-from skuhub_catalog.service_layer.families import Channels, completeness_of
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_catalog.service_layer.products import (
-    NO_CHANNELS,
     Saved,
     create_product,
     delete_product,
     update_product,
 )
+from skuhub_catalog.service_layer.snapshots import NO_CHANNELS, Channels, Republished
+from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import LifecycleStageChanged, StockLevelChanged
 from skuhub_contracts.subscriptions import CatalogFact
 from skuhub_runtime.handling import Decision, Incoming, Outcome
@@ -99,18 +99,9 @@ async def update_model(
     channels: Channels = NO_CHANNELS,
 ) -> Decision[ProductModel]:
     saved = await product_models.update_model(
-        uow, code, change, expected_version=expected_version, actor=actor
+        uow, code, change, expected_version=expected_version, channels=channels, actor=actor
     )
-    snapshots = [
-        origin.envelope(
-            to_product_changed(
-                variant, lineage, await completeness_of(uow, variant, lineage, channels)
-            ),
-            time=variant.updated_at,
-        )
-        for variant, lineage in zip(saved.variants, saved.lineages, strict=True)
-    ]
-    return Decision(saved.model, emitted=snapshots)
+    return Decision(saved.model, emitted=_republished(saved.republished, origin))
 
 
 async def delete_model(
@@ -194,23 +185,22 @@ async def update_family(
 
 def _family_published(saved: families.FamilySaved, origin: Origin) -> Decision[Family]:
     """The family, with a new snapshot of each product whose completeness it changed."""
-    return Decision(
-        saved.family,
-        emitted=[
-            origin.envelope(
-                to_product_changed(r.product, r.lineage, r.completeness),
-                time=r.product.updated_at,
-            )
-            for r in saved.republished
-        ],
-    )
+    return Decision(saved.family, emitted=_republished(saved.republished, origin))
 
 
-async def create_attribute(
-    uow: CatalogUnitOfWork, definition: Callable[[datetime], Attribute]
-) -> Decision[Attribute]:
+def _republished(republished: Sequence[Republished], origin: Origin) -> list[Envelope[Any]]:
+    """The snapshot of each product a model or family change gave a new version."""
+    return [
+        origin.envelope(
+            to_product_changed(r.product, r.lineage, r.completeness), time=r.product.updated_at
+        )
+        for r in republished
+    ]
+
+
+async def create_attribute(uow: CatalogUnitOfWork, attribute: Attribute) -> Decision[Attribute]:
     """Definitions publish nothing: they rule which values saves take from now on."""
-    return Decision(await attributes.create_attribute(uow, definition(datetime.now(UTC))))
+    return Decision(await attributes.create_attribute(uow, attribute))
 
 
 async def update_attribute(

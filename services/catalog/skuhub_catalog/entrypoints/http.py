@@ -45,11 +45,11 @@ from skuhub_catalog.domain.product import (
     VersionConflictError,
 )
 from skuhub_catalog.entrypoints import handlers
-from skuhub_catalog.service_layer.families import Channels, completeness_of
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_catalog.service_layer.product_models import lineage_of
 from skuhub_catalog.service_layer.products import product_with_gtin
 from skuhub_catalog.service_layer.projection import Shown, shown
+from skuhub_catalog.service_layer.snapshots import Channels, completeness_of
 from skuhub_contracts.events import (
     MAX_KIT_COMPONENTS,
     AttributeCode,

@@ -9,12 +9,10 @@ every change, never by a batch job.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from skuhub_catalog.domain.completeness import (
-    Completeness,
     Family,
     FamilyChange,
     FamilyExistsError,
@@ -29,33 +27,13 @@ from skuhub_catalog.domain.product import Product
 from skuhub_catalog.domain.product_model import Lineage, resolve
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_catalog.service_layer.product_models import lineage_of
-
-Channels = Mapping[str, Sequence[str]]
-"""Each channel the catalog knows and its locales (settings)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Republished:
-    """A product a family change gave a new version: what to publish."""
-
-    product: Product
-    lineage: Lineage | None
-    completeness: tuple[Completeness, ...]
+from skuhub_catalog.service_layer.snapshots import Channels, Republished
 
 
 @dataclass(frozen=True, slots=True)
 class FamilySaved:
     family: Family
     republished: tuple[Republished, ...] = ()
-
-
-async def completeness_of(
-    uow: CatalogUnitOfWork, product: Product, lineage: Lineage | None, channels: Channels
-) -> tuple[Completeness, ...]:
-    """The product's completeness per channel x locale against its (resolved) family."""
-    resolved = resolve(product, lineage)
-    family = await uow.families.get(resolved.family) if resolved.family else None
-    return completeness(resolved, family, channels)
 
 
 async def create_family(

@@ -33,6 +33,13 @@ from skuhub_catalog.domain.product_model import (
 )
 from skuhub_catalog.service_layer.attributes import check_values
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork, ProductModelRepository
+from skuhub_catalog.service_layer.snapshots import (
+    NO_CHANNELS,
+    Channels,
+    Families,
+    Republished,
+    completeness_of,
+)
 
 _LISTED = 5
 """How many blocking variants a refusal names before it says how many more."""
@@ -40,12 +47,11 @@ _LISTED = 5
 
 @dataclass(frozen=True, slots=True)
 class ModelSaved:
-    """The model after a use case; the variants that got a new version, with their lineage."""
+    """The model after a use case, and the variants it gave a new version."""
 
     model: ProductModel
     changed: bool
-    variants: tuple[Product, ...] = ()
-    lineages: tuple[Lineage, ...] = ()
+    republished: tuple[Republished, ...] = ()
 
 
 async def lineage_of(models: ProductModelRepository, code: str) -> Lineage | None:
@@ -94,11 +100,12 @@ async def update_model(
     change: ProductModelChange,
     *,
     expected_version: int | None = None,
+    channels: Channels = NO_CHANNELS,
     actor: str = ANONYMOUS,
     now: datetime | None = None,
 ) -> ModelSaved:
     """Apply a partial update; then a new version of each variant whose resolved snapshot
-    it changed (and only those).
+    it changed (and only those), with its completeness in ``channels``.
 
     Raises:
         ProductModelNotFoundError, VersionConflictError, ProductModelDeletedError,
@@ -136,7 +143,8 @@ async def update_model(
             child=f"product model {model.code}",
         )
     await uow.models.update(model)
-    bumped: list[tuple[Product, Lineage]] = []
+    bumped: list[Republished] = []
+    families = Families(uow)
     for product, lineage in variants:
         shown_before = resolve(product, _lineage_before(lineage, current))
         if resolve(product, lineage) != shown_before:
@@ -144,13 +152,9 @@ async def update_model(
             await uow.products.update(newer)
             entry = entry_for(shown_before, resolve(newer, lineage), actor=actor, via=code)
             await uow.history.record(entry)
-            bumped.append((newer, lineage))
-    return ModelSaved(
-        model,
-        changed=True,
-        variants=tuple(p for p, _ in bumped),
-        lineages=tuple(lineage for _, lineage in bumped),
-    )
+            complete = await completeness_of(uow, newer, lineage, channels, families)
+            bumped.append(Republished(newer, lineage, complete))
+    return ModelSaved(model, changed=True, republished=tuple(bumped))
 
 
 async def delete_model(

@@ -27,14 +27,11 @@ from skuhub_catalog.domain.product import (
 from skuhub_catalog.domain.product_model import Lineage, check_child_values, resolve
 from skuhub_catalog.service_layer.attributes import check_values
 from skuhub_catalog.service_layer.categories import check_product_categories
-from skuhub_catalog.service_layer.families import Channels, completeness_of
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork, ProductRepository
 from skuhub_catalog.service_layer.product_models import lineage_of
 from skuhub_catalog.service_layer.relations import check_relations
+from skuhub_catalog.service_layer.snapshots import NO_CHANNELS, Channels, completeness_of
 from skuhub_contracts.identifiers import gtin14
-
-NO_CHANNELS: Channels = {}
-"""No channel: no completeness to measure (the callers that publish pass the settings')."""
 
 
 @dataclass(frozen=True, slots=True)

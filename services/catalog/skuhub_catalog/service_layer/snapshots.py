@@ -1,0 +1,56 @@
+"""What a product's product-changed snapshot needs beyond the product itself: the models it
+inherits from and its completeness, for one save or for the many a model or family change
+gives a new version."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from skuhub_catalog.domain.completeness import Completeness, Family, completeness
+from skuhub_catalog.domain.product import Product
+from skuhub_catalog.domain.product_model import Lineage, resolve
+from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
+
+Channels = Mapping[str, Sequence[str]]
+"""Each channel the catalog knows and its locales (settings)."""
+
+NO_CHANNELS: Channels = {}
+"""No channel: no completeness to measure (the callers that publish pass the settings')."""
+
+
+@dataclass(frozen=True, slots=True)
+class Republished:
+    """A product another change gave a new version: what its snapshot is made of."""
+
+    product: Product
+    lineage: Lineage | None
+    completeness: tuple[Completeness, ...]
+
+
+@dataclass(slots=True)
+class Families:
+    """The families of one use case, each read once however many products name it."""
+
+    uow: CatalogUnitOfWork
+    _read: dict[str, Family | None] = field(default_factory=dict)
+
+    async def get(self, code: str | None) -> Family | None:
+        if code is None:
+            return None
+        if code not in self._read:
+            self._read[code] = await self.uow.families.get(code)
+        return self._read[code]
+
+
+async def completeness_of(
+    uow: CatalogUnitOfWork,
+    product: Product,
+    lineage: Lineage | None,
+    channels: Channels,
+    families: Families | None = None,
+) -> tuple[Completeness, ...]:
+    """The product's completeness per channel x locale against its (resolved) family."""
+    resolved = resolve(product, lineage)
+    family = await (families or Families(uow)).get(resolved.family)
+    return completeness(resolved, family, channels)
