@@ -22,6 +22,7 @@ from skuhub_catalog.domain.attributes import (
 )
 from skuhub_catalog.domain.product import InvalidProductError
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
+from skuhub_catalog.service_layer.snapshots import Families
 
 
 async def create_attribute(uow: CatalogUnitOfWork, attribute: Attribute) -> Attribute:
@@ -63,7 +64,11 @@ async def update_attribute(
 
 
 async def check_values(
-    uow: CatalogUnitOfWork, owner: str, values: Mapping[str, Any], family: str | None
+    uow: CatalogUnitOfWork,
+    owner: str,
+    values: Mapping[str, Any],
+    family: str | None,
+    families: Families | None = None,
 ) -> None:
     """``owner``'s own ``values`` against the definitions and its family's attributes.
 
@@ -72,7 +77,7 @@ async def check_values(
     """
     if not values:
         return
-    held = await uow.families.get(family) if family is not None else None
+    held = await (families or Families(uow)).get(family)
     definitions = await uow.attributes.get_many(sorted(values))
     for code, value in values.items():
         if held is not None and code not in held.attributes:

@@ -30,7 +30,12 @@ from skuhub_catalog.service_layer.categories import check_product_categories
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork, ProductRepository
 from skuhub_catalog.service_layer.product_models import lineage_of
 from skuhub_catalog.service_layer.relations import check_relations
-from skuhub_catalog.service_layer.snapshots import NO_CHANNELS, Channels, completeness_of
+from skuhub_catalog.service_layer.snapshots import (
+    NO_CHANNELS,
+    Channels,
+    Families,
+    completeness_of,
+)
 from skuhub_contracts.identifiers import gtin14
 
 
@@ -64,8 +69,13 @@ async def create_product(
     """
     product = new_product(data, now=now or datetime.now(UTC))
     lineage = await _check_variant(uow, product)
+    families = Families(uow)  # read once for the check and the completeness
     await check_values(
-        uow, f"product {product.sku}", product.attributes, resolve(product, lineage).family
+        uow,
+        f"product {product.sku}",
+        product.attributes,
+        resolve(product, lineage).family,
+        families,
     )
     await check_product_categories(uow.categories, product)
     await check_relations(uow.products, product, None)
@@ -75,7 +85,7 @@ async def create_product(
             f"a product with SKU {product.sku} exists already; change it with PATCH instead"
         )
     await uow.history.record(entry_for(None, product, actor=actor))
-    complete = await completeness_of(uow, product, lineage, channels)
+    complete = await completeness_of(uow, product, lineage, channels, families)
     return Saved(product, changed=True, lineage=lineage, completeness=complete)
 
 
@@ -103,8 +113,13 @@ async def update_product(
     if product is current:
         return Saved(current, changed=False)
     lineage = await _check_variant(uow, product)
+    families = Families(uow)  # read once for the check and the completeness
     await check_values(
-        uow, f"product {product.sku}", product.attributes, resolve(product, lineage).family
+        uow,
+        f"product {product.sku}",
+        product.attributes,
+        resolve(product, lineage).family,
+        families,
     )
     await check_product_categories(uow.categories, product, before=current.categories)
     await check_relations(uow.products, product, current)
@@ -112,7 +127,7 @@ async def update_product(
         await _check_gtin_free(uow.products, product)
     await uow.products.update(product)
     await uow.history.record(entry_for(current, product, actor=actor))
-    complete = await completeness_of(uow, product, lineage, channels)
+    complete = await completeness_of(uow, product, lineage, channels, families)
     return Saved(product, changed=True, lineage=lineage, completeness=complete)
 
 
