@@ -110,11 +110,14 @@ def _create_products(
                 f"{response.text[:300]}"
             )
         progress.advance(task)
-    task = progress.add_task("Creating products in the catalog", total=len(catalog.products))
+    task = progress.add_task(
+        "Creating and publishing products in the catalog", total=len(catalog.products)
+    )
     for product in catalog.products:
         response = client.post(f"{base}/v1/products", json=product.to_http())
         if response.status_code == 201:
             result.products_created += 1
+            _publish(client, base, product.sku, result)
         elif response.status_code == 409:
             result.products_existing += 1
         else:
@@ -122,6 +125,22 @@ def _create_products(
                 f"catalog rejected {product.sku}: HTTP {response.status_code} {response.text[:300]}"
             )
         progress.advance(task)
+
+
+def _publish(client: httpx.Client, base: str, sku: str, result: DemoResult) -> None:
+    """Take a new product through review to the channels (the demo reviews its own)."""
+    for action in ("submit", "approve", "publish"):
+        response = client.post(
+            f"{base}/v1/product-workflow/{sku}",
+            json={"action": action},
+            headers={"X-Actor": "demo"},
+        )
+        if response.status_code != 200:
+            result.problems.append(
+                f"catalog refused to {action} {sku}: HTTP {response.status_code} "
+                f"{response.text[:300]}"
+            )
+            return
 
 
 Ledger = dict[tuple[str, str, str], tuple[Decimal, Decimal, Decimal]]

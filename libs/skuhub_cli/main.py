@@ -293,6 +293,87 @@ def demo(
         raise typer.Exit(1)
 
 
+catalog_app = typer.Typer(
+    help="The catalog's files: import supplier files, export a channel's products.",
+    no_args_is_help=True,
+)
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("import")
+def catalog_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV, JSONL or XLSX.")],
+    mapping: Annotated[
+        str,
+        typer.Option(
+            help="A saved mapping's code, or a mapping JSON file (saved under its file name)."
+        ),
+    ],
+    file_format: Annotated[
+        str | None,
+        typer.Option("--format", help="csv, jsonl or xlsx [default: from the file's suffix]."),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write every problem (row, column, field, message) to this CSV."),
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="Who imports (X-Actor).")] = None,
+    catalog: Annotated[
+        str | None,
+        typer.Option(help="Catalog base URL [default: from .skuhub/endpoints.json, else :8101]."),
+    ] = None,
+) -> None:
+    """Import a supplier file as a catalog job, with a progress bar; exit 1 when rows were
+    refused, 2 when the file could not be read."""
+    from skuhub_cli.catalog_files import CatalogFileError, import_file, show_outcome, write_report
+
+    try:
+        outcome = import_file(
+            catalog or _endpoint("catalog", 8101),
+            file,
+            mapping,
+            file_format=file_format,
+            actor=actor,
+            console=console,
+        )
+    except CatalogFileError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    show_outcome(outcome, console)
+    if report is not None:
+        write_report(outcome.problems, report)
+        console.print(f"Report: {report} ({len(outcome.problems)} problems)")
+    if outcome.job["status"] != "done":
+        raise typer.Exit(2)
+    if outcome.job["failed"]:
+        raise typer.Exit(1)
+
+
+@catalog_app.command("export")
+def catalog_export(
+    channel: Annotated[str, typer.Argument(help="The channel whose products to export.")],
+    out: Annotated[Path, typer.Option("--output", "-o", help="The file to write.")],
+    file_format: Annotated[
+        str | None,
+        typer.Option("--format", help="csv, jsonl or xlsx [default: from the output's suffix]."),
+    ] = None,
+    catalog: Annotated[
+        str | None,
+        typer.Option(help="Catalog base URL [default: from .skuhub/endpoints.json, else :8101]."),
+    ] = None,
+) -> None:
+    """Export a channel's published products (published content only)."""
+    from skuhub_cli.catalog_files import FORMATS, CatalogFileError, export_channel
+
+    chosen = file_format or FORMATS.get(out.suffix.lower(), "csv")
+    try:
+        written = export_channel(catalog or _endpoint("catalog", 8101), channel, chosen, out)
+    except CatalogFileError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Exported channel {channel} to {out} ({written:,} bytes)")
+
+
 def _kafka_bootstrap() -> str:
     from skuhub_runtime.settings import ServiceSettings
 

@@ -12,6 +12,7 @@ from skuhub_contracts.events import (
     ReplenishmentProposed,
     StockLevelChanged,
     StockMoved,
+    WorkflowState,
 )
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ReplenishmentProposed",
     "StockLevelChanged",
     "StockMoved",
+    "WorkflowState",
     "decode",
     "encode",
 ]

@@ -352,6 +352,15 @@ class ProductStatus(StrEnum):
     DISABLED = "disabled"
 
 
+class WorkflowState(StrEnum):
+    """Where a product's content stands: draft, in review, approved, published."""
+
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+
+
 AttributeCode = Annotated[
     str, Field(min_length=1, max_length=100, json_schema_extra=LINE_SCHEMA), ONE_LINE
 ]
@@ -495,6 +504,21 @@ class ChannelCompleteness(BaseModel):
     )
 
 
+class PublishedContent(BaseModel):
+    """A product's content as the channels get it, as of the version last published
+    (resolved through its product models, like the snapshot's own content). Stock facts,
+    status and relations are not content under review: they take effect at once."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: Version = Field(description="The product_version that was published.")
+    gtin: Gtin | None = None
+    title: dict[Locale, Title] = Field(description="Title per locale.")
+    description: dict[Locale, Description] = Field(default_factory=dict)
+    attributes: dict[AttributeCode, AttributeValue] = Field(default_factory=dict)
+    categories: list[CategoryCode] = Field(default_factory=list)
+
+
 class ProductChanged(EventPayload):
     """Full snapshot of one product (SKU) after any change in the catalog.
 
@@ -510,6 +534,17 @@ class ProductChanged(EventPayload):
     product_version: Version
     gtin: Gtin | None = None
     status: ProductStatus
+    workflow: WorkflowState = Field(
+        default=WorkflowState.DRAFT,
+        description="Approval state of this version's content (title, description, "
+        "attributes…): draft, in_review, approved or published.",
+    )
+    published: PublishedContent | None = Field(
+        default=None,
+        description="What channels show: the content as of the version last published "
+        "(equal to this snapshot's own content while workflow is published); null if the "
+        "product was never published. Channels sell from this, never from the draft fields.",
+    )
     family: Family | None = None
     product_model: Sku | None = Field(
         default=None,

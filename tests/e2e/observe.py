@@ -1,4 +1,5 @@
-"""What end-to-end tests read from the running stack: the gateway's offers, metrics."""
+"""What end-to-end tests read from the running stack (the gateway's offers, metrics), and
+the one write many of them need: taking a product through review to the channels."""
 
 from __future__ import annotations
 
@@ -14,6 +15,27 @@ from tests.harness import Stack, wait_until
 
 def new_sku(prefix: str = "SKU") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10].upper()}"
+
+
+def new_gtin13() -> str:
+    """A random GTIN-13 with its GS1 check digit: weights 3 and 1 alternating from the
+    right of the twelve digits, the digit that makes the sum a multiple of ten."""
+    digits = [int(d) for d in f"{uuid.uuid4().int % 10**12:012d}"]
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return "".join(map(str, digits)) + str(-total % 10)
+
+
+def publish_product(stack: Stack, sku: str) -> dict[str, Any]:
+    """Submit, approve and publish the product, so its content reaches the channels; the
+    published product."""
+    body: dict[str, Any] = {}
+    for action in ("submit", "approve", "publish"):
+        moved = httpx.post(
+            f"{stack.url('catalog')}/v1/product-workflow/{sku}", json={"action": action}
+        )
+        assert moved.status_code == 200, moved.text
+        body = moved.json()
+    return body
 
 
 def offer(stack: Stack, sku: str, channel: str = "web") -> dict[str, Any] | None:

@@ -4,7 +4,6 @@ refusals where the OpenAPI document says them."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,7 +14,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from skuhub_contracts.topics import PRODUCT_CHANGED, STOCK_MOVED
-from tests.e2e.observe import new_sku, offer_where
+from tests.e2e.observe import new_gtin13, new_sku, offer_where, publish_product
 from tests.harness import Stack, wait_until
 from tests.upstream import Upstream, body_of, find_records, movement
 
@@ -232,14 +231,6 @@ def test_a_change_is_refused_exactly_when_the_document_refuses_it(
     assert response.status_code == (200 if valid else 422), response.text
 
 
-def new_gtin13() -> str:
-    """A random GTIN-13 with its GS1 check digit: weights 3 and 1 alternating from the
-    right of the twelve digits, the digit that makes the sum a multiple of ten."""
-    digits = [int(d) for d in f"{uuid.uuid4().int % 10**12:012d}"]
-    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
-    return "".join(map(str, digits)) + str(-total % 10)
-
-
 def test_a_gtin_is_one_item_in_any_of_its_forms(stack: Stack) -> None:
     products = f"{stack.url('catalog')}/v1/products"
     gtin = new_gtin13()
@@ -287,6 +278,7 @@ def test_a_product_keeps_and_publishes_its_stock_facts(stack: Stack) -> None:
     assert (stored["packs"], stored["kit_components"]) == ({"CS": "6"}, [])
     assert (stored["lot_tracked"], stored["shelf_life_days"]) == (True, 730)
     # The gateway still reads the snapshot that carries them (a tolerant reader).
+    publish_product(stack, sku)
     offer_where(stack, sku, lambda o: o["title"] == "Gift set", "the offer of a product with facts")
 
 

@@ -74,6 +74,12 @@ REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]
         # select without options, a pattern that does not compile: fields of one body).
         "POST /v1/attributes": (422,),
         "PATCH /v1/attributes/{code}": (412, 422),
+        # 412: If-Match (state). 422: approval of a product that misses required values
+        # (state: its family and the channels).
+        "POST /v1/product-workflow/{sku}": (412, 422),
+        # 422: two columns filling one field, no column to sku, a unit or currency on a
+        # field that is not an attribute (across the items of one list).
+        "PUT /v1/import-mappings/{code}": (422,),
     },
     "stock": {
         # 422: GLN check digits, destination equal to location (two fields), the ledger's

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -14,6 +15,7 @@ from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.category import Category
 from skuhub_catalog.domain.completeness import Family
 from skuhub_catalog.domain.history import HistoryEntry
+from skuhub_catalog.domain.imports import ImportJob, ImportMapping, RowProblem
 from skuhub_catalog.domain.product import GtinInUseError, Product
 from skuhub_catalog.domain.product_model import ProductModel
 
@@ -71,6 +73,16 @@ class FakeProductRepository:
     async def skus_in_category(self, code: str, limit: int) -> list[str]:
         inside = (p.sku for p in self._products.values() if code in p.categories and not p.deleted)
         return sorted(inside)[:limit]
+
+    async def published_attribute_codes(self) -> list[str]:
+        return sorted(
+            {
+                code
+                for p in self._products.values()
+                if p.published is not None and not p.deleted
+                for code in p.published.attributes
+            }
+        )
 
     async def variants_of(self, model: str, *, for_update: bool = False) -> list[Product]:
         found = (p for p in self._products.values() if p.product_model == model)
@@ -281,6 +293,50 @@ class FakeProjectionRepository:
         return {sku: _in_utc(stage) for sku, stage in self._stages.items() if sku in skus}
 
 
+class FakeImportRepository:
+    """Import mappings, jobs and their problems in memory."""
+
+    def __init__(self) -> None:
+        self._mappings: dict[str, ImportMapping] = {}
+        self._jobs: dict[str, ImportJob] = {}
+        self._problems: dict[str, dict[int, RowProblem]] = {}
+
+    async def get_mapping(self, code: str) -> ImportMapping | None:
+        return self._mappings.get(code)
+
+    async def save_mapping(self, mapping: ImportMapping) -> None:
+        self._mappings[mapping.code] = mapping
+
+    async def list_mappings(self) -> list[ImportMapping]:
+        return [self._mappings[code] for code in sorted(self._mappings)]
+
+    async def add_job(self, job: ImportJob) -> None:
+        self._jobs[job.id] = copy.deepcopy(job)
+
+    async def get_job(self, job_id: str, *, for_update: bool = False) -> ImportJob | None:
+        return copy.deepcopy(self._jobs.get(job_id))
+
+    async def update_job(self, job: ImportJob) -> None:
+        self._jobs[job.id] = copy.deepcopy(job)
+
+    async def list_jobs(self, limit: int) -> list[ImportJob]:
+        newest = sorted(self._jobs.values(), key=lambda j: j.started_at, reverse=True)
+        return copy.deepcopy(newest[:limit])
+
+    async def add_problems(
+        self, job_id: str, first_seq: int, problems: Sequence[RowProblem]
+    ) -> None:
+        kept = self._problems.setdefault(job_id, {})
+        for seq, problem in enumerate(problems, start=first_seq):
+            kept[seq] = problem
+
+    async def problems_of(
+        self, job_id: str, after_seq: int, limit: int
+    ) -> list[tuple[int, RowProblem]]:
+        kept = self._problems.get(job_id, {})
+        return [(seq, kept[seq]) for seq in sorted(kept) if seq > after_seq][:limit]
+
+
 @dataclass(frozen=True, slots=True)
 class FakeCatalogUnitOfWork:
     """The catalog's repositories, in memory."""
@@ -292,6 +348,12 @@ class FakeCatalogUnitOfWork:
     families: FakeFamilyRepository = field(default_factory=FakeFamilyRepository)
     attributes: FakeAttributeRepository = field(default_factory=FakeAttributeRepository)
     projection: FakeProjectionRepository = field(default_factory=FakeProjectionRepository)
+    imports: FakeImportRepository = field(default_factory=FakeImportRepository)
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[object]:
+        """The use cases check before they write, so a refused row wrote nothing to undo."""
+        yield self
 
 
 Fact = TypeVar("Fact", PositionFact, StageFact)

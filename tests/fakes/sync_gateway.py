@@ -107,8 +107,9 @@ def _product_facts(fact: Fact[ProductChanged]) -> ProductFacts:
         status=value.status.value,
         deleted=value.deleted,
         unit=value.unit,
-        gtin=value.gtin,
-        title=dict(value.title),
+        gtin=value.published.gtin if value.published else None,
+        title=dict(value.published.title) if value.published else {},
+        published_version=value.published.version if value.published else None,
     )
 
 

@@ -71,7 +71,9 @@ from skuhub_contracts.events import (
     LifecycleStage,
     LifecycleStageChanged,
     ProductChanged,
+    PublishedContent,
     StockLevelChanged,
+    WorkflowState,
 )
 from skuhub_contracts.events import ProductStatus as WireProductStatus
 from skuhub_lifecycle.adapters.stage_repository import SqlStageRepository
@@ -1842,12 +1844,15 @@ KINDS: list[Kind] = ["product", "position", "stage"]
 def product_fact(
     version: int, sku: str = "MUG-1", *, trace_id: str | None = TRACE_ID, **fields: Any
 ) -> Fact[ProductChanged]:
+    """A product-changed snapshot of ``sku``, published as it is."""
     values: dict[str, Any] = {
         "status": WireProductStatus.ENABLED,
         "title": {"en_US": f"Mug v{version}"},
+        "workflow": WorkflowState.PUBLISHED,
         "changed_at": T0,
-    }
-    payload = ProductChanged(sku=sku, product_version=version, **(values | fields))
+    } | fields
+    content = PublishedContent(version=version, gtin=values.get("gtin"), title=values["title"])
+    payload = ProductChanged(sku=sku, product_version=version, published=content, **values)
     return Fact(payload, version, trace_id, T0, f"product-{sku}-{version}")
 
 
@@ -1919,7 +1924,14 @@ def expected_fact(kind: Kind, version: int) -> ProductFacts | PositionFacts | St
     match kind:
         case "product":
             return ProductFacts(
-                "MUG-1", version, "enabled", False, "EA", None, {"en_US": f"Mug v{version}"}
+                "MUG-1",
+                version,
+                "enabled",
+                False,
+                "EA",
+                None,
+                {"en_US": f"Mug v{version}"},
+                version,
             )
         case "position":
             return PositionFacts(GLN_A, "", version, "EA", Decimal(version))
@@ -1955,7 +1967,7 @@ class TestProjectionRepository:
 
         assert product == ProductFacts(
             "MUG-1", MAX_VERSION, "disabled", True, "PCE", "4006381333931",
-            {"en_US": "Mug", "de_DE": "Becher ☕"},
+            {"en_US": "Mug", "de_DE": "Becher ☕"}, MAX_VERSION,
         )  # fmt: skip
         assert (positions, stage) == ([], None)
         source = provenance["product"]

@@ -19,7 +19,9 @@ from skuhub_contracts.events import (
     LifecycleStageChanged,
     ProductChanged,
     ProductStatus,
+    PublishedContent,
     StockLevelChanged,
+    WorkflowState,
 )
 from skuhub_contracts.subscriptions import OfferFact
 from skuhub_runtime.handling import Incoming
@@ -41,9 +43,13 @@ def fact(payload: OfferFact, *, traceparent: str | None = None) -> Incoming[Offe
 
 
 def product(version: int, **fields: Any) -> Incoming[OfferFact]:
+    """MUG-1 at ``version``, published as it is (unless ``fields`` say otherwise)."""
+    title = {"en_US": f"Mug v{version}"}
     values: dict[str, Any] = {
         "status": ProductStatus.ENABLED,
-        "title": {"en_US": f"Mug v{version}"},
+        "title": title,
+        "workflow": WorkflowState.PUBLISHED,
+        "published": PublishedContent(version=version, title=title),
         "changed_at": ORIGIN,
     }
     return fact(ProductChanged(sku=SKU, product_version=version, **(values | fields)))
@@ -91,6 +97,8 @@ async def test_each_kind_of_fact_is_projected_with_its_provenance() -> None:
             product_version=1,
             status=ProductStatus.ENABLED,
             title={"en_US": "Mug"},
+            workflow=WorkflowState.PUBLISHED,
+            published=PublishedContent(version=1, title={"en_US": "Mug"}),
             changed_at=ORIGIN,
         ),
         traceparent=f"00-{TRACE_ID}-00f067aa0ba902b7-01",
@@ -163,3 +171,29 @@ async def test_the_projection_is_what_offers_are_built_from() -> None:
 
     offer = build_offer(WEB, SKU, *(await uow.projection.facts_of(SKU))[:3])
     assert (offer.sellable, offer.reasons) == (False, ("product deleted",))
+
+
+async def test_a_channel_sells_only_published_content() -> None:
+    uow = FakeGatewayUnitOfWork()
+    never = product(1, workflow=WorkflowState.APPROVED, published=None)
+    await project(uow, [never, level(1, "3"), stage(1, LifecycleStage.ACTIVE)])
+
+    offer = build_offer(WEB, SKU, *(await uow.projection.facts_of(SKU))[:3])
+    assert (offer.sellable, offer.title, offer.reasons) == (
+        False,
+        None,
+        ("product content not published yet",),
+    )
+
+    await project(uow, [product(2)])
+    # A new draft after publishing: its title is not the channel's, version 2's stays.
+    draft = product(
+        3,
+        title={"en_US": "Mug (draft wording)"},
+        workflow=WorkflowState.DRAFT,
+        published=PublishedContent(version=2, title={"en_US": "Mug v2"}),
+    )
+    await project(uow, [draft])
+
+    offer = build_offer(WEB, SKU, *(await uow.projection.facts_of(SKU))[:3])
+    assert (offer.sellable, offer.title) == (True, "Mug v2")

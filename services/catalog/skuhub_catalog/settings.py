@@ -30,6 +30,21 @@ class CatalogSettings(ServiceSettings):
         "the catalog reads each one's id and locales to measure completeness.",
     )
 
+    import_dir: str | None = Field(
+        default=None,
+        description="Where uploaded import files wait while their job runs (SKUHUB_IMPORT_DIR; "
+        "default: the system's temporary directory). Each is removed when its job ends.",
+    )
+    import_max_bytes: int = Field(
+        default=2 * 1024**3, gt=0, description="Largest import file accepted (413 above)."
+    )
+    import_chunk_rows: int = Field(
+        default=500,
+        gt=0,
+        le=10_000,
+        description="Rows an import puts in per transaction (each row on its own savepoint).",
+    )
+
     def channel_locales(self) -> dict[str, tuple[str, ...]]:
         """Each channel's locales, its main locale first."""
         return {c.id: tuple(dict.fromkeys([c.locale, *c.locales])) for c in self.channels}

@@ -22,6 +22,7 @@ class SqlHistoryRepository:
                 version=entry.version,
                 actor=entry.actor,
                 via=entry.via,
+                comment=entry.comment,
                 changed_at=entry.changed_at,
                 changes=[{"field": c.field, "old": c.old, "new": c.new} for c in entry.changes],
             )
@@ -44,6 +45,7 @@ class SqlHistoryRepository:
                 changed_at=row.changed_at,
                 changes=tuple(FieldChange(c["field"], c["old"], c["new"]) for c in row.changes),
                 via=row.via,
+                comment=row.comment,
             )
             for row in await self._conn.execute(statement)
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +17,7 @@ from skuhub_catalog.adapters.attribute_repository import SqlAttributeRepository
 from skuhub_catalog.adapters.category_repository import SqlCategoryRepository
 from skuhub_catalog.adapters.family_repository import SqlFamilyRepository
 from skuhub_catalog.adapters.history_repository import SqlHistoryRepository
+from skuhub_catalog.adapters.import_repository import SqlImportRepository
 from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepository
 from skuhub_catalog.adapters.projection_repository import SqlProjectionRepository
 from skuhub_catalog.adapters.tables import GTIN_INDEX, products, products_gtin14
@@ -24,7 +26,9 @@ from skuhub_catalog.domain.product import (
     KitComponent,
     Product,
     ProductStatus,
+    PublishedContent,
     RelationKind,
+    WorkflowState,
 )
 from skuhub_contracts.identifiers import gtin14
 
@@ -105,6 +109,16 @@ class SqlProductRepository:
         )
         return list((await self._conn.execute(statement)).scalars())
 
+    async def published_attribute_codes(self) -> list[str]:
+        code = sa.func.jsonb_object_keys(products.c.published["attributes"])
+        statement = (
+            sa.select(code.label("code"))
+            .where(products.c.published.isnot(None), products.c.deleted.is_(False))
+            .distinct()
+            .order_by("code")
+        )
+        return list((await self._conn.execute(statement)).scalars())
+
     async def variants_of(self, model: str, *, for_update: bool = False) -> list[Product]:
         statement = (
             sa.select(products)
@@ -138,6 +152,11 @@ class SqlUnitOfWork:
     families: SqlFamilyRepository
     attributes: SqlAttributeRepository
     projection: SqlProjectionRepository
+    imports: SqlImportRepository
+    connection: AsyncConnection
+
+    def savepoint(self) -> AbstractAsyncContextManager[object]:
+        return self.connection.begin_nested()
 
 
 def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
@@ -149,6 +168,8 @@ def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
         families=SqlFamilyRepository(conn),
         attributes=SqlAttributeRepository(conn),
         projection=SqlProjectionRepository(conn),
+        imports=SqlImportRepository(conn),
+        connection=conn,
     )
 
 
@@ -173,6 +194,8 @@ def _to_row(product: Product) -> dict[str, Any]:
         "relations": {kind.value: list(skus) for kind, skus in product.relations.items()},
         "version": product.version,
         "deleted": product.deleted,
+        "workflow": product.workflow.value,
+        "published": _published_row(product.published),
         "updated_at": product.updated_at,
     }
 
@@ -199,6 +222,34 @@ def _to_product(row: sa.RowMapping) -> Product:
         categories=tuple(row["categories"]),
         relations={RelationKind(kind): tuple(skus) for kind, skus in row["relations"].items()},
         deleted=row["deleted"],
+        workflow=WorkflowState(row["workflow"]),
+        published=_published(row["published"]),
+    )
+
+
+def _published_row(content: PublishedContent | None) -> dict[str, Any] | None:
+    if content is None:
+        return None
+    return {
+        "version": content.version,
+        "gtin": content.gtin,
+        "title": dict(content.title),
+        "description": dict(content.description),
+        "attributes": dict(content.attributes),
+        "categories": list(content.categories),
+    }
+
+
+def _published(row: dict[str, Any] | None) -> PublishedContent | None:
+    if row is None:
+        return None
+    return PublishedContent(
+        version=row["version"],
+        gtin=row["gtin"],
+        title=row["title"],
+        description=row["description"],
+        attributes=row["attributes"],
+        categories=tuple(row["categories"]),
     )
 
 

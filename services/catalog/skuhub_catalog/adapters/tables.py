@@ -53,6 +53,8 @@ products = sa.Table(
     sa.Column("kit_components", JSONB, nullable=False),
     sa.Column("categories", JSONB, nullable=False),  # codes, sorted (0007)
     sa.Column("relations", JSONB, nullable=False),  # {"accessory": ["SKU", …], …} (0008)
+    sa.Column("workflow", sa.Text, nullable=False),  # (0012)
+    sa.Column("published", JSONB),  # the content last published, resolved
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -90,6 +92,7 @@ product_history = sa.Table(
     sa.Column("version", sa.BigInteger, primary_key=True),
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("via", sa.Text),
+    sa.Column("comment", sa.Text),  # (0012)
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
     # [{"field": "attributes.colour", "old": "red", "new": "blue"}, ...]
     sa.Column("changes", JSONB, nullable=False),
@@ -146,4 +149,41 @@ attributes = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Supplier imports (0013).
+import_mappings = sa.Table(
+    "import_mappings",
+    metadata,
+    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("definition", JSONB, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+import_jobs = sa.Table(
+    "import_jobs",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("mapping", sa.Text, nullable=False),
+    sa.Column("file_format", sa.Text, nullable=False),
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("rows_total", sa.BigInteger),
+    sa.Column("counts", JSONB, nullable=False),  # ImportCounts as an object
+    sa.Column("message", sa.Text),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+import_problems = sa.Table(
+    "import_problems",
+    metadata,
+    sa.Column("job_id", sa.Text, sa.ForeignKey("import_jobs.id"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("row", sa.BigInteger, nullable=False),
+    sa.Column("column", sa.Text),
+    sa.Column("field", sa.Text),
+    sa.Column("message", sa.Text, nullable=False),
 )

@@ -32,6 +32,7 @@ _SCALARS: Final = (
     "kit_components",
     "categories",
     "deleted",
+    "workflow",
 )
 _MAPS: Final = ("title", "description", "attributes", "packs", "relations")
 
@@ -55,10 +56,17 @@ class HistoryEntry:
     changed_at: datetime
     changes: tuple[FieldChange, ...]
     via: str | None = None
+    comment: str | None = None
+    """What the actor said about it (a workflow step's, e.g. why it was rejected)."""
 
 
 def entry_for(
-    before: Product | None, after: Product, *, actor: str, via: str | None = None
+    before: Product | None,
+    after: Product,
+    *,
+    actor: str,
+    via: str | None = None,
+    comment: str | None = None,
 ) -> HistoryEntry:
     """The history entry of ``after`` (``before``: the previous version, None if new)."""
     return HistoryEntry(
@@ -68,6 +76,7 @@ def entry_for(
         changed_at=after.updated_at,
         changes=changes_between(before, after),
         via=via,
+        comment=comment,
     )
 
 
@@ -102,6 +111,7 @@ def _fields(product: Product) -> dict[str, Any]:
         ],
         "categories": list(product.categories),
         "deleted": product.deleted,
+        "workflow": product.workflow.value,
         "title": dict(product.title),
         "description": dict(product.description),
         "attributes": dict(product.attributes),

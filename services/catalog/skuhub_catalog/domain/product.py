@@ -34,6 +34,15 @@ class ProductStatus(StrEnum):
     DISABLED = "disabled"
 
 
+class WorkflowState(StrEnum):
+    """Where a product's content stands on its way to the channels (domain/workflow.py)."""
+
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+
+
 class RelationKind(StrEnum):
     """How a product points at another: the related product is its accessory, its
     replacement (successor: at most one), a cross-sell or an up-sell."""
@@ -123,6 +132,20 @@ class NewProduct:
 
 
 @dataclass(frozen=True, slots=True)
+class PublishedContent:
+    """A product's content as the channels get it: as of ``version``, the one last published,
+    resolved through its models (domain/workflow.py). Status, stock facts and relations
+    are not reviewed content: they take effect at once."""
+
+    version: int
+    gtin: str | None
+    title: Mapping[str, str]
+    description: Mapping[str, str]
+    attributes: Mapping[str, Any]
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Product:
     """One product (SKU) at one version."""
 
@@ -144,6 +167,13 @@ class Product:
     categories: tuple[str, ...] = ()
     relations: Mapping[RelationKind, tuple[str, ...]] = field(default_factory=dict)
     deleted: bool = False
+    workflow: WorkflowState = WorkflowState.DRAFT
+    published: PublishedContent | None = None
+    """What the channels show: the content of the version last published, if any."""
+
+    @property
+    def published_version(self) -> int | None:
+        return self.published.version if self.published is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +290,16 @@ def apply_change(
     if changed == product:
         return product
     _check(changed)
-    return dataclasses.replace(changed, version=product.version + 1, updated_at=now)
+    return next_version(product, changed, now=now)
+
+
+def next_version(before: Product, after: Product, *, now: datetime) -> Product:
+    """``after`` as the version following ``before``. A change of content (anything but
+    ``status``) sends reviewed or published content back to draft: what was approved is no
+    longer what the product holds. The channels keep the published version meanwhile."""
+    content_changed = dataclasses.replace(after, status=before.status) != before
+    workflow = WorkflowState.DRAFT if content_changed else after.workflow
+    return dataclasses.replace(after, workflow=workflow, version=before.version + 1, updated_at=now)
 
 
 def mark_deleted(

@@ -11,7 +11,9 @@ from skuhub_catalog.entrypoints import (
     attributes_http,
     categories_http,
     families_http,
+    imports_http,
     product_models_http,
+    workflow_http,
 )
 from skuhub_catalog.entrypoints.handlers import on_catalog_fact
 from skuhub_catalog.entrypoints.http import ERROR_STATUSES, router
@@ -45,10 +47,14 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
             categories_http.router,
             families_http.router,
             attributes_http.router,
+            workflow_http.router,
+            imports_http.router,
         ],
         errors=ERROR_STATUSES,
     )
     app.state.catalog_channels = settings.channel_locales()
+    app.state.catalog_settings = settings
+    app.state.import_tasks = set()  # running import jobs, held until they end
     return app
 
 

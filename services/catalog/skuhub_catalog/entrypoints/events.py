@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from skuhub_catalog.domain import product as domain
 from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.completeness import Completeness
 from skuhub_catalog.domain.product import Product
@@ -16,8 +17,10 @@ from skuhub_contracts.events import (
     LifecycleStageChanged,
     ProductChanged,
     ProductStatus,
+    PublishedContent,
     RelationKind,
     StockLevelChanged,
+    WorkflowState,
 )
 
 
@@ -32,6 +35,8 @@ def to_product_changed(
         product_version=product.version,
         gtin=product.gtin,
         status=ProductStatus(product.status.value),
+        workflow=WorkflowState(product.workflow.value),
+        published=_published(product.published),
         family=product.family,
         product_model=product.product_model,
         variant_axes=list(lineage.axes) if lineage is not None else [],
@@ -61,6 +66,19 @@ def to_product_changed(
         attributes=dict(product.attributes),
         deleted=product.deleted,
         changed_at=product.updated_at,
+    )
+
+
+def _published(content: domain.PublishedContent | None) -> PublishedContent | None:
+    if content is None:
+        return None
+    return PublishedContent(
+        version=content.version,
+        gtin=content.gtin,
+        title=dict(content.title),
+        description=dict(content.description),
+        attributes=dict(content.attributes),
+        categories=list(content.categories),
     )
 
 

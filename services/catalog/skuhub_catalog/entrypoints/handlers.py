@@ -14,13 +14,16 @@ from skuhub_catalog.domain.attributes import Attribute, AttributeChange
 from skuhub_catalog.domain.category import Category, CategoryChange
 from skuhub_catalog.domain.completeness import Family, FamilyChange, NewFamily
 from skuhub_catalog.domain.history import ANONYMOUS
+from skuhub_catalog.domain.imports import ImportCounts, ImportRow, RowProblem
 from skuhub_catalog.domain.product import NewProduct, Product, ProductChange
 from skuhub_catalog.domain.product_model import NewProductModel, ProductModel, ProductModelChange
+from skuhub_catalog.domain.workflow import WorkflowAction
 from skuhub_catalog.entrypoints.events import to_position_fact, to_product_changed, to_stage_fact
 from skuhub_catalog.service_layer import (
     attributes,
     categories,
     families,
+    imports,
     product_models,
     projection,
 )
@@ -29,6 +32,7 @@ from skuhub_catalog.service_layer.products import (
     Saved,
     create_product,
     delete_product,
+    take_workflow_step,
     update_product,
 )
 from skuhub_catalog.service_layer.snapshots import NO_CHANNELS, Channels, Republished
@@ -79,6 +83,54 @@ async def delete(
         uow, sku, expected_version=expected_version, actor=actor, channels=channels
     )
     return _published(saved, origin)
+
+
+async def step(
+    uow: CatalogUnitOfWork,
+    sku: str,
+    action: WorkflowAction,
+    origin: Origin,
+    *,
+    comment: str | None,
+    expected_version: int | None,
+    actor: str = ANONYMOUS,
+    channels: Channels = NO_CHANNELS,
+) -> Decision[Product]:
+    saved = await take_workflow_step(
+        uow,
+        sku,
+        action,
+        comment=comment,
+        expected_version=expected_version,
+        actor=actor,
+        channels=channels,
+    )
+    return _published(saved, origin)
+
+
+async def import_chunk(
+    uow: CatalogUnitOfWork,
+    job_id: str,
+    rows: Sequence[ImportRow],
+    unreadable: Sequence[RowProblem],
+    origin: Origin,
+    *,
+    unreadable_rows: int,
+    actor: str = ANONYMOUS,
+    channels: Channels = NO_CHANNELS,
+) -> Decision[ImportCounts]:
+    """One chunk of a supplier file: a snapshot per product it created or changed."""
+    result = await imports.import_rows(
+        uow,
+        job_id,
+        rows,
+        unreadable,
+        unreadable_rows=unreadable_rows,
+        channels=channels,
+        actor=actor,
+    )
+    emitted = [envelope for saved in result.saved for envelope in _published(saved, origin).emitted]
+    return Decision(result.counts, emitted=emitted)
 
 
 async def create_model(

@@ -30,7 +30,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
-from skuhub_catalog.domain import attributes, category, completeness
+from skuhub_catalog.domain import attributes, category, completeness, imports, workflow
 from skuhub_catalog.domain import product as domain
 from skuhub_catalog.domain import product_model as models
 from skuhub_catalog.domain.availability import Availability, StageFact
@@ -62,6 +62,7 @@ from skuhub_contracts.events import (
     RelationKind,
     ShelfLifeDays,
     Title,
+    WorkflowState,
 )
 from skuhub_contracts.identifiers import Gtin, Locale, Sku, UnitCode
 from skuhub_contracts.values import Flag, PositiveQuantity, Timestamp
@@ -120,12 +121,17 @@ ERROR_STATUSES: dict[type[Exception], int] = {
     category.CategoryInUseError: 409,
     category.CategoryDeletedError: 409,
     category.InvalidCategoryError: 422,
+    imports.InvalidMappingError: 422,
+    imports.MappingNotFoundError: 404,
+    imports.ImportNotFoundError: 404,
     models.ProductModelNotFoundError: 404,
     models.ProductModelExistsError: 409,
     models.ProductModelInUseError: 409,
     models.ProductModelDeletedError: 409,
     models.InvalidProductModelError: 422,
     models.InvalidVariantError: 422,
+    workflow.WorkflowStepError: 409,
+    workflow.IncompleteProductError: 422,
     PreconditionFailedError: 412,
     GoneError: 410,
 }
@@ -433,6 +439,13 @@ class ProductView(BaseModel):
     description: dict[str, str]
     attributes: dict[str, Any]
     version: int = Field(description="Increases by one with every change; also the ETag.")
+    workflow: WorkflowState = Field(
+        description="Approval state: draft, in_review, approved or published (POST "
+        "/v1/product-workflow/{sku}); a change of content starts a new draft."
+    )
+    published_version: int | None = Field(
+        description="The version whose content the channels have; null if never published."
+    )
     deleted: bool
     updated_at: datetime
     availability: AvailabilityView | None = Field(
@@ -477,6 +490,8 @@ class ProductView(BaseModel):
             description=dict(product.description),
             attributes=dict(product.attributes),
             version=product.version,
+            workflow=WorkflowState(product.workflow.value),
+            published_version=product.published_version,
             deleted=product.deleted,
             updated_at=product.updated_at,
             availability=AvailabilityView.of(shown.availability) if shown else None,
@@ -515,7 +530,7 @@ def etag_header(thing: str) -> dict[str, Any]:
     }
 
 
-_ETAG = etag_header("product")
+PRODUCT_ETAG = etag_header("product")
 _LOCATION = {
     "Location": {
         "description": "Path of the new product: /v1/products/ and the SKU as one path "
@@ -541,7 +556,7 @@ _THE_NEW_PRODUCT = {
     status_code=201,
     response_model=ProductView,
     responses={
-        201: {"headers": _ETAG | _LOCATION, "links": _THE_NEW_PRODUCT},
+        201: {"headers": PRODUCT_ETAG | _LOCATION, "links": _THE_NEW_PRODUCT},
         **error_responses(409, e409="The SKU or the GTIN is taken."),
     },
     summary="Create a product",
@@ -561,7 +576,7 @@ async def post_product(
     )
     # One path segment, as the template /v1/products/{sku} says: a / in the SKU is %2F.
     response.headers["Location"] = f"/v1/products/{quote(product.sku, safe='')}"
-    return _view(product, response)
+    return product_view(product, response)
 
 
 @router.get(
@@ -615,7 +630,7 @@ _NOT_FOUND = "No product has this SKU."
     "/products/{sku:path}",
     response_model=ProductView,
     responses={
-        200: {"headers": _ETAG},
+        200: {"headers": PRODUCT_ETAG},
         **error_responses(
             404,
             410,
@@ -649,7 +664,7 @@ async def get_product(
             f"product {sku} is deleted (version {product.version}); its SKU stays taken, and "
             "GET /v1/products?include_deleted=true lists it"
         )
-    return _view(product, response, beside, complete)
+    return product_view(product, response, beside, complete)
 
 
 class FieldChangeView(BaseModel):
@@ -667,6 +682,9 @@ class HistoryEntryView(BaseModel):
     via: str | None = Field(
         description="The product model whose change this was; the fields are then what the "
         "product inherits, as channels see it."
+    )
+    comment: str | None = Field(
+        description="What the actor said about it (why a product was rejected, for one)."
     )
     changed_at: datetime
     changes: list[FieldChangeView]
@@ -709,6 +727,7 @@ async def get_product_history(
                 version=e.version,
                 actor=e.actor,
                 via=e.via,
+                comment=e.comment,
                 changed_at=e.changed_at,
                 changes=[FieldChangeView(field=c.field, old=c.old, new=c.new) for c in e.changes],
             )
@@ -726,7 +745,7 @@ IfMatch = Annotated[
         "any version."
     ),
 ]
-_WRITE_ERRORS = error_responses(
+WRITE_ERRORS = error_responses(
     404,
     412,
     e404=_NOT_FOUND,
@@ -738,8 +757,8 @@ _WRITE_ERRORS = error_responses(
     "/products/{sku:path}",
     response_model=ProductView,
     responses={
-        200: {"headers": _ETAG},
-        **_WRITE_ERRORS,
+        200: {"headers": PRODUCT_ETAG},
+        **WRITE_ERRORS,
         **error_responses(
             400,
             409,
@@ -772,15 +791,15 @@ async def patch_product(
         ),
         via_if_match=via_if_match,
     )
-    return _view(product, response)
+    return product_view(product, response)
 
 
 @router.delete(
     "/products/{sku:path}",
     response_model=ProductView,
     responses={
-        200: {"headers": _ETAG},
-        **_WRITE_ERRORS,
+        200: {"headers": PRODUCT_ETAG},
+        **WRITE_ERRORS,
         **error_responses(409, e409="The product is deleted already."),
     },
     summary="Delete a product",
@@ -804,10 +823,10 @@ async def delete_product(
         ),
         via_if_match=via_if_match,
     )
-    return _view(product, response)
+    return product_view(product, response)
 
 
-def _view(
+def product_view(
     product: Product,
     response: Response,
     beside: Shown | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -11,6 +12,7 @@ from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.category import Category
 from skuhub_catalog.domain.completeness import Family
 from skuhub_catalog.domain.history import HistoryEntry
+from skuhub_catalog.domain.imports import ImportJob, ImportMapping, RowProblem
 from skuhub_catalog.domain.product import Product
 from skuhub_catalog.domain.product_model import ProductModel
 
@@ -69,6 +71,9 @@ class ProductRepository(Protocol):
 
     async def skus_in_category(self, code: str, limit: int) -> list[str]:
         """Up to ``limit`` SKUs (not deleted) in category ``code``, by SKU."""
+
+    async def published_attribute_codes(self) -> list[str]:
+        """The attribute codes in any product's published content, sorted."""
 
     async def variants_of(self, model: str, *, for_update: bool = False) -> list[Product]:
         """The products (not deleted) whose ``product_model`` is ``model``, by SKU,
@@ -185,6 +190,41 @@ class ProjectionRepository(Protocol):
         """The stored stages of these SKUs (SKUs without one are left out)."""
 
 
+class ImportRepository(Protocol):
+    """Saved import mappings, import jobs and the problems of their rows."""
+
+    async def get_mapping(self, code: str) -> ImportMapping | None:
+        """The mapping with this code."""
+
+    async def save_mapping(self, mapping: ImportMapping) -> None:
+        """Insert or replace the mapping with this code (version as given)."""
+
+    async def list_mappings(self) -> list[ImportMapping]:
+        """Every mapping, ordered by code."""
+
+    async def add_job(self, job: ImportJob) -> None:
+        """Insert a new job."""
+
+    async def get_job(self, job_id: str, *, for_update: bool = False) -> ImportJob | None:
+        """The job with this id, optionally locked for this transaction."""
+
+    async def update_job(self, job: ImportJob) -> None:
+        """Overwrite the job with this id."""
+
+    async def list_jobs(self, limit: int) -> list[ImportJob]:
+        """The newest jobs first."""
+
+    async def add_problems(
+        self, job_id: str, first_seq: int, problems: Sequence[RowProblem]
+    ) -> None:
+        """Keep the problems of a job's rows, numbered from ``first_seq``."""
+
+    async def problems_of(
+        self, job_id: str, after_seq: int, limit: int
+    ) -> list[tuple[int, RowProblem]]:
+        """Up to ``limit`` problems with their numbers, after ``after_seq``, in order."""
+
+
 class CatalogUnitOfWork(Protocol):
     """The catalog's repositories, bound to one transaction."""
 
@@ -208,3 +248,10 @@ class CatalogUnitOfWork(Protocol):
 
     @property
     def projection(self) -> ProjectionRepository: ...
+
+    @property
+    def imports(self) -> ImportRepository: ...
+
+    def savepoint(self) -> AbstractAsyncContextManager[object]:
+        """A nested transaction: an error inside undoes what it wrote, and only that."""
+        ...

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from skuhub_catalog.domain.history import ANONYMOUS, entry_for
-from skuhub_catalog.domain.product import Product
+from skuhub_catalog.domain.product import Product, WorkflowState
 from skuhub_catalog.domain.product_model import (
     Lineage,
     NewProductModel,
@@ -148,7 +148,13 @@ async def update_model(
     for product, lineage in variants:
         shown_before = resolve(product, _lineage_before(lineage, current))
         if resolve(product, lineage) != shown_before:
-            newer = dataclasses.replace(product, version=product.version + 1, updated_at=now)
+            # What the variant shows changed: its reviewed content is no longer current.
+            newer = dataclasses.replace(
+                product,
+                workflow=WorkflowState.DRAFT,
+                version=product.version + 1,
+                updated_at=now,
+            )
             await uow.products.update(newer)
             entry = entry_for(shown_before, resolve(newer, lineage), actor=actor, via=code)
             await uow.history.record(entry)

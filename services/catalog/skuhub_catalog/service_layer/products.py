@@ -25,6 +25,7 @@ from skuhub_catalog.domain.product import (
     new_product,
 )
 from skuhub_catalog.domain.product_model import Lineage, check_child_values, resolve
+from skuhub_catalog.domain.workflow import WorkflowAction, take_step
 from skuhub_catalog.service_layer.attributes import check_values
 from skuhub_catalog.service_layer.categories import check_product_categories
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork, ProductRepository
@@ -151,6 +152,41 @@ async def delete_product(
     await uow.history.record(entry_for(current, product, actor=actor))
     lineage = await lineage_of(uow.models, product.product_model) if product.product_model else None
     complete = await completeness_of(uow, product, lineage, channels)
+    return Saved(product, changed=True, lineage=lineage, completeness=complete)
+
+
+async def take_workflow_step(
+    uow: CatalogUnitOfWork,
+    sku: str,
+    action: WorkflowAction,
+    *,
+    comment: str | None = None,
+    expected_version: int | None = None,
+    channels: Channels = NO_CHANNELS,
+    actor: str = ANONYMOUS,
+    now: datetime | None = None,
+) -> Saved:
+    """Move the product along its approval workflow: a new version, recorded with
+    ``actor`` and ``comment``; approval measures completeness in ``channels``.
+
+    Raises:
+        ProductNotFoundError, VersionConflictError, ProductDeletedError, WorkflowStepError,
+        IncompleteProductError.
+    """
+    current = await _get_for_update(uow.products, sku)
+    lineage = await lineage_of(uow.models, current.product_model) if current.product_model else None
+    complete = await completeness_of(uow, current, lineage, channels)
+    product = take_step(
+        current,
+        action,
+        resolved=resolve(current, lineage),
+        completeness=complete,
+        comment=comment,
+        now=now or datetime.now(UTC),
+        expected_version=expected_version,
+    )
+    await uow.products.update(product)
+    await uow.history.record(entry_for(current, product, actor=actor, comment=comment))
     return Saved(product, changed=True, lineage=lineage, completeness=complete)
 
 

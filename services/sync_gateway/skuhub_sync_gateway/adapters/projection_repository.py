@@ -36,8 +36,9 @@ class SqlProjectionRepository:
                 "status": f.value.status.value,
                 "deleted": f.value.deleted,
                 "unit": f.value.unit,
-                "gtin": f.value.gtin,
-                "title": dict(f.value.title),
+                "gtin": f.value.published.gtin if f.value.published else None,
+                "title": dict(f.value.published.title) if f.value.published else {},
+                "published_version": f.value.published.version if f.value.published else None,
             },
         )
 
@@ -120,6 +121,7 @@ class SqlProjectionRepository:
                 unit=product_row["unit"],
                 gtin=product_row["gtin"],
                 title=product_row["title"],
+                published_version=product_row["published_version"],
             )
             if product_row
             else None

@@ -18,8 +18,11 @@ products = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Column("unit", sa.Text, nullable=False),
+    # The published content (0002): title and GTIN as of published_version, {} and null
+    # while the product was never published.
     sa.Column("gtin", sa.Text),
     sa.Column("title", JSONB, nullable=False),
+    sa.Column("published_version", sa.BigInteger),
     sa.Column("trace_id", sa.Text),
     sa.Column("origin_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),

@@ -35,6 +35,9 @@ class ProductFacts:
     unit: str
     gtin: str | None
     title: dict[str, str]
+    """Title and GTIN are the published content's (product-changed ``published``)."""
+    published_version: int | None = None
+    """The catalog version whose content the channel shows; None: never published."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,8 @@ def build_offer(
         reasons.append("product deleted")
     elif product.status != "enabled":
         reasons.append(f"product is {product.status}")
+    elif product.published_version is None:
+        reasons.append("product content not published yet")
     if stage is None:
         reasons.append("no lifecycle stage yet")
     elif stage.stage not in SELLABLE_STAGES:
