@@ -27,7 +27,11 @@ schema prefix, so no case sees another's records or rows. The cases, in order:
 8. **a retailer's size** (``--realistic N``, 1,000,000 in the full run) — N movements over
    50,000 SKUs x 20 locations, Zipf-skewed, drained by stock against a pass-through of the
    same records (:mod:`skuhub_cli.bench_realistic`).
-9. **accuracy** after each run: the stock ledger against the generator's
+9. **catalog import** (``--catalog-import N``, 100,000 in the full run) — the catalog
+   importing a generated supplier file of N SKUs (20 attributes, 3 locales, variants,
+   categories) until every product-changed is on Kafka, then the same file again
+   (:mod:`skuhub_cli.bench_catalog`).
+10. **accuracy** after each run: the stock ledger against the generator's
    oracle; the gateway's projection against the stock ledger
    (:mod:`skuhub_cli.bench_accuracy`).
 
@@ -59,6 +63,7 @@ from rich.progress import (
 )
 
 from skuhub_cli.bench_backlog import backlog_case
+from skuhub_cli.bench_catalog import catalog_import_case
 from skuhub_cli.bench_commands import commands_case
 from skuhub_cli.bench_latency import latency_case
 from skuhub_cli.bench_options import BenchOptions
@@ -121,6 +126,8 @@ async def _run(options: BenchOptions, console: Console, report: BenchReport) -> 
                         await commands_case(session, options.positions)
                     if options.realistic:
                         await realistic_case(session, options.realistic)
+                    if options.catalog_import:
+                        await catalog_import_case(session, options.catalog_import)
                     await latency_case(session)
         report.complete = True
     except BaseException:

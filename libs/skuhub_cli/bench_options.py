@@ -21,6 +21,8 @@ FULL_PRODUCT_MODELS = 1_500
 QUICK_POSITIONS = 100_000
 FULL_POSITIONS = 1_000_000
 FULL_REALISTIC = 1_000_000
+QUICK_CATALOG_IMPORT = 10_000
+FULL_CATALOG_IMPORT = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ class BenchOptions:
     """Stored positions under the stock reads and reservations case (0: skip it)."""
     realistic: int = 0
     """Movements of the retailer-size stream (50,000 SKUs x 20 locations; 0: skip it)."""
+    catalog_import: int = QUICK_CATALOG_IMPORT
+    """SKUs of the supplier file the catalog imports (0: skip it)."""
 
     @classmethod
     def build(
@@ -59,6 +63,7 @@ class BenchOptions:
         replicas: Sequence[int] = (),
         positions: int | None = None,
         realistic: int | None = None,
+        catalog_import: int | None = None,
     ) -> BenchOptions:
         return cls(
             quick=quick,
@@ -77,6 +82,9 @@ class BenchOptions:
             if positions is not None
             else (QUICK_POSITIONS if quick else FULL_POSITIONS),
             realistic=realistic if realistic is not None else (0 if quick else FULL_REALISTIC),
+            catalog_import=catalog_import
+            if catalog_import is not None
+            else (QUICK_CATALOG_IMPORT if quick else FULL_CATALOG_IMPORT),
         )
 
     def command(self) -> str:
@@ -97,6 +105,7 @@ class BenchOptions:
         if self.replicas:
             parts += ["--replicas", ",".join(str(r) for r in self.replicas)]
         parts += ["--positions", str(self.positions), "--realistic", str(self.realistic)]
+        parts += ["--catalog-import", str(self.catalog_import)]
         return shlex.join(parts)
 
     def summary(self) -> dict[str, Any]:
@@ -113,6 +122,7 @@ class BenchOptions:
             "replicas": list(self.replicas),
             "positions": self.positions,
             "realistic": self.realistic,
+            "catalog_import": self.catalog_import,
         }
 
     def traffic(self, movements: int) -> TrafficConfig:

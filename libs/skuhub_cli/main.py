@@ -469,6 +469,14 @@ def bench(
             "(default: 0 quick, 1,000,000; 0: skip).",
         ),
     ] = None,
+    catalog_import: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="SKUs of the generated supplier file the catalog imports, twice (default: "
+            "10,000 quick, 100,000; 0: skip).",
+        ),
+    ] = None,
 ) -> None:
     """Benchmark the services on the embedded stack: throughput against a pass-through
     baseline, end-to-end latency at fixed rates, accuracy against the generator's oracle,
@@ -507,6 +515,7 @@ def bench(
         backlog=backlog,
         positions=positions,
         realistic=realistic,
+        catalog_import=catalog_import,
     )
     _interrupt_on_signals()
     try:

@@ -84,7 +84,9 @@ Gln = Annotated[
 
 
 @functools.lru_cache(maxsize=4_096)
-def _known_locale(code: str) -> bool:
+def known_locale(code: str) -> bool:
+    """Whether ``code`` (``en_US``, ``fr``) names a language CLDR knows, and a territory it
+    knows for it."""
     # babel (CLDR) on first use: most services never read a locale. A territory babel does
     # not know is "resolved" to a likely one (en_ZZ -> en_US), so both parts must survive.
     from babel import Locale as CldrLocale
@@ -99,7 +101,7 @@ def _known_locale(code: str) -> bool:
 
 
 def _check_locale(value: str) -> str:
-    if not _known_locale(value):
+    if not known_locale(value):
         raise PydanticCustomError(
             "locale_unknown",
             "{value} is not a locale CLDR knows: a language and, optionally, a territory "

@@ -85,6 +85,7 @@ class TestMapping:
             (ColumnRule("Article", "gtin"), "columns[1].column", "mapped twice"),
             (ColumnRule("X", "sku"), "columns[1].to", "two columns fill sku"),
             (ColumnRule("X", "gtin", unit="kg"), "columns[1]", "apply to attributes"),
+            (ColumnRule("X", "title.en_US", locale="de_DE"), "columns[1]", "apply to attributes"),
             (
                 ColumnRule("X", "attributes.w", unit="kg", unit_column="U"),
                 "columns[1]",
@@ -185,6 +186,31 @@ class TestReadingCells:
         assert "check digit" in problems[1].message
         assert problems[2].message == "must be a number, not 'lots'"
         assert problems[3].message == "must be true or false (yes/no, 1/0), not 'perhaps'"
+
+    def test_columns_of_a_localized_and_scoped_attribute_fill_one_value_each(self) -> None:
+        mapping = ImportMapping(
+            "x",
+            (
+                ColumnRule("A", "sku"),
+                ColumnRule("Claim EN", "attributes.claim", locale="en_US"),
+                ColumnRule("Claim DE", "attributes.claim", locale="de_DE"),
+                ColumnRule("Web DE", "attributes.blurb", channel="web", locale="de_DE"),
+                ColumnRule("POS DE", "attributes.blurb", channel="pos", locale="de_DE"),
+            ),
+        )
+        assert check_mapping(mapping) is mapping
+        cells = {"A": "M", "Claim EN": "Strong", "Claim DE": "Stark", "Web DE": "W", "POS DE": ""}
+
+        row, problems = read_row(mapping, 2, cells, {})
+
+        assert problems == []
+        assert row is not None
+        assert row.fields == {
+            "attributes": {
+                "claim": {"en_US": "Strong", "de_DE": "Stark"},
+                "blurb": {"web": {"de_DE": "W"}},
+            }
+        }
 
     def test_a_row_without_a_sku_is_a_problem(self) -> None:
         row, problems = read_row(MAPPING, 4, {"Name EN": "Mug"}, {})

@@ -71,6 +71,8 @@ def _to_row(attribute: Attribute) -> dict[str, Any]:
             "unit_family": attribute.unit_family,
             "options": [{"code": o.code, "labels": dict(o.labels)} for o in attribute.options],
             "columns": [{"code": c.code, "type": c.type.value} for c in attribute.columns],
+            "localizable": attribute.localizable,
+            "scopable": attribute.scopable,
         },
         "version": attribute.version,
         "updated_at": attribute.updated_at,
@@ -94,6 +96,9 @@ def _to_attribute(row: sa.RowMapping) -> Attribute:
         unit_family=d["unit_family"],
         options=tuple(Option(o["code"], o["labels"]) for o in d["options"]),
         columns=tuple(Column(c["code"], ColumnType(c["type"])) for c in d["columns"]),
+        # Definitions stored before values were localizable (0011) are neither.
+        localizable=d.get("localizable", False),
+        scopable=d.get("scopable", False),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,17 +18,7 @@ class SqlHistoryRepository:
         self._conn = conn
 
     async def record(self, entry: HistoryEntry) -> None:
-        await self._conn.execute(
-            sa.insert(product_history).values(
-                sku=entry.sku,
-                version=entry.version,
-                actor=entry.actor,
-                via=entry.via,
-                comment=entry.comment,
-                changed_at=entry.changed_at,
-                changes=[{"field": c.field, "old": c.old, "new": c.new} for c in entry.changes],
-            )
-        )
+        await self._conn.execute(sa.insert(product_history).values(**history_row(entry)))
 
     async def of(self, sku: str, *, before: int | None, limit: int) -> list[HistoryEntry]:
         statement = (
@@ -49,3 +41,16 @@ class SqlHistoryRepository:
             )
             for row in await self._conn.execute(statement)
         ]
+
+
+def history_row(entry: HistoryEntry) -> dict[str, Any]:
+    """A history entry as its table row."""
+    return {
+        "sku": entry.sku,
+        "version": entry.version,
+        "actor": entry.actor,
+        "via": entry.via,
+        "comment": entry.comment,
+        "changed_at": entry.changed_at,
+        "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in entry.changes],
+    }

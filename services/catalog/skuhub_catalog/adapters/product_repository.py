@@ -44,12 +44,12 @@ class SqlProductRepository:
         if for_update:
             statement = statement.with_for_update()
         row = (await self._conn.execute(statement)).mappings().first()
-        return _to_product(row) if row is not None else None
+        return to_product(row) if row is not None else None
 
     async def add(self, product: Product) -> bool:
         statement = (
             insert(products)
-            .values(**_to_row(product), created_at=product.updated_at)
+            .values(**product_row(product), created_at=product.updated_at)
             .on_conflict_do_nothing(index_elements=[products.c.sku])
             .returning(products.c.sku)
         )
@@ -60,7 +60,7 @@ class SqlProductRepository:
 
     async def update(self, product: Product) -> None:
         statement = (
-            sa.update(products).where(products.c.sku == product.sku).values(**_to_row(product))
+            sa.update(products).where(products.c.sku == product.sku).values(**product_row(product))
         )
         try:
             await self._conn.execute(statement)
@@ -88,7 +88,7 @@ class SqlProductRepository:
             statement = statement.where(products.c.deleted.is_(False))
         if updated_since is not None:
             statement = statement.where(products.c.updated_at >= updated_since)
-        return [_to_product(row) for row in (await self._conn.execute(statement)).mappings()]
+        return [to_product(row) for row in (await self._conn.execute(statement)).mappings()]
 
     async def in_family(self, family: str, *, for_update: bool = False) -> list[Product]:
         statement = (
@@ -98,7 +98,7 @@ class SqlProductRepository:
         )
         if for_update:
             statement = statement.with_for_update()
-        return [_to_product(row) for row in (await self._conn.execute(statement)).mappings()]
+        return [to_product(row) for row in (await self._conn.execute(statement)).mappings()]
 
     async def skus_in_category(self, code: str, limit: int) -> list[str]:
         statement = (
@@ -127,7 +127,7 @@ class SqlProductRepository:
         )
         if for_update:
             statement = statement.with_for_update()
-        return [_to_product(row) for row in (await self._conn.execute(statement)).mappings()]
+        return [to_product(row) for row in (await self._conn.execute(statement)).mappings()]
 
 
 def _gtin_taken(product: Product, exc: sa_exc.IntegrityError) -> Exception:
@@ -173,7 +173,7 @@ def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
     )
 
 
-def _to_row(product: Product) -> dict[str, Any]:
+def product_row(product: Product) -> dict[str, Any]:
     return {
         "sku": product.sku,
         "gtin": product.gtin,
@@ -200,7 +200,7 @@ def _to_row(product: Product) -> dict[str, Any]:
     }
 
 
-def _to_product(row: sa.RowMapping) -> Product:
+def to_product(row: sa.RowMapping) -> Product:
     return Product(
         sku=row["sku"],
         status=ProductStatus(row["status"]),

@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any, Final
 
 from skuhub_catalog.domain.product import CatalogError, check_expected_version, merge_patch
+from skuhub_contracts.identifiers import known_locale
 from skuhub_contracts.units import DIMENSIONS, dimension_of
 
 TEXT_MAX: Final = 255
@@ -90,6 +91,19 @@ class Attribute:
     unit_family: str | None = None
     options: tuple[Option, ...] = ()
     columns: tuple[Column, ...] = ()
+    localizable: bool = False
+    """Its value is one per locale: ``{"en_US": …, "de_DE": …}``."""
+    scopable: bool = False
+    """Its value is one per channel: ``{"web": …}``; with ``localizable`` too,
+    ``{"web": {"en_US": …}}``."""
+
+    def value_in(self, value: Any, channel: str, locale: str) -> Any:
+        """The value a product holds for ``channel`` in ``locale`` (None: none)."""
+        if self.scopable:
+            value = value.get(channel) if isinstance(value, dict) else None
+        if self.localizable:
+            value = value.get(locale) if isinstance(value, dict) else None
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +179,39 @@ def apply_attribute_change(
 
 def broken_rule(attribute: Attribute, value: Any) -> str | None:
     """Why ``value`` is not a value of ``attribute`` (None: it is). A null value is no
-    value: it is always taken (it clears the attribute)."""
+    value: it is always taken (it clears the attribute, or its value in one locale or
+    channel). A scopable attribute takes a value per channel code, a localizable one per
+    locale CLDR knows, each checked by the attribute's type."""
+    return _scoped(attribute, value, by_channel=attribute.scopable)
+
+
+def _scoped(attribute: Attribute, value: Any, *, by_channel: bool) -> str | None:
     if value is None:
         return None
-    check = _CHECKS[attribute.type]
-    return check(attribute, value)
+    if by_channel:
+        if not isinstance(value, dict) or not value:
+            return 'must be values per channel, e.g. {"web": …}'
+        for channel, inner in value.items():
+            if not _CHANNEL.fullmatch(channel):
+                return f"has a key {channel!r} that is not a channel code (web, pos)"
+            broken = _scoped(attribute, inner, by_channel=False)
+            if broken is not None:
+                return f"in channel {channel} {broken}"
+        return None
+    if attribute.localizable:
+        if not isinstance(value, dict) or not value:
+            return 'must be values per locale, e.g. {"en_US": …}'
+        for locale, inner in value.items():
+            if not known_locale(locale):
+                return f"has a key {locale!r} that is not a locale CLDR knows (en_US, de_DE)"
+            broken = _CHECKS[attribute.type](attribute, inner) if inner is not None else None
+            if broken is not None:
+                return f"in {locale} {broken}"
+        return None
+    return _CHECKS[attribute.type](attribute, value)
+
+
+_CHANNEL: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 def _text(attribute: Attribute, value: Any) -> str | None:

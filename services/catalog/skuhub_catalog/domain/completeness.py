@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Final
 
+from skuhub_catalog.domain.attributes import Attribute
 from skuhub_catalog.domain.product import (
     CatalogError,
     Product,
@@ -173,10 +174,14 @@ def apply_family_change(
 
 
 def completeness(
-    product: Product, family: Family | None, channels: Mapping[str, Sequence[str]]
+    product: Product,
+    family: Family | None,
+    channels: Mapping[str, Sequence[str]],
+    definitions: Mapping[str, Attribute] | None = None,
 ) -> tuple[Completeness, ...]:
     """Per channel the family requires something for, and per locale of that channel: what
-    the (resolved) product misses. Empty without a family."""
+    the (resolved) product misses. Empty without a family. A localizable or scopable
+    attribute (``definitions``) counts only with a value for that locale and channel."""
     if family is None:
         return ()
     found: list[Completeness] = []
@@ -189,17 +194,27 @@ def completeness(
     for channel, base in sorted(family.requirements.items()):
         required = tuple(dict.fromkeys([*base, *triggered]))
         for locale in channels.get(channel, ()):
-            missing = tuple(name for name in required if not _has(product, name, locale))
+            missing = tuple(
+                name
+                for name in required
+                if not _has(product, name, channel, locale, definitions or {})
+            )
             found.append(Completeness(channel, locale, len(required), missing))
     return tuple(found)
 
 
-def _has(product: Product, name: str, locale: str) -> bool:
+def _has(
+    product: Product, name: str, channel: str, locale: str, definitions: Mapping[str, Attribute]
+) -> bool:
     if name == "title":
         return bool(product.title.get(locale, "").strip())
     if name == "description":
         return bool(product.description.get(locale, "").strip())
-    return _filled(product.attributes.get(name))
+    value = product.attributes.get(name)
+    definition = definitions.get(name)
+    if definition is not None:
+        value = definition.value_in(value, channel, locale)
+    return _filled(value)
 
 
 def _filled(value: Any) -> bool:

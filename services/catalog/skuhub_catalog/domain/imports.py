@@ -67,7 +67,8 @@ class ColumnRule:
     ``unit`` (a word of the supplier's, or a UN/ECE code) or ``unit_column`` (a column
     naming each row's unit) say what a measurement's numbers are in; ``currency`` (ISO
     4217) what a price column's are in; ``separator`` splits a cell into a list
-    (categories, multi-select options).
+    (categories, multi-select options); ``locale`` and ``channel`` say which value of a
+    localizable or scopable attribute the column holds.
     """
 
     column: str
@@ -76,6 +77,9 @@ class ColumnRule:
     unit_column: str | None = None
     currency: str | None = None
     separator: str = "|"
+    locale: str | None = None
+    channel: str | None = None
+    """A localizable or scopable attribute's locale and channel this column holds."""
 
     @property
     def kind(self) -> str:
@@ -172,7 +176,7 @@ def check_mapping(mapping: ImportMapping) -> ImportMapping:
             field="columns",
         )
     seen_columns: set[str] = set()
-    seen_targets: set[tuple[str, str | None]] = set()
+    seen_targets: set[tuple[str, str | None, str | None, str | None]] = set()
     for index, rule in enumerate(mapping.columns):
         where = f"columns[{index}]"
         _check_target(rule.to, f"{where}.to")
@@ -182,27 +186,28 @@ def check_mapping(mapping: ImportMapping) -> ImportMapping:
                 field=f"{where}.column",
             )
         seen_columns.add(rule.column)
-        target = (rule.to, rule.currency)
+        target = (rule.to, rule.currency, rule.channel, rule.locale)
         if target in seen_targets:
+            in_ = " ".join(x for x in target[1:] if x)
             raise InvalidMappingError(
                 f"two columns fill {rule.to}"
-                + (f" in {rule.currency}" if rule.currency else "")
+                + (f" ({in_})" if in_ else "")
                 + ": map one column to each field",
                 field=f"{where}.to",
             )
         seen_targets.add(target)
-        measured = rule.unit is not None or rule.unit_column is not None
-        if (measured or rule.currency is not None) and rule.kind != "attributes":
+        qualified = (rule.unit, rule.unit_column, rule.currency, rule.locale, rule.channel)
+        if any(q is not None for q in qualified) and rule.kind != "attributes":
             raise InvalidMappingError(
-                "unit, unit_column and currency apply to attributes (measurements, prices) "
-                f"only, not to {rule.to}",
+                "unit, unit_column, currency, locale and channel apply to attributes "
+                f"(measurements, prices, localized values) only, not to {rule.to}",
                 field=where,
             )
         if rule.unit is not None and rule.unit_column is not None:
             raise InvalidMappingError(
                 "give a measurement's unit or its unit_column, not both", field=where
             )
-    if ("sku", None) not in seen_targets:
+    if ("sku", None, None, None) not in seen_targets:
         raise InvalidMappingError("one column must map to sku", field="columns")
     for name in mapping.defaults:
         _check_target(name, f"defaults.{name}")

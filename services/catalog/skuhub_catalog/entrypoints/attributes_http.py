@@ -104,6 +104,15 @@ class AttributeCreate(BaseModel):
     )
     options: list[OptionBody] = Field(default_factory=list, description="Selects.")
     columns: list[ColumnBody] = Field(default_factory=list, description="Tables.")
+    localizable: bool = Field(
+        default=False,
+        description='A value per locale: {"en_US": …, "de_DE": …} (fixed once created).',
+    )
+    scopable: bool = Field(
+        default=False,
+        description='A value per channel: {"web": …}; with localizable, {"web": {"en_US": …}} '
+        "(fixed once created).",
+    )
 
     def to_attribute(self, now: datetime) -> Attribute:
         return Attribute(
@@ -121,6 +130,8 @@ class AttributeCreate(BaseModel):
             unit_family=self.unit_family,
             options=tuple(Option(o.code, o.labels) for o in self.options),
             columns=tuple(Column(c.code, c.type) for c in self.columns),
+            localizable=self.localizable,
+            scopable=self.scopable,
         )
 
 
@@ -165,6 +176,8 @@ class AttributeView(AttributeCreate):
             unit_family=a.unit_family,
             options=[OptionBody(code=o.code, labels=dict(o.labels)) for o in a.options],
             columns=[ColumnBody(code=c.code, type=c.type) for c in a.columns],
+            localizable=a.localizable,
+            scopable=a.scopable,
             version=a.version,
             updated_at=a.updated_at,
         )

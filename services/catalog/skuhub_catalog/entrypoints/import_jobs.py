@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import itertools
 import logging
 from collections.abc import Iterator
@@ -18,6 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from skuhub_catalog.adapters.batched_unit_of_work import BatchedUnitOfWork, batched_unit_of_work
+from skuhub_catalog.adapters.product_repository import SqlUnitOfWork
 from skuhub_catalog.adapters.supplier_files import (
     BadLine,
     Cells,
@@ -106,20 +112,48 @@ async def _run(
         if chunk.size == 0:
             break
 
-        async def put(uow: CatalogUnitOfWork, chunk: _Chunk = chunk) -> Decision[ImportCounts]:
-            return await handlers.import_chunk(
-                uow,
-                job.id,
-                chunk.good,
-                chunk.problems,
-                origin,
-                unreadable_rows=chunk.unreadable,
-                actor=job.actor,
-                channels=channels,
-            )
+        async def put(
+            uow: CatalogUnitOfWork, chunk: _Chunk = chunk, batched: bool = True
+        ) -> Decision[ImportCounts]:
+            if batched and isinstance(uow, SqlUnitOfWork):
+                rows = await _batched(uow.connection, chunk)
+                decision = await _put_chunk(rows, job, chunk, origin, channels)
+                await rows.flush()
+                return decision
+            return await _put_chunk(uow, job, chunk, origin, channels)
 
-        await runtime.execute(put)
+        try:
+            await runtime.execute(put)
+        except sa_exc.IntegrityError:
+            # Another writer took a SKU or GTIN of this chunk meanwhile: a row at a time,
+            # each on its own savepoint, the row that collides is refused alone.
+            await runtime.execute(functools.partial(put, batched=False))
     await _finish(runtime, job.id, JobStatus.DONE, None)
+
+
+async def _batched(conn: AsyncConnection, chunk: _Chunk) -> BatchedUnitOfWork:
+    skus = [row.sku for row in chunk.good]
+    gtins = [row.fields["gtin"] for row in chunk.good if "gtin" in row.fields]
+    return await batched_unit_of_work(conn, skus, gtins)
+
+
+async def _put_chunk(
+    uow: CatalogUnitOfWork,
+    job: ImportJob,
+    chunk: _Chunk,
+    origin: Origin,
+    channels: Channels,
+) -> Decision[ImportCounts]:
+    return await handlers.import_chunk(
+        uow,
+        job.id,
+        chunk.good,
+        chunk.problems,
+        origin,
+        unreadable_rows=chunk.unreadable,
+        actor=job.actor,
+        channels=channels,
+    )
 
 
 @dataclass(slots=True)

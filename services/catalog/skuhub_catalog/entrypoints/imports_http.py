@@ -91,6 +91,7 @@ _MAPPING_EXAMPLE: Final[dict[str, Any]] = {
         {"column": "Weight", "to": "attributes.weight", "unit": "lb"},
         {"column": "Price EUR", "to": "attributes.price", "currency": "EUR"},
         {"column": "Shop categories", "to": "categories", "separator": "|"},
+        {"column": "Claim DE", "to": "attributes.claim", "locale": "de_DE"},
     ],
     "units": {"lb": "LBR", "pcs": "EA"},
     "defaults": {"family": "mugs"},
@@ -119,6 +120,12 @@ class ColumnRuleBody(BaseModel):
     )
     separator: Annotated[str, StringConstraints(min_length=1, max_length=3)] = Field(
         default="|", description="Splits a cell into a list (categories, multi-select)."
+    )
+    locale: Locale | None = Field(
+        default=None, description="The locale of a localizable attribute's value."
+    )
+    channel: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] | None = (
+        Field(default=None, description="The channel of a scopable attribute's value.")
     )
 
     @field_validator("to")

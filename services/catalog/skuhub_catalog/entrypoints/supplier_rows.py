@@ -109,6 +109,11 @@ def _put(fields: dict[str, Any], rule: ColumnRule, value: Any) -> None:
         fields[rule.to] = value
         return
     into = fields.setdefault(rule.kind, {})
+    # A value of a scopable or localizable attribute sits under its channel and locale.
+    for scope in (rule.channel, rule.locale):
+        if scope is not None:
+            into = into.setdefault(key, {})
+            key = scope
     if rule.currency is not None:
         into.setdefault(key, {}).update(value)
     else:

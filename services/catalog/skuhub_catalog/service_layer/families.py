@@ -27,7 +27,7 @@ from skuhub_catalog.domain.product import Product
 from skuhub_catalog.domain.product_model import Lineage, resolve
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_catalog.service_layer.product_models import lineage_of
-from skuhub_catalog.service_layer.snapshots import Channels, Republished
+from skuhub_catalog.service_layer.snapshots import Channels, Families, Republished
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +95,12 @@ async def _republish(
     now: datetime,
 ) -> tuple[Republished, ...]:
     republished: list[Republished] = []
+    definitions = await Families(uow).definitions(after)
+    was_defined = await Families(uow).definitions(before)
     for product, lineage in await _members(uow, after.code):
         shown = resolve(product, lineage)
-        now_complete = completeness(shown, after, channels)
-        if completeness(shown, before, channels) == now_complete:
+        now_complete = completeness(shown, after, channels, definitions)
+        if completeness(shown, before, channels, was_defined) == now_complete:
             continue
         newer = dataclasses.replace(product, version=product.version + 1, updated_at=now)
         await uow.products.update(newer)

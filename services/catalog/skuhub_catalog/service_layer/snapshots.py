@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from skuhub_catalog.domain.attributes import Attribute
 from skuhub_catalog.domain.completeness import Completeness, Family, completeness
 from skuhub_catalog.domain.product import Product
 from skuhub_catalog.domain.product_model import Lineage, resolve
@@ -34,6 +35,7 @@ class Families:
 
     uow: CatalogUnitOfWork
     _read: dict[str, Family | None] = field(default_factory=dict)
+    _definitions: dict[str, dict[str, Attribute]] = field(default_factory=dict)
 
     async def get(self, code: str | None) -> Family | None:
         if code is None:
@@ -41,6 +43,17 @@ class Families:
         if code not in self._read:
             self._read[code] = await self.uow.families.get(code)
         return self._read[code]
+
+    async def definitions(self, family: Family | None) -> dict[str, Attribute]:
+        """The definitions of the attributes the family requires (its completeness reads
+        them to find localizable and scopable values)."""
+        if family is None:
+            return {}
+        if family.code not in self._definitions:
+            required = {name for names in family.requirements.values() for name in names}
+            required |= {n for c in family.conditions for n in c.require}
+            self._definitions[family.code] = await self.uow.attributes.get_many(sorted(required))
+        return self._definitions[family.code]
 
 
 async def completeness_of(
@@ -52,5 +65,6 @@ async def completeness_of(
 ) -> tuple[Completeness, ...]:
     """The product's completeness per channel x locale against its (resolved) family."""
     resolved = resolve(product, lineage)
-    family = await (families or Families(uow)).get(resolved.family)
-    return completeness(resolved, family, channels)
+    families = families or Families(uow)
+    family = await families.get(resolved.family)
+    return completeness(resolved, family, channels, await families.definitions(family))
