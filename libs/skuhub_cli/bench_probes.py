@@ -429,6 +429,17 @@ class Database:
                 raise BenchError(f"{schema}.outbox still held {left} rows after {within_s:.0f}s")
             await asyncio.sleep(POLL_INTERVAL_S)
 
+    async def wait_autovacuum_idle(self, *, within_s: float) -> float:
+        """Wait until no autovacuum worker runs (after a bulk load, its vacuum and analyze
+        compete with what is measured next); the seconds waited."""
+        started = time.monotonic()
+        sql = "SELECT count(*) AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+        while (await self._fetch(sql))[0]["n"] > 0:
+            if time.monotonic() - started > within_s:
+                break
+            await asyncio.sleep(POLL_INTERVAL_S)
+        return time.monotonic() - started
+
     async def stock_positions(self, schema: str) -> list[dict[str, Any]]:
         return await self._fetch(f"SELECT * FROM {self._schema(schema)}.positions")
 

@@ -283,14 +283,14 @@ class FakeProjectionRepository:
             if stored is None or stored.stage_version < fact.stage_version:
                 self._stages[fact.sku] = fact
 
-    async def positions_of(self, skus: Sequence[str]) -> dict[str, list[PositionFact]]:
-        found: dict[str, list[PositionFact]] = {}
+    async def shown_of(
+        self, skus: Sequence[str]
+    ) -> tuple[dict[str, list[PositionFact]], dict[str, StageFact]]:
+        positions: dict[str, list[PositionFact]] = {}
         for key in sorted(k for k in self._positions if k[0] in skus):
-            found.setdefault(key[0], []).append(_in_utc(self._positions[key]))
-        return found
-
-    async def stages_of(self, skus: Sequence[str]) -> dict[str, StageFact]:
-        return {sku: _in_utc(stage) for sku, stage in self._stages.items() if sku in skus}
+            positions.setdefault(key[0], []).append(_in_utc(self._positions[key]))
+        stages = {sku: _in_utc(stage) for sku, stage in self._stages.items() if sku in skus}
+        return positions, stages
 
 
 class FakeImportRepository:

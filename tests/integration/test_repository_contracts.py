@@ -795,11 +795,14 @@ class TestCatalogProjectionRepository:
         await catalog_projection.keep_stages([StageFact("MUG-1", "active", 3, T0)])
         await catalog_projection.keep_stages([StageFact("MUG-1", "concept", 2, T0)])
 
-        positions = await catalog_projection.positions_of(["MUG-1", "CUP-1"])
-        assert positions == {"MUG-1": [fact("4012345000009", "", 1, "1"), newest]}
-        assert await catalog_projection.stages_of(["MUG-1", "CUP-1"]) == {
-            "MUG-1": StageFact("MUG-1", "active", 3, T0)
-        }
+        await catalog_projection.keep_stages([StageFact("BOWL-1", "concept", 1, T0)])
+        assert await catalog_projection.shown_of(["MUG-1", "CUP-1", "BOWL-1"]) == (
+            {"MUG-1": [fact("4012345000009", "", 1, "1"), newest]},
+            {
+                "MUG-1": StageFact("MUG-1", "active", 3, T0),
+                "BOWL-1": StageFact("BOWL-1", "concept", 1, T0),
+            },
+        ), "both in one read: a stage without positions, positions in order, nothing for CUP-1"
 
 
 class TestCategoryRepository:

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 
 from skuhub_catalog.domain.completeness import (
-    Completeness,
     Condition,
     Family,
     FamilyChange,
@@ -18,7 +17,13 @@ from skuhub_catalog.domain.completeness import (
     NewFamily,
     completeness,
 )
-from skuhub_catalog.domain.product import NewProduct, Product, ProductChange, ProductStatus
+from skuhub_catalog.domain.product import (
+    Completeness,
+    NewProduct,
+    Product,
+    ProductChange,
+    ProductStatus,
+)
 from skuhub_catalog.domain.product_model import NewProductModel
 from skuhub_catalog.entrypoints.handlers import (
     create,

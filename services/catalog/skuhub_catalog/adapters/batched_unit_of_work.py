@@ -56,6 +56,7 @@ class BatchedProductRepository(SqlProductRepository):
         self._owners: dict[str, str | None] = {}  # GTIN-14 -> SKU
         self.added: dict[str, Product] = {}
         self.updated: dict[str, Product] = {}
+        self._variants: dict[str, dict[str, Product]] = {}  # model -> its variants by SKU
 
     async def prefetch(self, skus: Sequence[str], gtins: Sequence[str]) -> None:
         """Read (and lock) the chunk's products, and who carries its GTINs."""
@@ -82,6 +83,7 @@ class BatchedProductRepository(SqlProductRepository):
             return False
         self._known[product.sku] = self.added[product.sku] = product
         self._carry(None, product)
+        self._place(product)
         return True
 
     async def update(self, product: Product) -> None:
@@ -92,6 +94,7 @@ class BatchedProductRepository(SqlProductRepository):
         else:
             self.updated[product.sku] = product
         self._carry(before, product)
+        self._place(product)
 
     async def sku_with_gtin(self, gtin: str) -> str | None:
         key = gtin14(gtin)
@@ -100,13 +103,21 @@ class BatchedProductRepository(SqlProductRepository):
         return self._owners[key]
 
     async def variants_of(self, model: str, *, for_update: bool = False) -> list[Product]:
-        stored = {p.sku: p for p in await super().variants_of(model, for_update=for_update)}
-        for sku, product in self._known.items():
-            if product is None or product.deleted or product.product_model != model:
-                stored.pop(sku, None)
+        if model not in self._variants:
+            stored = await super().variants_of(model, for_update=for_update)
+            self._variants[model] = {p.sku: p for p in stored}
+            for product in (*self.added.values(), *self.updated.values()):
+                self._place(product)
+        members = self._variants[model]
+        return [members[sku] for sku in sorted(members)]
+
+    def _place(self, product: Product) -> None:
+        """Keep the variants read so far current with a product this chunk wrote."""
+        for model, members in self._variants.items():
+            if product.product_model == model and not product.deleted:
+                members[product.sku] = product
             else:
-                stored[sku] = product
-        return [stored[sku] for sku in sorted(stored)]
+                members.pop(product.sku, None)
 
     def _carry(self, before: Product | None, after: Product) -> None:
         if before is not None and before.gtin is not None and before.gtin != after.gtin:

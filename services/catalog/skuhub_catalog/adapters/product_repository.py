@@ -22,6 +22,7 @@ from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepo
 from skuhub_catalog.adapters.projection_repository import SqlProjectionRepository
 from skuhub_catalog.adapters.tables import GTIN_INDEX, products, products_gtin14
 from skuhub_catalog.domain.product import (
+    Completeness,
     GtinInUseError,
     KitComponent,
     Product,
@@ -196,6 +197,17 @@ def product_row(product: Product) -> dict[str, Any]:
         "deleted": product.deleted,
         "workflow": product.workflow.value,
         "published": _published_row(product.published),
+        "completeness": None
+        if product.completeness is None
+        else [
+            {
+                "channel": c.channel,
+                "locale": c.locale,
+                "required": c.required,
+                "missing": list(c.missing),
+            }
+            for c in product.completeness
+        ],
         "updated_at": product.updated_at,
     }
 
@@ -224,7 +236,22 @@ def to_product(row: sa.RowMapping) -> Product:
         deleted=row["deleted"],
         workflow=WorkflowState(row["workflow"]),
         published=_published(row["published"]),
+        completeness=None
+        if row["completeness"] is None
+        else tuple(
+            Completeness(c["channel"], c["locale"], c["required"], tuple(c["missing"]))
+            for c in row["completeness"]
+        ),
     )
+
+
+def _completeness_row(measured: tuple[Completeness, ...] | None) -> list[Any] | None:
+    if measured is None:
+        return None
+    return [
+        {"channel": c.channel, "locale": c.locale, "required": c.required, "missing": [*c.missing]}
+        for c in measured
+    ]
 
 
 def _published_row(content: PublishedContent | None) -> dict[str, Any] | None:

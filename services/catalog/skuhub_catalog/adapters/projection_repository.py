@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_catalog.adapters.tables import lifecycle_stages, stock_positions
@@ -51,22 +51,38 @@ class SqlProjectionRepository:
             [asdict(f) for f in facts],
         )
 
-    async def positions_of(self, skus: Sequence[str]) -> dict[str, list[PositionFact]]:
-        rows = await self._conn.execute(
-            sa.select(stock_positions)
-            .where(stock_positions.c.sku.in_(skus))
-            .order_by(stock_positions.c.sku, stock_positions.c.location, stock_positions.c.lot)
+    async def shown_of(
+        self, skus: Sequence[str]
+    ) -> tuple[dict[str, list[PositionFact]], dict[str, StageFact]]:
+        # One statement for both (a product read is a handful of round trips): each SKU's
+        # stage, joined to each of its positions.
+        asked = (
+            sa.func.unnest(sa.cast(list(skus), ARRAY(sa.Text)))
+            .table_valued("sku")
+            .render_derived(name="k")
         )
-        found: dict[str, list[PositionFact]] = {}
-        for row in rows.mappings():
-            found.setdefault(row["sku"], []).append(PositionFact(**row))
-        return found
-
-    async def stages_of(self, skus: Sequence[str]) -> dict[str, StageFact]:
-        rows = await self._conn.execute(
-            sa.select(lifecycle_stages).where(lifecycle_stages.c.sku.in_(skus))
+        p, s = stock_positions, lifecycle_stages
+        statement = (
+            sa.select(
+                asked.c.sku.label("k_sku"),
+                *(c.label(f"p_{c.name}") for c in p.c),
+                *(c.label(f"s_{c.name}") for c in s.c),
+            )
+            .select_from(
+                asked.outerjoin(s, s.c.sku == asked.c.sku).outerjoin(p, p.c.sku == asked.c.sku)
+            )
+            .order_by(asked.c.sku, p.c.location, p.c.lot)
         )
-        return {row["sku"]: StageFact(**row) for row in rows.mappings()}
+        positions: dict[str, list[PositionFact]] = {}
+        stages: dict[str, StageFact] = {}
+        for row in (await self._conn.execute(statement)).mappings():
+            if row["p_sku"] is not None:
+                positions.setdefault(row["k_sku"], []).append(
+                    PositionFact(**{c.name: row[f"p_{c.name}"] for c in p.c})
+                )
+            if row["s_sku"] is not None:
+                stages[row["k_sku"]] = StageFact(**{c.name: row[f"s_{c.name}"] for c in s.c})
+        return positions, stages
 
 
 _POSITION_UPDATES = (

@@ -55,6 +55,8 @@ products = sa.Table(
     sa.Column("relations", JSONB, nullable=False),  # {"accessory": ["SKU", …], …} (0008)
     sa.Column("workflow", sa.Text, nullable=False),  # (0012)
     sa.Column("published", JSONB),  # the content last published, resolved
+    # [{"channel", "locale", "required", "missing": [...]}] at the last save (0014)
+    sa.Column("completeness", JSONB),
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

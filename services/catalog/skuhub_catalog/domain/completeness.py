@@ -14,12 +14,12 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Final
 
 from skuhub_catalog.domain.attributes import Attribute
 from skuhub_catalog.domain.product import (
     CatalogError,
+    Completeness,
     Product,
     check_expected_version,
     merge_patch,
@@ -90,28 +90,6 @@ class FamilyChange:
     def is_empty(self) -> bool:
         unchanged = self.attributes is None and self.conditions is None
         return unchanged and not self.labels and not self.requirements
-
-
-@dataclass(frozen=True, slots=True)
-class Completeness:
-    """How complete a product is for one channel in one locale."""
-
-    channel: str
-    locale: str
-    required: int
-    missing: tuple[str, ...]
-
-    @property
-    def ratio(self) -> Decimal:
-        """Share of requirements met, 0 to 1 with two decimals (1 when nothing is required)."""
-        if self.required == 0:
-            return Decimal(1)
-        met = Decimal(self.required - len(self.missing)) / Decimal(self.required)
-        return met.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-
-    @property
-    def complete(self) -> bool:
-        return not self.missing
 
 
 def new_family(data: NewFamily, channels: Mapping[str, Sequence[str]], *, now: datetime) -> Family:

@@ -23,7 +23,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import Enum, StrEnum
 from typing import Any, Final, TypeVar
 
@@ -132,6 +132,28 @@ class NewProduct:
 
 
 @dataclass(frozen=True, slots=True)
+class Completeness:
+    """How complete a product is for one channel in one locale."""
+
+    channel: str
+    locale: str
+    required: int
+    missing: tuple[str, ...]
+
+    @property
+    def ratio(self) -> Decimal:
+        """Share of requirements met, 0 to 1 with two decimals (1 when nothing is required)."""
+        if self.required == 0:
+            return Decimal(1)
+        met = Decimal(self.required - len(self.missing)) / Decimal(self.required)
+        return met.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+@dataclass(frozen=True, slots=True)
 class PublishedContent:
     """A product's content as the channels get it: as of ``version``, the one last published,
     resolved through its models (domain/workflow.py). Status, stock facts and relations
@@ -168,6 +190,9 @@ class Product:
     relations: Mapping[RelationKind, tuple[str, ...]] = field(default_factory=dict)
     deleted: bool = False
     workflow: WorkflowState = WorkflowState.DRAFT
+    completeness: tuple[Completeness, ...] | None = None
+    """Per channel and locale, as measured when this version was saved (None: stored
+    before it was kept, measured when read)."""
     published: PublishedContent | None = None
     """What the channels show: the content of the version last published, if any."""
 

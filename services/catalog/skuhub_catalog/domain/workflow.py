@@ -16,9 +16,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from skuhub_catalog.domain.completeness import Completeness
 from skuhub_catalog.domain.product import (
     CatalogError,
+    Completeness,
     Product,
     ProductDeletedError,
     PublishedContent,

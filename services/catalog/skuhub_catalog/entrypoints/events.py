@@ -4,11 +4,8 @@ content become facts of its projection."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from skuhub_catalog.domain import product as domain
 from skuhub_catalog.domain.availability import PositionFact, StageFact
-from skuhub_catalog.domain.completeness import Completeness
 from skuhub_catalog.domain.product import Product
 from skuhub_catalog.domain.product_model import Lineage, resolve
 from skuhub_contracts.events import (
@@ -24,9 +21,7 @@ from skuhub_contracts.events import (
 )
 
 
-def to_product_changed(
-    stored: Product, lineage: Lineage | None, completeness: Sequence[Completeness] = ()
-) -> ProductChanged:
+def to_product_changed(stored: Product, lineage: Lineage | None) -> ProductChanged:
     """The per-SKU snapshot: the product resolved through its models (``lineage``), with its
     completeness per channel x locale."""
     product = resolve(stored, lineage)
@@ -56,7 +51,7 @@ def to_product_changed(
                 complete=c.complete,
                 missing=list(c.missing),
             )
-            for c in completeness
+            for c in stored.completeness or ()
         ],
         relations={
             RelationKind(kind.value): list(skus) for kind, skus in product.relations.items()

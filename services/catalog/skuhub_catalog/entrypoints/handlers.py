@@ -182,7 +182,7 @@ def _published(saved: Saved, origin: Origin) -> Decision[Product]:
     if not saved.changed:
         return Decision(saved.product)
     snapshot = origin.envelope(
-        to_product_changed(saved.product, saved.lineage, saved.completeness),
+        to_product_changed(saved.product, saved.lineage),
         time=saved.product.updated_at,
     )
     return Decision(saved.product, emitted=[snapshot])
@@ -243,9 +243,7 @@ def _family_published(saved: families.FamilySaved, origin: Origin) -> Decision[F
 def _republished(republished: Sequence[Republished], origin: Origin) -> list[Envelope[Any]]:
     """The snapshot of each product a model or family change gave a new version."""
     return [
-        origin.envelope(
-            to_product_changed(r.product, r.lineage, r.completeness), time=r.product.updated_at
-        )
+        origin.envelope(to_product_changed(r.product, r.lineage), time=r.product.updated_at)
         for r in republished
     ]
 

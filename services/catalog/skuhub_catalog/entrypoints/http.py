@@ -34,10 +34,10 @@ from skuhub_catalog.domain import attributes, category, completeness, imports, w
 from skuhub_catalog.domain import product as domain
 from skuhub_catalog.domain import product_model as models
 from skuhub_catalog.domain.availability import Availability, StageFact
-from skuhub_catalog.domain.completeness import Completeness
 from skuhub_catalog.domain.history import ANONYMOUS, HistoryEntry
 from skuhub_catalog.domain.product import (
     UNSET,
+    Completeness,
     NewProduct,
     Product,
     ProductChange,
@@ -650,10 +650,14 @@ async def get_product(
         product = await uow.products.get(sku)
         if product is None or product.deleted:
             return product, Shown(None, None), ()
-        lineage = (
-            await lineage_of(uow.models, product.product_model) if product.product_model else None
-        )
-        complete = await completeness_of(uow, product, lineage, channels)
+        complete = product.completeness
+        if complete is None:  # saved before products kept it (0014): measure it now
+            lineage = (
+                await lineage_of(uow.models, product.product_model)
+                if product.product_model
+                else None
+            )
+            complete = await completeness_of(uow, product, lineage, channels)
         return product, (await shown(uow.projection, [sku]))[sku], complete
 
     product, beside, complete = await runtime.read(with_what_is_shown)

@@ -11,6 +11,7 @@ streams the published content of a channel's products in the same formats.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import os
 import tempfile
@@ -172,14 +173,10 @@ class MappingView(MappingBody):
             code=mapping.code,
             version=mapping.version,
             updated_at=mapping.updated_at or datetime.now(UTC),
-            columns=[ColumnRuleBody(**vars_of(rule)) for rule in mapping.columns],
+            columns=[ColumnRuleBody(**dataclasses.asdict(rule)) for rule in mapping.columns],
             units=dict(mapping.units),
             defaults=dict(mapping.defaults),
         )
-
-
-def vars_of(rule: ColumnRule) -> dict[str, Any]:
-    return {name: getattr(rule, name) for name in ColumnRule.__dataclass_fields__}
 
 
 class ImportView(BaseModel):
@@ -265,10 +262,7 @@ async def put_mapping(code: MappingCode, body: MappingBody, runtime: CatalogRunt
     summary="Read an import mapping",
 )
 async def get_mapping(code: MappingCode, runtime: CatalogRuntime) -> MappingView:
-    mapping = await runtime.read(lambda uow: uow.imports.get_mapping(code))
-    if mapping is None:
-        raise MappingNotFoundError(f"no import mapping {code}; save one with PUT first")
-    return MappingView.of(mapping)
+    return MappingView.of(await _saved_mapping(runtime, code))
 
 
 @router.get(
@@ -335,9 +329,7 @@ async def post_import(
 ) -> ImportView:
     settings: CatalogSettings = request.app.state.catalog_settings
     chosen = file_format or _format_of(request.headers.get("content-type", ""))
-    found = await runtime.read(lambda uow: uow.imports.get_mapping(mapping))
-    if found is None:
-        raise MappingNotFoundError(f"no import mapping {mapping}; save one with PUT first")
+    found = await _saved_mapping(runtime, mapping)
     path = await _receive(request, settings, chosen)
     now = datetime.now(UTC)
     job = ImportJob(
@@ -371,6 +363,15 @@ async def post_import(
     task.add_done_callback(jobs.discard)
     response.headers["Location"] = f"/v1/imports/{job.id}"
     return ImportView.of(job)
+
+
+async def _saved_mapping(runtime: ServiceRuntime[CatalogUnitOfWork], code: str) -> ImportMapping:
+    mapping = await runtime.read(lambda uow: uow.imports.get_mapping(code))
+    if mapping is None:
+        raise MappingNotFoundError(
+            f"no import mapping {code}; save one with PUT /v1/import-mappings/{code} first"
+        )
+    return mapping
 
 
 def _format_of(content_type: str) -> FileFormat:

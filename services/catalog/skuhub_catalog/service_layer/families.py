@@ -102,11 +102,13 @@ async def _republish(
         now_complete = completeness(shown, after, channels, definitions)
         if completeness(shown, before, channels, was_defined) == now_complete:
             continue
-        newer = dataclasses.replace(product, version=product.version + 1, updated_at=now)
+        newer = dataclasses.replace(
+            product, version=product.version + 1, updated_at=now, completeness=now_complete
+        )
         await uow.products.update(newer)
         entry = entry_for(shown, resolve(newer, lineage), actor=actor, via=f"family {after.code}")
         await uow.history.record(entry)
-        republished.append(Republished(newer, lineage, now_complete))
+        republished.append(Republished(newer, lineage))
     return tuple(republished)
 
 

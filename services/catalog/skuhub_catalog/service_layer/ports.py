@@ -182,12 +182,11 @@ class ProjectionRepository(Protocol):
         """Store each stage unless a newer or equal ``stage_version`` is stored (one fact per
         SKU in a call)."""
 
-    async def positions_of(self, skus: Sequence[str]) -> dict[str, list[PositionFact]]:
-        """The stored positions of these SKUs (SKUs without any are left out), by location
-        and lot."""
-
-    async def stages_of(self, skus: Sequence[str]) -> dict[str, StageFact]:
-        """The stored stages of these SKUs (SKUs without one are left out)."""
+    async def shown_of(
+        self, skus: Sequence[str]
+    ) -> tuple[dict[str, list[PositionFact]], dict[str, StageFact]]:
+        """The positions of each SKU (by location, then lot) and its stage, in one read;
+        SKUs with neither are left out."""
 
 
 class ImportRepository(Protocol):

@@ -38,7 +38,7 @@ from skuhub_catalog.service_layer.snapshots import (
     Channels,
     Families,
     Republished,
-    completeness_of,
+    measured,
 )
 
 _LISTED = 5
@@ -155,11 +155,11 @@ async def update_model(
                 version=product.version + 1,
                 updated_at=now,
             )
+            newer = await measured(uow, newer, lineage, channels, families)
             await uow.products.update(newer)
             entry = entry_for(shown_before, resolve(newer, lineage), actor=actor, via=code)
             await uow.history.record(entry)
-            complete = await completeness_of(uow, newer, lineage, channels, families)
-            bumped.append(Republished(newer, lineage, complete))
+            bumped.append(Republished(newer, lineage))
     return ModelSaved(model, changed=True, republished=tuple(bumped))
 
 

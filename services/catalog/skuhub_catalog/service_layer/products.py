@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from skuhub_catalog.domain.completeness import Completeness
 from skuhub_catalog.domain.history import ANONYMOUS, entry_for
 from skuhub_catalog.domain.product import (
     GtinInUseError,
@@ -35,20 +34,19 @@ from skuhub_catalog.service_layer.snapshots import (
     NO_CHANNELS,
     Channels,
     Families,
-    completeness_of,
+    measured,
 )
 from skuhub_contracts.identifiers import gtin14
 
 
 @dataclass(frozen=True, slots=True)
 class Saved:
-    """The product after a use case, whether that made a new version, and the models it
-    inherits from (its snapshot is resolved through them)."""
+    """The product after a use case (with its completeness), whether that made a new
+    version, and the models it inherits from (its snapshot is resolved through them)."""
 
     product: Product
     changed: bool
     lineage: Lineage | None = None
-    completeness: tuple[Completeness, ...] = ()
 
 
 async def create_product(
@@ -81,13 +79,13 @@ async def create_product(
     await check_product_categories(uow.categories, product)
     await check_relations(uow.products, product, None)
     await _check_gtin_free(uow.products, product)
+    product = await measured(uow, product, lineage, channels, families)
     if not await uow.products.add(product):
         raise ProductAlreadyExistsError(
             f"a product with SKU {product.sku} exists already; change it with PATCH instead"
         )
     await uow.history.record(entry_for(None, product, actor=actor))
-    complete = await completeness_of(uow, product, lineage, channels, families)
-    return Saved(product, changed=True, lineage=lineage, completeness=complete)
+    return Saved(product, changed=True, lineage=lineage)
 
 
 async def update_product(
@@ -126,10 +124,10 @@ async def update_product(
     await check_relations(uow.products, product, current)
     if product.gtin != current.gtin:
         await _check_gtin_free(uow.products, product)
+    product = await measured(uow, product, lineage, channels, families)
     await uow.products.update(product)
     await uow.history.record(entry_for(current, product, actor=actor))
-    complete = await completeness_of(uow, product, lineage, channels, families)
-    return Saved(product, changed=True, lineage=lineage, completeness=complete)
+    return Saved(product, changed=True, lineage=lineage)
 
 
 async def delete_product(
@@ -148,11 +146,11 @@ async def delete_product(
     """
     current = await _get_for_update(uow.products, sku)
     product = mark_deleted(current, now=now or datetime.now(UTC), expected_version=expected_version)
+    lineage = await lineage_of(uow.models, product.product_model) if product.product_model else None
+    product = await measured(uow, product, lineage, channels)
     await uow.products.update(product)
     await uow.history.record(entry_for(current, product, actor=actor))
-    lineage = await lineage_of(uow.models, product.product_model) if product.product_model else None
-    complete = await completeness_of(uow, product, lineage, channels)
-    return Saved(product, changed=True, lineage=lineage, completeness=complete)
+    return Saved(product, changed=True, lineage=lineage)
 
 
 async def take_workflow_step(
@@ -175,19 +173,19 @@ async def take_workflow_step(
     """
     current = await _get_for_update(uow.products, sku)
     lineage = await lineage_of(uow.models, current.product_model) if current.product_model else None
-    complete = await completeness_of(uow, current, lineage, channels)
+    current_measured = await measured(uow, current, lineage, channels)
     product = take_step(
-        current,
+        current_measured,
         action,
         resolved=resolve(current, lineage),
-        completeness=complete,
+        completeness=current_measured.completeness or (),
         comment=comment,
         now=now or datetime.now(UTC),
         expected_version=expected_version,
     )
     await uow.products.update(product)
     await uow.history.record(entry_for(current, product, actor=actor, comment=comment))
-    return Saved(product, changed=True, lineage=lineage, completeness=complete)
+    return Saved(product, changed=True, lineage=lineage)
 
 
 async def _check_variant(uow: CatalogUnitOfWork, product: Product) -> Lineage | None:

@@ -31,8 +31,7 @@ async def keep(
 
 async def shown(repo: ProjectionRepository, skus: Sequence[str]) -> dict[str, Shown]:
     """Availability and stage of each SKU (every SKU asked for is in the answer)."""
-    positions = await repo.positions_of(skus)
-    stages = await repo.stages_of(skus)
+    positions, stages = await repo.shown_of(skus)
     return {sku: Shown(availability(positions.get(sku, [])), stages.get(sku)) for sku in skus}
 
 

@@ -4,12 +4,13 @@ gives a new version."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from skuhub_catalog.domain.attributes import Attribute
-from skuhub_catalog.domain.completeness import Completeness, Family, completeness
-from skuhub_catalog.domain.product import Product
+from skuhub_catalog.domain.completeness import Family, completeness
+from skuhub_catalog.domain.product import Completeness, Product
 from skuhub_catalog.domain.product_model import Lineage, resolve
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 
@@ -22,11 +23,11 @@ NO_CHANNELS: Channels = {}
 
 @dataclass(frozen=True, slots=True)
 class Republished:
-    """A product another change gave a new version: what its snapshot is made of."""
+    """A product another change gave a new version (with its completeness), and the
+    models its snapshot is resolved through."""
 
     product: Product
     lineage: Lineage | None
-    completeness: tuple[Completeness, ...]
 
 
 @dataclass(slots=True)
@@ -68,3 +69,15 @@ async def completeness_of(
     families = families or Families(uow)
     family = await families.get(resolved.family)
     return completeness(resolved, family, channels, await families.definitions(family))
+
+
+async def measured(
+    uow: CatalogUnitOfWork,
+    product: Product,
+    lineage: Lineage | None,
+    channels: Channels,
+    families: Families | None = None,
+) -> Product:
+    """``product`` with its completeness (kept with it, so a read need not measure it)."""
+    complete = await completeness_of(uow, product, lineage, channels, families)
+    return dataclasses.replace(product, completeness=complete)
