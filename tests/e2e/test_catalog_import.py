@@ -219,3 +219,45 @@ def test_an_export_holds_the_channels_published_content_only(stack: Stack, tmp_p
     code, output = run_cli("catalog", "export", "nowhere", "-o", str(out), "--catalog", catalog)
     assert code == 2
     assert "no channel nowhere" in output
+
+
+def test_variants_in_one_file_are_told_apart_by_their_axes(stack: Stack, tmp_path: Path) -> None:
+    catalog = stack.url("catalog")
+    model = new_sku("MODEL")
+    made = httpx.post(
+        f"{catalog}/v1/product-models",
+        json={"code": model, "axes": ["colour"], "title": {"en_US": "Shirt"}},
+    )
+    assert made.status_code == 201, made.text
+    mapping = tmp_path / "variants.json"
+    mapping.write_text(
+        json.dumps(
+            {
+                "columns": [
+                    {"column": "sku", "to": "sku"},
+                    {"column": "model", "to": "product_model"},
+                    {"column": "colour", "to": "attributes.colour"},
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    red, again, blue = new_sku("V"), new_sku("V"), new_sku("V")
+    supplier = tmp_path / "variants.csv"
+    supplier.write_text(
+        f"sku,model,colour\n{red},{model},red\n{again},{model},red\n{blue},{model},blue\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "report.csv"
+
+    code, output = run_cli(
+        "catalog", "import", str(supplier), "--mapping", str(mapping),
+        "--report", str(report), "--catalog", catalog,
+    )  # fmt: skip
+
+    assert code == 1, output
+    [(row, column, message)] = read_report(report)
+    assert (row, column) == (3, "colour")
+    assert "already has colour='red'" in message
+    for sku, status in ((red, 200), (again, 404), (blue, 200)):
+        assert httpx.get(f"{catalog}/v1/products/{sku}").status_code == status

@@ -28,14 +28,19 @@ from skuhub_catalog.adapters.category_repository import SqlCategoryRepository
 from skuhub_catalog.adapters.family_repository import SqlFamilyRepository
 from skuhub_catalog.adapters.history_repository import SqlHistoryRepository, history_row
 from skuhub_catalog.adapters.import_repository import SqlImportRepository
-from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepository
+from skuhub_catalog.adapters.product_model_repository import SqlProductModelRepository, to_model
 from skuhub_catalog.adapters.product_repository import (
     SqlProductRepository,
     product_row,
     to_product,
 )
 from skuhub_catalog.adapters.projection_repository import SqlProjectionRepository
-from skuhub_catalog.adapters.tables import product_history, products, products_gtin14
+from skuhub_catalog.adapters.tables import (
+    product_history,
+    product_models,
+    products,
+    products_gtin14,
+)
 from skuhub_catalog.domain.attributes import Attribute
 from skuhub_catalog.domain.category import Category
 from skuhub_catalog.domain.completeness import Family
@@ -58,8 +63,11 @@ class BatchedProductRepository(SqlProductRepository):
         self.updated: dict[str, Product] = {}
         self._variants: dict[str, dict[str, Product]] = {}  # model -> its variants by SKU
 
-    async def prefetch(self, skus: Sequence[str], gtins: Sequence[str]) -> None:
-        """Read (and lock) the chunk's products, and who carries its GTINs."""
+    async def prefetch(
+        self, skus: Sequence[str], gtins: Sequence[str], models: Sequence[str]
+    ) -> None:
+        """Read (and lock) the chunk's products, who carries its GTINs, and the variants of
+        the models its rows name."""
         statement = sa.select(products).where(products.c.sku.in_(skus)).with_for_update()
         found = {
             row["sku"]: to_product(row) for row in (await self._conn.execute(statement)).mappings()
@@ -72,6 +80,15 @@ class BatchedProductRepository(SqlProductRepository):
             )
             carried = {row.g: row.sku for row in await self._conn.execute(owners)}
             self._owners.update({g: carried.get(g) for g in wanted})
+        if models:
+            variants = (
+                sa.select(products)
+                .where(products.c.product_model.in_(models), products.c.deleted.is_(False))
+                .with_for_update()
+            )
+            self._variants.update({model: {} for model in models})
+            for row in (await self._conn.execute(variants)).mappings():
+                self._variants[row["product_model"]][row["sku"]] = to_product(row)
 
     async def get(self, sku: str, *, for_update: bool = False) -> Product | None:
         if sku not in self._known:
@@ -83,7 +100,7 @@ class BatchedProductRepository(SqlProductRepository):
             return False
         self._known[product.sku] = self.added[product.sku] = product
         self._carry(None, product)
-        self._place(product)
+        self._place(None, product)
         return True
 
     async def update(self, product: Product) -> None:
@@ -94,7 +111,7 @@ class BatchedProductRepository(SqlProductRepository):
         else:
             self.updated[product.sku] = product
         self._carry(before, product)
-        self._place(product)
+        self._place(before, product)
 
     async def sku_with_gtin(self, gtin: str) -> str | None:
         key = gtin14(gtin)
@@ -103,21 +120,28 @@ class BatchedProductRepository(SqlProductRepository):
         return self._owners[key]
 
     async def variants_of(self, model: str, *, for_update: bool = False) -> list[Product]:
-        if model not in self._variants:
+        if model not in self._variants:  # a model none of the chunk's rows names
             stored = await super().variants_of(model, for_update=for_update)
-            self._variants[model] = {p.sku: p for p in stored}
+            members = {p.sku: p for p in stored}
             for product in (*self.added.values(), *self.updated.values()):
-                self._place(product)
+                if product.product_model == model and not product.deleted:
+                    members[product.sku] = product
+                else:
+                    members.pop(product.sku, None)
+            self._variants[model] = members
         members = self._variants[model]
         return [members[sku] for sku in sorted(members)]
 
-    def _place(self, product: Product) -> None:
+    def _place(self, before: Product | None, after: Product) -> None:
         """Keep the variants read so far current with a product this chunk wrote."""
-        for model, members in self._variants.items():
-            if product.product_model == model and not product.deleted:
-                members[product.sku] = product
+        if before is not None and before.product_model != after.product_model:
+            self._variants.get(before.product_model or "", {}).pop(after.sku, None)
+        members = self._variants.get(after.product_model or "")
+        if members is not None:
+            if after.deleted:
+                members.pop(after.sku, None)
             else:
-                members.pop(product.sku, None)
+                members[after.sku] = after
 
     def _carry(self, before: Product | None, after: Product) -> None:
         if before is not None and before.gtin is not None and before.gtin != after.gtin:
@@ -160,6 +184,31 @@ class CachedModelRepository(SqlProductModelRepository):
         super().__init__(conn)
         self._models: dict[str, ProductModel | None] = {}
         self._children: dict[str, list[ProductModel]] = {}
+
+    async def prefetch(self, codes: Sequence[str]) -> None:
+        """Read the named models, their parents and their sub-models in three statements."""
+        wanted = sorted(set(codes))
+        if not wanted:
+            return
+        await self._read(product_models.c.code.in_(wanted))
+        self._models.update({code: None for code in wanted if code not in self._models})
+        parents = sorted(
+            {m.parent for m in self._models.values() if m and m.parent} - set(self._models)
+        )
+        if parents:
+            await self._read(product_models.c.code.in_(parents))
+        self._children.update({code: [] for code in wanted})
+        below = (
+            sa.select(product_models)
+            .where(product_models.c.parent.in_(wanted), product_models.c.deleted.is_(False))
+            .order_by(product_models.c.code)
+        )
+        for row in (await self._conn.execute(below)).mappings():
+            self._children[row["parent"]].append(to_model(row))
+
+    async def _read(self, where: sa.ColumnElement[bool]) -> None:
+        for row in (await self._conn.execute(sa.select(product_models).where(where))).mappings():
+            self._models[row["code"]] = to_model(row)
 
     async def get(self, code: str, *, for_update: bool = False) -> ProductModel | None:
         if code not in self._models:
@@ -238,9 +287,10 @@ class BatchedUnitOfWork:
 
 
 async def batched_unit_of_work(
-    conn: AsyncConnection, skus: Sequence[str], gtins: Sequence[str]
+    conn: AsyncConnection, skus: Sequence[str], gtins: Sequence[str], models: Sequence[str]
 ) -> BatchedUnitOfWork:
-    """The repositories for a chunk whose rows name ``skus`` and ``gtins``."""
+    """The repositories for a chunk whose rows name ``skus``, ``gtins`` and product
+    ``models``."""
     batched = BatchedUnitOfWork(
         products=BatchedProductRepository(conn),
         models=CachedModelRepository(conn),
@@ -251,5 +301,6 @@ async def batched_unit_of_work(
         projection=SqlProjectionRepository(conn),
         imports=SqlImportRepository(conn),
     )
-    await batched.products.prefetch(skus, gtins)
+    await batched.products.prefetch(skus, gtins, models)
+    await batched.models.prefetch(models)
     return batched

@@ -23,7 +23,7 @@ class SqlProductModelRepository:
         if for_update:
             statement = statement.with_for_update()
         row = (await self._conn.execute(statement)).mappings().first()
-        return _to_model(row) if row is not None else None
+        return to_model(row) if row is not None else None
 
     async def add(self, model: ProductModel) -> bool:
         statement = (
@@ -47,7 +47,7 @@ class SqlProductModelRepository:
             .where(product_models.c.parent == code, product_models.c.deleted.is_(False))
             .order_by(product_models.c.code)
         )
-        return [_to_model(row) for row in (await self._conn.execute(statement)).mappings()]
+        return [to_model(row) for row in (await self._conn.execute(statement)).mappings()]
 
     async def in_family(self, family: str) -> list[ProductModel]:
         statement = (
@@ -55,7 +55,7 @@ class SqlProductModelRepository:
             .where(product_models.c.family == family, product_models.c.deleted.is_(False))
             .order_by(product_models.c.code)
         )
-        return [_to_model(row) for row in (await self._conn.execute(statement)).mappings()]
+        return [to_model(row) for row in (await self._conn.execute(statement)).mappings()]
 
     async def list_after(
         self, after: str | None, limit: int, *, include_deleted: bool = False
@@ -65,7 +65,7 @@ class SqlProductModelRepository:
             statement = statement.where(product_models.c.code > after)
         if not include_deleted:
             statement = statement.where(product_models.c.deleted.is_(False))
-        return [_to_model(row) for row in (await self._conn.execute(statement)).mappings()]
+        return [to_model(row) for row in (await self._conn.execute(statement)).mappings()]
 
 
 def _to_row(model: ProductModel) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def _to_row(model: ProductModel) -> dict[str, Any]:
     }
 
 
-def _to_model(row: sa.RowMapping) -> ProductModel:
+def to_model(row: sa.RowMapping) -> ProductModel:
     return ProductModel(
         code=row["code"],
         axes=tuple(row["axes"]),

@@ -134,7 +134,10 @@ async def _run(
 async def _batched(conn: AsyncConnection, chunk: _Chunk) -> BatchedUnitOfWork:
     skus = [row.sku for row in chunk.good]
     gtins = [row.fields["gtin"] for row in chunk.good if "gtin" in row.fields]
-    return await batched_unit_of_work(conn, skus, gtins)
+    models = sorted(
+        {row.fields["product_model"] for row in chunk.good if row.fields.get("product_model")}
+    )
+    return await batched_unit_of_work(conn, skus, gtins, models)
 
 
 async def _put_chunk(
