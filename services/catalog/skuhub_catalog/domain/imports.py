@@ -105,11 +105,6 @@ class ImportMapping:
     version: int = 1
     updated_at: datetime | None = None
 
-    def rule_for(self, field_name: str) -> ColumnRule | None:
-        """The rule filling ``field_name`` (``attributes.weight``) or its map (``title``)."""
-        exact = next((r for r in self.columns if r.to == field_name), None)
-        return exact or next((r for r in self.columns if r.kind == field_name), None)
-
 
 @dataclass(frozen=True, slots=True)
 class RowProblem:

@@ -72,14 +72,13 @@ def take_step(
     action: WorkflowAction,
     *,
     resolved: Product,
-    completeness: Sequence[Completeness],
     comment: str | None,
     now: datetime,
     expected_version: int | None = None,
 ) -> Product:
     """The product's next version after ``action``. ``resolved`` is the product with what it
-    inherits from its models (what publishing hands the channels), ``completeness`` its
-    completeness now.
+    inherits from its models (what publishing hands the channels); approval reads the
+    product's completeness as measured now.
 
     Raises:
         VersionConflictError: ``expected_version`` is given and is not the current version.
@@ -104,7 +103,7 @@ def take_step(
             "a rejection needs a comment that says what to fix", field="comment"
         )
     if action is WorkflowAction.APPROVE:
-        _check_complete(product.sku, completeness)
+        _check_complete(product.sku, product.completeness or ())
     version = product.version + 1
     published = (
         _content(resolved, version) if leads_to is WorkflowState.PUBLISHED else product.published

@@ -173,12 +173,10 @@ async def take_workflow_step(
     """
     current = await _get_for_update(uow.products, sku)
     lineage = await lineage_of(uow.models, current.product_model) if current.product_model else None
-    current_measured = await measured(uow, current, lineage, channels)
     product = take_step(
-        current_measured,
+        await measured(uow, current, lineage, channels),
         action,
         resolved=resolve(current, lineage),
-        completeness=current_measured.completeness or (),
         comment=comment,
         now=now or datetime.now(UTC),
         expected_version=expected_version,
