@@ -60,6 +60,7 @@ def run_demo(
     stock_url: str,
     gateway_url: str | None,
     kafka_bootstrap: str,
+    lifecycle_url: str | None = None,
     topic_prefix: str = "",
     console: Console | None = None,
     settle_timeout: float = 30.0,
@@ -83,6 +84,13 @@ def run_demo(
             on_progress=lambda sent: progress.update(task, completed=sent),
         )
         result.records_published = stats.records
+        if lifecycle_url:
+            task = progress.add_task("Launching products (lifecycle)", total=len(catalog.products))
+            for product in catalog.products:
+                problem = launch_product(client, lifecycle_url.rstrip("/"), product.sku)
+                if problem:
+                    result.problems.append(problem)
+                progress.advance(task)
         task = progress.add_task(
             "Waiting for the stock ledger to match", total=len(oracle.positions)
         )
@@ -141,6 +149,37 @@ def _publish(client: httpx.Client, base: str, sku: str, result: DemoResult) -> N
                 f"{response.text[:300]}"
             )
             return
+
+
+LAUNCH_STEPS: tuple[dict[str, object], ...] = (
+    {"stage": "development"},
+    {"stage": "pre-launch", "pre_order": True},
+    {"stage": "active"},
+)
+"""Concept to active; pre-order lets the active gate pass before stock arrives."""
+
+
+def launch_product(
+    client: httpx.Client, base: str, sku: str, *, timeout: float = 30.0, actor: str = "demo"
+) -> str | None:
+    """Move a SKU from concept to active through the lifecycle's gates; None when it got
+    there, otherwise what stopped it.
+
+    The lifecycle learns of the product's approval from product-changed a moment after the
+    catalog approves it, so a step the gate refuses (409) or a SKU not seen yet (404) is
+    tried again until ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    for step in LAUNCH_STEPS:
+        body = {**step, "reason": "demo launch", "actor": actor}
+        while True:
+            response = client.post(f"{base}/v1/stages/{sku}/transitions", json=body)
+            if response.status_code == 200 or "already in stage" in response.text:
+                break
+            if response.status_code not in (404, 409) or time.monotonic() > deadline:
+                return f"lifecycle refused {sku} -> {step['stage']}: {response.text[:300]}"
+            time.sleep(0.1)
+    return None
 
 
 Ledger = dict[tuple[str, str, str], tuple[Decimal, Decimal, Decimal]]

@@ -4,6 +4,7 @@ from skuhub_contracts.codec import DecodeError, Envelope, KafkaRecord, decode, e
 from skuhub_contracts.events import (
     ChannelOfferChanged,
     EventPayload,
+    InventoryPolicyChanged,
     LifecycleStage,
     LifecycleStageChanged,
     MovementKind,
@@ -20,6 +21,7 @@ __all__ = [
     "DecodeError",
     "Envelope",
     "EventPayload",
+    "InventoryPolicyChanged",
     "KafkaRecord",
     "LifecycleStage",
     "LifecycleStageChanged",

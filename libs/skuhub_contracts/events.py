@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -649,6 +650,8 @@ def _check_kit_components(kit: str | None, components: Iterable[str]) -> None:
 
 
 class LifecycleStage(StrEnum):
+    """Where a SKU is in its life; the allowed moves are in docs/lifecycle.md."""
+
     CONCEPT = "concept"
     DEVELOPMENT = "development"
     PRE_LAUNCH = "pre-launch"
@@ -656,6 +659,10 @@ class LifecycleStage(StrEnum):
     MATURE = "mature"
     PHASE_OUT = "phase-out"
     DISCONTINUED = "discontinued"
+    RETIRED = "retired"
+
+
+Actor = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra=LINE_SCHEMA), ONE_LINE]
 
 
 class LifecycleStageChanged(EventPayload):
@@ -666,6 +673,62 @@ class LifecycleStageChanged(EventPayload):
     stage: LifecycleStage
     previous_stage: LifecycleStage | None = None
     stage_version: Version
+    reason: Reason
+    actor: Actor = Field(
+        default="lifecycle",
+        description="Who moved it: an operator's name, or `lifecycle` (a rule or a catalog fact).",
+    )
+    product_model: Sku | None = Field(
+        default=None, description="The product model (product) the SKU is a variant of."
+    )
+    pre_order: Flag = Field(
+        default=False, description="Pre-launch only: channels may take orders before stock."
+    )
+    successor: Sku | None = Field(
+        default=None,
+        description="From discontinued on: the SKU that replaces this one (channels switch to "
+        "it); null when there is none.",
+    )
+    changed_at: Timestamp
+
+
+class VelocityClass(StrEnum):
+    """ABC class of a SKU by units sold in the last 28 days (A: the top 80 %)."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class VariabilityClass(StrEnum):
+    """XYZ class of a SKU by the variability of its weekly demand (X: steady)."""
+
+    X = "X"
+    Y = "Y"
+    Z = "Z"
+
+
+class InventoryPolicyChanged(EventPayload):
+    """How the stock service should replenish a SKU, decided from its stage and classes."""
+
+    event_type: ClassVar[str] = "skuhub.inventory-policy-changed.v1"
+
+    policy_version: Version = Field(description="Increases by one with every change.")
+    stage: LifecycleStage
+    velocity_class: VelocityClass | None = Field(
+        default=None, description="None until the SKU has been classified."
+    )
+    variability_class: VariabilityClass | None = None
+    replenish: Flag = Field(
+        description="False: propose no new orders (hold before launch, run down after)."
+    )
+    service_level: Annotated[float, Strict(), Field(ge=0.5, le=0.999)] = Field(
+        description="Target share of demand served from stock (cycle service level)."
+    )
+    review_period_days: Annotated[int, Strict(), Field(ge=0, le=365)]
+    buffer_multiplier: Annotated[float, Strict(), Field(ge=0, le=10)] = Field(
+        description="Multiplies the safety stock computed from demand variability."
+    )
     reason: Reason
     changed_at: Timestamp
 
@@ -685,6 +748,12 @@ class ChannelOfferChanged(EventPayload):
     stage: LifecycleStage | None
     sellable: Flag
     low_stock: Flag
+    pre_order: Flag = Field(
+        default=False, description="Sellable before stock arrives (pre-launch with pre-order)."
+    )
+    successor: Sku | None = Field(
+        default=None, description="The SKU that replaces this one once it is discontinued."
+    )
     changed_at: Timestamp
 
 
@@ -723,6 +792,7 @@ ALL_EVENTS: tuple[type[EventPayload], ...] = (
     LifecycleStageChanged,
     ChannelOfferChanged,
     ReplenishmentProposed,
+    InventoryPolicyChanged,
 )
 EVENTS_BY_TYPE: dict[str, type[EventPayload]] = {e.event_type: e for e in ALL_EVENTS}
 
@@ -731,6 +801,7 @@ __all__ = [
     "EVENTS_BY_TYPE",
     "ChannelOfferChanged",
     "EventPayload",
+    "InventoryPolicyChanged",
     "LifecycleStage",
     "LifecycleStageChanged",
     "MovementKind",
@@ -739,4 +810,6 @@ __all__ = [
     "ReplenishmentProposed",
     "StockLevelChanged",
     "StockMoved",
+    "VariabilityClass",
+    "VelocityClass",
 ]

@@ -12,12 +12,14 @@ from typing import Any, Generic, TypeVar
 
 from skuhub_contracts.events import (
     EventPayload,
+    InventoryPolicyChanged,
     LifecycleStageChanged,
     ProductChanged,
     StockLevelChanged,
     StockMoved,
 )
 from skuhub_contracts.topics import (
+    INVENTORY_POLICY_CHANGED,
     LIFECYCLE_STAGE_CHANGED,
     PRODUCT_CHANGED,
     SERVICES,
@@ -59,8 +61,23 @@ STOCK_PRODUCTS: Subscription[ProductChanged] = Subscription(
     (PRODUCT_CHANGED,),
     "Keeps each SKU's stock facts: stock unit, packs, lot tracking, shelf life, kit components.",
 )
+STOCK_POLICIES: Subscription[InventoryPolicyChanged] = Subscription(
+    "stock",
+    "inventory-policy",
+    (INVENTORY_POLICY_CHANGED,),
+    "Applies the lifecycle's inventory policy per SKU to replenishment.",
+)
 LIFECYCLE_PRODUCTS: Subscription[ProductChanged] = Subscription(
-    "lifecycle", "product-changed", (PRODUCT_CHANGED,), "Follows the catalog's products."
+    "lifecycle",
+    "product-changed",
+    (PRODUCT_CHANGED,),
+    "Follows the catalog's products: workflow, completeness, models and successors (gates).",
+)
+LIFECYCLE_STOCK: Subscription[StockLevelChanged] = Subscription(
+    "lifecycle",
+    "stock-level-changed",
+    (STOCK_LEVEL_CHANGED,),
+    "Keeps network stock per SKU (gates) and its cumulative flows by day (SKU metrics).",
 )
 OFFER_PROJECTION: Subscription[OfferFact] = Subscription(
     "sync_gateway",
@@ -79,7 +96,9 @@ CATALOG_PROJECTION: Subscription[CatalogFact] = Subscription(
 SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
     STOCK_MOVEMENTS,
     STOCK_PRODUCTS,
+    STOCK_POLICIES,
     LIFECYCLE_PRODUCTS,
+    LIFECYCLE_STOCK,
     OFFER_PROJECTION,
     CATALOG_PROJECTION,
 )

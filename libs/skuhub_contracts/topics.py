@@ -12,6 +12,7 @@ from typing import Generic, TypeVar
 from skuhub_contracts.events import (
     ChannelOfferChanged,
     EventPayload,
+    InventoryPolicyChanged,
     LifecycleStageChanged,
     ProductChanged,
     ReplenishmentProposed,
@@ -55,6 +56,12 @@ LIFECYCLE_STAGE_CHANGED = Topic(
     "lifecycle",
     "Lifecycle stage transitions.",
 )
+INVENTORY_POLICY_CHANGED = Topic(
+    "lifecycle.inventory-policy-changed.v1",
+    InventoryPolicyChanged,
+    "lifecycle",
+    "Replenishment policy per SKU, from its stage and velocity.",
+)
 CHANNEL_OFFER_CHANGED = Topic(
     "sync.channel-offer-changed.v1",
     ChannelOfferChanged,
@@ -83,6 +90,7 @@ EVENT_TOPICS: tuple[Topic[EventPayload], ...] = (
     REPLENISHMENT_PROPOSED,
     PRODUCT_CHANGED,
     LIFECYCLE_STAGE_CHANGED,
+    INVENTORY_POLICY_CHANGED,
     CHANNEL_OFFER_CHANGED,
 )
 DEAD_LETTER_TOPICS: tuple[Topic[EventPayload], ...] = tuple(dead_letter(s) for s in SERVICES)

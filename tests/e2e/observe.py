@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from skuhub_cli.demo import launch_product
 from tests.harness import Stack, wait_until
 
 
@@ -36,6 +37,13 @@ def publish_product(stack: Stack, sku: str) -> dict[str, Any]:
         assert moved.status_code == 200, moved.text
         body = moved.json()
     return body
+
+
+def launch(stack: Stack, sku: str) -> None:
+    """Take a published product from concept to active through the lifecycle's gates."""
+    with httpx.Client(timeout=10.0) as client:
+        problem = launch_product(client, stack.url("lifecycle"), sku, actor="e2e")
+    assert problem is None, problem
 
 
 def offer(stack: Stack, sku: str, channel: str = "web") -> dict[str, Any] | None:

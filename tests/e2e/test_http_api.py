@@ -425,7 +425,7 @@ def test_the_catalog_shows_stock_and_stage_beside_content(stack: Stack, upstream
     product = wait_until(shown, timeout=30, what="availability and stage in the catalog")
     assert Decimal(product["availability"]["available_to_promise"]) == 12
     assert Decimal(product["availability"]["on_hand"]) == 12
-    assert product["lifecycle"]["stage"] == "active"
+    assert product["lifecycle"]["stage"] == "concept"  # enabling alone launches nothing
     [listed] = httpx.get(f"{catalog}/v1/products", params={"after": sku[:-1], "limit": 1}).json()[
         "items"
     ]

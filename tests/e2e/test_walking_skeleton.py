@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from skuhub_contracts.topics import STOCK_LEVEL_CHANGED, STOCK_MOVED, dead_letter
-from tests.e2e.observe import metric, new_sku, offer_where, publish_product
+from tests.e2e.observe import launch, metric, new_sku, offer_where, publish_product
 from tests.harness import Stack
 from tests.upstream import (
     GLN_A,
@@ -73,6 +73,7 @@ def test_product_created_in_catalog_shows_in_the_offer_with_its_lifecycle_stage(
     )
     assert created.status_code == 201, created.text
     publish_product(stack, sku)
+    launch(stack, sku)
 
     found = offer_where(
         stack,

@@ -10,6 +10,7 @@ from datetime import UTC, date
 from skuhub_stock.domain.replenishment import (
     DailyDemand,
     DemandNoted,
+    LifecyclePolicy,
     PositionKey,
     Proposal,
     ProposalStatus,
@@ -19,9 +20,14 @@ from skuhub_stock.service_layer.replenishment import DemandHistory
 
 
 class FakeReplenishmentRepository:
+    """In memory. The review queue is the ledger's (another fake): the SKUs whose places a
+    stored lifecycle policy queues for review are listed in ``queued_for_review``."""
+
     def __init__(self) -> None:
         self.demand: dict[tuple[str, str, date], DailyDemand] = {}
         self._policies: dict[PositionKey, ReplenishmentPolicy] = {}
+        self._lifecycle: dict[str, LifecyclePolicy] = {}
+        self.queued_for_review: list[str] = []
         self._proposals: dict[str, tuple[int, Proposal]] = {}
         self._seq = 0
 
@@ -54,6 +60,21 @@ class FakeReplenishmentRepository:
 
     async def save_policy(self, sku: str, location: str, policy: ReplenishmentPolicy) -> None:
         self._policies[(sku, location)] = policy
+
+    async def lifecycle_policies(self, skus: Iterable[str]) -> dict[str, LifecyclePolicy]:
+        return {s: self._lifecycle[s] for s in set(skus) if s in self._lifecycle}
+
+    async def save_lifecycle_policies(self, policies: Sequence[LifecyclePolicy]) -> set[str]:
+        stored: set[str] = set()
+        for p in policies:
+            found = self._lifecycle.get(p.sku)
+            if found is None or found.version < p.version:
+                self._lifecycle[p.sku] = dataclasses.replace(
+                    p, changed_at=p.changed_at.astimezone(UTC)
+                )
+                stored.add(p.sku)
+        self.queued_for_review += sorted(stored)
+        return stored
 
     async def latest_proposals(self, keys: Iterable[PositionKey]) -> dict[PositionKey, Proposal]:
         wanted = set(keys)

@@ -125,4 +125,10 @@ def _position_facts(fact: Fact[StockLevelChanged], lot: str) -> PositionFacts:
 
 
 def _stage_facts(fact: Fact[LifecycleStageChanged]) -> StageFacts:
-    return StageFacts(stage=fact.value.stage.value, version=fact.version)
+    value = fact.value
+    return StageFacts(
+        stage=value.stage.value,
+        version=fact.version,
+        pre_order=value.pre_order,
+        successor=value.successor,
+    )

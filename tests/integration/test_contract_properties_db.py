@@ -27,7 +27,7 @@ from skuhub_contracts.events import (
     StockLevelChanged,
     StockMoved,
 )
-from skuhub_lifecycle.adapters.stage_repository import sql_unit_of_work as lifecycle_uow
+from skuhub_lifecycle.adapters.unit_of_work import sql_unit_of_work as lifecycle_uow
 from skuhub_lifecycle.entrypoints import app as lifecycle_app
 from skuhub_runtime import metrics, migrations
 from skuhub_runtime.consumer import BatchConsumer

@@ -26,7 +26,10 @@ from skuhub_runtime.settings import ServiceSettings
 from skuhub_stock.adapters import tables as stock_tables
 from skuhub_stock.entrypoints import app as stock_app
 from skuhub_sync_gateway.adapters import tables as gateway_tables
+from skuhub_sync_gateway.adapters.projection_repository import SqlProjectionRepository
+from skuhub_sync_gateway.domain.offers import StageFacts
 from skuhub_sync_gateway.entrypoints import app as gateway_app
+from skuhub_sync_gateway.settings import SyncGatewaySettings
 from tests.harness import Infrastructure
 
 pytestmark = pytest.mark.integration
@@ -161,3 +164,35 @@ async def test_a_parent_sku_that_named_no_entity_is_cleared_and_the_content_kept
         {"colour": "red"},
         2,
     )
+
+
+async def test_a_stage_stored_before_0003_reads_back_without_pre_order_or_successor(
+    infra: Infrastructure, tmp_path: Path
+) -> None:
+    """Gateway 0003 adds ``pre_order`` and ``successor`` to stored stages as an event without
+    them means: no pre-order, no successor."""
+    before = tmp_path / "up-to-0002"
+    before.mkdir()
+    for name in ("0001_projection.py", "0002_published_content.py"):
+        shutil.copy(gateway_app.MIGRATIONS / name, before)
+    settings = SyncGatewaySettings(
+        database_url=infra.database_url, schema_prefix=f"m{uuid.uuid4().hex[:8]}_"
+    )
+    engine = create_engine(settings)
+    try:
+        await migrations.upgrade(engine, before, settings.db_schema)
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    f'INSERT INTO "{settings.db_schema}".stages (sku, stage, version, trace_id, '
+                    "origin_time, applied_at) VALUES ('MUG-1', 'pre-launch', 4, NULL, :at, :at)"
+                ),
+                {"at": T0},
+            )
+        await migrations.upgrade(engine, gateway_app.MIGRATIONS, settings.db_schema)
+        async with engine.connect() as conn:
+            _, _, stage, _ = await SqlProjectionRepository(conn).facts_of("MUG-1")
+    finally:
+        await engine.dispose()
+
+    assert stage == StageFacts("pre-launch", 4, pre_order=False, successor=None)

@@ -77,7 +77,8 @@ from skuhub_contracts.events import (
 )
 from skuhub_contracts.events import ProductStatus as WireProductStatus
 from skuhub_lifecycle.adapters.stage_repository import SqlStageRepository
-from skuhub_lifecycle.domain.stages import SkuStage, Stage
+from skuhub_lifecycle.domain import stages as lifecycle
+from skuhub_lifecycle.domain.stages import ChannelReadiness, Move, SkuStage, Stage
 from skuhub_lifecycle.entrypoints.app import MIGRATIONS as LIFECYCLE_MIGRATIONS
 from skuhub_lifecycle.service_layer.ports import StageRepository
 from skuhub_lifecycle.settings import LifecycleSettings
@@ -118,7 +119,6 @@ from tests.fakes.catalog import (
     FakeProductRepository,
 )
 from tests.fakes.catalog import FakeProjectionRepository as FakeCatalogProjectionRepository
-from tests.fakes.lifecycle import FakeStageRepository
 from tests.fakes.stock import FakeLedgerRepository
 from tests.fakes.sync_gateway import FakeProjectionRepository
 from tests.harness import Infrastructure, wait_until_async
@@ -263,11 +263,8 @@ async def ledger(request: pytest.FixtureRequest) -> AsyncIterator[LedgerReposito
         yield repo
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
+@pytest.fixture
 async def stages(request: pytest.FixtureRequest) -> AsyncIterator[StageRepository]:
-    if request.param == "fake":
-        yield FakeStageRepository()
-        return
     async with transaction(
         request, LifecycleSettings, LIFECYCLE_MIGRATIONS, SqlStageRepository
     ) as repo:
@@ -1736,11 +1733,20 @@ class TestLedgerRepositoryLocks:
 
 
 def a_stage(sku: str = "MUG-1", stage: Stage = Stage.CONCEPT, **fields: Any) -> SkuStage:
+    product_version = fields.pop("product_version", 1)
     values: dict[str, Any] = {
         "version": 1,
-        "product_version": 1,
         "reason": "new in catalog",
+        "actor": "lifecycle",
         "changed_at": T0,
+        "product": lifecycle.ProductFacts(
+            sku,
+            product_version,
+            approved=True,
+            readiness=(ChannelReadiness("web", "de_DE", False, ("title",)),),
+            product_model="MUG",
+            replacement="MUG-9",
+        ),
     }
     return SkuStage(sku=sku, stage=stage, **(values | fields))
 
@@ -1757,7 +1763,13 @@ class TestStageRepository:
         self, stages: StageRepository, stage: Stage
     ) -> None:
         state = a_stage(
-            "MUG/1.a", stage, version=MAX_VERSION, product_version=MAX_VERSION - 1, reason="é ✓"
+            "MUG/1.a",
+            stage,
+            version=MAX_VERSION,
+            product_version=MAX_VERSION - 1,
+            reason="é ✓",
+            pre_order=True,
+            successor="MUG-2",
         )
 
         await stages.save([state])
@@ -1784,6 +1796,8 @@ class TestStageRepository:
         loaded = await stages.load(["MUG-3", "MUG-1", "MUG-1", "MUG-9"])
 
         assert loaded == {"MUG-1": a_stage("MUG-1"), "MUG-3": a_stage("MUG-3")}
+        assert [s.sku for s in await stages.of_model("MUG")] == ["MUG-1", "MUG-2", "MUG-3"]
+        assert [s.sku for s in await stages.in_stage(Stage.CONCEPT, after="MUG-1")] == ["MUG-3"]
 
     async def test_saving_nothing_changes_nothing(self, stages: StageRepository) -> None:
         await stages.save([])
@@ -1798,12 +1812,39 @@ class TestStageRepository:
         state.version = 99
 
         loaded = (await stages.load(["MUG-1"]))["MUG-1"]
-        loaded.move(Stage.DEVELOPMENT, "design started", now=T1)
+        loaded.move(Move(Stage.DEVELOPMENT, "design started", "maria"), [], now=T1)
 
         assert await stages.get("MUG-1") == a_stage()
         await stages.save([loaded])
-        moved = a_stage(stage=Stage.DEVELOPMENT, version=2, reason="design started", changed_at=T1)
+        moved = a_stage(
+            stage=Stage.DEVELOPMENT,
+            version=2,
+            reason="design started",
+            actor="maria",
+            changed_at=T1,
+        )
         assert await stages.get("MUG-1") == moved
+        assert [
+            (c.version, c.previous, c.stage, c.actor) for c in await stages.history("MUG-1")
+        ] == [(2, Stage.CONCEPT, Stage.DEVELOPMENT, "maria")]
+
+    async def test_successor_links_follow_the_chain(self, stages: StageRepository) -> None:
+        await stages.save(
+            [
+                a_stage("A", Stage.DISCONTINUED, successor="B"),
+                a_stage("B", Stage.DISCONTINUED, successor="C"),
+                a_stage("C", Stage.ACTIVE),
+                a_stage("D", Stage.ACTIVE),
+            ]
+        )
+
+        links = await stages.successor_links("A", depth=10)
+
+        assert {sku: (link.stage, link.successor) for sku, link in links.items()} == {
+            "A": (Stage.DISCONTINUED, "B"),
+            "B": (Stage.DISCONTINUED, "C"),
+            "C": (Stage.ACTIVE, None),
+        }
 
 
 class TestStageRepositoryLocks:
@@ -1886,10 +1927,11 @@ def position_fact(
     return Fact(payload, version, TRACE_ID, T0, f"position-{sku}-{location}-{lot}-{version}")
 
 
-def stage_fact(version: int, sku: str = "MUG-1") -> Fact[LifecycleStageChanged]:
-    stage = list(LifecycleStage)[version % len(LifecycleStage)]
+def stage_fact(version: int, sku: str = "MUG-1", **fields: Any) -> Fact[LifecycleStageChanged]:
+    """A stage of ``sku`` at ``version``; the stage cycles with the version unless given."""
+    values: dict[str, Any] = {"stage": list(LifecycleStage)[version % len(LifecycleStage)]}
     payload = LifecycleStageChanged(
-        sku=sku, stage=stage, stage_version=version, reason="r", changed_at=T0
+        sku=sku, stage_version=version, reason="r", changed_at=T0, **(values | fields)
     )
     return Fact(payload, version, TRACE_ID, T0, f"stage-{sku}-{version}")
 
@@ -2021,6 +2063,27 @@ class TestProjectionRepository:
         assert stage == StageFacts("active", 3)
         assert provenance["stage"]["version"] == 3
         assert provenance["stage"]["origin_time"] == "2025-03-30T01:00:00.123456+00:00"
+
+    async def test_a_stage_keeps_its_pre_order_flag_and_successor_at_its_version(
+        self, projection: ProjectionRepository
+    ) -> None:
+        await projection.upsert_stages(
+            [stage_fact(2, stage=LifecycleStage.PRE_LAUNCH, pre_order=True)]
+        )
+
+        _, _, stage, _ = await projection.facts_of("MUG-1")
+        assert stage == StageFacts("pre-launch", 2, pre_order=True, successor=None)
+
+        await projection.upsert_stages(
+            [stage_fact(7, stage=LifecycleStage.RETIRED, successor="MUG-RED/400")]
+        )
+        # Older: changes nothing, its successor included.
+        await projection.upsert_stages(
+            [stage_fact(6, stage=LifecycleStage.DISCONTINUED, successor="MUG-9")]
+        )
+
+        _, _, stage, _ = await projection.facts_of("MUG-1")
+        assert stage == StageFacts("retired", 7, pre_order=False, successor="MUG-RED/400")
 
     async def test_a_fact_without_a_trace_keeps_none(
         self, projection: ProjectionRepository

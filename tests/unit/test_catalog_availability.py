@@ -14,8 +14,12 @@ from skuhub_catalog.domain.availability import (
     StageFact,
     availability,
 )
+from skuhub_catalog.entrypoints.handlers import on_catalog_fact
 from skuhub_catalog.service_layer.projection import keep, shown
-from tests.fakes.catalog import FakeProjectionRepository
+from skuhub_contracts.codec import Envelope
+from skuhub_contracts.events import LifecycleStage, LifecycleStageChanged
+from skuhub_runtime.handling import Incoming
+from tests.fakes.catalog import FakeCatalogUnitOfWork, FakeProjectionRepository
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 STORE, DEPOT = "4012345000009", "4012345000016"
@@ -98,3 +102,21 @@ async def test_the_newest_version_wins_however_late_or_repeated() -> None:
     assert (figures.stage.stage, figures.stage.stage_version) == ("active", 2)
     nothing = (await shown(repo, ["CUP-1"]))["CUP-1"]
     assert (nothing.availability, nothing.stage) == (None, None)
+
+
+async def test_a_retired_stage_is_kept_and_shown_like_any_other() -> None:
+    uow = FakeCatalogUnitOfWork()
+    retired = LifecycleStageChanged(
+        sku="MUG-1",
+        stage=LifecycleStage.RETIRED,
+        previous_stage=LifecycleStage.DISCONTINUED,
+        stage_version=9,
+        reason="sold out after discontinuation",
+        successor="MUG-2",
+        changed_at=T0,
+    )
+
+    await on_catalog_fact(uow, [Incoming(Envelope(retired, origin_time=T0), "/skuhub/catalog")])
+
+    [figures] = (await shown(uow.projection, ["MUG-1"])).values()
+    assert figures.stage == StageFact("MUG-1", "retired", 9, T0)

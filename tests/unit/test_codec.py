@@ -16,6 +16,7 @@ from skuhub_contracts.events import (
     ALL_EVENTS,
     ChannelOfferChanged,
     EventPayload,
+    InventoryPolicyChanged,
     LifecycleStage,
     LifecycleStageChanged,
     MovementKind,
@@ -24,6 +25,8 @@ from skuhub_contracts.events import (
     ReplenishmentProposed,
     StockLevelChanged,
     StockMoved,
+    VariabilityClass,
+    VelocityClass,
 )
 
 GLN = "4012345000009"
@@ -81,6 +84,9 @@ PAYLOADS: dict[type[EventPayload], EventPayload] = {
         previous_stage=LifecycleStage.PRE_LAUNCH,
         stage_version=3,
         reason="launch date reached",
+        actor="ops@example.com",
+        product_model="TSHIRT-RED",
+        successor=None,
         changed_at=T0,
     ),
     ChannelOfferChanged: ChannelOfferChanged(
@@ -105,6 +111,19 @@ PAYLOADS: dict[type[EventPayload], EventPayload] = {
         safety_stock=Decimal(3),
         proposed_quantity=Decimal(20),
         proposed_at=T0,
+    ),
+    InventoryPolicyChanged: InventoryPolicyChanged(
+        sku="TSHIRT-RED-M",
+        policy_version=2,
+        stage=LifecycleStage.PHASE_OUT,
+        velocity_class=VelocityClass.C,
+        variability_class=VariabilityClass.Z,
+        replenish=False,
+        service_level=0.9,
+        review_period_days=7,
+        buffer_multiplier=0.5,
+        reason="phase-out: run down, no new orders",
+        changed_at=T0,
     ),
 }
 

@@ -1,243 +1,407 @@
-"""Lifecycle stage rules: entry, following the catalog, transitions, ordering (no I/O)."""
+"""Lifecycle stages, gates, metrics, classes, policies and rules (no I/O).
+
+Expected values are written by hand from docs/lifecycle.md, never computed by the code
+under test.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from skuhub_contracts.events import LifecycleStage, ProductChanged, ProductStatus
+from skuhub_lifecycle.domain.flows import DayFlows, PositionReport, SkuStock, apply_reports
+from skuhub_lifecycle.domain.gates import NO_STOCK, NetworkStock, SuccessorLink, unmet_conditions
+from skuhub_lifecycle.domain.metrics import (
+    Variability,
+    Velocity,
+    variability_class,
+    velocity_classes,
+    window_metrics,
+)
+from skuhub_lifecycle.domain.policy import policy_terms
+from skuhub_lifecycle.domain.rules import RuleInputs, RuleMode, RuleSettings, evaluate
 from skuhub_lifecycle.domain.stages import (
-    ALLOWED,
+    BadTransitionRequestError,
+    ChannelReadiness,
     ForbiddenTransitionError,
+    GateNotMetError,
+    Move,
     ProductFacts,
     SkuStage,
     Stage,
-    StageNotFoundError,
-    VersionConflictError,
     check_transition,
 )
-from skuhub_lifecycle.entrypoints.events import to_product_facts, to_stage_changed
-from skuhub_lifecycle.service_layer.follow_products import ReportedProduct, follow_products
-from skuhub_lifecycle.service_layer.transitions import transition_stage
-from tests.fakes.lifecycle import FakeStageRepository
 
-T0 = datetime(2025, 1, 1, tzinfo=UTC)
-T1 = T0 + timedelta(minutes=1)
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
 SKU = "TSHIRT-RED-M"
+READY = (ChannelReadiness("web", "en_US", True),)
 
 
-def facts(version: int, *, enabled: bool = False, deleted: bool = False) -> ProductFacts:
-    return ProductFacts(sku=SKU, product_version=version, enabled=enabled, deleted=deleted)
+def facts(version: int = 1, **fields: Any) -> ProductFacts:
+    return ProductFacts(sku=SKU, product_version=version, **fields)
 
 
-def in_stage(stage: Stage, *, product_version: int = 1, version: int = 1) -> SkuStage:
-    return SkuStage(SKU, stage, version, product_version, "test", T0)
+def in_stage(stage: Stage, product: ProductFacts | None = None, **fields: Any) -> SkuStage:
+    return SkuStage(SKU, stage, 1, "test", "test", T0, product or facts(), **fields)
 
 
-def test_a_new_draft_product_enters_at_concept() -> None:
-    state, change = SkuStage.enter(facts(1), now=T0)
-
-    assert state.stage is Stage.CONCEPT
-    assert change.stage is Stage.CONCEPT
-    assert change.previous is None
-    assert change.version == 1
+def move(target: Stage, **fields: Any) -> Move:
+    return Move(target, "because", "maria", **fields)
 
 
-def test_a_new_enabled_product_enters_at_active() -> None:
-    state, change = SkuStage.enter(facts(1, enabled=True), now=T0)
-
-    assert state.stage is Stage.ACTIVE
-    assert change.reason == "enabled in catalog"
+# --- stages and the transition table ---------------------------------------------------------
 
 
-def test_a_product_first_seen_deleted_enters_discontinued() -> None:
-    state, _ = SkuStage.enter(facts(3, deleted=True), now=T0)
+def test_a_new_product_enters_at_concept_even_when_enabled() -> None:
+    state = SkuStage.enter(facts(approved=True, readiness=READY), now=T0)
 
-    assert state.stage is Stage.DISCONTINUED
-
-
-@pytest.mark.parametrize("stage", [Stage.CONCEPT, Stage.DEVELOPMENT, Stage.PRE_LAUNCH])
-def test_enabling_before_launch_moves_to_active(stage: Stage) -> None:
-    state = in_stage(stage)
-
-    change = state.follow(facts(2, enabled=True), now=T1)
-
-    assert change is not None
-    assert (change.previous, change.stage) == (stage, Stage.ACTIVE)
-    assert change.reason == "enabled in catalog"
-    assert change.version == 2
-    assert state.stage is Stage.ACTIVE
+    assert (state.stage, state.version, state.history[0].previous) == (Stage.CONCEPT, 1, None)
 
 
-@pytest.mark.parametrize("stage", [Stage.ACTIVE, Stage.MATURE, Stage.PHASE_OUT])
-def test_an_enabled_product_after_launch_stays_where_it_is(stage: Stage) -> None:
-    state = in_stage(stage)
+def test_a_later_snapshot_never_activates_a_sku() -> None:
+    state = in_stage(Stage.PRE_LAUNCH)
 
-    assert state.follow(facts(2, enabled=True), now=T1) is None
-    assert state.stage is stage
-    assert state.product_version == 2
+    change = state.follow(facts(2, approved=True, readiness=READY), now=T0)
 
-
-@pytest.mark.parametrize("stage", [s for s in Stage if s is not Stage.DISCONTINUED])
-def test_deleting_a_product_discontinues_it(stage: Stage) -> None:
-    state = in_stage(stage)
-
-    change = state.follow(facts(2, deleted=True), now=T1)
-
-    assert change is not None
-    assert change.stage is Stage.DISCONTINUED
-    assert change.reason == "deleted in catalog"
+    assert (change, state.stage, state.product.approved) == (None, Stage.PRE_LAUNCH, True)
 
 
-def test_a_discontinued_product_deleted_again_does_not_change() -> None:
-    state = in_stage(Stage.DISCONTINUED)
-
-    assert state.follow(facts(2, deleted=True), now=T1) is None
-
-
-def test_disabling_a_product_does_not_change_its_stage() -> None:
+def test_deletion_in_the_catalog_discontinues_with_the_catalogs_replacement() -> None:
     state = in_stage(Stage.ACTIVE)
 
-    assert state.follow(facts(2, enabled=False), now=T1) is None
-    assert state.stage is Stage.ACTIVE
+    change = state.follow(facts(2, deleted=True, replacement="TSHIRT-RED-M-2"), now=T0)
 
-
-def test_an_older_product_version_is_ignored() -> None:
-    state = in_stage(Stage.CONCEPT, product_version=5)
-
-    assert state.follow(facts(4, enabled=True), now=T1) is None
-    assert state.follow(facts(5, enabled=True), now=T1) is None
-    assert state.stage is Stage.CONCEPT
-    assert state.product_version == 5
-
-
-def test_every_forward_move_is_allowed() -> None:
-    order = list(Stage)
-    for i, current in enumerate(order):
-        for target in order[i + 1 :]:
-            check_transition(current, target)
-
-
-def test_phase_out_may_be_reactivated() -> None:
-    check_transition(Stage.PHASE_OUT, Stage.ACTIVE)
+    assert change is not None
+    assert (change.stage, change.successor, change.actor) == (
+        Stage.DISCONTINUED,
+        "TSHIRT-RED-M-2",
+        "lifecycle",
+    )
 
 
 @pytest.mark.parametrize(
     ("current", "target"),
     [
+        (Stage.CONCEPT, Stage.DISCONTINUED),
+        (Stage.CONCEPT, Stage.ACTIVE),
         (Stage.ACTIVE, Stage.CONCEPT),
         (Stage.MATURE, Stage.ACTIVE),
         (Stage.DISCONTINUED, Stage.ACTIVE),
-        (Stage.PHASE_OUT, Stage.MATURE),
+        (Stage.RETIRED, Stage.CONCEPT),
     ],
 )
-def test_backward_moves_are_forbidden(current: Stage, target: Stage) -> None:
-    with pytest.raises(ForbiddenTransitionError, match=f"cannot move from {current} to {target}"):
+def test_a_jump_outside_the_table_is_refused(current: Stage, target: Stage) -> None:
+    with pytest.raises(ForbiddenTransitionError):
         check_transition(current, target)
 
 
-def test_staying_in_the_same_stage_is_not_a_transition() -> None:
-    with pytest.raises(ForbiddenTransitionError, match="already in stage active"):
-        check_transition(Stage.ACTIVE, Stage.ACTIVE)
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (Stage.CONCEPT, Stage.DEVELOPMENT),
+        (Stage.DEVELOPMENT, Stage.PRE_LAUNCH),
+        (Stage.DEVELOPMENT, Stage.CONCEPT),
+        (Stage.PRE_LAUNCH, Stage.ACTIVE),
+        (Stage.ACTIVE, Stage.MATURE),
+        (Stage.MATURE, Stage.PHASE_OUT),
+        (Stage.PHASE_OUT, Stage.ACTIVE),
+        (Stage.PHASE_OUT, Stage.DISCONTINUED),
+        (Stage.DISCONTINUED, Stage.RETIRED),
+    ],
+)
+def test_the_moves_in_the_documented_table_are_allowed(current: Stage, target: Stage) -> None:
+    check_transition(current, target)
 
 
-def test_discontinued_is_final() -> None:
-    assert ALLOWED[Stage.DISCONTINUED] == frozenset()
-    with pytest.raises(ForbiddenTransitionError, match="none; it is final"):
-        check_transition(Stage.DISCONTINUED, Stage.PHASE_OUT)
-
-
-def test_an_operator_move_increments_the_stage_version() -> None:
-    state = in_stage(Stage.ACTIVE, version=3)
-
-    change = state.move(Stage.MATURE, "sales plateaued", now=T1)
-
-    assert (change.previous, change.stage, change.version) == (Stage.ACTIVE, Stage.MATURE, 4)
-    assert (state.stage, state.version, state.reason) == (Stage.MATURE, 4, "sales plateaued")
-
-
-def test_a_forbidden_move_leaves_the_state_unchanged() -> None:
-    state = in_stage(Stage.MATURE, version=2)
-
-    with pytest.raises(ForbiddenTransitionError):
-        state.move(Stage.CONCEPT, "oops", now=T1)
-    assert (state.stage, state.version) == (Stage.MATURE, 2)
-
-
-def test_a_move_with_a_stale_expected_version_is_a_conflict() -> None:
-    state = in_stage(Stage.ACTIVE, version=2)
-
-    with pytest.raises(VersionConflictError):
-        state.move(Stage.MATURE, "x", now=T1, expected_version=1)
-
-
-def test_an_enabled_snapshot_becomes_enabled_facts() -> None:
-    event = ProductChanged(
-        sku=SKU, product_version=7, status=ProductStatus.ENABLED, title={}, changed_at=T0
+def test_a_refused_gate_changes_nothing_and_lists_every_condition() -> None:
+    state = in_stage(
+        Stage.PRE_LAUNCH,
+        facts(readiness=(ChannelReadiness("web", "de_DE", False, ("title", "brand")),)),
     )
 
-    assert to_product_facts(event) == ProductFacts(SKU, 7, enabled=True, deleted=False)
+    unmet = unmet_conditions(state, move(Stage.ACTIVE), NO_STOCK, {})
+    with pytest.raises(GateNotMetError) as refused:
+        state.move(move(Stage.ACTIVE), unmet, now=T0)
+
+    assert refused.value.unmet == [
+        "the product is not approved in the catalog (submit and approve it)",
+        "not complete for web/de_DE: missing title, brand",
+        "no stock available to promise at any location, and pre-order is not enabled",
+    ]
+    assert (state.stage, state.version, state.history) == (Stage.PRE_LAUNCH, 1, [])
 
 
-def test_a_stage_change_becomes_the_wire_event() -> None:
-    _, change = SkuStage.enter(facts(1, enabled=True), now=T0)
+def test_active_needs_stock_or_pre_order() -> None:
+    ready = facts(approved=True, readiness=READY)
+    stocked = NetworkStock(Decimal(3), Decimal(0), Decimal(3))
 
-    event = to_stage_changed(change)
+    assert (
+        unmet_conditions(in_stage(Stage.PRE_LAUNCH, ready), move(Stage.ACTIVE), stocked, {}) == []
+    )
+    assert (
+        unmet_conditions(
+            in_stage(Stage.PRE_LAUNCH, ready, pre_order=True), move(Stage.ACTIVE), NO_STOCK, {}
+        )
+        == []
+    )
+    assert (
+        len(unmet_conditions(in_stage(Stage.PRE_LAUNCH, ready), move(Stage.ACTIVE), NO_STOCK, {}))
+        == 1
+    )
 
-    assert event.stage is LifecycleStage.ACTIVE
-    assert event.previous_stage is None
-    assert event.stage_version == 1
+
+def test_a_product_whose_family_requires_nothing_is_complete_once_approved() -> None:
+    unmet = unmet_conditions(
+        in_stage(Stage.DEVELOPMENT, facts(approved=True)), move(Stage.PRE_LAUNCH), NO_STOCK, {}
+    )
+
+    assert unmet == []
 
 
-async def test_a_batch_enters_new_skus_and_follows_later_snapshots_in_order() -> None:
-    repo = FakeStageRepository()
-    batch = [
-        ReportedProduct("e1", facts(1)),
-        ReportedProduct("e2", facts(2, enabled=True)),
-        ReportedProduct("e3", facts(3, deleted=True)),
+def test_discontinued_needs_a_successor_or_an_explicit_none() -> None:
+    state = in_stage(Stage.PHASE_OUT)
+
+    assert unmet_conditions(state, move(Stage.DISCONTINUED), NO_STOCK, {}) == [
+        "name a successor, or say no_successor to discontinue without one"
+    ]
+    assert unmet_conditions(state, move(Stage.DISCONTINUED, no_successor=True), NO_STOCK, {}) == []
+
+
+def test_a_successor_must_exist_and_must_not_lead_back() -> None:
+    state = in_stage(Stage.PHASE_OUT)
+    links = {
+        "B": SuccessorLink(Stage.DISCONTINUED, "C"),
+        "C": SuccessorLink(Stage.DISCONTINUED, SKU),
+    }
+
+    assert unmet_conditions(state, move(Stage.DISCONTINUED, successor="X"), NO_STOCK, {}) == [
+        "successor X is unknown to the lifecycle (not in the catalog)"
+    ]
+    assert unmet_conditions(state, move(Stage.DISCONTINUED, successor=SKU), NO_STOCK, {}) == [
+        f"{SKU} cannot succeed itself"
+    ]
+    assert unmet_conditions(state, move(Stage.DISCONTINUED, successor="B"), NO_STOCK, links) == [
+        f"successor B would form a cycle: {SKU} -> B -> C -> {SKU}"
     ]
 
-    followed = await follow_products(repo, batch, now=T1)
 
-    assert [(c.stage, cause) for c, cause in followed.changes] == [
-        (Stage.CONCEPT, "e1"),
-        (Stage.ACTIVE, "e2"),
-        (Stage.DISCONTINUED, "e3"),
+def test_a_good_successor_is_carried_by_the_change() -> None:
+    state = in_stage(Stage.PHASE_OUT)
+    links = {"B": SuccessorLink(Stage.ACTIVE, None)}
+    chosen = move(Stage.DISCONTINUED, successor="B")
+
+    change = state.move(chosen, unmet_conditions(state, chosen, NO_STOCK, links), now=T0)
+
+    assert (change.stage, change.successor, change.previous, change.actor) == (
+        Stage.DISCONTINUED,
+        "B",
+        Stage.PHASE_OUT,
+        "maria",
+    )
+
+
+def test_retired_needs_nothing_on_hand_and_nothing_reserved() -> None:
+    state = in_stage(Stage.DISCONTINUED)
+    stock = NetworkStock(Decimal(2), Decimal(1), Decimal(1))
+
+    assert unmet_conditions(state, move(Stage.RETIRED), stock, {}) == [
+        "2 on hand across the network; it must be 0",
+        "1 reserved for open orders; it must be 0",
     ]
-    assert await repo.get(SKU) == SkuStage(SKU, Stage.DISCONTINUED, 3, 3, "deleted in catalog", T1)
-    assert repo.saves == [[SKU]]
+    assert unmet_conditions(state, move(Stage.RETIRED), NO_STOCK, {}) == []
 
 
-async def test_a_redelivered_or_late_snapshot_changes_nothing() -> None:
-    repo = FakeStageRepository(in_stage(Stage.ACTIVE, product_version=4))
-
-    followed = await follow_products(repo, [ReportedProduct("old", facts(3, deleted=True))])
-
-    assert followed.changes == []
-    assert followed.already_seen == {"old"}
-    assert await repo.get(SKU) == in_stage(Stage.ACTIVE, product_version=4)
-    assert repo.saves == []
-
-
-async def test_a_newer_snapshot_without_a_stage_change_still_records_its_version() -> None:
-    repo = FakeStageRepository(in_stage(Stage.ACTIVE, product_version=1))
-
-    followed = await follow_products(repo, [ReportedProduct("e", facts(2, enabled=False))])
-
-    assert followed.changes == []
-    assert await repo.get(SKU) == in_stage(Stage.ACTIVE, product_version=2)
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Move(Stage.ACTIVE, "r", "a", pre_order=True),
+        Move(Stage.ACTIVE, "r", "a", successor="B"),
+        Move(Stage.DISCONTINUED, "r", "a", successor="B", no_successor=True),
+    ],
+)
+def test_options_that_do_not_fit_the_target_are_refused(bad: Move) -> None:
+    with pytest.raises(BadTransitionRequestError):
+        bad.check_fits()
 
 
-async def test_an_operator_transition_is_saved() -> None:
-    repo = FakeStageRepository(in_stage(Stage.ACTIVE))
+# --- flows and metrics: a small fixed history, by hand ----------------------------------------
 
-    moved = await transition_stage(repo, SKU, Stage.PHASE_OUT, "successor launched", now=T1)
-
-    assert moved.change.stage is Stage.PHASE_OUT
-    assert await repo.get(SKU) == SkuStage(SKU, Stage.PHASE_OUT, 2, 1, "successor launched", T1)
+LOC = "4006381000016"
 
 
-async def test_an_operator_transition_of_an_unknown_sku_is_not_found() -> None:
-    with pytest.raises(StageNotFoundError, match="catalog publishes"):
-        await transition_stage(FakeStageRepository(), SKU, Stage.ACTIVE, "x")
+def report(version: int, at: datetime, **fields: Any) -> PositionReport:
+    values: dict[str, Any] = {
+        "on_hand": 0,
+        "reserved": 0,
+        "location_available_to_promise": 0,
+        "received": 0,
+        "shipped": 0,
+        "returned": 0,
+        "scrapped": 0,
+        "lost_sales": 0,
+    } | fields
+    return PositionReport(
+        SKU, LOC, None, version, changed_at=at, **{k: Decimal(v) for k, v in values.items()}
+    )
+
+
+HISTORY = [
+    report(1, T0, on_hand=10, location_available_to_promise=10, received=10),
+    report(
+        2,
+        T0 + timedelta(days=1, hours=12),
+        on_hand=6,
+        location_available_to_promise=6,
+        received=10,
+        shipped=4,
+    ),
+    report(3, T0 + timedelta(days=2), on_hand=0, received=10, shipped=10),
+    report(4, T0 + timedelta(days=3), on_hand=0, received=10, shipped=10, lost_sales=2),
+    report(
+        5,
+        T0 + timedelta(days=4),
+        on_hand=20,
+        location_available_to_promise=20,
+        received=30,
+        shipped=10,
+        lost_sales=2,
+    ),
+]
+NOW = T0 + timedelta(days=6)
+
+
+def folded(reports: list[PositionReport]) -> tuple[SkuStock, list[DayFlows]]:
+    stocks: dict[str, SkuStock] = {}
+    applied = apply_reports(stocks, reports)
+    return stocks[SKU], sorted(applied.days.values(), key=lambda d: d.day)
+
+
+def test_metrics_of_a_small_history_match_the_hand_computed_figures() -> None:
+    stock, days = folded(HISTORY)
+
+    m = window_metrics(stock, days, None, window_days=7, now=NOW)
+
+    assert (m.units_sold, m.units_received, m.lost_sales, m.on_hand) == tuple(
+        map(Decimal, (10, 30, 2, 20))
+    )
+    # closes Mar 1..7: 10, 6, 0, 0, 20, 20 (carried), 20 (now): 76 / 7
+    assert m.average_on_hand == Decimal(76) / 7
+    assert m.inventory_turnover == Decimal(10) / (Decimal(76) / 7)
+    assert m.sell_through == Decimal(10) / 30
+    assert m.weeks_of_supply == 2  # 20 on hand / 10 a week
+    assert m.fill_rate == Decimal(10) / 12
+    assert m.stockout_rate == pytest.approx(2 / 6)  # zero ATP Mar 3-5 of six days tracked
+    assert m.days_since_last_sale == 4  # last sale Mar 3 00:00, now Mar 7 00:00
+
+
+def test_a_replayed_or_repeated_report_changes_nothing() -> None:
+    stocks: dict[str, SkuStock] = {}
+    apply_reports(stocks, HISTORY)
+    again = apply_reports(stocks, HISTORY)
+
+    assert (again.positions, list(again.days), again.already_seen) == ([], [], [0, 1, 2, 3, 4])
+
+
+def test_coalesced_reports_add_up_to_the_same_flows() -> None:
+    stock, days = folded([HISTORY[0], HISTORY[2], HISTORY[4]])
+
+    m = window_metrics(stock, days, None, window_days=7, now=NOW)
+
+    assert (m.units_sold, m.units_received, m.lost_sales) == tuple(map(Decimal, (10, 30, 2)))
+
+
+def test_the_opening_day_before_the_window_opens_it() -> None:
+    stock, days = folded(HISTORY)
+    opening = DayFlows(SKU, date(2026, 2, 20), on_hand_close=Decimal(5))
+
+    m = window_metrics(stock, days, opening, window_days=28, now=NOW)
+
+    assert m.opening_on_hand == 5
+    assert m.sell_through == Decimal(10) / 35
+
+
+# --- classes, policy and rules --------------------------------------------------------------
+
+
+def test_abc_ranks_by_units_sold() -> None:
+    sold = {"A1": 50, "A2": 30, "B1": 12, "C1": 5, "C2": 3, "Z": 0}
+
+    classes = velocity_classes({sku: Decimal(n) for sku, n in sold.items()})
+
+    # shares before each: 0, .50, .80, .92, .97 -> A, A, B, B, C; nothing sold -> C
+    assert classes == {
+        "A1": Velocity.A,
+        "A2": Velocity.A,
+        "B1": Velocity.B,
+        "C1": Velocity.B,
+        "C2": Velocity.C,
+        "Z": Velocity.C,
+    }
+
+
+@pytest.mark.parametrize(
+    ("weeks", "expected"),
+    [
+        ([10, 10, 10, 10], Variability.X),  # cv 0
+        ([0, 20, 0, 20], Variability.Y),  # mean 10, sd 10: cv 1.0
+        ([0, 0, 0, 40], Variability.Z),  # mean 10, sd 17.3
+        ([], Variability.Z),
+    ],
+)
+def test_xyz_by_the_variation_of_weekly_demand(weeks: list[int], expected: Variability) -> None:
+    assert variability_class([Decimal(w) for w in weeks]) is expected
+
+
+@pytest.mark.parametrize(
+    ("stage", "replenish"),
+    [
+        (Stage.PRE_LAUNCH, False),
+        (Stage.ACTIVE, True),
+        (Stage.MATURE, True),
+        (Stage.PHASE_OUT, False),
+        (Stage.DISCONTINUED, False),
+    ],
+)
+def test_the_policy_follows_the_stage(stage: Stage, replenish: bool) -> None:
+    assert policy_terms(stage, Velocity.A, Variability.X).replenish is replenish
+
+
+def test_the_policy_follows_the_classes() -> None:
+    mature_az = policy_terms(Stage.MATURE, Velocity.A, Variability.Z)
+    active_cx = policy_terms(Stage.ACTIVE, Velocity.C, Variability.X)
+
+    assert (mature_az.service_level, mature_az.review_period_days, mature_az.buffer_multiplier) == (
+        0.98,
+        7,
+        1.5,
+    )
+    assert (active_cx.service_level, active_cx.review_period_days, active_cx.buffer_multiplier) == (
+        0.90,
+        14,
+        0.5,
+    )
+
+
+def test_a_slow_seller_is_suggested_for_phase_out_after_n_weeks() -> None:
+    settings = RuleSettings(slow_seller=RuleMode.APPLY, slow_seller_weeks=3)
+    slow = [Decimal("0.05")] * 3
+    state = in_stage(Stage.MATURE)
+
+    found = evaluate(state, RuleInputs(slow, None, Decimal(5)), settings, now=T0)
+    not_yet = evaluate(
+        state, RuleInputs([Decimal("0.5"), *slow[:2]], None, Decimal(5)), settings, now=T0
+    )
+
+    assert [(s.rule, s.target, s.apply) for s in found] == [("slow-seller", Stage.PHASE_OUT, True)]
+    assert not_yet == []
+
+
+def test_excess_stock_in_phase_out_is_a_liquidation_candidate() -> None:
+    state = in_stage(Stage.PHASE_OUT)
+
+    found = evaluate(state, RuleInputs([], Decimal(30), Decimal(300)), RuleSettings(), now=T0)
+
+    assert [(s.rule, s.target) for s in found] == [("liquidation-candidate", None)]

@@ -178,7 +178,9 @@ def test_operations_say_who_sends_and_who_receives() -> None:
     assert operations_of(document, "receive") == {
         ("stock", "stock.stock-moved.v1"),
         ("stock", "catalog.product-changed.v1"),
+        ("stock", "lifecycle.inventory-policy-changed.v1"),
         ("lifecycle", "catalog.product-changed.v1"),
+        ("lifecycle", "stock.stock-level-changed.v1"),
         ("sync_gateway", "stock.stock-level-changed.v1"),
         ("sync_gateway", "catalog.product-changed.v1"),
         ("sync_gateway", "lifecycle.lifecycle-stage-changed.v1"),

@@ -82,9 +82,9 @@ def level(version: int, available: str, *, lot: str | None = None) -> Incoming[O
     return fact(payload)
 
 
-def stage(version: int, entered: LifecycleStage) -> Incoming[OfferFact]:
+def stage(version: int, entered: LifecycleStage, **fields: Any) -> Incoming[OfferFact]:
     payload = LifecycleStageChanged(
-        sku=SKU, stage=entered, stage_version=version, reason="r", changed_at=ORIGIN
+        sku=SKU, stage=entered, stage_version=version, reason="r", changed_at=ORIGIN, **fields
     )
     return fact(payload)
 
@@ -197,3 +197,27 @@ async def test_a_channel_sells_only_published_content() -> None:
 
     offer = build_offer(WEB, SKU, *(await uow.projection.facts_of(SKU))[:3])
     assert (offer.sellable, offer.title) == (True, "Mug v2")
+
+
+async def test_a_stage_is_kept_with_its_pre_order_flag_and_successor() -> None:
+    uow = FakeGatewayUnitOfWork()
+    await project(uow, [product(1), stage(1, LifecycleStage.PRE_LAUNCH, pre_order=True)])
+
+    _, positions, stage_facts, _ = await uow.projection.facts_of(SKU)
+    assert stage_facts == StageFacts("pre-launch", 1, pre_order=True, successor=None)
+    offer = build_offer(WEB, SKU, *(await uow.projection.facts_of(SKU))[:3])
+    # No position at all: a pre-order sells before stock.
+    assert (positions, offer.sellable, offer.pre_order) == ([], True, True)
+
+    await project(
+        uow,
+        [
+            stage(3, LifecycleStage.DISCONTINUED, successor="MUG-2"),
+            stage(2, LifecycleStage.ACTIVE),
+        ],
+    )
+
+    _, _, stage_facts, _ = await uow.projection.facts_of(SKU)
+    assert stage_facts == StageFacts("discontinued", 3, pre_order=False, successor="MUG-2")
+    offer = build_offer(WEB, SKU, *(await uow.projection.facts_of(SKU))[:3])
+    assert (offer.sellable, offer.pre_order, offer.successor) == (False, False, "MUG-2")

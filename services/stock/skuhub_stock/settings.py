@@ -29,19 +29,25 @@ class StockSettings(ServiceSettings):
         default=5.0, gt=0, description="How often the parked-movement gauges are refreshed."
     )
 
-    # Replenishment: what applies to a SKU at a location until a policy is set for it
-    # (PUT /v1/policies/{sku}/{location}, later the lifecycle service's policies).
+    # Replenishment: what applies to a SKU at a location until a planner sets a policy for
+    # it (PUT /v1/policies/{sku}/{location}). The lifecycle service's policy of the SKU
+    # (inventory-policy-changed) replaces the default service level and review period, scales
+    # the safety stock, and may hold replenishment (docs/stock.md, "Lifecycle policy").
     replenishment_lead_time_days: int = Field(
         default=7, ge=0, le=3650, description="Default supplier lead time L, in days."
     )
     replenishment_review_period_days: int = Field(
-        default=7, ge=0, le=3650, description="Default review period R, in days."
+        default=7,
+        ge=0,
+        le=3650,
+        description="Default review period R, in days (the SKU's lifecycle policy replaces it).",
     )
     replenishment_service_level: float = Field(
         default=0.95,
         ge=0.5,
         le=0.999,
-        description="Default cycle service level: the probability of no stock-out in a cycle.",
+        description="Default cycle service level: the probability of no stock-out in a cycle "
+        "(the SKU's lifecycle policy replaces it).",
     )
     replenishment_order_multiple: Decimal = Field(
         default=Decimal(1), gt=0, description="Default pack size proposals are rounded up to."

@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
-from skuhub_contracts.subscriptions import LIFECYCLE_PRODUCTS
-from skuhub_lifecycle.adapters.stage_repository import sql_unit_of_work
-from skuhub_lifecycle.entrypoints.handlers import on_product_changed
+from skuhub_contracts.subscriptions import LIFECYCLE_PRODUCTS, LIFECYCLE_STOCK
+from skuhub_lifecycle.adapters.unit_of_work import sql_unit_of_work
+from skuhub_lifecycle.entrypoints import rules_http
+from skuhub_lifecycle.entrypoints.handlers import (
+    on_product_changed,
+    on_stock_level_changed,
+    run_review,
+)
 from skuhub_lifecycle.entrypoints.http import ERROR_STATUSES, router
+from skuhub_lifecycle.service_layer.ports import LifecycleUnitOfWork
 from skuhub_lifecycle.settings import LifecycleSettings
-from skuhub_runtime.handling import ConsumerSpec
+from skuhub_runtime.handling import ConsumerSpec, Decision
 from skuhub_runtime.http import create_app as create_http_app
+from skuhub_runtime.periodic import PeriodicJob
 from skuhub_runtime.service import ServiceRuntime, run_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-CONSUMERS = [ConsumerSpec(LIFECYCLE_PRODUCTS, on_product_changed)]
+CONSUMERS: list[ConsumerSpec[Any, LifecycleUnitOfWork]] = [
+    ConsumerSpec(LIFECYCLE_PRODUCTS, on_product_changed),
+    ConsumerSpec(LIFECYCLE_STOCK, on_stock_level_changed),
+]
 """What this service consumes and the handler of each subscription."""
+
+
+async def _review(uow: LifecycleUnitOfWork, now: datetime) -> Decision[bool]:
+    decided = await run_review(uow, now)
+    return Decision(False, emitted=decided.emitted)
 
 
 def create_app(settings: LifecycleSettings | None = None) -> FastAPI:
@@ -27,14 +44,16 @@ def create_app(settings: LifecycleSettings | None = None) -> FastAPI:
         unit_of_work=sql_unit_of_work,
         migrations_dir=MIGRATIONS,
         consumers=CONSUMERS,
+        periodic=[PeriodicJob("lifecycle-review", _review, settings.review_interval_s)],
     )
     return create_http_app(
         runtime,
         title="skuhub lifecycle",
-        description="Lifecycle stage per SKU (concept to discontinued), following the catalog "
-        "and operators.",
-        routers=[router],
-        errors=ERROR_STATUSES,
+        description="Lifecycle stage per SKU and product (concept to retired) behind gates, "
+        "SKU metrics from live stock events, ABC/XYZ classes, and the inventory policy "
+        "each stage and class implies.",
+        routers=[router, rules_http.router],
+        errors={**ERROR_STATUSES, rules_http.RulesVersionConflictError: 409},
     )
 
 

@@ -6,13 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from skuhub_lifecycle.domain.stages import (
-    ForbiddenTransitionError,
-    ProductFacts,
-    SkuStage,
-    StageChange,
-)
-from skuhub_lifecycle.service_layer.ports import StageRepository
+from skuhub_lifecycle.domain.policy import InventoryPolicy
+from skuhub_lifecycle.domain.stages import ProductFacts, SkuStage, StageChange
+from skuhub_lifecycle.service_layer.policies import refresh_policies
+from skuhub_lifecycle.service_layer.ports import LifecycleUnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,41 +22,45 @@ class ReportedProduct:
 
 @dataclass
 class Followed:
-    """What a batch did: stage changes (with the event causing each), refused events, and
+    """What a batch did: stage and policy changes (with the event causing each), and
     snapshots already seen (duplicates or older versions arriving late)."""
 
     changes: list[tuple[StageChange, str]] = field(default_factory=list)
-    rejected: dict[str, str] = field(default_factory=dict)
+    policies: list[tuple[InventoryPolicy, str]] = field(default_factory=list)
     already_seen: set[str] = field(default_factory=set)
 
 
 async def follow_products(
-    repo: StageRepository, batch: Sequence[ReportedProduct], *, now: datetime | None = None
+    uow: LifecycleUnitOfWork, batch: Sequence[ReportedProduct], *, now: datetime | None = None
 ) -> Followed:
-    """Apply the snapshots in order; save every state they touched in one go."""
+    """Apply the snapshots in order; save every state they touched in one go.
+
+    A new SKU enters at concept; the catalog's facts (approval, completeness, model,
+    replacement) are kept for the gates; a deletion moves the SKU to discontinued.
+    """
     now = now or datetime.now(UTC)
     result = Followed()
-    states = await repo.load({r.product.sku for r in batch})
+    states = await uow.stages.load({r.product.sku for r in batch})
     touched: dict[str, SkuStage] = {}
+    causes: dict[str, str] = {}
     for reported in batch:
         product = reported.product
         state = states.get(product.sku)
-        change: StageChange | None
         if state is None:
-            state, change = SkuStage.enter(product, now=now)
-            states[product.sku] = state
+            state = states[product.sku] = SkuStage.enter(product, now=now)
+            result.changes.append((state.history[-1], reported.event_id))
         elif state.has_seen(product):
             result.already_seen.add(reported.event_id)  # a duplicate or a late older snapshot
             continue
         else:
-            try:
-                change = state.follow(product, now=now)
-            except ForbiddenTransitionError as forbidden:
-                result.rejected[reported.event_id] = forbidden.reason
-                continue
-        touched[product.sku] = state  # its product_version moved on, maybe its stage too
-        if change is not None:
-            result.changes.append((change, reported.event_id))
+            change = state.follow(product, now=now)
+            if change is not None:
+                result.changes.append((change, reported.event_id))
+        touched[product.sku] = state
+        causes[product.sku] = reported.event_id
     if touched:
-        await repo.save(touched.values())
+        await uow.stages.save(touched.values())
+        moved = {change.sku: change.stage for change, _ in result.changes}
+        for policy in await refresh_policies(uow, moved.items(), now=now):
+            result.policies.append((policy, causes[policy.sku]))
     return result

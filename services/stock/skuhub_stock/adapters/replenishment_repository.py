@@ -1,4 +1,5 @@
-"""PostgreSQL implementation of the replenishment repository: one statement per call."""
+"""PostgreSQL implementation of the replenishment repository: one statement per call (two
+when stored lifecycle policies queue their SKUs' places for review)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from skuhub_stock.adapters.tables import daily_demand, replenishment_policies
+from skuhub_stock.adapters.tables import (
+    daily_demand,
+    lifecycle_policies,
+    positions,
+    replenishment_policies,
+    review_queue,
+)
 from skuhub_stock.adapters.tables import replenishment_proposals as proposals
 from skuhub_stock.domain.replenishment import (
     DailyDemand,
     DemandNoted,
+    LifecyclePolicy,
     PositionKey,
     Proposal,
     ProposalStatus,
@@ -30,6 +38,14 @@ _ADD_DEMAND = _added.on_conflict_do_update(
     },
 )
 _ADD_PROPOSAL = insert(proposals).on_conflict_do_nothing().returning(proposals.c.id)
+_saved = insert(lifecycle_policies)
+_SAVE_LIFECYCLE_POLICY = _saved.on_conflict_do_update(
+    index_elements=[lifecycle_policies.c.sku],
+    set_={c.name: _saved.excluded[c.name] for c in lifecycle_policies.c if c.name != "sku"},
+    # Only a higher version replaces the stored one: a re-delivery or a late arrival of an
+    # older policy changes nothing (and is not returned).
+    where=lifecycle_policies.c.policy_version < _saved.excluded.policy_version,
+).returning(lifecycle_policies.c.sku)
 
 
 def _of_positions(table: sa.Table, keys: Iterable[PositionKey]) -> sa.ColumnElement[bool]:
@@ -125,6 +141,51 @@ class SqlReplenishmentRepository:
         )
         await self._conn.execute(statement)
 
+    async def lifecycle_policies(self, skus: Iterable[str]) -> dict[str, LifecyclePolicy]:
+        wanted = sorted(set(skus))
+        if not wanted:
+            return {}
+        statement = sa.select(lifecycle_policies).where(lifecycle_policies.c.sku.in_(wanted))
+        return {
+            row["sku"]: _to_lifecycle_policy(row)
+            for row in (await self._conn.execute(statement)).mappings()
+        }
+
+    async def save_lifecycle_policies(self, policies: Sequence[LifecyclePolicy]) -> set[str]:
+        if not policies:
+            return set()
+        rows = [
+            {
+                "sku": p.sku,
+                "policy_version": p.version,
+                "stage": p.stage,
+                "velocity_class": p.velocity_class,
+                "variability_class": p.variability_class,
+                "replenish": p.replenish,
+                "service_level": p.service_level,
+                "review_period_days": p.review_period_days,
+                "buffer_multiplier": p.buffer_multiplier,
+                "reason": p.reason,
+                "changed_at": p.changed_at,
+            }
+            for p in sorted(policies, key=lambda p: p.sku)  # a stable lock order
+        ]
+        # executemany of one cached statement (multi-row INSERTs by SQLAlchemy), then the
+        # stored SKUs' places onto the ledger's review queue: a plain insert, as the ledger's
+        # own (it never waits for a review taking the same place, migration 0005).
+        stored = set((await self._conn.execute(_SAVE_LIFECYCLE_POLICY, rows)).scalars())
+        if stored:
+            places = (
+                sa.select(positions.c.sku, positions.c.location)
+                .distinct()
+                .where(positions.c.sku.in_(sorted(stored)))
+                .order_by(positions.c.sku, positions.c.location)
+            )
+            await self._conn.execute(
+                sa.insert(review_queue).from_select(["sku", "location"], places)
+            )
+        return stored
+
     async def latest_proposals(self, keys: Iterable[PositionKey]) -> dict[PositionKey, Proposal]:
         wanted = list(keys)
         if not wanted:
@@ -208,6 +269,22 @@ class SqlReplenishmentRepository:
             statement = statement.where(proposals.c.seq > after)
         rows = (await self._conn.execute(statement)).mappings()
         return [(row["seq"], _to_proposal(row)) for row in rows]
+
+
+def _to_lifecycle_policy(row: sa.RowMapping) -> LifecyclePolicy:
+    return LifecyclePolicy(
+        sku=row["sku"],
+        version=row["policy_version"],
+        stage=row["stage"],
+        replenish=row["replenish"],
+        service_level=row["service_level"],
+        review_period_days=row["review_period_days"],
+        buffer_multiplier=row["buffer_multiplier"],
+        changed_at=row["changed_at"],
+        velocity_class=row["velocity_class"],
+        variability_class=row["variability_class"],
+        reason=row["reason"],
+    )
 
 
 def _to_proposal(row: sa.RowMapping) -> Proposal:

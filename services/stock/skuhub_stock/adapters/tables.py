@@ -279,3 +279,20 @@ review_queue = sa.Table(
     sa.Column("sku", sa.Text, nullable=False),
     sa.Column("location", sa.Text, nullable=False),
 )
+
+# The lifecycle service's inventory policy per SKU (migration 0006), the newest version seen.
+lifecycle_policies = sa.Table(
+    "lifecycle_policies",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("policy_version", sa.BigInteger, nullable=False),
+    sa.Column("stage", sa.Text, nullable=False),
+    sa.Column("velocity_class", sa.Text),
+    sa.Column("variability_class", sa.Text),
+    sa.Column("replenish", sa.Boolean, nullable=False),
+    sa.Column("service_level", sa.Float, nullable=False),
+    sa.Column("review_period_days", sa.Integer, nullable=False),
+    sa.Column("buffer_multiplier", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+)

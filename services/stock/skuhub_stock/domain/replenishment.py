@@ -5,11 +5,13 @@ for intermittent demand, both imported on first use): no I/O, no frameworks,
 time and ids passed in. The formulas are in docs/replenishment.md:
 
 - daily demand = units shipped + lost sales that day;
-- safety stock  SS = z x sigma_d x sqrt(L + R), z = norm.ppf(service level);
+- safety stock  SS = b x z x sigma_d x sqrt(L + R), z = norm.ppf(service level), b the
+  lifecycle policy's buffer multiplier (1 without one, and under a min/max policy);
 - reorder point (the order-up-to level S of a periodic review) = d x (L + R) + SS;
 - inventory position IP = on_hand + in_transit + incoming - reserved;
 - propose when IP <= reorder point: S - IP (max - IP under a min/max policy),
-  rounded up to the order multiple.
+  rounded up to the order multiple; never while the SKU's lifecycle policy says not to
+  replenish (docs/stock.md, "Lifecycle policy").
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
@@ -32,6 +34,8 @@ SERVICE_LEVEL_MIN = 0.5
 SERVICE_LEVEL_MAX = 0.999
 MAX_DAYS = 3650
 """Longest lead time or review period a policy may have (ten years)."""
+BUFFER_MULTIPLIER_MAX = 10.0
+"""Largest factor a lifecycle policy may put on the safety stock."""
 
 INTERMITTENT_MIN_DAYS = 28
 """Croston's method needs a few demand intervals to smooth: four weeks at least."""
@@ -91,20 +95,8 @@ class ReplenishmentPolicy:
 
     def __post_init__(self) -> None:
         for name in ("lead_time_days", "review_period_days"):
-            days = getattr(self, name)
-            if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_DAYS:
-                raise PolicyError(f"must be whole days from 0 to {MAX_DAYS}", field=name)
-        level = self.service_level
-        if not (
-            isinstance(level, (int, float))
-            and math.isfinite(level)
-            and SERVICE_LEVEL_MIN <= level <= SERVICE_LEVEL_MAX
-        ):
-            raise PolicyError(
-                f"must be from {SERVICE_LEVEL_MIN} to {SERVICE_LEVEL_MAX} (the share of demand "
-                "served from stock)",
-                field="service_level",
-            )
+            _check_days(getattr(self, name), name)
+        _check_service_level(self.service_level)
         if not self.order_multiple.is_finite() or self.order_multiple <= 0:
             raise PolicyError("must be more than zero", field="order_multiple")
         if (self.min_quantity is None) != (self.max_quantity is None):
@@ -127,6 +119,143 @@ class ReplenishmentPolicy:
     def protection_days(self) -> int:
         """L + R: the days an order placed now has to cover."""
         return self.lead_time_days + self.review_period_days
+
+
+def _check_days(days: object, name: str) -> None:
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_DAYS:
+        raise PolicyError(f"must be whole days from 0 to {MAX_DAYS}", field=name)
+
+
+def _check_service_level(level: object) -> None:
+    if not (
+        isinstance(level, (int, float))
+        and not isinstance(level, bool)
+        and math.isfinite(level)
+        and SERVICE_LEVEL_MIN <= level <= SERVICE_LEVEL_MAX
+    ):
+        raise PolicyError(
+            f"must be from {SERVICE_LEVEL_MIN} to {SERVICE_LEVEL_MAX} (the share of demand "
+            "served from stock)",
+            field="service_level",
+        )
+
+
+# -------------------------------------------------------------------------- lifecycle policy
+
+
+@dataclass(frozen=True, slots=True)
+class LifecyclePolicy:
+    """The lifecycle service's inventory policy of one SKU, at every location.
+
+    Decided from the SKU's stage and its velocity and variability classes; each change
+    has the next ``version``, and only the highest version seen counts.
+    """
+
+    sku: str
+    version: int
+    stage: str
+    replenish: bool
+    """False: no new proposals for the SKU anywhere (before launch, and while it runs down)."""
+    service_level: float
+    review_period_days: int
+    buffer_multiplier: float
+    """Multiplies the safety stock computed from demand."""
+    changed_at: datetime
+    velocity_class: str | None = None
+    variability_class: str | None = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
+            raise PolicyError("must be a whole number from 1", field="policy_version")
+        _check_days(self.review_period_days, "review_period_days")
+        _check_service_level(self.service_level)
+        factor = self.buffer_multiplier
+        if not (
+            isinstance(factor, (int, float))
+            and not isinstance(factor, bool)
+            and math.isfinite(factor)
+            and 0 <= factor <= BUFFER_MULTIPLIER_MAX
+        ):
+            raise PolicyError(
+                f"must be from 0 to {BUFFER_MULTIPLIER_MAX}", field="buffer_multiplier"
+            )
+
+    def supersedes(self, stored: LifecyclePolicy | None) -> bool:
+        """Whether this policy replaces ``stored``: only a higher version does (an equal one
+        is a re-delivery, a lower one arrived late)."""
+        return stored is None or self.version > stored.version
+
+
+def newest_per_sku(
+    received: Iterable[tuple[str, LifecyclePolicy]],
+) -> dict[str, tuple[str, LifecyclePolicy]]:
+    """The highest version of each SKU's policy among ``(event id, policy)`` pairs, with its
+    event id; of equal versions the first one received."""
+    newest: dict[str, tuple[str, LifecyclePolicy]] = {}
+    for event_id, policy in received:
+        found = newest.get(policy.sku)
+        if found is None or policy.supersedes(found[1]):
+            newest[policy.sku] = (event_id, policy)
+    return newest
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyInForce:
+    """What a review applies to one position: its policy with the SKU's lifecycle policy.
+
+    - ``policy``: lead time, order multiple and min/max from the planner's policy of the
+      position or the default; service level and review period from the planner's policy
+      when one is set, else from the lifecycle policy, else the default.
+    - ``buffer_multiplier``: the lifecycle policy's, on a safety stock computed from
+      demand; 1 without a lifecycle policy and under a min/max policy (the planner's min
+      and max are the levels; the buffer does not move them).
+    - the lifecycle policy's ``replenish`` = false holds every new proposal, whatever
+      the planner set.
+    """
+
+    policy: ReplenishmentPolicy
+    buffer_multiplier: float = 1.0
+    lifecycle: LifecyclePolicy | None = None
+    set_by_planner: bool = False
+    """True: the position has a policy set (PUT /v1/policies); False: the default applies."""
+
+    @property
+    def replenish(self) -> bool:
+        return self.lifecycle is None or self.lifecycle.replenish
+
+    @property
+    def hold_reason(self) -> str | None:
+        """Why no new proposal is made, or None when proposals are made."""
+        if self.lifecycle is None or self.lifecycle.replenish:
+            return None
+        held = self.lifecycle
+        why = f": {held.reason}" if held.reason else ""
+        return (
+            f"lifecycle policy version {held.version} (stage {held.stage}) says not to "
+            f"replenish{why}"
+        )
+
+
+def policy_in_force(
+    position: ReplenishmentPolicy | None,
+    lifecycle: LifecyclePolicy | None,
+    default: ReplenishmentPolicy,
+) -> PolicyInForce:
+    """Combine the planner's policy of a position (None when not set), the SKU's lifecycle
+    policy (None until one arrives) and the default, as :class:`PolicyInForce` says."""
+    if position is not None:
+        buffer = 1.0 if lifecycle is None or position.is_min_max else lifecycle.buffer_multiplier
+        return PolicyInForce(position, buffer, lifecycle, set_by_planner=True)
+    if lifecycle is None:
+        return PolicyInForce(default)
+    policy = dataclasses.replace(
+        default,
+        service_level=lifecycle.service_level,
+        review_period_days=lifecycle.review_period_days,
+    )
+    buffer = 1.0 if policy.is_min_max else lifecycle.buffer_multiplier
+    return PolicyInForce(policy, buffer, lifecycle)
 
 
 # ------------------------------------------------------------------------------------ demand
@@ -280,9 +409,11 @@ def z_value(service_level: float) -> float:
     return float(ndtri(service_level))
 
 
-def safety_stock(z: float, std_daily: float, protection_days: int) -> float:
-    """SS = z x sigma_d x sqrt(L + R)."""
-    return max(z * std_daily * math.sqrt(protection_days), 0.0)
+def safety_stock(
+    z: float, std_daily: float, protection_days: int, buffer_multiplier: float = 1.0
+) -> float:
+    """SS = b x z x sigma_d x sqrt(L + R) (b: the lifecycle policy's buffer multiplier)."""
+    return max(z * std_daily * math.sqrt(protection_days), 0.0) * buffer_multiplier
 
 
 def reorder_point(mean_daily: float, protection_days: int, safety: float) -> float:
@@ -299,15 +430,20 @@ class Levels:
     """What a proposal brings the inventory position up to."""
 
 
-def levels(policy: ReplenishmentPolicy, estimate: DemandEstimate) -> Levels:
+def levels(
+    policy: ReplenishmentPolicy, estimate: DemandEstimate, buffer_multiplier: float = 1.0
+) -> Levels:
     """Reorder point and order-up-to level: computed, or the policy's min and max.
 
-    The safety stock is the computed one either way (under min/max it is for comparison).
+    The safety stock is the computed one either way (under min/max it is for comparison,
+    without the buffer multiplier: the planner's min and max are the levels).
     """
     days = policy.protection_days
-    safety = safety_stock(z_value(policy.service_level), estimate.std_daily, days)
+    z = z_value(policy.service_level)
     if policy.min_quantity is not None and policy.max_quantity is not None:
+        safety = safety_stock(z, estimate.std_daily, days)
         return Levels(_quantity(safety), policy.min_quantity, policy.max_quantity)
+    safety = safety_stock(z, estimate.std_daily, days, buffer_multiplier)
     point = _quantity(reorder_point(estimate.mean_daily, days, safety))
     return Levels(_quantity(safety), point, point)
 
@@ -428,12 +564,13 @@ def propose(
     latest: Proposal | None,
     now: datetime,
     new_id: Callable[[], str],
+    buffer_multiplier: float = 1.0,
 ) -> Proposal | None:
     """A new proposal when the inventory position is at or below the reorder point and the
     position has none holding it back; None otherwise (and when there is nothing to order)."""
     if blocks_new_proposal(latest, policy, now):
         return None
-    found = levels(policy, estimate)
+    found = levels(policy, estimate, buffer_multiplier)
     position = figures.inventory_position
     if position > found.reorder_point:
         return None
@@ -455,10 +592,25 @@ def propose(
     )
 
 
-def policy_for(
-    key: PositionKey,
-    policies: Mapping[PositionKey, ReplenishmentPolicy],
-    default: ReplenishmentPolicy,
-) -> ReplenishmentPolicy:
-    """The position's own policy, or the default until one is set."""
-    return policies.get(key, default)
+def propose_in_force(
+    figures: PositionFigures,
+    in_force: PolicyInForce,
+    estimate: DemandEstimate,
+    *,
+    latest: Proposal | None,
+    now: datetime,
+    new_id: Callable[[], str],
+) -> Proposal | None:
+    """:func:`propose` under the policy in force: nothing while the SKU's lifecycle policy
+    holds replenishment (``in_force.hold_reason`` says why), else with its buffer."""
+    if not in_force.replenish:
+        return None
+    return propose(
+        figures,
+        in_force.policy,
+        estimate,
+        latest=latest,
+        now=now,
+        new_id=new_id,
+        buffer_multiplier=in_force.buffer_multiplier,
+    )

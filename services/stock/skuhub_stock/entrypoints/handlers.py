@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from skuhub_contracts.events import ProductChanged, StockMoved
-from skuhub_contracts.subscriptions import STOCK_MOVEMENTS, STOCK_PRODUCTS
+from skuhub_contracts.events import InventoryPolicyChanged, ProductChanged, StockMoved
+from skuhub_contracts.subscriptions import STOCK_MOVEMENTS, STOCK_POLICIES, STOCK_PRODUCTS
 from skuhub_runtime.handling import ConsumerSpec, Incoming, Outcome
 from skuhub_stock.domain.ledger import ACCEPT
 from skuhub_stock.entrypoints.events import (
@@ -17,6 +17,7 @@ from skuhub_stock.entrypoints.events import (
     to_reported,
     to_stock_level_changed,
 )
+from skuhub_stock.entrypoints.lifecycle_policies import on_inventory_policy_changed
 from skuhub_stock.entrypoints.metrics import observe
 from skuhub_stock.service_layer.facts import Described, record_facts
 from skuhub_stock.service_layer.ports import StockUnitOfWork
@@ -61,6 +62,13 @@ class StockHandlers:
         await note_demand(uow.replenishment, recorded.ledger)
         return _outcome(recorded, batch)
 
+    async def on_inventory_policy_changed(
+        self, uow: StockUnitOfWork, batch: Sequence[Incoming[InventoryPolicyChanged]]
+    ) -> Outcome:
+        """Keep each SKU's newest lifecycle policy for replenishment (older or equal versions
+        are ignored); its places are reviewed again."""
+        return await on_inventory_policy_changed(uow, batch)
+
 
 def _outcome(recorded: Recorded, batch: Sequence[Incoming[Any]]) -> Outcome:
     observe(recorded.ledger)
@@ -90,4 +98,5 @@ def consumers(handlers: StockHandlers) -> list[ConsumerSpec[Any, StockUnitOfWork
     return [
         ConsumerSpec(STOCK_MOVEMENTS, handlers.on_stock_moved),
         ConsumerSpec(STOCK_PRODUCTS, handlers.on_product_changed),
+        ConsumerSpec(STOCK_POLICIES, handlers.on_inventory_policy_changed),
     ]

@@ -28,7 +28,9 @@ from skuhub_stock.domain.replenishment import (
     MAX_DAYS,
     SERVICE_LEVEL_MAX,
     SERVICE_LEVEL_MIN,
+    LifecyclePolicy,
     PolicyError,
+    PolicyInForce,
     Proposal,
     ProposalNotFoundError,
     ProposalNotOpenError,
@@ -104,7 +106,10 @@ class ProposalView(BaseModel):
         description="Proposed because the inventory position was at or below it."
     )
     order_up_to: Decimal = Field(description="The level the quantity brings the position up to.")
-    safety_stock: Decimal = Field(description="z x sigma_d x sqrt(L + R) when proposed.")
+    safety_stock: Decimal = Field(
+        description="b x z x sigma_d x sqrt(L + R) when proposed (b: the lifecycle policy's "
+        "buffer multiplier, 1 without one and under min/max)."
+    )
     inventory_position: Decimal = Field(
         description="on_hand + in_transit + incoming - reserved when proposed."
     )
@@ -210,7 +215,49 @@ class PolicyRequest(BaseModel):
         )
 
 
+class LifecyclePolicyView(BaseModel):
+    """The lifecycle service's inventory policy of the SKU (skuhub.inventory-policy-changed.v1,
+    the highest version received), as it arrived."""
+
+    policy_version: int = Field(description="The version in force; older ones are ignored.")
+    stage: str = Field(description="The SKU's lifecycle stage it was decided for.")
+    velocity_class: str | None
+    variability_class: str | None
+    replenish: bool = Field(
+        description="False: no new proposals for the SKU at any location, whatever the "
+        "position's own policy."
+    )
+    service_level: float = Field(
+        description="Replaces the default service level (not one set for the position)."
+    )
+    review_period_days: int = Field(
+        description="Replaces the default review period (not one set for the position)."
+    )
+    buffer_multiplier: float = Field(
+        description="Multiplies the safety stock computed from demand (not under min/max)."
+    )
+    reason: str
+    changed_at: datetime
+
+    @classmethod
+    def of(cls, p: LifecyclePolicy) -> LifecyclePolicyView:
+        return cls(
+            policy_version=p.version,
+            stage=p.stage,
+            velocity_class=p.velocity_class,
+            variability_class=p.variability_class,
+            replenish=p.replenish,
+            service_level=p.service_level,
+            review_period_days=p.review_period_days,
+            buffer_multiplier=p.buffer_multiplier,
+            reason=p.reason,
+            changed_at=p.changed_at,
+        )
+
+
 class PolicyView(BaseModel):
+    """What the next review of the position applies, and where each part comes from."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -224,7 +271,38 @@ class PolicyView(BaseModel):
                     "min_quantity": None,
                     "max_quantity": None,
                     "order_multiple": "1",
-                }
+                    "buffer_multiplier": 1.0,
+                    "replenish": True,
+                    "hold_reason": None,
+                    "lifecycle": None,
+                },
+                {
+                    "sku": "TSHIRT-RED-M",
+                    "location": GLN_EXAMPLE,
+                    "source": "default",
+                    "lead_time_days": 7,
+                    "review_period_days": 7,
+                    "service_level": 0.98,
+                    "min_quantity": None,
+                    "max_quantity": None,
+                    "order_multiple": "1",
+                    "buffer_multiplier": 0.0,
+                    "replenish": False,
+                    "hold_reason": "lifecycle policy version 4 (stage phase-out) says not to "
+                    "replenish: phase-out: run down, no new orders",
+                    "lifecycle": {
+                        "policy_version": 4,
+                        "stage": "phase-out",
+                        "velocity_class": "A",
+                        "variability_class": "X",
+                        "replenish": False,
+                        "service_level": 0.98,
+                        "review_period_days": 7,
+                        "buffer_multiplier": 0.0,
+                        "reason": "phase-out: run down, no new orders",
+                        "changed_at": "2025-03-01T08:00:00Z",
+                    },
+                },
             ]
         }
     )
@@ -232,19 +310,47 @@ class PolicyView(BaseModel):
     sku: str
     location: str
     source: str = Field(
-        description="`set` (PUT here) or `default` (SKUHUB_REPLENISHMENT_* until one is set)."
+        description="`set`: the position's own policy (PUT here), whose service level and "
+        "review period win over the lifecycle policy's; `default`: SKUHUB_REPLENISHMENT_* "
+        "until one is set, with the lifecycle policy's service level and review period when "
+        "the SKU has one."
     )
     lead_time_days: int
-    review_period_days: int
-    service_level: float
+    review_period_days: int = Field(description="R the review applies (see `source`).")
+    service_level: float = Field(description="The service level the review applies.")
     min_quantity: Decimal | None
     max_quantity: Decimal | None
     order_multiple: Decimal
+    buffer_multiplier: float = Field(
+        description="Multiplies the safety stock computed from demand: the lifecycle "
+        "policy's; 1 without one, and under a min/max policy."
+    )
+    replenish: bool = Field(
+        description="False: the SKU's lifecycle policy holds replenishment, and the review "
+        "proposes nothing here (open proposals stay to be decided)."
+    )
+    hold_reason: str | None = Field(
+        description="Why nothing is proposed (the lifecycle policy's version, stage and "
+        "reason); null while proposals are made."
+    )
+    lifecycle: LifecyclePolicyView | None = Field(
+        description="The SKU's lifecycle policy in force (every location); null until the "
+        "lifecycle service has published one."
+    )
 
     @classmethod
-    def of(cls, sku: str, location: str, policy: ReplenishmentPolicy, *, set_: bool) -> PolicyView:
-        source = "set" if set_ else "default"
-        return cls(sku=sku, location=location, source=source, **dataclasses.asdict(policy))
+    def of(cls, sku: str, location: str, in_force: PolicyInForce) -> PolicyView:
+        lifecycle = in_force.lifecycle
+        return cls(
+            sku=sku,
+            location=location,
+            source="set" if in_force.set_by_planner else "default",
+            **dataclasses.asdict(in_force.policy),
+            buffer_multiplier=in_force.buffer_multiplier,
+            replenish=in_force.replenish,
+            hold_reason=in_force.hold_reason,
+            lifecycle=LifecyclePolicyView.of(lifecycle) if lifecycle is not None else None,
+        )
 
 
 @router.get(
@@ -253,7 +359,9 @@ class PolicyView(BaseModel):
     summary="Replenishment proposals",
     description="Proposals oldest first, a page at a time, filtered by status, SKU and location "
     "(all optional). A proposal is made when a position's inventory position falls to its "
-    "reorder point, and published as skuhub.replenishment-proposed.v1.",
+    "reorder point, and published as skuhub.replenishment-proposed.v1; none is made while the "
+    "SKU's lifecycle policy says not to replenish (GET /v1/policies/{sku}/{location} shows "
+    "it, with the reason).",
 )
 async def list_proposals(
     runtime: ReplenishmentRuntime,
@@ -359,16 +467,21 @@ _NO_SUCH_PATH = error_responses(
     "/policies/{sku:path}/{location}",
     response_model=PolicyView,
     responses=_NO_SUCH_PATH,
-    summary="Replenishment policy of a SKU at a location",
-    description="The policy set for the position, or the default (`source`: default) until one "
-    "is set.",
+    summary="Replenishment policy in force for a SKU at a location",
+    description="What the next review applies: the policy set for the position, or the "
+    "default (`source`: default) until one is set, combined with the SKU's lifecycle policy "
+    "(`lifecycle`, from skuhub.inventory-policy-changed.v1). The lifecycle policy's service "
+    "level and review period replace the default's (a policy set here keeps its own); its "
+    "buffer multiplier scales the safety stock computed from demand (not a min/max policy); "
+    "and when it says not to replenish, `replenish` is false, `hold_reason` says why, and no "
+    "new proposal is made for the SKU at any location.",
 )
 async def get_policy(sku: Sku, location: Gln, runtime: ReplenishmentRuntime) -> PolicyView:
     default = replenishment_defaults(runtime.settings).policy
-    policy, is_set = await runtime.read(
-        lambda uow: use_cases.policy_of(uow.replenishment, sku, location, default)
+    in_force = await runtime.read(
+        lambda uow: use_cases.policy_in_force_of(uow.replenishment, sku, location, default)
     )
-    return PolicyView.of(sku, location, policy, set_=is_set)
+    return PolicyView.of(sku, location, in_force)
 
 
 @router.put(
@@ -376,9 +489,13 @@ async def get_policy(sku: Sku, location: Gln, runtime: ReplenishmentRuntime) -> 
     response_model=PolicyView,
     responses=_NO_SUCH_PATH,
     summary="Set the replenishment policy of a SKU at a location",
-    description="Replaces the position's policy; the next review uses it. 422 names the field "
-    "that breaks a rule (lead time and review period 0 to 3650 days, service level 0.5 to "
-    "0.999, min_quantity and max_quantity together with min < max, order multiple above 0).",
+    description="Replaces the position's policy; the next review uses it, and its service "
+    "level and review period win over the SKU's lifecycle policy. The lifecycle policy still "
+    "holds replenishment when it says not to replenish, and its buffer multiplier still "
+    "scales a safety stock computed from demand (not a min/max policy). The answer is the "
+    "policy in force, as GET shows it. 422 names the field that breaks a rule (lead time and "
+    "review period 0 to 3650 days, service level 0.5 to 0.999, min_quantity and max_quantity "
+    "together with min < max, order multiple above 0).",
 )
 async def put_policy(
     sku: Sku,
@@ -408,8 +525,12 @@ async def put_policy(
     runtime: ReplenishmentRuntime,
 ) -> PolicyView:
     policy = body.to_policy()
+    default = replenishment_defaults(runtime.settings).policy
 
-    async def decide(uow: ReplenishmentUnitOfWork) -> Decision[ReplenishmentPolicy]:
-        return Decision(await use_cases.set_policy(uow.replenishment, sku, location, policy))
+    async def decide(uow: ReplenishmentUnitOfWork) -> Decision[PolicyInForce]:
+        await use_cases.set_policy(uow.replenishment, sku, location, policy)
+        return Decision(
+            await use_cases.policy_in_force_of(uow.replenishment, sku, location, default)
+        )
 
-    return PolicyView.of(sku, location, await runtime.execute(decide), set_=True)
+    return PolicyView.of(sku, location, await runtime.execute(decide))

@@ -1,4 +1,5 @@
-"""Replenishment use cases: note demand, review positions, decide proposals, set policies.
+"""Replenishment use cases: note demand, review positions, decide proposals, set policies,
+apply the lifecycle service's policies.
 
 They take the replenishment repository (bound to the caller's transaction) and return
 what they decided; the runtime commits, and the entrypoint turns new proposals into
@@ -17,6 +18,8 @@ from typing import Protocol
 from skuhub_stock.domain.replenishment import (
     DailyDemand,
     DemandNoted,
+    LifecyclePolicy,
+    PolicyInForce,
     PositionFigures,
     PositionKey,
     Proposal,
@@ -26,8 +29,9 @@ from skuhub_stock.domain.replenishment import (
     combine,
     daily_series,
     estimate_demand,
-    policy_for,
-    propose,
+    newest_per_sku,
+    policy_in_force,
+    propose_in_force,
 )
 
 DEFAULT_HISTORY_DAYS = 91
@@ -44,7 +48,8 @@ class DemandHistory:
 
 @dataclass(frozen=True, slots=True)
 class ReplenishmentDefaults:
-    """What applies until the lifecycle service publishes a position's policy."""
+    """What applies to a position without a policy of its own (the lifecycle policy of its
+    SKU replaces the service level and review period, see ``PolicyInForce``)."""
 
     policy: ReplenishmentPolicy = field(default_factory=ReplenishmentPolicy)
     history_days: int = DEFAULT_HISTORY_DAYS
@@ -72,6 +77,19 @@ class ReplenishmentRepository(Protocol):
 
     async def save_policy(self, sku: str, location: str, policy: ReplenishmentPolicy) -> None:
         """Set (insert or replace) the policy of one position."""
+
+    async def lifecycle_policies(self, skus: Iterable[str]) -> dict[str, LifecyclePolicy]:
+        """The lifecycle policies stored for these SKUs (a SKU without one is absent)."""
+
+    async def save_lifecycle_policies(self, policies: Sequence[LifecyclePolicy]) -> set[str]:
+        """Store each SKU's lifecycle policy unless one of the same or a higher version is
+        stored; return the SKUs whose policy was stored. At most one policy per SKU (see
+        ``domain.replenishment.newest_per_sku``).
+
+        The places where a stored SKU has a position are queued for review (the queue
+        ``LedgerRepository.take_review_queue`` takes), so a change applies at the next review
+        without waiting for stock to move.
+        """
 
     async def latest_proposals(self, keys: Iterable[PositionKey]) -> dict[PositionKey, Proposal]:
         """The newest proposal of each position that has one (an open one if any)."""
@@ -133,9 +151,12 @@ async def review(
 ) -> list[Proposal]:
     """Review positions against their reorder points; store and return the new proposals.
 
-    Demand comes from the ``history_days`` complete days before ``now`` (today is not over),
-    from the position's first recorded day when that is later. Each proposal returned is to
-    be published as ``replenishment-proposed`` in the same transaction.
+    Each position is reviewed under its :class:`PolicyInForce` (its own policy or the
+    default, with its SKU's lifecycle policy); a SKU whose lifecycle policy says not to
+    replenish gets no proposal. Demand comes from the ``history_days`` complete days before
+    ``now`` (today is not over), from the position's first recorded day when that is
+    later. Each proposal returned is to be published as ``replenishment-proposed`` in the
+    same transaction.
 
     Raises:
         ValueError: a position is given twice.
@@ -149,6 +170,16 @@ async def review(
     until = now.date() - timedelta(days=1)
     since = until - timedelta(days=defaults.history_days - 1)
     policies = await repo.policies(keys)
+    lifecycle = await repo.lifecycle_policies({sku for sku, _ in keys})
+    in_force = {
+        key: policy_in_force(policies.get(key), lifecycle.get(key[0]), defaults.policy)
+        for key in keys
+    }
+    # A held SKU gets no proposal: its demand and proposals need not be read.
+    positions = [p for p in positions if in_force[p.key].replenish]
+    keys = [p.key for p in positions]
+    if not keys:
+        return []
     latest = await repo.latest_proposals(keys)
     histories = await repo.demand_history(keys, since=since, until=until)
     new: list[Proposal] = []
@@ -159,9 +190,9 @@ async def review(
             if history is not None
             else []
         )
-        proposal = propose(
+        proposal = propose_in_force(
             figures,
-            policy_for(figures.key, policies, defaults.policy),
+            in_force[figures.key],
             estimate_demand(series),
             latest=latest.get(figures.key),
             now=now,
@@ -214,12 +245,30 @@ async def _open(repo: ReplenishmentRepository, proposal_id: str) -> Proposal:
     return found
 
 
-async def policy_of(
+async def policy_in_force_of(
     repo: ReplenishmentRepository, sku: str, location: str, default: ReplenishmentPolicy
-) -> tuple[ReplenishmentPolicy, bool]:
-    """The position's policy and whether it was set (False: the default applies)."""
+) -> PolicyInForce:
+    """What the next review of the position applies: its policy (or the default) with its
+    SKU's lifecycle policy, and whether that holds replenishment."""
     found = (await repo.policies([(sku, location)])).get((sku, location))
-    return (found, True) if found is not None else (default, False)
+    lifecycle = (await repo.lifecycle_policies([sku])).get(sku)
+    return policy_in_force(found, lifecycle, default)
+
+
+async def apply_lifecycle_policies(
+    repo: ReplenishmentRepository, received: Sequence[tuple[str, LifecyclePolicy]]
+) -> set[str]:
+    """Keep each SKU's newest lifecycle policy from ``(event id, policy)`` pairs; return the
+    ids of the events applied. The others are older than or as old as what is stored (or
+    than another one of the batch): re-deliveries and late arrivals, which change nothing.
+    The SKUs' places are reviewed again at the next review."""
+    newest = newest_per_sku(received)
+    if not newest:
+        return set()
+    stored = await repo.save_lifecycle_policies(
+        [policy for _, policy in sorted(newest.values(), key=lambda n: n[1].sku)]
+    )
+    return {event_id for sku, (event_id, _) in newest.items() if sku in stored}
 
 
 async def set_policy(

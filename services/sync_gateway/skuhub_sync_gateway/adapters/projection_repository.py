@@ -64,7 +64,12 @@ class SqlProjectionRepository:
         return await self._upsert(
             stages,
             newest_per_key(facts, lambda s: (s.sku,)),
-            lambda f: {"sku": f.value.sku, "stage": f.value.stage.value},
+            lambda f: {
+                "sku": f.value.sku,
+                "stage": f.value.stage.value,
+                "pre_order": f.value.pre_order,
+                "successor": f.value.successor,
+            },
         )
 
     async def _upsert(
@@ -137,7 +142,12 @@ class SqlProjectionRepository:
             for r in position_rows
         ]
         stage = (
-            StageFacts(stage=stage_row["stage"], version=stage_row["version"])
+            StageFacts(
+                stage=stage_row["stage"],
+                version=stage_row["version"],
+                pre_order=stage_row["pre_order"],
+                successor=stage_row["successor"],
+            )
             if stage_row
             else None
         )

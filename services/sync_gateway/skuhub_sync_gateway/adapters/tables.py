@@ -49,6 +49,9 @@ stages = sa.Table(
     sa.Column("sku", sa.Text, primary_key=True),
     sa.Column("stage", sa.Text, nullable=False),
     sa.Column("version", sa.BigInteger, nullable=False),
+    # As lifecycle-stage-changed carried them (0003): the offer rules decide which count.
+    sa.Column("pre_order", sa.Boolean, nullable=False),
+    sa.Column("successor", sa.Text),
     sa.Column("trace_id", sa.Text),
     sa.Column("origin_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),

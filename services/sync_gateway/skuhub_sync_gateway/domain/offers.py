@@ -1,8 +1,10 @@
 """Channel offers: what one channel shows and sells for one SKU, from the projected facts.
 
-Pure Python. An offer is sellable when the product is enabled, its lifecycle
-stage allows selling, and the channel's locations have stock available to
-promise.
+Pure Python. An offer is sellable when the product is enabled and published, its
+lifecycle stage allows selling, and the channel's locations have stock available to
+promise. A pre-launch SKU the lifecycle opened for pre-order sells without stock (a
+pre-order offer); a discontinued or retired one never sells, and its offer names the
+SKU that replaces it. The rules are in docs/sync-gateway.md.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 SELLABLE_STAGES = frozenset({"active", "mature", "phase-out"})
+"""Stages that sell from stock."""
+PRE_ORDER_STAGE = "pre-launch"
+"""The one stage whose ``pre_order`` flag counts: it sells before stock, nothing else."""
+SUCCEEDED_STAGES = frozenset({"discontinued", "retired"})
+"""Stages whose ``successor`` an offer names (the contract carries one from discontinued on)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,10 @@ class PositionFacts:
 class StageFacts:
     stage: str
     version: int
+    pre_order: bool = False
+    """As lifecycle-stage-changed carried it; only a pre-launch stage's counts."""
+    successor: str | None = None
+    """The SKU that replaces this one, as carried; offers name it from discontinued on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +78,12 @@ class Offer:
     stage: str | None
     sellable: bool
     low_stock: bool
+    pre_order: bool = False
+    """Sellable before stock: pre-launch with pre-order (then ``sellable`` is true too)."""
+    successor: str | None = None
+    """Discontinued or retired: the SKU channels switch to (None when there is none)."""
+    successor_title: str | None = None
+    """The successor's published title in the channel's locale, when the gateway knows it."""
     reasons: tuple[str, ...] = field(default=())
 
 
@@ -76,8 +93,13 @@ def build_offer(
     product: ProductFacts | None,
     positions: Iterable[PositionFacts],
     stage: StageFacts | None,
+    successor: ProductFacts | None = None,
 ) -> Offer:
-    """Combine product content, allocated availability and lifecycle stage into an offer."""
+    """Combine product content, allocated availability and lifecycle stage into an offer.
+
+    ``successor`` is what the gateway knows of the SKU ``stage.successor`` names, if
+    anything; only its published title is shown.
+    """
     selling = [p for p in positions if channel.sells_from(p.location)]
     available = sum((max(p.available_to_promise, Decimal(0)) for p in selling), Decimal(0))
     reasons: list[str] = []
@@ -89,12 +111,23 @@ def build_offer(
         reasons.append(f"product is {product.status}")
     elif product.published_version is None:
         reasons.append("product content not published yet")
+    pre_order = stage is not None and stage.stage == PRE_ORDER_STAGE and stage.pre_order
     if stage is None:
         reasons.append("no lifecycle stage yet")
+    elif stage.stage == PRE_ORDER_STAGE:
+        if not stage.pre_order:
+            reasons.append(f"lifecycle stage {stage.stage} does not sell without pre-order")
     elif stage.stage not in SELLABLE_STAGES:
         reasons.append(f"lifecycle stage {stage.stage} does not sell")
-    if available <= 0:
+    # A pre-order is taken before the stock exists (back-order style): no stock is no reason.
+    if available <= 0 and not pre_order:
         reasons.append("no stock available to promise")
+    successor_sku = stage.successor if stage and stage.stage in SUCCEEDED_STAGES else None
+    successor_title = (
+        _localized(successor.title, channel.locale)
+        if successor_sku and successor and successor.sku == successor_sku and not successor.deleted
+        else None
+    )
     unit = product.unit if product else (selling[0].unit if selling else "EA")
     return Offer(
         channel=channel.id,
@@ -107,6 +140,10 @@ def build_offer(
         stage=stage.stage if stage else None,
         sellable=not reasons,
         low_stock=Decimal(0) < available <= channel.low_stock_threshold,
+        # Only a sellable offer takes pre-orders: a disabled pre-launch SKU takes none.
+        pre_order=pre_order and not reasons,
+        successor=successor_sku,
+        successor_title=successor_title,
         reasons=tuple(reasons),
     )
 

@@ -12,7 +12,7 @@ from skuhub_contracts.identifiers import Sku
 from skuhub_runtime.http import error_responses, get_runtime
 from skuhub_runtime.service import ServiceRuntime
 from skuhub_sync_gateway.domain.offers import Channel, build_offer, channels_for
-from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
+from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork, offer_facts
 from skuhub_sync_gateway.settings import SyncGatewaySettings
 
 GatewayRuntime = Annotated[ServiceRuntime[GatewayUnitOfWork], Depends(get_runtime)]
@@ -34,9 +34,30 @@ class OfferView(BaseModel):
     gtin: str | None
     available: Decimal = Field(description="Available to promise over the channel's locations.")
     unit: str
-    stage: str | None
-    sellable: bool
-    low_stock: bool
+    stage: str | None = Field(
+        description="Lifecycle stage (concept, development, pre-launch, active, mature, "
+        "phase-out, discontinued, retired); null until the lifecycle service reports one."
+    )
+    sellable: bool = Field(
+        description="Whether the channel should offer the SKU: enabled, published content, a "
+        "selling stage (active, mature, phase-out; pre-launch only with pre-order; never "
+        "discontinued or retired) and stock available to promise (not needed for a "
+        "pre-order)."
+    )
+    low_stock: bool = Field(description="0 < available <= the channel's low_stock_threshold.")
+    pre_order: bool = Field(
+        description="The SKU is pre-launch and open for pre-order: the offer is sellable "
+        "before stock arrives, even with 0 available (orders are back-orders until launch). "
+        "False whenever the offer is not sellable."
+    )
+    successor: Sku | None = Field(
+        description="Discontinued or retired: the SKU that replaces this one, which channels "
+        "switch to; null in other stages or when the lifecycle names none."
+    )
+    successor_title: str | None = Field(
+        description="The successor's published title in the channel's locale; null when "
+        "there is no successor or the gateway does not know its content (yet)."
+    )
     not_sellable_because: list[str]
     sources: dict[str, Any] = Field(
         description="Version, trace id and origin time of each fact the offer is built from."
@@ -85,12 +106,12 @@ def build_router(channels: list[Channel]) -> APIRouter:
         found = channels_for(channels, channel)
         if found is None:
             raise HTTPException(404, f"unknown channel {channel!r}; GET /v1/channels lists them")
-        product, positions, stage, sources = await runtime.read(
-            lambda uow: uow.projection.facts_of(sku)
-        )
-        if product is None and not positions and stage is None:
+        facts = await runtime.read(lambda uow: offer_facts(uow, sku))
+        if not facts.known:
             raise HTTPException(404, f"SKU {sku!r} is not known to the gateway (yet)")
-        offer = build_offer(found, sku, product, positions, stage)
+        offer = build_offer(
+            found, sku, facts.product, facts.positions, facts.stage, facts.successor
+        )
         return OfferView(
             channel=offer.channel,
             sku=offer.sku,
@@ -102,8 +123,11 @@ def build_router(channels: list[Channel]) -> APIRouter:
             stage=offer.stage,
             sellable=offer.sellable,
             low_stock=offer.low_stock,
+            pre_order=offer.pre_order,
+            successor=offer.successor,
+            successor_title=offer.successor_title,
             not_sellable_because=list(offer.reasons),
-            sources=sources,
+            sources=facts.sources,
         )
 
     return router

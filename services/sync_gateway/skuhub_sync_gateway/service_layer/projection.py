@@ -8,7 +8,12 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from skuhub_contracts.events import LifecycleStageChanged, ProductChanged, StockLevelChanged
-from skuhub_sync_gateway.domain.offers import PositionFacts, ProductFacts, StageFacts
+from skuhub_sync_gateway.domain.offers import (
+    SUCCEEDED_STAGES,
+    PositionFacts,
+    ProductFacts,
+    StageFacts,
+)
 
 T = TypeVar("T")
 
@@ -63,7 +68,9 @@ class ProjectionRepository(Protocol):
     async def upsert_stages(
         self, facts: Sequence[Fact[LifecycleStageChanged]]
     ) -> list[Fact[LifecycleStageChanged]]:
-        """Store lifecycle stages unless a version as new is stored."""
+        """Store lifecycle stages unless a version as new is stored; a stage is kept whole
+        (stage, ``pre_order`` and ``successor`` as the event carried them), so the newest
+        version's flags replace the older ones even when the stage itself is the same."""
 
     async def facts_of(
         self, sku: str
@@ -80,3 +87,31 @@ class GatewayUnitOfWork(Protocol):
 
     @property
     def projection(self) -> ProjectionRepository: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFacts:
+    """What an offer of one SKU is built from, read in one transaction."""
+
+    product: ProductFacts | None
+    positions: list[PositionFacts]
+    stage: StageFacts | None
+    successor: ProductFacts | None
+    """The product the stage's successor names, when the offer names one and it is known."""
+    sources: dict[str, Any]
+    """Provenance of the SKU's own facts (see ``ProjectionRepository.facts_of``)."""
+
+    @property
+    def known(self) -> bool:
+        """Whether the gateway has heard anything of the SKU at all."""
+        return self.product is not None or bool(self.positions) or self.stage is not None
+
+
+async def offer_facts(uow: GatewayUnitOfWork, sku: str) -> OfferFacts:
+    """The SKU's facts, plus its successor's product when a discontinued or retired SKU
+    names one (for the successor's title; nothing else of it counts)."""
+    product, positions, stage, sources = await uow.projection.facts_of(sku)
+    successor = None
+    if stage is not None and stage.successor and stage.stage in SUCCEEDED_STAGES:
+        successor = (await uow.projection.facts_of(stage.successor))[0]
+    return OfferFacts(product, positions, stage, successor, sources)

@@ -1,0 +1,270 @@
+"""PostgreSQL implementation of the flow repository: positions, network stock and days."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from skuhub_lifecycle.adapters.tables import COUNTER_COLUMNS, positions, sku_days, sku_stock
+from skuhub_lifecycle.domain.flows import DayFlows, PositionReport, SkuStock
+from skuhub_lifecycle.domain.gates import NO_STOCK, NetworkStock
+
+_STOCK_FIELDS = (
+    "on_hand",
+    "reserved",
+    "available_to_promise",
+    *COUNTER_COLUMNS,
+    "tracked_since",
+    "last_at",
+    "last_sale_at",
+)
+_POSITION_FIELDS = (
+    "version",
+    "on_hand",
+    "reserved",
+    "location_available_to_promise",
+    *COUNTER_COLUMNS,
+    "changed_at",
+)
+
+
+class SqlFlowRepository:
+    """Each SKU's positions, network stock and day ledger, in PostgreSQL."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def load(self, skus: Iterable[str]) -> dict[str, SkuStock]:
+        wanted = sorted(set(skus))
+        if not wanted:
+            return {}
+        locked = (
+            sa.select(sku_stock)
+            .where(sku_stock.c.sku.in_(wanted))
+            .order_by(sku_stock.c.sku)
+            .with_for_update()
+        )
+        found = {
+            row["sku"]: _to_stock(row) for row in (await self._conn.execute(locked)).mappings()
+        }
+        rows = await self._conn.execute(sa.select(positions).where(positions.c.sku.in_(found)))
+        for row in rows.mappings():
+            report = PositionReport(
+                sku=row["sku"],
+                location=row["location"],
+                lot=row["lot"] or None,
+                version=row["version"],
+                on_hand=row["on_hand"],
+                reserved=row["reserved"],
+                location_available_to_promise=row["location_available_to_promise"],
+                received=row["received"],
+                shipped=row["shipped"],
+                returned=row["returned"],
+                scrapped=row["scrapped"],
+                lost_sales=row["lost_sales"],
+                changed_at=_utc(row["changed_at"]),
+            )
+            found[row["sku"]].positions[report.key] = report
+        return found
+
+    async def save(
+        self,
+        stocks: Iterable[SkuStock],
+        reports: Sequence[PositionReport],
+        days: Iterable[DayFlows],
+    ) -> None:
+        stock_rows = [
+            {"sku": s.sku, **{name: getattr(s, name) for name in _STOCK_FIELDS}}
+            for s in sorted(stocks, key=lambda s: s.sku)
+        ]
+        if stock_rows:
+            statement = insert(sku_stock)
+            await self._conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[sku_stock.c.sku],
+                    set_={name: statement.excluded[name] for name in _STOCK_FIELDS},
+                ),
+                stock_rows,
+            )
+        newest: dict[tuple[str, str, str], PositionReport] = {}
+        for report in reports:
+            newest[(report.sku, report.location, report.lot or "")] = report
+        if newest:
+            statement = insert(positions)
+            await self._conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[positions.c.sku, positions.c.location, positions.c.lot],
+                    set_={name: statement.excluded[name] for name in _POSITION_FIELDS},
+                ),
+                [
+                    {
+                        "sku": sku,
+                        "location": location,
+                        "lot": lot,
+                        **{name: getattr(r, name) for name in _POSITION_FIELDS},
+                    }
+                    for (sku, location, lot), r in sorted(newest.items())
+                ],
+            )
+        day_rows = [
+            {
+                "sku": d.sku,
+                "day": d.day,
+                **{name: getattr(d, name) for name in COUNTER_COLUMNS},
+                "on_hand_close": d.on_hand_close,
+                "zero_atp_seconds": d.zero_atp_seconds,
+                "tracked_seconds": d.tracked_seconds,
+            }
+            for d in sorted(days, key=lambda d: (d.sku, d.day))
+        ]
+        if day_rows:
+            statement = insert(sku_days)
+            additive = {
+                name: sku_days.c[name] + statement.excluded[name]
+                for name in (*COUNTER_COLUMNS, "zero_atp_seconds", "tracked_seconds")
+            }
+            close = sa.func.coalesce(statement.excluded.on_hand_close, sku_days.c.on_hand_close)
+            await self._conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[sku_days.c.sku, sku_days.c.day],
+                    set_={**additive, "on_hand_close": close},
+                ),
+                day_rows,
+            )
+
+    async def network(self, sku: str) -> NetworkStock:
+        statement = sa.select(
+            sku_stock.c.on_hand, sku_stock.c.reserved, sku_stock.c.available_to_promise
+        ).where(sku_stock.c.sku == sku)
+        row = (await self._conn.execute(statement)).first()
+        if row is None:
+            return NO_STOCK
+        return NetworkStock(row.on_hand, row.reserved, row.available_to_promise)
+
+    async def stock_of(self, sku: str) -> SkuStock | None:
+        row = (
+            (await self._conn.execute(sa.select(sku_stock).where(sku_stock.c.sku == sku)))
+            .mappings()
+            .first()
+        )
+        return _to_stock(row) if row is not None else None
+
+    async def days(
+        self, sku: str, *, since: date, until: date
+    ) -> tuple[DayFlows | None, list[DayFlows]]:
+        """The last recorded day before ``since`` and the recorded days from ``since`` to
+        ``until``, in order, in one statement."""
+        before = (
+            sa.select(sku_days)
+            .where(
+                sku_days.c.sku == sku, sku_days.c.day < since, sku_days.c.on_hand_close.is_not(None)
+            )
+            .order_by(sku_days.c.day.desc())
+            .limit(1)
+        )
+        inside = sa.select(sku_days).where(
+            sku_days.c.sku == sku, sku_days.c.day >= since, sku_days.c.day <= until
+        )
+        statement = sa.union_all(before.subquery().select(), inside).order_by(sa.text("day"))
+        rows = [_to_day(row) for row in (await self._conn.execute(statement)).mappings()]
+        if rows and rows[0].day < since:
+            return rows[0], rows[1:]
+        return None, rows
+
+    async def days_of(
+        self, skus: Iterable[str], *, since: date, until: date
+    ) -> dict[str, list[DayFlows]]:
+        statement = (
+            sa.select(sku_days)
+            .where(
+                sku_days.c.sku.in_(sorted(set(skus))),
+                sku_days.c.day >= since,
+                sku_days.c.day <= until,
+            )
+            .order_by(sku_days.c.sku, sku_days.c.day)
+        )
+        found: dict[str, list[DayFlows]] = {}
+        for row in (await self._conn.execute(statement)).mappings():
+            found.setdefault(row["sku"], []).append(_to_day(row))
+        return found
+
+    async def on_hand_of(self, skus: Iterable[str]) -> dict[str, Decimal]:
+        statement = sa.select(sku_stock.c.sku, sku_stock.c.on_hand).where(
+            sku_stock.c.sku.in_(sorted(set(skus)))
+        )
+        return {row.sku: row.on_hand for row in await self._conn.execute(statement)}
+
+    async def units_sold(self, *, since: date, until: date) -> dict[str, Decimal]:
+        statement = (
+            sa.select(sku_days.c.sku, sa.func.sum(sku_days.c.shipped))
+            .where(sku_days.c.day >= since, sku_days.c.day <= until)
+            .group_by(sku_days.c.sku)
+        )
+        return {row[0]: row[1] for row in await self._conn.execute(statement)}
+
+    async def weekly_demand(self, *, since: date, until: date) -> dict[str, dict[int, Decimal]]:
+        """Units sold plus lost sales per SKU and seven-day span, numbered back from
+        ``until`` (0: the span ending ``until``)."""
+        week = sa.cast(sa.func.floor((until - sku_days.c.day) / 7), sa.Integer).label("week")
+        statement = (
+            sa.select(
+                sku_days.c.sku,
+                week,
+                sa.func.sum(sku_days.c.shipped + sku_days.c.lost_sales),
+            )
+            .where(sku_days.c.day >= since, sku_days.c.day <= until)
+            .group_by(sku_days.c.sku, week)
+        )
+        found: dict[str, dict[int, Decimal]] = {}
+        for sku, n, demand in await self._conn.execute(statement):
+            found.setdefault(sku, {})[n] = demand
+        return found
+
+    async def first_days(self) -> dict[str, date]:
+        statement = sa.select(sku_stock.c.sku, sku_stock.c.tracked_since).where(
+            sku_stock.c.tracked_since.is_not(None)
+        )
+        return {
+            sku: since.astimezone(UTC).date() for sku, since in await self._conn.execute(statement)
+        }
+
+
+def _to_stock(row: sa.RowMapping) -> SkuStock:
+    return SkuStock(
+        sku=row["sku"],
+        on_hand=row["on_hand"],
+        reserved=row["reserved"],
+        available_to_promise=row["available_to_promise"],
+        received=row["received"],
+        shipped=row["shipped"],
+        returned=row["returned"],
+        scrapped=row["scrapped"],
+        lost_sales=row["lost_sales"],
+        tracked_since=_utc_or_none(row["tracked_since"]),
+        last_at=_utc_or_none(row["last_at"]),
+        last_sale_at=_utc_or_none(row["last_sale_at"]),
+    )
+
+
+def _utc_or_none(at: datetime | None) -> datetime | None:
+    return at.astimezone(UTC) if at is not None else None
+
+
+def _to_day(row: sa.RowMapping) -> DayFlows:
+    return DayFlows(
+        sku=row["sku"],
+        day=row["day"],
+        **{name: row[name] for name in COUNTER_COLUMNS},
+        on_hand_close=row["on_hand_close"],
+        zero_atp_seconds=row["zero_atp_seconds"],
+        tracked_seconds=row["tracked_seconds"],
+    )
+
+
+def _utc(at: datetime) -> datetime:
+    return at.astimezone(UTC)
