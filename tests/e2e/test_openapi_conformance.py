@@ -99,6 +99,12 @@ REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]
         "GET /v1/policies/{sku}/{location}": (422,),
         "PUT /v1/policies/{sku}/{location}": (422,),
     },
+    "lifecycle": {
+        # 400: pre_order, successor or no_successor with a target they do not fit (fields of
+        # one body: docs/lifecycle.md).
+        "POST /v1/stages/{sku}/transitions": (400,),
+        "POST /v1/products/{product_model}/transitions": (400,),
+    },
 }
 """Statuses besides ACCEPTED that a schema-valid request may get, per service and operation."""
 

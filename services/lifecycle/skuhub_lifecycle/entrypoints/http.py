@@ -349,10 +349,12 @@ async def get_product_stages(product_model: Sku, runtime: LifecycleRuntime) -> l
 async def get_metrics(
     sku: Sku,
     runtime: LifecycleRuntime,
-    window: Literal[7, 28, 90] | None = Query(default=None, description="Only this window."),
+    window: Literal["7", "28", "90"] | None = Query(
+        default=None, description="Only this window (days)."
+    ),
 ) -> MetricsView:
     now = datetime.now(UTC)
-    windows = (window,) if window is not None else WINDOWS
+    windows = (int(window),) if window is not None else WINDOWS
     found = await runtime.read(lambda uow: sku_metrics(uow, sku, windows, now=now))
     if found is None:
         raise StageNotFoundError(f"stock has not reported SKU {sku} yet")

@@ -32,10 +32,10 @@ class RulesBody(BaseModel):
             "examples": [
                 {
                     "slow_seller": "apply",
-                    "slow_seller_sell_through_below": "0.10",
+                    "slow_seller_sell_through_below": 0.1,
                     "slow_seller_weeks": 4,
                     "liquidation": "suggest",
-                    "liquidation_weeks_of_supply_above": "26",
+                    "liquidation_weeks_of_supply_above": 26,
                     "maturity": "suggest",
                     "maturity_after_days": 90,
                 }
@@ -46,7 +46,7 @@ class RulesBody(BaseModel):
     slow_seller: RuleMode = Field(
         description="mature -> phase-out when 28-day sell-through stays below the threshold."
     )
-    slow_seller_sell_through_below: Annotated[Decimal, Field(gt=0, le=1)]
+    slow_seller_sell_through_below: Annotated[float, Field(gt=0, le=1)]
     slow_seller_weeks: Annotated[int, Field(ge=1, le=52)] = Field(
         description="For this many week ends in a row."
     )
@@ -54,7 +54,7 @@ class RulesBody(BaseModel):
         description="Phase-out SKUs with more weeks of supply than the limit are flagged "
         "(`apply` acts as `suggest`: liquidation is a decision for a person)."
     )
-    liquidation_weeks_of_supply_above: Annotated[Decimal, Field(gt=0, le=520)]
+    liquidation_weeks_of_supply_above: Annotated[float, Field(gt=0, le=520)]
     maturity: RuleMode = Field(description="active -> mature after a number of days.")
     maturity_after_days: Annotated[int, Field(ge=1, le=3650)]
 
@@ -102,7 +102,10 @@ async def get_rules(runtime: LifecycleRuntime) -> RulesView:
     summary="Change the lifecycle rules",
 )
 async def put_rules(body: RulesUpdate, runtime: LifecycleRuntime) -> RulesView:
-    settings = RuleSettings(**body.model_dump(exclude={"expected_version"}))
+    values = body.model_dump(exclude={"expected_version"})
+    for name in ("slow_seller_sell_through_below", "liquidation_weeks_of_supply_above"):
+        values[name] = Decimal(str(values[name]))
+    settings = RuleSettings(**values)
 
     async def save(uow: LifecycleUnitOfWork) -> Decision[int]:
         _, version = await uow.policies.rules()
