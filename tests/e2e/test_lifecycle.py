@@ -3,6 +3,7 @@ stock facts arrive, and a successor switch the gateway shows."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -89,3 +90,38 @@ def test_a_discontinued_sku_names_its_successor_in_the_channel_offer(stack: Stac
     assert (found["successor"], found["sellable"]) == (new, False)
     retire_refused = transition(stack, new, stage="discontinued", successor=old)
     assert retire_refused.status_code == 409  # phase-out first: not in the table
+
+
+def test_metrics_classes_and_rules_over_http(stack: Stack, upstream: Upstream) -> None:
+    lifecycle = stack.url("lifecycle")
+    sku = new_sku("MEASURED")
+    create_product(stack, sku)
+    upstream.publish_movement(stack.topic(STOCK_MOVED.name), movement(sku, quantity="9"))
+
+    def measured() -> dict[str, Any] | None:
+        response = httpx.get(f"{lifecycle}/v1/sku-metrics/{sku}", params={"window": "7"})
+        return response.json() if response.status_code == 200 else None
+
+    metrics = wait_until(measured, timeout=30, what="the SKU's metrics")
+    [week] = metrics["windows"]
+    figures = [Decimal(week[name]) for name in ("units_received", "on_hand", "units_sold")]
+    assert (week["window_days"], figures) == (7, [Decimal(9), Decimal(9), Decimal(0)])
+    assert (week["fill_rate"], Decimal(week["sell_through"])) == (None, Decimal(0))  # 0 / (0 + 9)
+
+    reviewed = httpx.post(f"{lifecycle}/v1/reviews")
+    assert reviewed.status_code == 200, reviewed.text
+    assert reviewed.json()["classified"] >= 1
+    [found] = httpx.get(f"{lifecycle}/v1/classes", params={"after": sku[:-1], "limit": 1}).json()
+    assert (found["sku"], found["velocity_class"]) == (sku, "C")  # it sold nothing
+
+    rules = httpx.get(f"{lifecycle}/v1/rules").json()
+    del rules["version"]
+    first = httpx.put(f"{lifecycle}/v1/rules", json=rules).json()["version"]
+    changed = {**rules, "slow_seller": "apply", "expected_version": first}
+    saved = httpx.put(f"{lifecycle}/v1/rules", json=changed)
+    stale = httpx.put(f"{lifecycle}/v1/rules", json=changed)
+
+    assert saved.status_code == 200, saved.text
+    assert (saved.json()["version"], saved.json()["slow_seller"]) == (first + 1, "apply")
+    assert stale.status_code == 409, stale.text
+    assert "read them again" in stale.json()["detail"]

@@ -21,6 +21,10 @@ class RuleMode(StrEnum):
     APPLY = "apply"
 
 
+class RulesVersionConflictError(Exception):
+    """The rules changed since the caller read them."""
+
+
 SLOW_SELLER = "slow-seller"
 LIQUIDATION = "liquidation-candidate"
 MATURITY = "maturity"

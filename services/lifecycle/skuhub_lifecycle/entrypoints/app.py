@@ -53,7 +53,7 @@ def create_app(settings: LifecycleSettings | None = None) -> FastAPI:
         "SKU metrics from live stock events, ABC/XYZ classes, and the inventory policy "
         "each stage and class implies.",
         routers=[router, rules_http.router],
-        errors={**ERROR_STATUSES, rules_http.RulesVersionConflictError: 409},
+        errors=ERROR_STATUSES,
     )
 
 

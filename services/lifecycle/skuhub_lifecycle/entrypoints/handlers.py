@@ -8,7 +8,8 @@ from typing import Any
 
 from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import ProductChanged, StockLevelChanged
-from skuhub_lifecycle.domain.stages import Move, SkuStage
+from skuhub_lifecycle.domain.policy import InventoryPolicy
+from skuhub_lifecycle.domain.stages import Move, SkuStage, StageChange
 from skuhub_lifecycle.entrypoints.events import (
     to_policy_changed,
     to_position_report,
@@ -19,11 +20,7 @@ from skuhub_lifecycle.service_layer.follow_products import ReportedProduct, foll
 from skuhub_lifecycle.service_layer.follow_stock import follow_stock
 from skuhub_lifecycle.service_layer.ports import LifecycleUnitOfWork
 from skuhub_lifecycle.service_layer.review import Reviewed, review
-from skuhub_lifecycle.service_layer.transitions import (
-    Transitioned,
-    transition_product,
-    transition_stage,
-)
+from skuhub_lifecycle.service_layer.transitions import transition_product, transition_stage
 from skuhub_runtime.handling import Decision, Incoming, Outcome
 from skuhub_runtime.origin import Origin
 
@@ -62,7 +59,7 @@ async def transition(
     moved = await transition_stage(
         uow, sku, move, now=datetime.now(UTC), expected_version=expected_version
     )
-    return Decision(moved.states[0], emitted=_emitted(moved, origin))
+    return Decision(moved.states[0], emitted=_emitted(moved.changes, moved.policies, origin))
 
 
 async def transition_variants(
@@ -70,23 +67,19 @@ async def transition_variants(
 ) -> Decision[list[SkuStage]]:
     """An operator moves a product (every variant); emit each change."""
     moved = await transition_product(uow, product_model, move, now=datetime.now(UTC))
-    return Decision(moved.states, emitted=_emitted(moved, origin))
+    return Decision(moved.states, emitted=_emitted(moved.changes, moved.policies, origin))
 
 
 async def run_review(uow: LifecycleUnitOfWork, now: datetime) -> Decision[Reviewed]:
     """Classify SKUs, refresh policies and run the rules; emit what changed."""
     reviewed = await review(uow, now=now)
     origin = Origin(None, None, source=REVIEW_SOURCE)
-    emitted: list[Envelope[Any]] = [
-        origin.envelope(to_stage_changed(c), time=c.changed_at) for c in reviewed.changes
-    ]
-    emitted += [origin.envelope(to_policy_changed(p)) for p in reviewed.policies]
-    return Decision(reviewed, emitted=emitted)
+    return Decision(reviewed, emitted=_emitted(reviewed.changes, reviewed.policies, origin))
 
 
-def _emitted(moved: Transitioned, origin: Origin) -> list[Envelope[Any]]:
-    emitted: list[Envelope[Any]] = [
-        origin.envelope(to_stage_changed(c), time=c.changed_at) for c in moved.changes
-    ]
-    emitted += [origin.envelope(to_policy_changed(p)) for p in moved.policies]
-    return emitted
+def _emitted(
+    changes: Sequence[StageChange], policies: Sequence[InventoryPolicy], origin: Origin
+) -> list[Envelope[Any]]:
+    """The events of stage and policy changes a request or a review caused."""
+    emitted = [origin.envelope(to_stage_changed(c), time=c.changed_at) for c in changes]
+    return emitted + [origin.envelope(to_policy_changed(p)) for p in policies]

@@ -8,13 +8,14 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from skuhub_contracts.events import Actor, LifecycleStage, Reason, VariabilityClass, VelocityClass
 from skuhub_contracts.identifiers import Sku
 from skuhub_lifecycle.domain import stages as domain
 from skuhub_lifecycle.domain.metrics import WINDOWS, Variability, Velocity, WindowMetrics
 from skuhub_lifecycle.domain.policy import InventoryPolicy
+from skuhub_lifecycle.domain.rules import RulesVersionConflictError
 from skuhub_lifecycle.domain.stages import Move, SkuStage, Stage, StageChange, StageNotFoundError
 from skuhub_lifecycle.entrypoints import handlers
 from skuhub_lifecycle.service_layer.metrics import sku_metrics
@@ -33,6 +34,7 @@ ERROR_STATUSES: dict[type[Exception], int] = {
     ProductGateNotMetError: 409,
     domain.VersionConflictError: 409,
     domain.BadTransitionRequestError: 400,
+    RulesVersionConflictError: 409,
 }
 """Each lifecycle refusal and its HTTP status (the app registers them once)."""
 _NOT_SEEN = "The lifecycle has not seen this SKU (the catalog has not published it)."
@@ -42,33 +44,25 @@ _REFUSED = (
 )
 
 
-class TransitionRequest(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "stage": "pre-launch",
-                    "reason": "launch on 1 March",
-                    "actor": "maria",
-                    "pre_order": True,
-                },
-                {
-                    "stage": "discontinued",
-                    "reason": "replaced by the 2027 model",
-                    "actor": "maria",
-                    "successor": "MUG-2027",
-                },
-            ]
-        },
-    )
+_EXAMPLES: list[JsonValue] = [
+    {"stage": "pre-launch", "reason": "launch on 1 March", "actor": "maria", "pre_order": True},
+    {
+        "stage": "discontinued",
+        "reason": "replaced by the 2027 model",
+        "actor": "maria",
+        "successor": "MUG-2027",
+    },
+]
+
+
+class ProductTransitionRequest(BaseModel):
+    """A move of every variant of a product."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": _EXAMPLES})
 
     stage: LifecycleStage = Field(description="The stage to move to.")
     reason: Annotated[Reason, Field(min_length=1)] = Field(description="Why, for the audit trail.")
     actor: Actor = Field(description="Who moves it (kept in the history and the event).")
-    expected_version: ExpectedVersion | None = Field(
-        default=None, description="Refuse (409) unless the stage is at this version."
-    )
     pre_order: bool = Field(
         default=False, description="Pre-launch only: let channels take orders before stock."
     )
@@ -90,9 +84,14 @@ class TransitionRequest(BaseModel):
         )
 
 
-class ProductTransitionRequest(TransitionRequest):
-    model_config = ConfigDict(extra="forbid")
-    expected_version: None = Field(default=None, description="Not used for a product.")
+class TransitionRequest(ProductTransitionRequest):
+    """A move of one SKU, optionally only from the stage version the caller read."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": _EXAMPLES})
+
+    expected_version: ExpectedVersion | None = Field(
+        default=None, description="Refuse (409) unless the stage is at this version."
+    )
 
 
 class StageView(BaseModel):

@@ -15,6 +15,7 @@ from skuhub_contracts.identifiers import Sku
 from skuhub_lifecycle.domain.rules import RuleMode, RuleSettings
 from skuhub_lifecycle.entrypoints import handlers
 from skuhub_lifecycle.service_layer.ports import LifecycleUnitOfWork
+from skuhub_lifecycle.service_layer.rules import change_rules
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.http import ExpectedVersion, error_responses, get_runtime
 from skuhub_runtime.service import ServiceRuntime
@@ -85,10 +86,6 @@ class ReviewView(BaseModel):
     policies_changed: int
 
 
-class RulesVersionConflictError(Exception):
-    """The rules changed since the caller read them."""
-
-
 @router.get("/rules", response_model=RulesView, summary="The lifecycle rules' settings")
 async def get_rules(runtime: LifecycleRuntime) -> RulesView:
     settings, version = await runtime.read(lambda uow: uow.policies.rules())
@@ -108,13 +105,13 @@ async def put_rules(body: RulesUpdate, runtime: LifecycleRuntime) -> RulesView:
     settings = RuleSettings(**values)
 
     async def save(uow: LifecycleUnitOfWork) -> Decision[int]:
-        _, version = await uow.policies.rules()
-        if body.expected_version is not None and body.expected_version != version:
-            raise RulesVersionConflictError(
-                f"the rules are at version {version}, not {body.expected_version}; read them again"
-            )
-        await uow.policies.save_rules(settings, version + 1, at=datetime.now(UTC))
-        return Decision(version + 1)
+        version = await change_rules(
+            uow.policies,
+            settings,
+            expected_version=body.expected_version,
+            now=datetime.now(UTC),
+        )
+        return Decision(version)
 
     version = await runtime.execute(save)
     return RulesView(version=version, **dataclasses.asdict(settings))

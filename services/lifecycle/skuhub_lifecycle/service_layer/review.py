@@ -80,16 +80,16 @@ async def _classify(uow: LifecycleUnitOfWork, now: datetime, result: Reviewed) -
         for sku, first in first_days.items()
     ]
     before = await uow.policies.classes()
+    await uow.policies.save_classes([c for c in classes if before.get(c.sku) != c], at=now)
     changed = [
-        c
+        c.sku
         for c in classes
         if (old := before.get(c.sku)) is None
         or (old.velocity, old.variability) != (c.velocity, c.variability)
     ]
-    await uow.policies.save_classes(classes, at=now)
     result.classified = len(classes)
     result.reclassified = len(changed)
-    return [c.sku for c in changed]
+    return changed
 
 
 async def _run_rules(uow: LifecycleUnitOfWork, now: datetime, result: Reviewed) -> None:
