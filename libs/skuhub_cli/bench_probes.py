@@ -440,6 +440,12 @@ class Database:
             await asyncio.sleep(POLL_INTERVAL_S)
         return time.monotonic() - started
 
+    async def row_count(self, schema: str, table: str) -> int:
+        if not table.isidentifier():
+            raise ValueError(f"not a table name: {table!r}")
+        rows = await self._fetch(f"SELECT count(*) AS n FROM {self._schema(schema)}.{table}")
+        return int(rows[0]["n"])
+
     async def stock_positions(self, schema: str) -> list[dict[str, Any]]:
         return await self._fetch(f"SELECT * FROM {self._schema(schema)}.positions")
 

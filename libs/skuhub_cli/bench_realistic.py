@@ -1,10 +1,12 @@
 """The stock service at a retailer's size: N movements over 50,000 SKUs x 20 locations,
 skewed like real demand (:mod:`skuhub_traffic.sized`), against a pass-through baseline of
-the same records in the same run; then the ledger against the oracle."""
+the same records in the same run, with the lifecycle consuming stock-level-changed
+alongside (:mod:`skuhub_cli.bench_lifecycle`); then the ledger against the oracle."""
 
 from __future__ import annotations
 
 from skuhub_cli.bench_accuracy import stock_accuracy
+from skuhub_cli.bench_lifecycle import after_load, start_alongside
 from skuhub_cli.bench_probes import create_plain_topics, produce_flat_out
 from skuhub_cli.bench_session import BenchSession, blocking
 from skuhub_cli.bench_throughput import baseline_case, consumer_case
@@ -35,13 +37,16 @@ async def realistic_case(session: BenchSession, movements: int) -> None:
     baseline = await baseline_case(
         session, bench_in, bench_out, group_name, len(valid), case="baseline (realistic)"
     )
-    await consumer_case(
+    alongside = await start_alongside(session, group)
+    load_ended_at = await consumer_case(
         session,
         group,
         STOCK_MOVEMENTS,
         baseline,
         outbox=True,
-        case=f"stock ({SKUS:,} SKUs x {LOCATIONS})",
+        case=f"stock ({SKUS:,} SKUs x {LOCATIONS}, lifecycle consuming alongside)",
         within_s=max(180.0, len(deliveries) / 100),
     )
+    skus = [d.key.decode() for d in valid]
+    await after_load(session, group, alongside, skus, load_ended_at=load_ended_at)
     await stock_accuracy(session, "realistic", group.wiring, deliveries)

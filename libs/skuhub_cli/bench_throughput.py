@@ -122,10 +122,11 @@ async def consumer_case(
     outbox: bool,
     case: str | None = None,
     within_s: float = 180.0,
-) -> None:
+) -> float:
     """Start the subscription's service on a pre-loaded backlog; time it until its
     consumer group has no lag (at most ``within_s``). ``case`` names the report's rows
-    (the service's name by default).
+    (the service's name by default). Returns the monotonic time its work was done (its
+    backlog drained and, with ``outbox``, its outbox empty).
 
     Two figures: from ready (what the brief of the benchmark asks: the
     consumer-group join and the first fetch count) and sustained (from the
@@ -148,7 +149,8 @@ async def consumer_case(
         if outbox:
             with session.step(f"{name}: waiting for its outbox to drain"):
                 await session.db.wait_outbox_empty(f"{settings.schema_prefix}{name}", within_s=120)
-        outbox_s = time.monotonic() - drained_at
+        done_at = time.monotonic()
+        outbox_s = done_at - drained_at
     finally:
         await session.stop(group, [name])
     before, after = curve[0][1], curve[-1][1]
@@ -196,6 +198,7 @@ async def consumer_case(
         f"{case}: {rate:,.0f} records/s from ready, {steady_rate:,.0f} sustained "
         f"({_ratio(steady_rate, baseline)} of the baseline)"
     )
+    return done_at
 
 
 async def _drain(
