@@ -26,7 +26,9 @@ schema prefix, so no case sees another's records or rows. The cases, in order:
    oversold (:mod:`skuhub_cli.bench_commands`).
 8. **a retailer's size** (``--realistic N``, 1,000,000 in the full run) — N movements over
    50,000 SKUs x 20 locations, Zipf-skewed, drained by stock against a pass-through of the
-   same records (:mod:`skuhub_cli.bench_realistic`).
+   same records (:mod:`skuhub_cli.bench_realistic`), with the lifecycle consuming
+   stock-level-changed alongside: its lag after the load ends and SKU-metrics reads
+   (:mod:`skuhub_cli.bench_lifecycle`).
 9. **catalog import** (``--catalog-import N``, 100,000 in the full run) — the catalog
    importing a generated supplier file of N SKUs (20 attributes, 3 locales, variants,
    categories) until every product-changed is on Kafka, then the same file again
