@@ -285,3 +285,21 @@ async def test_a_review_classifies_and_publishes_the_policy(engine: AsyncEngine)
         ("FAST", "A", False),
         ("SLOW", "C", False),
     ]
+
+
+async def test_a_variant_that_left_early_stays_out_of_its_products_later_moves(
+    engine: AsyncEngine,
+) -> None:
+    variants = [ready("CUP-RED", 1, product_model="CUP"), ready("CUP-BLUE", 1, product_model="CUP")]
+    await in_tx(engine, lambda uow: on_product_changed(uow, variants))
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE stages SET stage = 'active' WHERE sku = 'CUP-RED'"))
+        await conn.execute(text("UPDATE stages SET stage = 'discontinued' WHERE sku = 'CUP-BLUE'"))
+
+    mature = Move(Stage.MATURE, "steady", "maria")
+    decided = await in_tx(engine, lambda uow: transition_variants(uow, "CUP", mature, ORIGIN))
+
+    assert sorted((s.sku, s.stage) for s in decided.value) == [
+        ("CUP-BLUE", Stage.DISCONTINUED),
+        ("CUP-RED", Stage.MATURE),
+    ]

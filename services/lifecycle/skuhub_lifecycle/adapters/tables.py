@@ -10,7 +10,7 @@ from skuhub_runtime import messaging_tables
 metadata = sa.MetaData()
 messaging_tables.add_to(metadata)
 
-_QUANTITY = sa.Numeric(20, 6)
+_QUANTITY = sa.Numeric()
 
 
 def _tz(name: str, *, nullable: bool = False) -> sa.Column[object]:

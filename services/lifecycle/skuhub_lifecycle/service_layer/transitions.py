@@ -8,6 +8,7 @@ from datetime import datetime
 from skuhub_lifecycle.domain.gates import MAX_SUCCESSOR_CHAIN, unmet_conditions
 from skuhub_lifecycle.domain.policy import InventoryPolicy
 from skuhub_lifecycle.domain.stages import (
+    END_OF_LIFE,
     GateNotMetError,
     LifecycleError,
     Move,
@@ -66,7 +67,8 @@ async def transition_product(
 ) -> Transitioned:
     """Move every variant of a product model that is not already in the target stage, all
     or none: when one variant cannot move, nothing moves and every variant's reasons are
-    listed.
+    listed. Variants already discontinued or retired (they left before their siblings)
+    take part only in a move to discontinued or retired.
 
     Raises:
         StageNotFoundError: the lifecycle knows no variant of the model.
@@ -80,7 +82,13 @@ async def transition_product(
             f"no variant of product model {product_model} is known to the lifecycle; "
             "variants enter when the catalog publishes them"
         )
-    moving = [v for v in variants if v.stage is not move.target]
+    # A variant that left before its siblings stays out of a move that is not its own end.
+    leaving = move.target in END_OF_LIFE
+    moving = [
+        v
+        for v in variants
+        if v.stage is not move.target and (leaving or v.stage not in END_OF_LIFE)
+    ]
     refusals: list[str] = []
     for variant in moving:
         try:
