@@ -23,14 +23,14 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from skuhub_cli.bench_probes import GroupProgress, GroupWatcher
 from skuhub_cli.infrastructure import embedded_infrastructure
@@ -39,6 +39,8 @@ from skuhub_cli.processes import log_tail
 from skuhub_cli.service_process import ServiceProcess
 from skuhub_cli.topics import create_topics
 from skuhub_contracts.topics import SERVICES
+from skuhub_runtime import migrations
+from skuhub_runtime.db import create_engine
 from skuhub_runtime.settings import ServiceSettings
 
 T = TypeVar("T")
@@ -91,6 +93,24 @@ class Infrastructure:
     kafka_bootstrap: str
     database_url: str
     mode: str
+
+
+@contextlib.asynccontextmanager
+async def migrated_schema(
+    infra: Infrastructure, settings_type: type[ServiceSettings], revisions: Path
+) -> AsyncIterator[AsyncEngine]:
+    """An engine on a newly migrated schema of one service (a fresh prefix), dropped after."""
+    settings = settings_type(
+        database_url=infra.database_url, schema_prefix=f"t{uuid.uuid4().hex[:8]}_"
+    )
+    engine = create_engine(settings)
+    try:
+        await migrations.upgrade(engine, revisions, settings.db_schema)
+        yield engine
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{settings.db_schema}" CASCADE'))
+    finally:
+        await engine.dispose()
 
 
 @contextlib.contextmanager

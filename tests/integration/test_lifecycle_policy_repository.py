@@ -10,9 +10,8 @@ ledger's; the fake only lists the SKUs).
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -21,8 +20,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from skuhub_runtime import migrations
-from skuhub_runtime.db import create_engine
 from skuhub_stock.adapters.ledger_repository import SqlLedgerRepository
 from skuhub_stock.adapters.replenishment_repository import SqlReplenishmentRepository
 from skuhub_stock.adapters.tables import positions
@@ -32,7 +29,7 @@ from skuhub_stock.service_layer import replenishment as use_cases
 from skuhub_stock.service_layer.replenishment import ReplenishmentDefaults, ReplenishmentRepository
 from skuhub_stock.settings import StockSettings
 from tests.fakes.replenishment import FakeReplenishmentRepository
-from tests.harness import Infrastructure
+from tests.harness import Infrastructure, migrated_schema
 
 pytestmark = pytest.mark.integration
 
@@ -43,19 +40,8 @@ T0 = datetime(2025, 3, 30, 3, 0, 0, 123_456, tzinfo=CEST)
 """Not UTC on purpose: times come back in UTC, as PostgreSQL returns them."""
 
 
-@asynccontextmanager
-async def fresh_schema(infra: Infrastructure) -> AsyncIterator[AsyncEngine]:
-    settings = StockSettings(
-        database_url=infra.database_url, schema_prefix=f"l{uuid.uuid4().hex[:8]}_"
-    )
-    engine = create_engine(settings)
-    try:
-        await migrations.upgrade(engine, MIGRATIONS, settings.db_schema)
-        yield engine
-        async with engine.begin() as conn:
-            await conn.execute(sa.text(f'DROP SCHEMA "{settings.db_schema}" CASCADE'))
-    finally:
-        await engine.dispose()
+def fresh_schema(infra: Infrastructure) -> AbstractAsyncContextManager[AsyncEngine]:
+    return migrated_schema(infra, StockSettings, MIGRATIONS)
 
 
 @pytest.fixture(params=["fake", "sql"])

@@ -6,7 +6,6 @@ Expected values are written by hand from docs/lifecycle.md.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -39,11 +38,9 @@ from skuhub_lifecycle.entrypoints.handlers import (
 from skuhub_lifecycle.service_layer.metrics import sku_metrics
 from skuhub_lifecycle.service_layer.transitions import ProductGateNotMetError
 from skuhub_lifecycle.settings import LifecycleSettings
-from skuhub_runtime import migrations
-from skuhub_runtime.db import create_engine
 from skuhub_runtime.handling import Incoming
 from skuhub_runtime.origin import Origin
-from tests.harness import Infrastructure
+from tests.harness import Infrastructure, migrated_schema
 
 pytestmark = pytest.mark.integration
 
@@ -55,17 +52,8 @@ ORIGIN = Origin(None, None, source="/test")
 
 @pytest.fixture
 async def engine(infra: Infrastructure) -> AsyncIterator[AsyncEngine]:
-    settings = LifecycleSettings(
-        database_url=infra.database_url, schema_prefix=f"l{uuid.uuid4().hex[:8]}_"
-    )
-    engine = create_engine(settings)
-    try:
-        await migrations.upgrade(engine, MIGRATIONS, settings.db_schema)
+    async with migrated_schema(infra, LifecycleSettings, MIGRATIONS) as engine:
         yield engine
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{settings.db_schema}" CASCADE'))
-    finally:
-        await engine.dispose()
 
 
 async def in_tx(engine: AsyncEngine, work: Callable[[SqlUnitOfWork], Awaitable[T]]) -> T:

@@ -8,18 +8,14 @@ The one open proposal per position across transactions is PostgreSQL's alone.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from skuhub_runtime import migrations
-from skuhub_runtime.db import create_engine
 from skuhub_stock.adapters.replenishment_repository import SqlReplenishmentRepository
 from skuhub_stock.domain.replenishment import (
     DailyDemand,
@@ -34,7 +30,7 @@ from skuhub_stock.service_layer import replenishment as use_cases
 from skuhub_stock.service_layer.replenishment import DemandHistory, ReplenishmentRepository
 from skuhub_stock.settings import StockSettings
 from tests.fakes.replenishment import FakeReplenishmentRepository
-from tests.harness import Infrastructure
+from tests.harness import Infrastructure, migrated_schema
 
 pytestmark = pytest.mark.integration
 
@@ -46,19 +42,8 @@ T0 = datetime(2025, 3, 30, 3, 0, 0, 123_456, tzinfo=CEST)
 D1 = date(2025, 3, 1)
 
 
-@asynccontextmanager
-async def fresh_schema(infra: Infrastructure) -> AsyncIterator[AsyncEngine]:
-    settings = StockSettings(
-        database_url=infra.database_url, schema_prefix=f"r{uuid.uuid4().hex[:8]}_"
-    )
-    engine = create_engine(settings)
-    try:
-        await migrations.upgrade(engine, MIGRATIONS, settings.db_schema)
-        yield engine
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{settings.db_schema}" CASCADE'))
-    finally:
-        await engine.dispose()
+def fresh_schema(infra: Infrastructure) -> AbstractAsyncContextManager[AsyncEngine]:
+    return migrated_schema(infra, StockSettings, MIGRATIONS)
 
 
 @pytest.fixture(params=["fake", "sql"])

@@ -14,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -82,8 +81,6 @@ from skuhub_lifecycle.domain.stages import ChannelReadiness, Move, SkuStage, Sta
 from skuhub_lifecycle.entrypoints.app import MIGRATIONS as LIFECYCLE_MIGRATIONS
 from skuhub_lifecycle.service_layer.ports import StageRepository
 from skuhub_lifecycle.settings import LifecycleSettings
-from skuhub_runtime import migrations
-from skuhub_runtime.db import create_engine
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_stock.adapters.ledger_repository import SqlLedgerRepository
 from skuhub_stock.domain.ledger import (
@@ -121,7 +118,7 @@ from tests.fakes.catalog import (
 from tests.fakes.catalog import FakeProjectionRepository as FakeCatalogProjectionRepository
 from tests.fakes.stock import FakeLedgerRepository
 from tests.fakes.sync_gateway import FakeProjectionRepository
-from tests.harness import Infrastructure, wait_until_async
+from tests.harness import migrated_schema, wait_until_async
 
 pytestmark = pytest.mark.integration
 
@@ -141,23 +138,11 @@ GLN_C = "4012345000023"
 # Building each implementation
 
 
-@asynccontextmanager
-async def fresh_schema(
+def fresh_schema(
     request: pytest.FixtureRequest, settings_type: type[ServiceSettings], revisions: Path
-) -> AsyncIterator[AsyncEngine]:
+) -> AbstractAsyncContextManager[AsyncEngine]:
     """An engine on a newly migrated schema of the service, dropped afterwards."""
-    infra: Infrastructure = request.getfixturevalue("infra")
-    settings = settings_type(
-        database_url=infra.database_url, schema_prefix=f"r{uuid.uuid4().hex[:8]}_"
-    )
-    engine = create_engine(settings)
-    try:
-        await migrations.upgrade(engine, revisions, settings.db_schema)
-        yield engine
-        async with engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{settings.db_schema}" CASCADE'))
-    finally:
-        await engine.dispose()
+    return migrated_schema(request.getfixturevalue("infra"), settings_type, revisions)
 
 
 @asynccontextmanager
