@@ -12,7 +12,7 @@ import pytest
 from skuhub_contracts.topics import STOCK_MOVED
 from tests.e2e.observe import launch, new_sku, offer_where, publish_product
 from tests.harness import Stack, wait_until
-from tests.upstream import Upstream, movement
+from tests.upstream import GLN_A, Upstream, movement
 
 pytestmark = pytest.mark.e2e
 
@@ -125,3 +125,27 @@ def test_metrics_classes_and_rules_over_http(stack: Stack, upstream: Upstream) -
     assert (saved.json()["version"], saved.json()["slow_seller"]) == (first + 1, "apply")
     assert stale.status_code == 409, stale.text
     assert "read them again" in stale.json()["detail"]
+
+
+def test_stock_follows_the_policy_the_lifecycle_publishes(stack: Stack, upstream: Upstream) -> None:
+    sku = new_sku("POLICY")
+    create_product(stack, sku)
+    upstream.publish_movement(stack.topic(STOCK_MOVED.name), movement(sku, quantity="3"))
+    position = f"{stack.url('stock')}/v1/policies/{sku}/{GLN_A}"
+
+    def in_force(stage: str) -> dict[str, Any] | None:
+        view = httpx.get(position).json()
+        lifecycle = view.get("lifecycle") or {}
+        return view if lifecycle.get("stage") == stage else None
+
+    held = wait_until(lambda: in_force("concept"), timeout=30, what="the concept policy in stock")
+    assert (held["replenish"], "says not to replenish" in held["hold_reason"]) == (False, True)
+
+    publish_product(stack, sku)
+    launch(stack, sku)
+    active = wait_until(lambda: in_force("active"), timeout=30, what="the active policy in stock")
+    assert (active["replenish"], active["hold_reason"], active["buffer_multiplier"]) == (
+        True,
+        None,
+        0.5,
+    )

@@ -291,3 +291,9 @@ async def test_a_variant_that_left_early_stays_out_of_its_products_later_moves(
         ("CUP-BLUE", Stage.DISCONTINUED),
         ("CUP-RED", Stage.MATURE),
     ]
+    history = await in_tx(engine, lambda uow: uow.stages.model_history("CUP"))
+    assert sorted((c.sku, c.version, c.stage.value) for c in history) == [
+        ("CUP-BLUE", 1, "concept"),
+        ("CUP-RED", 1, "concept"),
+        ("CUP-RED", 2, "mature"),  # the UPDATEs above wrote no history
+    ]

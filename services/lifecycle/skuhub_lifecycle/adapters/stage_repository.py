@@ -98,11 +98,17 @@ class SqlStageRepository:
         return found
 
     async def history(self, sku: str) -> list[StageChange]:
+        return await self._history(stage_history.c.sku == sku)
+
+    async def model_history(self, product_model: str) -> list[StageChange]:
+        return await self._history(stages.c.product_model == product_model)
+
+    async def _history(self, which: sa.ColumnElement[bool]) -> list[StageChange]:
         statement = (
             sa.select(stage_history, stages.c.product_model)
             .join(stages, stages.c.sku == stage_history.c.sku)
-            .where(stage_history.c.sku == sku)
-            .order_by(stage_history.c.version)
+            .where(which)
+            .order_by(stage_history.c.changed_at, stage_history.c.sku, stage_history.c.version)
         )
         return [
             StageChange(

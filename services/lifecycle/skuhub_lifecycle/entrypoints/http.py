@@ -131,6 +131,7 @@ class StageView(BaseModel):
 
 
 class StageChangeView(BaseModel):
+    sku: str
     version: int
     stage: LifecycleStage
     previous_stage: LifecycleStage | None
@@ -143,6 +144,7 @@ class StageChangeView(BaseModel):
     @classmethod
     def of(cls, change: StageChange) -> StageChangeView:
         return cls(
+            sku=change.sku,
             version=change.version,
             stage=LifecycleStage(change.stage.value),
             previous_stage=LifecycleStage(change.previous.value) if change.previous else None,
@@ -322,6 +324,21 @@ async def post_product_transition(
         lambda uow: handlers.transition_variants(uow, product_model, body.to_move(), origin)
     )
     return [StageView.of(s) for s in states]
+
+
+@router.get(
+    "/products/{product_model:path}/history",
+    response_model=list[StageChangeView],
+    responses=error_responses(404, e404="No variant of this model is known."),
+    summary="Every stage change of a product's variants, oldest first",
+)
+async def get_product_history(
+    product_model: Sku, runtime: LifecycleRuntime
+) -> list[StageChangeView]:
+    history = await runtime.read(lambda uow: uow.stages.model_history(product_model))
+    if not history:
+        raise StageNotFoundError(f"no variant of product model {product_model} is known")
+    return [StageChangeView.of(c) for c in history]
 
 
 @router.get(

@@ -43,6 +43,9 @@ class StageRepository(Protocol):
     async def history(self, sku: str) -> list[StageChange]:
         """Every stage change of the SKU, oldest first."""
 
+    async def model_history(self, product_model: str) -> list[StageChange]:
+        """Every stage change of the model's variants, oldest first."""
+
     async def save(self, states: Iterable[SkuStage]) -> None:
         """Insert or overwrite these states (every field as given) in one statement, and
         append the changes in their ``history`` to the stored history (then empty it)."""
