@@ -235,6 +235,15 @@ async def test_metrics_rebuild_to_the_same_values_from_a_replay(engine: AsyncEng
         position("MUG-1", 2, start + 2 * day, on_hand=0, received=10, shipped=10),
         position("MUG-1", 3, start + 3 * day, on_hand=0, received=10, shipped=10, lost_sales=2),
     ]
+    await in_tx(engine, lambda uow: on_product_changed(uow, [product("MUG-1", 1)]))
+    async with engine.begin() as conn:  # active since the window opened
+        await conn.execute(
+            text(
+                "INSERT INTO stage_history VALUES ('MUG-1', 2, 'active', 'concept', 'launch', "
+                "'maria', false, NULL, :at)"
+            ),
+            {"at": start},
+        )
     await in_tx(engine, lambda uow: on_stock_level_changed(uow, history))
     replayed = await in_tx(engine, lambda uow: on_stock_level_changed(uow, history))
     now = start + 6 * day
@@ -250,7 +259,7 @@ async def test_metrics_rebuild_to_the_same_values_from_a_replay(engine: AsyncEng
     assert week.fill_rate == Decimal(10) / 12
     # closes: day 0: 10, day 1: 10 (carried), days 2-6: 0 -> 20 / 7
     assert week.average_on_hand == Decimal(20) / 7
-    assert week.stockout_rate == pytest.approx(4 / 6)  # zero ATP from day 2 on, of six days
+    assert week.stockout_rate == pytest.approx(4 / 6)  # zero ATP from day 2 on, of six selling
 
 
 async def test_a_review_classifies_and_publishes_the_policy(engine: AsyncEngine) -> None:

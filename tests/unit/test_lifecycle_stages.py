@@ -15,8 +15,11 @@ import pytest
 from skuhub_lifecycle.domain.flows import DayFlows, PositionReport, SkuStock, apply_reports
 from skuhub_lifecycle.domain.gates import NO_STOCK, NetworkStock, SuccessorLink, unmet_conditions
 from skuhub_lifecycle.domain.metrics import (
+    Span,
     Variability,
     Velocity,
+    selling_spans,
+    stockout_rate,
     variability_class,
     velocity_classes,
     window_metrics,
@@ -32,6 +35,7 @@ from skuhub_lifecycle.domain.stages import (
     ProductFacts,
     SkuStage,
     Stage,
+    StageChange,
     check_transition,
 )
 
@@ -271,6 +275,8 @@ HISTORY = [
     ),
 ]
 NOW = T0 + timedelta(days=6)
+STOCKOUTS = [Span(T0 + timedelta(days=2), T0 + timedelta(days=4))]
+"""The stockout of HISTORY, by hand: zero ATP from Mar 3 00:00 to Mar 5 00:00."""
 
 
 def folded(reports: list[PositionReport]) -> tuple[SkuStock, list[DayFlows]]:
@@ -282,7 +288,9 @@ def folded(reports: list[PositionReport]) -> tuple[SkuStock, list[DayFlows]]:
 def test_metrics_of_a_small_history_match_the_hand_computed_figures() -> None:
     stock, days = folded(HISTORY)
 
-    m = window_metrics(stock, days, None, window_days=7, now=NOW)
+    m = window_metrics(
+        stock, days, None, window_days=7, now=NOW, selling=[Span(T0)], stockouts=STOCKOUTS
+    )
 
     assert (m.units_sold, m.units_received, m.lost_sales, m.on_hand) == tuple(
         map(Decimal, (10, 30, 2, 20))
@@ -293,8 +301,51 @@ def test_metrics_of_a_small_history_match_the_hand_computed_figures() -> None:
     assert m.sell_through == Decimal(10) / 30
     assert m.weeks_of_supply == 2  # 20 on hand / 10 a week
     assert m.fill_rate == Decimal(10) / 12
-    assert m.stockout_rate == pytest.approx(2 / 6)  # zero ATP Mar 3-5 of six days tracked
+    assert m.stockout_rate == pytest.approx(2 / 6)  # zero ATP Mar 3-5 of six days selling
     assert m.days_since_last_sale == 4  # last sale Mar 3 00:00, now Mar 7 00:00
+
+
+def test_stockouts_are_spans_on_the_event_clock() -> None:
+    stocks: dict[str, SkuStock] = {}
+
+    applied = apply_reports(stocks, HISTORY)
+
+    # ATP fell to zero with the report of Mar 3 00:00 and came back with that of Mar 5 00:00
+    assert applied.stockouts == {(SKU, T0 + timedelta(days=2)): T0 + timedelta(days=4)}
+    assert stocks[SKU].zero_since is None
+
+
+@pytest.mark.parametrize(
+    ("selling", "expected"),
+    [
+        ([Span(T0)], 2 / 6),  # selling all six days, two of them at zero
+        ([Span(T0 + timedelta(days=3))], 1 / 3),  # from Mar 4: Mar 4-5 of Mar 4-7 at zero
+        ([Span(T0, T0 + timedelta(days=2))], 0.0),  # stopped selling as the stockout began
+        ([], None),  # never in a selling stage: no selling time to share
+    ],
+)
+def test_the_stockout_rate_counts_only_selling_time(
+    selling: list[Span], expected: float | None
+) -> None:
+    window_start = T0  # the 7-day window ending Mar 7 opens Mar 1 00:00
+
+    assert stockout_rate(selling, STOCKOUTS, window_start, NOW) == (
+        pytest.approx(expected) if expected is not None else None
+    )
+
+
+def test_selling_spans_come_from_the_stage_history() -> None:
+    def change(stage: Stage, days: int) -> StageChange:
+        return StageChange(SKU, stage, None, 1, "r", "a", T0 + timedelta(days=days))
+
+    history = [
+        change(Stage.CONCEPT, 0),
+        change(Stage.ACTIVE, 1),
+        change(Stage.PHASE_OUT, 3),
+        change(Stage.DISCONTINUED, 4),
+    ]
+
+    assert selling_spans(history) == [Span(T0 + timedelta(days=1), T0 + timedelta(days=4))]
 
 
 def test_a_replayed_or_repeated_report_changes_nothing() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -10,9 +10,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from skuhub_lifecycle.adapters.tables import COUNTER_COLUMNS, positions, sku_days, sku_stock
+from skuhub_lifecycle.adapters.tables import (
+    COUNTER_COLUMNS,
+    positions,
+    sku_days,
+    sku_stock,
+    stockouts,
+)
 from skuhub_lifecycle.domain.flows import DayFlows, PositionReport, SkuStock
 from skuhub_lifecycle.domain.gates import NO_STOCK, NetworkStock
+from skuhub_lifecycle.domain.metrics import Span
 
 _STOCK_FIELDS = (
     "on_hand",
@@ -22,6 +29,7 @@ _STOCK_FIELDS = (
     "tracked_since",
     "last_at",
     "last_sale_at",
+    "zero_since",
 )
 _POSITION_FIELDS = (
     "version",
@@ -77,6 +85,7 @@ class SqlFlowRepository:
         stocks: Iterable[SkuStock],
         reports: Sequence[PositionReport],
         days: Iterable[DayFlows],
+        stockout_spans: Mapping[tuple[str, datetime], datetime | None],
     ) -> None:
         stock_rows = [
             {"sku": s.sku, **{name: getattr(s, name) for name in _STOCK_FIELDS}}
@@ -117,16 +126,13 @@ class SqlFlowRepository:
                 "day": d.day,
                 **{name: getattr(d, name) for name in COUNTER_COLUMNS},
                 "on_hand_close": d.on_hand_close,
-                "zero_atp_seconds": d.zero_atp_seconds,
-                "tracked_seconds": d.tracked_seconds,
             }
             for d in sorted(days, key=lambda d: (d.sku, d.day))
         ]
         if day_rows:
             statement = insert(sku_days)
             additive = {
-                name: sku_days.c[name] + statement.excluded[name]
-                for name in (*COUNTER_COLUMNS, "zero_atp_seconds", "tracked_seconds")
+                name: sku_days.c[name] + statement.excluded[name] for name in COUNTER_COLUMNS
             }
             close = sa.func.coalesce(statement.excluded.on_hand_close, sku_days.c.on_hand_close)
             await self._conn.execute(
@@ -136,6 +142,32 @@ class SqlFlowRepository:
                 ),
                 day_rows,
             )
+        if stockout_spans:
+            statement = insert(stockouts)
+            await self._conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[stockouts.c.sku, stockouts.c.started_at],
+                    set_={"ended_at": statement.excluded.ended_at},
+                ),
+                [
+                    {"sku": sku, "started_at": start, "ended_at": end}
+                    for (sku, start), end in sorted(stockout_spans.items())
+                ],
+            )
+
+    async def stockouts(self, sku: str, *, since: datetime) -> list[Span]:
+        statement = (
+            sa.select(stockouts.c.started_at, stockouts.c.ended_at)
+            .where(
+                stockouts.c.sku == sku,
+                sa.or_(stockouts.c.ended_at.is_(None), stockouts.c.ended_at > since),
+            )
+            .order_by(stockouts.c.started_at)
+        )
+        return [
+            Span(_utc(start), _utc_or_none(end))
+            for start, end in await self._conn.execute(statement)
+        ]
 
     async def network(self, sku: str) -> NetworkStock:
         statement = sa.select(
@@ -248,6 +280,7 @@ def _to_stock(row: sa.RowMapping) -> SkuStock:
         tracked_since=_utc_or_none(row["tracked_since"]),
         last_at=_utc_or_none(row["last_at"]),
         last_sale_at=_utc_or_none(row["last_sale_at"]),
+        zero_since=_utc_or_none(row["zero_since"]),
     )
 
 
@@ -261,8 +294,6 @@ def _to_day(row: sa.RowMapping) -> DayFlows:
         day=row["day"],
         **{name: row[name] for name in COUNTER_COLUMNS},
         on_hand_close=row["on_hand_close"],
-        zero_atp_seconds=row["zero_atp_seconds"],
-        tracked_seconds=row["tracked_seconds"],
     )
 
 

@@ -98,17 +98,24 @@ class SqlStageRepository:
         return found
 
     async def history(self, sku: str) -> list[StageChange]:
-        return await self._history(stage_history.c.sku == sku)
+        return await self._history(stage_history.c.sku == sku, stage_history.c.version)
 
     async def model_history(self, product_model: str) -> list[StageChange]:
-        return await self._history(stages.c.product_model == product_model)
+        return await self._history(
+            stages.c.product_model == product_model,
+            stage_history.c.changed_at,
+            stage_history.c.sku,
+            stage_history.c.version,
+        )
 
-    async def _history(self, which: sa.ColumnElement[bool]) -> list[StageChange]:
+    async def _history(
+        self, which: sa.ColumnElement[bool], *order: sa.ColumnElement[object]
+    ) -> list[StageChange]:
         statement = (
             sa.select(stage_history, stages.c.product_model)
             .join(stages, stages.c.sku == stage_history.c.sku)
             .where(which)
-            .order_by(stage_history.c.changed_at, stage_history.c.sku, stage_history.c.version)
+            .order_by(*order)
         )
         return [
             StageChange(

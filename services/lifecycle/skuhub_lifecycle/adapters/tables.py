@@ -84,6 +84,7 @@ sku_stock = sa.Table(
     _tz("tracked_since", nullable=True),
     _tz("last_at", nullable=True),
     _tz("last_sale_at", nullable=True),
+    _tz("zero_since", nullable=True),
 )
 
 sku_days = sa.Table(
@@ -93,8 +94,14 @@ sku_days = sa.Table(
     sa.Column("day", sa.Date, primary_key=True),
     *(_quantity(name) for name in COUNTER_COLUMNS),
     sa.Column("on_hand_close", _QUANTITY),
-    sa.Column("zero_atp_seconds", sa.Float, nullable=False, server_default="0"),
-    sa.Column("tracked_seconds", sa.Float, nullable=False, server_default="0"),
+)
+
+stockouts = sa.Table(
+    "stockouts",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), primary_key=True),
+    _tz("ended_at", nullable=True),
 )
 
 sku_classes = sa.Table(

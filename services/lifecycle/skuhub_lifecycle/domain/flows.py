@@ -7,24 +7,21 @@ or coalesced event cannot distort it: an event not newer than the position's
 version changes nothing, and two changes folded into one still add up to the same
 growth.
 
-Time at zero available-to-promise is measured on the event clock (each event's
-``changed_at``, never the processing clock), so a replay rebuilds the same days.
-The clock of a SKU only moves forward: an event stamped earlier than the last one
-applied counts at the time of the last one.
+Stockouts (spans at zero network available-to-promise) are timed on the event clock
+(each event's ``changed_at``, never the processing clock), so a replay rebuilds the
+same spans. The clock of a SKU only moves forward: an event stamped earlier than the
+last one applied counts at the time of the last one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 COUNTERS = ("received", "shipped", "returned", "scrapped", "lost_sales")
 ZERO = Decimal(0)
-MAX_GAP_DAYS = 400
-"""A quiet spell longer than this adds days only for its last part (older days are beyond
-every window)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +60,6 @@ class DayFlows:
     lost_sales: Decimal = ZERO
     on_hand_close: Decimal | None = None
     """Network on hand after the day's last change (None: no change that day)."""
-    zero_atp_seconds: float = 0.0
-    tracked_seconds: float = 0.0
 
     def add(self, other: DayFlows) -> None:
         """Fold a later part of the same day into this one."""
@@ -72,8 +67,6 @@ class DayFlows:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.on_hand_close is not None:
             self.on_hand_close = other.on_hand_close
-        self.zero_atp_seconds += other.zero_atp_seconds
-        self.tracked_seconds += other.tracked_seconds
 
 
 @dataclass(slots=True)
@@ -92,6 +85,8 @@ class SkuStock:
     tracked_since: datetime | None = None
     last_at: datetime | None = None
     last_sale_at: datetime | None = None
+    zero_since: datetime | None = None
+    """Start of the stockout under way (network ATP at zero), None while there is stock."""
     positions: dict[tuple[str, str], PositionReport] = field(default_factory=dict)
     """The newest report of each position (location, lot)."""
 
@@ -102,10 +97,13 @@ class SkuStock:
 
 @dataclass
 class Applied:
-    """What a batch of reports did: positions to store, days to add, reports already seen."""
+    """What a batch of reports did: positions to store, days to add, stockouts begun or
+    ended, reports already seen."""
 
     positions: list[PositionReport] = field(default_factory=list)
     days: dict[tuple[str, date], DayFlows] = field(default_factory=dict)
+    stockouts: dict[tuple[str, datetime], datetime | None] = field(default_factory=dict)
+    """(SKU, start) -> end of each stockout the batch began or ended (None: still under way)."""
     already_seen: list[int] = field(default_factory=list)
     """Indexes (in the batch) of reports not newer than their position."""
 
@@ -119,9 +117,8 @@ def apply_reports(stocks: dict[str, SkuStock], reports: Iterable[PositionReport]
         if previous is not None and report.version <= previous.version:
             applied.already_seen.append(index)
             continue
-        for day in _advance_clock(stock, report.changed_at):
-            _fold(applied.days, day)
-        today = DayFlows(report.sku, _day_of(stock.last_at or report.changed_at))
+        at = _advance_clock(stock, report.changed_at)
+        today = DayFlows(report.sku, _day_of(at))
         for name in COUNTERS:
             growth = getattr(report, name) - (getattr(previous, name) if previous else ZERO)
             setattr(today, name, growth)
@@ -130,33 +127,31 @@ def apply_reports(stocks: dict[str, SkuStock], reports: Iterable[PositionReport]
             stock.last_sale_at = stock.last_at
         stock.positions[report.key] = report
         _total(stock)
+        _time_stockout(stock, at, applied.stockouts)
         today.on_hand_close = stock.on_hand
         _fold(applied.days, today)
         applied.positions.append(report)
     return applied
 
 
-def _advance_clock(stock: SkuStock, at: datetime) -> Iterator[DayFlows]:
-    """Move the SKU's clock to ``at`` (never back); the time passed, split by day."""
+def _advance_clock(stock: SkuStock, at: datetime) -> datetime:
+    """Move the SKU's clock to ``at`` (never back); the clock's time."""
     if stock.last_at is None:
-        stock.tracked_since = stock.last_at = at
-        return
-    end = max(at, stock.last_at)
-    start = max(stock.last_at, end - timedelta(days=MAX_GAP_DAYS))
-    yield from split_by_day(stock.sku, start, end, at_zero=stock.at_zero)
-    stock.last_at = end
+        stock.tracked_since = at
+    stock.last_at = at if stock.last_at is None else max(at, stock.last_at)
+    return stock.last_at
 
 
-def split_by_day(sku: str, start: datetime, end: datetime, *, at_zero: bool) -> Iterator[DayFlows]:
-    """The time from ``start`` to ``end`` as tracked (and maybe zero-ATP) seconds per day."""
-    while start < end:
-        day = _day_of(start)
-        day_end = min(end, datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC))
-        seconds = (day_end - start).total_seconds()
-        yield DayFlows(
-            sku, day, tracked_seconds=seconds, zero_atp_seconds=seconds if at_zero else 0.0
-        )
-        start = day_end
+def _time_stockout(
+    stock: SkuStock, at: datetime, stockouts: dict[tuple[str, datetime], datetime | None]
+) -> None:
+    """Begin a stockout when network ATP reaches zero, end it when stock is back."""
+    if stock.at_zero and stock.zero_since is None:
+        stock.zero_since = at
+        stockouts[(stock.sku, at)] = None
+    elif not stock.at_zero and stock.zero_since is not None:
+        stockouts[(stock.sku, stock.zero_since)] = at
+        stock.zero_since = None
 
 
 def _total(stock: SkuStock) -> None:

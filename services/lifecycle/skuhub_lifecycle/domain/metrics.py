@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from skuhub_lifecycle.domain.flows import ZERO, DayFlows, SkuStock, split_by_day
+from skuhub_lifecycle.domain.flows import ZERO, DayFlows, SkuStock
+from skuhub_lifecycle.domain.stages import SELLING_STAGES, StageChange
 
 WINDOWS = (7, 28, 90)
 """The windows the service reports (days)."""
@@ -36,6 +37,50 @@ class Variability(StrEnum):
     X = "X"
     Y = "Y"
     Z = "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A span of time; ``end`` None while it lasts."""
+
+    start: datetime
+    end: datetime | None = None
+
+
+def selling_spans(changes: Sequence[StageChange]) -> list[Span]:
+    """The spans a SKU spent in a stage that sells (active, mature, phase-out), from its
+    stage history, oldest change first."""
+    spans: list[Span] = []
+    opened: datetime | None = None
+    for change in changes:
+        if change.stage in SELLING_STAGES and opened is None:
+            opened = change.changed_at
+        elif change.stage not in SELLING_STAGES and opened is not None:
+            spans.append(Span(opened, change.changed_at))
+            opened = None
+    if opened is not None:
+        spans.append(Span(opened))
+    return spans
+
+
+def stockout_rate(
+    selling: Sequence[Span], stockouts: Sequence[Span], start: datetime, end: datetime
+) -> float | None:
+    """Share of the selling time from ``start`` to ``end`` spent at zero network ATP (None
+    when the SKU was not selling then)."""
+    sellable = sum(_overlap(s, Span(start, end)) for s in selling)
+    if sellable <= 0:
+        return None
+    short = sum(_overlap(s, o, Span(start, end)) for s in selling for o in stockouts)
+    return short / sellable
+
+
+def _overlap(*spans: Span) -> float:
+    """Seconds common to every span (an open span ends at the last closed one's end)."""
+    ends = [s.end for s in spans if s.end is not None]
+    latest_end = min(ends)
+    earliest = max(s.start for s in spans)
+    return max(0.0, (latest_end - earliest).total_seconds())
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +122,15 @@ def window_metrics(
     *,
     window_days: int,
     now: datetime,
+    selling: Sequence[Span] = (),
+    stockouts: Sequence[Span] = (),
 ) -> WindowMetrics:
     """The SKU's metrics over the window ending today.
 
     ``days`` are the SKU's recorded days inside the window, in order; ``opening`` is its
-    last recorded day before the window (its closing on hand opens the window).
+    last recorded day before the window (its closing on hand opens the window);
+    ``selling`` the spans it spent in a selling stage, ``stockouts`` its spans at zero
+    network ATP.
     """
     today = now.astimezone(UTC).date()
     first = today - timedelta(days=window_days - 1)
@@ -91,15 +140,7 @@ def window_metrics(
     lost = _sum(inside, "lost_sales")
     opening_on_hand = _closing(opening)
     average = _average_on_hand(stock, inside, opening_on_hand, first, today, opening is None)
-    tracked = sum(d.tracked_seconds for d in inside)
-    zero = sum(d.zero_atp_seconds for d in inside)
-    if stock.last_at is not None and now > stock.last_at:
-        window_start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
-        for part in split_by_day(
-            stock.sku, max(stock.last_at, window_start), now, at_zero=stock.at_zero
-        ):
-            tracked += part.tracked_seconds
-            zero += part.zero_atp_seconds
+    window_start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     weekly_sales = sold / Decimal(window_days) * 7
     return WindowMetrics(
         sku=stock.sku,
@@ -116,7 +157,7 @@ def window_metrics(
         sell_through=_ratio(sold, opening_on_hand + received),
         weeks_of_supply=_ratio(stock.on_hand, weekly_sales),
         fill_rate=_ratio(sold, sold + lost),
-        stockout_rate=zero / tracked if tracked > 0 else None,
+        stockout_rate=stockout_rate(selling, stockouts, window_start, now),
         days_since_last_sale=(now - stock.last_sale_at).days if stock.last_sale_at else None,
     )
 

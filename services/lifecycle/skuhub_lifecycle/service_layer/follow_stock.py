@@ -22,5 +22,10 @@ async def follow_stock(repo: FlowRepository, batch: Sequence[PositionReport]) ->
     applied = apply_reports(stocks, batch)
     if applied.positions:
         touched = {r.sku for r in applied.positions}
-        await repo.save([stocks[sku] for sku in touched], applied.positions, applied.days.values())
+        await repo.save(
+            [stocks[sku] for sku in touched],
+            applied.positions,
+            applied.days.values(),
+            applied.stockouts,
+        )
     return FollowedStock(frozenset(applied.already_seen))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
 from skuhub_lifecycle.domain.flows import DayFlows, PositionReport, SkuStock
 from skuhub_lifecycle.domain.gates import NetworkStock, SuccessorLink
-from skuhub_lifecycle.domain.metrics import SkuClass, Variability, Velocity
+from skuhub_lifecycle.domain.metrics import SkuClass, Span, Variability, Velocity
 from skuhub_lifecycle.domain.policy import InventoryPolicy
 from skuhub_lifecycle.domain.rules import RuleSettings, Suggestion
 from skuhub_lifecycle.domain.stages import SkuStage, Stage, StageChange
@@ -62,9 +62,14 @@ class FlowRepository(Protocol):
         stocks: Iterable[SkuStock],
         reports: Sequence[PositionReport],
         days: Iterable[DayFlows],
+        stockout_spans: Mapping[tuple[str, datetime], datetime | None],
     ) -> None:
-        """Store the SKUs' totals and positions; add the days to the ledger (counters and
-        seconds add up; a closing on hand replaces the stored one)."""
+        """Store the SKUs' totals and positions; add the days to the ledger (counters add
+        up; a closing on hand replaces the stored one); store each stockout begun or ended,
+        keyed by (SKU, start), with its end (None while it lasts)."""
+
+    async def stockouts(self, sku: str, *, since: datetime) -> list[Span]:
+        """The SKU's stockouts that end after ``since`` or last still, by start."""
 
     async def network(self, sku: str) -> NetworkStock:
         """The SKU's network stock (zero when stock has never reported it)."""
