@@ -29,7 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from skuhub_contracts.identifiers import Gln, Gtin, Locale, Sku, UnitCode
+from skuhub_contracts.identifiers import ChannelCode, Gln, Gtin, Locale, Sku, UnitCode
 from skuhub_contracts.values import (
     LINE_PATTERN,
     LINE_SCHEMA,
@@ -496,7 +496,7 @@ class ChannelCompleteness(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    channel: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    channel: ChannelCode
     locale: Locale
     ratio: Quantity = Field(description="Share of the requirements met, 0 to 1.")
     complete: Flag
@@ -733,26 +733,71 @@ class InventoryPolicyChanged(EventPayload):
     changed_at: Timestamp
 
 
+class OfferCause(StrEnum):
+    """Which kind of fact changed an offer (data latency is measured per cause)."""
+
+    STOCK = "stock"
+    PRODUCT = "product"
+    LIFECYCLE = "lifecycle"
+    CHANNEL = "channel"
+
+
 class ChannelOfferChanged(EventPayload):
-    """What one sales channel should show and sell for one SKU."""
+    """What one sales channel should show and sell for one SKU, whole (docs/sync-gateway.md).
+
+    Published only when something in the offer changed; ``offer_version`` then grows by one,
+    so a receiver keeps the highest version it has seen and drops older ones.
+    """
 
     event_type: ClassVar[str] = "skuhub.channel-offer-changed.v1"
 
-    channel: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
-    offer_version: Version
-    locale: Locale
+    channel: ChannelCode
+    offer_version: Version = Field(description="Grows by one with every change of the offer.")
+    locale: Locale = Field(description="The channel's locale (first of its fallback chain).")
+    content_locale: Locale | None = Field(
+        default=None,
+        description="The locale of the chain the title came from; null when no locale of the "
+        "chain has one (never another language).",
+    )
     title: Title | None
+    description: Description | None = Field(
+        default=None, description="In content_locale, when the product has one there."
+    )
     gtin: Gtin | None = None
-    available: Quantity
+    attributes: dict[AttributeCode, AttributeValue] = Field(
+        default_factory=dict, description="The published attributes (brand, price…)."
+    )
+    categories: list[CategoryCode] = Field(default_factory=list)
+    published_version: Version | None = Field(
+        default=None, description="The catalog's product_version whose content this is."
+    )
+    available: Quantity = Field(
+        description="Units this channel may promise: its allocation of the ATP of the "
+        "locations feeding it, less its safety buffer."
+    )
     unit: UnitCode
+    kit: Flag = Field(default=False, description="The SKU is a kit: available counts whole kits.")
     stage: LifecycleStage | None
     sellable: Flag
     low_stock: Flag
+    back_order: Flag = Field(
+        default=False,
+        description="Sellable with nothing available: the channel takes back-orders.",
+    )
     pre_order: Flag = Field(
         default=False, description="Sellable before stock arrives (pre-launch with pre-order)."
     )
     successor: Sku | None = Field(
         default=None, description="The SKU that replaces this one once it is discontinued."
+    )
+    successor_title: Title | None = Field(
+        default=None, description="The successor's published title in this offer's chain."
+    )
+    not_sellable_because: list[Reason] = Field(
+        default_factory=list, description="Every reason the offer does not sell (empty if it does)."
+    )
+    cause: OfferCause = Field(
+        default=OfferCause.STOCK, description="Which kind of fact changed the offer this time."
     )
     changed_at: Timestamp
 

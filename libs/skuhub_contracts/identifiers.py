@@ -121,6 +121,14 @@ Locale = Annotated[
     ),
     AfterValidator(_check_locale),
 ]
+ChannelCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$",
+        description="A sales channel's code: lower-case letters, digits, _ and -.",
+        examples=["web"],
+    ),
+]
 UnitCode = Annotated[
     str,
     Field(

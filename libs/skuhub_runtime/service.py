@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -20,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_runtime import metrics, migrations, telemetry
+from skuhub_runtime.commits import CommitSignal
 from skuhub_runtime.consumer import BatchConsumer
 from skuhub_runtime.db import (
     create_engine,
@@ -42,6 +44,18 @@ U = TypeVar("U")
 R = TypeVar("R")
 
 
+@dataclass(frozen=True, slots=True)
+class Worker(Generic[U]):
+    """A long-running task of a service (webhook dispatch): ``run(runtime)`` loops until
+    cancelled; it is started again a second after it fails. Unlike a periodic job it
+    opens its own transactions, so it can do I/O between them."""
+
+    name: str
+    run: Callable[[ServiceRuntime[U]], Awaitable[None]]
+    once: bool = False
+    """Done when ``run`` returns (a start-up task); only a failure starts it again."""
+
+
 class ServiceRuntime(Generic[U]):
     """Owns a service's engine, broker, outbox relay and consumers, and their lifecycle."""
 
@@ -53,6 +67,7 @@ class ServiceRuntime(Generic[U]):
         migrations_dir: Path,
         consumers: Sequence[ConsumerSpec[Any, U]] = (),
         periodic: Sequence[PeriodicJob[U]] = (),
+        workers: Sequence[Worker[U]] = (),
     ) -> None:
         self.settings = settings
         self.service = settings.service_name
@@ -66,8 +81,9 @@ class ServiceRuntime(Generic[U]):
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
         )
+        self.commits = CommitSignal()
         self.transactions = Transactions(
-            self.engine, unit_of_work, settings=settings, after_commit=self.relay.wake
+            self.engine, unit_of_work, settings=settings, after_commit=self._after_commit
         )
         self._migrations_dir = migrations_dir
         self.consumers = [
@@ -77,6 +93,8 @@ class ServiceRuntime(Generic[U]):
         for consumer in self.consumers:
             consumer.register(self.broker)
         self.periodic = PeriodicRunner(list(periodic), self.transactions)
+        self._workers = list(workers)
+        self._worker_tasks: list[asyncio.Task[None]] = []
         self.ready = False
         self._probe_engine = create_probe_engine(settings)
         self.dependencies = DependencyWatch(
@@ -96,6 +114,10 @@ class ServiceRuntime(Generic[U]):
             timeout_s=settings.dependency_probe_timeout_s,
             warning_interval_s=settings.dependency_warning_interval_s,
         )
+
+    def _after_commit(self) -> None:
+        self.relay.wake()
+        self.commits.fire()
 
     async def _select_one(self) -> None:
         async with self._probe_engine.connect() as conn:
@@ -122,6 +144,10 @@ class ServiceRuntime(Generic[U]):
         self.relay.start()
         await self.broker.start()
         self.periodic.start()
+        self._worker_tasks = [
+            asyncio.create_task(self._run_worker(worker), name=worker.name)
+            for worker in self._workers
+        ]
         self.ready = self.dependencies.started = True
         await self.dependencies.probe()  # readiness answers from this round on
         self.dependencies.start()
@@ -141,6 +167,7 @@ class ServiceRuntime(Generic[U]):
         metrics.READY.labels(self.service).set(0)
         await self.dependencies.stop()
         for name, step in (
+            ("workers", self._stop_workers),
             ("periodic jobs", self.periodic.stop),
             ("consumers", self.broker.stop),
             ("outbox relay", self.relay.stop),
@@ -155,6 +182,25 @@ class ServiceRuntime(Generic[U]):
             except Exception:
                 log.exception("stopping the %s failed", name)
         log.info("%s stopped", self.service)
+
+    async def _run_worker(self, worker: Worker[U]) -> None:
+        while True:
+            try:
+                await worker.run(self)
+                if worker.once:
+                    return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("worker %s failed; starting it again in %.0fs", worker.name, 1.0)
+            # The worker's restart back-off, not a synchronisation.
+            await asyncio.sleep(1.0)
+
+    async def _stop_workers(self) -> None:
+        for task in self._worker_tasks:
+            task.cancel()
+        await asyncio.gather(*self._worker_tasks, return_exceptions=True)
+        self._worker_tasks = []
 
     def check_ready(self) -> tuple[dict[str, bool], list[Unreachable]]:
         """Readiness of each part (started, kafka, postgresql) as the last probe round saw

@@ -37,7 +37,7 @@ from skuhub_runtime.settings import ServiceSettings
 from skuhub_runtime.transactions import Transactions
 from skuhub_stock.adapters.ledger_repository import sql_unit_of_work as stock_uow
 from skuhub_stock.entrypoints import app as stock_app
-from skuhub_sync_gateway.adapters.projection_repository import sql_unit_of_work as gateway_uow
+from skuhub_sync_gateway.adapters.unit_of_work import sql_unit_of_work as gateway_uow
 from skuhub_sync_gateway.entrypoints import app as gateway_app
 from tests.harness import Infrastructure
 from tests.unit.test_codec import PAYLOADS

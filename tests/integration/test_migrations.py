@@ -191,7 +191,8 @@ async def test_a_stage_stored_before_0003_reads_back_without_pre_order_or_succes
             )
         await migrations.upgrade(engine, gateway_app.MIGRATIONS, settings.db_schema)
         async with engine.connect() as conn:
-            _, _, stage, _ = await SqlProjectionRepository(conn).facts_of("MUG-1")
+            found = await SqlProjectionRepository(conn).facts_for(["MUG-1"])
+            stage = found["MUG-1"].stage
     finally:
         await engine.dispose()
 

@@ -117,7 +117,6 @@ from tests.fakes.catalog import (
 )
 from tests.fakes.catalog import FakeProjectionRepository as FakeCatalogProjectionRepository
 from tests.fakes.stock import FakeLedgerRepository
-from tests.fakes.sync_gateway import FakeProjectionRepository
 from tests.harness import migrated_schema, wait_until_async
 
 pytestmark = pytest.mark.integration
@@ -256,11 +255,8 @@ async def stages(request: pytest.FixtureRequest) -> AsyncIterator[StageRepositor
         yield repo
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
+@pytest.fixture(params=["sql"])
 async def projection(request: pytest.FixtureRequest) -> AsyncIterator[ProjectionRepository]:
-    if request.param == "fake":
-        yield FakeProjectionRepository()
-        return
     async with transaction(
         request, SyncGatewaySettings, GATEWAY_MIGRATIONS, SqlProjectionRepository
     ) as repo:
@@ -1935,9 +1931,17 @@ async def upsert(projection: ProjectionRepository, kind: Kind, *versions: int) -
     return [fact.version for fact in stored]
 
 
+async def facts_of(projection: ProjectionRepository, sku: str) -> tuple[Any, Any, Any, Any]:
+    """A SKU's facts as a tuple, with nothing and empty provenance for an unknown SKU."""
+    found = (await projection.facts_for([sku])).get(sku)
+    if found is None:
+        return None, [], None, {"product": None, "stage": None, "positions": []}
+    return found.product, found.positions, found.stage, found.sources
+
+
 async def stored(projection: ProjectionRepository, kind: Kind) -> tuple[Any, dict[str, Any]]:
     """MUG-1's stored fact of ``kind`` and its provenance."""
-    product, positions, stage, provenance = await projection.facts_of("MUG-1")
+    product, positions, stage, provenance = await facts_of(projection, "MUG-1")
     match kind:
         case "product":
             return product, provenance["product"]
@@ -1964,14 +1968,14 @@ def expected_fact(kind: Kind, version: int) -> ProductFacts | PositionFacts | St
                 version,
             )
         case "position":
-            return PositionFacts(GLN_A, "", version, "EA", Decimal(version))
+            return PositionFacts(GLN_A, "", version, "EA", Decimal(version), Decimal(version), T0)
         case "stage":
             return StageFacts(list(LifecycleStage)[version % len(LifecycleStage)].value, version)
 
 
 class TestProjectionRepository:
     async def test_an_unknown_sku_has_no_facts(self, projection: ProjectionRepository) -> None:
-        assert await projection.facts_of("MUG-1") == (
+        assert await facts_of(projection, "MUG-1") == (
             None,
             [],
             None,
@@ -1993,7 +1997,7 @@ class TestProjectionRepository:
         await projection.upsert_products([fact])
         after = datetime.now(UTC)
 
-        product, positions, stage, provenance = await projection.facts_of("MUG-1")
+        product, positions, stage, provenance = await facts_of(projection, "MUG-1")
 
         assert product == ProductFacts(
             "MUG-1", MAX_VERSION, "disabled", True, "PCE", "4006381333931",
@@ -2022,13 +2026,13 @@ class TestProjectionRepository:
             ]
         )
 
-        _, positions, _, provenance = await projection.facts_of("MUG-1")
+        _, positions, _, provenance = await facts_of(projection, "MUG-1")
 
         assert positions == [
-            PositionFacts(GLN_A, "Z", 6, "EA", Decimal(6)),
-            PositionFacts(GLN_B, "", 4, "KGM", atp),
-            PositionFacts(GLN_B, "B", 5, "EA", Decimal(5)),
-            PositionFacts(GLN_B, "C", 3, "EA", Decimal(3)),
+            PositionFacts(GLN_A, "Z", 6, "EA", Decimal(6), Decimal(6), T0),
+            PositionFacts(GLN_B, "", 4, "KGM", atp, Decimal(4), T0),
+            PositionFacts(GLN_B, "B", 5, "EA", Decimal(5), Decimal(5), T0),
+            PositionFacts(GLN_B, "C", 3, "EA", Decimal(3), Decimal(3), T0),
         ]
         assert [(s["location"], s["lot"], s["version"]) for s in provenance["positions"]] == [
             (GLN_A, "Z", 6),
@@ -2043,7 +2047,7 @@ class TestProjectionRepository:
     ) -> None:
         await projection.upsert_stages([stage_fact(3)])
 
-        _, _, stage, provenance = await projection.facts_of("MUG-1")
+        _, _, stage, provenance = await facts_of(projection, "MUG-1")
 
         assert stage == StageFacts("active", 3)
         assert provenance["stage"]["version"] == 3
@@ -2056,7 +2060,7 @@ class TestProjectionRepository:
             [stage_fact(2, stage=LifecycleStage.PRE_LAUNCH, pre_order=True)]
         )
 
-        _, _, stage, _ = await projection.facts_of("MUG-1")
+        _, _, stage, _ = await facts_of(projection, "MUG-1")
         assert stage == StageFacts("pre-launch", 2, pre_order=True, successor=None)
 
         await projection.upsert_stages(
@@ -2067,7 +2071,7 @@ class TestProjectionRepository:
             [stage_fact(6, stage=LifecycleStage.DISCONTINUED, successor="MUG-9")]
         )
 
-        _, _, stage, _ = await projection.facts_of("MUG-1")
+        _, _, stage, _ = await facts_of(projection, "MUG-1")
         assert stage == StageFacts("retired", 7, pre_order=False, successor="MUG-RED/400")
 
     async def test_a_fact_without_a_trace_keeps_none(
@@ -2083,7 +2087,7 @@ class TestProjectionRepository:
         await projection.upsert_stages([stage_fact(5, "MUG-2")])
         await projection.upsert_positions([position_fact(9, "MUG-2")])
 
-        product, positions, stage, _ = await projection.facts_of("MUG-1")
+        product, positions, stage, _ = await facts_of(projection, "MUG-1")
 
         assert product == expected_fact("product", 1)
         assert (positions, stage) == ([], None)
@@ -2131,7 +2135,7 @@ class TestProjectionRepository:
         await projection.upsert_positions([position_fact(2, lot=None), position_fact(1, lot="L1")])
         await projection.upsert_positions([position_fact(3, lot="L1")])
 
-        _, positions, _, _ = await projection.facts_of("MUG-1")
+        _, positions, _, _ = await facts_of(projection, "MUG-1")
 
         assert [(p.lot, p.version) for p in positions] == [("", 2), ("L1", 3)]
 
@@ -2142,4 +2146,4 @@ class TestProjectionRepository:
         await projection.upsert_positions([])
         await projection.upsert_stages([])
 
-        assert (await projection.facts_of("MUG-1"))[:3] == (None, [], None)
+        assert (await facts_of(projection, "MUG-1"))[:3] == (None, [], None)

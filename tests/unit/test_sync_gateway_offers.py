@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from skuhub_sync_gateway.domain.channels import Channel
 from skuhub_sync_gateway.domain.offers import (
-    Channel,
     Offer,
     PositionFacts,
     ProductFacts,
@@ -22,7 +22,7 @@ from skuhub_sync_gateway.domain.offers import (
 SKU = "MUG-1"
 NEXT = "MUG-2"
 GLN = "4012345000009"
-WEB = Channel(id="web", name="Web shop", locale="de_DE")
+WEB = Channel(code="web", name="Web shop", locales=("de_DE",))
 MUG = ProductFacts(
     sku=SKU,
     version=4,
@@ -56,7 +56,8 @@ def offer(
     product: ProductFacts | None = MUG,
     successor: ProductFacts | None = None,
 ) -> Offer:
-    return build_offer(WEB, SKU, product, positions, stage, successor)
+    allocated = sum((max(p.available_to_promise, Decimal(0)) for p in positions), Decimal(0))
+    return build_offer(WEB, SKU, product, allocated, stage, successor)
 
 
 def test_a_retired_sku_does_not_sell_even_with_stock() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -11,10 +10,21 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from skuhub_contracts.events import LifecycleStageChanged, ProductChanged, StockLevelChanged
+from skuhub_contracts.events import (
+    LifecycleStageChanged,
+    ProductChanged,
+    StockLevelChanged,
+    WorkflowState,
+)
 from skuhub_sync_gateway.adapters.tables import positions, products, stages
-from skuhub_sync_gateway.domain.offers import PositionFacts, ProductFacts, StageFacts
-from skuhub_sync_gateway.service_layer.projection import Fact, newest_per_key
+from skuhub_sync_gateway.domain.offers import (
+    SUCCEEDED_STAGES,
+    Completeness,
+    PositionFacts,
+    ProductFacts,
+    StageFacts,
+)
+from skuhub_sync_gateway.service_layer.projection import Fact, SkuFacts, newest_per_key
 
 T = TypeVar("T")
 
@@ -39,7 +49,9 @@ class SqlProjectionRepository:
                 "gtin": f.value.published.gtin if f.value.published else None,
                 "title": dict(f.value.published.title) if f.value.published else {},
                 "published_version": f.value.published.version if f.value.published else None,
+                **_published_extras(f.value),
             },
+            keep_if_null=("completeness",),
         )
 
     async def upsert_positions(
@@ -55,6 +67,10 @@ class SqlProjectionRepository:
                 "unit": f.value.unit,
                 "on_hand": f.value.on_hand,
                 "available_to_promise": f.value.available_to_promise,
+                "location_available_to_promise": f.value.location_available_to_promise,
+                "kit": f.value.kit,
+                "caused_by": f.value.caused_by,
+                "changed_at": f.value.changed_at,
             },
         )
 
@@ -73,17 +89,32 @@ class SqlProjectionRepository:
         )
 
     async def _upsert(
-        self, table: sa.Table, facts: list[Fact[T]], columns: Callable[[Fact[T]], dict[str, Any]]
+        self,
+        table: sa.Table,
+        facts: list[Fact[T]],
+        columns: Callable[[Fact[T]], dict[str, Any]],
+        keep_if_null: tuple[str, ...] = (),
     ) -> list[Fact[T]]:
-        """One statement for the newest fact of each key; the facts whose rows it wrote."""
+        """One statement for the newest fact of each key; the facts whose rows it wrote.
+
+        A ``keep_if_null`` column given as JSON null keeps what the row had.
+        """
         if not facts:
             return []
         keys = [c.name for c in table.primary_key.columns]
         rows = [{**columns(f), "version": f.version, **_provenance(f)} for f in facts]
         new = insert(table)
+        updates: dict[str, Any] = {
+            c.name: new.excluded[c.name] for c in table.columns if c.name not in keys
+        }
+        for name in keep_if_null:
+            updates[name] = sa.case(
+                (new.excluded[name] == sa.text("'null'::jsonb"), table.c[name]),
+                else_=new.excluded[name],
+            )
         statement = new.on_conflict_do_update(
             index_elements=keys,
-            set_={c.name: new.excluded[c.name] for c in table.columns if c.name not in keys},
+            set_=updates,
             where=table.c.version < new.excluded.version,
         ).returning(*(table.c[k] for k in keys))
         # A stable order of keys keeps two writers from deadlocking on each other's rows.
@@ -92,74 +123,153 @@ class SqlProjectionRepository:
         stored = {tuple(row) for row in written}
         return [fact for row, fact in ordered if tuple(row[k] for k in keys) in stored]
 
-    async def facts_of(
-        self, sku: str
-    ) -> tuple[ProductFacts | None, list[PositionFacts], StageFacts | None, dict[str, Any]]:
-        """Everything known about a SKU, plus provenance (versions and trace ids) per fact."""
-        product_row = (
-            (await self._conn.execute(sa.select(products).where(products.c.sku == sku)))
-            .mappings()
-            .first()
+    async def facts_for(self, skus: Sequence[str]) -> dict[str, SkuFacts]:
+        """Everything known about each SKU, plus provenance (versions, trace ids, causes)."""
+        if not skus:
+            return {}
+        wanted = list(skus)
+        product_rows = await self._rows(sa.select(products).where(products.c.sku.in_(wanted)))
+        position_rows = await self._rows(
+            sa.select(positions)
+            .where(positions.c.sku.in_(wanted))
+            .order_by(positions.c.sku, positions.c.location, positions.c.lot)
         )
-        position_rows = (
-            (
-                await self._conn.execute(
-                    sa.select(positions)
-                    .where(positions.c.sku == sku)
-                    .order_by(positions.c.location, positions.c.lot)
-                )
-            )
-            .mappings()
-            .all()
-        )
-        stage_row = (
-            (await self._conn.execute(sa.select(stages).where(stages.c.sku == sku)))
-            .mappings()
-            .first()
-        )
-        product = (
-            ProductFacts(
-                sku=sku,
-                version=product_row["version"],
-                status=product_row["status"],
-                deleted=product_row["deleted"],
-                unit=product_row["unit"],
-                gtin=product_row["gtin"],
-                title=product_row["title"],
-                published_version=product_row["published_version"],
-            )
-            if product_row
-            else None
-        )
-        position_facts = [
-            PositionFacts(
-                location=r["location"],
-                lot=r["lot"],
-                version=r["version"],
-                unit=r["unit"],
-                available_to_promise=r["available_to_promise"],
-            )
-            for r in position_rows
-        ]
-        stage = (
-            StageFacts(
-                stage=stage_row["stage"],
-                version=stage_row["version"],
-                pre_order=stage_row["pre_order"],
-                successor=stage_row["successor"],
-            )
-            if stage_row
-            else None
-        )
-        provenance: dict[str, Any] = {
-            "product": _source(product_row),
-            "stage": _source(stage_row),
-            "positions": [
-                {"location": r["location"], "lot": r["lot"] or None, **(_source(r) or {})}
-                for r in position_rows
-            ],
+        stage_rows = await self._rows(sa.select(stages).where(stages.c.sku.in_(wanted)))
+        by_sku: dict[str, list[sa.RowMapping]] = {}
+        for row in position_rows:
+            by_sku.setdefault(row["sku"], []).append(row)
+        products_by_sku = {r["sku"]: r for r in product_rows}
+        stages_by_sku = {r["sku"]: r for r in stage_rows}
+        successors = {
+            r["successor"]
+            for r in stage_rows
+            if r["successor"] and r["stage"] in SUCCEEDED_STAGES and r["successor"] not in wanted
         }
-        return product, position_facts, stage, provenance
+        if successors:
+            for row in await self._rows(
+                sa.select(products).where(products.c.sku.in_(sorted(successors)))
+            ):
+                products_by_sku[row["sku"]] = row
+        found: dict[str, SkuFacts] = {}
+        for sku in wanted:
+            product_row = products_by_sku.get(sku)
+            stage_row = stages_by_sku.get(sku)
+            rows = by_sku.get(sku, [])
+            if product_row is None and stage_row is None and not rows:
+                continue
+            stage = _stage(stage_row) if stage_row else None
+            successor_row = (
+                products_by_sku.get(stage.successor)
+                if stage and stage.successor and stage.stage in SUCCEEDED_STAGES
+                else None
+            )
+            found[sku] = SkuFacts(
+                sku=sku,
+                product=_product(product_row) if product_row else None,
+                positions=[_position(r) for r in rows],
+                stage=stage,
+                successor=_product(successor_row) if successor_row else None,
+                sources={
+                    "product": _source(product_row),
+                    "stage": _source(stage_row),
+                    "positions": [
+                        {
+                            "location": r["location"],
+                            "lot": r["lot"] or None,
+                            "caused_by": r["caused_by"],
+                            **(_source(r) or {}),
+                        }
+                        for r in rows
+                    ],
+                },
+            )
+        return found
+
+    async def skus_succeeded_by(self, skus: Sequence[str]) -> dict[str, str]:
+        if not skus:
+            return {}
+        rows = await self._rows(
+            sa.select(stages.c.sku, stages.c.successor).where(
+                stages.c.successor.in_(list(skus)), stages.c.stage.in_(sorted(SUCCEEDED_STAGES))
+            )
+        )
+        return {r["sku"]: r["successor"] for r in rows}
+
+    async def known_skus(self, after: str, limit: int) -> list[str]:
+        result = await self._conn.execute(
+            sa.select(products.c.sku)
+            .where(products.c.sku > after)
+            .order_by(products.c.sku)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    async def _rows(self, statement: sa.Select[Any]) -> Sequence[sa.RowMapping]:
+        result = await self._conn.execute(statement)
+        rows: Sequence[sa.RowMapping] = result.mappings().all()
+        return rows
+
+
+def _published_extras(p: ProductChanged) -> dict[str, Any]:
+    """The published content beyond title and GTIN; completeness only from a published
+    snapshot (JSON null keeps the stored one: a draft's gaps do not stop what is live)."""
+    published = p.published
+    return {
+        "description": dict(published.description) if published else {},
+        "attributes": published.model_dump(mode="json")["attributes"] if published else {},
+        "categories": list(published.categories) if published else [],
+        "completeness": [c.model_dump(mode="json") for c in p.completeness]
+        if p.workflow is WorkflowState.PUBLISHED
+        else None,
+        "kit": bool(p.kit_components),
+    }
+
+
+def _product(row: sa.RowMapping) -> ProductFacts:
+    return ProductFacts(
+        sku=row["sku"],
+        version=row["version"],
+        status=row["status"],
+        deleted=row["deleted"],
+        unit=row["unit"],
+        gtin=row["gtin"],
+        title=row["title"],
+        published_version=row["published_version"],
+        description=row["description"],
+        attributes=row["attributes"],
+        categories=tuple(row["categories"]),
+        completeness=tuple(
+            Completeness(
+                scope=c["channel"],
+                locale=c["locale"],
+                complete=c["complete"],
+                missing=tuple(c.get("missing", ())),
+            )
+            for c in row["completeness"] or ()
+        ),
+        kit=row["kit"],
+    )
+
+
+def _position(row: sa.RowMapping) -> PositionFacts:
+    return PositionFacts(
+        location=row["location"],
+        lot=row["lot"],
+        version=row["version"],
+        unit=row["unit"],
+        available_to_promise=row["available_to_promise"],
+        location_available_to_promise=row["location_available_to_promise"],
+        changed_at=row["changed_at"],
+    )
+
+
+def _stage(row: sa.RowMapping) -> StageFacts:
+    return StageFacts(
+        stage=row["stage"],
+        version=row["version"],
+        pre_order=row["pre_order"],
+        successor=row["successor"],
+    )
 
 
 def _provenance(fact: Fact[Any]) -> dict[str, Any]:
@@ -179,14 +289,3 @@ def _source(row: sa.RowMapping | None) -> dict[str, Any] | None:
         "origin_time": row["origin_time"].isoformat(),
         "applied_at": row["applied_at"].isoformat(),
     }
-
-
-@dataclass(frozen=True, slots=True)
-class SqlUnitOfWork:
-    """The gateway's repositories on one connection (and its transaction)."""
-
-    projection: SqlProjectionRepository
-
-
-def sql_unit_of_work(conn: AsyncConnection) -> SqlUnitOfWork:
-    return SqlUnitOfWork(projection=SqlProjectionRepository(conn))

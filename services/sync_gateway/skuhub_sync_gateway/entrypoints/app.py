@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import functools
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
 from skuhub_contracts.subscriptions import OFFER_PROJECTION
-from skuhub_runtime.handling import ConsumerSpec
+from skuhub_runtime.handling import ConsumerSpec, Decision
 from skuhub_runtime.http import create_app as create_http_app
-from skuhub_runtime.service import ServiceRuntime, run_service
-from skuhub_sync_gateway.adapters.projection_repository import sql_unit_of_work
-from skuhub_sync_gateway.entrypoints.handlers import project
-from skuhub_sync_gateway.entrypoints.http import build_router, configured_channels
+from skuhub_runtime.periodic import PeriodicJob
+from skuhub_runtime.service import ServiceRuntime, Worker, run_service
+from skuhub_sync_gateway.adapters.unit_of_work import sql_unit_of_work
+from skuhub_sync_gateway.entrypoints import http
+from skuhub_sync_gateway.entrypoints.handlers import project, rebuild
+from skuhub_sync_gateway.service_layer.channels import seed_channels
+from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
 from skuhub_sync_gateway.settings import SyncGatewaySettings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-CONSUMERS = [ConsumerSpec(OFFER_PROJECTION, project)]
+CONSUMERS: list[ConsumerSpec[Any, GatewayUnitOfWork]] = [ConsumerSpec(OFFER_PROJECTION, project)]
 """What this service consumes and the handler of each subscription."""
+
+
+def _seed(settings: SyncGatewaySettings) -> Worker[GatewayUnitOfWork]:
+    seeds = [c.to_channel() for c in settings.channels]
+
+    async def run(runtime: ServiceRuntime[GatewayUnitOfWork]) -> None:
+        now = datetime.now(UTC)
+        await runtime.execute(lambda uow: _value(seed_channels(uow, seeds, now)))
+
+    return Worker("channel-seed", run, once=True)
+
+
+async def _value(result: Any) -> Decision[Any]:
+    return Decision(await result)
 
 
 def create_app(settings: SyncGatewaySettings | None = None) -> FastAPI:
@@ -27,12 +47,23 @@ def create_app(settings: SyncGatewaySettings | None = None) -> FastAPI:
         unit_of_work=sql_unit_of_work,
         migrations_dir=MIGRATIONS,
         consumers=CONSUMERS,
+        periodic=[
+            PeriodicJob(
+                "offer-rebuild",
+                functools.partial(rebuild, batch=settings.rebuild_batch),
+                settings.offer_rebuild_interval_s,
+            )
+        ],
+        workers=[_seed(settings)],
     )
     return create_http_app(
         runtime,
         title="skuhub sync gateway",
-        description="Per-channel offers: content, allocated availability and sellable state.",
-        routers=[build_router(configured_channels(settings))],
+        description="Channels as data; per-channel offers (content in the channel's locale "
+        "chain, allocated availability, sellable state) stored with versions and delivered "
+        "by Kafka, change feed and signed webhooks.",
+        routers=[http.router],
+        errors=http.ERROR_STATUSES,
     )
 
 

@@ -1,15 +1,46 @@
-"""The gateway's handler: product, stock-level and lifecycle facts into the offer projection."""
+"""The gateway's handler: product, stock-level and lifecycle facts into the projection,
+then every channel's offer of the SKUs they touched, published when it changed."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from skuhub_contracts.events import LifecycleStageChanged, ProductChanged, StockLevelChanged
+from prometheus_client import Histogram
+
+from skuhub_contracts.codec import Envelope
+from skuhub_contracts.events import (
+    LifecycleStageChanged,
+    OfferCause,
+    ProductChanged,
+    StockLevelChanged,
+)
 from skuhub_contracts.subscriptions import OfferFact
-from skuhub_runtime.handling import Incoming, Outcome
+from skuhub_runtime.handling import Decision, Incoming, Outcome
+from skuhub_runtime.metrics import LATENCY_BUCKETS
 from skuhub_runtime.telemetry import trace_id_of
+from skuhub_sync_gateway.service_layer.offers import (
+    OfferChange,
+    Trigger,
+    rebuild_step,
+    refresh_offers,
+)
 from skuhub_sync_gateway.service_layer.projection import Fact, GatewayUnitOfWork
+
+OFFER_LATENCY = Histogram(
+    "skuhub_offer_latency_seconds",
+    "Data latency: from the origin time of the fact that changed an offer to the new offer "
+    "version stored (in the transaction that commits it with its feed entry and event).",
+    ["channel", "cause"],
+    buckets=LATENCY_BUCKETS,
+)
+SOURCE = "/skuhub/sync_gateway"
+CAUSES: dict[type[Any], OfferCause] = {
+    ProductChanged: OfferCause.PRODUCT,
+    StockLevelChanged: OfferCause.STOCK,
+    LifecycleStageChanged: OfferCause.LIFECYCLE,
+}
 
 
 def _fact(incoming: Incoming[Any], version: int) -> Fact[Any]:
@@ -23,7 +54,8 @@ def _fact(incoming: Incoming[Any], version: int) -> Fact[Any]:
 
 
 async def project(uow: GatewayUnitOfWork, batch: Sequence[Incoming[OfferFact]]) -> Outcome:
-    """Fold one batch of state events into the projection (idempotent, order-tolerant)."""
+    """Fold one batch of state events into the projection (idempotent, order-tolerant) and
+    publish the offers that changed."""
     products: list[Fact[ProductChanged]] = []
     positions: list[Fact[StockLevelChanged]] = []
     stages: list[Fact[LifecycleStageChanged]] = []
@@ -44,4 +76,38 @@ async def project(uow: GatewayUnitOfWork, batch: Sequence[Incoming[OfferFact]]) 
     # An older fact (or one a newer event of this batch replaced) is no error: the
     # projection already had it, so it counts as a duplicate, not as applied.
     applied = {fact.event_id for fact in stored}
-    return Outcome(ignored=frozenset(i.id for i in batch if i.id not in applied))
+    by_id = {incoming.id: incoming for incoming in batch}
+    causes: dict[str, Incoming[Any]] = {}
+    for fact in sorted(stored, key=lambda f: f.origin_time):
+        # The earliest fact of a SKU stands for the batch's change of it (latency from it).
+        causes.setdefault(fact.value.sku, by_id[fact.event_id])
+    now = datetime.now(UTC)
+    triggers = {
+        sku: Trigger(CAUSES[type(i.payload)], i.envelope.origin_time) for sku, i in causes.items()
+    }
+    changes = await refresh_offers(uow, triggers, now)
+    emitted = [_publish(change, causes, batch[0], now) for change in changes]
+    return Outcome(emitted=emitted, ignored=frozenset(i.id for i in batch if i.id not in applied))
+
+
+def _publish(
+    change: OfferChange, causes: dict[str, Incoming[Any]], fallback: Incoming[Any], now: datetime
+) -> Envelope[Any]:
+    """The change as an event continuing the trace of the fact that caused it."""
+    # A SKU whose successor changed has no fact of its own in the batch.
+    cause = causes.get(change.sku) or fallback
+    OFFER_LATENCY.labels(change.channel, change.event.cause.value).observe(
+        max((now - change.origin_time).total_seconds(), 0.0)
+    )
+    return cause.derive(change.event, origin_time=change.origin_time)
+
+
+async def rebuild(uow: GatewayUnitOfWork, now: datetime, *, batch: int) -> Decision[bool]:
+    """Periodic job: the next SKUs of a due rebuild (channels changed)."""
+    changes = await rebuild_step(uow, now, batch)
+    emitted = [_derived(change, now) for change in changes]
+    return Decision(bool(changes) or await uow.offers.rebuild_cursor() is not None, emitted=emitted)
+
+
+def _derived(change: OfferChange, now: datetime) -> Envelope[Any]:
+    return Envelope(payload=change.event, source=SOURCE, origin_time=change.origin_time, time=now)

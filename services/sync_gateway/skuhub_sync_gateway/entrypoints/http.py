@@ -1,133 +1,204 @@
-"""HTTP entrypoint of the sync gateway: channels and their offers."""
+"""HTTP entrypoint of the sync gateway: channels as data, and their stored offers."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Header, HTTPException, Response
+from pydantic import ConfigDict, Field, JsonValue
 
-from skuhub_contracts.identifiers import Sku
+from skuhub_contracts.events import ChannelOfferChanged
+from skuhub_contracts.identifiers import ChannelCode, Sku
+from skuhub_runtime.handling import Decision
 from skuhub_runtime.http import error_responses, get_runtime
 from skuhub_runtime.service import ServiceRuntime
-from skuhub_sync_gateway.domain.offers import Channel, build_offer, channels_for
-from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork, offer_facts
-from skuhub_sync_gateway.settings import SyncGatewaySettings
+from skuhub_sync_gateway.service_layer import channels as use_cases
+from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
+from skuhub_sync_gateway.settings import ChannelConfig
 
 GatewayRuntime = Annotated[ServiceRuntime[GatewayUnitOfWork], Depends(get_runtime)]
 
+ERROR_STATUSES: dict[type[Exception], int] = {
+    use_cases.UnknownChannelError: 404,
+    use_cases.ChannelExistsError: 409,
+    use_cases.ChannelVersionError: 412,
+    use_cases.UnsafeChannelsError: 409,
+}
 
-class ChannelView(BaseModel):
-    id: str
-    name: str
-    locale: str
-    locations: list[str] = Field(description="GLNs feeding the channel; empty means all.")
-    low_stock_threshold: Decimal
+router = APIRouter(prefix="/v1", tags=["channels"])
+
+EXAMPLE_CHANNEL: dict[str, JsonValue] = {
+    "code": "marketplace",
+    "name": "Marketplace",
+    "locale": "fr_FR",
+    "fallback_locales": ["en_GB"],
+    "currency": "EUR",
+    "locations": ["4012345000009"],
+    "allocation": {"rule": "share", "share": "0.3"},
+    "safety_buffer": "2",
+    "low_stock_threshold": "5",
+    "back_orders": False,
+}
 
 
-class OfferView(BaseModel):
-    channel: str
-    sku: str
-    locale: str
-    title: str | None
-    gtin: str | None
-    available: Decimal = Field(description="Available to promise over the channel's locations.")
-    unit: str
-    stage: str | None = Field(
-        description="Lifecycle stage (concept, development, pre-launch, active, mature, "
-        "phase-out, discontinued, retired); null until the lifecycle service reports one."
-    )
-    sellable: bool = Field(
-        description="Whether the channel should offer the SKU: enabled, published content, a "
-        "selling stage (active, mature, phase-out; pre-launch only with pre-order; never "
-        "discontinued or retired) and stock available to promise (not needed for a "
-        "pre-order)."
-    )
-    low_stock: bool = Field(description="0 < available <= the channel's low_stock_threshold.")
-    pre_order: bool = Field(
-        description="The SKU is pre-launch and open for pre-order: the offer is sellable "
-        "before stock arrives, even with 0 available (orders are back-orders until launch). "
-        "False whenever the offer is not sellable."
-    )
-    successor: Sku | None = Field(
-        description="Discontinued or retired: the SKU that replaces this one, which channels "
-        "switch to; null in other stages or when the lifecycle names none."
-    )
-    successor_title: str | None = Field(
-        description="The successor's published title in the channel's locale; null when "
-        "there is no successor or the gateway does not know its content (yet)."
-    )
-    not_sellable_because: list[str]
-    sources: dict[str, Any] = Field(
-        description="Version, trace id and origin time of each fact the offer is built from."
+class ChannelView(ChannelConfig):
+    """A channel as stored."""
+
+    version: int = Field(description="Grows by one with every change; also the ETag.")
+
+
+class ChannelBody(ChannelConfig):
+    """A channel to create or replace (the code in the path wins on PUT)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra={"examples": [EXAMPLE_CHANNEL]},
     )
 
 
-def configured_channels(settings: SyncGatewaySettings) -> list[Channel]:
-    return [
-        Channel(
-            id=c.id,
-            name=c.name,
-            locale=c.locale,
-            locations=frozenset(c.locations),
-            low_stock_threshold=c.low_stock_threshold,
-        )
-        for c in settings.channels
-    ]
+class OfferView(ChannelOfferChanged):
+    """One channel's current offer of a SKU: the payload of its latest channel-offer-changed."""
+
+    lineage: dict[str, Any] = Field(
+        description="Which product, stage and position versions (with the movements that "
+        "caused them, trace ids and times) this version was built from; "
+        "GET .../lineage explains it."
+    )
 
 
-def build_router(channels: list[Channel]) -> APIRouter:
-    """Routes for the configured channels."""
-    router = APIRouter(prefix="/v1", tags=["channels"])
+def _view(channel: Any) -> ChannelView:
+    return ChannelView(**ChannelConfig.of(channel).model_dump(), version=channel.version)
 
-    @router.get("/channels", response_model=list[ChannelView], summary="Configured sales channels")
-    async def list_channels() -> list[ChannelView]:
-        return [
-            ChannelView(
-                id=c.id,
-                name=c.name,
-                locale=c.locale,
-                locations=sorted(c.locations),
-                low_stock_threshold=c.low_stock_threshold,
-            )
-            for c in channels
-        ]
 
-    @router.get(
-        "/channels/{channel}/offers/{sku:path}",
-        response_model=OfferView,
-        summary="The offer of one SKU on one channel",
-        responses=error_responses(
-            404, e404="Unknown channel, or a SKU the gateway has never heard of."
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _matches(header: str | None, version: int) -> bool:
+    if header is None:
+        return False
+    return any(tag.strip() in ("*", _etag(version)) for tag in header.split(","))
+
+
+@router.get("/channels", response_model=list[ChannelView], summary="Every sales channel")
+async def list_channels(runtime: GatewayRuntime) -> list[ChannelView]:
+    return [_view(c) for c in await runtime.read(lambda uow: uow.channels.all())]
+
+
+@router.get(
+    "/channels/{channel}",
+    response_model=ChannelView,
+    summary="One channel",
+    responses=error_responses(404),
+)
+async def get_channel(channel: ChannelCode, runtime: GatewayRuntime, response: Response) -> Any:
+    found = await runtime.read(lambda uow: uow.channels.get(channel))
+    if found is None:
+        raise HTTPException(404, f"unknown channel {channel!r}; GET /v1/channels lists them")
+    response.headers["ETag"] = _etag(found.version)
+    return _view(found)
+
+
+@router.post(
+    "/channels",
+    response_model=ChannelView,
+    status_code=201,
+    summary="Add a channel",
+    description="Refused (409) when its allocation and the other channels' could promise one "
+    "unit twice: shares above 1 at a location, or an exclusive channel's location sold by "
+    "another allocated channel. Its offers are built in the background.",
+    responses=error_responses(409),
+)
+async def create_channel(body: ChannelBody, runtime: GatewayRuntime) -> ChannelView:
+    now = datetime.now(UTC)
+    stored = await runtime.execute(
+        lambda uow: _decided(use_cases.create_channel(uow, body.to_channel(), now))
+    )
+    return _view(stored)
+
+
+@router.put(
+    "/channels/{channel}",
+    response_model=ChannelView,
+    summary="Change a channel",
+    description="Send the ETag of the version you read as If-Match (412 when it moved on). "
+    "Every offer is built again in the background; those that change are published.",
+    responses=error_responses(404, 409, 412),
+)
+async def replace_channel(
+    channel: ChannelCode,
+    body: ChannelBody,
+    runtime: GatewayRuntime,
+    if_match: Annotated[str | None, Header(description='The version read, e.g. "3".')] = None,
+) -> ChannelView:
+    now = datetime.now(UTC)
+    expected = _expected(if_match)
+    new = body.model_copy(update={"code": channel}).to_channel()
+    stored = await runtime.execute(
+        lambda uow: _decided(use_cases.replace_channel(uow, new, expected, now))
+    )
+    return _view(stored)
+
+
+@router.delete(
+    "/channels/{channel}",
+    status_code=204,
+    summary="Remove a channel, its offers and its feed",
+    responses=error_responses(404),
+)
+async def delete_channel(channel: ChannelCode, runtime: GatewayRuntime) -> Response:
+    now = datetime.now(UTC)
+    await runtime.execute(lambda uow: _decided(use_cases.delete_channel(uow, channel, now)))
+    return Response(status_code=204)
+
+
+@router.get(
+    "/channels/{channel}/offers/{sku:path}",
+    response_model=OfferView,
+    summary="The current offer of one SKU on one channel",
+    description="Answers 304 to If-None-Match with the current ETag (the offer_version).",
+    responses={
+        304: {"description": "Not modified since the ETag sent."},
+        **error_responses(
+            404, e404="Unknown channel, or a SKU whose product the gateway does not know."
         ),
-    )
-    async def get_offer(channel: str, sku: Sku, runtime: GatewayRuntime) -> OfferView:
-        found = channels_for(channels, channel)
-        if found is None:
-            raise HTTPException(404, f"unknown channel {channel!r}; GET /v1/channels lists them")
-        facts = await runtime.read(lambda uow: offer_facts(uow, sku))
-        if not facts.known:
-            raise HTTPException(404, f"SKU {sku!r} is not known to the gateway (yet)")
-        offer = build_offer(
-            found, sku, facts.product, facts.positions, facts.stage, facts.successor
-        )
-        return OfferView(
-            channel=offer.channel,
-            sku=offer.sku,
-            locale=offer.locale,
-            title=offer.title,
-            gtin=offer.gtin,
-            available=offer.available,
-            unit=offer.unit,
-            stage=offer.stage,
-            sellable=offer.sellable,
-            low_stock=offer.low_stock,
-            pre_order=offer.pre_order,
-            successor=offer.successor,
-            successor_title=offer.successor_title,
-            not_sellable_because=list(offer.reasons),
-            sources=facts.sources,
-        )
+    },
+)
+async def get_offer(
+    channel: ChannelCode,
+    sku: Sku,
+    runtime: GatewayRuntime,
+    response: Response,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Any:
+    async def read(uow: GatewayUnitOfWork) -> tuple[Any, Any]:
+        return await uow.channels.get(channel), await uow.offers.get(channel, sku)
 
-    return router
+    found, offer = await runtime.read(read)
+    if found is None:
+        raise HTTPException(404, f"unknown channel {channel!r}; GET /v1/channels lists them")
+    if offer is None:
+        raise HTTPException(
+            404, f"no offer of {sku!r} on {channel}: the gateway knows no product of that SKU"
+        )
+    etag = _etag(offer.offer_version)
+    if _matches(if_none_match, offer.offer_version):
+        return Response(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    return OfferView(**offer.offer, lineage=offer.lineage)
+
+
+def _expected(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().strip('"')
+    if not tag.isdigit():
+        raise HTTPException(400, f'If-Match must be a channel\'s ETag such as "3", not {if_match}')
+    return int(tag)
+
+
+async def _decided(result: Any) -> Decision[Any]:
+    return Decision(await result)

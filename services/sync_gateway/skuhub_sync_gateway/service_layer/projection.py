@@ -5,15 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from skuhub_contracts.events import LifecycleStageChanged, ProductChanged, StockLevelChanged
-from skuhub_sync_gateway.domain.offers import (
-    SUCCEEDED_STAGES,
-    PositionFacts,
-    ProductFacts,
-    StageFacts,
-)
+from skuhub_sync_gateway.domain.offers import PositionFacts, ProductFacts, StageFacts
+
+if TYPE_CHECKING:
+    from skuhub_sync_gateway.service_layer.offers import ChannelRepository, OfferRepository
 
 T = TypeVar("T")
 
@@ -72,14 +70,34 @@ class ProjectionRepository(Protocol):
         (stage, ``pre_order`` and ``successor`` as the event carried them), so the newest
         version's flags replace the older ones even when the stage itself is the same."""
 
-    async def facts_of(
-        self, sku: str
-    ) -> tuple[ProductFacts | None, list[PositionFacts], StageFacts | None, dict[str, Any]]:
-        """Everything known about a SKU (positions by location and lot, as the database
-        collates text), plus provenance per fact: ``{"product": source | None, "stage":
-        source | None, "positions": [{"location", "lot" (None for no lot), **source}]}``,
-        a source being ``{"version", "trace_id", "origin_time", "applied_at"}`` with both
-        times as ISO 8601 text in UTC (``applied_at``: when the upsert stored it)."""
+    async def facts_for(self, skus: Sequence[str]) -> dict[str, SkuFacts]:
+        """Everything known about each SKU the gateway knows anything of (positions by
+        location and lot, as the database collates text), its successor's product where
+        its stage names one from discontinued on, and provenance per fact: ``{"product":
+        source | None, "stage": source | None, "positions": [{"location", "lot" (None for
+        no lot), "caused_by", **source}]}``, a source being ``{"version", "trace_id",
+        "origin_time", "applied_at"}`` with both times as ISO 8601 text in UTC
+        (``applied_at``: when the upsert stored it)."""
+
+    async def skus_succeeded_by(self, skus: Sequence[str]) -> dict[str, str]:
+        """SKUs whose stage names one of ``skus`` as successor, and which one."""
+
+    async def known_skus(self, after: str, limit: int) -> list[str]:
+        """SKUs with a known product, in order, after ``after``."""
+
+
+@dataclass(frozen=True, slots=True)
+class SkuFacts:
+    """What the offers of one SKU are built from, read in one statement per kind."""
+
+    sku: str
+    product: ProductFacts | None
+    positions: list[PositionFacts]
+    stage: StageFacts | None
+    successor: ProductFacts | None
+    """The product the stage's successor names, when the stage names one and it is known."""
+    sources: dict[str, Any]
+    """Provenance of the SKU's own facts (see ``ProjectionRepository.facts_for``)."""
 
 
 class GatewayUnitOfWork(Protocol):
@@ -88,30 +106,8 @@ class GatewayUnitOfWork(Protocol):
     @property
     def projection(self) -> ProjectionRepository: ...
 
-
-@dataclass(frozen=True, slots=True)
-class OfferFacts:
-    """What an offer of one SKU is built from, read in one transaction."""
-
-    product: ProductFacts | None
-    positions: list[PositionFacts]
-    stage: StageFacts | None
-    successor: ProductFacts | None
-    """The product the stage's successor names, when the offer names one and it is known."""
-    sources: dict[str, Any]
-    """Provenance of the SKU's own facts (see ``ProjectionRepository.facts_of``)."""
+    @property
+    def channels(self) -> ChannelRepository: ...
 
     @property
-    def known(self) -> bool:
-        """Whether the gateway has heard anything of the SKU at all."""
-        return self.product is not None or bool(self.positions) or self.stage is not None
-
-
-async def offer_facts(uow: GatewayUnitOfWork, sku: str) -> OfferFacts:
-    """The SKU's facts, plus its successor's product when a discontinued or retired SKU
-    names one (for the successor's title; nothing else of it counts)."""
-    product, positions, stage, sources = await uow.projection.facts_of(sku)
-    successor = None
-    if stage is not None and stage.successor and stage.stage in SUCCEEDED_STAGES:
-        successor = (await uow.projection.facts_of(stage.successor))[0]
-    return OfferFacts(product, positions, stage, successor, sources)
+    def offers(self) -> OfferRepository: ...

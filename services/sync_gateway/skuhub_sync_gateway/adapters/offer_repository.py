@@ -1,0 +1,134 @@
+"""Stored offers, the offer change log and the rebuild queue in PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from skuhub_sync_gateway.adapters.tables import offer_changes, offer_rebuilds, offers
+from skuhub_sync_gateway.service_layer.offers import OfferChange, StoredOffer
+
+OFFER_WRITERS_LOCK = 0x5C0FFE4
+"""Advisory lock key held by the transaction that writes offers (see ``lock``)."""
+REBUILD = 1
+
+
+class SqlOfferRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def lock(self) -> None:
+        # Held to commit: versions read after it are the latest, and change-log numbers are
+        # taken in commit order, so a feed reader past seq N never misses a change below N.
+        await self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(OFFER_WRITERS_LOCK)))
+
+    async def fingerprints(self, skus: Sequence[str]) -> dict[tuple[str, str], tuple[int, str]]:
+        if not skus:
+            return {}
+        rows = await self._conn.execute(
+            sa.select(
+                offers.c.channel, offers.c.sku, offers.c.offer_version, offers.c.fingerprint
+            ).where(offers.c.sku.in_(list(skus)))
+        )
+        return {(r.channel, r.sku): (r.offer_version, r.fingerprint) for r in rows}
+
+    async def save(self, changes: Sequence[OfferChange], now: datetime) -> None:
+        if not changes:
+            return
+        numbers = await self._conn.execute(
+            sa.select(sa.func.nextval("offer_change_seq")).select_from(
+                sa.func.generate_series(1, len(changes))
+            )
+        )
+        seqs = sorted(numbers.scalars())
+        rows = [
+            {
+                "channel": c.channel,
+                "sku": c.sku,
+                "offer_version": c.event.offer_version,
+                "offer": c.event.model_dump(mode="json"),
+                "cause": c.event.cause.value,
+                "origin_time": c.origin_time,
+                "changed_at": now,
+                "seq": seq,
+            }
+            for c, seq in zip(changes, seqs, strict=True)
+        ]
+        new = insert(offers)
+        await self._conn.execute(
+            new.on_conflict_do_update(
+                index_elements=["channel", "sku"],
+                set_={
+                    name: new.excluded[name]
+                    for name in (
+                        "offer_version",
+                        "fingerprint",
+                        "offer",
+                        "lineage",
+                        "cause",
+                        "origin_time",
+                        "changed_at",
+                        "seq",
+                    )
+                },
+            ),
+            [
+                {**row, "fingerprint": c.fingerprint, "lineage": c.lineage}
+                for row, c in zip(rows, changes, strict=True)
+            ],
+        )
+        await self._conn.execute(insert(offer_changes), rows)
+
+    async def get(self, channel: str, sku: str) -> StoredOffer | None:
+        row = (
+            (
+                await self._conn.execute(
+                    sa.select(offers).where(offers.c.channel == channel, offers.c.sku == sku)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return StoredOffer(
+            channel=row["channel"],
+            sku=row["sku"],
+            offer_version=row["offer_version"],
+            offer=row["offer"],
+            lineage=row["lineage"],
+            cause=row["cause"],
+            origin_time=row["origin_time"],
+            changed_at=row["changed_at"],
+            seq=row["seq"],
+        )
+
+    async def request_rebuild(self, now: datetime) -> None:
+        new = insert(offer_rebuilds).values(id=REBUILD, after_sku="", requested_at=now)
+        await self._conn.execute(
+            new.on_conflict_do_update(
+                index_elements=["id"], set_={"after_sku": "", "requested_at": now}
+            )
+        )
+
+    async def rebuild_cursor(self) -> str | None:
+        found = await self._conn.execute(
+            sa.select(offer_rebuilds.c.after_sku).where(offer_rebuilds.c.id == REBUILD)
+        )
+        return found.scalar_one_or_none()
+
+    async def advance_rebuild(self, after_sku: str | None) -> None:
+        if after_sku is None:
+            await self._conn.execute(
+                sa.delete(offer_rebuilds).where(offer_rebuilds.c.id == REBUILD)
+            )
+        else:
+            await self._conn.execute(
+                sa.update(offer_rebuilds)
+                .where(offer_rebuilds.c.id == REBUILD)
+                .values(after_sku=after_sku)
+            )
