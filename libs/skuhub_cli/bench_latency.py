@@ -129,12 +129,12 @@ async def _wait_caught_up(
 async def _offer_latency(
     session: BenchSession, group: ServiceGroup, rate: int, start: datetime
 ) -> None:
-    """Origin → applied in the gateway's projection, one sample per position touched."""
-    gateway = await session.db.gateway_positions(f"{group.wiring.schema_prefix}sync_gateway")
+    """Origin → new offer version stored (feed, webhooks and Kafka have it from its commit
+    on), one sample per offer version of a channel: every version counts, not only the
+    last of a SKU."""
+    changes = await session.db.offer_changes(f"{group.wiring.schema_prefix}sync_gateway", start)
     summary = LatencySummary.of(
-        (r["applied_at"] - r["origin_time"]).total_seconds()
-        for r in gateway
-        if r["origin_time"] >= start
+        (r["changed_at"] - r["origin_time"]).total_seconds() for r in changes
     )
     session.report.details.setdefault("latency_sync_gateway", {})[str(rate)] = asdict(summary)
     _latency_row(session.report, "sync_gateway (offer)", rate, summary)

@@ -457,6 +457,14 @@ class Database:
         )
         return {"applied": int(rows[0]["applied"]), "rejected": int(rows[0]["rejected"])}
 
+    async def offer_changes(self, schema: str, since: datetime) -> list[dict[str, Any]]:
+        """Every offer version the gateway stored from ``since`` on (origin and store time)."""
+        return await self._fetch(
+            "SELECT channel, sku, offer_version, cause, origin_time, changed_at "
+            f"FROM {self._schema(schema)}.offer_changes WHERE origin_time >= :since",
+            since=since,
+        )
+
     async def gateway_positions(self, schema: str) -> list[dict[str, Any]]:
         return await self._fetch(
             "SELECT sku, location, lot, version, available_to_promise, origin_time, applied_at "

@@ -8,9 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
+from skuhub_contracts.subscriptions import OFFER_PROJECTION
 from skuhub_contracts.topics import PRODUCT_CHANGED
 from tests.e2e.observe import new_sku, offer_where
-from tests.harness import Stack
+from tests.harness import Stack, group_progress, wait_until
 from tests.upstream import body_of, records_until
 
 pytestmark = pytest.mark.e2e
@@ -95,10 +96,21 @@ def test_an_approval_publishes_exactly_once_and_only_published_content_reaches_c
         7,
     ]
     assert sent[-1]["published"]["title"] == {"en_US": "Mug"}
-    shown = offer_where(
-        stack, sku, lambda o: o["sources"]["product"]["version"] == 8, "the draft at the gateway"
+    published_offer = offer_where(
+        stack, sku, lambda o: o["sources"]["product"]["version"] == 7, "the publication"
     )
+    gateway = stack.settings.consumer_group(OFFER_PROJECTION)
+    topics = [stack.topic(t.name) for t in OFFER_PROJECTION.topics]
+    wait_until(
+        lambda: group_progress(stack.infra.kafka_bootstrap, gateway, topics).lag == 0,
+        timeout=30,
+        what="the gateway to have read the draft (version 8)",
+    )
+    shown = offer_where(stack, sku, lambda o: True, "the offer")
     assert shown["title"] == "Mug", "a draft's title never reaches the channel"
+    assert shown["offer_version"] == published_offer["offer_version"], (
+        "a draft changes nothing a channel sees, so the offer keeps its version"
+    )
 
     history = httpx.get(f"{catalog}/v1/product-history/{sku}").json()["items"]
     rejection = next(e for e in history if e["version"] == 3)

@@ -202,7 +202,7 @@ def test_a_redelivered_event_is_applied_once(stack: Stack, upstream: Upstream) -
 
 def test_gateway_lists_the_default_channel_fed_by_every_location(stack: Stack) -> None:
     channels = httpx.get(f"{stack.url('sync_gateway')}/v1/channels").json()
-    assert [c["id"] for c in channels] == ["web"]
+    assert [c["code"] for c in channels] == ["web"]
     assert channels[0]["locations"] == []
 
 

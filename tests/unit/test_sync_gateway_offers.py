@@ -8,15 +8,18 @@ names its successor.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from skuhub_sync_gateway.domain.channels import Channel
 from skuhub_sync_gateway.domain.offers import (
+    Completeness,
     Offer,
     PositionFacts,
     ProductFacts,
     StageFacts,
     build_offer,
+    location_atp,
 )
 
 SKU = "MUG-1"
@@ -181,3 +184,72 @@ def test_a_successor_is_named_from_discontinued_on_only() -> None:
     found = offer(StageFacts("phase-out", 7, successor=NEXT), stock("3"), successor=NEW_MUG)
 
     assert (found.sellable, found.successor, found.successor_title) == (True, None, None)
+
+
+ACTIVE = StageFacts("active", 4)
+
+
+def test_a_channel_without_its_locale_shows_no_title_of_another_language() -> None:
+    french = Channel(code="fr", name="Boutique", locales=("fr_FR",))
+    found = build_offer(french, SKU, MUG, Decimal(5), ACTIVE)
+
+    assert (found.title, found.content_locale, found.sellable) == (None, None, False)
+    assert found.reasons == ("no published title in fr_FR",)
+
+
+def test_the_title_comes_from_the_first_locale_of_the_chain_that_has_one() -> None:
+    swiss = Channel(code="ch", name="Shop CH", locales=("de_CH", "de_DE", "en_US"))
+    found = build_offer(swiss, SKU, MUG, Decimal(5), ACTIVE)
+
+    assert (found.locale, found.content_locale, found.title) == ("de_CH", "de_DE", "Becher")
+
+
+def test_content_incomplete_for_the_channel_does_not_sell() -> None:
+    gaps = Completeness("web", "de_DE", complete=False, missing=("brand", "claim"))
+    elsewhere = Completeness("print", "de_DE", complete=False, missing=("photo",))
+    incomplete = replace(MUG, completeness=(gaps, elsewhere))
+
+    found = build_offer(WEB, SKU, incomplete, Decimal(5), ACTIVE)
+
+    assert found.reasons == ("incomplete for web/de_DE: brand, claim missing",)
+
+
+def test_a_channel_taking_back_orders_sells_a_selling_stage_at_zero() -> None:
+    backorders = replace(WEB, back_orders=True)
+
+    at_zero = build_offer(backorders, SKU, MUG, Decimal(0), ACTIVE)
+    in_stock = build_offer(backorders, SKU, MUG, Decimal(2), ACTIVE)
+    retired = build_offer(backorders, SKU, MUG, Decimal(0), StageFacts("retired", 9))
+
+    assert (at_zero.sellable, at_zero.back_order, at_zero.low_stock) == (True, True, False)
+    assert (in_stock.back_order, in_stock.low_stock) == (False, True)
+    assert (retired.sellable, retired.back_order) == (False, False)
+
+
+def test_the_safety_buffer_comes_off_what_the_offer_promises() -> None:
+    buffered = replace(WEB, safety_buffer=Decimal(3))
+
+    assert build_offer(buffered, SKU, MUG, Decimal(10), ACTIVE).available == Decimal(7)
+    assert build_offer(buffered, SKU, MUG, Decimal(2), ACTIVE).reasons == (
+        "no stock available to promise",
+    )
+
+
+def test_one_offer_has_one_fingerprint_whatever_the_form_of_its_numbers() -> None:
+    a = build_offer(WEB, SKU, replace(MUG, attributes={"a": 1, "b": 2}), Decimal(5), ACTIVE)
+    b = build_offer(WEB, SKU, replace(MUG, attributes={"b": 2, "a": 1}), Decimal("5.000"), ACTIVE)
+    c = build_offer(WEB, SKU, MUG, Decimal(4), ACTIVE)
+
+    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+
+
+def test_location_atp_takes_each_location_s_newest_report_of_its_lots() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    reports = [
+        PositionFacts(GLN, "L1", 3, "EA", Decimal(5), Decimal(5), t0),
+        # A later report of another lot: the location's figure fell to 2 (a lot-less deficit).
+        PositionFacts(GLN, "", 7, "EA", Decimal(0), Decimal(2), t0 + timedelta(seconds=1)),
+    ]
+    assert location_atp(reports) == {GLN: Decimal(2)}

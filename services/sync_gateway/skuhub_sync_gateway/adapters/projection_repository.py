@@ -196,11 +196,11 @@ class SqlProjectionRepository:
         return {r["sku"]: r["successor"] for r in rows}
 
     async def known_skus(self, after: str, limit: int) -> list[str]:
+        known = sa.union(
+            *(sa.select(t.c.sku).where(t.c.sku > after) for t in (products, positions, stages))
+        ).subquery()
         result = await self._conn.execute(
-            sa.select(products.c.sku)
-            .where(products.c.sku > after)
-            .order_by(products.c.sku)
-            .limit(limit)
+            sa.select(known.c.sku).order_by(known.c.sku).limit(limit)
         )
         return list(result.scalars())
 

@@ -62,7 +62,7 @@ class ChannelBody(ChannelConfig):
 class OfferView(ChannelOfferChanged):
     """One channel's current offer of a SKU: the payload of its latest channel-offer-changed."""
 
-    lineage: dict[str, Any] = Field(
+    sources: dict[str, Any] = Field(
         description="Which product, stage and position versions (with the movements that "
         "caused them, trace ids and times) this version was built from; "
         "GET .../lineage explains it."
@@ -163,7 +163,7 @@ async def delete_channel(channel: ChannelCode, runtime: GatewayRuntime) -> Respo
     responses={
         304: {"description": "Not modified since the ETag sent."},
         **error_responses(
-            404, e404="Unknown channel, or a SKU whose product the gateway does not know."
+            404, e404="Unknown channel, or a SKU the gateway has never heard of."
         ),
     },
 )
@@ -182,13 +182,13 @@ async def get_offer(
         raise HTTPException(404, f"unknown channel {channel!r}; GET /v1/channels lists them")
     if offer is None:
         raise HTTPException(
-            404, f"no offer of {sku!r} on {channel}: the gateway knows no product of that SKU"
+            404, f"SKU {sku!r} is not known to the gateway (yet): no product, stock or stage"
         )
     etag = _etag(offer.offer_version)
     if _matches(if_none_match, offer.offer_version):
         return Response(status_code=304, headers={"ETag": etag})
     response.headers["ETag"] = etag
-    return OfferView(**offer.offer, lineage=offer.lineage)
+    return OfferView(**offer.offer, sources=offer.lineage)
 
 
 def _expected(if_match: str | None) -> int | None:

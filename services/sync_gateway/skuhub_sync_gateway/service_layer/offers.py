@@ -143,16 +143,19 @@ async def refresh_offers(
 def offers_of(
     channels: Sequence[Channel], facts: SkuFacts
 ) -> Iterable[tuple[Channel, Offer, dict[str, Any]]]:
-    """Each channel's offer of one SKU with its lineage; none before the product is known
-    (a channel lists products, not stock the catalog never described)."""
-    if facts.product is None:
-        return
+    """Each channel's offer of one SKU, with its lineage."""
     atp = location_atp(facts.positions)
     allocated = allocate(channels, atp)
-    successor = facts.successor
+    unit = facts.positions[0].unit if facts.positions else "EA"
     for channel in channels:
         offer = build_offer(
-            channel, facts.sku, facts.product, allocated[channel.code], facts.stage, successor
+            channel,
+            facts.sku,
+            facts.product,
+            allocated[channel.code],
+            facts.stage,
+            facts.successor,
+            unit=unit,
         )
         yield (
             channel,
