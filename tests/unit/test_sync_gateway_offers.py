@@ -236,11 +236,14 @@ def test_the_safety_buffer_comes_off_what_the_offer_promises() -> None:
 
 
 def test_one_offer_has_one_fingerprint_whatever_the_form_of_its_numbers() -> None:
-    a = build_offer(WEB, SKU, replace(MUG, attributes={"a": 1, "b": 2}), Decimal(5), ACTIVE)
-    b = build_offer(WEB, SKU, replace(MUG, attributes={"b": 2, "a": 1}), Decimal("5.000"), ACTIVE)
-    c = build_offer(WEB, SKU, MUG, Decimal(4), ACTIVE)
+    a = build_offer(WEB, SKU, MUG, Decimal(5), ACTIVE)
+    b = build_offer(WEB, SKU, MUG, Decimal("5.000"), ACTIVE)
+    fewer = build_offer(WEB, SKU, MUG, Decimal(4), ACTIVE)
+    republished = build_offer(WEB, SKU, replace(MUG, published_version=5), Decimal(5), ACTIVE)
 
-    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+    assert a.fingerprint() == b.fingerprint()
+    assert a.fingerprint() != fewer.fingerprint()
+    assert a.fingerprint() != republished.fingerprint(), "new content is a new offer"
 
 
 def test_location_atp_takes_each_location_s_newest_report_of_its_lots() -> None:

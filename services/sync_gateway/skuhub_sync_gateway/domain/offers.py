@@ -10,9 +10,8 @@ docs/sync-gateway.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from hashlib import blake2b
@@ -137,10 +136,34 @@ class Offer:
     kit: bool = False
 
     def fingerprint(self) -> str:
-        """Identical for two offers a channel cannot tell apart (versions and times aside)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        canonical = json.dumps(data, sort_keys=True, default=_canonical)
-        return blake2b(canonical.encode(), digest_size=16).hexdigest()
+        """Identical for two offers a channel cannot tell apart (versions and times aside).
+
+        Attributes and categories are the published content's, so ``published_version``
+        stands for them (serialising them for every stock change would cost more than the
+        rest of the offer).
+        """
+        parts = (
+            self.channel,
+            self.sku,
+            self.locale,
+            self.content_locale,
+            self.title,
+            self.description,
+            self.gtin,
+            _number(self.available),
+            self.unit,
+            self.stage,
+            self.sellable,
+            self.low_stock,
+            self.pre_order,
+            self.back_order,
+            self.successor,
+            self.successor_title,
+            self.reasons,
+            self.published_version,
+            self.kit,
+        )
+        return blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
 
 def build_offer(
@@ -231,8 +254,6 @@ def _incomplete(product: ProductFacts, channel: Channel) -> list[str]:
     return []
 
 
-def _canonical(value: object) -> object:
-    # 5 and 5.000 are one quantity; JSONB does not keep the key order of attributes.
-    if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value else "0"
-    raise TypeError(f"cannot fingerprint {type(value).__name__}")
+def _number(value: Decimal) -> str:
+    # 5 and 5.000 are one quantity.
+    return format(value.normalize(), "f") if value else "0"
