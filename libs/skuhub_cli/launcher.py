@@ -86,6 +86,14 @@ def instance_names(service: str, count: int) -> list[str]:
     return [service] if count == 1 else [f"{service}-{i}" for i in range(1, count + 1)]
 
 
+def point_at_stock(services: Sequence[ServiceProcess], group: Sequence[ServiceProcess]) -> None:
+    """Reconcilers ask the stock service over HTTP (docs/kpis.md): give ``services`` the
+    URL of the group's first stock instance, unless their environment names one."""
+    stock = [s for s in group if s.service == "stock"]
+    for service in services if stock else ():
+        service.env.setdefault("SKUHUB_STOCK_URL", stock[0].url)
+
+
 def ports_needed(replicas: Mapping[str, int]) -> int:
     """How many consecutive ports from an HTTP port base a stack with ``replicas`` uses."""
     return len(SERVICES) + sum(max(count - 1, 0) for count in replicas.values())
@@ -189,6 +197,7 @@ class ServiceGroup:
         self, instances: Sequence[tuple[str, str]], env: Mapping[str, str]
     ) -> list[ServiceProcess]:
         services = [self._new(service, instance, env) for service, instance in instances]
+        point_at_stock(services, [*self.services.values(), *services])
         for service in services:
             if port_in_use(service.port):
                 hint = "" if self.http_port_base is None else " (choose another --http-port-base)"

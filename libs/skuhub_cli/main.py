@@ -17,6 +17,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from skuhub_cli.adapter import adapter_app
+from skuhub_cli.kpi import kpi
 from skuhub_contracts.topics import SERVICES
 
 app = typer.Typer(
@@ -300,6 +302,8 @@ catalog_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(adapter_app, name="adapter")
+app.command(name="kpi")(kpi)
 
 
 @catalog_app.command("import")

@@ -105,8 +105,26 @@ REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]
         "POST /v1/stages/{sku}/transitions": (400,),
         "POST /v1/products/{product_model}/transitions": (400,),
     },
+    "sync_gateway": {
+        # 400: a feed cursor's checksum (content of a string). 410: the change log no longer
+        # reaches back to the cursor (state: retention).
+        "GET /v1/channels/{channel}/feed": (400, 410),
+        "GET /v1/channels/{channel}/feed/stream": (400, 410),
+        # 422: a subscription for a channel that does not exist (state: the channels).
+        "POST /v1/subscriptions": (422,),
+    },
 }
 """Statuses besides ACCEPTED that a schema-valid request may get, per service and operation."""
+
+OPERATION_SETTINGS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "sync_gateway": {
+        # A long poll waits up to `wait` seconds for a change; the integration tests time it.
+        "GET /v1/channels/{channel}/feed": ('parameters = { "query.wait" = 0 }',),
+        # An endless Server-Sent Events stream: one event, or a second of silence, is enough.
+        "GET /v1/channels/{channel}/feed/stream": ("request-timeout = 1", "max-stream-events = 1"),
+    },
+}
+"""More schemathesis settings per service and operation."""
 
 
 def config(service: str) -> str:
@@ -119,13 +137,14 @@ def config(service: str) -> str:
         "[cache]",
         "enabled = false",  # learn nothing across runs: each run starts from the document alone
     ]
-    for operation, statuses in REFUSED_BY_RULES_OPENAPI_CANNOT_STATE.get(service, {}).items():
-        expected = ", ".join(f'"{status}"' for status in (*ACCEPTED, *map(str, statuses)))
-        lines += [
-            "[[operations]]",
-            f'include-name = "{operation}"',
-            f"checks.positive_data_acceptance.expected-statuses = [{expected}]",
-        ]
+    refused = REFUSED_BY_RULES_OPENAPI_CANNOT_STATE.get(service, {})
+    settings = OPERATION_SETTINGS.get(service, {})
+    for operation in dict.fromkeys([*refused, *settings]):
+        lines += ["[[operations]]", f'include-name = "{operation}"', *settings.get(operation, ())]
+        if operation in refused:
+            statuses = (*ACCEPTED, *map(str, refused[operation]))
+            expected = ", ".join(f'"{status}"' for status in statuses)
+            lines.append(f"checks.positive_data_acceptance.expected-statuses = [{expected}]")
     return "\n".join(lines) + "\n"
 
 

@@ -187,6 +187,20 @@ class FakeLedgerRepository:
             dataclasses.replace(p) for key, p in sorted(self._positions.items()) if key[0] == sku
         ]
 
+    async def positions_of_skus(self, skus: Sequence[str]) -> list[Position]:
+        wanted = set(skus)
+        return [
+            dataclasses.replace(p) for key, p in sorted(self._positions.items()) if key[0] in wanted
+        ]
+
+    async def kit_positions_of(self, skus: Sequence[str]) -> list[KitPosition]:
+        wanted = set(skus)
+        return [
+            KitPosition(p.sku, p.location, p.unit, p.available, p.version)
+            for place, p in sorted(self._kits.items())
+            if place[0] in wanted
+        ]
+
     async def positions_due_to_expire(self, now: datetime, limit: int) -> list[PositionKey]:
         due = sorted(
             (p.expires_on, key)

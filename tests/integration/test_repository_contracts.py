@@ -83,6 +83,7 @@ from skuhub_lifecycle.service_layer.ports import StageRepository
 from skuhub_lifecycle.settings import LifecycleSettings
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_stock.adapters.ledger_repository import SqlLedgerRepository
+from skuhub_stock.domain.kits import KitPosition
 from skuhub_stock.domain.ledger import (
     AnomalyRecord,
     Ledger,
@@ -1318,6 +1319,38 @@ class TestLedgerRepositoryLoad:
             ("MUG-1", GLN_C, ""),
         ]
         assert await ledger.positions_of("MUG-2") == []
+
+    async def test_the_positions_and_kits_of_many_skus_are_read_at_once(
+        self, ledger: LedgerRepository
+    ) -> None:
+        await applied(
+            ledger,
+            ("e1", mv(K.RECEIPT, 1, location=GLN_B)),
+            ("e2", mv(K.RECEIPT, 1, sku="MUG-10")),
+            ("e3", mv(K.RECEIPT, 1, sku="MUG-2")),
+            ("e4", mv(K.RECEIPT, 1)),
+        )
+        await ledger.save_kit_positions(
+            [
+                KitPosition("SET-1", GLN_B, "EA", Decimal(2), 3),
+                KitPosition("SET-1", GLN_A, "EA", Decimal(1), 1),
+            ]
+        )
+
+        found = await ledger.positions_of_skus(["MUG-10", "MUG-1", "SET-1"])
+        kits = await ledger.kit_positions_of(["MUG-1", "SET-1"])
+
+        assert [p.key for p in found] == [
+            ("MUG-1", GLN_A, ""),
+            ("MUG-1", GLN_B, ""),
+            ("MUG-10", GLN_A, ""),
+        ]
+        assert [(k.sku, k.location, k.available, k.version) for k in kits] == [
+            ("SET-1", GLN_A, Decimal(1), 1),
+            ("SET-1", GLN_B, Decimal(2), 3),
+        ]
+        assert await ledger.positions_of_skus([]) == []
+        assert await ledger.kit_positions_of(["MUG-2"]) == []
 
 
 class TestLedgerRepositorySave:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from skuhub_contracts.identifiers import Locale
-from skuhub_runtime.settings import ServiceSettings
+from skuhub_runtime.reconcile_settings import ReconcilingSettings
 
 
 class CatalogChannel(BaseModel):
@@ -21,7 +21,7 @@ class CatalogChannel(BaseModel):
     )
 
 
-class CatalogSettings(ServiceSettings):
+class CatalogSettings(ReconcilingSettings):
     service_name: str = "catalog"
     http_port: int = 8101
     channels: list[CatalogChannel] = Field(

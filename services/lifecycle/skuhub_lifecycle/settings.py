@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from skuhub_runtime.settings import ServiceSettings
+from skuhub_runtime.reconcile_settings import ReconcilingSettings
 
 
-class LifecycleSettings(ServiceSettings):
+class LifecycleSettings(ReconcilingSettings):
     service_name: str = "lifecycle"
     http_port: int = 8103
     review_interval_s: float = Field(

@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from skuhub_contracts.identifiers import ChannelCode, Gln, Locale
-from skuhub_runtime.settings import ServiceSettings
+from skuhub_runtime.reconcile_settings import ReconcilingSettings
 from skuhub_sync_gateway.domain.channels import (
     Allocation,
     AllocationRule,
@@ -158,7 +158,7 @@ class ChannelConfig(BaseModel):
         )
 
 
-class SyncGatewaySettings(ServiceSettings):
+class SyncGatewaySettings(ReconcilingSettings):
     service_name: str = "sync_gateway"
     http_port: int = 8104
     channels: list[ChannelConfig] = Field(
@@ -170,3 +170,68 @@ class SyncGatewaySettings(ServiceSettings):
         default=500, gt=0, le=10_000, description="SKUs per step when offers are rebuilt."
     )
     offer_rebuild_interval_s: float = Field(default=1.0, gt=0)
+    feed_retention_days: float = Field(
+        default=7,
+        gt=0,
+        description="The offer change log keeps changes this long; a feed cursor that "
+        "missed a deleted one gets 410 and re-syncs from the snapshot export.",
+    )
+    feed_retention_interval_s: float = Field(
+        default=60.0, gt=0, description="How often the log's old changes are deleted."
+    )
+    feed_retention_batch: int = Field(
+        default=10_000, gt=0, le=100_000, description="Changes deleted per transaction."
+    )
+    feed_recheck_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=5,
+        description="A long poll or stream reads the log again this often while it waits "
+        "(another instance's commits do not wake it).",
+    )
+    feed_stream_ping_s: float = Field(
+        default=15.0, gt=0, le=300, description="Heartbeat comment interval of the SSE stream."
+    )
+    webhook_retry_base_s: float = Field(
+        default=1.0, gt=0, le=3600, description="The first retry of a delivery waits up to this."
+    )
+    webhook_retry_max_delay_s: float = Field(
+        default=600.0, gt=0, le=86_400, description="No retry of a delivery waits longer."
+    )
+    webhook_max_attempts: int = Field(
+        default=15, ge=1, le=100, description="Attempts of a delivery before it is dead."
+    )
+    webhook_pause_after_failures: int = Field(
+        default=20,
+        ge=1,
+        le=1_000_000,
+        description="Failed attempts in a row that pause a subscription.",
+    )
+    webhook_probe_interval_s: float = Field(
+        default=30.0, gt=0, le=86_400, description="A paused subscription is probed this often."
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="An attempt's bound, from connecting to the last byte of the answer.",
+    )
+    webhook_concurrency: int = Field(
+        default=64, ge=1, le=1000, description="Requests in flight per subscription."
+    )
+    webhook_batch: int = Field(
+        default=256, ge=1, le=10_000, description="Deliveries a subscription claims at once."
+    )
+    webhook_fan_out_batch: int = Field(
+        default=2000,
+        ge=1,
+        le=100_000,
+        description="Logged changes per channel turned into deliveries per transaction.",
+    )
+    webhook_poll_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Webhook workers look again at least this often "
+        "(other instances' changes, due retries).",
+    )

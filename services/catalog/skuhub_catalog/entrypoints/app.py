@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from skuhub_catalog.adapters.product_repository import sql_unit_of_work
+from skuhub_catalog.adapters.tables import stock_positions
 from skuhub_catalog.entrypoints import (
     attributes_http,
     categories_http,
@@ -21,11 +22,19 @@ from skuhub_catalog.settings import CatalogSettings
 from skuhub_contracts.subscriptions import CATALOG_PROJECTION
 from skuhub_runtime.handling import ConsumerSpec
 from skuhub_runtime.http import create_app as create_http_app
+from skuhub_runtime.reconcile_store import ProjectionSpec
+from skuhub_runtime.reconciler import accuracy_router, projection_reconciler
 from skuhub_runtime.service import ServiceRuntime, run_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 CONSUMERS = [ConsumerSpec(CATALOG_PROJECTION, on_catalog_fact)]
 """What this service consumes and the handler of each subscription."""
+STOCK_PROJECTION = ProjectionSpec(
+    stock_positions,
+    {q: q for q in ("on_hand", "quality_hold", "expired", "reserved", "available_to_promise")},
+    version="position_version",
+)
+"""Its projection of stock-level-changed, reconciled with the ledger (docs/kpis.md)."""
 
 
 def create_app(settings: CatalogSettings | None = None) -> FastAPI:
@@ -35,6 +44,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
         unit_of_work=sql_unit_of_work,
         migrations_dir=MIGRATIONS,
         consumers=CONSUMERS,
+        workers=projection_reconciler("catalog", STOCK_PROJECTION, settings),
     )
     app = create_http_app(
         runtime,
@@ -49,6 +59,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
             attributes_http.router,
             workflow_http.router,
             imports_http.router,
+            accuracy_router,
         ],
         errors=ERROR_STATUSES,
     )

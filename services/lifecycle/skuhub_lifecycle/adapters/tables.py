@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from skuhub_runtime import messaging_tables
+from skuhub_runtime import messaging_tables, reconcile_store
 
 metadata = sa.MetaData()
 messaging_tables.add_to(metadata)
+reconcile_store.add_to(metadata)  # position_checks, reconciler_sweeps (docs/kpis.md)
 
 _QUANTITY = sa.Numeric()
 

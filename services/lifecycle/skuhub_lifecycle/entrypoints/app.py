@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from skuhub_contracts.subscriptions import LIFECYCLE_PRODUCTS, LIFECYCLE_STOCK
+from skuhub_lifecycle.adapters.tables import COUNTER_COLUMNS, positions
 from skuhub_lifecycle.adapters.unit_of_work import sql_unit_of_work
 from skuhub_lifecycle.entrypoints import rules_http
 from skuhub_lifecycle.entrypoints.handlers import (
@@ -22,6 +23,8 @@ from skuhub_lifecycle.settings import LifecycleSettings
 from skuhub_runtime.handling import ConsumerSpec, Decision
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.periodic import PeriodicJob
+from skuhub_runtime.reconcile_store import ProjectionSpec
+from skuhub_runtime.reconciler import accuracy_router, projection_reconciler
 from skuhub_runtime.service import ServiceRuntime, run_service
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -30,6 +33,11 @@ CONSUMERS: list[ConsumerSpec[Any, LifecycleUnitOfWork]] = [
     ConsumerSpec(LIFECYCLE_STOCK, on_stock_level_changed),
 ]
 """What this service consumes and the handler of each subscription."""
+STOCK_PROJECTION = ProjectionSpec(
+    positions, {q: q for q in ("on_hand", "reserved", *COUNTER_COLUMNS)}
+)
+"""Its projection of stock-level-changed, reconciled with the ledger (docs/kpis.md); a
+row's location ATP is as of its own report, so only the lot's own figures compare."""
 
 
 async def _review(uow: LifecycleUnitOfWork, now: datetime) -> Decision[bool]:
@@ -45,6 +53,7 @@ def create_app(settings: LifecycleSettings | None = None) -> FastAPI:
         migrations_dir=MIGRATIONS,
         consumers=CONSUMERS,
         periodic=[PeriodicJob("lifecycle-review", _review, settings.review_interval_s)],
+        workers=projection_reconciler("lifecycle", STOCK_PROJECTION, settings),
     )
     return create_http_app(
         runtime,
@@ -52,7 +61,7 @@ def create_app(settings: LifecycleSettings | None = None) -> FastAPI:
         description="Lifecycle stage per SKU and product (concept to retired) behind gates, "
         "SKU metrics from live stock events, ABC/XYZ classes, and the inventory policy "
         "each stage and class implies.",
-        routers=[router, rules_http.router],
+        routers=[router, rules_http.router, accuracy_router],
         errors=ERROR_STATUSES,
     )
 

@@ -551,6 +551,29 @@ class SqlLedgerRepository:
         rows = await self._conn.execute(_POSITIONS_OF, {"sku": sku})
         return [_to_position(row) for row in rows.mappings()]
 
+    async def positions_of_skus(self, skus: Sequence[str]) -> list[Position]:
+        if not skus:
+            return []
+        rows = await self._conn.execute(
+            sa.select(positions)
+            .where(positions.c.sku.in_(sorted(set(skus))))
+            .order_by(positions.c.sku, positions.c.location, positions.c.lot)
+        )
+        return [_to_position(row) for row in rows.mappings()]
+
+    async def kit_positions_of(self, skus: Sequence[str]) -> list[KitPosition]:
+        if not skus:
+            return []
+        rows = await self._conn.execute(
+            sa.select(kit_positions)
+            .where(kit_positions.c.kit_sku.in_(sorted(set(skus))))
+            .order_by(kit_positions.c.kit_sku, kit_positions.c.location)
+        )
+        return [
+            KitPosition(r["kit_sku"], r["location"], r["unit"], r["available"], r["version"])
+            for r in rows.mappings()
+        ]
+
     async def positions_due_to_expire(self, now: datetime, limit: int) -> list[PositionKey]:
         statement = (
             sa.select(positions.c.sku, positions.c.location, positions.c.lot)

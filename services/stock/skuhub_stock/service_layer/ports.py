@@ -210,6 +210,13 @@ class LedgerRepository(Protocol):
     async def positions_of(self, sku: str) -> list[Position]:
         """Every position of one SKU, by location and lot."""
 
+    async def positions_of_skus(self, skus: Sequence[str]) -> list[Position]:
+        """Every position of these SKUs, by SKU, location and lot (one read for many)."""
+
+    async def kit_positions_of(self, skus: Sequence[str]) -> list[KitPosition]:
+        """The stored availability of those of these SKUs that are kits, by SKU and
+        location (none for a SKU that is not a kit)."""
+
     async def positions_due_to_expire(self, now: datetime, limit: int) -> list[PositionKey]:
         """Positions whose lot expired by ``now`` and that are not marked expired yet."""
 

@@ -199,9 +199,7 @@ class SqlProjectionRepository:
         known = sa.union(
             *(sa.select(t.c.sku).where(t.c.sku > after) for t in (products, positions, stages))
         ).subquery()
-        result = await self._conn.execute(
-            sa.select(known.c.sku).order_by(known.c.sku).limit(limit)
-        )
+        result = await self._conn.execute(sa.select(known.c.sku).order_by(known.c.sku).limit(limit))
         return list(result.scalars())
 
     async def _rows(self, statement: sa.Select[Any]) -> Sequence[sa.RowMapping]:

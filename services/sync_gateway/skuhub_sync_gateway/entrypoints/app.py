@@ -13,10 +13,14 @@ from skuhub_contracts.subscriptions import OFFER_PROJECTION
 from skuhub_runtime.handling import ConsumerSpec, Decision
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.periodic import PeriodicJob
+from skuhub_runtime.reconciler import accuracy_router
 from skuhub_runtime.service import ServiceRuntime, Worker, run_service
 from skuhub_sync_gateway.adapters.unit_of_work import sql_unit_of_work
-from skuhub_sync_gateway.entrypoints import http
+from skuhub_sync_gateway.entrypoints import feed_http, http, kpis_http, webhooks_http
+from skuhub_sync_gateway.entrypoints.feed_retention import retention_job
 from skuhub_sync_gateway.entrypoints.handlers import project, rebuild
+from skuhub_sync_gateway.entrypoints.reconciler import reconciler
+from skuhub_sync_gateway.entrypoints.webhook_workers import WebhookWorkers
 from skuhub_sync_gateway.service_layer.channels import seed_channels
 from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
 from skuhub_sync_gateway.settings import SyncGatewaySettings
@@ -52,9 +56,14 @@ def create_app(settings: SyncGatewaySettings | None = None) -> FastAPI:
                 "offer-rebuild",
                 functools.partial(rebuild, batch=settings.rebuild_batch),
                 settings.offer_rebuild_interval_s,
-            )
+            ),
+            retention_job(settings),
         ],
-        workers=[_seed(settings)],
+        workers=[
+            _seed(settings),
+            *WebhookWorkers(settings, sql_unit_of_work).workers(),
+            *([reconciler(settings)] if settings.reconcile else []),
+        ],
     )
     return create_http_app(
         runtime,
@@ -62,8 +71,15 @@ def create_app(settings: SyncGatewaySettings | None = None) -> FastAPI:
         description="Channels as data; per-channel offers (content in the channel's locale "
         "chain, allocated availability, sellable state) stored with versions and delivered "
         "by Kafka, change feed and signed webhooks.",
-        routers=[http.router],
-        errors=http.ERROR_STATUSES,
+        # kpis_http first: its .../offers/{sku}/lineage is matched before .../offers/{sku}.
+        routers=[
+            kpis_http.router,
+            http.router,
+            feed_http.router,
+            webhooks_http.router,
+            accuracy_router,
+        ],
+        errors=http.ERROR_STATUSES | feed_http.ERROR_STATUSES | webhooks_http.ERROR_STATUSES,
     )
 
 

@@ -162,9 +162,7 @@ async def delete_channel(channel: ChannelCode, runtime: GatewayRuntime) -> Respo
     description="Answers 304 to If-None-Match with the current ETag (the offer_version).",
     responses={
         304: {"description": "Not modified since the ETag sent."},
-        **error_responses(
-            404, e404="Unknown channel, or a SKU the gateway has never heard of."
-        ),
+        **error_responses(404, e404="Unknown channel, or a SKU the gateway has never heard of."),
     },
 )
 async def get_offer(

@@ -165,6 +165,8 @@ def offers_of(
                 "channel_version": channel.version,
                 "location_atp": {loc: str(q) for loc, q in sorted(atp.items())},
                 "allocated": str(allocated[channel.code]),
+                "allocation_rule": channel.allocation.rule.value,
+                "safety_buffer": str(channel.safety_buffer),
             },
         )
 

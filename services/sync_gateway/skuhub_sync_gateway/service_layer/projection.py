@@ -11,7 +11,10 @@ from skuhub_contracts.events import LifecycleStageChanged, ProductChanged, Stock
 from skuhub_sync_gateway.domain.offers import PositionFacts, ProductFacts, StageFacts
 
 if TYPE_CHECKING:
+    from skuhub_sync_gateway.service_layer.accuracy import AccuracyRepository
+    from skuhub_sync_gateway.service_layer.feed import FeedRepository
     from skuhub_sync_gateway.service_layer.offers import ChannelRepository, OfferRepository
+    from skuhub_sync_gateway.service_layer.webhooks import WebhookRepository
 
 T = TypeVar("T")
 
@@ -83,7 +86,7 @@ class ProjectionRepository(Protocol):
         """SKUs whose stage names one of ``skus`` as successor, and which one."""
 
     async def known_skus(self, after: str, limit: int) -> list[str]:
-        """SKUs with a known product, in order, after ``after``."""
+        """SKUs the gateway knows anything of, in order, after ``after``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +114,12 @@ class GatewayUnitOfWork(Protocol):
 
     @property
     def offers(self) -> OfferRepository: ...
+
+    @property
+    def feed(self) -> FeedRepository: ...
+
+    @property
+    def accuracy(self) -> AccuracyRepository: ...
+
+    @property
+    def webhooks(self) -> WebhookRepository: ...
