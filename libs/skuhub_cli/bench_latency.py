@@ -11,6 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from skuhub_cli.bench_accuracy import gateway_accuracy, stock_accuracy
+from skuhub_cli.bench_gateway import (
+    accuracy_after,
+    feed_pages,
+    subscribe_while_down,
+    webhook_drain,
+)
 from skuhub_cli.bench_probes import GroupWatcher, LatencySummary, read_event_times
 from skuhub_cli.bench_report import BenchReport, Row
 from skuhub_cli.bench_session import BenchSession, blocking
@@ -54,6 +60,7 @@ async def latency_case(session: BenchSession) -> None:
     try:
         products = await create_products(session, group.services["catalog"], catalog)
         await _wait_caught_up(session, group, [LIFECYCLE_PRODUCTS, OFFER_PROJECTION])
+        subscription, receiver = await subscribe_while_down(group)
         published: list[Delivery] = []
         windows: list[Window] = []
         offset = 0
@@ -64,6 +71,9 @@ async def latency_case(session: BenchSession) -> None:
             published.extend(chunk)
             windows.append((rate, start, end))
             await _offer_latency(session, group, rate, start)
+        await accuracy_after(session, group, windows[-1][2])
+        await feed_pages(session, group)
+        await webhook_drain(session, group, subscription, receiver)
         await _stock_latency(session, settings.topic(STOCK_LEVEL_CHANGED.name), windows)
         await _lifecycle_latency(session, settings.topic(LIFECYCLE_STAGE_CHANGED.name))
         session.report.details["latency_products"] = products

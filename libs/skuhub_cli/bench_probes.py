@@ -465,6 +465,14 @@ class Database:
             since=since,
         )
 
+    async def webhook_deliveries(self, schema: str) -> dict[str, int]:
+        """The gateway's webhook deliveries by status."""
+        rows = await self._fetch(
+            f"SELECT status, count(*) AS n FROM {self._schema(schema)}.webhook_deliveries "
+            "GROUP BY status"
+        )
+        return {r["status"]: int(r["n"]) for r in rows}
+
     async def gateway_positions(self, schema: str) -> list[dict[str, Any]]:
         return await self._fetch(
             "SELECT sku, location, lot, version, available_to_promise, origin_time, applied_at "

@@ -112,6 +112,11 @@ REFUSED_BY_RULES_OPENAPI_CANNOT_STATE: Mapping[str, Mapping[str, tuple[int, ...]
         "GET /v1/channels/{channel}/feed/stream": (400, 410),
         # 422: a subscription for a channel that does not exist (state: the channels).
         "POST /v1/subscriptions": (422,),
+        # 422: a GLN's check digit, a locale CLDR does not know, a currency outside ISO 4217
+        # (content rules a pattern cannot state).
+        "POST /v1/channels": (422,),
+        # 412: whether If-Match names the channel's current version is state.
+        "PUT /v1/channels/{channel}": (412, 422),
     },
 }
 """Statuses besides ACCEPTED that a schema-valid request may get, per service and operation."""

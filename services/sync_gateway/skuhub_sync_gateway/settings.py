@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from skuhub_contracts.identifiers import ChannelCode, Gln, Locale
+from skuhub_contracts.values import Flag
 from skuhub_runtime.reconcile_settings import ReconcilingSettings
 from skuhub_sync_gateway.domain.channels import (
     Allocation,
@@ -51,7 +52,9 @@ class AllocationConfig(BaseModel):
         "allocation (may promise units another channel promises too: docs/sync-gateway.md).",
     )
     share: Decimal = Field(default=Decimal(1), gt=0, le=1, description="share only.")
-    priority: int = Field(default=0, ge=0, le=1000, description="priority only: 0 first.")
+    priority: int = Field(
+        default=0, ge=0, le=1000, strict=True, description="priority only: 0 first."
+    )
     cap: Units | None = Field(default=None, description="priority only: most per location.")
 
 
@@ -97,7 +100,7 @@ class ChannelConfig(BaseModel):
     allocation: AllocationConfig = Field(default_factory=AllocationConfig)
     safety_buffer: Units = Field(default=Decimal(0), description="Units held back from the total.")
     low_stock_threshold: Units = Decimal(5)
-    back_orders: bool = Field(default=False, description="Sell at 0 available (back-order).")
+    back_orders: Flag = Field(default=False, description="Sell at 0 available (back-order).")
     merchant_feed: MerchantFeedConfig | None = None
 
     @model_validator(mode="after")

@@ -110,13 +110,24 @@ async def get_channel(channel: ChannelCode, runtime: GatewayRuntime, response: R
     description="Refused (409) when its allocation and the other channels' could promise one "
     "unit twice: shares above 1 at a location, or an exclusive channel's location sold by "
     "another allocated channel. Its offers are built in the background.",
-    responses=error_responses(409),
+    responses={
+        201: {
+            "headers": {
+                "Location": {"description": "The channel's URL.", "schema": {"type": "string"}}
+            }
+        },
+        **error_responses(409),
+    },
 )
-async def create_channel(body: ChannelBody, runtime: GatewayRuntime) -> ChannelView:
+async def create_channel(
+    body: ChannelBody, runtime: GatewayRuntime, response: Response
+) -> ChannelView:
     now = datetime.now(UTC)
     stored = await runtime.execute(
         lambda uow: _decided(use_cases.create_channel(uow, body.to_channel(), now))
     )
+    response.headers["Location"] = f"/v1/channels/{stored.code}"
+    response.headers["ETag"] = _etag(stored.version)
     return _view(stored)
 
 
@@ -126,7 +137,9 @@ async def create_channel(body: ChannelBody, runtime: GatewayRuntime) -> ChannelV
     summary="Change a channel",
     description="Send the ETag of the version you read as If-Match (412 when it moved on). "
     "Every offer is built again in the background; those that change are published.",
-    responses=error_responses(404, 409, 412),
+    responses=error_responses(
+        404, 409, 412, e412="If-Match does not name the channel's current version (ETag)."
+    ),
 )
 async def replace_channel(
     channel: ChannelCode,
@@ -190,12 +203,12 @@ async def get_offer(
 
 
 def _expected(if_match: str | None) -> int | None:
+    """The version If-Match names; 0 (no version) when it names none a channel can have,
+    so the change is refused with 412 like any other stale ETag."""
     if if_match is None or if_match.strip() == "*":
         return None
-    tag = if_match.strip().strip('"')
-    if not tag.isdigit():
-        raise HTTPException(400, f'If-Match must be a channel\'s ETag such as "3", not {if_match}')
-    return int(tag)
+    tag = if_match.strip().removeprefix('"').removesuffix('"')
+    return int(tag) if tag.isdigit() and len(tag) < 19 else 0
 
 
 async def _decided(result: Any) -> Decision[Any]:
