@@ -176,7 +176,8 @@ class Stack:
             self.infra.kafka_bootstrap,
             self.infra.database_url,
             self.prefix,
-            extra_env={"SKUHUB_LOG_FORMAT": "json"},
+            # Reconciler passes back to back: the tests wait for them (the default waits 30 s).
+            extra_env={"SKUHUB_LOG_FORMAT": "json", "SKUHUB_RECONCILE_INTERVAL_S": "1"},
         )
 
     @functools.cached_property

@@ -228,12 +228,33 @@ class Reconciler(Generic[U, S]):
                 if failing_since is not None:
                     log.info("reconciler: the stock service answers again")
                 failing_since = None
+            await self._wait(self._pause(more))
+
+    async def _wait(self, pause_s: float) -> None:
+        """The pause before the next step, cut short when a pass is asked for."""
+        requested = pass_requests(self._runtime)
+        if requested.is_set():
+            requested.clear()
+            return
+        try:
             # The reconciler's clock, not a synchronisation: what is due is in the database.
-            await asyncio.sleep(self._pause(more))
+            await asyncio.wait_for(requested.wait(), pause_s)
+        except TimeoutError:
+            return
+        requested.clear()
 
     def _pause(self, more: bool) -> float:
         s = self._settings
         return s.reconcile_step_pause_s if more else s.reconcile_interval_s
+
+
+_PASS_REQUESTS: dict[int, asyncio.Event] = {}
+"""Per runtime (one per process, but tests build several), by identity."""
+
+
+def pass_requests(runtime: ServiceRuntime[Any]) -> asyncio.Event:
+    """Set when someone asked this instance for a pass now (``POST /v1/accuracy/passes``)."""
+    return _PASS_REQUESTS.setdefault(id(runtime), asyncio.Event())
 
 
 def _published_sweep(service: str, sweep: Sweep) -> None:
@@ -447,6 +468,27 @@ async def get_accuracy(runtime: Runtime) -> AccuracyView:
         grace_s=grace_of(runtime.settings),
         last_sweep=sweep_view(sweep),
     )
+
+
+class PassRequested(BaseModel):
+    requested_at: datetime = Field(
+        description="A pass that starts after this is one that follows the request: compare "
+        "last_sweep.started_at of GET /v1/accuracy with it."
+    )
+
+
+@accuracy_router.post(
+    "/accuracy/passes",
+    response_model=PassRequested,
+    status_code=202,
+    summary="Ask for a reconciler pass now",
+    description="The reconciler of this instance starts its next step at once instead of "
+    "waiting out its interval (after a load, or after mending data by hand). A pass "
+    "already under way goes on; it counts only if it started after requested_at.",
+)
+async def request_pass(runtime: Runtime) -> PassRequested:
+    pass_requests(runtime).set()
+    return PassRequested(requested_at=datetime.now(UTC))
 
 
 @accuracy_router.get(

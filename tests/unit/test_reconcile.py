@@ -4,6 +4,7 @@ service at the same position version, the in-flight grace, and the accuracy rati
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,7 +23,7 @@ from skuhub_runtime.reconcile import (
     reconcile_positions,
     settle,
 )
-from skuhub_runtime.reconciler import STOCK_ERRORS, Reconciler
+from skuhub_runtime.reconciler import STOCK_ERRORS, Reconciler, pass_requests
 from skuhub_runtime.stock_positions import StockPositions, StockUnavailableError, parse
 from skuhub_sync_gateway.domain.channels import Allocation, AllocationRule, Channel
 from skuhub_sync_gateway.service_layer.accuracy import (
@@ -33,6 +34,7 @@ from skuhub_sync_gateway.service_layer.accuracy import (
     judge_offers,
 )
 from skuhub_sync_gateway.settings import SyncGatewaySettings
+from tests.harness import wait_until_async
 
 A = "4012345000009"
 B = "4012345000016"
@@ -406,3 +408,36 @@ async def test_stock_not_answering_is_counted_every_time_and_warned_about_once_a
     assert warnings == [
         "reconciler: the stock service at http://stock did not answer for 0s; trying again every 0s"
     ]
+
+
+class Counting(Reconciler[Any, Any]):
+    """A reconciler between passes (each step ends one) with an interval of an hour."""
+
+    def __init__(self, runtime: Any) -> None:
+        settings = SyncGatewaySettings(reconcile_interval_s=3600)
+        super().__init__(runtime, cast(Any, None), cast(Any, None), settings)
+        self.steps = 0
+
+    async def step(self, now: datetime | None = None) -> bool:
+        self.steps += 1
+        return False
+
+
+async def test_a_requested_pass_starts_at_once_instead_of_after_the_interval() -> None:
+    runtime = cast(Any, SimpleNamespace(service="kpi-test"))
+    reconciler = Counting(runtime)
+    running = asyncio.create_task(reconciler.run())
+    try:
+
+        async def steps(n: int) -> bool:
+            return reconciler.steps == n
+
+        await wait_until_async(lambda: steps(1), within_s=5, what="the first pass")
+        pass_requests(runtime).set()
+        await wait_until_async(
+            lambda: steps(2), within_s=5, what="a pass long before the hour is out"
+        )
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running

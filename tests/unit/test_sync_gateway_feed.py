@@ -12,10 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from skuhub_sync_gateway.domain.channels import Channel, MerchantFeed
 from skuhub_sync_gateway.domain.feed import Cursor, CursorError, decode_cursor, encode_cursor
 from skuhub_sync_gateway.domain.merchant_feed import header, merchant_row
+from skuhub_sync_gateway.settings import MerchantFeedConfig
 
 
 def test_a_cursor_comes_back_as_it_was_given() -> None:
@@ -213,12 +215,17 @@ def test_the_header_row_names_the_columns_in_order() -> None:
     )
 
 
-def test_a_template_whose_braces_a_url_parser_encoded_still_takes_the_sku() -> None:
-    # pydantic's AnyHttpUrl stores https://shop.example.com/p/{sku} as …/p/%7Bsku%7D.
-    feed = MerchantFeed(link_template="https://shop.example.com/p/%7Bsku%7D")
-    row = merchant_row(offer("MUG-1"), SHOP, feed)
-    assert row is not None
-    assert parse([header(), row])[0]["link"] == "https://shop.example.com/p/MUG-1"
+@pytest.mark.parametrize(
+    "template", ["https://shop.example.com/p/", "ftp://shop.example.com/{sku}", "/p/{sku}"]
+)
+def test_a_link_template_is_an_http_url_with_a_place_for_the_sku(template: str) -> None:
+    with pytest.raises(ValidationError, match="link_template"):
+        MerchantFeedConfig(link_template=template)
+
+
+def test_a_link_template_keeps_its_placeholder_as_written() -> None:
+    kept = MerchantFeedConfig(link_template="https://shop.example.com/p/{sku}?ref=gmc")
+    assert kept.link_template == "https://shop.example.com/p/{sku}?ref=gmc"
 
 
 def test_a_sellable_offer_with_nothing_available_and_no_order_kind_is_out_of_stock() -> None:

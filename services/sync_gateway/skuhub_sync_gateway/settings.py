@@ -9,7 +9,6 @@ from babel.numbers import list_currencies
 from pydantic import (
     AfterValidator,
     AliasChoices,
-    AnyHttpUrl,
     BaseModel,
     ConfigDict,
     Field,
@@ -63,8 +62,11 @@ class MerchantFeedConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    link_template: AnyHttpUrl = Field(
-        description="The product page; {sku} is replaced by the SKU.",
+    link_template: str = Field(
+        pattern=r"^https?://[^\s{}]*\{sku\}[^\s{}]*$",
+        max_length=2000,
+        description="The product page: an http(s) URL with {sku} where the SKU goes "
+        "(percent-encoded).",
         examples=["https://shop.example.com/p/{sku}"],
     )
     price_attribute: str | None = Field(
@@ -125,7 +127,7 @@ class ChannelConfig(BaseModel):
             low_stock_threshold=self.low_stock_threshold,
             back_orders=self.back_orders,
             merchant_feed=MerchantFeed(
-                link_template=str(feed.link_template),
+                link_template=feed.link_template,
                 price_attribute=feed.price_attribute,
                 brand_attribute=feed.brand_attribute,
             )
@@ -152,7 +154,7 @@ class ChannelConfig(BaseModel):
             low_stock_threshold=channel.low_stock_threshold,
             back_orders=channel.back_orders,
             merchant_feed=MerchantFeedConfig(
-                link_template=AnyHttpUrl(feed.link_template),
+                link_template=feed.link_template,
                 price_attribute=feed.price_attribute,
                 brand_attribute=feed.brand_attribute,
             )

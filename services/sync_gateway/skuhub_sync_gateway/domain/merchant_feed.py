@@ -48,7 +48,7 @@ TITLE_MAX = 150
 DESCRIPTION_MAX = 5000
 """Google's limits; longer text is cut rather than the product refused."""
 
-_SKU_PLACEHOLDER = re.compile(r"\{sku\}|%7Bsku%7D", re.IGNORECASE)
+_SKU_PLACEHOLDER = re.compile(r"\{sku\}")
 """``{sku}`` as written, or as a URL parser percent-encodes it in a path."""
 _BREAKS = re.compile(r"[\t\r\n]")
 _CENT = Decimal("0.01")
