@@ -80,3 +80,42 @@ def create_messaging_tables(op: Any) -> None:
         sa.Column("event_id", sa.Text, primary_key=True),
         sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
     )
+
+
+def create_reconciliation_tables(op: Any) -> None:
+    """The reconciler's ``position_checks`` and ``reconciler_sweeps`` as of the revision that
+    first added them to a service (catalog 0015, lifecycle 0005, sync gateway 0006);
+    ``reconcile_store`` holds their current shape (docs/kpis.md)."""
+    at = sa.DateTime(timezone=True)
+    json = sa.dialects.postgresql.JSONB
+    op.create_table(
+        "position_checks",
+        sa.Column("sku", sa.Text, primary_key=True),
+        sa.Column("location", sa.Text, primary_key=True),
+        sa.Column("lot", sa.Text, primary_key=True),
+        sa.Column("verdict", sa.Text, nullable=False),
+        sa.Column("local_version", sa.BigInteger),
+        sa.Column("stock_version", sa.BigInteger),
+        sa.Column("local", json),
+        sa.Column("stock", json),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("awaited", json, nullable=False),
+        sa.Column("since", at, nullable=False),
+        sa.Column("checked_at", at, nullable=False),
+    )
+    op.create_index("position_checks_by_verdict", "position_checks", ["verdict", "since"])
+    op.create_table(
+        "reconciler_sweeps",
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("after_sku", sa.Text, nullable=False),
+        sa.Column("started_at", at, nullable=False),
+        sa.Column("checked_skus", sa.BigInteger, nullable=False),
+        sa.Column("last_started_at", at),
+        sa.Column("last_finished_at", at),
+        sa.Column("last_skus", sa.BigInteger),
+    )
+
+
+def drop_reconciliation_tables(op: Any) -> None:
+    op.drop_table("reconciler_sweeps")
+    op.drop_table("position_checks")
