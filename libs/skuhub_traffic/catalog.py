@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import random
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from stdnum import ean
@@ -441,12 +442,33 @@ def _channels(
     return tuple(out)
 
 
+def _shares(catalog: Catalog) -> dict[str, str]:
+    """Each channel's share of ATP: 1 / the most channels selling at any of its locations
+    (rounded down), so the shares at every location add up to at most 1."""
+    every = tuple(loc.gln for loc in catalog.locations)
+    sellers: dict[str, int] = {}
+    for channel in catalog.channels:
+        for gln in channel.locations or every:
+            sellers[gln] = sellers.get(gln, 0) + 1
+    return {
+        c.id: format(
+            (Decimal(1) / max(sellers[g] for g in c.locations or every))
+            .quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+            .normalize(),
+            "f",
+        )
+        for c in catalog.channels
+    }
+
+
 def catalog_to_json(catalog: Catalog) -> dict[str, Any]:
     """The catalog as JSON: products in the catalog API's shape (stock facts included), plus
     each one's daily demand.
 
-    ``channels`` has the shape of ``SKUHUB_CHANNELS`` (the sync gateway's config).
+    ``channels`` has the shape of ``SKUHUB_CHANNELS`` (the sync gateway's config), with
+    shares of ATP that never promise a unit twice (:func:`_shares`).
     """
+    shares = _shares(catalog)
     return {
         "families": list(catalog.families),
         "locales": list(catalog.locales),
@@ -455,7 +477,13 @@ def catalog_to_json(catalog: Catalog) -> dict[str, Any]:
             {"gln": loc.gln, "name": loc.name, "kind": loc.kind} for loc in catalog.locations
         ],
         "channels": [
-            {"id": c.id, "name": c.name, "locale": c.locale, "locations": list(c.locations)}
+            {
+                "id": c.id,
+                "name": c.name,
+                "locale": c.locale,
+                "locations": list(c.locations),
+                "allocation": {"rule": "share", "share": shares[c.id]},
+            }
             for c in catalog.channels
         ],
         "products": [{**p.to_http(), "daily_demand": p.daily_demand} for p in catalog.products],

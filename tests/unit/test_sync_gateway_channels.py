@@ -115,3 +115,19 @@ def test_content_comes_from_the_declared_chain_and_never_from_another_language()
     assert localized(titles, ("fr_CA", "fr_FR")) == ("Tasse", "fr_FR")
     assert localized(titles, ("de_DE",)) is None
     assert localized({"de_DE": ""}, ("de_DE", "en_US")) is None
+
+
+def test_a_configuration_that_would_promise_a_unit_twice_stops_the_start() -> None:
+    from pydantic import ValidationError
+
+    from skuhub_sync_gateway.settings import SyncGatewaySettings
+
+    with pytest.raises(ValidationError, match="the shares of web, pos add up to 2"):
+        SyncGatewaySettings(channels=[{"id": "web", "name": "W"}, {"id": "pos", "name": "P"}])
+    with pytest.raises(ValidationError, match="names a channel code twice"):
+        SyncGatewaySettings(
+            channels=[
+                {"id": "web", "allocation": {"share": "0.5"}},
+                {"id": "web", "allocation": {"share": "0.5"}},
+            ]
+        )

@@ -12,6 +12,7 @@ from stdnum import ean
 from skuhub_catalog.domain.product import new_product
 from skuhub_catalog.entrypoints.http import ProductCreate
 from skuhub_contracts.events import ProductChanged
+from skuhub_sync_gateway.settings import SyncGatewaySettings
 from skuhub_traffic import Catalog, TrafficConfig, build_catalog, catalog_to_json
 from skuhub_traffic.model import ProductSpec
 
@@ -301,6 +302,13 @@ def test_catalog_json_is_complete(catalog: Catalog) -> None:
     data = catalog_to_json(catalog)
     assert len(data["products"]) == len(catalog.products)
     assert {c["id"] for c in data["channels"]} == {c.id for c in catalog.channels}
+    # web sells everywhere and marketplace from the warehouses: two channels at a warehouse.
+    assert {c["id"]: c["allocation"]["share"] for c in data["channels"]} == {
+        "web": "0.5",
+        "marketplace": "0.5",
+    }
+    configured = SyncGatewaySettings(channels=data["channels"])
+    assert [c.code for c in configured.channels] == [c.id for c in catalog.channels]
     kit = next(p for p in data["products"] if p["kit_components"])
     assert kit["kit_components"][0]["quantity"] in {"1", "2"}
     assert {"packs", "lot_tracked", "shelf_life_days", "daily_demand"} <= set(kit)

@@ -23,6 +23,7 @@ from skuhub_sync_gateway.domain.channels import (
     AllocationRule,
     Channel,
     MerchantFeed,
+    check_channels,
 )
 
 _CURRENCIES = frozenset(list_currencies())
@@ -174,6 +175,18 @@ class SyncGatewaySettings(ReconcilingSettings):
     rebuild_batch: int = Field(
         default=500, gt=0, le=10_000, description="SKUs per step when offers are rebuilt."
     )
+
+    @model_validator(mode="after")
+    def _safe_channels(self) -> SyncGatewaySettings:
+        # A configuration that could promise a unit twice stops the start, with the reason.
+        codes = [c.code for c in self.channels]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"SKUHUB_CHANNELS names a channel code twice: {codes}")
+        problems = check_channels([c.to_channel() for c in self.channels])
+        if problems:
+            raise ValueError("SKUHUB_CHANNELS: " + "; ".join(problems))
+        return self
+
     offer_rebuild_interval_s: float = Field(default=1.0, gt=0)
     feed_retention_days: float = Field(
         default=7,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,11 @@ from skuhub_sync_gateway.entrypoints.feed_retention import retention_job
 from skuhub_sync_gateway.entrypoints.handlers import project, rebuild
 from skuhub_sync_gateway.entrypoints.reconciler import reconciler
 from skuhub_sync_gateway.entrypoints.webhook_workers import WebhookWorkers
-from skuhub_sync_gateway.service_layer.channels import seed_channels
+from skuhub_sync_gateway.service_layer.channels import UnsafeChannelsError, seed_channels
 from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
 from skuhub_sync_gateway.settings import SyncGatewaySettings
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 CONSUMERS: list[ConsumerSpec[Any, GatewayUnitOfWork]] = [ConsumerSpec(OFFER_PROJECTION, project)]
 """What this service consumes and the handler of each subscription."""
@@ -35,7 +37,11 @@ def _seed(settings: SyncGatewaySettings) -> Worker[GatewayUnitOfWork]:
 
     async def run(runtime: ServiceRuntime[GatewayUnitOfWork]) -> None:
         now = datetime.now(UTC)
-        await runtime.execute(lambda uow: _value(seed_channels(uow, seeds, now)))
+        try:
+            await runtime.execute(lambda uow: _value(seed_channels(uow, seeds, now)))
+        except UnsafeChannelsError as refused:
+            # The stored channels win; trying again would refuse again (docs/sync-gateway.md).
+            log.error("SKUHUB_CHANNELS not applied beside the stored channels: %s", refused)
 
     return Worker("channel-seed", run, once=True)
 
