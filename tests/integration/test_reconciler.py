@@ -18,13 +18,9 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import (
     ProductChanged,
-    ProductStatus,
-    PublishedContent,
     StockLevelChanged,
-    WorkflowState,
 )
 from skuhub_runtime.handling import Incoming
 from skuhub_runtime.http import get_runtime
@@ -49,6 +45,7 @@ from skuhub_sync_gateway.entrypoints.handlers import project, rebuild
 from skuhub_sync_gateway.entrypoints.reconciler import GatewayReconciliation
 from skuhub_sync_gateway.service_layer.channels import delete_channel, seed_channels
 from skuhub_sync_gateway.settings import SyncGatewaySettings
+from tests.gateway_facts import published_product, stock_level
 from tests.harness import Infrastructure, migrated_schema
 
 pytestmark = pytest.mark.integration
@@ -89,51 +86,13 @@ async def receive(stock: AsyncEngine, sku: str, quantity: int) -> None:
         await record_movements(SqlLedgerRepository(conn), [movement], datetime.now(UTC))
 
 
-def incoming(payload: Any) -> Incoming[Any]:
-    return Incoming(Envelope(payload, origin_time=T0), "/test")
-
-
 def product(sku: str) -> Incoming[ProductChanged]:
-    title = {"en_US": sku}
-    return incoming(
-        ProductChanged(
-            sku=sku,
-            product_version=1,
-            title=title,
-            status=ProductStatus.ENABLED,
-            workflow=WorkflowState.PUBLISHED,
-            published=PublishedContent(version=1, title=title),
-            changed_at=T0,
-        )
-    )
+    return published_product(sku, 1, {"en_US": sku}, T0)
 
 
 def level(sku: str, atp: int, version: int) -> Incoming[StockLevelChanged]:
     """What stock published for ``sku`` at A after receipts of ``atp`` units in all."""
-    q, zero = D(atp), D(0)
-    return incoming(
-        StockLevelChanged(
-            sku=sku,
-            location=A,
-            unit="EA",
-            on_hand=q,
-            reserved=zero,
-            quality_hold=zero,
-            expired=zero,
-            in_transit=zero,
-            incoming=zero,
-            available_to_promise=q,
-            location_available_to_promise=q,
-            received=q,
-            shipped=zero,
-            returned=zero,
-            scrapped=zero,
-            lost_sales=zero,
-            position_version=version,
-            caused_by=f"move-{sku}-{version}",
-            changed_at=T0,
-        )
-    )
+    return stock_level(sku, A, atp, version, at=T0)
 
 
 async def gateway_knows(gateway: AsyncEngine, *batch: Incoming[Any]) -> None:

@@ -28,12 +28,10 @@ import uvicorn
 from sqlalchemy import text
 
 from skuhub_cli.ports import free_port
-from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import (
     LifecycleStage,
     LifecycleStageChanged,
     ProductChanged,
-    ProductStatus,
     PublishedContent,
     StockLevelChanged,
     WorkflowState,
@@ -53,6 +51,7 @@ from skuhub_sync_gateway.service_layer.channels import seed_channels
 from skuhub_sync_gateway.service_layer.feed import snapshot
 from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
 from skuhub_sync_gateway.settings import SyncGatewaySettings
+from tests.gateway_facts import published_product, stage_of, stock_level
 from tests.harness import Infrastructure, wait_until_async
 
 pytestmark = pytest.mark.integration
@@ -165,64 +164,25 @@ async def gateway(infra: Infrastructure) -> AsyncIterator[Gateway]:
         await migrating.dispose()
 
 
-def incoming(payload: Any) -> Incoming[Any]:
-    return Incoming(Envelope(payload, origin_time=NOW), "/test")
-
-
 def product(
     sku: str, version: int = 1, *, title: str = "Mug", published: bool = True, **content: Any
 ) -> Incoming[ProductChanged]:
     """``sku`` at ``version``, with its content published unless ``published`` is False."""
     titles = {"en_US": f"{title} v{version}"}
-    return incoming(
-        ProductChanged(
-            sku=sku,
-            product_version=version,
-            status=ProductStatus.ENABLED,
-            title=titles,
-            workflow=WorkflowState.PUBLISHED if published else WorkflowState.DRAFT,
-            published=PublishedContent(version=version, title=titles, **content)
-            if published
-            else None,
-            changed_at=NOW,
+    if not published:
+        return published_product(
+            sku, version, titles, NOW, workflow=WorkflowState.DRAFT, published=None
         )
-    )
+    shown = PublishedContent(version=version, title=titles, **content)
+    return published_product(sku, version, titles, NOW, published=shown)
 
 
 def stage(sku: str, name: LifecycleStage, **fields: Any) -> Incoming[LifecycleStageChanged]:
-    return incoming(
-        LifecycleStageChanged(
-            sku=sku, stage=name, stage_version=1, reason="r", changed_at=NOW, **fields
-        )
-    )
+    return stage_of(sku, name, 1, NOW, **fields)
 
 
 def level(sku: str, atp: int) -> Incoming[StockLevelChanged]:
-    q = Decimal(atp)
-    zero = Decimal(0)
-    return incoming(
-        StockLevelChanged(
-            sku=sku,
-            location=GLN,
-            unit="EA",
-            on_hand=q,
-            reserved=zero,
-            quality_hold=zero,
-            expired=zero,
-            in_transit=zero,
-            incoming=zero,
-            available_to_promise=q,
-            location_available_to_promise=q,
-            received=q,
-            shipped=zero,
-            returned=zero,
-            scrapped=zero,
-            lost_sales=zero,
-            position_version=1,
-            caused_by=f"move-{sku}",
-            changed_at=NOW,
-        )
-    )
+    return stock_level(sku, GLN, atp, 1, at=NOW)
 
 
 def versions(changes: list[dict[str, Any]]) -> list[tuple[str, int]]:

@@ -16,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import (
     ChannelCompleteness,
     ChannelOfferChanged,
@@ -25,7 +24,6 @@ from skuhub_contracts.events import (
     LifecycleStageChanged,
     OfferCause,
     ProductChanged,
-    ProductStatus,
     PublishedContent,
     StockLevelChanged,
     WorkflowState,
@@ -43,6 +41,7 @@ from skuhub_sync_gateway.service_layer.channels import (
     seed_channels,
 )
 from skuhub_sync_gateway.settings import SyncGatewaySettings
+from tests.gateway_facts import published_product, stage_of, stock_level
 from tests.harness import Infrastructure, migrated_schema
 
 pytestmark = pytest.mark.integration
@@ -79,64 +78,24 @@ async def channels(engine: AsyncEngine, *wanted: Channel) -> None:
     await in_tx(engine, lambda uow: rebuild(uow, NOW, batch=100))
 
 
-def incoming(payload: Any, origin: datetime = NOW) -> Incoming[Any]:
-    return Incoming(Envelope(payload, origin_time=origin), "/test")
-
-
 def product(sku: str, version: int = 1, **fields: Any) -> Incoming[ProductChanged]:
     """``sku`` at ``version``, published as it is unless ``fields`` say otherwise."""
     title = fields.pop("title", {"en_US": "Mug", "fr_FR": "Tasse"})
-    values: dict[str, Any] = {
-        "status": ProductStatus.ENABLED,
-        "workflow": WorkflowState.PUBLISHED,
-        "published": PublishedContent(version=version, title=title),
-        "changed_at": NOW,
-    }
-    return incoming(
-        ProductChanged(sku=sku, product_version=version, title=title, **(values | fields))
-    )
+    return published_product(sku, version, title, NOW, **fields)
 
 
 def stage(
     sku: str, name: LifecycleStage = LifecycleStage.ACTIVE, version: int = 1, **fields: Any
 ) -> Incoming[LifecycleStageChanged]:
-    return incoming(
-        LifecycleStageChanged(
-            sku=sku, stage=name, stage_version=version, reason="r", changed_at=NOW, **fields
-        )
-    )
+    return stage_of(sku, name, version, NOW, **fields)
 
 
 def level(
     sku: str, location: str, atp: str, version: int, *, kit: bool = False, origin: datetime = NOW
 ) -> Incoming[StockLevelChanged]:
-    q = D(atp)
-    zero = D(0)
-    return incoming(
-        StockLevelChanged(
-            sku=sku,
-            location=location,
-            unit="EA",
-            on_hand=zero if kit else q,
-            reserved=zero,
-            quality_hold=zero,
-            expired=zero,
-            in_transit=zero,
-            incoming=zero,
-            available_to_promise=q,
-            location_available_to_promise=q,
-            received=zero if kit else q,
-            shipped=zero,
-            returned=zero,
-            scrapped=zero,
-            lost_sales=zero,
-            kit=kit,
-            position_version=version,
-            caused_by=f"move-{sku}-{version}",
-            changed_at=NOW + timedelta(seconds=version),
-        ),
-        origin,
-    )
+    # Each version a second later on stock's clock: the newest report of a location counts.
+    at = NOW + timedelta(seconds=version)
+    return stock_level(sku, location, atp, version, at=at, origin=origin, kit=kit)
 
 
 async def handle(engine: AsyncEngine, *batch: Incoming[Any]) -> list[ChannelOfferChanged]:

@@ -19,7 +19,6 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -28,15 +27,9 @@ import uvicorn
 from sqlalchemy import text
 
 from skuhub_cli.ports import free_port
-from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import (
     LifecycleStage,
-    LifecycleStageChanged,
-    ProductChanged,
-    ProductStatus,
-    PublishedContent,
     StockLevelChanged,
-    WorkflowState,
 )
 from skuhub_runtime import migrations
 from skuhub_runtime.db import create_engine
@@ -50,6 +43,7 @@ from skuhub_sync_gateway.entrypoints.webhook_workers import WebhookWorkers
 from skuhub_sync_gateway.service_layer.channels import seed_channels
 from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
 from skuhub_sync_gateway.settings import SyncGatewaySettings
+from tests.gateway_facts import published_product, stage_of, stock_level
 from tests.harness import Infrastructure, wait_until_async
 from tests.webhook_receiver import Answer, Receiver, Request
 
@@ -171,64 +165,17 @@ def receivers(*decisions: Any) -> Iterator[list[Receiver]]:
         ]
 
 
-def incoming(payload: Any) -> Incoming[Any]:
-    return Incoming(Envelope(payload, origin_time=NOW), "/test")
-
-
 def launched(sku: str) -> list[Incoming[Any]]:
     """A published, active product without stock: offer version 1 (nothing available)."""
-    titles = {"en_US": f"Mug {sku}"}
     return [
-        incoming(
-            ProductChanged(
-                sku=sku,
-                product_version=1,
-                status=ProductStatus.ENABLED,
-                title=titles,
-                workflow=WorkflowState.PUBLISHED,
-                published=PublishedContent(version=1, title=titles),
-                changed_at=NOW,
-            )
-        ),
-        incoming(
-            LifecycleStageChanged(
-                sku=sku,
-                stage=LifecycleStage.ACTIVE,
-                stage_version=1,
-                reason="r",
-                changed_at=NOW,
-            )
-        ),
+        published_product(sku, 1, {"en_US": f"Mug {sku}"}, NOW),
+        stage_of(sku, LifecycleStage.ACTIVE, 1, NOW),
     ]
 
 
 def level(sku: str, atp: int, version: int) -> Incoming[StockLevelChanged]:
     """The only location's ATP: with channel web taking all of it, ``available`` = ``atp``."""
-    q = Decimal(atp)
-    zero = Decimal(0)
-    return incoming(
-        StockLevelChanged(
-            sku=sku,
-            location=GLN,
-            unit="EA",
-            on_hand=q,
-            reserved=zero,
-            quality_hold=zero,
-            expired=zero,
-            in_transit=zero,
-            incoming=zero,
-            available_to_promise=q,
-            location_available_to_promise=q,
-            received=q,
-            shipped=zero,
-            returned=zero,
-            scrapped=zero,
-            lost_sales=zero,
-            position_version=version,
-            caused_by=f"move-{sku}-{version}",
-            changed_at=NOW,
-        )
-    )
+    return stock_level(sku, GLN, atp, version, at=NOW)
 
 
 async def five_versions_each(gateway: Gateway, skus: list[str]) -> None:
