@@ -240,3 +240,23 @@ async def test_a_channel_that_would_promise_a_unit_twice_is_refused(engine: Asyn
         f"at {A} the shares of market, web, outlet add up to 1.1, more than all of the stock; "
         "lower them or make a channel shared-pool"
     ]
+
+
+async def test_a_rebuild_walks_every_sku_known_by_any_fact_once_in_order(
+    engine: AsyncEngine,
+) -> None:
+    await channels(engine, Channel(code="web", name="Web"))
+    await handle(
+        engine,
+        product("A-1"),
+        level("B-2", A, "1", 1),
+        level("B-2", B, "1", 1),
+        stage("C-3"),
+    )
+
+    async def known(after: str, limit: int) -> list[str]:
+        return await in_tx(engine, lambda uow: uow.projection.known_skus(after, limit))
+
+    assert await known("", 2) == ["A-1", "B-2"]
+    assert await known("B-2", 10) == ["C-3"]
+    assert await known("C-3", 10) == []

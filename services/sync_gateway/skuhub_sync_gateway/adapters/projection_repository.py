@@ -196,9 +196,18 @@ class SqlProjectionRepository:
         return {r["sku"]: r["successor"] for r in rows}
 
     async def known_skus(self, after: str, limit: int) -> list[str]:
-        known = sa.union(
-            *(sa.select(t.c.sku).where(t.c.sku > after) for t in (products, positions, stages))
-        ).subquery()
+        # The first ``limit`` of each table by its primary key's order, then the first
+        # ``limit`` of those: no table is read past what one step needs.
+        firsts = [
+            sa.select(t.c.sku)
+            .where(t.c.sku > after)
+            .group_by(t.c.sku)
+            .order_by(t.c.sku)
+            .limit(limit)
+            .subquery()
+            for t in (products, positions, stages)
+        ]
+        known = sa.union(*(sa.select(f.c.sku) for f in firsts)).subquery()
         result = await self._conn.execute(sa.select(known.c.sku).order_by(known.c.sku).limit(limit))
         return list(result.scalars())
 

@@ -62,6 +62,8 @@ def create_app(settings: SyncGatewaySettings | None = None) -> FastAPI:
                 "offer-rebuild",
                 functools.partial(rebuild, batch=settings.rebuild_batch),
                 settings.offer_rebuild_interval_s,
+                # Each step holds the offer writers' lock: the consumer gets a turn between.
+                catch_up_pause_s=0.05,
             ),
             retention_job(settings),
         ],
