@@ -88,6 +88,11 @@ class Decision(Generic[R]):
     emitted: Sequence[Envelope[Any]] = ()
 
 
+async def decided(value: Awaitable[R]) -> Decision[R]:
+    """The decision of a command whose use case emits nothing: its value alone."""
+    return Decision(await value)
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumerSpec(Generic[P, U]):
     """A service's consumer: a subscription from the registry and the handler of its events."""
@@ -100,4 +105,4 @@ class ConsumerSpec(Generic[P, U]):
         return self.subscription.name
 
 
-__all__ = ["ConsumerSpec", "Decision", "Incoming", "Outcome"]
+__all__ = ["ConsumerSpec", "Decision", "Incoming", "Outcome", "decided"]

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from skuhub_contracts.subscriptions import OFFER_PROJECTION
-from skuhub_runtime.handling import ConsumerSpec, Decision
+from skuhub_runtime.handling import ConsumerSpec, decided
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.periodic import PeriodicJob
 from skuhub_runtime.reconciler import accuracy_router
@@ -38,16 +38,12 @@ def _seed(settings: SyncGatewaySettings) -> Worker[GatewayUnitOfWork]:
     async def run(runtime: ServiceRuntime[GatewayUnitOfWork]) -> None:
         now = datetime.now(UTC)
         try:
-            await runtime.execute(lambda uow: _value(seed_channels(uow, seeds, now)))
+            await runtime.execute(lambda uow: decided(seed_channels(uow, seeds, now)))
         except UnsafeChannelsError as refused:
             # The stored channels win; trying again would refuse again (docs/sync-gateway.md).
             log.error("SKUHUB_CHANNELS not applied beside the stored channels: %s", refused)
 
     return Worker("channel-seed", run, once=True)
-
-
-async def _value(result: Any) -> Decision[Any]:
-    return Decision(await result)
 
 
 def create_app(settings: SyncGatewaySettings | None = None) -> FastAPI:

@@ -104,9 +104,8 @@ def _publish(
 
 async def rebuild(uow: GatewayUnitOfWork, now: datetime, *, batch: int) -> Decision[bool]:
     """Periodic job: the next SKUs of a due rebuild (channels changed)."""
-    changes = await rebuild_step(uow, now, batch)
-    emitted = [_derived(change, now) for change in changes]
-    return Decision(bool(changes) or await uow.offers.rebuild_cursor() is not None, emitted=emitted)
+    changes, more = await rebuild_step(uow, now, batch)
+    return Decision(more, emitted=[_derived(change, now) for change in changes])
 
 
 def _derived(change: OfferChange, now: datetime) -> Envelope[Any]:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response
+from fastapi import APIRouter, Depends, Header, Response
 from pydantic import ConfigDict, Field, JsonValue
 
 from skuhub_contracts.events import ChannelOfferChanged
 from skuhub_contracts.identifiers import ChannelCode, Sku
-from skuhub_runtime.handling import Decision
+from skuhub_runtime.handling import decided
 from skuhub_runtime.http import error_responses, get_runtime
 from skuhub_runtime.service import ServiceRuntime
 from skuhub_sync_gateway.service_layer import channels as use_cases
+from skuhub_sync_gateway.service_layer.offers import UnknownOfferError, stored_offer
 from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
 from skuhub_sync_gateway.settings import ChannelConfig
 
@@ -24,6 +25,7 @@ ERROR_STATUSES: dict[type[Exception], int] = {
     use_cases.ChannelExistsError: 409,
     use_cases.ChannelVersionError: 412,
     use_cases.UnsafeChannelsError: 409,
+    UnknownOfferError: 404,
 }
 
 router = APIRouter(prefix="/v1", tags=["channels"])
@@ -95,9 +97,7 @@ async def list_channels(runtime: GatewayRuntime) -> list[ChannelView]:
     responses=error_responses(404),
 )
 async def get_channel(channel: ChannelCode, runtime: GatewayRuntime, response: Response) -> Any:
-    found = await runtime.read(lambda uow: uow.channels.get(channel))
-    if found is None:
-        raise HTTPException(404, f"unknown channel {channel!r}; GET /v1/channels lists them")
+    found = await runtime.read(lambda uow: use_cases.channel_named(uow, channel))
     response.headers["ETag"] = _etag(found.version)
     return _view(found)
 
@@ -124,7 +124,7 @@ async def create_channel(
 ) -> ChannelView:
     now = datetime.now(UTC)
     stored = await runtime.execute(
-        lambda uow: _decided(use_cases.create_channel(uow, body.to_channel(), now))
+        lambda uow: decided(use_cases.create_channel(uow, body.to_channel(), now))
     )
     response.headers["Location"] = f"/v1/channels/{stored.code}"
     response.headers["ETag"] = _etag(stored.version)
@@ -151,7 +151,7 @@ async def replace_channel(
     expected = _expected(if_match)
     new = body.model_copy(update={"code": channel}).to_channel()
     stored = await runtime.execute(
-        lambda uow: _decided(use_cases.replace_channel(uow, new, expected, now))
+        lambda uow: decided(use_cases.replace_channel(uow, new, expected, now))
     )
     return _view(stored)
 
@@ -164,7 +164,7 @@ async def replace_channel(
 )
 async def delete_channel(channel: ChannelCode, runtime: GatewayRuntime) -> Response:
     now = datetime.now(UTC)
-    await runtime.execute(lambda uow: _decided(use_cases.delete_channel(uow, channel, now)))
+    await runtime.execute(lambda uow: decided(use_cases.delete_channel(uow, channel, now)))
     return Response(status_code=204)
 
 
@@ -185,16 +185,7 @@ async def get_offer(
     response: Response,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Any:
-    async def read(uow: GatewayUnitOfWork) -> tuple[Any, Any]:
-        return await uow.channels.get(channel), await uow.offers.get(channel, sku)
-
-    found, offer = await runtime.read(read)
-    if found is None:
-        raise HTTPException(404, f"unknown channel {channel!r}; GET /v1/channels lists them")
-    if offer is None:
-        raise HTTPException(
-            404, f"SKU {sku!r} is not known to the gateway (yet): no product, stock or stage"
-        )
+    offer = await runtime.read(lambda uow: stored_offer(uow, channel, sku))
     etag = _etag(offer.offer_version)
     if _matches(if_none_match, offer.offer_version):
         return Response(status_code=304, headers={"ETag": etag})
@@ -209,7 +200,3 @@ def _expected(if_match: str | None) -> int | None:
         return None
     tag = if_match.strip().removeprefix('"').removesuffix('"')
     return int(tag) if tag.isdigit() and len(tag) < 19 else 0
-
-
-async def _decided(result: Any) -> Decision[Any]:
-    return Decision(await result)

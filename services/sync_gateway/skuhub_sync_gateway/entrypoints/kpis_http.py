@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from skuhub_contracts.identifiers import ChannelCode, Sku
@@ -22,7 +22,8 @@ from skuhub_runtime.reconciler import (
 )
 from skuhub_runtime.service import ServiceRuntime
 from skuhub_sync_gateway.service_layer.accuracy import LatencyStats, OfferVerdict, overall
-from skuhub_sync_gateway.service_layer.offers import StoredOffer
+from skuhub_sync_gateway.service_layer.channels import channel_named
+from skuhub_sync_gateway.service_layer.offers import StoredOffer, stored_offer
 from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
 
 GatewayRuntime = Annotated[ServiceRuntime[GatewayUnitOfWork], Depends(get_runtime)]
@@ -195,14 +196,12 @@ async def get_mismatches(
     channel: Annotated[ChannelCode | None, Query(description="Only this channel's.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
 ) -> list[OfferMismatchView]:
-    async def read(uow: GatewayUnitOfWork) -> list[OfferVerdict] | None:
-        if channel is not None and await uow.channels.get(channel) is None:
-            return None
+    async def read(uow: GatewayUnitOfWork) -> list[OfferVerdict]:
+        if channel is not None:
+            await channel_named(uow, channel)
         return await uow.accuracy.mismatches(channel, limit)
 
     found = await runtime.read(read)
-    if found is None:
-        raise HTTPException(404, f"unknown channel {channel!r}; GET /v1/channels lists them")
     now = datetime.now(UTC)
     return [_mismatch(v, now) for v in found]
 
@@ -360,14 +359,5 @@ def lineage_view(offer: StoredOffer) -> LineageView:
     ),
 )
 async def get_lineage(channel: ChannelCode, sku: Sku, runtime: GatewayRuntime) -> LineageView:
-    async def read(uow: GatewayUnitOfWork) -> tuple[Any, StoredOffer | None]:
-        return await uow.channels.get(channel), await uow.offers.get(channel, sku)
-
-    found, offer = await runtime.read(read)
-    if found is None:
-        raise HTTPException(404, f"unknown channel {channel!r}; GET /v1/channels lists them")
-    if offer is None:
-        raise HTTPException(
-            404, f"no offer of {sku!r} on {channel}: the gateway knows no product of that SKU"
-        )
+    offer = await runtime.read(lambda uow: stored_offer(uow, channel, sku))
     return lineage_view(offer)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
 
 from skuhub_contracts.identifiers import ChannelCode, Sku
-from skuhub_runtime.handling import Decision
+from skuhub_runtime.handling import decided
 from skuhub_runtime.http import JSON_EXACT_INTEGER_MAX, error_responses, get_runtime
 from skuhub_runtime.service import ServiceRuntime
 from skuhub_sync_gateway.domain.webhooks import (
@@ -229,7 +229,7 @@ async def create_subscription(
     )
     subscription_id = str(uuid.uuid4())
     created = await runtime.execute(
-        lambda uow: _decided(use_cases.create_subscription(uow, new, subscription_id, now))
+        lambda uow: decided(use_cases.create_subscription(uow, new, subscription_id, now))
     )
     response.headers["Location"] = f"/v1/subscriptions/{created.id}"
     return SubscriptionCreated(**_view(created, None), secret=created.secret)
@@ -266,7 +266,7 @@ async def get_subscription(subscription_id: uuid.UUID, runtime: GatewayRuntime) 
 )
 async def delete_subscription(subscription_id: uuid.UUID, runtime: GatewayRuntime) -> Response:
     await runtime.execute(
-        lambda uow: _decided(use_cases.remove_subscription(uow, str(subscription_id)))
+        lambda uow: decided(use_cases.remove_subscription(uow, str(subscription_id)))
     )
     return Response(status_code=204)
 
@@ -284,7 +284,7 @@ async def resume_subscription(
 ) -> SubscriptionView:
     now = datetime.now(UTC)
     key = str(subscription_id)
-    await runtime.execute(lambda uow: _decided(use_cases.resume_subscription(uow, key, now)))
+    await runtime.execute(lambda uow: decided(use_cases.resume_subscription(uow, key, now)))
     return await runtime.read(lambda uow: _with_backlog(uow, key))
 
 
@@ -346,7 +346,7 @@ async def replay_dead_letters(subscription_id: uuid.UUID, runtime: GatewayRuntim
     now = datetime.now(UTC)
     key = str(subscription_id)
     result = await runtime.execute(
-        lambda uow: _decided(use_cases.replay_dead_letters(uow, key, now))
+        lambda uow: decided(use_cases.replay_dead_letters(uow, key, now))
     )
     return ReplayView(replayed=len(result.replayed), superseded=len(result.superseded))
 
@@ -367,7 +367,3 @@ async def _log(
         return [DeliveryView(**dataclasses.asdict(d)) for d in found]
 
     return await runtime.read(read)
-
-
-async def _decided(result: Any) -> Decision[Any]:
-    return Decision(await result)

@@ -35,6 +35,18 @@ class UnsafeChannelsError(ChannelError):
         self.problems = list(problems)
 
 
+async def channel_named(uow: GatewayUnitOfWork, code: str) -> Channel:
+    """The channel of that code.
+
+    Raises:
+        UnknownChannelError: there is none.
+    """
+    found = await uow.channels.get(code)
+    if found is None:
+        raise UnknownChannelError(f"unknown channel {code!r}; GET /v1/channels lists them")
+    return found
+
+
 async def _check(uow: GatewayUnitOfWork, changed: Channel | None, removed: str | None) -> None:
     others = [
         c for c in await uow.channels.all() if c.code not in {removed, changed and changed.code}

@@ -23,7 +23,7 @@ from typing import Protocol, TypeVar
 from skuhub_sync_gateway.domain.channels import Channel, MerchantFeed
 from skuhub_sync_gateway.domain.feed import Cursor
 from skuhub_sync_gateway.domain.merchant_feed import header, merchant_row
-from skuhub_sync_gateway.service_layer.channels import UnknownChannelError
+from skuhub_sync_gateway.service_layer.channels import channel_named
 from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
 
 R = TypeVar("R")
@@ -143,8 +143,7 @@ async def read_feed(
 async def _first_page(
     uow: GatewayUnitOfWork, channel: str, start: Cursor | Start, limit: int
 ) -> FeedPage:
-    if await uow.channels.get(channel) is None:
-        raise UnknownChannelError(f"unknown channel {channel!r}; GET /v1/channels lists them")
+    await channel_named(uow, channel)
     if start is Start.LATEST:
         return FeedPage([], Cursor(channel, await uow.feed.head(channel)), has_more=False)
     after = Cursor(channel, 0) if start is Start.OLDEST else start
@@ -184,15 +183,8 @@ async def snapshot(read: Reader, channel: str, *, page: int = SNAPSHOT_PAGE) -> 
 
 
 async def _head(uow: GatewayUnitOfWork, channel: str) -> Cursor:
-    await _channel(uow, channel)
+    await channel_named(uow, channel)
     return Cursor(channel, await uow.feed.head(channel))
-
-
-async def _channel(uow: GatewayUnitOfWork, channel: str) -> Channel:
-    found = await uow.channels.get(channel)
-    if found is None:
-        raise UnknownChannelError(f"unknown channel {channel!r}; GET /v1/channels lists them")
-    return found
 
 
 async def _current_offers(read: Reader, channel: str, page: int) -> AsyncIterator[str]:
@@ -221,7 +213,7 @@ async def merchant_feed(
         UnknownChannelError: no channel ``channel``.
         MerchantFeedNotConfiguredError: the channel has no ``merchant_feed``.
     """
-    found = await read(lambda uow: _channel(uow, channel))
+    found = await read(lambda uow: channel_named(uow, channel))
     feed = found.merchant_feed
     if feed is None:
         raise MerchantFeedNotConfiguredError(

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from skuhub_contracts.events import ChannelOfferChanged, LifecycleStage, OfferCause
 from skuhub_sync_gateway.domain.channels import Channel, allocate
 from skuhub_sync_gateway.domain.offers import Offer, build_offer, location_atp
+from skuhub_sync_gateway.service_layer.channels import channel_named
 from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork, SkuFacts
 
 
@@ -103,6 +104,26 @@ class OfferRepository(Protocol):
 
     async def advance_rebuild(self, after_sku: str | None) -> None:
         """Record progress; None ends the rebuild."""
+
+
+class UnknownOfferError(Exception):
+    """No offer of that SKU on that channel: the gateway has heard nothing of the SKU."""
+
+
+async def stored_offer(uow: GatewayUnitOfWork, channel: str, sku: str) -> StoredOffer:
+    """A channel's current offer of a SKU.
+
+    Raises:
+        UnknownChannelError: no such channel.
+        UnknownOfferError: no offer of the SKU there.
+    """
+    await channel_named(uow, channel)
+    found = await uow.offers.get(channel, sku)
+    if found is None:
+        raise UnknownOfferError(
+            f"SKU {sku!r} is not known to the gateway (yet): no product, stock or stage"
+        )
+    return found
 
 
 async def refresh_offers(
@@ -201,14 +222,18 @@ def to_event(offer: Offer, version: int, cause: OfferCause, now: datetime) -> Ch
     )
 
 
-async def rebuild_step(uow: GatewayUnitOfWork, now: datetime, batch: int) -> list[OfferChange]:
-    """Build the next ``batch`` SKUs' offers again while a rebuild is due."""
+async def rebuild_step(
+    uow: GatewayUnitOfWork, now: datetime, batch: int
+) -> tuple[list[OfferChange], bool]:
+    """Build the next ``batch`` SKUs' offers again while a rebuild is due; the offers that
+    changed, and whether the rebuild goes on."""
     after = await uow.offers.rebuild_cursor()
     if after is None:
-        return []
+        return [], False
     skus = await uow.projection.known_skus(after, batch)
     changes = await refresh_offers(
         uow, {sku: Trigger(OfferCause.CHANNEL, now) for sku in skus}, now
     )
-    await uow.offers.advance_rebuild(skus[-1] if len(skus) == batch else None)
-    return changes
+    more = len(skus) == batch
+    await uow.offers.advance_rebuild(skus[-1] if more else None)
+    return changes, more
