@@ -19,6 +19,7 @@ from rich.console import Console
 
 from skuhub_cli.adapter import adapter_app
 from skuhub_cli.kpi import kpi
+from skuhub_cli.top import top
 from skuhub_contracts.topics import SERVICES
 
 app = typer.Typer(
@@ -304,6 +305,7 @@ catalog_app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(adapter_app, name="adapter")
 app.command(name="kpi")(kpi)
+app.command(name="top")(top)
 
 
 @catalog_app.command("import")
