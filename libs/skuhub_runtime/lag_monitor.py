@@ -160,6 +160,8 @@ class LagMonitor:
                 first = next((r for r in records if r.offset >= pending.get(tp, 0)), None)
                 if first is not None and tp in pending:
                     self._timestamps[(tp, pending.pop(tp))] = first.timestamp
+        # Not fetched on in the background until the next refresh assigns what it needs.
+        reader.pause(*offsets)
         if pending:
             log.debug("no record read at %s within %.0fs", pending, _TIMESTAMP_FETCH_S)
 
