@@ -187,10 +187,13 @@ def top(
             "[default: .skuhub/endpoints.json, else :8101-8104].",
         ),
     ] = None,
+    state_dir: Annotated[
+        Path, typer.Option(hidden=True, help="Where skuhub dev wrote endpoints.json.")
+    ] = Path(".skuhub"),
 ) -> None:
     """Live view of every service: rate, lag, latency p50/p99, dead letters, accuracy,
     outbox backlog (from each service's /metrics; sends $SKUHUB_TOKEN when set)."""
-    urls = parse_urls(url) if url else stack_services()
+    urls = parse_urls(url) if url else stack_services(state_dir)
     scraper = Scraper(urls, os.environ.get("SKUHUB_TOKEN") or None)
     console = Console()
     if not console.is_terminal:  # a pipe or a file: room for every column, nothing cut

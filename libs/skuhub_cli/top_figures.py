@@ -123,9 +123,10 @@ def figures(name: str, before: Samples | None, after: Samples, seconds: float) -
     latency: dict[float, float] = {}
     applied = None
     if before is not None:
+        # A counter shows up with its first event: absent is none so far.
         applied = counter_rate(
-            summed(before, "skuhub_events_applied_total"),
-            summed(after, "skuhub_events_applied_total"),
+            summed(before, "skuhub_events_applied_total") or 0.0,
+            summed(after, "skuhub_events_applied_total") or 0.0,
             seconds,
         )
         latency = bucket_growth(
@@ -140,7 +141,7 @@ def figures(name: str, before: Samples | None, after: Samples, seconds: float) -
         lag_seconds=highest(after, "kafka_consumergroup_group_max_lag_seconds"),
         latency_p50_s=quantile(0.5, latency),
         latency_p99_s=quantile(0.99, latency),
-        dead_letters=summed(after, "skuhub_dead_lettered_total"),
+        dead_letters=summed(after, "skuhub_dead_lettered_total") or 0.0,
         accuracy=lowest(after, "skuhub_reconcile_accuracy_ratio"),
         outbox_backlog=summed(after, "skuhub_outbox_backlog_records"),
     )

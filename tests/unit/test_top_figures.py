@@ -166,6 +166,15 @@ def test_the_first_scrape_has_no_rate_and_a_quiet_service_no_metrics() -> None:
         None,
         None,
     )
+    assert row.dead_letters == 0  # the counter shows up with the first dead letter
+
+
+def test_a_service_that_applied_nothing_in_the_window_has_rate_zero_and_no_latency() -> None:
+    quiet = parse_metrics(FakeService().scrape())
+
+    row = figures("catalog", quiet, quiet, seconds=2.0)
+
+    assert (row.applied_per_s, row.latency_p50_s, row.latency_p99_s) == (0.0, None, None)
 
 
 def test_a_service_that_does_not_answer_is_shown_down_with_the_reason() -> None:
