@@ -183,8 +183,9 @@ def top(
     url: Annotated[
         list[str] | None,
         typer.Option(
-            help="NAME=URL of a service to show instead of the stack's (repeatable) "
-            "[default: .skuhub/endpoints.json, else :8101-8104].",
+            help="NAME=URL of a service to show instead of the stack's (repeatable). "
+            "Default: the instances in .skuhub/endpoints.json (written by skuhub dev), else "
+            "ports 8101-8104 on this host.",
         ),
     ] = None,
     state_dir: Annotated[

@@ -57,6 +57,7 @@ class LagMonitor:
         self._admin = AIOKafkaAdminClient(**options)
         self._reader = AIOKafkaConsumer(
             **options,
+            client_id=f"skuhub-{self._settings.instance_id or self._settings.service_name}-lag",
             group_id=None,
             enable_auto_commit=False,
             # One record per partition is all a refresh reads; KIP-74 still returns a
