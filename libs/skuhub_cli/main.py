@@ -21,6 +21,7 @@ from skuhub_cli import endpoints
 from skuhub_cli.adapter import adapter_app
 from skuhub_cli.kpi import kpi
 from skuhub_cli.token_commands import token_app
+from skuhub_cli.top import top
 from skuhub_contracts.topics import SERVICES
 
 app = typer.Typer(
@@ -302,6 +303,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(adapter_app, name="adapter")
 app.add_typer(token_app, name="token")
 app.command(name="kpi")(kpi)
+app.command(name="top")(top)
 
 
 @catalog_app.command("import")

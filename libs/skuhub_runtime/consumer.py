@@ -152,20 +152,10 @@ class BatchConsumer(Generic[P, U]):
             return
         clock.lap("offsets")
         clock.report(len(records))
-        self._record_lag(self._subscriber.consumer, records)
 
     def _rewind(self, records: Sequence[Record]) -> None:
         for partition, (first, _) in _offset_spans(records).items():
             self._subscriber.consumer.seek(partition, first)
-
-    def _record_lag(self, consumer: Any, records: Sequence[Record]) -> None:
-        """Lag per partition in this batch: high watermark minus the next offset to read."""
-        for partition, (_, last) in _offset_spans(records).items():
-            highwater = consumer.highwater(partition)
-            if highwater is not None:
-                metrics.CONSUMER_LAG.labels(
-                    self._service, partition.topic, str(partition.partition)
-                ).set(max(highwater - (last + 1), 0))
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """Apply a batch; returns only once its effects are committed."""

@@ -43,10 +43,50 @@ OUTBOX_PUBLISHED = Counter(
 CONSUMER_RETRIES = Counter(
     "skuhub_consumer_retries_total", "Batches retried after an infrastructure error.", ["service"]
 )
-CONSUMER_LAG = Gauge(
-    "skuhub_consumer_lag_records",
-    "Records behind the partition's high watermark after the last applied batch.",
-    ["service", "topic", "partition"],
+# Lag under the names of kafka-lag-exporter, so its dashboards and rules apply as they are.
+# Every service exports them for its own consumer groups (skuhub_runtime.lag_monitor).
+GROUP_LAG = Gauge(
+    "kafka_consumergroup_group_lag",
+    "Records between the group's committed offset and the partition's log-end offset.",
+    ["group", "topic", "partition"],
+)
+GROUP_LAG_SECONDS = Gauge(
+    "kafka_consumergroup_group_lag_seconds",
+    "Age of the oldest record the group has not processed (0 when it has no lag).",
+    ["group", "topic", "partition"],
+)
+GROUP_OFFSET = Gauge(
+    "kafka_consumergroup_group_offset",
+    "The group's committed offset (the log start while it has committed nothing).",
+    ["group", "topic", "partition"],
+)
+PARTITION_LATEST_OFFSET = Gauge(
+    "kafka_partition_latest_offset",
+    "The partition's log-end offset: the offset the next record written will get.",
+    ["topic", "partition"],
+)
+GROUP_MAX_LAG = Gauge(
+    "kafka_consumergroup_group_max_lag", "The group's largest partition lag in records.", ["group"]
+)
+GROUP_MAX_LAG_SECONDS = Gauge(
+    "kafka_consumergroup_group_max_lag_seconds",
+    "The group's largest partition lag in seconds.",
+    ["group"],
+)
+GROUP_SUM_LAG = Gauge(
+    "kafka_consumergroup_group_sum_lag",
+    "The group's lag in records over all its partitions.",
+    ["group"],
+)
+OUTBOX_BACKLOG = Gauge(
+    "skuhub_outbox_backlog_records",
+    "Outbox rows committed and not yet published.",
+    ["service"],
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "skuhub_outbox_oldest_age_seconds",
+    "Age of the oldest outbox row not yet published (0 when the outbox is empty).",
+    ["service"],
 )
 READY = Gauge("skuhub_ready", "1 when the service is ready.", ["service"])
 DEPENDENCY_UP = Gauge(

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from aiokafka.errors import KafkaError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -126,6 +126,39 @@ class OutboxRelay:
             total += sent
             if sent < self._batch_size:
                 return total
+
+    async def backlog(self) -> tuple[int, float]:
+        """Rows committed and not yet published, and the age in seconds of the oldest
+        (0 when none), exported as ``skuhub_outbox_backlog_records`` and
+        ``skuhub_outbox_oldest_age_seconds``."""
+        async with self._engine.connect() as conn:
+            count, age = (
+                await conn.execute(
+                    select(
+                        func.count(),
+                        func.coalesce(
+                            func.extract("epoch", func.now() - func.min(outbox.c.created_at)), 0
+                        ),
+                    ).select_from(outbox)
+                )
+            ).one()
+        rows, seconds = int(count), max(float(age), 0.0)
+        metrics.OUTBOX_BACKLOG.labels(self._service).set(rows)
+        metrics.OUTBOX_OLDEST_AGE.labels(self._service).set(seconds)
+        return rows, seconds
+
+    async def watch_backlog(self, interval_s: float) -> None:
+        """Measure the backlog every ``interval_s`` until cancelled; an unreachable
+        database leaves the last figures (the dependency watch reports it)."""
+        while True:
+            try:
+                await self.backlog()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox backlog not measured (%s)", describe(exc))
+            # The measuring clock, not a synchronisation.
+            await asyncio.sleep(interval_s)
 
     async def _run(self) -> None:
         backoff = 0.1

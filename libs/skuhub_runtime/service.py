@@ -32,6 +32,7 @@ from skuhub_runtime.db import (
 from skuhub_runtime.dependencies import Dependency, DependencyWatch, Unreachable
 from skuhub_runtime.handling import ConsumerSpec, Decision
 from skuhub_runtime.kafka import create_broker
+from skuhub_runtime.lag_monitor import watch_lag
 from skuhub_runtime.outbox import OutboxRelay
 from skuhub_runtime.periodic import PeriodicJob, PeriodicRunner
 from skuhub_runtime.producer import KafkaPublisher
@@ -93,7 +94,7 @@ class ServiceRuntime(Generic[U]):
         for consumer in self.consumers:
             consumer.register(self.broker)
         self.periodic = PeriodicRunner(list(periodic), self.transactions)
-        self._workers = list(workers)
+        self._workers = [*workers, *self._observers()]
         self._worker_tasks: list[asyncio.Task[None]] = []
         self.ready = False
         self._probe_engine = create_probe_engine(settings)
@@ -114,6 +115,25 @@ class ServiceRuntime(Generic[U]):
             timeout_s=settings.dependency_probe_timeout_s,
             warning_interval_s=settings.dependency_warning_interval_s,
         )
+
+    def _observers(self) -> list[Worker[U]]:
+        """The workers every service runs: its consumer lag and its outbox backlog."""
+        settings = self.settings
+        groups = {
+            settings.consumer_group(c.spec.subscription): [
+                settings.topic(t.name) for t in c.spec.subscription.topics
+            ]
+            for c in self.consumers
+        }
+
+        async def lag(_: ServiceRuntime[U]) -> None:
+            await watch_lag(settings, groups, settings.lag_refresh_interval_s)
+
+        async def backlog(_: ServiceRuntime[U]) -> None:
+            await self.relay.watch_backlog(settings.outbox_backlog_interval_s)
+
+        observers = [Worker("outbox-backlog", backlog)]
+        return [Worker("consumer-lag", lag), *observers] if groups else observers
 
     def _after_commit(self) -> None:
         self.relay.wake()

@@ -100,6 +100,19 @@ class ServiceSettings(BaseSettings):
     )
     outbox_batch_size: int = Field(default=1000, ge=1)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+    lag_refresh_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the service reads its consumer groups' lag from the broker "
+        "(kafka_consumergroup_* metrics): log-end and committed offsets, and the timestamp of "
+        "the oldest unprocessed record.",
+    )
+    outbox_backlog_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the outbox backlog (skuhub_outbox_backlog_records, "
+        "skuhub_outbox_oldest_age_seconds) is measured.",
+    )
 
     dependency_probe_interval_s: float = Field(
         default=2.0,

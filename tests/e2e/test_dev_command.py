@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from skuhub_cli.bench_probes import GroupProgress
 from skuhub_cli.demo import DEMO_TRAFFIC
 from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
+from skuhub_contracts.topics import SERVICES
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_traffic import build_catalog
 from tests import api
@@ -49,12 +52,32 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
             what="every demo product on the web channel, active, titled, and some in stock",
         )
 
+        assert_top_shows_every_service_up(dev)
+
         dev.process.send_signal(signal.SIGINT)
         assert dev.process.wait(timeout=60) == 0, dev.output()
         _, alive = psutil.wait_procs(children, timeout=15)
         assert not alive, f"left behind: {[p.pid for p in alive]}"
         assert not dev.endpoints_file.exists(), "a stopped stack must not advertise endpoints"
         assert not dev.data_dir.joinpath("postmaster.pid").exists(), "PostgreSQL still runs"
+
+
+def assert_top_shows_every_service_up(dev: DevCommand) -> None:
+    """``skuhub top --once`` finds the stack by its endpoints.json and reads every service."""
+    result = subprocess.run(
+        [sys.executable, "-m", "skuhub_cli.main", "top", "--once", "--interval", "0.5",
+         "--state-dir", str(dev.state)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {
+        cells[0]: cells
+        for line in result.stdout.splitlines()
+        if len(cells := [c.strip() for c in line.split("│")[1:-1]]) == 10
+    }
+    assert {name: row[1] for name, row in rows.items()} == dict.fromkeys(SERVICES, "up")
+    # Every service consumes, so each shows a lag read from the broker (not "-").
+    assert all(row[3].isdigit() for row in rows.values()), rows
 
 
 def _stock_progress(bootstrap: str) -> GroupProgress:

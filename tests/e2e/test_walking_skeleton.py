@@ -51,7 +51,9 @@ def test_upstream_receipt_reaches_the_channel_offer_in_one_trace(
     assert Decimal(positions["available_to_promise"]) == 12
     metrics = api.get(f"{stack.url('stock')}/metrics").text
     topic_label = f'topic="{stack.topic(STOCK_MOVED.name)}"'
-    lag_lines = [line for line in metrics.splitlines() if line.startswith("skuhub_consumer_lag")]
+    lag_lines = [
+        line for line in metrics.splitlines() if line.startswith("kafka_consumergroup_group_lag{")
+    ]
     assert any(topic_label in line for line in lag_lines), lag_lines
     assert 'skuhub_data_latency_seconds_count{event_type="skuhub.stock-moved.v1"' in metrics
 
