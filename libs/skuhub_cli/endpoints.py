@@ -33,6 +33,13 @@ def service_url(service: str, state_dir: Path = STATE_DIR) -> str:
     return services.get(service) or f"http://127.0.0.1:{DEFAULT_PORTS[service]}"
 
 
+def instance_urls(state_dir: Path = STATE_DIR) -> dict[str, str]:
+    """Every instance of the dev stack by name, else each service on its default port."""
+    written = read(state_dir)
+    found: dict[str, str] = written.get("instances") or written.get("services") or {}
+    return dict(found) or {name: f"http://127.0.0.1:{port}" for name, port in DEFAULT_PORTS.items()}
+
+
 def kafka_bootstrap(state_dir: Path = STATE_DIR) -> str:
     """The dev stack's Kafka, else SKUHUB_KAFKA_BOOTSTRAP."""
     return str(read(state_dir).get("kafka_bootstrap") or ServiceSettings().kafka_bootstrap)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,23 +23,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from skuhub_cli import endpoints
 from skuhub_cli.top_figures import Samples, ServiceFigures, figures, parse_metrics
-from skuhub_contracts.topics import SERVICES
 
 DEFAULT_PORT_BASE = 8101
 SCRAPE_TIMEOUT_S = 2.0
-
-
-def stack_services(state_dir: Path = Path(".skuhub")) -> dict[str, str]:
-    """Every instance of the running stack by name (``endpoints.json`` that ``skuhub dev``
-    writes), else each service on its default port."""
-    endpoints = state_dir / "endpoints.json"
-    if endpoints.exists():
-        written = json.loads(endpoints.read_text(encoding="utf-8"))
-        found: dict[str, str] = written.get("instances") or written.get("services") or {}
-        if found:
-            return dict(found)
-    return {name: f"http://127.0.0.1:{DEFAULT_PORT_BASE + n}" for n, name in enumerate(SERVICES)}
 
 
 def parse_urls(values: list[str]) -> dict[str, str]:
@@ -193,9 +179,9 @@ def top(
     ] = Path(".skuhub"),
 ) -> None:
     """Live view of every service: rate, lag, latency p50/p99, dead letters, accuracy,
-    outbox backlog (from each service's /metrics; sends $SKUHUB_TOKEN when set)."""
-    urls = parse_urls(url) if url else stack_services(state_dir)
-    scraper = Scraper(urls, os.environ.get("SKUHUB_TOKEN") or None)
+    outbox backlog (each service's /metrics; sends SKUHUB_TOKEN, else the dev stack's token)."""
+    urls = parse_urls(url) if url else endpoints.instance_urls(state_dir)
+    scraper = Scraper(urls, endpoints.api_token(state_dir))
     console = Console()
     if not console.is_terminal:  # a pipe or a file: room for every column, nothing cut
         console = Console(width=160)
