@@ -15,7 +15,7 @@ from tests.promql import DASHBOARDS, ROOT, dashboards, panels
 
 PROVISIONING = ROOT / "deploy" / "grafana" / "provisioning"
 SCHEMA_VERSION = 41
-"""The dashboard schema of Grafana 12, the version docker-compose.yml runs."""
+"""The dashboard schema of Grafana 12 (the grafana/grafana 12 image of docker-compose.yml)."""
 GRID_COLUMNS = 24
 
 
