@@ -286,7 +286,8 @@ def test_published_ports_are_the_ports_the_services_listen_on() -> None:
 def test_every_skuhub_service_is_traced_under_its_own_name() -> None:
     for name, service in service_runs().items():
         env = environment(services()[name])
-        assert env.get("OTEL_SERVICE_NAME") == service, name
+        # The name the services give themselves without it (skuhub_runtime.telemetry).
+        assert env.get("OTEL_SERVICE_NAME") == f"skuhub-{service}", name
         assert env.get("OTEL_TRACES_EXPORTER") == "otlp", name
 
 
