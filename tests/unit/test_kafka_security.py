@@ -13,7 +13,9 @@ import certifi
 import pytest
 from faststream.kafka.security import parse_security
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from skuhub_cli.main import app as skuhub_cli
 from skuhub_runtime.kafka_security import broker_security, client_options, tls_context
 from skuhub_runtime.settings import ServiceSettings
 
@@ -272,18 +274,30 @@ def client_calls(tree: ast.AST) -> list[ast.Call]:
     ]
 
 
-def test_every_kafka_client_of_the_services_gets_the_security_options() -> None:
-    """Runtime and services: a client built without client_options would ignore SASL/TLS.
+# Modules that only ever talk to the local embedded broker (PLAINTEXT by construction).
+LOCAL_BROKER_ONLY = {"embedded_kafka.py"}
 
-    (The embedded broker, benchmarks and traffic generator talk to the local PLAINTEXT
-    broker only and are left out.)
+
+def client_modules() -> list[Path]:
+    libs = [ROOT / "libs/skuhub_runtime", ROOT / "libs/skuhub_cli"]
+    sources = [p for d in libs for p in d.rglob("*.py")] + list((ROOT / "services").rglob("*.py"))
+    return [
+        path
+        for path in sources
+        if "tests" not in path.parts
+        and path.name not in LOCAL_BROKER_ONLY
+        and not path.name.startswith("bench")  # benchmarks run against the embedded broker
+    ]
+
+
+def test_every_kafka_client_of_the_services_and_cli_gets_the_security_options() -> None:
+    """A client built without client_options would ignore SASL/TLS (and fail on a secured
+    cluster). The embedded broker's own set-up and the benchmarks are left out; the
+    traffic generator (confluent-kafka) is a test and demo upstream of its own.
     """
-    sources = [*(ROOT / "libs/skuhub_runtime").rglob("*.py"), *(ROOT / "services").rglob("*.py")]
     checked = 0
     unsecured: list[str] = []
-    for path in sources:
-        if "tests" in path.parts:
-            continue
+    for path in client_modules():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for call in client_calls(tree):
             checked += 1
@@ -296,3 +310,33 @@ def test_every_kafka_client_of_the_services_gets_the_security_options() -> None:
                 unsecured.append(f"{path.relative_to(ROOT)}:{call.lineno} {name}")
     assert checked >= 3, "expected the producer, the admin client and the broker"
     assert not unsecured, f"Kafka clients built without the security options: {unsecured}"
+
+
+def test_the_client_check_sees_a_client_without_options() -> None:
+    tree = ast.parse("AIOKafkaConsumer(bootstrap_servers=b, group_id=None)")
+    (call,) = client_calls(tree)
+    assert not any(k.arg is None for k in call.keywords)
+
+
+# --- the command line says what to fix -----------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["topics"], ["run", "stock"]])
+def test_commands_refuse_a_half_set_configuration_with_what_to_set(command: list[str]) -> None:
+    env = {"SKUHUB_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "SKUHUB_KAFKA_SASL_USERNAME": "skuhub"}
+
+    result = CliRunner().invoke(skuhub_cli, command, env=env)
+
+    assert result.exit_code == 2, result.output
+    assert "SKUHUB_KAFKA_SASL_MECHANISM" in result.output
+    assert "SKUHUB_KAFKA_SASL_PASSWORD" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_ca_file_is_named_by_its_variable() -> None:
+    env = {"SKUHUB_KAFKA_SECURITY_PROTOCOL": "SSL", "SKUHUB_KAFKA_SSL_CAFILE": "/nonexistent.pem"}
+
+    result = CliRunner().invoke(skuhub_cli, ["topics"], env=env)
+
+    assert result.exit_code == 2, result.output
+    assert "SKUHUB_KAFKA_SSL_CAFILE: Path does not point to a file" in result.output
