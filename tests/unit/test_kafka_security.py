@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import ast
-import shutil
 import ssl
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from typer.testing import CliRunner
 from skuhub_cli.main import app as skuhub_cli
 from skuhub_runtime.kafka_security import broker_security, client_options, tls_context
 from skuhub_runtime.settings import ServiceSettings
+from tests.pki import CLIENT_KEY_PASSWORD, Pki, make_pki
 
 ROOT = Path(__file__).resolve().parents[2]
 # The kwargs that decide how a client talks to the broker (what faststream hands aiokafka).
@@ -176,31 +175,9 @@ def test_the_sasl_password_stays_out_of_reprs() -> None:
 # --- mutual TLS, proven by a handshake in memory (no sockets) -----------------------------
 
 
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
-
-
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A CA, a broker certificate for kafka.test, and a client certificate with an encrypted key."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    d = tmp_path_factory.mktemp("pki")
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256")
-    openssl("req", "-x509", *ec, "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
-            "-subj", "/CN=skuhub test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)  # fmt: skip
-    for name, extra in (
-        ("broker", ("-addext", "subjectAltName=DNS:kafka.test")),
-        ("client", ("-passout", "pass:key-pass")),
-    ):
-        nodes = ("-nodes",) if name == "broker" else ()
-        openssl("req", "-new", *ec, *nodes, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                "-subj", f"/CN=skuhub-{name}", *extra, cwd=d)  # fmt: skip
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-out", f"{name}.pem", "-days", "1", "-copy_extensions",
-                "copy", cwd=d)  # fmt: skip
-    return d
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def handshake(client: ssl.SSLContext, server: ssl.SSLContext, host: str) -> dict[str, Any]:
@@ -226,21 +203,21 @@ def handshake(client: ssl.SSLContext, server: ssl.SSLContext, host: str) -> dict
     raise AssertionError("TLS handshake did not finish")
 
 
-def broker_context(pki: Path) -> ssl.SSLContext:
+def broker_context(pki: Pki) -> ssl.SSLContext:
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(pki / "broker.pem", pki / "broker.key")
-    server.load_verify_locations(pki / "ca.pem")
+    server.load_cert_chain(pki.broker_cert, pki.broker_key)
+    server.load_verify_locations(pki.ca)
     server.verify_mode = ssl.CERT_REQUIRED  # ssl.client.auth=required
     return server
 
 
-def test_client_certificate_and_private_ca_pass_a_mutual_tls_handshake(pki: Path) -> None:
+def test_client_certificate_and_private_ca_pass_a_mutual_tls_handshake(pki: Pki) -> None:
     configured = settings(
         kafka_security_protocol="SSL",
-        kafka_ssl_cafile=pki / "ca.pem",
-        kafka_ssl_certfile=pki / "client.pem",
-        kafka_ssl_keyfile=pki / "client.key",
-        kafka_ssl_key_password="key-pass",
+        kafka_ssl_cafile=pki.ca,
+        kafka_ssl_certfile=pki.client_cert,
+        kafka_ssl_keyfile=pki.client_key,
+        kafka_ssl_key_password=CLIENT_KEY_PASSWORD,
     )
     client = client_options(configured)["ssl_context"]
 
@@ -249,8 +226,8 @@ def test_client_certificate_and_private_ca_pass_a_mutual_tls_handshake(pki: Path
     assert (("commonName", "skuhub-client"),) in peer["subject"]
 
 
-def test_a_broker_under_another_name_is_refused(pki: Path) -> None:
-    context = tls_context(settings(kafka_security_protocol="SSL", kafka_ssl_cafile=pki / "ca.pem"))
+def test_a_broker_under_another_name_is_refused(pki: Pki) -> None:
+    context = tls_context(settings(kafka_security_protocol="SSL", kafka_ssl_cafile=pki.ca))
     assert context is not None
     server = broker_context(pki)
     server.verify_mode = ssl.CERT_NONE
