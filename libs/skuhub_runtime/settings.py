@@ -164,13 +164,13 @@ class ServiceSettings(BaseSettings):
             mechanism=self.kafka_sasl_mechanism,
             username=self.kafka_sasl_username,
             has_password=self.kafka_sasl_password is not None,
-            tls_files=self._kafka_tls_files_set(),
+            tls_settings=self._kafka_tls_settings_set(),
         )
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
-    def _kafka_tls_files_set(self) -> list[str]:
+    def _kafka_tls_settings_set(self) -> list[str]:
         names = ("cafile", "certfile", "keyfile", "key_password")
         return [n for n in names if getattr(self, f"kafka_ssl_{n}") is not None]
 
@@ -194,7 +194,7 @@ def kafka_security_problems(
     mechanism: str | None,
     username: str | None,
     has_password: bool,
-    tls_files: list[str],
+    tls_settings: list[str],
 ) -> list[str]:
     """What is missing or contradictory in a Kafka security configuration (empty: fine)."""
     problems: list[str] = []
@@ -214,13 +214,13 @@ def kafka_security_problems(
             f"SKUHUB_KAFKA_SASL_MECHANISM={mechanism} is set but SKUHUB_KAFKA_SECURITY_PROTOCOL "
             f"is {protocol}; use SASL_SSL (or SASL_PLAINTEXT on a trusted network)"
         )
-    if tls_files and protocol not in ("SSL", "SASL_SSL"):
-        settings = ", ".join(f"SKUHUB_KAFKA_SSL_{name.upper()}" for name in tls_files)
+    if tls_settings and protocol not in ("SSL", "SASL_SSL"):
+        settings = ", ".join(f"SKUHUB_KAFKA_SSL_{name.upper()}" for name in tls_settings)
         problems.append(
             f"{settings} set but SKUHUB_KAFKA_SECURITY_PROTOCOL is {protocol}; use SSL or SASL_SSL"
         )
-    client_key = [n for n in tls_files if n in ("keyfile", "key_password")]
-    if client_key and "certfile" not in tls_files:
+    client_key = [n for n in tls_settings if n in ("keyfile", "key_password")]
+    if client_key and "certfile" not in tls_settings:
         settings = ", ".join(f"SKUHUB_KAFKA_SSL_{name.upper()}" for name in client_key)
         problems.append(
             f"{settings} set without SKUHUB_KAFKA_SSL_CERTFILE (the client certificate)"
