@@ -14,7 +14,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from hashlib import sha1
 from pathlib import Path
@@ -105,7 +105,14 @@ class EmbeddedKafka:
         log_path: Path | None = None,
         *,
         say: Callable[[str], None] = _quiet,
+        secured_listeners: Mapping[str, int] | None = None,
+        properties: Mapping[str, str] | None = None,
     ) -> None:
+        """``secured_listeners`` (security protocol → port, e.g. ``{"SASL_PLAINTEXT":
+        9095}``) and ``properties`` (more broker properties, e.g. the SASL mechanisms they
+        enable) add listeners beside the PLAINTEXT one: tests of secured clients use them."""
+        self.secured_listeners = dict(secured_listeners or {})
+        self.properties = dict(properties or {})
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.port = port if port is not None else free_port()
         self.log_path = log_path.resolve() if log_path else self.data_dir / "server.log"
@@ -186,13 +193,20 @@ class EmbeddedKafka:
     def _write_config(self) -> Path:
         controller = free_port()
         self.log_dirs.mkdir(parents=True, exist_ok=True)
+        secured = "".join(f",{n}://127.0.0.1:{p}" for n, p in self.secured_listeners.items())
         settings = {
             **SINGLE_NODE,
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller}"
+            + secured,
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}{secured}",
             "controller.quorum.voters": f"1@127.0.0.1:{controller}",
             "log.dirs": str(self.log_dirs),
+            **self.properties,
         }
+        if self.secured_listeners:
+            settings["listener.security.protocol.map"] += "".join(
+                f",{name}:{name}" for name in self.secured_listeners
+            )
         path = self.data_dir / "server.properties"
         path.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
         return path

@@ -12,9 +12,10 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from skuhub_cli import endpoints
@@ -94,7 +95,31 @@ def run(
     ],
 ) -> None:
     """Run one service in the foreground (configured by SKUHUB_* environment variables)."""
-    _load_entrypoint(_service_name(service))()
+    name = _service_name(service)
+    try:
+        _load_entrypoint(name)()
+    except ValidationError as exc:
+        _refuse_settings(name, exc)
+
+
+def _refuse_settings(what: str, exc: ValidationError) -> NoReturn:
+    """Exit 2 with what is wrong in the environment, instead of a traceback (a settings
+    error only: any other validation error is a bug and keeps its traceback)."""
+    if not exc.title.endswith("Settings"):
+        raise exc
+    problems = "\n".join(
+        f"  {_variable(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+    )
+    console.print(f"[red]error:[/] {what}: the environment's settings are invalid:\n{problems}")
+    raise typer.Exit(2) from exc
+
+
+def _variable(location: tuple[int | str, ...]) -> str:
+    """A settings error's place as the environment variable to change (and where in it)."""
+    if not location:
+        return "settings"
+    inside = "".join(f"[{part}]" for part in location[1:])
+    return f"SKUHUB_{str(location[0]).upper()}{inside}"
 
 
 @app.command()
@@ -245,7 +270,10 @@ def topics(
     from skuhub_cli.topics import create_topics
     from skuhub_runtime.settings import ServiceSettings
 
-    settings = ServiceSettings()
+    try:
+        settings = ServiceSettings()
+    except ValidationError as exc:
+        _refuse_settings("topics", exc)
     try:
         created = create_topics(settings, partitions=partitions, timeout=timeout)
     except StackError as exc:

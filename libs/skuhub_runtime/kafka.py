@@ -4,53 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
-from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker
-from faststream.security import (
-    BaseSecurity,
-    SASLPlaintext,
-    SASLScram256,
-    SASLScram512,
-)
 
 from skuhub_contracts.topics import ALL_TOPICS
+from skuhub_runtime.kafka_security import broker_security, client_options
 from skuhub_runtime.settings import ServiceSettings
 
-
-def client_options(settings: ServiceSettings) -> dict[str, Any]:
-    """aiokafka connection options (bootstrap, TLS, SASL) from settings."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
-        "security_protocol": settings.kafka_security_protocol,
-    }
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        options["ssl_context"] = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-    if settings.kafka_sasl_mechanism:
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        password = settings.kafka_sasl_password
-        options["sasl_plain_password"] = password.get_secret_value() if password else None
-    return options
-
-
-def broker_security(settings: ServiceSettings) -> BaseSecurity | None:
-    """faststream's security object for the configured protocol, or None for PLAINTEXT."""
-    use_ssl = settings.kafka_security_protocol in ("SSL", "SASL_SSL")
-    context = client_options(settings).get("ssl_context")
-    mechanism = settings.kafka_sasl_mechanism
-    if mechanism is None:
-        return BaseSecurity(ssl_context=context, use_ssl=True) if use_ssl else None
-    username = settings.kafka_sasl_username or ""
-    password = (
-        settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
-    )
-    sasl = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
-    return sasl[mechanism](username, password, ssl_context=context, use_ssl=use_ssl)
+__all__ = ["broker_security", "client_options", "create_broker", "ensure_topics"]
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:

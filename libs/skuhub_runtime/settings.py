@@ -8,10 +8,9 @@ a default.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from skuhub_contracts.subscriptions import Subscription
@@ -25,11 +24,34 @@ class ServiceSettings(BaseSettings):
     service_name: str = Field(default="skuhub", description="Set by each service's subclass.")
 
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers.")
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="SSL: TLS; SASL_SSL: SASL over TLS (production); SASL_PLAINTEXT: SASL "
+        "without TLS (a trusted network only).",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="Required with SASL_*; refused with PLAINTEXT and SSL."
+    )
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_cafile: FilePath | None = Field(
+        default=None,
+        description="CA bundle (PEM) that verifies the brokers' certificates; the system's "
+        "CAs when unset. Brokers' host names are always checked.",
+    )
+    kafka_ssl_certfile: FilePath | None = Field(
+        default=None,
+        description="Client certificate (PEM) for brokers that authenticate clients by TLS "
+        "(ssl.client.auth=required).",
+    )
+    kafka_ssl_keyfile: FilePath | None = Field(
+        default=None,
+        description="Private key (PEM) of the client certificate, when the certificate file "
+        "does not hold it.",
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of an encrypted client key."
+    )
     topic_prefix: str = Field(default="", description="Prefix for every topic and consumer group.")
     topic_partitions: int = Field(
         default=3,
@@ -150,6 +172,28 @@ class ServiceSettings(BaseSettings):
             raise ValueError("database_url must be a postgresql:// or postgresql+asyncpg:// URL")
         return value
 
+    @model_validator(mode="after")
+    def _kafka_security_is_whole(self) -> ServiceSettings:
+        """Refuse a half-set Kafka security configuration at start, saying what to set.
+
+        aiokafka would otherwise fail later and vaguely (a SASL handshake with no user), or
+        the consumers and the producer would speak different protocols.
+        """
+        problems = kafka_security_problems(
+            protocol=self.kafka_security_protocol,
+            mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            has_password=self.kafka_sasl_password is not None,
+            tls_settings=self._kafka_tls_settings_set(),
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _kafka_tls_settings_set(self) -> list[str]:
+        names = ("cafile", "certfile", "keyfile", "key_password")
+        return [n for n in names if getattr(self, f"kafka_ssl_{n}") is not None]
+
     @property
     def db_schema(self) -> str:
         """The PostgreSQL schema this service owns."""
@@ -162,3 +206,43 @@ class ServiceSettings(BaseSettings):
     def topic(self, base_name: str) -> str:
         """A topic's name on the cluster: the deployment prefix, then the registry's name."""
         return f"{self.topic_prefix}{base_name}"
+
+
+def kafka_security_problems(
+    *,
+    protocol: str,
+    mechanism: str | None,
+    username: str | None,
+    has_password: bool,
+    tls_settings: list[str],
+) -> list[str]:
+    """What is missing or contradictory in a Kafka security configuration (empty: fine)."""
+    problems: list[str] = []
+    sasl = protocol.startswith("SASL_")
+    if sasl:
+        if mechanism is None:
+            problems.append(
+                f"SKUHUB_KAFKA_SECURITY_PROTOCOL={protocol} needs SKUHUB_KAFKA_SASL_MECHANISM "
+                "(PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)"
+            )
+        if not username:
+            problems.append(f"{protocol} needs SKUHUB_KAFKA_SASL_USERNAME")
+        if not has_password:
+            problems.append(f"{protocol} needs SKUHUB_KAFKA_SASL_PASSWORD")
+    elif mechanism is not None:
+        problems.append(
+            f"SKUHUB_KAFKA_SASL_MECHANISM={mechanism} is set but SKUHUB_KAFKA_SECURITY_PROTOCOL "
+            f"is {protocol}; use SASL_SSL (or SASL_PLAINTEXT on a trusted network)"
+        )
+    if tls_settings and protocol not in ("SSL", "SASL_SSL"):
+        settings = ", ".join(f"SKUHUB_KAFKA_SSL_{name.upper()}" for name in tls_settings)
+        problems.append(
+            f"{settings} set but SKUHUB_KAFKA_SECURITY_PROTOCOL is {protocol}; use SSL or SASL_SSL"
+        )
+    client_key = [n for n in tls_settings if n in ("keyfile", "key_password")]
+    if client_key and "certfile" not in tls_settings:
+        settings = ", ".join(f"SKUHUB_KAFKA_SSL_{name.upper()}" for name in client_key)
+        problems.append(
+            f"{settings} set without SKUHUB_KAFKA_SSL_CERTFILE (the client certificate)"
+        )
+    return problems
