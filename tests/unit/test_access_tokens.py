@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -88,7 +89,7 @@ def test_an_actor_must_be_printable_and_short(actor: str) -> None:
 
 
 def test_the_document_says_401_on_every_guarded_operation_and_403_where_one_can_refuse() -> None:
-    document = {
+    document: dict[str, Any] = {
         "paths": {
             "/health/live": {"get": {"responses": {"200": {}}}},
             "/v1/movements": {

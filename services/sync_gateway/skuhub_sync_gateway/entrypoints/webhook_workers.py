@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -34,7 +34,7 @@ from skuhub_runtime.commits import CommitSignal
 from skuhub_runtime.metrics import LATENCY_BUCKETS
 from skuhub_runtime.service import ServiceRuntime, Worker
 from skuhub_sync_gateway.adapters.webhook_sender import HttpWebhookSender
-from skuhub_sync_gateway.domain.webhooks import RetryPolicy, Subscription
+from skuhub_sync_gateway.domain.webhooks import RetryPolicy, Subscription, SubscriptionStatus
 from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
 from skuhub_sync_gateway.service_layer.webhooks import (
     ClaimedDelivery,
@@ -59,6 +59,12 @@ DELIVERY_LATENCY = Histogram(
     "skuhub_webhook_delivery_latency_seconds",
     "From an offer version stored to its webhook delivered (first attempt or retry).",
     buckets=LATENCY_BUCKETS,
+)
+
+SUBSCRIPTIONS = Gauge(
+    "skuhub_webhook_subscriptions",
+    "Webhook subscriptions by state (active; paused: the endpoint failed too often in a row).",
+    ["state"],
 )
 
 SenderFactory = Callable[[Subscription], WebhookSender]
@@ -149,6 +155,10 @@ class WebhookWorkers:
             while True:
                 subscriptions = await self._read(engine, lambda uow: uow.webhooks.subscriptions())
                 current = {s.id: s for s in subscriptions}
+                for state in SubscriptionStatus:
+                    SUBSCRIPTIONS.labels(state.value).set(
+                        sum(s.health.status == state for s in subscriptions)
+                    )
                 for subscription_id, task in list(tasks.items()):
                     if subscription_id not in current:
                         task.cancel()
