@@ -25,7 +25,8 @@ pytestmark = pytest.mark.e2e
 
 
 def run_cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
+    # As a user runs it: with an API token in SKUHUB_TOKEN.
+    result = CliRunner().invoke(app, list(args), env={"SKUHUB_TOKEN": api.SESSION_TOKEN.value})
     return result.exit_code, result.output
 
 

@@ -8,6 +8,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -17,7 +18,6 @@ from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
 from skuhub_contracts.topics import SERVICES
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_traffic import build_catalog
-from tests import api
 from tests.e2e.skuhub_dev import DevCommand
 from tests.harness import group_progress, wait_until
 
@@ -26,7 +26,13 @@ pytestmark = pytest.mark.e2e
 
 def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     with DevCommand(tmp_path, "--demo") as dev:
-        gateway = dev.wait_started()["services"]["sync_gateway"]
+        endpoints = dev.wait_started()
+        gateway = endpoints["services"]["sync_gateway"]
+        # The dev token: printed on start, kept for the other commands, every scope.
+        dev_token = {"Authorization": f"Bearer {endpoints['token']}"}
+        assert endpoints["token"] in dev.output()
+        assert dev.endpoints_file.stat().st_mode & 0o077 == 0, "the token is the owner's only"
+        assert httpx.get(f"{gateway}/v1/channels").status_code == 401
         children = dev.children()
         assert len(children) >= 5, "broker, PostgreSQL and four services run as children"
 
@@ -35,7 +41,10 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         dev.wait_output("ledger matches the generator's oracle: yes", timeout=120)
 
         def demo_offers() -> list[dict[str, object]] | None:
-            responses = [api.get(f"{gateway}/v1/channels/web/offers/{sku}") for sku in skus]
+            responses = [
+                httpx.get(f"{gateway}/v1/channels/web/offers/{sku}", headers=dev_token)
+                for sku in skus
+            ]
             if any(r.status_code != 200 for r in responses):
                 return None
             offers = [r.json() for r in responses]

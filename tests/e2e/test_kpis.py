@@ -171,7 +171,7 @@ def test_a_correct_offer_matches_and_a_corrupted_one_is_reported_with_its_age(
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ, "COLUMNS": "200"},
+            env={**os.environ, "COLUMNS": "200", "SKUHUB_TOKEN": api.SESSION_TOKEN.value},
         )
         assert shown.returncode == 0, shown.stderr
         assert "Data latency" in shown.stdout
