@@ -120,6 +120,7 @@ class _Reader:
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
     """The partitions of ``topic`` (none when it does not exist)."""
-    if topic not in await consumer.topics():
-        return []
-    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    # What consumer.topics() fetches, kept: it does not update the metadata that
+    # partitions_for_topic() reads, which a consumer without a subscription never loads.
+    cluster = await consumer._client.fetch_all_metadata()
+    return [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or ())]
