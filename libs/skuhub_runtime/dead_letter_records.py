@@ -41,13 +41,16 @@ class Place:
         return f"{self.partition}-{self.offset}-{_base36(self.timestamp_ms)}"
 
 
-def place_of(dead_letter_id: str) -> Place | None:
-    """The place an id names, or None when it is no id of a dead letter."""
-    match = _ID.match(dead_letter_id)
+def place_of(dead_letter_id: str, *, strict: bool = True) -> Place | None:
+    """The place an id names, or None when it is no id of a dead letter (``strict``: or not
+    spelt as :attr:`Place.id` spells it; a cursor need only name a place)."""
+    match = _ID.fullmatch(dead_letter_id)
     if match is None:
         return None
     partition, offset, timestamp = match.groups()
-    return Place(int(timestamp, 36), int(partition), int(offset))
+    place = Place(int(timestamp, 36), int(partition), int(offset))
+    # One spelling per dead letter (no leading zeros): an id is a key of its replay.
+    return place if place.id == dead_letter_id or not strict else None
 
 
 def _base36(number: int) -> str:

@@ -284,7 +284,7 @@ async def _dead_letter(runtime: ServiceRuntime[Any], dead_letter_id: str) -> Dea
 
 
 def _place(cursor: str | None) -> Place | None:
-    return place_of(cursor) if cursor else None
+    return place_of(cursor, strict=False) if cursor else None
 
 
 def _consumed_topics(runtime: ServiceRuntime[Any]) -> set[str]:
