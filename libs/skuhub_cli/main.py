@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from skuhub_cli.adapter import adapter_app
+from skuhub_cli.dlq import dlq_app
 from skuhub_cli.kpi import kpi
 from skuhub_contracts.topics import SERVICES
 
@@ -303,6 +304,7 @@ catalog_app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(adapter_app, name="adapter")
+app.add_typer(dlq_app, name="dlq")
 app.command(name="kpi")(kpi)
 
 

@@ -8,6 +8,7 @@ applied, twelve each per case.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from skuhub_cli.main import app
 from skuhub_contracts.subscriptions import STOCK_PRODUCTS
 from skuhub_contracts.topics import PRODUCT_CHANGED, STOCK_MOVED
 from tests.e2e.observe import metric, new_sku
@@ -26,6 +29,7 @@ from tests.upstream import Upstream, body_of, find_records, movement
 pytestmark = pytest.mark.e2e
 
 OPERATOR = {"X-Actor": "ops-alice"}
+runner = CliRunner()
 CASE = Decimal(12)
 """Each per case, as the fix tells the catalog: the oracle of the replayed receipt."""
 
@@ -216,3 +220,30 @@ def test_an_unknown_dead_letter_is_a_404_naming_it(
     for response in (shown, replayed):
         assert response.status_code == 404, response.text
         assert response.json()["detail"] == f"no dead letter {dead_letter_id} in {service}"
+
+
+def test_the_dlq_command_lists_shows_and_replays_once(stack: Stack, upstream: Upstream) -> None:
+    sku = new_sku("DLQ")
+    describe_product(stack, sku)
+    upstream.publish_movement(stack.topic(STOCK_MOVED.name), movement(sku, unit="CS"))
+    [listed] = dead_letters_where(stack, lambda items: True, "the refused receipt", reason=sku)
+    where = ["-s", "stock", "--url", stack.url("stock")]
+
+    shown_list = runner.invoke(app, ["dlq", "list", *where, "--reason", sku, "--json"])
+    shown = runner.invoke(app, ["dlq", "show", listed["id"], *where])
+    replayed = runner.invoke(app, ["dlq", "replay", listed["id"], *where, "--actor", "ops-bob"])
+    again = runner.invoke(app, ["dlq", "replay", listed["id"], *where])
+    unknown = runner.invoke(app, ["dlq", "show", "0-0-0", *where])
+
+    assert shown_list.exit_code == 0, shown_list.output
+    assert [json.loads(line)["id"] for line in shown_list.stdout.splitlines()] == [listed["id"]]
+    assert shown.exit_code == 0, shown.output
+    assert "skuhub_dlq_reason" in shown.stdout
+    assert replayed.exit_code == 0, replayed.output
+    assert "replayed 1, replayed before 0, not found 0" in replayed.stdout
+    assert again.exit_code == 1
+    assert "ops-bob" in again.stdout + again.stderr
+    assert unknown.exit_code == 1
+    assert "no dead letter 0-0-0 in stock" in unknown.stderr
+    [after] = dead_letters(stack, reason=sku, replayed="true")
+    assert after["replayed"]["actor"] == "ops-bob"
