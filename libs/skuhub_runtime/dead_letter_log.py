@@ -2,8 +2,9 @@
 
 No group: reading for an operator must neither move nor rebalance anyone's offsets. Each
 read is bounded twice: by the newest ``dead_letter_scan_max`` records of each partition,
-and by ``dead_letter_read_timeout_s`` (a read that does not finish in time raises
-``TimeoutError``, which the HTTP layer answers with 503).
+and by ``dead_letter_read_timeout_s``. A read that does not finish in time raises
+``TimeoutError``, Kafka not answering ``ConnectionError``: the HTTP layer answers both
+with 503 and Retry-After.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from skuhub_contracts.topics import dead_letter
 from skuhub_runtime.dead_letter_records import DeadLetter, Place
@@ -97,6 +99,13 @@ class _Reader:
         self._consumer: AIOKafkaConsumer | None = None
 
     async def __aenter__(self) -> AIOKafkaConsumer:
+        try:
+            return await self._start()
+        except KafkaError as exc:
+            # An outage (503, as for PostgreSQL), not a failure of the request (500).
+            raise ConnectionError(f"Kafka did not answer: {exc}") from exc
+
+    async def _start(self) -> AIOKafkaConsumer:
         self._consumer = AIOKafkaConsumer(
             **client_options(self._settings),
             client_id=f"skuhub-{self._settings.service_name}-dead-letters",
@@ -113,9 +122,11 @@ class _Reader:
             raise
         return self._consumer
 
-    async def __aexit__(self, *_: object) -> None:
+    async def __aexit__(self, kind: object, error: object, _: object) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
+        if isinstance(error, KafkaError):
+            raise ConnectionError(f"Kafka did not answer: {error}") from error
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:

@@ -220,6 +220,12 @@ def test_an_unknown_dead_letter_is_a_404_naming_it(
     for response in (shown, replayed):
         assert response.status_code == 404, response.text
         assert response.json()["detail"] == f"no dead letter {dead_letter_id} in {service}"
+    # Exported from the start (dashboards and alerts name it), and a 404 replays nothing.
+    sample = f'skuhub_dead_letter_replays_total{{service="{service}"}}'
+    exported = httpx.get(f"{stack.url(service)}/metrics").text.splitlines()
+    assert any(line.startswith(sample) for line in exported), sample
+    if service != "stock":
+        assert f"{sample} 0.0" in exported
 
 
 def test_the_dlq_command_lists_shows_and_replays_once(stack: Stack, upstream: Upstream) -> None:

@@ -16,6 +16,7 @@ from skuhub_contracts.codec import Envelope, KafkaRecord, encode
 from skuhub_contracts.events import StockMoved
 from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
 from skuhub_runtime.consumer import BatchConsumer
+from skuhub_runtime.dead_letter_log import DeadLetterLog
 from skuhub_runtime.handling import ConsumerSpec, Incoming, Outcome
 from skuhub_runtime.outbox import kafka_headers
 from skuhub_runtime.settings import ServiceSettings
@@ -164,3 +165,15 @@ async def test_a_replay_of_a_refused_event_is_judged_again_and_applied_once_its_
 
 def record_id(record: KafkaRecord) -> str:
     return dict(record.headers)["ce_id"].decode()
+
+
+async def test_reading_dead_letters_without_kafka_is_an_outage_not_a_crash(
+    settings: ServiceSettings,
+) -> None:
+    # Nothing listens on port 9 (discard) here: the HTTP layer answers OSError with a 503.
+    unreachable = settings.model_copy(
+        update={"kafka_bootstrap": "127.0.0.1:9", "dead_letter_read_timeout_s": 5.0}
+    )
+
+    with pytest.raises(OSError, match=r"Kafka did not answer|did not finish"):
+        await DeadLetterLog(unreachable).all()
