@@ -62,13 +62,25 @@ class DeadLetterSummary(BaseModel):
         description="Stable and opaque: names this dead letter in every request.",
         examples=[_ID_EXAMPLE],
     )
-    topic: str = Field(description="The topic the record was read from (original topic).")
+    topic: str = Field(
+        description="The topic the record was read from (original topic).",
+        examples=["stock.stock-moved.v1"],
+    )
     partition: int | None = Field(description="Its partition there.")
     offset: int | None = Field(description="Its offset there.")
-    key: str | None = Field(description="Its key as text (the SKU); null if none or not UTF-8.")
+    key: str | None = Field(
+        description="Its key as text (the SKU); null if none or not UTF-8.",
+        examples=["TSHIRT-RED-M"],
+    )
     event_type: str | None = Field(description="CloudEvents type, if readable.")
     event_id: str | None = Field(description="CloudEvents id, if readable.")
-    reason: str = Field(description="Why it was refused: what to fix.")
+    reason: str = Field(
+        description="Why it was refused: what to fix.",
+        examples=[
+            "TSHIRT-RED-M at 4012345000009: unit CS cannot be converted to the stock unit EA: "
+            "send one of EA"
+        ],
+    )
     dead_lettered_at: datetime
     replay_of: str | None = Field(
         description="When the record was itself a replay refused again: the earlier dead "
@@ -156,7 +168,11 @@ async def list_dead_letters(
     runtime: Runtime,
     reason: Annotated[
         str | None,
-        Query(max_length=500, description="Only reasons containing this, in any case."),
+        Query(
+            max_length=500,
+            description="Only reasons containing this, in any case.",
+            examples=["cannot be converted"],
+        ),
     ] = None,
     since: Annotated[
         Timestamp | None,
@@ -188,6 +204,7 @@ async def list_dead_letters(
             pattern=ID_PATTERN,
             max_length=60,
             description="next_cursor of the previous page.",
+            examples=[_ID_EXAMPLE],
         ),
     ] = None,
 ) -> DeadLetterPage:
