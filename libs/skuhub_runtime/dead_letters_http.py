@@ -37,7 +37,7 @@ dead_letters_router = APIRouter(prefix="/v1", tags=["dead letters"])
 _ID_EXAMPLE = "0-17-mgz3k1q8"
 
 
-class ReplayView(BaseModel):
+class DeadLetterReplayView(BaseModel):
     """A dead letter re-published to its original topic."""
 
     dead_letter_id: str = Field(examples=[_ID_EXAMPLE])
@@ -46,7 +46,7 @@ class ReplayView(BaseModel):
     actor: str = Field(description="Who asked for the replay (X-Actor).")
 
     @classmethod
-    def of(cls, replay: Replay) -> ReplayView:
+    def of(cls, replay: Replay) -> DeadLetterReplayView:
         return cls(
             dead_letter_id=replay.dead_letter_id,
             topic=replay.topic,
@@ -86,7 +86,7 @@ class DeadLetterSummary(BaseModel):
         description="When the record was itself a replay refused again: the earlier dead "
         "letter's id."
     )
-    replayed: ReplayView | None = Field(description="Its replay, if it was replayed.")
+    replayed: DeadLetterReplayView | None = Field(description="Its replay, if it was replayed.")
 
     @classmethod
     def of(cls, letter: DeadLetter, replay: Replay | None) -> DeadLetterSummary:
@@ -102,11 +102,11 @@ class DeadLetterSummary(BaseModel):
             reason=letter.reason,
             dead_lettered_at=letter.at,
             replay_of=letter.replay_of,
-            replayed=ReplayView.of(replay) if replay else None,
+            replayed=DeadLetterReplayView.of(replay) if replay else None,
         )
 
 
-class HeaderView(BaseModel):
+class DeadLetterHeaderView(BaseModel):
     name: str
     value: str = Field(description="The value: UTF-8 text, or base64 (see encoding).")
     encoding: str = Field(description="utf-8 or base64.", examples=["utf-8"])
@@ -115,7 +115,9 @@ class HeaderView(BaseModel):
 class DeadLetterView(DeadLetterSummary):
     """A dead letter whole: every header and the value."""
 
-    headers: list[HeaderView] = Field(description="Every header, in order, the dead letter's too.")
+    headers: list[DeadLetterHeaderView] = Field(
+        description="Every header, in order, the dead letter's too."
+    )
     value_text: str | None = Field(description="The value as UTF-8 text; null if it is not.")
     value_json: JsonValue = Field(description="The value parsed as JSON; null if it is not.")
     value_base64: str = Field(description="The value, byte for byte, in base64.")
@@ -146,11 +148,13 @@ class DeadLetterPage(BaseModel):
     )
 
 
-def _header(name: str, raw: bytes) -> HeaderView:
+def _header(name: str, raw: bytes) -> DeadLetterHeaderView:
     text = text_or_none(raw)
     if text is None:
-        return HeaderView(name=name, value=base64.b64encode(raw).decode(), encoding="base64")
-    return HeaderView(name=name, value=text, encoding="utf-8")
+        return DeadLetterHeaderView(
+            name=name, value=base64.b64encode(raw).decode(), encoding="base64"
+        )
+    return DeadLetterHeaderView(name=name, value=text, encoding="utf-8")
 
 
 _ID = Path(description="A dead letter's id, as listed.", examples=[_ID_EXAMPLE])
@@ -250,7 +254,7 @@ async def get_dead_letter(runtime: Runtime, dead_letter_id: Annotated[str, _ID])
 
 @dead_letters_router.post(
     "/dead-letters/{dead_letter_id}/replays",
-    response_model=ReplayView,
+    response_model=DeadLetterReplayView,
     status_code=201,
     summary="Replay a dead letter once its cause is fixed",
     description="Re-publishes the record to its original topic with its key, value and "
@@ -269,7 +273,7 @@ async def replay_dead_letter(
     response: Response,
     dead_letter_id: Annotated[str, _ID],
     actor: ActorDep = "anonymous",
-) -> ReplayView:
+) -> DeadLetterReplayView:
     letter = await _dead_letter(runtime, dead_letter_id)
     if letter.topic not in _consumed_topics(runtime):
         raise HTTPException(
@@ -289,7 +293,7 @@ async def replay_dead_letter(
             )
     metrics.DEAD_LETTER_REPLAYS.labels(runtime.service).inc()
     response.headers["Location"] = f"/v1/dead-letters/{dead_letter_id}"
-    return ReplayView.of(done)
+    return DeadLetterReplayView.of(done)
 
 
 async def _dead_letter(runtime: ServiceRuntime[Any], dead_letter_id: str) -> DeadLetter:
