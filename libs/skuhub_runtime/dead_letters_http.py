@@ -159,10 +159,20 @@ def _header(name: str, raw: bytes) -> DeadLetterHeaderView:
 
 _ID = Path(description="A dead letter's id, as listed.", examples=[_ID_EXAMPLE])
 
+_TO_THE_FIRST_LISTED = {
+    name: {
+        "operationRef": f"#/paths/~1v1~1dead-letters~1{{dead_letter_id}}{target}",
+        "parameters": {"path.dead_letter_id": "$response.body#/items/0/id"},
+    }
+    for name, target in (("read", "/get"), ("replay", "~1replays/post"))
+}
+"""OpenAPI links from a page to what an operator does next with its first dead letter."""
+
 
 @dead_letters_router.get(
     "/dead-letters",
     response_model=DeadLetterPage,
+    responses={200: {"links": _TO_THE_FIRST_LISTED}},
     summary="List this service's dead letters",
     description="The records this service's consumers refused, oldest first, with the reason "
     "and whether each was replayed. Read from the service's dead-letter topic (its newest "
