@@ -2,20 +2,16 @@
 
 Talks to each service's ``/v1/dead-letters`` (docs/operations.md, "Dead letters"): URLs
 from the dev stack's ``.skuhub/endpoints.json`` (else the default ports), or ``--url``
-for one service. Sends ``Authorization: Bearer $SKUHUB_TOKEN`` when it is set, and
-``X-Actor`` (``--actor``, else the login name) as who replays.
+for one service. Sends ``Authorization: Bearer $SKUHUB_TOKEN`` (else the dev stack's
+token); a replay needs the ``operate`` scope and is recorded under the token's actor.
 """
 
 from __future__ import annotations
 
-import getpass
-import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -24,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from skuhub_cli import endpoints
 from skuhub_contracts.topics import SERVICES
 
 if TYPE_CHECKING:  # imported where used: every other skuhub command starts without it
@@ -36,7 +33,6 @@ dlq_app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-DEFAULT_PORTS = {"catalog": 8101, "stock": 8102, "lifecycle": 8103, "sync_gateway": 8104}
 TIMEOUT_S = 30.0
 PAGE = 500
 _RELATIVE = re.compile(r"^([0-9]+)([smhd])$")
@@ -45,15 +41,6 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 class DeadLetterError(Exception):
     """A request the service refused or did not answer; the message says what to do."""
-
-
-def service_urls(state_dir: Path = Path(".skuhub")) -> dict[str, str]:
-    """Each service's URL: the dev stack's endpoints file, else the default ports."""
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in DEFAULT_PORTS.items()}
-    endpoints = state_dir / "endpoints.json"
-    if endpoints.exists():
-        urls |= json.loads(endpoints.read_text(encoding="utf-8")).get("services", {})
-    return urls
 
 
 def moment(value: str | None, now: datetime | None = None) -> str | None:
@@ -147,25 +134,26 @@ class DeadLetterClient:
             detail = "; ".join(
                 f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}" for d in detail
             )
+        if response.status_code in (401, 403):
+            detail = (
+                f"{detail} (set SKUHUB_TOKEN to a token from `skuhub token create`; a replay "
+                "needs the operate scope)"
+            )
         raise DeadLetterError(f"{self.service}: {response.status_code} {detail}")
 
 
 def open_clients(
-    services: list[str], url: str | None, actor: str | None, transport: Any = None
+    services: list[str], url: str | None, transport: Any = None
 ) -> list[DeadLetterClient]:
-    """A client per service, with the token and the actor in every request."""
+    """A client per service, with the token in every request."""
     import httpx
 
-    urls = service_urls()
-    headers = {"X-Actor": actor or _login()}
-    token = os.environ.get("SKUHUB_TOKEN")
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+    headers = endpoints.auth_headers()
     return [
         DeadLetterClient(
             service,
             httpx.Client(
-                base_url=(url or urls[service]).rstrip("/"),
+                base_url=(url or endpoints.service_url(service)).rstrip("/"),
                 headers=headers,
                 timeout=TIMEOUT_S,
                 transport=transport,
@@ -173,13 +161,6 @@ def open_clients(
         )
         for service in services
     ]
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "skuhub-cli"
 
 
 def _services(service: str | None, url: str | None, *, one: bool = False) -> list[str]:
@@ -270,9 +251,6 @@ UntilOption = Annotated[
 TopicOption = Annotated[
     str | None, typer.Option(help="Only records read from this topic (e.g. stock.stock-moved.v1).")
 ]
-ActorOption = Annotated[
-    str | None, typer.Option(help="Who replays, sent as X-Actor (default: your login name).")
-]
 
 
 @dlq_app.command("list")
@@ -294,7 +272,7 @@ def list_letters(
     filters = Filters(reason, moment(since), moment(until), topic, replayed)
     rows: list[tuple[str, dict[str, Any]]] = []
     failed = False
-    for client in open_clients(_services(service, url), url, None):
+    for client in open_clients(_services(service, url), url):
         try:
             rows += [(client.service, item) for item in client.letters(filters, limit)]
         except DeadLetterError as exc:
@@ -318,7 +296,7 @@ def show(
     url: UrlOption = None,
 ) -> None:
     """Show dead letters whole: reason, origin, every header and the value."""
-    [client] = open_clients(_services(service, url, one=True), url, None)
+    [client] = open_clients(_services(service, url, one=True), url)
     failed = False
     for dead_letter_id in dead_letter_ids:
         try:
@@ -348,7 +326,6 @@ def replay(
     since: SinceOption = None,
     until: UntilOption = None,
     topic: TopicOption = None,
-    actor: ActorOption = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask before an --all-matching replay.")
     ] = False,
@@ -360,7 +337,7 @@ def replay(
     """
     if bool(dead_letter_ids) == all_matching:
         raise typer.BadParameter("give dead letter ids, or --all-matching with filters")
-    clients = open_clients(_services(service, url, one=not all_matching), url, actor)
+    clients = open_clients(_services(service, url, one=not all_matching), url)
     work: list[tuple[DeadLetterClient, str]] = []
     try:
         if all_matching:

@@ -1,7 +1,7 @@
 """``/v1/dead-letters`` of every service: list, read and replay what its consumers refused.
 
-One router, included by every service's app: an operator's routes (the ``operate`` scope,
-when API tokens guard them). docs/operations.md ("Dead letters") tells the whole story.
+One router, included by every service's app: any token reads; a replay needs the ``operate``
+scope. docs/operations.md ("Dead letters") tells the whole story.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field, JsonValue
 
 from skuhub_contracts.values import Timestamp
 from skuhub_runtime import dead_letter_replays, metrics
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.dead_letter_log import DeadLetterLog
 from skuhub_runtime.dead_letter_records import (
     ID_PATTERN,
@@ -43,7 +45,7 @@ class DeadLetterReplayView(BaseModel):
     dead_letter_id: str = Field(examples=[_ID_EXAMPLE])
     topic: str = Field(description="Where it went: its original topic.")
     replayed_at: datetime
-    actor: str = Field(description="Who asked for the replay (X-Actor).")
+    actor: str = Field(description="Who asked for the replay: the actor of its API token.")
 
     @classmethod
     def of(cls, replay: Replay) -> DeadLetterReplayView:
@@ -277,12 +279,13 @@ async def get_dead_letter(runtime: Runtime, dead_letter_id: Annotated[str, _ID])
         e404="No dead letter has this id in this service.",
         e409="The dead letter was replayed already; `detail` says when and by whom.",
     ),
+    dependencies=[requires(Scope.OPERATE)],
 )
 async def replay_dead_letter(
     runtime: Runtime,
     response: Response,
     dead_letter_id: Annotated[str, _ID],
-    actor: ActorDep = "anonymous",
+    actor: ActorDep,
 ) -> DeadLetterReplayView:
     letter = await _dead_letter(runtime, dead_letter_id)
     if letter.topic not in _consumed_topics(runtime):

@@ -22,13 +22,14 @@ from typer.testing import CliRunner
 from skuhub_cli.main import app
 from skuhub_contracts.subscriptions import STOCK_PRODUCTS
 from skuhub_contracts.topics import PRODUCT_CHANGED, STOCK_MOVED
+from skuhub_runtime.access_tokens import Scope
+from tests import api
 from tests.e2e.observe import metric, new_sku
 from tests.harness import Stack, group_progress, wait_until
 from tests.upstream import Upstream, body_of, find_records, movement
 
 pytestmark = pytest.mark.e2e
 
-OPERATOR = {"X-Actor": "ops-alice"}
 runner = CliRunner()
 CASE = Decimal(12)
 """Each per case, as the fix tells the catalog: the oracle of the replayed receipt."""
@@ -38,12 +39,12 @@ def describe_product(stack: Stack, sku: str, packs: dict[str, str] | None = None
     """Create (or give packs to) the product, and return once stock has read its snapshot."""
     products = f"{stack.url('catalog')}/v1/products"
     if packs is None:
-        written = httpx.post(
+        written = api.post(
             products,
             json={"sku": sku, "title": {"en_US": "Tea"}, "status": "enabled", "unit": "EA"},
         )
     else:
-        written = httpx.patch(f"{products}/{sku}", json={"packs": packs})
+        written = api.patch(f"{products}/{sku}", json={"packs": packs})
     assert written.status_code in (200, 201), written.text
     find_records(
         stack.infra.kafka_bootstrap,
@@ -59,8 +60,13 @@ def describe_product(stack: Stack, sku: str, packs: dict[str, str] | None = None
     )
 
 
+def operator(stack: Stack, actor: str = "ops-alice") -> dict[str, str]:
+    """An operator's token: the operate scope, no other."""
+    return api.headers_for(stack.wiring, actor, [Scope.OPERATE])
+
+
 def dead_letters(stack: Stack, **filters: Any) -> list[dict[str, Any]]:
-    response = httpx.get(f"{stack.url('stock')}/v1/dead-letters", params=filters, timeout=30)
+    response = api.get(f"{stack.url('stock')}/v1/dead-letters", params=filters, timeout=30)
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
@@ -77,15 +83,15 @@ def dead_letters_where(
 
 
 def replay(stack: Stack, dead_letter_id: str) -> httpx.Response:
-    return httpx.post(
+    return api.post(
         f"{stack.url('stock')}/v1/dead-letters/{dead_letter_id}/replays",
-        headers=OPERATOR,
+        headers=operator(stack),
         timeout=30,
     )
 
 
 def on_hand(stack: Stack, sku: str) -> Decimal:
-    body = httpx.get(f"{stack.url('stock')}/v1/positions/{sku}").json()
+    body = api.get(f"{stack.url('stock')}/v1/positions/{sku}").json()
     return Decimal(body["network"]["on_hand"])
 
 
@@ -149,7 +155,7 @@ def test_a_dead_letter_shows_its_headers_and_value(stack: Stack, upstream: Upstr
     upstream.publish_movement(stack.topic(STOCK_MOVED.name), movement(sku, unit="CS"))
     [listed] = dead_letters_where(stack, lambda items: True, "the refused receipt", reason=sku)
 
-    shown = httpx.get(f"{stack.url('stock')}/v1/dead-letters/{listed['id']}")
+    shown = api.get(f"{stack.url('stock')}/v1/dead-letters/{listed['id']}")
 
     assert shown.status_code == 200, shown.text
     body = shown.json()
@@ -188,7 +194,7 @@ def test_filters_and_pages_of_dead_letters(stack: Stack, upstream: Upstream) -> 
         params: dict[str, Any] = {"reason": sku, "limit": 1, "topic": STOCK_MOVED.name}
         if cursor:
             params["cursor"] = cursor
-        response = httpx.get(f"{stack.url('stock')}/v1/dead-letters", params=params, timeout=30)
+        response = api.get(f"{stack.url('stock')}/v1/dead-letters", params=params, timeout=30)
         page = response.json()
         paged += [item["id"] for item in page["items"]]
         cursor = page["next_cursor"]
@@ -214,8 +220,8 @@ def test_an_unknown_dead_letter_is_a_404_naming_it(
 ) -> None:
     url = f"{stack.url(service)}/v1/dead-letters/{dead_letter_id}"
 
-    shown = httpx.get(url, timeout=30)
-    replayed = httpx.post(f"{url}/replays", headers=OPERATOR, timeout=30)
+    shown = api.get(url, timeout=30)
+    replayed = api.post(f"{url}/replays", headers=operator(stack), timeout=30)
 
     for response in (shown, replayed):
         assert response.status_code == 404, response.text
@@ -234,17 +240,28 @@ def test_the_dlq_command_lists_shows_and_replays_once(stack: Stack, upstream: Up
     upstream.publish_movement(stack.topic(STOCK_MOVED.name), movement(sku, unit="CS"))
     [listed] = dead_letters_where(stack, lambda items: True, "the refused receipt", reason=sku)
     where = ["-s", "stock", "--url", stack.url("stock")]
+    token = operator(stack, "ops-bob")["Authorization"].removeprefix("Bearer ")
+    reader = api.headers_for(stack.wiring, "ops-reader", [Scope.INGEST])
+    env = {"SKUHUB_TOKEN": token}
 
-    shown_list = runner.invoke(app, ["dlq", "list", *where, "--reason", sku, "--json"])
-    shown = runner.invoke(app, ["dlq", "show", listed["id"], *where])
-    replayed = runner.invoke(app, ["dlq", "replay", listed["id"], *where, "--actor", "ops-bob"])
-    again = runner.invoke(app, ["dlq", "replay", listed["id"], *where])
-    unknown = runner.invoke(app, ["dlq", "show", "0-0-0", *where])
+    shown_list = runner.invoke(app, ["dlq", "list", *where, "--reason", sku, "--json"], env=env)
+    shown = runner.invoke(app, ["dlq", "show", listed["id"], *where], env=env)
+    refused = runner.invoke(
+        app,
+        ["dlq", "replay", listed["id"], *where],
+        env={"SKUHUB_TOKEN": reader["Authorization"].removeprefix("Bearer ")},
+    )
+    replayed = runner.invoke(app, ["dlq", "replay", listed["id"], *where], env=env)
+    again = runner.invoke(app, ["dlq", "replay", listed["id"], *where], env=env)
+    unknown = runner.invoke(app, ["dlq", "show", "0-0-0", *where], env=env)
 
     assert shown_list.exit_code == 0, shown_list.output
     assert [json.loads(line)["id"] for line in shown_list.stdout.splitlines()] == [listed["id"]]
     assert shown.exit_code == 0, shown.output
     assert "skuhub_dlq_reason" in shown.stdout
+    assert refused.exit_code == 1, "a token without the operate scope replays nothing"
+    assert "403" in refused.stderr
+    assert "operate" in refused.stderr
     assert replayed.exit_code == 0, replayed.output
     assert "replayed 1, replayed before 0, not found 0" in replayed.stdout
     assert again.exit_code == 1
