@@ -41,9 +41,13 @@ class FakeService:
         self.letters = letters
         self.replayed = replayed or set()
         self.requests: list[httpx.Request] = []
+        self.refusal: str | None = None
+        """When set, every request is refused with a 403 saying this."""
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        if self.refusal is not None:
+            return httpx.Response(403, json={"detail": self.refusal})
         path = request.url.path
         ids = [letter["id"] for letter in self.letters]
         if path == "/v1/dead-letters":
@@ -164,3 +168,13 @@ def test_ids_need_a_service() -> None:
 )
 def test_a_time_is_rfc_3339_or_a_time_ago(given: str, sent: str) -> None:
     assert dlq.moment(given, now=datetime(2026, 12, 2, 18, 0, tzinfo=UTC)) == sent
+
+
+def test_a_refused_token_says_how_to_get_one(service: FakeService) -> None:
+    service.refusal = "token abc lacks the scope operate"
+
+    result = runner.invoke(app, ["dlq", "replay", "0-1-a", "-s", "stock"])
+
+    assert result.exit_code == 1
+    assert "403 token abc lacks the scope operate" in result.stderr
+    assert "skuhub token create" in result.stderr
