@@ -20,6 +20,7 @@ from rich.console import Console
 
 from skuhub_cli import endpoints
 from skuhub_cli.adapter import adapter_app
+from skuhub_cli.dlq import dlq_app
 from skuhub_cli.kpi import kpi
 from skuhub_cli.token_commands import token_app
 from skuhub_cli.top import top
@@ -329,6 +330,7 @@ catalog_app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(adapter_app, name="adapter")
+app.add_typer(dlq_app, name="dlq")
 app.add_typer(token_app, name="token")
 app.command(name="kpi")(kpi)
 app.command(name="top")(top)

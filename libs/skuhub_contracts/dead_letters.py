@@ -27,3 +27,9 @@ HEADERS: Final[dict[str, str]] = {
     AT: "When it was dead-lettered (RFC 3339, UTC).",
 }
 """Each header a dead letter carries, with what it means."""
+
+REPLAY_OF: Final = "skuhub_replay_of"
+"""Header of a record re-published from a dead letter: the id of that dead letter.
+
+Not a ``skuhub_dlq_*`` header: a replay that is refused again keeps it in its new dead
+letter, which so tells where it came from (a replay of it replaces it)."""

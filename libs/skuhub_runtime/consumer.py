@@ -187,7 +187,10 @@ class BatchConsumer(Generic[P, U]):
             )
             spans.append(span)
             traceparent, tracestate = telemetry.inject(span)
-            items.append(_Item(Incoming(envelope, self._source, traceparent, tracestate), record))
+            incoming = Incoming(
+                envelope, self._source, traceparent, tracestate, replay_of=_replay_of(record)
+            )
+            items.append(_Item(incoming, record))
         try:
             return await self._apply_with_retry(items, bad)
         finally:
@@ -234,6 +237,7 @@ class BatchConsumer(Generic[P, U]):
         clock = _PhaseClock(self._service)
         records = len(items) + len(bad)
         async with self._transactions.begin() as (conn, unit_of_work):
+            await self._judge_replays_again(conn, items)
             fresh_ids = await inbox.claim(conn, self.spec.name, [i.incoming.id for i in items])
             bad = await self._not_dead_lettered_before(conn, bad)
             clock.lap("claim")
@@ -244,6 +248,11 @@ class BatchConsumer(Generic[P, U]):
             batch = [item.incoming for item in fresh.values()]
             outcome = await self.spec.handle(unit_of_work, batch) if batch else Outcome()
             dead = [*bad, *((fresh[i].record, why) for i, why in outcome.rejected.items())]
+            if outcome.rejected:
+                # Claimed and refused: marked, so that a replay of its dead letter is judged
+                # again rather than skipped as a duplicate.
+                refused = [i for i in outcome.rejected if i in fresh]
+                await inbox.claim(conn, inbox.refused_inbox(self.spec.name), refused)
             await self._transactions.record(
                 conn, outcome.emitted, (self._dead_letter(record, why) for record, why in dead)
             )
@@ -251,6 +260,20 @@ class BatchConsumer(Generic[P, U]):
         clock.lap("commit")
         clock.report(records)
         return self._count(records, len(items), batch, outcome, dead)
+
+    async def _judge_replays_again(self, conn: AsyncConnection, items: list[_Item[P]]) -> None:
+        """Release the inbox claims of refused events that come again as replays of their
+        dead letters (docs/operations.md, Dead letters), so they are claimed afresh.
+
+        Once per replayed record: its place is claimed in an inbox of its own, so a second
+        read of the same batch (offsets not committed) finds the event claimed as the first
+        read left it, applied or refused, and neither applies nor dead-letters it again.
+        """
+        replays = {_place(i.record): i.incoming.id for i in items if i.incoming.replay_of}
+        if not replays:
+            return
+        first_reads = await inbox.claim(conn, f"{self.spec.name}#replays", list(replays))
+        await inbox.release_refused(conn, self.spec.name, [replays[place] for place in first_reads])
 
     async def _not_dead_lettered_before(
         self, conn: AsyncConnection, bad: list[tuple[Record, str]]
@@ -263,7 +286,7 @@ class BatchConsumer(Generic[P, U]):
         """
         if not bad:
             return bad
-        places = {f"{r.topic}/{r.partition}@{r.offset}": (r, why) for r, why in bad}
+        places = {_place(r): (r, why) for r, why in bad}
         fresh = await inbox.claim(conn, f"{self.spec.name}#dead-letters", list(places))
         return [entry for place, entry in places.items() if place in fresh]
 
@@ -307,6 +330,19 @@ class BatchConsumer(Generic[P, U]):
             (dead_letters.AT, datetime.now(UTC).isoformat().encode()),
         ]
         return self._dead_letter_topic, KafkaRecord(record.key or b"", record.value or b"", headers)
+
+
+def _place(record: Record) -> str:
+    """A record's place on its topic: the inbox key of what has no event id to claim."""
+    return f"{record.topic}/{record.partition}@{record.offset}"
+
+
+def _replay_of(record: Record) -> str | None:
+    """The dead letter a record replays (its ``skuhub_replay_of`` header), if any."""
+    for name, value in record.headers or ():
+        if name == dead_letters.REPLAY_OF and value:
+            return bytes(value).decode("utf-8", "replace")
+    return None
 
 
 def _where(record: Record) -> str:

@@ -39,6 +39,10 @@ class Incoming(Generic[P]):
     """CloudEvents source of the events derived from this one (the consuming service)."""
     traceparent: str | None = None
     tracestate: str | None = None
+    replay_of: str | None = None
+    """The dead letter this record is a replay of, when an operator replayed one and the
+    consumer judges the event again (docs/operations.md, Dead letters): a handler that
+    keeps its own record of refusals forgets this event's."""
 
     @property
     def id(self) -> str:

@@ -27,3 +27,33 @@ async def claim(conn: AsyncConnection, consumer: str, event_ids: Sequence[str]) 
         return set()
     result = await conn.execute(_CLAIM, {"consumer": consumer, "event_ids": list(event_ids)})
     return set(result.scalars())
+
+
+# Only ids marked refused are released: an event the consumer applied stays claimed, so a
+# replay of a dead letter whose event came through since is still a duplicate.
+_RELEASE_REFUSED = text(
+    "WITH released AS ("
+    " DELETE FROM inbox WHERE consumer = :refused AND event_id = ANY(CAST(:event_ids AS text[]))"
+    " RETURNING event_id) "
+    "DELETE FROM inbox WHERE consumer = :consumer"
+    " AND event_id IN (SELECT event_id FROM released) RETURNING event_id"
+)
+
+
+def refused_inbox(consumer: str) -> str:
+    """The inbox of the event ids ``consumer``'s handler refused (dead-lettered)."""
+    return f"{consumer}#refused"
+
+
+async def release_refused(
+    conn: AsyncConnection, consumer: str, event_ids: Sequence[str]
+) -> set[str]:
+    """Forget that ``consumer`` saw those of ``event_ids`` its handler refused, so that they
+    are claimed (and judged) again; return them. In the caller's transaction."""
+    if not event_ids:
+        return set()
+    result = await conn.execute(
+        _RELEASE_REFUSED,
+        {"consumer": consumer, "refused": refused_inbox(consumer), "event_ids": list(event_ids)},
+    )
+    return set(result.scalars())

@@ -1,4 +1,5 @@
-"""SQLAlchemy Core tables of the outbox and inbox: the same two tables in every service's schema.
+"""SQLAlchemy Core tables of the outbox, the inbox and the dead-letter replays: the same tables
+in every service's schema.
 
 Each service's ``adapters/tables.py`` adds them to its metadata with
 :func:`add_to`, so its metadata is the whole current shape of its schema.
@@ -30,8 +31,19 @@ inbox = sa.Table(
     sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
 )
 
+dead_letter_replays = sa.Table(
+    "dead_letter_replays",
+    metadata,
+    # One row per dead letter ever replayed: its primary key is what makes a second replay,
+    # even a racing one, a conflict (written with the outbox row that re-publishes it).
+    sa.Column("dead_letter_id", sa.Text, primary_key=True),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+)
+
 
 def add_to(service_metadata: sa.MetaData) -> None:
-    """Add the outbox and inbox to a service's metadata."""
-    for table in (outbox, inbox):
+    """Add the outbox, the inbox and the dead-letter replays to a service's metadata."""
+    for table in (outbox, inbox, dead_letter_replays):
         table.to_metadata(service_metadata)

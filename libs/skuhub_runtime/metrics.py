@@ -37,6 +37,11 @@ BATCH_SECONDS = Histogram(
     ["service", "phase"],
     buckets=LATENCY_BUCKETS,
 )
+DEAD_LETTER_REPLAYS = Counter(
+    "skuhub_dead_letter_replays_total",
+    "Dead letters re-published to their original topic (POST /v1/dead-letters/{id}/replays).",
+    ["service"],
+)
 OUTBOX_PUBLISHED = Counter(
     "skuhub_outbox_published_total", "Records the outbox relay published.", ["service"]
 )

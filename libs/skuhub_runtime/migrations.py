@@ -82,6 +82,23 @@ def create_messaging_tables(op: Any) -> None:
     )
 
 
+def create_dead_letter_replays(op: Any) -> None:
+    """The ``dead_letter_replays`` table as of the revision that added it to every service
+    (catalog 0016, lifecycle 0006, stock 0007, sync gateway 0007); ``messaging_tables``
+    holds its current shape (docs/operations.md, Dead letters)."""
+    op.create_table(
+        "dead_letter_replays",
+        sa.Column("dead_letter_id", sa.Text, primary_key=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+    )
+
+
+def drop_dead_letter_replays(op: Any) -> None:
+    op.drop_table("dead_letter_replays")
+
+
 def create_reconciliation_tables(op: Any) -> None:
     """The reconciler's ``position_checks`` and ``reconciler_sweeps`` as of the revision that
     first added them to a service (catalog 0015, lifecycle 0005, sync gateway 0006);

@@ -97,6 +97,9 @@ class ServiceRuntime(Generic[U]):
         self._workers = [*workers, *self._observers()]
         self._worker_tasks: list[asyncio.Task[None]] = []
         self.ready = False
+        # At 0 from the start: dashboards, alerts and the metric-name check see it before
+        # the first replay.
+        metrics.DEAD_LETTER_REPLAYS.labels(self.service)
         self._probe_engine = create_probe_engine(settings)
         self.dependencies = DependencyWatch(
             self.service,

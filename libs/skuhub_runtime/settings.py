@@ -136,6 +136,18 @@ class ServiceSettings(BaseSettings):
         "skuhub_outbox_oldest_age_seconds) is measured.",
     )
 
+    dead_letter_scan_max: int = Field(
+        default=20_000,
+        ge=1,
+        description="Dead letters GET /v1/dead-letters reads at most, the newest of each "
+        "partition of the service's dead-letter topic (docs/operations.md, Dead letters).",
+    )
+    dead_letter_read_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest read of the dead-letter topic for one request; then a 503.",
+    )
+
     dependency_probe_interval_s: float = Field(
         default=2.0,
         gt=0,

@@ -20,11 +20,11 @@ import pytest
 from pydantic import TypeAdapter
 
 from skuhub_contracts.identifiers import Sku
-from skuhub_contracts.topics import SERVICES
+from skuhub_contracts.topics import SERVICES, STOCK_MOVED
 from tests import api
 from tests.e2e.observe import offer_where
-from tests.harness import Infrastructure, Stack
-from tests.upstream import movement
+from tests.harness import Infrastructure, Stack, wait_until
+from tests.upstream import Upstream, movement
 
 pytestmark = pytest.mark.e2e
 
@@ -198,7 +198,22 @@ def example_sku(stack: Stack) -> str:
     return sku
 
 
-@pytest.mark.usefixtures("example_sku")
+@pytest.fixture(scope="module")
+def a_dead_letter(stack: Stack) -> None:
+    """A record stock refuses, so that the dead-letter routes answer with one (and replay it)
+    rather than only with empty pages and 404s."""
+    Upstream(stack.infra.kafka_bootstrap).publish(
+        stack.topic(STOCK_MOVED.name), b"{not json", key=b"DLQ-CONFORMANCE"
+    )
+
+    def listed() -> bool:
+        found = api.get(f"{stack.url('stock')}/v1/dead-letters", timeout=30)
+        return found.status_code == 200 and bool(found.json()["items"])
+
+    wait_until(listed, timeout=30, interval=0.3, what="a dead letter in stock")
+
+
+@pytest.mark.usefixtures("example_sku", "a_dead_letter")
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_response_is_what_the_openapi_document_says(
     stack: Stack, service: str, tmp_path: Path

@@ -162,6 +162,16 @@ class FakeLedgerRepository:
             entry = self._journal[event_id]
             self._journal[event_id] = dataclasses.replace(entry, rejected_reason=reason)
 
+    async def forget_refusals(self, event_ids: Sequence[str]) -> None:
+        for event_id in event_ids:
+            entry = self._journal.get(event_id)
+            if entry is not None and entry.rejected_reason is not None:
+                del self._journal[event_id]
+                self.rejections.pop(event_id, None)
+                self._sources.discard(
+                    (entry.reported.source_system, entry.reported.source_sequence)
+                )
+
     async def save_facts(self, sku: str, facts: SkuFacts, version: int) -> bool:
         stored = self._facts.get(sku)
         if stored is not None and stored[1] >= version:

@@ -1043,6 +1043,22 @@ class TestLedgerJournal:
         [entry] = await ledger.journal_of("MUG-1", after=None, limit=10)
         assert entry.rejected_reason == "unit KGM cannot be converted to the stock unit EA"
 
+    async def test_a_refusal_forgotten_lets_the_movement_be_journaled_again(
+        self, ledger: LedgerRepository
+    ) -> None:
+        await ledger.record_movements([reported("e1", "wms", 1), reported("e2", "wms", 2)])
+        await ledger.mark_rejected("e1", "unit KGM cannot be converted to the stock unit EA")
+
+        await ledger.forget_refusals(["e1", "e2", "never-seen"])
+
+        assert await ledger.record_movements([reported("e1", "wms", 1)]) == {"e1"}
+        assert await ledger.record_movements([reported("e2", "wms", 2)]) == set(), "not refused"
+        entries = await ledger.journal_of("MUG-1", after=None, limit=10)
+        assert [(e.reported.event_id, e.rejected_reason) for e in entries] == [
+            ("e2", None),
+            ("e1", None),
+        ]
+
     async def test_the_journal_keeps_every_field_as_reported_in_the_order_journaled(
         self, ledger: LedgerRepository
     ) -> None:

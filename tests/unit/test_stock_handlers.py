@@ -8,6 +8,7 @@ per position per batch, unconvertible units refused without a trace.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import StockLevelChanged, StockMoved
 from skuhub_runtime.handling import Incoming, Outcome
+from skuhub_stock.domain.ledger import SkuFacts
 from skuhub_stock.entrypoints.handlers import StockHandlers
 from skuhub_stock.service_layer.replenish import review_changed_places
 from skuhub_stock.service_layer.replenishment import ReplenishmentDefaults
@@ -269,6 +271,23 @@ async def test_a_refused_movement_delivered_again_is_a_duplicate_not_a_second_re
     outcome = await on_stock_moved(uow, [again])
 
     assert outcome == Outcome(emitted=[], rejected={}, ignored=frozenset({again.id}))
+
+
+async def test_a_refused_movement_replayed_after_the_fix_is_judged_again_and_applied() -> None:
+    uow = FakeStockUnitOfWork()
+    await on_stock_moved(uow, [moved("receipt", "10", 1)])
+    cases = moved("receipt", "2", 2, unit="CS")
+    refused = await on_stock_moved(uow, [cases])
+    await uow.ledger.save_facts(SKU, SkuFacts("EA", {"CS": Decimal(12)}), 1)
+    replayed = dataclasses.replace(cases, replay_of="0-1-a")  # the same event, replayed
+
+    outcome = await on_stock_moved(uow, [replayed])
+
+    assert list(refused.rejected) == [cases.id]
+    assert (outcome.rejected, outcome.ignored) == ({}, frozenset())
+    [event] = levels(outcome)
+    assert (event.on_hand, event.caused_by) == (Decimal(10 + 2 * 12), cases.id)
+    assert uow.ledger.rejections == {}
 
 
 async def test_an_empty_batch_does_nothing() -> None:

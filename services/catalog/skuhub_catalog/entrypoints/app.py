@@ -20,6 +20,7 @@ from skuhub_catalog.entrypoints.handlers import on_catalog_fact
 from skuhub_catalog.entrypoints.http import ERROR_STATUSES, router
 from skuhub_catalog.settings import CatalogSettings
 from skuhub_contracts.subscriptions import CATALOG_PROJECTION
+from skuhub_runtime.dead_letters_http import dead_letters_router
 from skuhub_runtime.handling import ConsumerSpec
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.reconcile_store import ProjectionSpec
@@ -60,6 +61,7 @@ def create_app(settings: CatalogSettings | None = None) -> FastAPI:
             workflow_http.router,
             imports_http.router,
             accuracy_router,
+            dead_letters_router,
         ],
         errors=ERROR_STATUSES,
     )

@@ -20,6 +20,7 @@ from skuhub_lifecycle.entrypoints.handlers import (
 from skuhub_lifecycle.entrypoints.http import ERROR_STATUSES, router
 from skuhub_lifecycle.service_layer.ports import LifecycleUnitOfWork
 from skuhub_lifecycle.settings import LifecycleSettings
+from skuhub_runtime.dead_letters_http import dead_letters_router
 from skuhub_runtime.handling import ConsumerSpec, Decision
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.periodic import PeriodicJob
@@ -61,7 +62,7 @@ def create_app(settings: LifecycleSettings | None = None) -> FastAPI:
         description="Lifecycle stage per SKU and product (concept to retired) behind gates, "
         "SKU metrics from live stock events, ABC/XYZ classes, and the inventory policy "
         "each stage and class implies.",
-        routers=[router, rules_http.router, accuracy_router],
+        routers=[router, rules_http.router, accuracy_router, dead_letters_router],
         errors=ERROR_STATUSES,
     )
 

@@ -456,6 +456,15 @@ class SqlLedgerRepository:
             .values(rejected_reason=reason)
         )
 
+    async def forget_refusals(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            await self._conn.execute(
+                sa.delete(movements).where(
+                    movements.c.event_id.in_(sorted(event_ids)),
+                    movements.c.rejected_reason.is_not(None),
+                )
+            )
+
     async def save_facts(self, sku: str, facts: SkuFacts, version: int) -> bool:
         upsert = insert(sku_facts).values(
             sku=sku,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from skuhub_runtime.dead_letters_http import dead_letters_router
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.service import ServiceRuntime, run_service
 from skuhub_stock.adapters.ledger_repository import sql_unit_of_work
@@ -35,7 +36,13 @@ def create_app(settings: StockSettings | None = None) -> FastAPI:
         title="skuhub stock",
         description="Inventory ledger per SKU x location (GLN) x lot: movements in, positions out; "
         "replenishment proposals and policies per SKU x location.",
-        routers=[router, commands_http.router, cycle_counts_http.router, replenishment_http.router],
+        routers=[
+            router,
+            commands_http.router,
+            cycle_counts_http.router,
+            replenishment_http.router,
+            dead_letters_router,
+        ],
         errors={**commands_http.ERROR_STATUSES, **replenishment_http.ERROR_STATUSES},
     )
     app.state.reservation_desk = ReservationDesk(runtime)

@@ -43,7 +43,13 @@ class StockHandlers:
         """
         reported = [to_reported(i.envelope) for i in batch]
         now = datetime.now(UTC)
-        recorded = await record_movements(uow.ledger, reported, now, unknown_sku=self.unknown_sku)
+        recorded = await record_movements(
+            uow.ledger,
+            reported,
+            now,
+            unknown_sku=self.unknown_sku,
+            judged_again=[i.id for i in batch if i.replay_of],
+        )
         await note_demand(uow.replenishment, recorded.ledger)
         return _outcome(recorded, batch)
 

@@ -194,6 +194,11 @@ class LedgerRepository(Protocol):
         """Note in the journal why a movement was refused; it stays journaled (a redelivery is
         still a duplicate). An event id never journaled is left unknown."""
 
+    async def forget_refusals(self, event_ids: Sequence[str]) -> None:
+        """Take those of ``event_ids`` that were refused out of the journal, so that they are
+        journaled and judged again when they come back (an operator's replay of their dead
+        letters). Movements that were not refused stay."""
+
     async def save_facts(self, sku: str, facts: SkuFacts, version: int) -> bool:
         """Keep the catalog's stock facts of a SKU unless newer ones are stored; True when
         stored."""

@@ -49,13 +49,18 @@ async def record_movements(
     now: datetime,
     *,
     unknown_sku: str = ACCEPT,
+    judged_again: Sequence[str] = (),
 ) -> Recorded:
     """Journal the movements, apply the new ones in order, save what changed.
 
     A movement already journaled under the same (source system, source
-    sequence) is a duplicate delivery and changes nothing.
+    sequence) is a duplicate delivery and changes nothing; except one refused
+    before and named in ``judged_again`` (a replay of its dead letter), whose
+    refusal is forgotten so that it is judged again.
     """
     result = Recorded()
+    if judged_again:
+        await repo.forget_refusals(judged_again)
     new_ids = await repo.record_movements(batch)
     # The first of each new event id: a record delivered twice in one batch applies once.
     fresh = list({m.event_id: m for m in reversed(batch) if m.event_id in new_ids}.values())[::-1]

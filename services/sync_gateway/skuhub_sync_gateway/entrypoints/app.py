@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from skuhub_contracts.subscriptions import OFFER_PROJECTION
+from skuhub_runtime.dead_letters_http import dead_letters_router
 from skuhub_runtime.handling import ConsumerSpec, decided
 from skuhub_runtime.http import create_app as create_http_app
 from skuhub_runtime.periodic import PeriodicJob
@@ -82,6 +83,7 @@ def create_app(settings: SyncGatewaySettings | None = None) -> FastAPI:
             feed_http.router,
             webhooks_http.router,
             accuracy_router,
+            dead_letters_router,
         ],
         errors=http.ERROR_STATUSES | feed_http.ERROR_STATUSES | webhooks_http.ERROR_STATUSES,
     )

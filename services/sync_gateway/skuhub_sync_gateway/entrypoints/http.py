@@ -87,7 +87,28 @@ def _matches(header: str | None, version: int) -> bool:
     return any(tag.strip() in ("*", _etag(version)) for tag in header.split(","))
 
 
-@router.get("/channels", response_model=list[ChannelView], summary="Every sales channel")
+def _links_to_a_channel(code: str) -> dict[str, Any]:
+    """OpenAPI links from a channel's ``code`` (a runtime expression) to what a client does
+    next with it. Stated, so that no tool guesses the channel's ``name`` as its id."""
+    targets = {
+        "read": "~1v1~1channels~1{channel}/get",
+        "replace": "~1v1~1channels~1{channel}/put",
+        "delete": "~1v1~1channels~1{channel}/delete",
+        "offer": "~1v1~1channels~1{channel}~1offers~1{sku}/get",
+        "lineage": "~1v1~1channels~1{channel}~1offers~1{sku}~1lineage/get",
+    }
+    return {
+        name: {"operationRef": f"#/paths/{target}", "parameters": {"path.channel": code}}
+        for name, target in targets.items()
+    }
+
+
+@router.get(
+    "/channels",
+    response_model=list[ChannelView],
+    summary="Every sales channel",
+    responses={200: {"links": _links_to_a_channel("$response.body#/0/code")}},
+)
 async def list_channels(runtime: GatewayRuntime) -> list[ChannelView]:
     return [_view(c) for c in await runtime.read(lambda uow: uow.channels.all())]
 
@@ -117,7 +138,8 @@ async def get_channel(channel: ChannelCode, runtime: GatewayRuntime, response: R
         201: {
             "headers": {
                 "Location": {"description": "The channel's URL.", "schema": {"type": "string"}}
-            }
+            },
+            "links": _links_to_a_channel("$response.body#/code"),
         },
         **error_responses(409),
     },
