@@ -34,7 +34,7 @@ async def fails(name: str) -> dict[str, str]:
 
 
 def _app() -> Any:
-    settings = SimpleNamespace(otel_exporter="none")
+    settings = SimpleNamespace()
     runtime = cast(ServiceRuntime[Any], SimpleNamespace(service="test", settings=settings))
     return create_app(runtime, title="test", description="test", routers=[router])
 

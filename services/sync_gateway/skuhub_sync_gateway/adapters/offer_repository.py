@@ -81,7 +81,10 @@ class SqlOfferRepository:
                 for row, c in zip(rows, changes, strict=True)
             ],
         )
-        await self._conn.execute(insert(offer_changes), rows)
+        await self._conn.execute(
+            insert(offer_changes),
+            [{**row, "traceparent": c.traceparent} for row, c in zip(rows, changes, strict=True)],
+        )
 
     async def get(self, channel: str, sku: str) -> StoredOffer | None:
         row = (

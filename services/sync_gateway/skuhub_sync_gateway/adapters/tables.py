@@ -121,6 +121,8 @@ offer_changes = sa.Table(
     sa.Column("cause", sa.Text, nullable=False),
     sa.Column("origin_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    # The trace of the change (0007): its webhook deliveries are hops of the same trace.
+    sa.Column("traceparent", sa.Text),
 )
 sa.Index("offer_changes_by_channel", offer_changes.c.channel, offer_changes.c.seq)
 
@@ -183,6 +185,7 @@ webhook_deliveries = sa.Table(
     # The offer as offer_changes logged it: the delivery does not depend on the log's retention.
     sa.Column("offer", JSONB, nullable=False),
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("traceparent", sa.Text),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),

@@ -26,6 +26,8 @@ class Trigger:
 
     cause: OfferCause
     origin_time: datetime
+    traceparent: str | None = None
+    """The trace the change continues (the span that processed the fact), if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,7 @@ class OfferChange:
     lineage: dict[str, Any]
     fingerprint: str
     origin_time: datetime
+    traceparent: str | None = None
 
     @property
     def channel(self) -> str:
@@ -155,6 +158,7 @@ async def refresh_offers(
                     lineage=lineage,
                     fingerprint=fingerprint,
                     origin_time=trigger.origin_time,
+                    traceparent=trigger.traceparent,
                 )
             )
     await uow.offers.save(changes, now)

@@ -1,0 +1,24 @@
+"""The trace of each logged offer change and of its webhook deliveries (docs/operations.md,
+"Tracing"): a delivery is a hop of the trace of the change it carries.
+
+Revision ID: 0007
+Revises: 0006
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("offer_changes", sa.Column("traceparent", sa.Text))
+    op.add_column("webhook_deliveries", sa.Column("traceparent", sa.Text))
+
+
+def downgrade() -> None:
+    op.drop_column("webhook_deliveries", "traceparent")
+    op.drop_column("offer_changes", "traceparent")
