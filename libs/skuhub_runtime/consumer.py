@@ -199,7 +199,12 @@ class BatchConsumer(Generic[P, U]):
             spans.append(span)
             traceparent, tracestate = telemetry.inject(span)
             items.append(_Item(Incoming(envelope, self._source, traceparent, tracestate), record))
-        receive = messaging_spans.receive_span(records, spans, self._group, started_ns)
+        receive = messaging_spans.receive_span(
+            records,
+            ((i.incoming.envelope.traceparent, i.incoming.envelope.tracestate) for i in items),
+            self._group,
+            started_ns,
+        )
         try:
             result = await self._apply_with_retry(items, bad)
         finally:

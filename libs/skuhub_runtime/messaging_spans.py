@@ -89,14 +89,20 @@ def process_span(
 
 
 def receive_span(
-    records: Sequence[Any], contexts: Iterable[trace.Span], group: str, started_ns: int
+    records: Sequence[Any],
+    contexts: Iterable[tuple[str | None, str | None]],
+    group: str,
+    started_ns: int,
 ) -> trace.Span:
-    """The span of a consumed batch, linked to the span of each record (only when exporting;
-    a non-recording span otherwise)."""
+    """The span of a consumed batch, linked to the context each record carried (only when
+    exporting; a non-recording span otherwise)."""
     if not telemetry.exporting():
         return trace.INVALID_SPAN
     topics = sorted({record.topic for record in records})
-    links = [Link(span.get_span_context()) for span in contexts]
+    links = [
+        Link(trace.get_current_span(telemetry.extract(parent, state)).get_span_context())
+        for parent, state in contexts
+    ]
     return telemetry.tracer().start_span(
         f"{RECEIVE} {topics[0] if len(topics) == 1 else 'multiple'}",
         context=trace.set_span_in_context(trace.INVALID_SPAN),

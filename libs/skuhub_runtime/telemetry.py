@@ -7,7 +7,7 @@ import logging
 import sys
 import threading
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 
@@ -56,7 +56,7 @@ class TracingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OTEL_", extra="ignore", frozen=True)
 
     sdk_disabled: bool = Field(default=False, description="true: no span is exported.")
-    traces_exporter: tuple[Exporter, ...] = Field(
+    traces_exporter: Annotated[tuple[Exporter, ...], NoDecode] = Field(
         default=(),
         description="Comma-separated: otlp, console; none (or unset) exports nothing.",
     )
