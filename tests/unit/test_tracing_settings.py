@@ -45,5 +45,5 @@ def test_the_sampler_follows_the_variables_only_while_exporting(
 
 
 def _description(sampler: Sampler) -> str:
-    description: str = sampler.get_description()  # type: ignore[no-untyped-call]
+    description: str = sampler.get_description()
     return description
