@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from skuhub_cli.adapter import adapter_app
+from skuhub_cli.change_trace import trace_command
 from skuhub_cli.kpi import kpi
 from skuhub_contracts.topics import SERVICES
 
@@ -304,6 +305,7 @@ catalog_app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(adapter_app, name="adapter")
 app.command(name="kpi")(kpi)
+app.command(name="trace")(trace_command)
 
 
 @catalog_app.command("import")

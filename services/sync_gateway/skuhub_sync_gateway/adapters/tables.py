@@ -121,10 +121,13 @@ offer_changes = sa.Table(
     sa.Column("cause", sa.Text, nullable=False),
     sa.Column("origin_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
-    # The trace of the change (0007): its webhook deliveries are hops of the same trace.
+    # The trace of the change and the upstream event behind it (0007): `skuhub trace`
+    # follows a movement to its offer changes, and their webhook deliveries join its trace.
     sa.Column("traceparent", sa.Text),
+    sa.Column("caused_by", sa.Text),
 )
 sa.Index("offer_changes_by_channel", offer_changes.c.channel, offer_changes.c.seq)
+sa.Index("offer_changes_by_sku", offer_changes.c.sku, offer_changes.c.seq)
 
 offer_rebuilds = sa.Table(
     "offer_rebuilds",

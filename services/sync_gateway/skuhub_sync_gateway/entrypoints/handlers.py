@@ -86,12 +86,18 @@ async def project(uow: GatewayUnitOfWork, batch: Sequence[Incoming[OfferFact]]) 
         facts_of.setdefault(fact.value.sku, []).append(by_id[fact.event_id])
     now = datetime.now(UTC)
     triggers = {
-        sku: Trigger(CAUSES[type(i.payload)], i.envelope.origin_time, i.traceparent)
+        sku: Trigger(CAUSES[type(i.payload)], i.envelope.origin_time, i.traceparent, _caused_by(i))
         for sku, i in causes.items()
     }
     changes = await refresh_offers(uow, triggers, now)
     emitted = [_publish(change, causes, facts_of, batch[0], now) for change in changes]
     return Outcome(emitted=emitted, ignored=frozenset(i.id for i in batch if i.id not in applied))
+
+
+def _caused_by(incoming: Incoming[Any]) -> str:
+    """The upstream event a fact goes back to: a position's movement, else the fact itself."""
+    payload = incoming.payload
+    return payload.caused_by if isinstance(payload, StockLevelChanged) else incoming.id
 
 
 def _publish(
