@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -122,6 +122,7 @@ async def consumer_case(
     outbox: bool,
     case: str | None = None,
     within_s: float = 180.0,
+    env: Mapping[str, str] | None = None,
 ) -> float:
     """Start the subscription's service on a pre-loaded backlog; time it until its
     consumer group has no lag (at most ``within_s``). ``case`` names the report's rows
@@ -138,7 +139,7 @@ async def consumer_case(
     settings = group.wiring.settings()
     consumer_group = settings.consumer_group(subscription)
     topics = [settings.topic(t.name) for t in subscription.topics]
-    ready_s = await session.start(group, name)
+    ready_s = await session.start(group, name, env=env)
     service = group.services[name]
     try:
         ready_at = time.monotonic()

@@ -485,6 +485,15 @@ def bench(
             "10,000 quick, 100,000; 0: skip).",
         ),
     ] = None,
+    traced: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Movements stock drains twice: exporting every span over OTLP (sampling "
+            "1.0) to a collector stand-in in the bench process, and without export; prints "
+            "both rates and their ratio (default: 0 quick, 20,000; 0: skip).",
+        ),
+    ] = None,
 ) -> None:
     """Benchmark the services on the embedded stack: throughput against a pass-through
     baseline, end-to-end latency at fixed rates, accuracy against the generator's oracle,
@@ -524,6 +533,7 @@ def bench(
         positions=positions,
         realistic=realistic,
         catalog_import=catalog_import,
+        traced=traced,
     )
     _interrupt_on_signals()
     try:

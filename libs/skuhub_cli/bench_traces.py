@@ -1,0 +1,76 @@
+"""What exporting every span costs: the stock service's throughput on the same backlog
+with traces exported at sampling 1.0 to a collector stand-in (an OTLP/HTTP receiver in
+the bench process, :mod:`skuhub_cli.otlp_sink`) and without export; the ratio (target
+at least 0.9, docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import math
+
+from skuhub_cli.bench_probes import produce_flat_out
+from skuhub_cli.bench_report import Row
+from skuhub_cli.bench_session import BenchSession
+from skuhub_cli.bench_throughput import consumer_case
+from skuhub_cli.otlp_sink import OtlpSink
+from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
+from skuhub_contracts.topics import STOCK_MOVED
+from skuhub_traffic.catalog import build_catalog
+from skuhub_traffic.movements import generate_deliveries
+
+TARGET = 0.9
+
+
+def exporting_env(endpoint: str) -> dict[str, str]:
+    """Every span of every trace exported, as a production service configured for OTLP."""
+    return {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_TRACES_SAMPLER": "always_on",
+    }
+
+
+async def traced_case(session: BenchSession, movements: int) -> None:
+    """The same backlog drained twice by stock, on two prefixes: without export, then with."""
+    options = session.options
+    with session.step(f"Generating {movements:,} movements for the tracing case"):
+        config = options.traffic(movements)
+        deliveries = generate_deliveries(config, build_catalog(config))
+    rates: dict[str, float] = {}
+    with OtlpSink(keep=False).serve() as sink:
+        for label, env in (("no export", None), ("OTLP at 1.0", exporting_env(sink.endpoint))):
+            group = await session.new_group()
+            topic = group.wiring.settings().topic(STOCK_MOVED.name)
+            with session.step(f"Pre-loading {len(deliveries):,} deliveries ({label})"):
+                await produce_flat_out(session.bootstrap, topic, deliveries)
+            case = f"stock, traces {label}"
+            # No pass-through baseline here: the two runs are each other's reference.
+            await consumer_case(
+                session, group, STOCK_MOVEMENTS, 0.0, outbox=True, case=case, env=env
+            )
+            rates[label] = session.report.details[f"throughput_{case}"]["sustained_rate"]
+        spans, requests = sink.received, sink.requests
+    without, with_export = rates["no export"], rates["OTLP at 1.0"]
+    ratio = with_export / without if without and not math.isnan(with_export) else math.nan
+    session.report.add(
+        Row(
+            "traces",
+            "sustained with export / without",
+            ratio,
+            "",
+            note=f"target ≥ {TARGET}; {spans:,} spans received in {requests:,} OTLP requests",
+        )
+    )
+    session.report.details["traces"] = {
+        "movements": movements,
+        "rate_without_export": without,
+        "rate_with_export": with_export,
+        "ratio": ratio,
+        "target": TARGET,
+        "spans_received": spans,
+        "otlp_requests": requests,
+    }
+    verdict = "[green]met[/]" if ratio >= TARGET else "[red]missed[/]"
+    session.done(
+        f"traces: {with_export:,.0f} records/s exporting every span, {without:,.0f} without: "
+        f"{ratio:.2f} (target ≥ {TARGET} {verdict}); {spans:,} spans received"
+    )
