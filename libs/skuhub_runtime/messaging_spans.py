@@ -18,6 +18,7 @@ a non-recording span that carries the trace on (docs/profiling.md).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -32,6 +33,7 @@ SEND = m.MessagingOperationTypeValues.SEND.value
 RECEIVE = m.MessagingOperationTypeValues.RECEIVE.value
 PROCESS = m.MessagingOperationTypeValues.PROCESS.value
 CREATE = m.MessagingOperationTypeValues.CREATE.value
+MAX_LINKS = 128
 
 
 def record_attributes(
@@ -48,7 +50,6 @@ def record_attributes(
     attributes: dict[str, Any] = {
         m.MESSAGING_SYSTEM: SYSTEM,
         m.MESSAGING_OPERATION_TYPE: operation,
-        m.MESSAGING_OPERATION_NAME: operation,
         m.MESSAGING_DESTINATION_NAME: topic,
     }
     if key:
@@ -99,9 +100,10 @@ def receive_span(
     if not telemetry.exporting():
         return trace.INVALID_SPAN
     topics = sorted({record.topic for record in records})
+    # The SDK keeps 128 links per span (OTEL_LINK_COUNT_LIMIT): build no more than it keeps.
     links = [
         Link(trace.get_current_span(telemetry.extract(parent, state)).get_span_context())
-        for parent, state in contexts
+        for parent, state in itertools.islice(contexts, MAX_LINKS)
     ]
     return telemetry.tracer().start_span(
         f"{RECEIVE} {topics[0] if len(topics) == 1 else 'multiple'}",
