@@ -72,13 +72,7 @@ def change_traces(
         )
         trace.hops.append(Hop("occurred at the source", _time(entry["occurred_at"])))
         if mine:
-            trace.hops.append(
-                Hop(
-                    "entered skuhub",
-                    _time(mine[0]["origin_time"]),
-                    "origin time of the change (the earliest movement it stands for)",
-                )
-            )
+            trace.hops.append(Hop("entered skuhub", _time(mine[0]["origin_time"])))
         refused = entry.get("rejected_reason")
         trace.hops.append(
             Hop(
@@ -128,11 +122,10 @@ def _gateway_hops(changes: list[dict[str, Any]]) -> list[Hop]:
             delivered = _time(delivery.get("delivered_at"))
             hops.append(
                 Hop(
-                    f"webhook {delivery['webhook_id']}: "
-                    + ("delivered" if delivered else delivery["status"]),
+                    "webhook: " + ("delivered" if delivered else delivery["status"]),
                     delivered,
-                    f"subscription {delivery['subscription_id']}, "
-                    f"{delivery['attempts']} attempt(s)",
+                    f"{delivery['webhook_id']} to subscription "
+                    f"{delivery['subscription_id'][:8]}, {delivery['attempts']} attempt(s)",
                 )
             )
     return hops

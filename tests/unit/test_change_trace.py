@@ -66,8 +66,9 @@ def test_each_movement_leads_to_the_offer_change_that_names_it_newest_first() ->
         "entered skuhub",
         "stock: applied to the ledger",
         "gateway: web offer v1 stored",
-        "webhook msg_1: delivered",
+        "webhook: delivered",
     ]
+    assert m1.hops[-1].note == "msg_1 to subscription s, 1 attempt(s)"
     assert m2.hops[-1].what == "gateway: no offer change names it"
     assert m2.hops[-1].at is None
 
