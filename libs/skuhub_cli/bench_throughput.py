@@ -18,6 +18,7 @@ from skuhub_cli.bench_probes import (
     GroupWatcher,
     create_plain_topics,
     pass_through,
+    process_cpu_seconds,
     produce_flat_out,
 )
 from skuhub_cli.bench_report import Row
@@ -141,6 +142,7 @@ async def consumer_case(
     topics = [settings.topic(t.name) for t in subscription.topics]
     ready_s = await session.start(group, name, env=env)
     service = group.services[name]
+    cpu_at_ready = process_cpu_seconds(service.pid)
     try:
         ready_at = time.monotonic()
         with session.step(f"{name}: draining its backlog") as update:
@@ -152,6 +154,7 @@ async def consumer_case(
                 await session.db.wait_outbox_empty(f"{settings.schema_prefix}{name}", within_s=120)
         done_at = time.monotonic()
         outbox_s = done_at - drained_at
+        cpu_s = process_cpu_seconds(service.pid) - cpu_at_ready
     finally:
         await session.stop(group, [name])
     before, after = curve[0][1], curve[-1][1]
@@ -193,6 +196,7 @@ async def consumer_case(
         "sustained_rate": steady_rate,
         "ready_s": round(ready_s, 2),
         "outbox_drained_after_s": round(outbox_s, 3),
+        "cpu_seconds": round(cpu_s, 3),
         "curve": [(round(t - ready_at, 3), p.committed) for t, p in _thin(curve, 200)],
     }
     session.done(

@@ -42,6 +42,7 @@ async def traced_case(session: BenchSession, movements: int, rounds: int = ROUND
         config = options.traffic(movements)
         deliveries = generate_deliveries(config, build_catalog(config))
     rates: dict[str, list[float]] = {WITHOUT: [], WITH: []}
+    cpu: dict[str, list[tuple[int, float]]] = {WITHOUT: [], WITH: []}
     with OtlpSink(keep=False).serve() as sink:
         for round_ in range(1, rounds + 1):
             for label, env in ((WITHOUT, None), (WITH, exporting_env(sink.endpoint))):
@@ -54,12 +55,23 @@ async def traced_case(session: BenchSession, movements: int, rounds: int = ROUND
                 await consumer_case(
                     session, group, STOCK_MOVEMENTS, 0.0, outbox=True, case=case, env=env
                 )
-                found = session.report.details[f"throughput_{case}"]["sustained_rate"]
-                rates[label].append(found)
+                found = session.report.details[f"throughput_{case}"]
+                rates[label].append(found["sustained_rate"])
+                cpu[label].append((found["records_timed"], found["cpu_seconds"]))
         spans, requests = sink.received, sink.requests
     without, with_export = statistics.fmean(rates[WITHOUT]), statistics.fmean(rates[WITH])
     ratio = with_export / without if without and not math.isnan(with_export) else math.nan
+    per_cpu = {label: _per_cpu_second(runs) for label, runs in cpu.items()}
+    cpu_ratio = per_cpu[WITH] / per_cpu[WITHOUT] if per_cpu[WITHOUT] else math.nan
     session.report.add(
+        Row(
+            "traces",
+            "records per CPU-second of stock, with / without",
+            cpu_ratio,
+            "",
+            note=f"{per_cpu[WITH]:,.0f} / {per_cpu[WITHOUT]:,.0f}: the cost alone, whatever "
+            "else the machine runs",
+        ),
         Row(
             "traces",
             "sustained with export / without",
@@ -67,13 +79,16 @@ async def traced_case(session: BenchSession, movements: int, rounds: int = ROUND
             "",
             note=f"means of {rounds} runs each: {with_export:,.0f} / {without:,.0f} rec/s; "
             f"target ≥ {TARGET}; {spans:,} spans received in {requests:,} OTLP requests",
-        )
+        ),
     )
     session.report.details["traces"] = {
         "movements": movements,
         "rates_without_export": rates[WITHOUT],
         "rates_with_export": rates[WITH],
         "ratio": ratio,
+        "records_per_cpu_second_without": per_cpu[WITHOUT],
+        "records_per_cpu_second_with": per_cpu[WITH],
+        "cpu_ratio": cpu_ratio,
         "target": TARGET,
         "spans_received": spans,
         "otlp_requests": requests,
@@ -81,6 +96,13 @@ async def traced_case(session: BenchSession, movements: int, rounds: int = ROUND
     verdict = "[green]met[/]" if ratio >= TARGET else "[red]missed[/]"
     session.done(
         f"traces: {with_export:,.0f} records/s exporting every span, {without:,.0f} without "
-        f"(means of {rounds} runs): {ratio:.2f} (target ≥ {TARGET} {verdict}); "
-        f"{spans:,} spans received"
+        f"(means of {rounds} runs): {ratio:.2f} (target ≥ {TARGET} {verdict}); per CPU-second "
+        f"{cpu_ratio:.2f}; {spans:,} spans received"
     )
+
+
+def _per_cpu_second(runs: list[tuple[int, float]]) -> float:
+    """Records per CPU-second of the service over its runs (NaN if none was measured)."""
+    records = sum(r for r, _ in runs)
+    seconds = sum(s for _, s in runs)
+    return records / seconds if seconds > 0 else math.nan
