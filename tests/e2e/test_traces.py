@@ -59,6 +59,23 @@ def _field(span: ReceivedSpan, name: str) -> object:
     return span.attributes.get(name.replace("__", ".")) if "__" in name else getattr(span, name)
 
 
+def _ancestors(span: ReceivedSpan, spans: list[ReceivedSpan]) -> list[str]:
+    by_id = {s.span_id: s for s in spans}
+    found, parent = [], span.parent_span_id
+    while parent:
+        found.append(parent)
+        parent = by_id[parent].parent_span_id if parent in by_id else ""
+    return found
+
+
+def _between(
+    span: ReceivedSpan, ancestor: ReceivedSpan, spans: list[ReceivedSpan]
+) -> list[ReceivedSpan]:
+    by_id = {s.span_id: s for s in spans}
+    chain = _ancestors(span, spans)
+    return [by_id[i] for i in chain[: chain.index(ancestor.span_id)]]
+
+
 def test_one_movement_is_one_trace_from_stock_to_the_webhook_delivery(
     traced: tuple[Stack, OtlpSink],
 ) -> None:
@@ -171,3 +188,35 @@ def test_a_collector_that_is_down_neither_stops_nor_holds_a_service(
     assert ready.status_code == 200, ready.text
     # It stops cleanly too: the spans it could not export are dropped, not waited for.
     assert codes["stock"] in CLEAN_EXIT_CODES, codes
+
+
+def test_a_movement_reported_over_http_continues_the_callers_trace(
+    traced: tuple[Stack, OtlpSink],
+) -> None:
+    stack, sink = traced
+    sku = new_sku("TRACEHTTP")
+    traceparent, trace_id = new_trace()
+    caller_span = traceparent.split("-")[2]
+    response = httpx.post(
+        f"{stack.url('stock')}/v1/movements",
+        json={"movements": [movement(sku, quantity="2").model_dump(mode="json")]},
+        headers={"traceparent": traceparent},
+    )
+    assert response.status_code == 202, response.text
+    moved = stack.topic(STOCK_MOVED.name)
+
+    def hops() -> list[ReceivedSpan] | None:
+        mine = [s for s in sink.snapshot() if s.trace_id == trace_id]
+        kinds = {s.kind for s in mine if s.service == "skuhub-stock"}
+        return mine if {"server", "producer", "consumer"} <= kinds else None
+
+    spans = wait_until(hops, timeout=30, what=f"the request's hops in trace {trace_id}")
+    request = _one(spans, "the request's server span", kind="server")
+    send = _one(spans, "stock-moved send", name=f"send {moved}")
+    apply = _one(spans, "stock-moved process", name=f"process {moved}")
+    assert request.parent_span_id == caller_span
+    # FastAPI's own internal spans (dependencies, endpoint) may stand between them.
+    assert request.span_id in _ancestors(send, spans)
+    assert all(s.kind == "internal" for s in _between(send, request, spans))
+    assert apply.parent_span_id == send.span_id
+    assert send.attributes["messaging.kafka.message.key"] == sku
