@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.console import Console
@@ -186,7 +187,7 @@ def read_records(
             params: dict[str, Any] = {"limit": JOURNAL_PAGE}
             if after is not None:
                 params["after"] = after
-            page = client.get(f"/v1/journal/{sku}", params=params)
+            page = client.get(f"/v1/journal/{quote(sku, safe='/')}", params=params)
             page.raise_for_status()
             body = page.json()
             journal = (journal + body["entries"])[-limit:]
@@ -221,11 +222,28 @@ def trace_command(
     occurred at the source, entered skuhub, applied by stock, offer version stored per
     channel, webhook delivered. For the embedded mode, where no trace backend runs."""
     import httpx
+    from pydantic import TypeAdapter, ValidationError
 
+    from skuhub_contracts.identifiers import Sku
+
+    try:
+        TypeAdapter(Sku).validate_python(sku)
+    except ValidationError as exc:
+        raise typer.BadParameter(
+            "not a SKU: 1 to 64 letters, digits and . _ - /, starting with a letter or digit",
+            param_hint="SKU",
+        ) from exc
     stock_url = stock or _url("stock", 8102, state_dir)
     gateway_url = gateway or _url("sync_gateway", 8104, state_dir)
     try:
         journal, changes = read_records(stock_url, gateway_url, sku, limit)
+    except httpx.HTTPStatusError as exc:
+        # The service refused the request (a SKU it cannot take): say what it said.
+        Console(stderr=True).print(
+            f"[red]error:[/] {exc.request.url} answered {exc.response.status_code}: "
+            f"{exc.response.text[:500]}"
+        )
+        raise typer.Exit(1) from exc
     except httpx.HTTPError as exc:
         Console(stderr=True).print(
             f"[red]error:[/] stock at {stock_url} or the gateway at {gateway_url} did not "

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from typer.testing import CliRunner
+
 from skuhub_cli.change_trace import change_traces
+from skuhub_cli.main import app
 
 
 def _entry(event_id: str, recorded: str, **fields: Any) -> dict[str, Any]:
@@ -93,3 +96,13 @@ def test_a_refused_movement_ends_at_stock_with_the_reason() -> None:
 
     assert trace.hops[-1].what == "stock: refused"
     assert trace.hops[-1].note == "unknown unit"
+
+
+def test_a_sku_the_contract_refuses_is_refused_before_any_request() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["trace", "BAD?SKU", "--stock", "http://127.0.0.1:9", "--gateway", "http://127.0.0.1:9"],
+    )
+
+    assert result.exit_code == 2
+    assert "not a SKU" in result.output
