@@ -1,8 +1,10 @@
 """Kafka spans per the OpenTelemetry messaging semantic conventions.
 
 - ``send <topic>`` (PRODUCER, ``messaging.operation.type=send``, the current name of what
-  older conventions called ``publish``): one per record the producer sends; the record's
-  ``traceparent`` is rewritten to it, so the consumer's span is its child.
+  older conventions called ``publish``): one per topic of each batch the producer sends,
+  a child of its first record's context and linked to the others'. Each record carries
+  the context it was created in (the span that processed its cause), and its consumer's
+  span is a child of that.
 - ``receive <topic>`` (CLIENT, ``receive``): one per consumed batch, linked to the context of
   every record in it (the records belong to as many traces).
 - ``process <topic>`` (CONSUMER, ``process``): one per record, a child of the span that sent
@@ -20,9 +22,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as m
 from opentelemetry.trace import Link, SpanKind
 
@@ -160,49 +164,79 @@ def joined(
     return telemetry.inject(span)
 
 
-def send_spans(records: Sequence[tuple[str, Any]]) -> list[trace.Span]:
-    """One started ``send`` span per record (topic, KafkaRecord), each a child of the
-    record's own ``traceparent`` (the span that caused it)."""
-    spans = []
-    for topic, record in records:
-        headers = dict(record.headers)
-        parent = headers.get("traceparent")
-        state = headers.get("tracestate")
-        spans.append(
-            telemetry.tracer().start_span(
-                f"{SEND} {topic}",
-                context=telemetry.extract(
-                    parent.decode() if parent else None, state.decode() if state else None
-                ),
-                kind=SpanKind.PRODUCER,
-                attributes=record_attributes(
-                    SEND,
-                    topic,
-                    key=record.key,
-                    message_id=(headers.get("ce_id") or b"").decode() or None,
-                ),
-            )
+@dataclass(slots=True)
+class SendSpan:
+    """The ``send`` span of the records of one batch bound for one topic."""
+
+    span: trace.Span
+    indexes: list[int]
+    """Where its records are in the batch."""
+
+
+def send_spans(records: Sequence[tuple[str, Any]]) -> list[SendSpan]:
+    """Started ``send`` spans of a batch (topic, KafkaRecord): one per topic.
+
+    Each is a child of its first record's context and linked to the others' (each record
+    keeps its own ``traceparent``, the context it was created in, which its consumer
+    continues). One span per record cost as much CPU as the stock service's own work on
+    the record (docs/benchmarks.md, "Traces exported").
+    """
+    by_topic: dict[str, list[int]] = {}
+    for index, (topic, _) in enumerate(records):
+        by_topic.setdefault(topic, []).append(index)
+    started = []
+    for topic, indexes in by_topic.items():
+        contexts = [_carried(records[i][1].headers) for i in indexes[: MAX_LINKS + 1]]
+        parent = contexts[0]
+        parent_span = trace.get_current_span(parent).get_span_context()
+        links = []
+        for context in contexts[1:]:
+            span_context = trace.get_current_span(context).get_span_context()
+            if span_context.is_valid and span_context != parent_span:
+                links.append(Link(span_context))
+        attributes: dict[str, Any] = {
+            m.MESSAGING_SYSTEM: SYSTEM,
+            m.MESSAGING_OPERATION_TYPE: SEND,
+            m.MESSAGING_DESTINATION_NAME: topic,
+        }
+        if len(indexes) == 1:
+            [record] = [records[indexes[0]][1]]
+            attributes[m.MESSAGING_KAFKA_MESSAGE_KEY] = record.key.decode("utf-8", "replace")
+        else:
+            attributes[m.MESSAGING_BATCH_MESSAGE_COUNT] = len(indexes)
+        span = telemetry.tracer().start_span(
+            f"{SEND} {topic}",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            links=links,
+            attributes=attributes,
         )
-    return spans
+        started.append(SendSpan(span, indexes))
+    return started
 
 
-def continued(headers: Sequence[tuple[str, bytes]], span: trace.Span) -> list[tuple[str, bytes]]:
-    """``headers`` with the trace context of ``span`` instead of the one they carried."""
-    traceparent, tracestate = telemetry.inject(span)
-    kept = [(name, value) for name, value in headers if name not in ("traceparent", "tracestate")]
-    if traceparent:
-        kept.append(("traceparent", traceparent.encode()))
-    if tracestate:
-        kept.append(("tracestate", tracestate.encode()))
-    return kept
+def _carried(headers: Sequence[tuple[str, bytes]]) -> Context:
+    parent = state = None
+    for name, value in headers:
+        if name == "traceparent":
+            parent = value.decode("ascii", "replace")
+        elif name == "tracestate":
+            state = value.decode("ascii", "replace")
+    return telemetry.extract(parent, state)
 
 
-def sent(span: trace.Span, partition: int, offset: int) -> None:
-    """End a send span with where the broker put the record."""
-    span.set_attributes(
-        {m.MESSAGING_DESTINATION_PARTITION_ID: str(partition), m.MESSAGING_KAFKA_OFFSET: offset}
-    )
-    span.end()
+def sent(send: SendSpan, placed: Sequence[Any]) -> None:
+    """End a send span once the broker acknowledged its records (``placed``: the batch's
+    record metadata); a single record's partition and offset go on it."""
+    if len(send.indexes) == 1:
+        metadata = placed[send.indexes[0]]
+        send.span.set_attributes(
+            {
+                m.MESSAGING_DESTINATION_PARTITION_ID: str(metadata.partition),
+                m.MESSAGING_KAFKA_OFFSET: metadata.offset,
+            }
+        )
+    send.span.end()
 
 
 def failed(spans: Iterable[trace.Span], exc: BaseException) -> None:

@@ -64,24 +64,21 @@ class KafkaPublisher:
     async def _send_traced(
         self, producer: AIOKafkaProducer, records: list[tuple[str, KafkaRecord]]
     ) -> None:
-        """send_batch with a ``send`` span per record, which the record's consumer continues."""
+        """send_batch with a ``send`` span per topic of the batch (messaging_spans)."""
         spans = messaging_spans.send_spans(records)
         try:
             pending = [
                 await producer.send(
-                    topic,
-                    record.value,
-                    key=record.key,
-                    headers=messaging_spans.continued(record.headers, span),
+                    topic, record.value, key=record.key, headers=list(record.headers)
                 )
-                for (topic, record), span in zip(records, spans, strict=True)
+                for topic, record in records
             ]
             acknowledged = await asyncio.gather(*pending)
         except BaseException as exc:
-            messaging_spans.failed(spans, exc)
+            messaging_spans.failed([s.span for s in spans], exc)
             raise
-        for span, metadata in zip(spans, acknowledged, strict=True):
-            messaging_spans.sent(span, metadata.partition, metadata.offset)
+        for span in spans:
+            messaging_spans.sent(span, acknowledged)
 
     def _started(self) -> AIOKafkaProducer:
         if self._producer is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -53,32 +54,38 @@ def test_an_event_standing_for_several_records_links_every_trace(
     assert traceparent.split("-")[2] == format(span.context.span_id, "016x")
 
 
-def test_a_sent_record_carries_its_send_span_as_parent_of_the_next_hop(
+def test_a_batch_is_sent_under_one_span_per_topic_linked_to_every_records_trace(
     exported: InMemorySpanExporter,
 ) -> None:
-    traceparent, trace_id = new_trace()
-    record = KafkaRecord(
-        b"SKU-1", b"{}", [("ce_id", b"event-1"), ("traceparent", traceparent.encode())]
-    )
+    (first, first_trace), (second, second_trace) = new_trace(), new_trace()
+    levels, dead = "stock.stock-level-changed.v1", "stock.dead-letters.v1"
+    batch = [
+        (levels, KafkaRecord(b"SKU-1", b"{}", [("traceparent", first.encode())])),
+        (dead, KafkaRecord(b"SKU-9", b"{}", [])),
+        (levels, KafkaRecord(b"SKU-2", b"{}", [("traceparent", second.encode())])),
+    ]
 
-    [span] = messaging_spans.send_spans([("stock.stock-level-changed.v1", record)])
-    headers = dict(messaging_spans.continued(record.headers, span))
-    messaging_spans.sent(span, partition=2, offset=41)
+    spans = messaging_spans.send_spans(batch)
+    placed = [SimpleNamespace(partition=i, offset=40 + i) for i in range(3)]
+    for span in spans:
+        messaging_spans.sent(span, placed)
 
-    [done] = exported.get_finished_spans()
-    assert done.name == "send stock.stock-level-changed.v1"
-    assert done.parent is not None
-    assert format(done.parent.span_id, "016x") == traceparent.split("-")[2]
-    assert done.attributes is not None
-    assert done.attributes["messaging.system"] == "kafka"
-    assert done.attributes["messaging.operation.type"] == "send"
-    assert done.attributes["messaging.kafka.message.key"] == "SKU-1"
-    assert done.attributes["messaging.message.id"] == "event-1"
-    assert done.attributes["messaging.destination.partition.id"] == "2"
-    assert done.attributes["messaging.kafka.offset"] == 41
-    sent_parent = headers["traceparent"].decode().split("-")
-    assert sent_parent[1] == trace_id
-    assert sent_parent[2] == format(done.context.span_id, "016x")
+    by_name = {s.name: s for s in exported.get_finished_spans()}
+    assert set(by_name) == {f"send {levels}", f"send {dead}"}
+    both = by_name[f"send {levels}"]
+    assert both.parent is not None
+    assert format(both.parent.span_id, "016x") == first.split("-")[2]
+    assert format(both.context.trace_id, "032x") == first_trace
+    assert [format(link.context.trace_id, "032x") for link in both.links] == [second_trace]
+    assert both.attributes is not None
+    assert both.attributes["messaging.system"] == "kafka"
+    assert both.attributes["messaging.operation.type"] == "send"
+    assert both.attributes["messaging.batch.message_count"] == 2
+    alone = by_name[f"send {dead}"]
+    assert alone.attributes is not None
+    assert alone.attributes["messaging.kafka.message.key"] == "SKU-9"
+    assert alone.attributes["messaging.destination.partition.id"] == "1"
+    assert alone.attributes["messaging.kafka.offset"] == 41
 
 
 def test_nothing_is_built_while_not_exporting(monkeypatch: pytest.MonkeyPatch) -> None:
