@@ -42,6 +42,7 @@ from skuhub_contracts.topics import SERVICES
 from skuhub_runtime import migrations
 from skuhub_runtime.db import create_engine
 from skuhub_runtime.settings import ServiceSettings
+from tests import api
 
 T = TypeVar("T")
 
@@ -209,6 +210,7 @@ class Stack:
         """Create the topics, start the services (``replicas[name]`` instances of each, 1 by
         default; ``env`` on top of the wiring's), wait until all are ready."""
         create_topics(self.settings)
+        api.register_session_token(self.wiring)
         self.group.start(names, env=env, replicas=replicas)
 
     def add_instance(self, service: str, env: dict[str, str] | None = None) -> ServiceProcess:

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from skuhub_cli import endpoints
+
 if TYPE_CHECKING:  # imported where used: every other skuhub command starts without them
     import httpx
     from starlette.applications import Starlette
@@ -81,7 +83,8 @@ def feed(
         bool, typer.Option(help="Keep tailing the feed; --no-follow stops once caught up.")
     ] = True,
 ) -> None:
-    """Tail a channel's change feed into OUT (the cursor is kept in OUT.cursor)."""
+    """Tail a channel's change feed into OUT (the cursor is kept in OUT.cursor). Sends
+    SKUHUB_TOKEN (a token that serves the channel), else the dev stack's token."""
     import httpx
 
     offers = OfferFile(out)
@@ -89,7 +92,9 @@ def feed(
     cursor = cursor_file.read_text().strip() if cursor_file.exists() else None
     changes = older = 0
     with (
-        httpx.Client(base_url=gateway, timeout=WAIT_S + 10) as client,
+        httpx.Client(
+            base_url=gateway, timeout=WAIT_S + 10, headers=endpoints.auth_headers()
+        ) as client,
         console.status("") as status,
     ):
         if cursor is None:

@@ -67,6 +67,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from skuhub_cli.bench_access import access_case
 from skuhub_cli.bench_backlog import backlog_case
 from skuhub_cli.bench_catalog import catalog_import_case
 from skuhub_cli.bench_commands import commands_case
@@ -137,6 +138,7 @@ async def _run(options: BenchOptions, console: Console, report: BenchReport) -> 
                     if options.traced:
                         await traced_case(session, options.traced)
                     await latency_case(session)
+                    await access_case(session)
         report.complete = True
     except BaseException:
         console.print(f"[yellow]logs kept in {workdir}[/]")

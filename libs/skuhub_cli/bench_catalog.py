@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import httpx
 
+from skuhub_cli import endpoints
 from skuhub_cli.bench_http import LeanConnection
 from skuhub_cli.bench_probes import BenchError, LatencySummary, record_count
 from skuhub_cli.bench_report import Row
@@ -119,7 +120,9 @@ async def catalog_import_case(session: BenchSession, products: int) -> None:
     with session.step(f"Writing a supplier file of {products:,} products"):
         await blocking(_write, path, products, session.options.seed)
     models = models_of(products)
-    async with httpx.AsyncClient(base_url=url, timeout=60.0) as client:
+    async with httpx.AsyncClient(
+        base_url=url, timeout=60.0, headers=endpoints.auth_headers()
+    ) as client:
         with session.step(
             f"Defining the family, categories and {len(models):,} product models",
             total=len(models),

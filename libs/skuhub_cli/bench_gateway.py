@@ -22,6 +22,7 @@ import httpx
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook
 
+from skuhub_cli import endpoints
 from skuhub_cli.bench_probes import LatencySummary
 from skuhub_cli.bench_report import Row
 from skuhub_cli.bench_session import BenchSession
@@ -71,7 +72,7 @@ class Receiver:
 async def subscribe_while_down(group: ServiceGroup) -> tuple[str, Receiver]:
     """A subscription of the web channel to a receiver that is not up yet."""
     receiver = Receiver(secret="")
-    async with httpx.AsyncClient(timeout=10.0) as client:
+    async with httpx.AsyncClient(timeout=10.0, headers=endpoints.auth_headers()) as client:
         made = await client.post(
             f"{group.url('sync_gateway')}/v1/subscriptions",
             json={"url": f"http://127.0.0.1:{receiver.port}/hook", "channel": "web"},
@@ -90,7 +91,7 @@ async def webhook_drain(
     schema = f"{group.wiring.schema_prefix}sync_gateway"
     await receiver.start()
     try:
-        async with httpx.AsyncClient(timeout=10.0) as client:
+        async with httpx.AsyncClient(timeout=10.0, headers=endpoints.auth_headers()) as client:
             (await client.post(f"{base}/resume")).raise_for_status()
             with session.step("Delivering the webhook backlog"):
                 deadline = time.monotonic() + 300
@@ -129,7 +130,7 @@ async def feed_pages(session: BenchSession, group: ServiceGroup) -> None:
     seconds: list[float] = []
     changes = 0
     cursor: str | None = None
-    async with httpx.AsyncClient(timeout=30.0) as client:
+    async with httpx.AsyncClient(timeout=30.0, headers=endpoints.auth_headers()) as client:
         while True:
             params: dict[str, Any] = {"limit": FEED_PAGE}
             if cursor:
@@ -163,7 +164,7 @@ async def accuracy_after(session: BenchSession, group: ServiceGroup, load_end: d
     url = f"{group.url('sync_gateway')}/v1/kpis"
     found: dict[str, Any] = {}
     with session.step("Waiting for the reconciler to find every offer accurate"):
-        async with httpx.AsyncClient(timeout=10.0) as client:
+        async with httpx.AsyncClient(timeout=10.0, headers=endpoints.auth_headers()) as client:
             # Passes run every 30 s by default; the one that counts starts now.
             passes = f"{group.url('sync_gateway')}/v1/accuracy/passes"
             (await client.post(passes)).raise_for_status()

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import h11
 
+from skuhub_cli import endpoints
+
 READ_CHUNK = 65_536
 
 
@@ -42,6 +44,7 @@ class LeanConnection:
         self._timeout_s = timeout_s
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._protocol = h11.Connection(h11.CLIENT)
+        self._auth = endpoints.auth_headers()
 
     async def __aenter__(self) -> LeanConnection:
         return self
@@ -88,7 +91,7 @@ class LeanConnection:
         fields = [("host", self._authority), ("content-length", str(len(body)))]
         if json_body is not None:
             fields.append(("content-type", "application/json"))
-        fields += list(headers.items())
+        fields += list({**self._auth, **headers}.items())
         writer.write(self._protocol.send(h11.Request(method=method, target=path, headers=fields)))
         writer.write(self._protocol.send(h11.Data(data=body)))
         writer.write(self._protocol.send(h11.EndOfMessage()))

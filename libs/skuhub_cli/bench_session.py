@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import time
 import uuid
@@ -28,6 +29,7 @@ from skuhub_cli.embedded_kafka import EmbeddedKafka
 from skuhub_cli.infrastructure import EmbeddedInfrastructure, embedded_infrastructure
 from skuhub_cli.launcher import ServiceGroup, Wiring
 from skuhub_cli.topics import ensure_topics_within
+from skuhub_runtime.access_tokens import Scope
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -163,6 +165,9 @@ class BenchSession:
             extra_env={"SKUHUB_LOG_FORMAT": "json"},
         )
         await ensure_topics_within(wiring.settings(), partitions=self.options.partitions)
+        token = await blocking(wiring.issue_token, "bench", tuple(Scope), note="skuhub bench")
+        # The bench's HTTP clients send it (endpoints.auth_headers reads SKUHUB_TOKEN).
+        os.environ["SKUHUB_TOKEN"] = token.value
         group = ServiceGroup(wiring, log_dir=self.workdir, log_prefix=f"{prefix}-")
         self._groups.append(group)
         return group

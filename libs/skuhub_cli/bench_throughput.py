@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from skuhub_cli import endpoints
 from skuhub_cli.bench_accuracy import gateway_accuracy, stock_accuracy
 from skuhub_cli.bench_probes import (
     GroupProgress,
@@ -267,7 +268,9 @@ async def _post_products(
     created = 0
     problems: list[str] = []
     done = 0
-    async with httpx.AsyncClient(base_url=base, timeout=30.0) as client:
+    async with httpx.AsyncClient(
+        base_url=base, timeout=30.0, headers=endpoints.auth_headers()
+    ) as client:
 
         async def post(path: str, item: Any) -> None:
             nonlocal created, done

@@ -12,7 +12,7 @@ import csv
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -50,7 +50,7 @@ def import_file(
     mapping: str,
     *,
     file_format: str | None = None,
-    actor: str | None = None,
+    headers: Mapping[str, str] | None = None,
     console: Console,
 ) -> ImportOutcome:
     """Import ``path`` with ``mapping`` (a saved mapping's code, or a JSON file that is saved
@@ -64,7 +64,6 @@ def import_file(
         raise CatalogFileError(
             f"cannot tell the format of {path.name} from its suffix: pass --format csv|jsonl|xlsx"
         )
-    headers = {"X-Actor": actor} if actor else {}
     with httpx.Client(base_url=catalog_url.rstrip("/"), timeout=60.0, headers=headers) as client:
         code = _mapping_code(client, mapping)
         size = path.stat().st_size
@@ -159,7 +158,13 @@ def show_outcome(outcome: ImportOutcome, console: Console) -> None:
         console.print(f"  … and {len(outcome.problems) - SHOWN_PROBLEMS} more (--report FILE)")
 
 
-def export_channel(catalog_url: str, channel: str, file_format: str, out: Path) -> int:
+def export_channel(
+    catalog_url: str,
+    channel: str,
+    file_format: str,
+    out: Path,
+    headers: Mapping[str, str] | None = None,
+) -> int:
     """Stream a channel's published products into ``out``; the bytes written.
 
     Raises:
@@ -167,7 +172,7 @@ def export_channel(catalog_url: str, channel: str, file_format: str, out: Path) 
     """
     written = 0
     with (
-        httpx.Client(base_url=catalog_url.rstrip("/"), timeout=120.0) as client,
+        httpx.Client(base_url=catalog_url.rstrip("/"), timeout=120.0, headers=headers) as client,
         client.stream("GET", f"/v1/exports/{channel}", params={"format": file_format}) as response,
     ):
         if response.status_code != 200:

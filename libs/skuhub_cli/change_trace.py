@@ -12,7 +12,6 @@ them on the movement's event id (docs/operations.md, "Reading skuhub trace"):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,8 @@ from urllib.parse import quote
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from skuhub_cli import endpoints
 
 TIMEOUT_S = 10.0
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)
@@ -163,25 +164,15 @@ def _ms(at: datetime, since: datetime | None) -> str:
     return f"{(at - since).total_seconds() * 1000:,.1f} ms"
 
 
-def _url(name: str, default_port: int, state_dir: Path) -> str:
-    endpoints = state_dir / "endpoints.json"
-    if endpoints.exists():
-        services: dict[str, str] = json.loads(endpoints.read_text(encoding="utf-8")).get(
-            "services", {}
-        )
-        if name in services:
-            return services[name]
-    return f"http://127.0.0.1:{default_port}"
-
-
 def read_records(
-    stock_url: str, gateway_url: str, sku: str, limit: int
+    stock_url: str, gateway_url: str, sku: str, limit: int, headers: dict[str, str]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The SKU's journal (its last ``limit`` entries) and last offer changes."""
+    """The SKU's journal (its last ``limit`` entries) and last offer changes (``headers``:
+    the API token's ``Authorization``)."""
     import httpx  # here: every other skuhub command starts without it
 
     journal: list[dict[str, Any]] = []
-    with httpx.Client(base_url=stock_url.rstrip("/"), timeout=TIMEOUT_S) as client:
+    with httpx.Client(base_url=stock_url.rstrip("/"), timeout=TIMEOUT_S, headers=headers) as client:
         after: int | None = None
         for _ in range(MAX_JOURNAL_PAGES):
             params: dict[str, Any] = {"limit": JOURNAL_PAGE}
@@ -194,7 +185,9 @@ def read_records(
             after = body["next_after"]
             if after is None:
                 break
-    with httpx.Client(base_url=gateway_url.rstrip("/"), timeout=TIMEOUT_S) as client:
+    with httpx.Client(
+        base_url=gateway_url.rstrip("/"), timeout=TIMEOUT_S, headers=headers
+    ) as client:
         found = client.get("/v1/offer-changes", params={"sku": sku, "limit": 200})
         found.raise_for_status()
         changes: list[dict[str, Any]] = found.json()
@@ -215,12 +208,13 @@ def trace_command(
         typer.Option(help="Sync gateway URL (default: from .skuhub/endpoints.json, else :8104)."),
     ] = None,
     state_dir: Annotated[
-        Path, typer.Option(help="Where `skuhub dev` wrote endpoints.json.")
+        Path, typer.Option(help="Where `skuhub dev` wrote endpoints.json (and its token).")
     ] = Path(".skuhub"),
 ) -> None:
     """A SKU's last changes hop by hop with their times, from the services' own records:
     occurred at the source, entered skuhub, applied by stock, offer version stored per
-    channel, webhook delivered. For the embedded mode, where no trace backend runs."""
+    channel, webhook delivered. For the embedded mode, where no trace backend runs.
+    Sends SKUHUB_TOKEN, else the dev stack's token (any token: it only reads)."""
     import httpx
     from pydantic import TypeAdapter, ValidationError
 
@@ -233,10 +227,12 @@ def trace_command(
             "not a SKU: 1 to 64 letters, digits and . _ - /, starting with a letter or digit",
             param_hint="SKU",
         ) from exc
-    stock_url = stock or _url("stock", 8102, state_dir)
-    gateway_url = gateway or _url("sync_gateway", 8104, state_dir)
+    stock_url = stock or endpoints.service_url("stock", state_dir)
+    gateway_url = gateway or endpoints.service_url("sync_gateway", state_dir)
     try:
-        journal, changes = read_records(stock_url, gateway_url, sku, limit)
+        journal, changes = read_records(
+            stock_url, gateway_url, sku, limit, endpoints.auth_headers(state_dir)
+        )
     except httpx.HTTPStatusError as exc:
         # The service refused the request (a SKU it cannot take): say what it said.
         Console(stderr=True).print(

@@ -62,6 +62,7 @@ def run_demo(
     kafka_bootstrap: str,
     lifecycle_url: str | None = None,
     topic_prefix: str = "",
+    token: str | None = None,
     console: Console | None = None,
     settle_timeout: float = 30.0,
 ) -> DemoResult:
@@ -72,7 +73,9 @@ def run_demo(
     oracle = Oracle.from_deliveries(deliveries)
     result = DemoResult()
     with (
-        httpx.Client(timeout=10.0) as client,
+        httpx.Client(
+            timeout=10.0, headers={"Authorization": f"Bearer {token}"} if token else None
+        ) as client,
         Progress(console=console, transient=True) as progress,
     ):
         _create_products(client, catalog_url.rstrip("/"), catalog, progress, result)
@@ -141,7 +144,6 @@ def _publish(client: httpx.Client, base: str, sku: str, result: DemoResult) -> N
         response = client.post(
             f"{base}/v1/product-workflow/{sku}",
             json={"action": action},
-            headers={"X-Actor": "demo"},
         )
         if response.status_code != 200:
             result.problems.append(

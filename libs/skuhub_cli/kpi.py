@@ -7,7 +7,6 @@ mismatches from ``GET /v1/kpis/mismatches``. docs/kpis.md defines every figure.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,19 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from skuhub_cli import endpoints
+
 TIMEOUT_S = 10.0
 
 
-def gateway_url(state_dir: Path = Path(".skuhub")) -> str:
+def gateway_url(state_dir: Path = endpoints.STATE_DIR) -> str:
     """The running stack's gateway (``.skuhub/endpoints.json``), else the default port."""
-    endpoints = state_dir / "endpoints.json"
-    if endpoints.exists():
-        services: dict[str, str] = json.loads(endpoints.read_text(encoding="utf-8")).get(
-            "services", {}
-        )
-        if "sync_gateway" in services:
-            return services["sync_gateway"]
-    return "http://127.0.0.1:8104"
+    return endpoints.service_url("sync_gateway", state_dir)
 
 
 def _seconds(value: float | None) -> str:
@@ -151,7 +145,9 @@ def kpi(
     url = (gateway or gateway_url()).rstrip("/")
     console = Console(soft_wrap=True)
     try:
-        with httpx.Client(base_url=url, timeout=TIMEOUT_S) as client:
+        with httpx.Client(
+            base_url=url, timeout=TIMEOUT_S, headers=endpoints.auth_headers()
+        ) as client:
             response = client.get("/v1/kpis", params={"window_s": window})
             response.raise_for_status()
             listed: list[dict[str, Any]] = []

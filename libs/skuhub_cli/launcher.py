@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +17,9 @@ from pathlib import Path
 from skuhub_cli.ports import free_port, port_in_use
 from skuhub_cli.processes import StackError
 from skuhub_cli.service_process import ServiceProcess
+from skuhub_cli.tokens import create_token
 from skuhub_contracts.topics import SERVICES
+from skuhub_runtime.access_tokens import IssuedToken, Scope
 from skuhub_runtime.settings import ServiceSettings
 
 READY_TIMEOUT_S = 90.0
@@ -68,6 +70,26 @@ class Wiring:
             **self.extra_env,
         }
 
+    def issue_token(
+        self,
+        actor: str,
+        scopes: Iterable[Scope] = (),
+        *,
+        channels: Iterable[str] | None = None,
+        note: str = "",
+        token: IssuedToken | None = None,
+    ) -> IssuedToken:
+        """Create an API token in this deployment's database (``token``: that one)."""
+        return create_token(
+            self.database_url,
+            self.schema_prefix,
+            actor=actor,
+            scopes=scopes,
+            channels=channels,
+            note=note,
+            token=token,
+        )
+
     def settings(self) -> ServiceSettings:
         """The same configuration seen from outside: topic names, consumer groups, schemas."""
         return ServiceSettings(
@@ -86,12 +108,19 @@ def instance_names(service: str, count: int) -> list[str]:
     return [service] if count == 1 else [f"{service}-{i}" for i in range(1, count + 1)]
 
 
-def point_at_stock(services: Sequence[ServiceProcess], group: Sequence[ServiceProcess]) -> None:
+def point_at_stock(
+    services: Sequence[ServiceProcess],
+    group: Sequence[ServiceProcess],
+    token: Callable[[], IssuedToken],
+) -> None:
     """Reconcilers ask the stock service over HTTP (docs/kpis.md): give ``services`` the
-    URL of the group's first stock instance, unless their environment names one."""
+    URL of the group's first stock instance and a read-only token (``token()``), unless
+    their environment names them."""
     stock = [s for s in group if s.service == "stock"]
     for service in services if stock else ():
         service.env.setdefault("SKUHUB_STOCK_URL", stock[0].url)
+        if "SKUHUB_STOCK_TOKEN" not in service.env:
+            service.env["SKUHUB_STOCK_TOKEN"] = token().value
 
 
 def ports_needed(replicas: Mapping[str, int]) -> int:
@@ -128,6 +157,13 @@ class ServiceGroup:
         self.services: dict[str, ServiceProcess] = {}
         """Every instance started here, by instance name."""
         self._extra_ports = 0
+        self._token: IssuedToken | None = None
+
+    def _services_token(self) -> IssuedToken:
+        """The read-only token the services of this group call each other with."""
+        if self._token is None:
+            self._token = self.wiring.issue_token("skuhub-services", note="service to service")
+        return self._token
 
     def instances(self, service: str) -> list[ServiceProcess]:
         """The instances of one service, in the order they were added."""
@@ -197,7 +233,7 @@ class ServiceGroup:
         self, instances: Sequence[tuple[str, str]], env: Mapping[str, str]
     ) -> list[ServiceProcess]:
         services = [self._new(service, instance, env) for service, instance in instances]
-        point_at_stock(services, [*self.services.values(), *services])
+        point_at_stock(services, [*self.services.values(), *services], self._services_token)
         for service in services:
             if port_in_use(service.port):
                 hint = "" if self.http_port_base is None else " (choose another --http-port-base)"

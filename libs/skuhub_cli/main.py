@@ -17,9 +17,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from skuhub_cli import endpoints
 from skuhub_cli.adapter import adapter_app
 from skuhub_cli.change_trace import trace_command
 from skuhub_cli.kpi import kpi
+from skuhub_cli.token_commands import token_app
 from skuhub_contracts.topics import SERVICES
 
 app = typer.Typer(
@@ -172,6 +174,10 @@ def dev(
         stack.start()
         console.print(stack.table())
         console.print(
+            f"dev token (every scope; also in {stack.endpoints_path}):\n  {stack.token}\n"
+            "  e.g. curl -H 'Authorization: Bearer <token>' …; more: `skuhub token create`"
+        )
+        console.print(
             f"[bold green]all ready[/] in {stack.ready_after_s:.1f}s; endpoints in "
             f"{stack.endpoints_path}. A service that exits is restarted; Ctrl-C stops everything."
         )
@@ -186,6 +192,7 @@ def dev(
                 lifecycle_url=urls.get("lifecycle"),
                 kafka_bootstrap=stack.kafka_bootstrap,
                 topic_prefix=stack.topic_prefix,
+                token=stack.token,
                 console=console,
             )
         stack.supervise()
@@ -249,17 +256,6 @@ def topics(
     console.print(f"{len(created)} created on {settings.kafka_bootstrap}; the others existed.")
 
 
-def _endpoint(name: str, default_port: int) -> str:
-    endpoints = Path(".skuhub/endpoints.json")
-    if endpoints.exists():
-        services: dict[str, str] = json.loads(endpoints.read_text(encoding="utf-8")).get(
-            "services", {}
-        )
-        if name in services:
-            return services[name]
-    return f"http://127.0.0.1:{default_port}"
-
-
 @app.command()
 def demo(
     catalog: Annotated[
@@ -286,12 +282,13 @@ def demo(
     from skuhub_runtime.settings import ServiceSettings
 
     result = run_demo(
-        catalog_url=catalog or _endpoint("catalog", 8101),
-        stock_url=stock or _endpoint("stock", 8102),
-        gateway_url=gateway or _endpoint("sync_gateway", 8104),
-        lifecycle_url=_endpoint("lifecycle", 8103),
-        kafka_bootstrap=bootstrap or _kafka_bootstrap(),
+        catalog_url=catalog or endpoints.service_url("catalog"),
+        stock_url=stock or endpoints.service_url("stock"),
+        gateway_url=gateway or endpoints.service_url("sync_gateway"),
+        lifecycle_url=endpoints.service_url("lifecycle"),
+        kafka_bootstrap=bootstrap or endpoints.kafka_bootstrap(),
         topic_prefix=ServiceSettings().topic_prefix,
+        token=endpoints.api_token(),
         console=console,
     )
     if not result.ledger_matches_oracle:
@@ -304,6 +301,7 @@ catalog_app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(adapter_app, name="adapter")
+app.add_typer(token_app, name="token")
 app.command(name="kpi")(kpi)
 app.command(name="trace")(trace_command)
 
@@ -325,23 +323,23 @@ def catalog_import(
         Path | None,
         typer.Option(help="Write every problem (row, column, field, message) to this CSV."),
     ] = None,
-    actor: Annotated[str | None, typer.Option(help="Who imports (X-Actor).")] = None,
     catalog: Annotated[
         str | None,
         typer.Option(help="Catalog base URL [default: from .skuhub/endpoints.json, else :8101]."),
     ] = None,
 ) -> None:
     """Import a supplier file as a catalog job, with a progress bar; exit 1 when rows were
-    refused, 2 when the file could not be read."""
+    refused, 2 when the file could not be read. Sends SKUHUB_TOKEN (or the dev stack's
+    token); the import is recorded under the token's actor and needs `catalog:write`."""
     from skuhub_cli.catalog_files import CatalogFileError, import_file, show_outcome, write_report
 
     try:
         outcome = import_file(
-            catalog or _endpoint("catalog", 8101),
+            catalog or endpoints.service_url("catalog"),
             file,
             mapping,
             file_format=file_format,
-            actor=actor,
+            headers=endpoints.auth_headers(),
             console=console,
         )
     except CatalogFileError as exc:
@@ -375,20 +373,17 @@ def catalog_export(
 
     chosen = file_format or FORMATS.get(out.suffix.lower(), "csv")
     try:
-        written = export_channel(catalog or _endpoint("catalog", 8101), channel, chosen, out)
+        written = export_channel(
+            catalog or endpoints.service_url("catalog"),
+            channel,
+            chosen,
+            out,
+            headers=endpoints.auth_headers(),
+        )
     except CatalogFileError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     console.print(f"Exported channel {channel} to {out} ({written:,} bytes)")
-
-
-def _kafka_bootstrap() -> str:
-    from skuhub_runtime.settings import ServiceSettings
-
-    path = Path(".skuhub/endpoints.json")
-    if path.exists():
-        return str(json.loads(path.read_text(encoding="utf-8"))["kafka_bootstrap"])
-    return ServiceSettings().kafka_bootstrap
 
 
 @app.command()

@@ -25,6 +25,7 @@ from skuhub_cli.processes import StackError
 from skuhub_cli.supervision import Backoff, Supervisor
 from skuhub_cli.topics import create_topics
 from skuhub_contracts.topics import SERVICES
+from skuhub_runtime.access_tokens import Scope
 
 DEFAULT_HTTP_PORT_BASE = 8101
 """catalog 8101, stock 8102, lifecycle 8103, sync_gateway 8104."""
@@ -74,6 +75,8 @@ class DevStack:
         self.infra: EmbeddedInfrastructure | None = None
         self.group: ServiceGroup | None = None
         self.ready_after_s: float | None = None
+        self.token: str | None = None
+        """The dev token (every scope), created at each start."""
         self._infra_exit = contextlib.ExitStack()
 
     @property
@@ -124,6 +127,7 @@ class DevStack:
             )
             self._create_topics(wiring)
             self._start_services(wiring)
+            self.token = wiring.issue_token("dev", tuple(Scope), note="skuhub dev").value
         except BaseException:
             self.stop()
             raise
@@ -194,8 +198,13 @@ class DevStack:
             "database_url": infra.database_url,
             "services": self.urls(),
             "instances": self.instance_urls(),
+            "token": self.token,
         }
-        self.endpoints_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        # It holds the dev token: readable by its owner only, from its first byte on.
+        self.endpoints_path.unlink(missing_ok=True)
+        fd = os.open(self.endpoints_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(payload, indent=2) + "\n")
 
     def _infra(self) -> EmbeddedInfrastructure:
         if self.infra is None:

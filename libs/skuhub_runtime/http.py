@@ -30,6 +30,15 @@ from sqlalchemy import exc as sa_exc
 from skuhub_contracts.json_schema import exact_maps
 from skuhub_contracts.values import Version
 from skuhub_runtime import telemetry
+from skuhub_runtime.access_http import (
+    AuditTrail,
+    AuditWriter,
+    Authenticator,
+    PrincipalDep,
+    authenticated,
+    channel_allowed,
+    document_scopes,
+)
 from skuhub_runtime.db import sqlstate
 from skuhub_runtime.dependencies import describe
 from skuhub_runtime.origin import Origin
@@ -246,19 +255,13 @@ async def request_origin(
     )
 
 
-ActorDep = Annotated[
-    str,
-    Header(
-        alias="X-Actor",
-        min_length=1,
-        max_length=200,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
-        description="Who makes the change (a person or a system), recorded in the history. "
-        "Until API tokens name the caller, the caller says it; without it: anonymous.",
-    ),
-]
-"""The actor of a change, as the request names it; give the route parameter a default for
-requests that do not."""
+async def request_actor(principal: PrincipalDep) -> str:
+    """Who makes the change: the actor of the caller's API token."""
+    return principal.actor
+
+
+ActorDep = Annotated[str, Depends(request_actor)]
+"""The actor of a change (its token's), recorded in the history and the audit."""
 
 OriginDep = Annotated[Origin, Depends(request_origin)]
 """The origin (trace context, arrival time) of events a request causes."""
@@ -313,6 +316,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        app.state.audit_writer.start()
         # What start-up built lives as long as the process: out of the collector's sight, a
         # full collection in a service took 18 ms instead of 125 (docs/profiling.md). Its
         # garbage (migrations, imports) is collected first, or freezing would keep it.
@@ -321,6 +325,7 @@ def create_app(
         try:
             yield
         finally:
+            await app.state.audit_writer.stop()
             await runtime.stop()
 
     app = FastAPI(
@@ -340,6 +345,12 @@ def create_app(
         },
     )
     app.state.runtime = runtime
+    settings = runtime.settings
+    app.state.authenticator = Authenticator(
+        runtime.engine, settings.schema_prefix, recheck_s=settings.token_recheck_s
+    )
+    app.state.audit_writer = AuditWriter(runtime.engine, settings.schema_prefix)
+    app.add_middleware(AuditTrail, service=runtime.service, writer=lambda: app.state.audit_writer)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(405, _method_not_allowed)
     app.add_exception_handler(sa_exc.DBAPIError, _database_error)
@@ -396,7 +407,9 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     for router in routers:
-        app.include_router(router)
+        # Every route a service adds needs a token, and a route of one channel a token that
+        # serves it; health and metrics above stay open.
+        app.include_router(router, dependencies=[Depends(authenticated), Depends(channel_allowed)])
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -406,6 +419,7 @@ def create_app(
                 description=app.description,
                 routes=app.routes,
             )
+            document_scopes(document)
             app.openapi_schema = exact_maps(_with_runtime_errors(document))
         return app.openapi_schema
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from skuhub_runtime.settings import ServiceSettings
 
@@ -20,6 +20,11 @@ class ReconcilingSettings(ServiceSettings):
         default="http://127.0.0.1:8102",
         description="Base URL of the stock service the reconciler asks for positions "
         "(SKUHUB_STOCK_URL; `skuhub dev` and the test stacks set it to their stock instance).",
+    )
+    stock_token: SecretStr | None = Field(
+        default=None,
+        description="API token the reconciler sends to the stock service (SKUHUB_STOCK_TOKEN); "
+        "reading needs no scope. `skuhub dev` and the test stacks create one.",
     )
     reconcile: bool = Field(
         default=True, description="Run the continuous reconciler (docs/kpis.md)."

@@ -34,6 +34,8 @@ from prometheus_client import Counter, Gauge
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.http import get_runtime
 from skuhub_runtime.reconcile import (
     Claim,
@@ -273,8 +275,9 @@ def reconciler_worker(
     """The worker that runs a service's reconciler for as long as the service runs."""
 
     async def run(runtime: ServiceRuntime[U]) -> None:
+        token = settings.stock_token.get_secret_value() if settings.stock_token else None
         async with StockPositionsClient(
-            settings.stock_url, timeout_s=settings.stock_timeout_s
+            settings.stock_url, token=token, timeout_s=settings.stock_timeout_s
         ) as stock:
             await Reconciler(runtime, reconciliation(), stock, settings).run()
 
@@ -479,6 +482,7 @@ class PassRequested(BaseModel):
 
 @accuracy_router.post(
     "/accuracy/passes",
+    dependencies=[requires(Scope.OPERATE)],
     response_model=PassRequested,
     status_code=202,
     summary="Ask for a reconciler pass now",

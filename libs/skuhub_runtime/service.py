@@ -20,7 +20,7 @@ import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from skuhub_runtime import metrics, migrations, telemetry
+from skuhub_runtime import access_store, metrics, migrations, telemetry
 from skuhub_runtime.commits import CommitSignal
 from skuhub_runtime.consumer import BatchConsumer
 from skuhub_runtime.db import (
@@ -138,6 +138,7 @@ class ServiceRuntime(Generic[U]):
         migrating = create_engine(self.settings, bounded=False, pool_size=1)
         try:
             await migrations.upgrade(migrating, self._migrations_dir, self.settings.db_schema)
+            await access_store.migrate(migrating, self.settings.schema_prefix)
         finally:
             await migrating.dispose()
         await self.publisher.start()

@@ -115,6 +115,13 @@ class ServiceSettings(BaseSettings):
         description="While a dependency stays unreachable, a warning is logged this often.",
     )
 
+    token_recheck_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a service reads an API token's row again after verifying its "
+        "secret once: a revoked token stops working within this time.",
+    )
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
 

@@ -58,12 +58,16 @@ class StockPositionsClient:
         self,
         base_url: str,
         *,
+        token: str | None = None,
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout_s, transport=transport
+            base_url=self.base_url,
+            timeout=timeout_s,
+            transport=transport,
+            headers={"Authorization": f"Bearer {token}"} if token else None,
         )
 
     async def __aenter__(self) -> StockPositionsClient:

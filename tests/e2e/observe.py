@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from skuhub_cli.demo import launch_product
+from tests import api
 from tests.harness import Stack, wait_until
 
 
@@ -31,7 +31,7 @@ def publish_product(stack: Stack, sku: str) -> dict[str, Any]:
     published product."""
     body: dict[str, Any] = {}
     for action in ("submit", "approve", "publish"):
-        moved = httpx.post(
+        moved = api.post(
             f"{stack.url('catalog')}/v1/product-workflow/{sku}", json={"action": action}
         )
         assert moved.status_code == 200, moved.text
@@ -41,13 +41,13 @@ def publish_product(stack: Stack, sku: str) -> dict[str, Any]:
 
 def launch(stack: Stack, sku: str) -> None:
     """Take a published product from concept to active through the lifecycle's gates."""
-    with httpx.Client(timeout=10.0) as client:
+    with api.client(timeout=10.0) as client:
         problem = launch_product(client, stack.url("lifecycle"), sku, actor="e2e")
     assert problem is None, problem
 
 
 def offer(stack: Stack, sku: str, channel: str = "web") -> dict[str, Any] | None:
-    response = httpx.get(f"{stack.url('sync_gateway')}/v1/channels/{channel}/offers/{sku}")
+    response = api.get(f"{stack.url('sync_gateway')}/v1/channels/{channel}/offers/{sku}")
     if response.status_code == 404:
         return None
     response.raise_for_status()
@@ -69,7 +69,7 @@ def offer_where(
 
 def metric(stack: Stack, service: str, sample: str, **labels: str) -> float:
     """The value of one sample on a service's ``/metrics`` (0 when it is absent)."""
-    text = httpx.get(f"{stack.url(service)}/metrics").text
+    text = api.get(f"{stack.url(service)}/metrics").text
     for family in text_string_to_metric_families(text):
         for found in family.samples:
             if found.name == sample and all(found.labels.get(k) == v for k, v in labels.items()):

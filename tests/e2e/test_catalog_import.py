@@ -10,13 +10,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from openpyxl import Workbook
 from typer.testing import CliRunner
 
 from skuhub_cli.main import app
 from skuhub_contracts.topics import PRODUCT_CHANGED
+from tests import api
 from tests.e2e.observe import new_gtin13, new_sku, publish_product
 from tests.harness import Stack, wait_until
 from tests.upstream import body_of, find_records, records_until
@@ -35,7 +35,7 @@ def read_report(path: Path) -> list[tuple[int, str, str]]:
 
 
 def last_import(stack: Stack) -> dict[str, Any]:
-    [job] = httpx.get(f"{stack.url('catalog')}/v1/imports", params={"limit": 1}).json()
+    [job] = api.get(f"{stack.url('catalog')}/v1/imports", params={"limit": 1}).json()
     return dict(job)
 
 
@@ -44,7 +44,7 @@ def test_a_file_with_bad_rows_puts_the_good_ones_in_and_a_second_run_changes_not
 ) -> None:
     catalog = stack.url("catalog")
     weight = f"weight_{uuid.uuid4().hex[:8]}"
-    defined = httpx.post(
+    defined = api.post(
         f"{catalog}/v1/attributes",
         json={"code": weight, "type": "measurement", "unit_family": "mass"},
     )
@@ -98,11 +98,11 @@ def test_a_file_with_bad_rows_puts_the_good_ones_in_and_a_second_run_changes_not
     job = last_import(stack)
     assert (job["status"], job["rows_total"], job["rows"]) == ("done", 7, 7)
     assert (job["created"], job["updated"], job["unchanged"], job["failed"]) == (3, 0, 0, 4)
-    stored = httpx.get(f"{catalog}/v1/products/{sku[1]}").json()
+    stored = api.get(f"{catalog}/v1/products/{sku[1]}").json()
     assert stored["attributes"][weight] == {"amount": 2, "unit": "LBR"}
     assert stored["packs"] == {"CS": "6"}
     for refused in sku[2:6]:
-        assert httpx.get(f"{catalog}/v1/products/{refused}").status_code == 404
+        assert api.get(f"{catalog}/v1/products/{refused}").status_code == 404
     good = {sku[0], sku[1], sku[6]}
     published = find_records(
         stack.infra.kafka_bootstrap,
@@ -124,9 +124,9 @@ def test_a_file_with_bad_rows_puts_the_good_ones_in_and_a_second_run_changes_not
         4,
     )
     for kept in good:
-        assert httpx.get(f"{catalog}/v1/products/{kept}").json()["version"] == 1
+        assert api.get(f"{catalog}/v1/products/{kept}").json()["version"] == 1
     # On Kafka too: up to a later change of the same key (same partition), nothing between.
-    fence = httpx.patch(f"{catalog}/v1/products/{sku[6]}", json={"title": {"de_DE": "Löffel"}})
+    fence = api.patch(f"{catalog}/v1/products/{sku[6]}", json={"title": {"de_DE": "Löffel"}})
     assert fence.json()["version"] == 2
     sent = records_until(
         stack.infra.kafka_bootstrap,
@@ -140,7 +140,7 @@ def test_a_file_with_bad_rows_puts_the_good_ones_in_and_a_second_run_changes_not
 def test_xlsx_and_json_lines_files_go_in_as_http_jobs(stack: Stack, tmp_path: Path) -> None:
     catalog = stack.url("catalog")
     code = new_sku("map").lower()
-    saved = httpx.put(
+    saved = api.put(
         f"{catalog}/v1/import-mappings/{code}",
         json={
             "columns": [
@@ -163,7 +163,7 @@ def test_xlsx_and_json_lines_files_go_in_as_http_jobs(stack: Stack, tmp_path: Pa
     lines = f'{{"sku": "{c}", "name": "Krug", "lots": "ja"}}\n{{"sku": \n'
 
     def post(body: bytes, content_type: str) -> dict[str, Any]:
-        started = httpx.post(
+        started = api.post(
             f"{catalog}/v1/imports",
             params={"mapping": code},
             content=body,
@@ -172,7 +172,7 @@ def test_xlsx_and_json_lines_files_go_in_as_http_jobs(stack: Stack, tmp_path: Pa
         assert started.status_code == 202, started.text
         url = f"{catalog}{started.headers['Location']}"
         return wait_until(
-            lambda: ((j := httpx.get(url).json())["status"] != "running" and j) or None,
+            lambda: ((j := api.get(url).json())["status"] != "running" and j) or None,
             timeout=30,
             what="the import job to end",
         )
@@ -185,14 +185,12 @@ def test_xlsx_and_json_lines_files_go_in_as_http_jobs(stack: Stack, tmp_path: Pa
 
     assert (xlsx["status"], xlsx["created"], xlsx["failed"]) == ("done", 2, 0), xlsx["message"]
     assert (jsonl["status"], jsonl["created"], jsonl["failed"]) == ("done", 1, 1)
-    assert httpx.get(f"{catalog}/v1/products/{a}").json()["lot_tracked"] is True
-    assert httpx.get(f"{catalog}/v1/products/{b}").json()["lot_tracked"] is False
-    [bad] = httpx.get(f"{catalog}/v1/imports/{jsonl['id']}/problems").json()["items"]
+    assert api.get(f"{catalog}/v1/products/{a}").json()["lot_tracked"] is True
+    assert api.get(f"{catalog}/v1/products/{b}").json()["lot_tracked"] is False
+    [bad] = api.get(f"{catalog}/v1/imports/{jsonl['id']}/problems").json()["items"]
     assert (bad["row"], bad["column"]) == (2, None)
     assert bad["message"].startswith("not JSON")
-    unknown = httpx.post(
-        f"{catalog}/v1/imports", params={"mapping": code}, content=b"x", headers={}
-    )
+    unknown = api.post(f"{catalog}/v1/imports", params={"mapping": code}, content=b"x", headers={})
     assert unknown.status_code == 415, unknown.text
 
 
@@ -200,13 +198,13 @@ def test_an_export_holds_the_channels_published_content_only(stack: Stack, tmp_p
     catalog = stack.url("catalog")
     shown, draft = new_sku("EXP"), new_sku("EXP")
     for sku, title in ((shown, "Shown"), (draft, "Draft only")):
-        created = httpx.post(
+        created = api.post(
             f"{catalog}/v1/products",
             json={"sku": sku, "title": {"en_US": title}, "attributes": {"colour": "red"}},
         )
         assert created.status_code == 201, created.text
     publish_product(stack, shown)
-    httpx.patch(f"{catalog}/v1/products/{shown}", json={"title": {"en_US": "Not yet"}})
+    api.patch(f"{catalog}/v1/products/{shown}", json={"title": {"en_US": "Not yet"}})
     out = tmp_path / "web.csv"
 
     code, output = run_cli("catalog", "export", "web", "-o", str(out), "--catalog", catalog)
@@ -224,7 +222,7 @@ def test_an_export_holds_the_channels_published_content_only(stack: Stack, tmp_p
 def test_variants_in_one_file_are_told_apart_by_their_axes(stack: Stack, tmp_path: Path) -> None:
     catalog = stack.url("catalog")
     model = new_sku("MODEL")
-    made = httpx.post(
+    made = api.post(
         f"{catalog}/v1/product-models",
         json={"code": model, "axes": ["colour"], "title": {"en_US": "Shirt"}},
     )
@@ -260,4 +258,4 @@ def test_variants_in_one_file_are_told_apart_by_their_axes(stack: Stack, tmp_pat
     assert (row, column) == (3, "colour")
     assert "already has colour='red'" in message
     for sku, status in ((red, 200), (again, 404), (blue, 200)):
-        assert httpx.get(f"{catalog}/v1/products/{sku}").status_code == status
+        assert api.get(f"{catalog}/v1/products/{sku}").status_code == status

@@ -14,10 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from skuhub_contracts.topics import CHANNEL_OFFER_CHANGED, STOCK_MOVED
+from tests import api
 from tests.e2e.observe import new_sku
 from tests.harness import Infrastructure, Stack, wait_until
 from tests.upstream import GLN_A, GLN_B, Upstream, body_of, find_records, movement
@@ -55,7 +55,7 @@ def offers_of(stack: Stack, sku: str) -> dict[str, dict[str, Any]]:
     """The SKU's offers by channel (those that exist yet)."""
     found: dict[str, dict[str, Any]] = {}
     for channel in ("web", "market"):
-        response = httpx.get(f"{gateway(stack)}/channels/{channel}/offers/{sku}")
+        response = api.get(f"{gateway(stack)}/channels/{channel}/offers/{sku}")
         if response.status_code == 200:
             found[channel] = response.json()
     return found
@@ -113,11 +113,11 @@ def test_an_offer_answers_not_modified_to_its_etag(own_stack: Stack) -> None:
     )
     url = f"{gateway(own_stack)}/channels/web/offers/{sku}"
     offers_when(own_stack, sku, web=1, what="the offer")
-    first = httpx.get(url)
+    first = api.get(url)
     etag = first.headers["ETag"]
     assert etag == f'"{first.json()["offer_version"]}"'
 
-    again = httpx.get(url, headers={"If-None-Match": etag})
+    again = api.get(url, headers={"If-None-Match": etag})
 
     assert (again.status_code, again.headers["ETag"], again.content) == (304, etag, b"")
 
@@ -137,7 +137,7 @@ def test_bad_channel_configuration_is_refused_with_the_reason(
 ) -> None:
     body = {"code": "outlet", "name": "Outlet", "locations": [GLN_A]} | change
 
-    refused = httpx.post(f"{gateway(own_stack)}/channels", json=body)
+    refused = api.post(f"{gateway(own_stack)}/channels", json=body)
 
     assert refused.status_code == status, refused.text
     assert reason in refused.text
@@ -149,14 +149,14 @@ def test_a_channel_change_reallocates_every_offer(own_stack: Stack) -> None:
         own_stack.topic(STOCK_MOVED.name), movement(sku, quantity="8", location=GLN_A)
     )
     offers_when(own_stack, sku, market=4, what="market's half of 8")
-    market = httpx.get(f"{gateway(own_stack)}/channels/market")
+    market = api.get(f"{gateway(own_stack)}/channels/market")
     quarter = market.json() | {"allocation": {"rule": "share", "share": "0.25"}}
     quarter.pop("version")
 
-    stale = httpx.put(
+    stale = api.put(
         f"{gateway(own_stack)}/channels/market", json=quarter, headers={"If-Match": '"99"'}
     )
-    changed = httpx.put(
+    changed = api.put(
         f"{gateway(own_stack)}/channels/market",
         json=quarter,
         headers={"If-Match": market.headers["ETag"]},
@@ -168,9 +168,9 @@ def test_a_channel_change_reallocates_every_offer(own_stack: Stack) -> None:
     offers = offers_when(own_stack, sku, market=2, what="the rebuilt offer")
     assert offers["market"]["cause"] == "channel"
     assert Decimal(offers["web"]["available"]) == 4
-    restored = httpx.get(f"{gateway(own_stack)}/channels/market").json()
+    restored = api.get(f"{gateway(own_stack)}/channels/market").json()
     restored.pop("version")
-    httpx.put(
+    api.put(
         f"{gateway(own_stack)}/channels/market",
         json=restored | {"allocation": {"rule": "share", "share": "0.5"}},
     ).raise_for_status()

@@ -6,7 +6,6 @@ import signal
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
@@ -15,6 +14,7 @@ from skuhub_cli.demo import DEMO_TRAFFIC
 from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_traffic import build_catalog
+from tests import api
 from tests.e2e.skuhub_dev import DevCommand
 from tests.harness import group_progress, wait_until
 
@@ -32,7 +32,7 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         dev.wait_output("ledger matches the generator's oracle: yes", timeout=120)
 
         def demo_offers() -> list[dict[str, object]] | None:
-            responses = [httpx.get(f"{gateway}/v1/channels/web/offers/{sku}") for sku in skus]
+            responses = [api.get(f"{gateway}/v1/channels/web/offers/{sku}") for sku in skus]
             if any(r.status_code != 200 for r in responses):
                 return None
             offers = [r.json() for r in responses]

@@ -7,11 +7,11 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
 from skuhub_contracts.topics import SERVICES
+from tests import api
 from tests.e2e.skuhub_dev import DevCommand
 from tests.harness import wait_until
 
@@ -27,7 +27,7 @@ def test_a_killed_service_is_restarted_and_ready_again(tmp_path: Path) -> None:
         dev.wait_output("stock exited with code -9")
         dev.wait_output("stock restarted")
         wait_until(
-            lambda: httpx.get(f"{stock_url}/health/ready").status_code == 200,
+            lambda: api.get(f"{stock_url}/health/ready").status_code == 200,
             timeout=90,
             what="the restarted stock service to be ready",
         )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 
 from skuhub_contracts.topics import STOCK_MOVED
 from skuhub_traffic import Oracle, TrafficConfig, build_catalog, generate_deliveries, publish
+from tests import api
 from tests.harness import Stack, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +34,7 @@ Ledger = dict[tuple[str, str, str], tuple[Decimal, Decimal, Decimal]]
 def stock_ledger(stack: Stack, skus: list[str]) -> Ledger:
     ledger: Ledger = {}
     for sku in skus:
-        for p in httpx.get(f"{stack.url('stock')}/v1/positions/{sku}").json()["positions"]:
+        for p in api.get(f"{stack.url('stock')}/v1/positions/{sku}").json()["positions"]:
             key = (sku, p["location"], p["lot"] or "")
             ledger[key] = (Decimal(p["on_hand"]), Decimal(p["reserved"]), Decimal(p["in_transit"]))
     return ledger
@@ -65,7 +65,7 @@ def test_stock_ledger_and_channel_offers_converge_to_the_generators_oracle(stack
 
     def offers_match() -> bool:
         for sku, available in expected_web.items():
-            offer: dict[str, Any] = httpx.get(
+            offer: dict[str, Any] = api.get(
                 f"{stack.url('sync_gateway')}/v1/channels/web/offers/{sku}"
             ).json()
             if Decimal(str(offer.get("available"))) != available:

@@ -14,6 +14,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from skuhub_contracts.topics import PRODUCT_CHANGED, STOCK_MOVED
+from skuhub_runtime.access_tokens import Scope
+from tests import api
 from tests.e2e.observe import new_gtin13, new_sku, offer_where, publish_product
 from tests.harness import Stack, wait_until
 from tests.upstream import Upstream, body_of, find_records, movement
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def product(stack: Stack) -> str:
     sku = new_sku("PRECOND")
-    created = httpx.post(
+    created = api.post(
         f"{stack.url('catalog')}/v1/products", json={"sku": sku, "title": {"en_US": "Mug"}}
     )
     assert created.status_code == 201, created.text
@@ -34,29 +36,29 @@ def product(stack: Stack) -> str:
 
 def test_a_stale_if_match_is_a_failed_precondition(stack: Stack, product: str) -> None:
     url = f"{stack.url('catalog')}/v1/products/{product}"
-    changed = httpx.patch(url, json={"family": "kitchen"}, headers={"If-Match": '"1"'})
+    changed = api.patch(url, json={"family": "kitchen"}, headers={"If-Match": '"1"'})
     assert changed.status_code == 200, changed.text
     assert changed.headers["ETag"] == '"2"'
 
-    stale = httpx.patch(url, json={"family": "garden"}, headers={"If-Match": '"1"'})
+    stale = api.patch(url, json={"family": "garden"}, headers={"If-Match": '"1"'})
     assert stale.status_code == 412, stale.text
     assert "version" in stale.json()["detail"]
-    stale_delete = httpx.delete(url, headers={"If-Match": '"1"'})
+    stale_delete = api.delete(url, headers={"If-Match": '"1"'})
     assert stale_delete.status_code == 412, stale_delete.text
-    assert httpx.get(url).json()["family"] == "kitchen"
+    assert api.get(url).json()["family"] == "kitchen"
 
 
 def test_a_weak_etag_never_matches(stack: Stack, product: str) -> None:
     url = f"{stack.url('catalog')}/v1/products/{product}"
-    weak = httpx.patch(url, json={"family": "garden"}, headers={"If-Match": 'W/"1"'})
+    weak = api.patch(url, json={"family": "garden"}, headers={"If-Match": 'W/"1"'})
     assert weak.status_code == 412, weak.text
     assert "weak ETag" in weak.json()["detail"]
 
 
 def test_a_stale_expected_version_in_the_body_is_a_conflict(stack: Stack, product: str) -> None:
     url = f"{stack.url('catalog')}/v1/products/{product}"
-    assert httpx.patch(url, json={"family": "kitchen"}).status_code == 200
-    stale = httpx.patch(url, json={"family": "garden", "expected_version": 1})
+    assert api.patch(url, json={"family": "kitchen"}).status_code == 200
+    stale = api.patch(url, json={"family": "garden", "expected_version": 1})
     assert stale.status_code == 409, stale.text
 
 
@@ -73,7 +75,7 @@ def test_a_stale_expected_version_in_the_body_is_a_conflict(stack: Stack, produc
 def test_a_nul_character_is_a_422_that_names_the_field(
     stack: Stack, body: dict[str, object], field: list[str]
 ) -> None:
-    response = httpx.post(f"{stack.url('catalog')}/v1/products", json={"sku": new_sku(), **body})
+    response = api.post(f"{stack.url('catalog')}/v1/products", json={"sku": new_sku(), **body})
     assert response.status_code == 422, response.text
     errors = response.json()["detail"]
     assert [e["loc"][: len(field)] for e in errors] == [field] * len(errors)
@@ -82,13 +84,13 @@ def test_a_nul_character_is_a_422_that_names_the_field(
 
 def test_skus_with_a_slash_reach_positions_and_offers(stack: Stack) -> None:
     sku = f"{new_sku('KIT')}/RED"
-    posted = httpx.post(
+    posted = api.post(
         f"{stack.url('stock')}/v1/movements",
         json={"movements": [movement(sku, quantity="4").model_dump(mode="json")]},
     )
     assert posted.status_code == 202, posted.text
     offer_where(stack, sku, lambda o: Decimal(o["available"]) == 4, "the offer of a SKU with /")
-    positions = httpx.get(f"{stack.url('stock')}/v1/positions/{sku}").json()
+    positions = api.get(f"{stack.url('stock')}/v1/positions/{sku}").json()
     assert positions["sku"] == sku
     assert Decimal(positions["available_to_promise"]) == 4
 
@@ -107,7 +109,7 @@ def test_the_journal_lists_applied_and_refused_movements_a_page_at_a_time(stack:
     url = f"{stack.url('stock')}/v1/journal/{sku}"
 
     def whole() -> list[dict[str, Any]] | None:
-        entries: list[dict[str, Any]] = httpx.get(url).json()["entries"]
+        entries: list[dict[str, Any]] = api.get(url).json()["entries"]
         return entries if len(entries) == 3 and entries[2]["rejected_reason"] else None
 
     entries = wait_until(whole, timeout=30, what="three movements journaled, one refused")
@@ -119,12 +121,12 @@ def test_the_journal_lists_applied_and_refused_movements_a_page_at_a_time(stack:
     assert [e["rejected_reason"] is None for e in entries] == [True, True, False]
     assert "unit KGM" in entries[2]["rejected_reason"]
 
-    first = httpx.get(url, params={"limit": 2}).json()
-    second = httpx.get(url, params={"limit": 2, "after": first["next_after"]}).json()
+    first = api.get(url, params={"limit": 2}).json()
+    second = api.get(url, params={"limit": 2, "after": first["next_after"]}).json()
     assert [e["source_sequence"] for e in first["entries"]] == [1, 2]
     assert [e["source_sequence"] for e in second["entries"]] == [3]
     assert second["next_after"] is None
-    assert httpx.get(url, params={"limit": 0}).status_code == 422
+    assert api.get(url, params={"limit": 0}).status_code == 422
 
 
 @pytest.mark.parametrize(
@@ -139,7 +141,7 @@ def test_the_journal_lists_applied_and_refused_movements_a_page_at_a_time(stack:
 def test_a_405_allows_every_documented_method_of_the_resource(
     stack: Stack, service: str, method: str, path: str, allow: str
 ) -> None:
-    response = httpx.request(method, f"{stack.url(service)}{path}")
+    response = api.request(method, f"{stack.url(service)}{path}")
     assert response.status_code == 405, response.text
     assert response.headers["Allow"] == allow
     assert allow in response.json()["detail"]
@@ -147,26 +149,26 @@ def test_a_405_allows_every_documented_method_of_the_resource(
 
 def test_location_names_the_new_product_by_a_sku_in_one_path_segment(stack: Stack) -> None:
     sku = f"{new_sku('KIT')}/RED"
-    created = httpx.post(
+    created = api.post(
         f"{stack.url('catalog')}/v1/products", json={"sku": sku, "title": {"en_US": "Kit"}}
     )
     assert created.status_code == 201, created.text
     assert created.headers["Location"] == f"/v1/products/{sku.replace('/', '%2F')}"
-    assert httpx.get(f"{stack.url('catalog')}{created.headers['Location']}").json()["sku"] == sku
+    assert api.get(f"{stack.url('catalog')}{created.headers['Location']}").json()["sku"] == sku
 
 
 def test_a_deleted_product_is_gone_and_listed_only_with_include_deleted(
     stack: Stack, product: str
 ) -> None:
     url = f"{stack.url('catalog')}/v1/products/{product}"
-    assert httpx.delete(url).status_code == 200
-    gone = httpx.get(url)
+    assert api.delete(url).status_code == 200
+    gone = api.get(url)
     assert gone.status_code == 410, gone.text
     assert "deleted" in gone.json()["detail"]
 
     def first_listed(include_deleted: bool) -> list[tuple[str, bool]]:
         """The first product after the SKU less its last character: the product, if listed."""
-        page = httpx.get(
+        page = api.get(
             f"{stack.url('catalog')}/v1/products",
             params={"after": product[:-1], "include_deleted": include_deleted, "limit": 1},
         )
@@ -193,7 +195,7 @@ def test_if_match_is_refused_for_its_syntax_by_the_documented_pattern(
     url = f"{stack.url('catalog')}/v1/products/{product}"
     pattern = documented(stack, "catalog", "/v1/products/{sku}", "patch").header("if-match")
     assert (re.fullmatch(pattern, if_match) is not None) == (status != 422)
-    response = httpx.patch(url, json={"family": "kitchen"}, headers={"If-Match": if_match})
+    response = api.patch(url, json={"family": "kitchen"}, headers={"If-Match": if_match})
     assert response.status_code == status, response.text
 
 
@@ -227,7 +229,7 @@ def test_a_change_is_refused_exactly_when_the_document_refuses_it(
     stack: Stack, product: str, body: dict[str, object]
 ) -> None:
     valid = documented(stack, "catalog", "/v1/products/{sku}", "patch").body().is_valid(body)
-    response = httpx.patch(f"{stack.url('catalog')}/v1/products/{product}", json=body)
+    response = api.patch(f"{stack.url('catalog')}/v1/products/{product}", json=body)
     assert response.status_code == (200 if valid else 422), response.text
 
 
@@ -235,21 +237,21 @@ def test_a_gtin_is_one_item_in_any_of_its_forms(stack: Stack) -> None:
     products = f"{stack.url('catalog')}/v1/products"
     gtin = new_gtin13()
     owner = new_sku("GTIN")
-    created = httpx.post(products, json={"sku": owner, "title": {"en_US": "Mug"}, "gtin": gtin})
+    created = api.post(products, json={"sku": owner, "title": {"en_US": "Mug"}, "gtin": gtin})
     assert created.status_code == 201, created.text
 
-    twin = httpx.post(
+    twin = api.post(
         products, json={"sku": new_sku("GTIN"), "title": {"en_US": "Mug"}, "gtin": "0" + gtin}
     )
     assert twin.status_code == 409, twin.text
     assert owner in twin.json()["detail"]
 
     for form in (gtin, "0" + gtin):
-        found = httpx.get(products, params={"gtin": form})
+        found = api.get(products, params={"gtin": form})
         assert found.status_code == 200, found.text
         assert [p["sku"] for p in found.json()["items"]] == [owner]
         assert found.json()["items"][0]["gtin"] == gtin  # kept as sent
-    assert httpx.get(products, params={"gtin": new_gtin13()}).json()["items"] == []
+    assert api.get(products, params={"gtin": new_gtin13()}).json()["items"] == []
 
 
 def test_a_product_keeps_and_publishes_its_stock_facts(stack: Stack) -> None:
@@ -261,7 +263,7 @@ def test_a_product_keeps_and_publishes_its_stock_facts(stack: Stack) -> None:
         "shelf_life_days": 730,
         "kit_components": [{"sku": part, "quantity": "2"}, {"sku": "SPOON-1", "quantity": "0.5"}],
     }
-    created = httpx.post(
+    created = api.post(
         f"{stack.url('catalog')}/v1/products",
         json={"sku": sku, "title": {"en_US": "Gift set"}, "status": "enabled", **facts},
     )
@@ -269,12 +271,12 @@ def test_a_product_keeps_and_publishes_its_stock_facts(stack: Stack) -> None:
     assert {name: created.json()[name] for name in facts} == facts
     url = f"{stack.url('catalog')}/v1/products/{sku}"
 
-    same = httpx.patch(url, json={"packs": {"CS": "6.0"}, "lot_tracked": True})
-    changed = httpx.patch(url, json={"packs": {"PF": None}, "kit_components": []})
+    same = api.patch(url, json={"packs": {"CS": "6.0"}, "lot_tracked": True})
+    changed = api.patch(url, json={"packs": {"PF": None}, "kit_components": []})
 
     assert same.headers["ETag"] == '"1"', "the same facts written otherwise change nothing"
     assert changed.headers["ETag"] == '"2"', changed.text
-    stored = httpx.get(url).json()
+    stored = api.get(url).json()
     assert (stored["packs"], stored["kit_components"]) == ({"CS": "6"}, [])
     assert (stored["lot_tracked"], stored["shelf_life_days"]) == (True, 730)
     # The gateway still reads the snapshot that carries them (a tolerant reader).
@@ -299,7 +301,7 @@ def test_a_stock_fact_against_the_rules_is_a_422_naming_the_field(
     stack: Stack, facts: Callable[[str], dict[str, Any]], field: str, words: str
 ) -> None:
     sku = new_sku()
-    response = httpx.post(
+    response = api.post(
         f"{stack.url('catalog')}/v1/products",
         json={"sku": sku, "title": {"en_US": "x"}, **facts(sku)},
     )
@@ -307,11 +309,11 @@ def test_a_stock_fact_against_the_rules_is_a_422_naming_the_field(
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", field]
     assert words in error["msg"]
-    assert httpx.get(f"{stack.url('catalog')}/v1/products/{sku}").status_code == 404
+    assert api.get(f"{stack.url('catalog')}/v1/products/{sku}").status_code == 404
 
 
 def test_an_unreadable_body_is_a_documented_400(stack: Stack) -> None:
-    response = httpx.post(
+    response = api.post(
         f"{stack.url('catalog')}/v1/products",
         content=b'{"sku": "\xff"}',
         headers={"Content-Type": "application/json"},
@@ -321,7 +323,7 @@ def test_an_unreadable_body_is_a_documented_400(stack: Stack) -> None:
 
 
 def test_metrics_are_the_text_format_the_document_names(stack: Stack) -> None:
-    response = httpx.get(f"{stack.url('stock')}/metrics")
+    response = api.get(f"{stack.url('stock')}/metrics")
     assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     content = documented(stack, "stock", "/metrics", "get").operation["responses"]["200"]["content"]
     assert list(content) == [response.headers["content-type"]]
@@ -347,7 +349,7 @@ class Documented:
 
 
 def documented(stack: Stack, service: str, path: str, method: str) -> Documented:
-    document = httpx.get(f"{stack.url(service)}/openapi.json").json()
+    document = api.get(f"{stack.url(service)}/openapi.json").json()
     return Documented(document, document["paths"][path][method])
 
 
@@ -357,58 +359,56 @@ def test_the_running_stock_service_keeps_replenishment_policies_and_proposals(
     stock = stack.url("stock")
     sku = new_sku("REPL")
     policy = f"{stock}/v1/policies/{sku}/4012345000009"
-    assert httpx.get(policy).json()["source"] == "default"
+    assert api.get(policy).json()["source"] == "default"
 
-    put = httpx.put(
+    put = api.put(
         policy, json={"lead_time_days": 5, "review_period_days": 4, "service_level": 0.98}
     )
 
     assert put.status_code == 200, put.text
     assert put.json()["source"] == "set"
-    assert httpx.get(policy).json() == put.json()
-    listed = httpx.get(f"{stock}/v1/proposals", params={"sku": sku, "status": "open"})
+    assert api.get(policy).json() == put.json()
+    listed = api.get(f"{stock}/v1/proposals", params={"sku": sku, "status": "open"})
     assert listed.json() == {"proposals": [], "next_after": None}
-    unknown = httpx.post(f"{stock}/v1/proposals/{sku}-none/accept")
+    unknown = api.post(f"{stock}/v1/proposals/{sku}-none/accept")
     assert unknown.status_code == 404, unknown.text
 
 
 def test_a_products_history_names_who_changed_which_field(stack: Stack) -> None:
     catalog = stack.url("catalog")
     sku = new_sku("HISTORY")
-    created = httpx.post(
+    created = api.post(
         f"{catalog}/v1/products",
         json={"sku": sku, "title": {"en_US": "Mug"}, "attributes": {"colour": "red"}},
-        headers={"X-Actor": "supplier-feed"},
+        headers=api.headers_for(stack.wiring, "supplier-feed", [Scope.CATALOG_WRITE]),
     )
     assert created.status_code == 201, created.text
-    changed = httpx.patch(
+    changed = api.patch(
         f"{catalog}/v1/products/{sku}",
         json={"attributes": {"colour": "blue"}, "title": {"de_DE": "Becher"}},
-        headers={"X-Actor": "ana@shop.example"},
+        headers=api.headers_for(stack.wiring, "ana@shop.example", [Scope.CATALOG_WRITE]),
     )
     assert changed.status_code == 200, changed.text
-    refused = httpx.patch(
-        f"{catalog}/v1/products/{sku}", json={"family": "x"}, headers={"X-Actor": "a\tb"}
-    )
-    assert refused.status_code == 422, refused.text
+    anonymous = httpx.patch(f"{catalog}/v1/products/{sku}", json={"family": "x"})
+    assert anonymous.status_code == 401, anonymous.text
 
-    page = httpx.get(f"{catalog}/v1/product-history/{sku}", params={"limit": 1}).json()
+    page = api.get(f"{catalog}/v1/product-history/{sku}", params={"limit": 1}).json()
     [latest] = page["items"]
     assert (latest["version"], latest["actor"], page["next_before"]) == (2, "ana@shop.example", 2)
     assert latest["changes"] == [
         {"field": "title.de_DE", "old": None, "new": "Becher"},
         {"field": "attributes.colour", "old": "red", "new": "blue"},
     ]
-    older = httpx.get(f"{catalog}/v1/product-history/{sku}", params={"before": 2}).json()
+    older = api.get(f"{catalog}/v1/product-history/{sku}", params={"before": 2}).json()
     assert [(e["version"], e["actor"]) for e in older["items"]] == [(1, "supplier-feed")]
-    missing = httpx.get(f"{catalog}/v1/product-history/{new_sku('NOPE')}")
+    missing = api.get(f"{catalog}/v1/product-history/{new_sku('NOPE')}")
     assert missing.status_code == 404, missing.text
 
 
 def test_the_catalog_shows_stock_and_stage_beside_content(stack: Stack, upstream: Upstream) -> None:
     catalog = stack.url("catalog")
     sku = new_sku("BESIDE")
-    created = httpx.post(
+    created = api.post(
         f"{catalog}/v1/products",
         json={"sku": sku, "title": {"en_US": "Mug"}, "status": "enabled"},
     )
@@ -418,7 +418,7 @@ def test_the_catalog_shows_stock_and_stage_beside_content(stack: Stack, upstream
     upstream.publish_movement(stack.topic(STOCK_MOVED.name), movement(sku, quantity="12"))
 
     def shown() -> dict[str, Any] | None:
-        product = httpx.get(f"{catalog}/v1/products/{sku}").json()
+        product = api.get(f"{catalog}/v1/products/{sku}").json()
         stock, stage = product["availability"], product["lifecycle"]
         return product if stock and stage and Decimal(stock["available_to_promise"]) else None
 
@@ -426,7 +426,7 @@ def test_the_catalog_shows_stock_and_stage_beside_content(stack: Stack, upstream
     assert Decimal(product["availability"]["available_to_promise"]) == 12
     assert Decimal(product["availability"]["on_hand"]) == 12
     assert product["lifecycle"]["stage"] == "concept"  # enabling alone launches nothing
-    [listed] = httpx.get(f"{catalog}/v1/products", params={"after": sku[:-1], "limit": 1}).json()[
+    [listed] = api.get(f"{catalog}/v1/products", params={"after": sku[:-1], "limit": 1}).json()[
         "items"
     ]
     assert listed["availability"] == product["availability"]
@@ -435,12 +435,12 @@ def test_the_catalog_shows_stock_and_stage_beside_content(stack: Stack, upstream
 def test_products_changed_since_an_instant_are_listed_a_page_at_a_time(stack: Stack) -> None:
     catalog = stack.url("catalog")
     sku = new_sku("SINCE")
-    created = httpx.post(f"{catalog}/v1/products", json={"sku": sku, "title": {"en_US": "x"}})
+    created = api.post(f"{catalog}/v1/products", json={"sku": sku, "title": {"en_US": "x"}})
     assert created.status_code == 201, created.text
     changed_at = created.json()["updated_at"]
 
     def listed(since: str) -> list[str]:
-        answer = httpx.get(
+        answer = api.get(
             f"{catalog}/v1/products", params={"updated_since": since, "after": sku[:-1]}
         )
         assert answer.status_code == 200, answer.text
@@ -448,35 +448,35 @@ def test_products_changed_since_an_instant_are_listed_a_page_at_a_time(stack: St
 
     assert sku in listed(changed_at)
     assert sku not in listed("2999-01-01T00:00:00+00:00")
-    naive = httpx.get(f"{catalog}/v1/products", params={"updated_since": "2026-01-01T00:00:00"})
+    naive = api.get(f"{catalog}/v1/products", params={"updated_since": "2026-01-01T00:00:00"})
     assert naive.status_code == 422, naive.text
 
 
 def test_categories_form_trees_that_products_are_in(stack: Stack) -> None:
     catalog = stack.url("catalog")
     root, leaf = new_sku("cat").lower(), new_sku("cat").lower()
-    assert httpx.post(f"{catalog}/v1/categories", json={"code": root}).status_code == 201
-    made = httpx.post(
+    assert api.post(f"{catalog}/v1/categories", json={"code": root}).status_code == 201
+    made = api.post(
         f"{catalog}/v1/categories", json={"code": leaf, "parent": root, "labels": {"en_US": "Mugs"}}
     )
     assert made.status_code == 201, made.text
-    cycle = httpx.patch(f"{catalog}/v1/categories/{root}", json={"parent": leaf})
+    cycle = api.patch(f"{catalog}/v1/categories/{root}", json={"parent": leaf})
     assert cycle.status_code == 422, cycle.text
     assert cycle.json()["detail"][0]["loc"][-1] == "parent"
-    assert httpx.get(f"{catalog}/v1/categories/{leaf}").json()["path"] == [root, leaf]
+    assert api.get(f"{catalog}/v1/categories/{leaf}").json()["path"] == [root, leaf]
 
     sku = new_sku("CATEGORISED")
-    unknown = httpx.post(
+    unknown = api.post(
         f"{catalog}/v1/products",
         json={"sku": sku, "title": {"en_US": "Mug"}, "categories": [leaf, "no-such-category"]},
     )
     assert unknown.status_code == 422, unknown.text
-    created = httpx.post(
+    created = api.post(
         f"{catalog}/v1/products", json={"sku": sku, "title": {"en_US": "Mug"}, "categories": [leaf]}
     )
     assert created.status_code == 201, created.text
     assert created.json()["categories"] == [leaf]
-    in_use = httpx.delete(f"{catalog}/v1/categories/{leaf}")
+    in_use = api.delete(f"{catalog}/v1/categories/{leaf}")
     assert in_use.status_code == 409, in_use.text
     assert sku in in_use.json()["detail"]
 
@@ -485,18 +485,18 @@ def test_relations_point_at_products_that_exist_and_successors_never_loop(stack:
     products = f"{stack.url('catalog')}/v1/products"
     old, new = new_sku("OLD"), new_sku("NEW")
     for sku in (new, old):
-        made = httpx.post(products, json={"sku": sku, "title": {"en_US": sku}})
+        made = api.post(products, json={"sku": sku, "title": {"en_US": sku}})
         assert made.status_code == 201, made.text
 
-    succeeded = httpx.patch(f"{products}/{old}", json={"relations": {"replacement": [new]}})
+    succeeded = api.patch(f"{products}/{old}", json={"relations": {"replacement": [new]}})
     assert succeeded.status_code == 200, succeeded.text
     assert succeeded.json()["relations"] == {"replacement": [new]}
-    loop = httpx.patch(f"{products}/{new}", json={"relations": {"replacement": [old]}})
+    loop = api.patch(f"{products}/{new}", json={"relations": {"replacement": [old]}})
     assert loop.status_code == 422, loop.text
     assert loop.json()["detail"][0]["loc"][-1] == "relations.replacement"
-    dangling = httpx.patch(f"{products}/{new}", json={"relations": {"accessory": ["NO-SUCH"]}})
+    dangling = api.patch(f"{products}/{new}", json={"relations": {"accessory": ["NO-SUCH"]}})
     assert dangling.status_code == 422, dangling.text
-    unknown_kind = httpx.patch(f"{products}/{new}", json={"relations": {"sibling": [old]}})
+    unknown_kind = api.patch(f"{products}/{new}", json={"relations": {"sibling": [old]}})
     assert unknown_kind.status_code == 422, unknown_kind.text
 
 
@@ -505,27 +505,27 @@ def test_a_family_decides_completeness_and_its_change_republishes_the_product(
 ) -> None:
     catalog = stack.url("catalog")
     family, sku = new_sku("fam").lower(), new_sku("COMPLETE")
-    made = httpx.post(
+    made = api.post(
         f"{catalog}/v1/families",
         json={"code": family, "attributes": ["brand"], "requirements": {"web": ["title"]}},
     )
     assert made.status_code == 201, made.text
-    unknown = httpx.post(
+    unknown = api.post(
         f"{catalog}/v1/families",
         json={"code": new_sku("fam").lower(), "requirements": {"web": ["colour"]}},
     )
     assert unknown.status_code == 422, unknown.text
-    created = httpx.post(
+    created = api.post(
         f"{catalog}/v1/products", json={"sku": sku, "title": {"en_US": "Mug"}, "family": family}
     )
     assert created.status_code == 201, created.text
 
-    stricter = httpx.patch(
+    stricter = api.patch(
         f"{catalog}/v1/families/{family}", json={"requirements": {"web": ["title", "brand"]}}
     )
     assert stricter.status_code == 200, stricter.text
 
-    product = httpx.get(f"{catalog}/v1/products/{sku}").json()
+    product = api.get(f"{catalog}/v1/products/{sku}").json()
     assert product["version"] == 2, "the family's change made a new version"
     [web] = product["completeness"]
     assert (web["channel"], web["locale"], web["missing"]) == ("web", "en_US", ["brand"])
@@ -542,18 +542,18 @@ def test_a_family_decides_completeness_and_its_change_republishes_the_product(
 def test_typed_attributes_refuse_a_value_against_their_rule(stack: Stack) -> None:
     catalog = stack.url("catalog")
     code = new_sku("capacity").lower().replace("-", "_")
-    defined = httpx.post(
+    defined = api.post(
         f"{catalog}/v1/attributes",
         json={"code": code, "type": "measurement", "unit_family": "volume", "minimum": 0},
     )
     assert defined.status_code == 201, defined.text
-    missing_family = httpx.post(
+    missing_family = api.post(
         f"{catalog}/v1/attributes", json={"code": new_sku("x"), "type": "measurement"}
     )
     assert missing_family.status_code == 422, missing_family.text
 
     def post(value: object) -> httpx.Response:
-        return httpx.post(
+        return api.post(
             f"{catalog}/v1/products",
             json={"sku": new_sku("TYPED"), "title": {"en_US": "Mug"}, "attributes": {code: value}},
         )

@@ -7,11 +7,11 @@ import json
 import uuid
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from skuhub_contracts.codec import Envelope, encode
 from skuhub_contracts.topics import STOCK_MOVED, dead_letter
+from tests import api
 from tests.e2e.observe import new_sku, offer_where
 from tests.harness import Stack, wait_until
 from tests.upstream import (
@@ -87,16 +87,16 @@ def test_http_ingest_refuses_what_the_ledger_would_refuse_and_publishes_nothing(
 ) -> None:
     sku = new_sku("UNIT")
     url = f"{stack.url('stock')}/v1/movements"
-    first = httpx.post(url, json={"movements": [movement(sku).model_dump(mode="json")]})
+    first = api.post(url, json={"movements": [movement(sku).model_dump(mode="json")]})
     assert first.status_code == 202, first.text
     wait_until(
-        lambda: httpx.get(f"{stack.url('stock')}/v1/positions/{sku}").json()["positions"],
+        lambda: api.get(f"{stack.url('stock')}/v1/positions/{sku}").json()["positions"],
         what="the first receipt in the ledger",
     )
     kept = movement(sku, quantity="3").model_dump(mode="json")
     other_unit = movement(sku, unit="KGM").model_dump(mode="json")
 
-    response = httpx.post(url, json={"movements": [kept, other_unit]})
+    response = api.post(url, json={"movements": [kept, other_unit]})
 
     assert response.status_code == 422, response.text
     [error] = response.json()["detail"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from skuhub_contracts.topics import STOCK_MOVED
+from tests import api
 from tests.e2e.observe import new_sku, offer_where
 from tests.harness import Stack
 from tests.upstream import GLN_A, Upstream, movement
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 def create(stack: Stack, sku: str, **fields: object) -> None:
     body = {"sku": sku, "status": "enabled", "title": {"en_US": sku}, "unit": "EA", **fields}
-    created = httpx.post(f"{stack.url('catalog')}/v1/products", json=body)
+    created = api.post(f"{stack.url('catalog')}/v1/products", json=body)
     assert created.status_code == 201, created.text
 
 

@@ -11,12 +11,12 @@ import sys
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from skuhub_contracts.topics import STOCK_MOVED
+from tests import api
 from tests.e2e.observe import new_sku, offer_where
 from tests.harness import Stack, wait_until
 from tests.upstream import GLN_A, Upstream, movement, new_trace
@@ -48,12 +48,12 @@ def sql(
 
 def create_product(stack: Stack, sku: str) -> None:
     body = {"sku": sku, "status": "enabled", "title": {"en_US": sku}, "unit": "EA"}
-    created = httpx.post(f"{stack.url('catalog')}/v1/products", json=body)
+    created = api.post(f"{stack.url('catalog')}/v1/products", json=body)
     assert created.status_code == 201, created.text
 
 
 def gateway(stack: Stack, path: str, service: str = "sync_gateway", **params: Any) -> Any:
-    response = httpx.get(f"{stack.url(service)}{path}", params=params, timeout=10)
+    response = api.get(f"{stack.url(service)}{path}", params=params, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -230,9 +230,9 @@ def test_the_lineage_of_an_offer_names_the_movement_and_versions_behind_its_numb
 def test_kpis_refuse_an_unknown_channel_and_lineage_an_unknown_offer(stack: Stack) -> None:
     base = stack.url("sync_gateway")
 
-    unknown_channel = httpx.get(f"{base}/v1/kpis/mismatches", params={"channel": "nowhere"})
-    no_offer = httpx.get(f"{base}/v1/channels/web/offers/{new_sku('NONE')}/lineage")
-    bad_window = httpx.get(f"{base}/v1/kpis", params={"window_s": "0"})
+    unknown_channel = api.get(f"{base}/v1/kpis/mismatches", params={"channel": "nowhere"})
+    no_offer = api.get(f"{base}/v1/channels/web/offers/{new_sku('NONE')}/lineage")
+    bad_window = api.get(f"{base}/v1/kpis", params={"window_s": "0"})
 
     assert unknown_channel.status_code == 404
     assert "GET /v1/channels" in unknown_channel.json()["detail"]

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from skuhub_contracts.topics import STOCK_MOVED
+from tests import api
 from tests.e2e.observe import launch, new_sku, offer_where, publish_product
 from tests.harness import Stack, wait_until
 from tests.upstream import GLN_A, Upstream, movement
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 
 def create_product(stack: Stack, sku: str) -> None:
-    created = httpx.post(
+    created = api.post(
         f"{stack.url('catalog')}/v1/products",
         json={
             "sku": sku,
@@ -32,7 +33,7 @@ def create_product(stack: Stack, sku: str) -> None:
 
 
 def transition(stack: Stack, sku: str, **body: Any) -> httpx.Response:
-    return httpx.post(
+    return api.post(
         f"{stack.url('lifecycle')}/v1/stages/{sku}/transitions",
         json={"reason": "e2e", "actor": "e2e", **body},
     )
@@ -67,9 +68,9 @@ def test_a_gate_refuses_then_passes_once_the_catalog_and_stock_facts_arrive(
     active = passes(stack, sku, "active once stocked", stage="active")
 
     assert (active["stage"], active["actor"]) == ("active", "e2e")
-    history = httpx.get(f"{stack.url('lifecycle')}/v1/stages/{sku}/history").json()
+    history = api.get(f"{stack.url('lifecycle')}/v1/stages/{sku}/history").json()
     assert [h["stage"] for h in history] == ["concept", "development", "pre-launch", "active"]
-    policy = httpx.get(f"{stack.url('lifecycle')}/v1/policies/{sku}").json()
+    policy = api.get(f"{stack.url('lifecycle')}/v1/policies/{sku}").json()
     assert (policy["stage"], policy["replenish"]) == ("active", True)
 
 
@@ -99,7 +100,7 @@ def test_metrics_classes_and_rules_over_http(stack: Stack, upstream: Upstream) -
     upstream.publish_movement(stack.topic(STOCK_MOVED.name), movement(sku, quantity="9"))
 
     def measured() -> dict[str, Any] | None:
-        response = httpx.get(f"{lifecycle}/v1/sku-metrics/{sku}", params={"window": "7"})
+        response = api.get(f"{lifecycle}/v1/sku-metrics/{sku}", params={"window": "7"})
         return response.json() if response.status_code == 200 else None
 
     metrics = wait_until(measured, timeout=30, what="the SKU's metrics")
@@ -108,18 +109,18 @@ def test_metrics_classes_and_rules_over_http(stack: Stack, upstream: Upstream) -
     assert (week["window_days"], figures) == (7, [Decimal(9), Decimal(9), Decimal(0)])
     assert (week["fill_rate"], Decimal(week["sell_through"])) == (None, Decimal(0))  # 0 / (0 + 9)
 
-    reviewed = httpx.post(f"{lifecycle}/v1/reviews")
+    reviewed = api.post(f"{lifecycle}/v1/reviews")
     assert reviewed.status_code == 200, reviewed.text
     assert reviewed.json()["classified"] >= 1
-    [found] = httpx.get(f"{lifecycle}/v1/classes", params={"after": sku[:-1], "limit": 1}).json()
+    [found] = api.get(f"{lifecycle}/v1/classes", params={"after": sku[:-1], "limit": 1}).json()
     assert (found["sku"], found["velocity_class"]) == (sku, "C")  # it sold nothing
 
-    rules = httpx.get(f"{lifecycle}/v1/rules").json()
+    rules = api.get(f"{lifecycle}/v1/rules").json()
     del rules["version"]
-    first = httpx.put(f"{lifecycle}/v1/rules", json=rules).json()["version"]
+    first = api.put(f"{lifecycle}/v1/rules", json=rules).json()["version"]
     changed = {**rules, "slow_seller": "apply", "expected_version": first}
-    saved = httpx.put(f"{lifecycle}/v1/rules", json=changed)
-    stale = httpx.put(f"{lifecycle}/v1/rules", json=changed)
+    saved = api.put(f"{lifecycle}/v1/rules", json=changed)
+    stale = api.put(f"{lifecycle}/v1/rules", json=changed)
 
     assert saved.status_code == 200, saved.text
     assert (saved.json()["version"], saved.json()["slow_seller"]) == (first + 1, "apply")
@@ -134,7 +135,7 @@ def test_stock_follows_the_policy_the_lifecycle_publishes(stack: Stack, upstream
     position = f"{stack.url('stock')}/v1/policies/{sku}/{GLN_A}"
 
     def in_force(stage: str) -> dict[str, Any] | None:
-        view = httpx.get(position).json()
+        view = api.get(position).json()
         lifecycle = view.get("lifecycle") or {}
         return view if lifecycle.get("stage") == stage else None
 

@@ -18,12 +18,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
 from skuhub_cli.infrastructure import EmbeddedInfrastructure, embedded_infrastructure
 from skuhub_contracts.topics import STOCK_MOVED
+from tests import api
 from tests.e2e.observe import metric
 from tests.harness import Infrastructure, Stack, stock_ledger, wait_until
 from tests.upstream import SteadyPublisher
@@ -92,7 +92,7 @@ def test_a_paused_dependency_is_reported_and_recovered_from_losing_and_doubling_
                     seen = _watch_outage(stack, stock.log_path, dependency, title)
                 resumed = time.monotonic()
                 wait_until(
-                    lambda: httpx.get(f"{stack.url('stock')}/health/ready").status_code == 200,
+                    lambda: api.get(f"{stack.url('stock')}/health/ready").status_code == 200,
                     timeout=120,
                     interval=0.2,
                     what="the stock service to be ready again",
@@ -154,7 +154,7 @@ def _watch_outage(stack: Stack, log_path: Path, dependency: str, title: str) -> 
     """
     seen = Seen()
     deadline = time.monotonic() + PAUSE_S
-    with httpx.Client(timeout=2.0) as client:
+    with api.client(timeout=2.0) as client:
         while time.monotonic() < deadline:
             response = client.get(f"{stack.url('stock')}/health/ready")
             body = response.json()

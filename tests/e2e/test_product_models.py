@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from skuhub_contracts.topics import PRODUCT_CHANGED
+from tests import api
 from tests.e2e.observe import new_sku
 from tests.harness import Stack
 from tests.upstream import body_of, find_records
@@ -37,23 +37,23 @@ def test_a_variant_publishes_its_model_and_a_model_change_republishes_it(stack: 
         "title": {"en_US": "Crew T-shirt", "de_DE": "T-Shirt"},
         "attributes": {"brand": "Acme", "material": "cotton"},
     }
-    made = httpx.post(f"{catalog}/v1/product-models", json=model)
+    made = api.post(f"{catalog}/v1/product-models", json=model)
     assert made.status_code == 201, made.text
     assert made.headers["ETag"] == '"1"'
 
-    orphan = httpx.post(
+    orphan = api.post(
         f"{catalog}/v1/products",
         json={"sku": new_sku("ORPHAN"), "title": {"en_US": "x"}, "product_model": "NOPE-X"},
     )
     assert orphan.status_code == 422, orphan.text
     assert orphan.json()["detail"][0]["loc"][-1] == "product_model"
-    no_axis = httpx.post(
+    no_axis = api.post(
         f"{catalog}/v1/products",
         json={"sku": sku, "title": {"en_US": "Red T-shirt"}, "product_model": code},
     )
     assert no_axis.status_code == 422, no_axis.text
     assert "colour" in no_axis.text
-    created = httpx.post(
+    created = api.post(
         f"{catalog}/v1/products",
         json={
             "sku": sku,
@@ -70,13 +70,13 @@ def test_a_variant_publishes_its_model_and_a_model_change_republishes_it(stack: 
     assert first["title"] == {"en_US": "Red T-shirt", "de_DE": "T-Shirt"}
     assert (first["product_model"], first["variant_axes"]) == (code, ["colour"])
 
-    changed = httpx.patch(
+    changed = api.patch(
         f"{catalog}/v1/product-models/{code}",
         json={"attributes": {"material": "linen"}},
         headers={"If-Match": '"1"'},
     )
     assert changed.status_code == 200, changed.text
-    stale = httpx.patch(
+    stale = api.patch(
         f"{catalog}/v1/product-models/{code}",
         json={"attributes": {"material": "wool"}},
         headers={"If-Match": '"1"'},
@@ -86,6 +86,6 @@ def test_a_variant_publishes_its_model_and_a_model_change_republishes_it(stack: 
     published = snapshots(stack, sku, expect=2)
     assert [s["product_version"] for s in published] == [1, 2]
     assert published[1]["attributes"]["material"] == "linen"
-    in_use = httpx.delete(f"{catalog}/v1/product-models/{code}")
+    in_use = api.delete(f"{catalog}/v1/product-models/{code}")
     assert in_use.status_code == 409, in_use.text
     assert sku in in_use.json()["detail"]

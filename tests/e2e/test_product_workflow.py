@@ -10,6 +10,8 @@ import pytest
 
 from skuhub_contracts.subscriptions import OFFER_PROJECTION
 from skuhub_contracts.topics import PRODUCT_CHANGED
+from skuhub_runtime.access_tokens import Scope
+from tests import api
 from tests.e2e.observe import new_sku, offer_where
 from tests.harness import Stack, group_progress, wait_until
 from tests.upstream import body_of, records_until
@@ -18,10 +20,10 @@ pytestmark = pytest.mark.e2e
 
 
 def step(stack: Stack, sku: str, action: str, **fields: Any) -> httpx.Response:
-    return httpx.post(
+    return api.post(
         f"{stack.url('catalog')}/v1/product-workflow/{sku}",
         json={"action": action} | fields,
-        headers={"X-Actor": "ana"},
+        headers=api.headers_for(stack.wiring, "ana", [Scope.CATALOG_WRITE]),
     )
 
 
@@ -30,12 +32,12 @@ def test_an_approval_publishes_exactly_once_and_only_published_content_reaches_c
 ) -> None:
     catalog = stack.url("catalog")
     family, sku = new_sku("wf").lower(), new_sku("WF")
-    made = httpx.post(
+    made = api.post(
         f"{catalog}/v1/families",
         json={"code": family, "attributes": ["brand"], "requirements": {"web": ["title", "brand"]}},
     )
     assert made.status_code == 201, made.text
-    created = httpx.post(
+    created = api.post(
         f"{catalog}/v1/products",
         json={"sku": sku, "title": {"en_US": "Mug"}, "family": family, "status": "enabled"},
     )
@@ -52,14 +54,14 @@ def test_an_approval_publishes_exactly_once_and_only_published_content_reaches_c
     rejected = step(stack, sku, "reject", comment="brand is missing")
     assert rejected.json()["workflow"] == "draft"
 
-    filled = httpx.patch(f"{catalog}/v1/products/{sku}", json={"attributes": {"brand": "Acme"}})
+    filled = api.patch(f"{catalog}/v1/products/{sku}", json={"attributes": {"brand": "Acme"}})
     assert filled.status_code == 200, filled.text
     for action in ("submit", "approve"):
         assert step(stack, sku, action).status_code == 200
     publish = f"{catalog}/v1/product-workflow/{sku}"
-    stale = httpx.post(publish, json={"action": "publish"}, headers={"If-Match": '"5"'})
+    stale = api.post(publish, json={"action": "publish"}, headers={"If-Match": '"5"'})
     assert stale.status_code == 412, "approval made version 6"
-    published = httpx.post(publish, json={"action": "publish"}, headers={"If-Match": '"6"'})
+    published = api.post(publish, json={"action": "publish"}, headers={"If-Match": '"6"'})
     assert published.status_code == 200, published.text
     assert (published.json()["workflow"], published.json()["published_version"]) == (
         "published",
@@ -68,7 +70,7 @@ def test_an_approval_publishes_exactly_once_and_only_published_content_reaches_c
     offer_where(stack, sku, lambda o: o["title"] == "Mug", "the published title at the channel")
 
     # A new draft: the channel keeps the published title.
-    draft = httpx.patch(f"{catalog}/v1/products/{sku}", json={"title": {"en_US": "Mug (new)"}})
+    draft = api.patch(f"{catalog}/v1/products/{sku}", json={"title": {"en_US": "Mug (new)"}})
     assert (draft.json()["workflow"], draft.json()["version"]) == ("draft", 8)
 
     sent = [
@@ -112,6 +114,6 @@ def test_an_approval_publishes_exactly_once_and_only_published_content_reaches_c
         "a draft changes nothing a channel sees, so the offer keeps its version"
     )
 
-    history = httpx.get(f"{catalog}/v1/product-history/{sku}").json()["items"]
+    history = api.get(f"{catalog}/v1/product-history/{sku}").json()["items"]
     rejection = next(e for e in history if e["version"] == 3)
     assert (rejection["actor"], rejection["comment"]) == ("ana", "brand is missing")

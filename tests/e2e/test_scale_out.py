@@ -13,12 +13,12 @@ import signal
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
 from skuhub_contracts.topics import STOCK_MOVED
+from tests import api
 from tests.harness import Infrastructure, Stack, group_progress, stock_ledger, wait_until
 from tests.upstream import SIGNS, SteadyPublisher
 
@@ -32,7 +32,7 @@ RATE_PER_S = 200.0
 
 def applied_events(url: str) -> float:
     """``skuhub_events_applied_total`` of one instance, over every event type."""
-    metrics = httpx.get(f"{url}/metrics").text
+    metrics = api.get(f"{url}/metrics").text
     return sum(
         sample.value
         for family in text_string_to_metric_families(metrics)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import api
 from tests.e2e.observe import new_sku
 from tests.harness import Stack, wait_until
 from tests.upstream import GLN_A, movement
@@ -22,25 +23,25 @@ def stock_in(stack: Stack, sku: str, quantity: int) -> str:
     """Receive ``quantity`` of ``sku`` at GLN_A over HTTP; wait until the ledger has it."""
     url = stack.url("stock")
     body = {"movements": [movement(sku, quantity=str(quantity)).model_dump(mode="json")]}
-    assert httpx.post(f"{url}/v1/movements", json=body).status_code == 202
+    assert api.post(f"{url}/v1/movements", json=body).status_code == 202
     wait_until(lambda: atp(stack, sku) == quantity or None, what=f"{quantity} of {sku} on hand")
     return url
 
 
 def atp(stack: Stack, sku: str) -> Decimal:
     return Decimal(
-        httpx.get(f"{stack.url('stock')}/v1/positions/{sku}").json()["available_to_promise"]
+        api.get(f"{stack.url('stock')}/v1/positions/{sku}").json()["available_to_promise"]
     )
 
 
 def reserve(url: str, sku: str, quantity: int = 1, **fields: Any) -> httpx.Response:
     headers = fields.pop("headers", {})
     body = {"sku": sku, "location": GLN_A, "quantity": str(quantity), **fields}
-    return httpx.post(f"{url}/v1/reservations", json=body, headers=headers)
+    return api.post(f"{url}/v1/reservations", json=body, headers=headers)
 
 
 async def race(url: str, sku: str, clients: int) -> list[int]:
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with api.async_client(timeout=30) as client:
         answers = await asyncio.gather(
             *(
                 client.post(
@@ -103,17 +104,17 @@ def test_release_gives_back_and_confirm_ships(stack: Stack) -> None:
     confirmed = reserve(url, sku, 2).json()["reservation_id"]
     assert atp(stack, sku) == 5
 
-    answer = httpx.post(f"{url}/v1/reservations/{released}/release")
+    answer = api.post(f"{url}/v1/reservations/{released}/release")
     assert (answer.status_code, answer.json()["status"]) == (200, "released")
-    answer = httpx.post(f"{url}/v1/reservations/{confirmed}/confirm")
+    answer = api.post(f"{url}/v1/reservations/{confirmed}/confirm")
     assert (answer.status_code, answer.json()["status"]) == (200, "confirmed")
 
-    [position] = httpx.get(f"{url}/v1/positions/{sku}").json()["positions"]
+    [position] = api.get(f"{url}/v1/positions/{sku}").json()["positions"]
     assert (position["on_hand"], position["reserved"], position["shipped"]) == ("8", "0", "2")
-    again = httpx.post(f"{url}/v1/reservations/{confirmed}/release")
+    again = api.post(f"{url}/v1/reservations/{confirmed}/release")
     assert again.status_code == 409
     assert "confirmed" in again.json()["detail"]
-    assert httpx.get(f"{url}/v1/reservations/no-such-id").status_code == 404
+    assert api.get(f"{url}/v1/reservations/no-such-id").status_code == 404
 
 
 def test_a_reservation_expires_after_its_time_to_live(stack: Stack) -> None:
@@ -124,8 +125,7 @@ def test_a_reservation_expires_after_its_time_to_live(stack: Stack) -> None:
 
     wait_until(
         lambda: (
-            httpx.get(f"{url}/v1/reservations/{made['reservation_id']}").json()["status"]
-            == "expired"
+            api.get(f"{url}/v1/reservations/{made['reservation_id']}").json()["status"] == "expired"
             or None
         ),
         what="the reservation to expire",
@@ -138,14 +138,14 @@ def test_set_quantity_applies_only_to_the_quantity_the_caller_read(stack: Stack)
     url = stock_in(stack, sku, 12)
     body = {"sku": sku, "location": GLN_A, "expected_on_hand": "12", "on_hand": "10"}
 
-    first = httpx.post(f"{url}/v1/on-hand", json=body)
+    first = api.post(f"{url}/v1/on-hand", json=body)
     assert first.status_code == 200, first.text
     assert (first.json()["on_hand"], first.json()["available_to_promise"]) == ("10", "10")
-    stale = httpx.post(f"{url}/v1/on-hand", json={**body, "on_hand": "3"})
+    stale = api.post(f"{url}/v1/on-hand", json={**body, "on_hand": "3"})
     assert stale.status_code == 409
     assert "has 10 on hand, not the expected 12" in stale.json()["detail"]
     assert atp(stack, sku) == 10
-    [variance] = httpx.get(f"{url}/v1/variances", params={"sku": sku}).json()
+    [variance] = api.get(f"{url}/v1/variances", params={"sku": sku}).json()
     assert (variance["counted"], variance["expected"], variance["difference"]) == ("10", "12", "-2")
 
 
@@ -160,7 +160,7 @@ def test_a_csv_of_counts_is_answered_row_by_row_and_counted_once(stack: Stack) -
         f"{sku},{GLN_A},-1,{early},negative\n"
     )
     headers = {"Content-Type": "text/csv"}
-    answer = httpx.post(f"{url}/v1/cycle-counts", content=csv_file, headers=headers)
+    answer = api.post(f"{url}/v1/cycle-counts", content=csv_file, headers=headers)
     assert answer.status_code == 202, answer.text
     report = answer.json()
     assert (report["accepted"], report["refused"]) == (1, 2)
@@ -173,17 +173,17 @@ def test_a_csv_of_counts_is_answered_row_by_row_and_counted_once(stack: Stack) -
     assert [p["column"] for p in report["rows"][2]["problems"]] == ["quantity"]
 
     wait_until(
-        lambda: httpx.get(f"{url}/v1/variances", params={"sku": sku}).json() or None,
+        lambda: api.get(f"{url}/v1/variances", params={"sku": sku}).json() or None,
         what="the count to apply",
     )
     # Counted 7 before the receipt of 20 happened: 7 + 20.
     assert atp(stack, sku) == 27
-    again = httpx.post(f"{url}/v1/cycle-counts", content=csv_file, headers=headers).json()
+    again = api.post(f"{url}/v1/cycle-counts", content=csv_file, headers=headers).json()
     assert again["source_system"] == report["source_system"]
     # A receipt behind the second upload on the SKU's partition: once it has applied, so has
     # the upload before it.
     stock_in_more = {"movements": [movement(sku, quantity="1").model_dump(mode="json")]}
-    assert httpx.post(f"{url}/v1/movements", json=stock_in_more).status_code == 202
+    assert api.post(f"{url}/v1/movements", json=stock_in_more).status_code == 202
     wait_until(lambda: atp(stack, sku) == 28 or None, what="the receipt behind the upload")
-    entries = httpx.get(f"{url}/v1/journal/{sku}").json()["entries"]
+    entries = api.get(f"{url}/v1/journal/{sku}").json()["entries"]
     assert [e["kind"] for e in entries] == ["receipt", "cycle_count", "receipt"]

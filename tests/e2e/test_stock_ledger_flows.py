@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from skuhub_contracts.topics import STOCK_MOVED
+from tests import api
 from tests.e2e.observe import new_sku
 from tests.harness import Stack, wait_until
 from tests.upstream import GLN_A, GLN_B, Upstream, find_records, movement
@@ -52,7 +52,7 @@ def history(sku: str) -> list[Any]:
 
 
 def positions(stack: Stack, sku: str) -> dict[tuple[str, str | None], dict[str, Any]]:
-    body = httpx.get(f"{stack.url('stock')}/v1/positions/{sku}").json()
+    body = api.get(f"{stack.url('stock')}/v1/positions/{sku}").json()
     return {(p["location"], p["lot"]): p for p in body["positions"]}
 
 
@@ -66,8 +66,8 @@ def test_a_history_lands_by_the_formula_sheet_and_a_double_replay_changes_nothin
     url = stack.url("stock")
     wait_until(
         lambda: (
-            len(httpx.get(f"{url}/v1/journal/{sku}").json()["entries"]) == 8
-            and not [p for p in httpx.get(f"{url}/v1/parked").json() if p["sku"] == sku]
+            len(api.get(f"{url}/v1/journal/{sku}").json()["entries"]) == 8
+            and not [p for p in api.get(f"{url}/v1/parked").json() if p["sku"] == sku]
         ),
         what="every movement journaled and none parked",
     )

@@ -27,8 +27,11 @@ def test_trace_follows_each_movement_from_the_source_to_the_webhook(tmp_path: Pa
     with DevCommand(tmp_path) as dev, Receiver().serve() as receiver:
         endpoints = dev.wait_started()
         stock, gateway = endpoints["services"]["stock"], endpoints["services"]["sync_gateway"]
+        token = {"Authorization": f"Bearer {endpoints['token']}"}  # the dev token
         created = httpx.post(
-            f"{gateway}/v1/subscriptions", json={"url": receiver.url, "channel": "web"}
+            f"{gateway}/v1/subscriptions",
+            json={"url": receiver.url, "channel": "web"},
+            headers=token,
         )
         assert created.status_code == 201, created.text
         receiver.secret = created.json()["secret"]
@@ -50,7 +53,7 @@ def test_trace_follows_each_movement_from_the_source_to_the_webhook(tmp_path: Pa
                 timeout=60,
                 what=f"offer version {len(sent)} of {sku} delivered",
             )
-        journal, changes = read_records(stock, gateway, sku, limit=10)
+        journal, changes = read_records(stock, gateway, sku, limit=10, headers=token)
         printed = subprocess.run(
             [sys.executable, "-m", "skuhub_cli.main", "trace", sku, "--state-dir", str(dev.state)],
             capture_output=True,

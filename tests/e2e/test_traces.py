@@ -17,6 +17,8 @@ from skuhub_cli.ports import free_port
 from skuhub_contracts.events import StockMoved
 from skuhub_contracts.subscriptions import OFFER_PROJECTION, STOCK_MOVEMENTS
 from skuhub_contracts.topics import CHANNEL_OFFER_CHANGED, STOCK_LEVEL_CHANGED, STOCK_MOVED
+from skuhub_runtime.access_tokens import Scope
+from tests import api
 from tests.e2e.observe import metric, new_sku, offer_where
 from tests.harness import Infrastructure, Stack, wait_until
 from tests.upstream import Upstream, movement, new_trace
@@ -82,7 +84,7 @@ def test_one_movement_is_one_trace_from_stock_to_the_webhook_delivery(
     stack, sink = traced
     gateway = stack.url("sync_gateway")
     with Receiver().serve() as receiver:
-        created = httpx.post(
+        created = api.post(
             f"{gateway}/v1/subscriptions", json={"url": receiver.url, "channel": "web"}
         )
         assert created.status_code == 201, created.text
@@ -156,6 +158,21 @@ def test_one_movement_is_one_trace_from_stock_to_the_webhook_delivery(
     assert gateway_apply.attributes["messaging.consumer.group.name"] == (
         stack.settings.consumer_group(OFFER_PROJECTION)
     )
+    # The gateway's own record of the change, as `skuhub trace` reads it: all tokens see
+    # it but one bound to another channel.
+    url = f"{gateway}/v1/offer-changes"
+
+    def recorded() -> list[dict[str, object]] | None:
+        found: list[dict[str, object]] = api.get(url, params={"sku": sku}).json()
+        return found if found and found[0]["deliveries"] else None
+
+    [change] = wait_until(recorded, timeout=30, what="the change and its delivery recorded")
+    assert (change["channel"], change["offer_version"], change["trace_id"]) == ("web", 1, trace_id)
+    elsewhere = stack.wiring.issue_token("market-adapter", [Scope.CHANNEL], channels=["market"])
+    hidden = httpx.get(
+        url, params={"sku": sku}, headers={"Authorization": f"Bearer {elsewhere.value}"}
+    )
+    assert (hidden.status_code, hidden.json()) == (200, [])
     # Each batch's receive span links to the record it took in (another trace's root).
     everything = sink.snapshot()
     receives = [s for s in everything if s.attributes.get("messaging.operation.type") == "receive"]
@@ -200,7 +217,7 @@ def test_a_movement_reported_over_http_continues_the_callers_trace(
     sku = new_sku("TRACEHTTP")
     traceparent, trace_id = new_trace()
     caller_span = traceparent.split("-")[2]
-    response = httpx.post(
+    response = api.post(
         f"{stack.url('stock')}/v1/movements",
         json={"movements": [movement(sku, quantity="2").model_dump(mode="json")]},
         headers={"traceparent": traceparent},

@@ -6,10 +6,10 @@ import json
 import uuid
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from skuhub_contracts.topics import STOCK_LEVEL_CHANGED, STOCK_MOVED, dead_letter
+from tests import api
 from tests.e2e.observe import launch, metric, new_sku, offer_where, publish_product
 from tests.harness import Stack
 from tests.upstream import (
@@ -47,9 +47,9 @@ def test_upstream_receipt_reaches_the_channel_offer_in_one_trace(
         lambda m: body_of(m)["sku"] == sku,
     )
     assert headers_of(derived)["traceparent"].split("-")[1] == trace_id
-    positions = httpx.get(f"{stack.url('stock')}/v1/positions/{sku}").json()
+    positions = api.get(f"{stack.url('stock')}/v1/positions/{sku}").json()
     assert Decimal(positions["available_to_promise"]) == 12
-    metrics = httpx.get(f"{stack.url('stock')}/metrics").text
+    metrics = api.get(f"{stack.url('stock')}/metrics").text
     topic_label = f'topic="{stack.topic(STOCK_MOVED.name)}"'
     lag_lines = [line for line in metrics.splitlines() if line.startswith("skuhub_consumer_lag")]
     assert any(topic_label in line for line in lag_lines), lag_lines
@@ -60,7 +60,7 @@ def test_product_created_in_catalog_shows_in_the_offer_with_its_lifecycle_stage(
     stack: Stack, upstream: Upstream
 ) -> None:
     sku = new_sku("TSHIRT")
-    created = httpx.post(
+    created = api.post(
         f"{stack.url('catalog')}/v1/products",
         json={
             "sku": sku,
@@ -88,7 +88,7 @@ def test_product_created_in_catalog_shows_in_the_offer_with_its_lifecycle_stage(
     found = offer_where(stack, sku, lambda o: o["sellable"], "sellable once stocked")
     assert Decimal(found["available"]) == 3
     assert found["low_stock"] is True
-    stage = httpx.get(f"{stack.url('lifecycle')}/v1/stages/{sku}").json()
+    stage = api.get(f"{stack.url('lifecycle')}/v1/stages/{sku}").json()
     assert stage["stage"] == "active"
 
 
@@ -100,7 +100,7 @@ def test_movements_posted_over_http_take_the_same_topic_and_sum_per_sku(stack: S
         movement(sku, "reservation", "4", location=GLN_A),
         movement(sku, "shipment", "1", location=GLN_B),
     ]
-    response = httpx.post(
+    response = api.post(
         f"{stack.url('stock')}/v1/movements",
         json={"movements": [m.model_dump(mode="json") for m in batch]},
     )
@@ -109,7 +109,7 @@ def test_movements_posted_over_http_take_the_same_topic_and_sum_per_sku(stack: S
 
     found = offer_where(stack, sku, lambda o: Decimal(o["available"]) == 20, "16 + 4 available")
     assert len(found["sources"]["positions"]) == 2
-    positions = httpx.get(f"{stack.url('stock')}/v1/positions/{sku}").json()["positions"]
+    positions = api.get(f"{stack.url('stock')}/v1/positions/{sku}").json()["positions"]
     by_location = {p["location"]: p for p in positions}
     assert Decimal(by_location[GLN_A]["on_hand"]) == 20
     assert Decimal(by_location[GLN_A]["reserved"]) == 4
@@ -119,7 +119,7 @@ def test_movements_posted_over_http_take_the_same_topic_and_sum_per_sku(stack: S
 def test_bad_movement_over_http_is_a_422_that_names_the_field(stack: Stack) -> None:
     body = movement(new_sku()).model_dump(mode="json")
     body["location"] = "4012345000008"  # wrong check digit
-    response = httpx.post(f"{stack.url('stock')}/v1/movements", json={"movements": [body]})
+    response = api.post(f"{stack.url('stock')}/v1/movements", json={"movements": [body]})
     assert response.status_code == 422
     assert "check digit" in response.text
     assert "location" in response.text
@@ -193,7 +193,7 @@ def test_a_redelivered_event_is_applied_once(stack: Stack, upstream: Upstream) -
     upstream.publish_movement(topic, movement(sku, quantity="1"))  # a marker after them
 
     offer_where(stack, sku, lambda o: Decimal(o["available"]) == 10, "9 once plus the marker")
-    positions = httpx.get(f"{stack.url('stock')}/v1/positions/{sku}").json()["positions"]
+    positions = api.get(f"{stack.url('stock')}/v1/positions/{sku}").json()["positions"]
     assert [Decimal(p["on_hand"]) for p in positions] == [10]
     assert positions[0]["version"] == 2
     applied, duplicates = counts()
@@ -201,7 +201,7 @@ def test_a_redelivered_event_is_applied_once(stack: Stack, upstream: Upstream) -
 
 
 def test_gateway_lists_the_default_channel_fed_by_every_location(stack: Stack) -> None:
-    channels = httpx.get(f"{stack.url('sync_gateway')}/v1/channels").json()
+    channels = api.get(f"{stack.url('sync_gateway')}/v1/channels").json()
     assert [c["code"] for c in channels] == ["web"]
     assert channels[0]["locations"] == []
 
@@ -209,8 +209,8 @@ def test_gateway_lists_the_default_channel_fed_by_every_location(stack: Stack) -
 @pytest.mark.parametrize("service", ["catalog", "stock", "lifecycle", "sync_gateway"])
 def test_every_service_publishes_openapi_health_and_metrics(stack: Stack, service: str) -> None:
     base = stack.url(service)
-    spec = httpx.get(f"{base}/openapi.json").json()
+    spec = api.get(f"{base}/openapi.json").json()
     assert spec["openapi"].startswith("3.")
     assert any(path.startswith("/v1/") for path in spec["paths"])
-    assert httpx.get(f"{base}/health/ready").json()["status"] == "ready"
-    assert "skuhub_ready" in httpx.get(f"{base}/metrics").text
+    assert api.get(f"{base}/health/ready").json()["status"] == "ready"
+    assert "skuhub_ready" in api.get(f"{base}/metrics").text

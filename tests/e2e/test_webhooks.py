@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from skuhub_contracts.topics import STOCK_MOVED
+from tests import api
 from tests.e2e.observe import new_sku, offer_where
 from tests.harness import Stack, wait_until
 from tests.upstream import Upstream, movement
@@ -29,9 +29,7 @@ def test_stock_movements_reach_a_subscribed_receiver_signed_once_per_offer_versi
     stack: Stack, upstream: Upstream, receiver: Receiver
 ) -> None:
     gateway = stack.url("sync_gateway")
-    created = httpx.post(
-        f"{gateway}/v1/subscriptions", json={"url": receiver.url, "channel": "web"}
-    )
+    created = api.post(f"{gateway}/v1/subscriptions", json={"url": receiver.url, "channel": "web"})
     assert created.status_code == 201, created.text
     subscription = created.json()
     receiver.secret = subscription["secret"]
@@ -49,12 +47,12 @@ def test_stock_movements_reach_a_subscribed_receiver_signed_once_per_offer_versi
             timeout=30,
             what=f"versions {expected} of {sku} delivered",
         )
-        log = httpx.get(
+        log = api.get(
             f"{gateway}/v1/subscriptions/{subscription['id']}/deliveries", params={"sku": sku}
         )
-        state = httpx.get(f"{gateway}/v1/subscriptions/{subscription['id']}")
+        state = api.get(f"{gateway}/v1/subscriptions/{subscription['id']}")
     finally:
-        httpx.delete(f"{gateway}/v1/subscriptions/{subscription['id']}")
+        api.delete(f"{gateway}/v1/subscriptions/{subscription['id']}")
 
     assert receiver.unverified == []
     mine = [r for r in receiver.accepted if r.sku == sku]
@@ -72,11 +70,11 @@ def test_stock_movements_reach_a_subscribed_receiver_signed_once_per_offer_versi
 
 def test_a_subscription_for_an_unknown_channel_or_a_bad_url_is_refused(stack: Stack) -> None:
     gateway = stack.url("sync_gateway")
-    unknown = httpx.post(
+    unknown = api.post(
         f"{gateway}/v1/subscriptions",
         json={"url": "https://example.com/hooks", "channel": "no-such-channel"},
     )
-    ftp = httpx.post(
+    ftp = api.post(
         f"{gateway}/v1/subscriptions", json={"url": "ftp://example.com/hooks", "channel": "web"}
     )
 

@@ -45,6 +45,7 @@ from skuhub_sync_gateway.entrypoints.handlers import project, rebuild
 from skuhub_sync_gateway.entrypoints.reconciler import GatewayReconciliation
 from skuhub_sync_gateway.service_layer.channels import delete_channel, seed_channels
 from skuhub_sync_gateway.settings import SyncGatewaySettings
+from tests import api
 from tests.gateway_facts import published_product, stock_level
 from tests.harness import Infrastructure, migrated_schema
 
@@ -109,6 +110,8 @@ def stock_api(stock: AsyncEngine) -> StockPositionsClient:
             return await query(stock_unit_of_work(conn))
 
     app.dependency_overrides[get_runtime] = lambda: SimpleNamespace(read=read)
+
+    api.trust_every_caller(app)
     return StockPositionsClient("http://stock", transport=httpx.ASGITransport(app=app))
 
 

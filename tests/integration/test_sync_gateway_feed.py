@@ -12,6 +12,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import sys
 import time
 import uuid
@@ -51,6 +52,7 @@ from skuhub_sync_gateway.service_layer.channels import seed_channels
 from skuhub_sync_gateway.service_layer.feed import snapshot
 from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
 from skuhub_sync_gateway.settings import SyncGatewaySettings
+from tests import api
 from tests.gateway_facts import published_product, stage_of, stock_level
 from tests.harness import Infrastructure, wait_until_async
 
@@ -127,6 +129,7 @@ async def gateway(infra: Infrastructure) -> AsyncIterator[Gateway]:
     )
     migrating = create_engine(settings)
     await migrations.upgrade(migrating, MIGRATIONS, settings.db_schema)
+    await api.admit_session_token(migrating, settings.schema_prefix)
     # The service's own app, not started: the HTTP routes read PostgreSQL; Kafka stays out.
     app = create_app(settings)
     runtime: ServiceRuntime[GatewayUnitOfWork] = app.state.runtime
@@ -153,7 +156,7 @@ async def gateway(infra: Infrastructure) -> AsyncIterator[Gateway]:
 
     try:
         await wait_until_async(started, within_s=10, what="uvicorn serving the gateway")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        async with api.async_client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             yield Gateway(f"http://127.0.0.1:{port}", runtime, settings, client)
     finally:
         server.should_exit = True
@@ -161,6 +164,7 @@ async def gateway(infra: Infrastructure) -> AsyncIterator[Gateway]:
         await runtime.engine.dispose()
         async with migrating.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{settings.db_schema}" CASCADE'))
+            await conn.execute(text(f'DROP SCHEMA "{settings.schema_prefix}access" CASCADE'))
         await migrating.dispose()
 
 
@@ -556,6 +560,7 @@ async def run_adapter(gw: Gateway, out: Path, *options: str) -> asyncio.subproce
         "--out",
         str(out),
         *options,
+        env=os.environ | {"SKUHUB_TOKEN": api.SESSION_TOKEN.value},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -43,6 +43,7 @@ from skuhub_sync_gateway.entrypoints.webhook_workers import WebhookWorkers
 from skuhub_sync_gateway.service_layer.channels import seed_channels
 from skuhub_sync_gateway.service_layer.projection import GatewayUnitOfWork
 from skuhub_sync_gateway.settings import SyncGatewaySettings
+from tests import api
 from tests.gateway_facts import published_product, stage_of, stock_level
 from tests.harness import Infrastructure, wait_until_async
 from tests.webhook_receiver import Answer, Receiver, Request
@@ -111,6 +112,7 @@ async def running_gateway(infra: Infrastructure, **overrides: Any) -> AsyncItera
     )
     migrating = create_engine(settings)
     await migrations.upgrade(migrating, MIGRATIONS, settings.db_schema)
+    await api.admit_session_token(migrating, settings.schema_prefix)
     # The service's own app, not started: Kafka stays out; the workers run below.
     app = create_app(settings)
     runtime: ServiceRuntime[GatewayUnitOfWork] = app.state.runtime
@@ -136,7 +138,7 @@ async def running_gateway(infra: Infrastructure, **overrides: Any) -> AsyncItera
 
     try:
         await wait_until_async(started, within_s=10, what="uvicorn serving the gateway")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        async with api.async_client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             yield Gateway(runtime, client)
     finally:
         # A worker that died would show as a timeout above: say why instead.
@@ -149,6 +151,7 @@ async def running_gateway(infra: Infrastructure, **overrides: Any) -> AsyncItera
         await runtime.engine.dispose()
         async with migrating.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{settings.db_schema}" CASCADE'))
+            await conn.execute(text(f'DROP SCHEMA "{settings.schema_prefix}access" CASCADE'))
         await migrating.dispose()
     for error in died:
         raise AssertionError("a webhook worker died") from error

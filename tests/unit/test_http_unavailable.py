@@ -12,6 +12,8 @@ from sqlalchemy import exc as sa_exc
 
 from skuhub_runtime.http import create_app
 from skuhub_runtime.service import ServiceRuntime
+from skuhub_runtime.settings import ServiceSettings
+from tests import api
 
 
 class _ConnectionLost(Exception):
@@ -34,9 +36,13 @@ async def fails(name: str) -> dict[str, str]:
 
 
 def _app() -> Any:
-    settings = SimpleNamespace()
-    runtime = cast(ServiceRuntime[Any], SimpleNamespace(service="test", settings=settings))
-    return create_app(runtime, title="test", description="test", routers=[router])
+    runtime = cast(
+        ServiceRuntime[Any],
+        SimpleNamespace(service="test", settings=ServiceSettings(), engine=None),
+    )
+    app = create_app(runtime, title="test", description="test", routers=[router])
+    api.trust_every_caller(app)
+    return app
 
 
 @pytest.mark.parametrize("name", sorted(ERRORS))

@@ -17,6 +17,7 @@ from skuhub_stock.domain.replenishment import PositionFigures, Proposal
 from skuhub_stock.entrypoints import replenishment_http
 from skuhub_stock.service_layer.replenishment import review
 from skuhub_stock.settings import StockSettings
+from tests import api
 from tests.fakes.replenishment import FakeReplenishmentRepository, FakeReplenishmentUnitOfWork
 
 R = TypeVar("R")
@@ -29,6 +30,7 @@ class FakeRuntime:
     """What the routes use of the service runtime: settings, read and execute."""
 
     service = "stock"
+    engine = None  # the routes never reach it; the token store is trusted away
 
     def __init__(self) -> None:
         self.settings = StockSettings(replenishment_lead_time_days=3)
@@ -60,6 +62,7 @@ async def client(runtime: FakeRuntime) -> AsyncIterator[httpx.AsyncClient]:
         routers=[replenishment_http.router],
         errors=replenishment_http.ERROR_STATUSES,
     )
+    api.trust_every_caller(app)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://stock") as c:
         yield c

@@ -17,6 +17,7 @@ from skuhub_contracts.events import StockMoved
 from skuhub_runtime.http import get_runtime
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_stock.entrypoints.http import router
+from tests import api
 from tests.upstream import movement
 
 
@@ -45,6 +46,7 @@ async def post_movements(publisher: Any, movements: list[dict[str, Any]]) -> htt
         service="stock", settings=ServiceSettings(), publisher=publisher, read=nothing_refused
     )
     app.dependency_overrides[get_runtime] = lambda: runtime
+    api.trust_every_caller(app)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://stock") as client:
         return await client.post("/v1/movements", json={"movements": movements})

@@ -43,6 +43,7 @@ from skuhub_stock.service_layer import replenishment as use_cases
 from skuhub_stock.service_layer.replenish import review_changed_places
 from skuhub_stock.service_layer.replenishment import ReplenishmentDefaults
 from skuhub_stock.settings import StockSettings
+from tests import api
 from tests.fakes.replenishment import FakeReplenishmentRepository, FakeReplenishmentUnitOfWork
 from tests.fakes.stock import FakeStockUnitOfWork
 
@@ -408,6 +409,7 @@ class FakeRuntime:
     """What the routes use of the service runtime: settings, read and execute."""
 
     service = "stock"
+    engine = None  # the routes never reach it; the token store is trusted away
 
     def __init__(self) -> None:
         self.settings = StockSettings(
@@ -438,6 +440,7 @@ async def client(runtime: FakeRuntime) -> AsyncIterator[httpx.AsyncClient]:
         routers=[replenishment_http.router],
         errors=replenishment_http.ERROR_STATUSES,
     )
+    api.trust_every_caller(app)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://stock") as c:
         yield c

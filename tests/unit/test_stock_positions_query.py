@@ -15,6 +15,7 @@ from skuhub_runtime.http import get_runtime
 from skuhub_stock.domain.kits import KitPosition
 from skuhub_stock.domain.positions import Position
 from skuhub_stock.entrypoints.http import router
+from tests import api
 from tests.fakes.stock import FakeLedgerRepository, FakeStockUnitOfWork
 
 GLN_A = "4012345000009"
@@ -30,6 +31,8 @@ async def query(ledger: FakeLedgerRepository, body: dict[str, Any]) -> httpx.Res
         return await q(uow)
 
     app.dependency_overrides[get_runtime] = lambda: SimpleNamespace(read=read)
+
+    api.trust_every_caller(app)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://stock") as client:
         return await client.post("/v1/positions/query", json=body)

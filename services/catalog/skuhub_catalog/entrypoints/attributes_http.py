@@ -36,6 +36,8 @@ from skuhub_catalog.entrypoints.http import (
 from skuhub_contracts.events import AttributeCode, Title
 from skuhub_contracts.identifiers import Locale
 from skuhub_contracts.units import DIMENSIONS
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.http import DomainError, error_responses
 
 router = APIRouter(prefix="/v1", tags=["attributes"])
@@ -192,6 +194,7 @@ class AttributePage(BaseModel):
 
 @router.post(
     "/attributes",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     status_code=201,
     response_model=AttributeView,
     responses={201: {"headers": _ETAG}, **error_responses(409, e409="The code is taken.")},
@@ -236,6 +239,7 @@ async def get_attribute(
 
 @router.patch(
     "/attributes/{code:path}",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     response_model=AttributeView,
     responses={
         200: {"headers": _ETAG},

@@ -34,6 +34,8 @@ from skuhub_catalog.service_layer.categories import path_of
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_contracts.events import CategoryCode, Title
 from skuhub_contracts.identifiers import Locale
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.http import DomainError, error_responses
 
 router = APIRouter(prefix="/v1", tags=["categories"])
@@ -116,6 +118,7 @@ class CategoryPage(BaseModel):
 
 @router.post(
     "/categories",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     status_code=201,
     response_model=CategoryView,
     responses={201: {"headers": _ETAG}, **error_responses(409, e409="The code is taken.")},
@@ -191,6 +194,7 @@ _WRITE_ERRORS = error_responses(
 
 @router.patch(
     "/categories/{code}",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     response_model=CategoryView,
     responses={
         200: {"headers": _ETAG},
@@ -220,6 +224,7 @@ async def patch_category(
 
 @router.delete(
     "/categories/{code}",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     response_model=CategoryView,
     responses={
         200: {"headers": _ETAG},

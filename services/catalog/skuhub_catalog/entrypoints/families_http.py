@@ -22,7 +22,6 @@ from skuhub_catalog.domain.completeness import (
     FamilyNotFoundError,
     NewFamily,
 )
-from skuhub_catalog.domain.history import ANONYMOUS
 from skuhub_catalog.entrypoints import handlers
 from skuhub_catalog.entrypoints.http import (
     CatalogRuntime,
@@ -36,6 +35,8 @@ from skuhub_catalog.entrypoints.http import (
 from skuhub_contracts.events import AttributeCode, AttributeValue, Title
 from skuhub_contracts.events import Family as FamilyCode
 from skuhub_contracts.identifiers import Locale
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.http import ActorDep, DomainError, OriginDep, error_responses
 
 router = APIRouter(prefix="/v1", tags=["families"])
@@ -168,6 +169,7 @@ class FamilyPage(BaseModel):
 
 @router.post(
     "/families",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     status_code=201,
     response_model=FamilyView,
     responses={201: {"headers": _ETAG}, **error_responses(409, e409="The code is taken.")},
@@ -175,12 +177,12 @@ class FamilyPage(BaseModel):
     description="Products already naming the family get their completeness, published.",
 )
 async def post_family(
+    actor: ActorDep,
     body: FamilyCreate,
     runtime: CatalogRuntime,
     origin: OriginDep,
     channels: ChannelsDep,
     response: Response,
-    actor: ActorDep = ANONYMOUS,
 ) -> FamilyView:
     family = await runtime.execute(
         lambda uow: handlers.create_family(
@@ -219,6 +221,7 @@ async def get_family(code: FamilyCode, runtime: CatalogRuntime, response: Respon
 
 @router.patch(
     "/families/{code:path}",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     response_model=FamilyView,
     responses={
         200: {"headers": _ETAG},
@@ -233,6 +236,7 @@ async def get_family(code: FamilyCode, runtime: CatalogRuntime, response: Respon
     description="Publishes a new snapshot of every product whose completeness changed.",
 )
 async def patch_family(
+    actor: ActorDep,
     code: FamilyCode,
     body: FamilyPatch,
     runtime: CatalogRuntime,
@@ -240,7 +244,6 @@ async def patch_family(
     channels: ChannelsDep,
     response: Response,
     if_match: IfMatch = None,
-    actor: ActorDep = ANONYMOUS,
 ) -> FamilyView:
     change = body.to_change()
     if change.is_empty:

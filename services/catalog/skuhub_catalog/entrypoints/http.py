@@ -34,7 +34,7 @@ from skuhub_catalog.domain import attributes, category, completeness, imports, w
 from skuhub_catalog.domain import product as domain
 from skuhub_catalog.domain import product_model as models
 from skuhub_catalog.domain.availability import Availability, StageFact
-from skuhub_catalog.domain.history import ANONYMOUS, HistoryEntry
+from skuhub_catalog.domain.history import HistoryEntry
 from skuhub_catalog.domain.product import (
     UNSET,
     Completeness,
@@ -66,6 +66,8 @@ from skuhub_contracts.events import (
 )
 from skuhub_contracts.identifiers import Gtin, Locale, Sku, UnitCode
 from skuhub_contracts.values import Flag, PositiveQuantity, Timestamp
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.http import (
     ActorDep,
@@ -553,6 +555,7 @@ _THE_NEW_PRODUCT = {
 
 @router.post(
     "/products",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     status_code=201,
     response_model=ProductView,
     responses={
@@ -563,12 +566,12 @@ _THE_NEW_PRODUCT = {
     description="Creates the product at version 1 and publishes its product-changed snapshot.",
 )
 async def post_product(
+    actor: ActorDep,
     body: ProductCreate,
     runtime: CatalogRuntime,
     origin: OriginDep,
     response: Response,
     channels: ChannelsDep,
-    actor: ActorDep = ANONYMOUS,
 ) -> ProductView:
     new = body.to_new_product()
     product = await runtime.execute(
@@ -759,6 +762,7 @@ WRITE_ERRORS = error_responses(
 
 @router.patch(
     "/products/{sku:path}",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     response_model=ProductView,
     responses={
         200: {"headers": PRODUCT_ETAG},
@@ -775,6 +779,7 @@ WRITE_ERRORS = error_responses(
     "publishes nothing.",
 )
 async def patch_product(
+    actor: ActorDep,
     sku: Sku,
     body: ProductPatch,
     runtime: CatalogRuntime,
@@ -782,7 +787,6 @@ async def patch_product(
     response: Response,
     channels: ChannelsDep,
     if_match: IfMatch = None,
-    actor: ActorDep = ANONYMOUS,
 ) -> ProductView:
     change = body.to_change()
     if change.is_empty:
@@ -800,6 +804,7 @@ async def patch_product(
 
 @router.delete(
     "/products/{sku:path}",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     response_model=ProductView,
     responses={
         200: {"headers": PRODUCT_ETAG},
@@ -811,13 +816,13 @@ async def patch_product(
     "channel removes it. The SKU stays taken.",
 )
 async def delete_product(
+    actor: ActorDep,
     sku: Sku,
     runtime: CatalogRuntime,
     origin: OriginDep,
     response: Response,
     channels: ChannelsDep,
     if_match: IfMatch = None,
-    actor: ActorDep = ANONYMOUS,
 ) -> ProductView:
     expected, via_if_match = expected_version(if_match, None)
     product = await conditional(

@@ -33,7 +33,6 @@ from pydantic import (
 )
 
 from skuhub_catalog.adapters.supplier_files import RowWriter
-from skuhub_catalog.domain.history import ANONYMOUS
 from skuhub_catalog.domain.imports import (
     ColumnRule,
     FileFormat,
@@ -50,6 +49,8 @@ from skuhub_catalog.service_layer import imports
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_catalog.settings import CatalogSettings
 from skuhub_contracts.identifiers import Locale, UnitCode
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.http import ActorDep, error_responses
 from skuhub_runtime.service import ServiceRuntime
@@ -240,6 +241,7 @@ class ProblemPage(BaseModel):
 
 @router.put(
     "/import-mappings/{code}",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     response_model=MappingView,
     summary="Save an import mapping",
     description="Creates or replaces the mapping; the same mapping again keeps its version. "
@@ -274,6 +276,7 @@ async def list_mappings(runtime: CatalogRuntime) -> list[MappingView]:
 
 @router.post(
     "/imports",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     status_code=202,
     response_model=ImportView,
     summary="Import a supplier file",
@@ -312,6 +315,7 @@ async def list_mappings(runtime: CatalogRuntime) -> list[MappingView]:
     },
 )
 async def post_import(
+    actor: ActorDep,
     request: Request,
     runtime: CatalogRuntime,
     response: Response,
@@ -325,7 +329,6 @@ async def post_import(
     file_name: Annotated[str, StringConstraints(max_length=255)] = Query(
         default="upload", description="The file's name, for the job's record."
     ),
-    actor: ActorDep = ANONYMOUS,
 ) -> ImportView:
     settings: CatalogSettings = request.app.state.catalog_settings
     chosen = file_format or _format_of(request.headers.get("content-type", ""))

@@ -15,7 +15,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from skuhub_catalog.domain.history import ANONYMOUS
 from skuhub_catalog.domain.product import UNSET
 from skuhub_catalog.domain.product_model import (
     MAX_AXES,
@@ -38,6 +37,8 @@ from skuhub_catalog.entrypoints.http import (
 )
 from skuhub_contracts.events import AttributeCode, Description, Family, Title
 from skuhub_contracts.identifiers import Locale, Sku
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.http import ActorDep, DomainError, OriginDep, error_responses
 
 router = APIRouter(prefix="/v1", tags=["product models"])
@@ -163,6 +164,7 @@ _NOT_FOUND = "No product model has this code."
 
 @router.post(
     "/product-models",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     status_code=201,
     response_model=ProductModelView,
     responses={201: {"headers": _ETAG}, **error_responses(409, e409="The code is taken.")},
@@ -231,6 +233,7 @@ _WRITE_ERRORS = error_responses(
 
 @router.patch(
     "/product-models/{code:path}",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     response_model=ProductModelView,
     responses={
         200: {"headers": _ETAG},
@@ -242,6 +245,7 @@ _WRITE_ERRORS = error_responses(
     "and nothing when nothing changed.",
 )
 async def patch_product_model(
+    actor: ActorDep,
     code: ModelCode,
     body: ProductModelPatch,
     runtime: CatalogRuntime,
@@ -249,7 +253,6 @@ async def patch_product_model(
     response: Response,
     channels: ChannelsDep,
     if_match: IfMatch = None,
-    actor: ActorDep = ANONYMOUS,
 ) -> ProductModelView:
     change = body.to_change()
     if change.is_empty:
@@ -267,6 +270,7 @@ async def patch_product_model(
 
 @router.delete(
     "/product-models/{code:path}",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     response_model=ProductModelView,
     responses={
         200: {"headers": _ETAG},

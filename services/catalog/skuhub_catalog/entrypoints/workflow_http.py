@@ -12,7 +12,6 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from skuhub_catalog.domain.history import ANONYMOUS
 from skuhub_catalog.domain.workflow import MAX_COMMENT, WorkflowAction
 from skuhub_catalog.entrypoints import handlers
 from skuhub_catalog.entrypoints.http import (
@@ -27,6 +26,8 @@ from skuhub_catalog.entrypoints.http import (
     product_view,
 )
 from skuhub_contracts.identifiers import Sku
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.http import ActorDep, OriginDep, error_responses
 
 router = APIRouter(prefix="/v1", tags=["workflow"])
@@ -71,6 +72,7 @@ class WorkflowStep(BaseModel):
 
 @router.post(
     "/product-workflow/{sku:path}",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     response_model=ProductView,
     responses={
         200: {"headers": PRODUCT_ETAG},
@@ -89,6 +91,7 @@ class WorkflowStep(BaseModel):
     "and locale (field `workflow`).",
 )
 async def post_workflow_step(
+    actor: ActorDep,
     sku: Sku,
     body: WorkflowStep,
     runtime: CatalogRuntime,
@@ -96,7 +99,6 @@ async def post_workflow_step(
     response: Response,
     channels: ChannelsDep,
     if_match: IfMatch = None,
-    actor: ActorDep = ANONYMOUS,
 ) -> ProductView:
     expected, via_if_match = expected_version(if_match, None)
     product = await conditional(

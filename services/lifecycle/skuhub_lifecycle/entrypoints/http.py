@@ -21,6 +21,8 @@ from skuhub_lifecycle.entrypoints import handlers
 from skuhub_lifecycle.service_layer.metrics import sku_metrics
 from skuhub_lifecycle.service_layer.ports import LifecycleUnitOfWork
 from skuhub_lifecycle.service_layer.transitions import ProductGateNotMetError
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.http import ExpectedVersion, OriginDep, error_responses, get_runtime
 from skuhub_runtime.service import ServiceRuntime
 
@@ -247,6 +249,7 @@ class PolicyView(BaseModel):
 # the first route whose path matches is the resource a 405 names in Allow.
 @router.post(
     "/stages/{sku:path}/transitions",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     response_model=StageView,
     responses=error_responses(400, 404, 409, e404=_NOT_SEEN, e409=_REFUSED),
     summary="Move a SKU to another stage",
@@ -306,6 +309,7 @@ async def list_stage(
 
 @router.post(
     "/products/{product_model:path}/transitions",
+    dependencies=[requires(Scope.CATALOG_WRITE)],
     response_model=list[StageView],
     responses=error_responses(
         400, 404, 409, e404="No variant of this model is known.", e409=_REFUSED

@@ -16,6 +16,8 @@ from skuhub_lifecycle.domain.rules import RuleMode, RuleSettings
 from skuhub_lifecycle.entrypoints import handlers
 from skuhub_lifecycle.service_layer.ports import LifecycleUnitOfWork
 from skuhub_lifecycle.service_layer.rules import change_rules
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.http import ExpectedVersion, error_responses, get_runtime
 from skuhub_runtime.service import ServiceRuntime
@@ -94,6 +96,7 @@ async def get_rules(runtime: LifecycleRuntime) -> RulesView:
 
 @router.put(
     "/rules",
+    dependencies=[requires(Scope.OPERATE)],
     response_model=RulesView,
     responses=error_responses(409, e409="The rules changed since `expected_version`."),
     summary="Change the lifecycle rules",
@@ -138,6 +141,7 @@ async def list_suggestions(
 
 @router.post(
     "/reviews",
+    dependencies=[requires(Scope.OPERATE)],
     response_model=ReviewView,
     summary="Review now: classify every SKU, refresh policies, run the rules",
     description="The same review the service runs every `SKUHUB_REVIEW_INTERVAL_S` seconds.",

@@ -18,6 +18,8 @@ from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import Lot
 from skuhub_contracts.identifiers import Gln, Sku, UnitCode
 from skuhub_contracts.values import NonNegativeQuantity, PositiveQuantity, Quantity
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.http import ErrorMessage, OriginDep, error_responses
 from skuhub_runtime.origin import Origin
@@ -131,6 +133,7 @@ IdempotencyKey = Annotated[
 
 @router.post(
     "/reservations",
+    dependencies=[requires(Scope.INGEST)],
     status_code=201,
     response_model=ReservationView,
     summary="Reserve units within what is available to promise",
@@ -199,6 +202,7 @@ async def get_reservation(reservation_id: str, runtime: StockRuntime) -> Reserva
 
 @router.post(
     "/reservations/{reservation_id}/release",
+    dependencies=[requires(Scope.INGEST)],
     response_model=ReservationView,
     summary="Release a reservation",
     description="Gives back what it holds; it ends `released`.",
@@ -217,6 +221,7 @@ async def post_release(
 
 @router.post(
     "/reservations/{reservation_id}/confirm",
+    dependencies=[requires(Scope.INGEST)],
     response_model=ReservationView,
     summary="Confirm a reservation: ship its units",
     description="A shipment of exactly the lots it holds; it ends `confirmed`.",
@@ -260,6 +265,7 @@ class SetQuantity(BaseModel):
 
 @router.post(
     "/on-hand",
+    dependencies=[requires(Scope.INGEST)],
     response_model=PositionView,
     summary="Set on hand (compare-and-set)",
     description="A count of the position now, applied only if its on hand is still "

@@ -16,6 +16,8 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from skuhub_contracts.events import MovementKind, StockMoved
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.http import OriginDep, error_responses
 from skuhub_stock.entrypoints.http import (
     StockRuntime,
@@ -56,6 +58,7 @@ class CountUpload(BaseModel):
 
 @router.post(
     "/cycle-counts",
+    dependencies=[requires(Scope.INGEST)],
     status_code=202,
     response_model=CountUpload,
     summary="Upload cycle counts (CSV)",

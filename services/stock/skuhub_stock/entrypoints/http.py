@@ -17,6 +17,8 @@ from skuhub_contracts.codec import encode
 from skuhub_contracts.events import StockMoved
 from skuhub_contracts.identifiers import Sku
 from skuhub_contracts.topics import STOCK_MOVED
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.http import OriginDep, error_responses, get_runtime, validation_errors
 from skuhub_runtime.origin import Origin
 from skuhub_runtime.service import ServiceRuntime
@@ -137,6 +139,7 @@ class JournalPage(BaseModel):
 
 @router.post(
     "/movements",
+    dependencies=[requires(Scope.INGEST)],
     status_code=202,
     response_model=Accepted,
     summary="Report stock movements",

@@ -21,6 +21,8 @@ from skuhub_contracts.values import (
     PositiveQuantity,
     Quantity,
 )
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.http import error_responses, get_runtime
 from skuhub_runtime.service import ServiceRuntime
@@ -402,6 +404,7 @@ _DECISION_EXAMPLES: dict[str, Any] = {
 
 @router.post(
     "/proposals/{proposal_id}/accept",
+    dependencies=[requires(Scope.OPERATE)],
     response_model=DecidedView,
     responses=_DECISION_ERRORS,
     summary="Accept a proposal",
@@ -419,6 +422,7 @@ async def accept_proposal(
 
 @router.post(
     "/proposals/{proposal_id}/dismiss",
+    dependencies=[requires(Scope.OPERATE)],
     response_model=DecidedView,
     responses=_DECISION_ERRORS,
     summary="Dismiss a proposal",
@@ -486,6 +490,7 @@ async def get_policy(sku: Sku, location: Gln, runtime: ReplenishmentRuntime) -> 
 
 @router.put(
     "/policies/{sku:path}/{location}",
+    dependencies=[requires(Scope.OPERATE)],
     response_model=PolicyView,
     responses=_NO_SUCH_PATH,
     summary="Set the replenishment policy of a SKU at a location",

@@ -10,6 +10,8 @@ from pydantic import ConfigDict, Field, JsonValue
 
 from skuhub_contracts.events import ChannelOfferChanged
 from skuhub_contracts.identifiers import ChannelCode, Sku
+from skuhub_runtime.access_http import requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.handling import decided
 from skuhub_runtime.http import error_responses, get_runtime
 from skuhub_runtime.service import ServiceRuntime
@@ -104,6 +106,7 @@ async def get_channel(channel: ChannelCode, runtime: GatewayRuntime, response: R
 
 @router.post(
     "/channels",
+    dependencies=[requires(Scope.OPERATE)],
     response_model=ChannelView,
     status_code=201,
     summary="Add a channel",
@@ -133,6 +136,7 @@ async def create_channel(
 
 @router.put(
     "/channels/{channel}",
+    dependencies=[requires(Scope.OPERATE)],
     response_model=ChannelView,
     summary="Change a channel",
     description="Send the ETag of the version you read as If-Match (412 when it moved on). "
@@ -158,6 +162,7 @@ async def replace_channel(
 
 @router.delete(
     "/channels/{channel}",
+    dependencies=[requires(Scope.OPERATE)],
     status_code=204,
     summary="Remove a channel, its offers and its feed",
     responses=error_responses(404),

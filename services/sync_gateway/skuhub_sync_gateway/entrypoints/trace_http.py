@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from skuhub_contracts.identifiers import Sku
+from skuhub_runtime.access_http import PrincipalDep
 from skuhub_runtime.http import get_runtime
 from skuhub_runtime.service import ServiceRuntime
 from skuhub_runtime.telemetry import trace_id_of
@@ -52,9 +53,9 @@ class OfferChangeHop(BaseModel):
     "/offer-changes",
     response_model=list[OfferChangeHop],
     summary="A SKU's last offer changes, with their cause and deliveries",
-    description="Newest first, every channel: the upstream event behind each change, its "
-    "origin time, when the offer version was stored, its trace id and its webhook "
-    "deliveries. An unknown SKU has none (an empty list).",
+    description="Newest first, every channel the token serves: the upstream event behind "
+    "each change, its origin time, when the offer version was stored, its trace id and its "
+    "webhook deliveries. An unknown SKU has none (an empty list).",
     responses={
         200: {
             "content": {
@@ -88,11 +89,13 @@ class OfferChangeHop(BaseModel):
 )
 async def get_offer_changes(
     runtime: GatewayRuntime,
+    principal: PrincipalDep,
     sku: Annotated[Sku, Query(description="The SKU whose changes to show.")],
     limit: Annotated[int, Query(ge=1, le=200, description="At most this many changes.")] = 20,
 ) -> list[OfferChangeHop]:
     found = await runtime.read(lambda uow: uow.offers.changes_of(sku, limit))
-    return [_hop(change) for change in found]
+    # A channel adapter's token sees its own channels' changes only.
+    return [_hop(c) for c in found if principal.refuses_channel(c.channel) is None]
 
 
 def _hop(change: TracedChange) -> OfferChangeHop:

@@ -8,10 +8,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
 
 from skuhub_contracts.identifiers import ChannelCode, Sku
+from skuhub_runtime.access_http import PrincipalDep, check_channel, requires
+from skuhub_runtime.access_tokens import Scope
 from skuhub_runtime.handling import decided
 from skuhub_runtime.http import JSON_EXACT_INTEGER_MAX, error_responses, get_runtime
 from skuhub_runtime.service import ServiceRuntime
@@ -36,7 +38,24 @@ ERROR_STATUSES: dict[type[Exception], int] = {
     use_cases.InvalidSubscriptionError: 422,
 }
 
-router = APIRouter(prefix="/v1", tags=["webhooks"])
+
+async def _own_subscription(
+    request: Request, principal: PrincipalDep, runtime: GatewayRuntime
+) -> None:
+    """A channel token reaches only its channels' subscriptions (403 for another's)."""
+    raw = request.path_params.get("subscription_id")
+    if raw is None or principal.every_channel:
+        return
+    try:
+        key = str(uuid.UUID(raw))
+    except ValueError:
+        return  # the route's validation answers 422
+    found = await runtime.read(lambda uow: uow.webhooks.get(key))
+    if found is not None:
+        check_channel(request, principal, found.channel)
+
+
+router = APIRouter(prefix="/v1", tags=["webhooks"], dependencies=[Depends(_own_subscription)])
 
 EXAMPLE_SUBSCRIPTION: dict[str, JsonValue] = {
     "url": "https://shop.example.com/hooks/skuhub",
@@ -208,6 +227,7 @@ async def _with_backlog(uow: GatewayUnitOfWork, subscription_id: str) -> Subscri
 
 @router.post(
     "/subscriptions",
+    dependencies=[requires(Scope.CHANNEL)],
     response_model=SubscriptionCreated,
     status_code=201,
     summary="Subscribe to a channel's offer changes",
@@ -216,8 +236,13 @@ async def _with_backlog(uow: GatewayUnitOfWork, subscription_id: str) -> Subscri
     "secret, the event filter, or an unknown channel.",
 )
 async def create_subscription(
-    body: SubscriptionBody, runtime: GatewayRuntime, response: Response
+    body: SubscriptionBody,
+    runtime: GatewayRuntime,
+    response: Response,
+    request: Request,
+    principal: PrincipalDep,
 ) -> SubscriptionCreated:
+    check_channel(request, principal, body.channel)
     now = datetime.now(UTC)
     new = use_cases.NewSubscription(
         url=body.url,
@@ -238,10 +263,19 @@ async def create_subscription(
 @router.get("/subscriptions", response_model=list[SubscriptionView], summary="Every subscription")
 async def list_subscriptions(
     runtime: GatewayRuntime,
+    request: Request,
+    principal: PrincipalDep,
     channel: Annotated[ChannelCode | None, Query(description="Only this channel's.")] = None,
 ) -> list[SubscriptionView]:
+    if channel is not None:
+        check_channel(request, principal, channel)
+
     async def read(uow: GatewayUnitOfWork) -> list[SubscriptionView]:
-        found = await uow.webhooks.subscriptions(channel)
+        found = [
+            s
+            for s in await uow.webhooks.subscriptions(channel)
+            if principal.refuses_channel(s.channel) is None
+        ]
         backlogs = await uow.webhooks.backlogs([s.id for s in found])
         return [SubscriptionView(**_view(s, backlogs.get(s.id))) for s in found]
 
@@ -260,6 +294,7 @@ async def get_subscription(subscription_id: uuid.UUID, runtime: GatewayRuntime) 
 
 @router.delete(
     "/subscriptions/{subscription_id}",
+    dependencies=[requires(Scope.CHANNEL)],
     status_code=204,
     summary="Unsubscribe (its deliveries and dead letters go too)",
     responses=SUBSCRIPTION_404,
@@ -273,6 +308,7 @@ async def delete_subscription(subscription_id: uuid.UUID, runtime: GatewayRuntim
 
 @router.post(
     "/subscriptions/{subscription_id}/resume",
+    dependencies=[requires(Scope.CHANNEL)],
     response_model=SubscriptionView,
     summary="Make a paused subscription active again",
     description="Every waiting delivery is due at once; the failure count starts over. An "
@@ -335,6 +371,7 @@ async def list_dead_letters(
 
 @router.post(
     "/subscriptions/{subscription_id}/dead-letters/replay",
+    dependencies=[requires(Scope.CHANNEL)],
     response_model=ReplayView,
     summary="Send the dead letters again",
     description="Per SKU the newest dead version is sent again (attempts start over) unless "
