@@ -33,7 +33,10 @@ schema prefix, so no case sees another's records or rows. The cases, in order:
    importing a generated supplier file of N SKUs (20 attributes, 3 locales, variants,
    categories) until every product-changed is on Kafka, then the same file again
    (:mod:`skuhub_cli.bench_catalog`).
-10. **accuracy** after each run: the stock ledger against the generator's
+10. **traces** (``--traced N``, 20,000 in the full run) — stock drains N movements twice,
+   without export and exporting every span over OTLP (sampling 1.0) to a receiver in the
+   bench process; the ratio of the sustained rates (:mod:`skuhub_cli.bench_traces`).
+11. **accuracy** after each run: the stock ledger against the generator's
    oracle; the gateway's projection against the stock ledger
    (:mod:`skuhub_cli.bench_accuracy`).
 
@@ -76,6 +79,7 @@ from skuhub_cli.bench_report import BenchReport, Row, print_report, write_report
 from skuhub_cli.bench_scale import scale_cases
 from skuhub_cli.bench_session import BenchSession
 from skuhub_cli.bench_throughput import throughput_cases
+from skuhub_cli.bench_traces import traced_case
 
 
 def run_bench(options: BenchOptions, console: Console) -> tuple[BenchReport, Path]:
@@ -131,6 +135,8 @@ async def _run(options: BenchOptions, console: Console, report: BenchReport) -> 
                         await realistic_case(session, options.realistic)
                     if options.catalog_import:
                         await catalog_import_case(session, options.catalog_import)
+                    if options.traced:
+                        await traced_case(session, options.traced)
                     await latency_case(session)
                     await access_case(session)
         report.complete = True

@@ -23,6 +23,7 @@ FULL_POSITIONS = 1_000_000
 FULL_REALISTIC = 1_000_000
 QUICK_CATALOG_IMPORT = 10_000
 FULL_CATALOG_IMPORT = 100_000
+FULL_TRACED = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,8 @@ class BenchOptions:
     """Movements of the retailer-size stream (50,000 SKUs x 20 locations; 0: skip it)."""
     catalog_import: int = QUICK_CATALOG_IMPORT
     """SKUs of the supplier file the catalog imports (0: skip it)."""
+    traced: int = 0
+    """Movements stock drains with and without exporting every span (0: skip it)."""
 
     @classmethod
     def build(
@@ -64,6 +67,7 @@ class BenchOptions:
         positions: int | None = None,
         realistic: int | None = None,
         catalog_import: int | None = None,
+        traced: int | None = None,
     ) -> BenchOptions:
         return cls(
             quick=quick,
@@ -85,6 +89,7 @@ class BenchOptions:
             catalog_import=catalog_import
             if catalog_import is not None
             else (QUICK_CATALOG_IMPORT if quick else FULL_CATALOG_IMPORT),
+            traced=traced if traced is not None else (0 if quick else FULL_TRACED),
         )
 
     def command(self) -> str:
@@ -105,7 +110,7 @@ class BenchOptions:
         if self.replicas:
             parts += ["--replicas", ",".join(str(r) for r in self.replicas)]
         parts += ["--positions", str(self.positions), "--realistic", str(self.realistic)]
-        parts += ["--catalog-import", str(self.catalog_import)]
+        parts += ["--catalog-import", str(self.catalog_import), "--traced", str(self.traced)]
         return shlex.join(parts)
 
     def summary(self) -> dict[str, Any]:
@@ -123,6 +128,7 @@ class BenchOptions:
             "positions": self.positions,
             "realistic": self.realistic,
             "catalog_import": self.catalog_import,
+            "traced": self.traced,
         }
 
     def traffic(self, movements: int) -> TrafficConfig:

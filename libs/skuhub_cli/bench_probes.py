@@ -606,3 +606,15 @@ def _cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
+
+
+def process_cpu_seconds(pid: int | None) -> float:
+    """CPU seconds (user and system, every thread) a process has used so far; NaN when it
+    is gone. What a process costs, whatever else the machine runs meanwhile."""
+    if pid is None:
+        return math.nan
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return math.nan
+    return float(times.user + times.system)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -19,6 +19,7 @@ from skuhub_cli.bench_probes import (
     GroupWatcher,
     create_plain_topics,
     pass_through,
+    process_cpu_seconds,
     produce_flat_out,
 )
 from skuhub_cli.bench_report import Row
@@ -123,6 +124,7 @@ async def consumer_case(
     outbox: bool,
     case: str | None = None,
     within_s: float = 180.0,
+    env: Mapping[str, str] | None = None,
 ) -> float:
     """Start the subscription's service on a pre-loaded backlog; time it until its
     consumer group has no lag (at most ``within_s``). ``case`` names the report's rows
@@ -139,8 +141,9 @@ async def consumer_case(
     settings = group.wiring.settings()
     consumer_group = settings.consumer_group(subscription)
     topics = [settings.topic(t.name) for t in subscription.topics]
-    ready_s = await session.start(group, name)
+    ready_s = await session.start(group, name, env=env)
     service = group.services[name]
+    cpu_at_ready = process_cpu_seconds(service.pid)
     try:
         ready_at = time.monotonic()
         with session.step(f"{name}: draining its backlog") as update:
@@ -152,6 +155,7 @@ async def consumer_case(
                 await session.db.wait_outbox_empty(f"{settings.schema_prefix}{name}", within_s=120)
         done_at = time.monotonic()
         outbox_s = done_at - drained_at
+        cpu_s = process_cpu_seconds(service.pid) - cpu_at_ready
     finally:
         await session.stop(group, [name])
     before, after = curve[0][1], curve[-1][1]
@@ -193,6 +197,7 @@ async def consumer_case(
         "sustained_rate": steady_rate,
         "ready_s": round(ready_s, 2),
         "outbox_drained_after_s": round(outbox_s, 3),
+        "cpu_seconds": round(cpu_s, 3),
         "curve": [(round(t - ready_at, 3), p.committed) for t, p in _thin(curve, 200)],
     }
     session.done(

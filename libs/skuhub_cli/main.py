@@ -21,6 +21,7 @@ from rich.console import Console
 from skuhub_cli import endpoints
 from skuhub_cli.adapter import adapter_app
 from skuhub_cli.dlq import dlq_app
+from skuhub_cli.change_trace import trace_command
 from skuhub_cli.kpi import kpi
 from skuhub_cli.token_commands import token_app
 from skuhub_cli.top import top
@@ -334,6 +335,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(token_app, name="token")
 app.command(name="kpi")(kpi)
 app.command(name="top")(top)
+app.command(name="trace")(trace_command)
 
 
 @catalog_app.command("import")
@@ -510,6 +512,15 @@ def bench(
             "10,000 quick, 100,000; 0: skip).",
         ),
     ] = None,
+    traced: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Movements stock drains twice: exporting every span over OTLP (sampling "
+            "1.0) to a collector stand-in in the bench process, and without export; prints "
+            "both rates and their ratio (default: 0 quick, 20,000; 0: skip).",
+        ),
+    ] = None,
 ) -> None:
     """Benchmark the services on the embedded stack: throughput against a pass-through
     baseline, end-to-end latency at fixed rates, accuracy against the generator's oracle,
@@ -549,6 +560,7 @@ def bench(
         positions=positions,
         realistic=realistic,
         catalog_import=catalog_import,
+        traced=traced,
     )
     _interrupt_on_signals()
     try:

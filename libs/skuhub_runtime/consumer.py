@@ -40,7 +40,7 @@ from skuhub_contracts import dead_letters
 from skuhub_contracts.codec import DecodeError, KafkaRecord, decode
 from skuhub_contracts.events import EventPayload
 from skuhub_contracts.topics import dead_letter
-from skuhub_runtime import inbox, metrics, telemetry
+from skuhub_runtime import inbox, messaging_spans, metrics, telemetry
 from skuhub_runtime.db import sqlstate
 from skuhub_runtime.dependencies import describe
 from skuhub_runtime.handling import ConsumerSpec, Incoming, Outcome
@@ -101,13 +101,14 @@ class BatchConsumer(Generic[P, U]):
         self._source = f"/skuhub/{self._service}"
         self._accepts = spec.subscription.events
         self._dead_letter_topic = settings.topic(dead_letter(self._service).name)
+        self._group = settings.consumer_group(spec.subscription)
         self._subscriber: Any = None
 
     def register(self, broker: KafkaBroker) -> None:
         subscription = self.spec.subscription
         subscriber = broker.subscriber(
             *(self._settings.topic(t.name) for t in subscription.topics),
-            group_id=self._settings.consumer_group(subscription),
+            group_id=self._group,
             batch=True,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
@@ -159,6 +160,7 @@ class BatchConsumer(Generic[P, U]):
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """Apply a batch; returns only once its effects are committed."""
+        started_ns = time.time_ns()
         items: list[_Item[P]] = []
         bad: list[tuple[Record, str]] = []
         spans = []
@@ -177,13 +179,12 @@ class BatchConsumer(Generic[P, U]):
             except Exception as exc:  # a codec bug must not stop the partition either
                 bad.append((record, _internal_error(exc, f"decoding {_where(record)}")))
                 continue
-            span = telemetry.tracer().start_span(
-                f"{self._service} apply {envelope.type}",
-                context=telemetry.extract(envelope.traceparent, envelope.tracestate),
-                attributes={
-                    "messaging.kafka.offset": record.offset,
-                    "cloudevents.event_id": envelope.id,
-                },
+            span = messaging_spans.process_span(
+                record,
+                message_id=envelope.id,
+                traceparent=envelope.traceparent,
+                tracestate=envelope.tracestate,
+                group=self._group,
             )
             spans.append(span)
             traceparent, tracestate = telemetry.inject(span)
@@ -191,11 +192,19 @@ class BatchConsumer(Generic[P, U]):
                 envelope, self._source, traceparent, tracestate, replay_of=_replay_of(record)
             )
             items.append(_Item(incoming, record))
+        receive = messaging_spans.receive_span(
+            records,
+            ((i.incoming.envelope.traceparent, i.incoming.envelope.tracestate) for i in items),
+            self._group,
+            started_ns,
+        )
         try:
-            return await self._apply_with_retry(items, bad)
+            result = await self._apply_with_retry(items, bad)
         finally:
             for span in spans:
                 span.end()
+            receive.end()
+        return result
 
     async def _apply_with_retry(
         self, items: list[_Item[P]], bad: list[tuple[Record, str]]

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import EventPayload
 from skuhub_contracts.subscriptions import Subscription
+from skuhub_runtime import messaging_spans
 
 P = TypeVar("P", bound=EventPayload)
 U = TypeVar("U")
@@ -53,18 +54,34 @@ class Incoming(Generic[P]):
         return self.envelope.payload
 
     def derive(
-        self, payload: EventPayload, *, origin_time: datetime | None = None
+        self,
+        payload: EventPayload,
+        *,
+        origin_time: datetime | None = None,
+        joins: Sequence[Incoming[Any]] = (),
     ) -> Envelope[Any]:
         """A new event caused by this one: same trace, new id, and this one's origin time
-        unless the new event stands for older ones too (``origin_time``, the earliest)."""
+        unless the new event stands for older ones too (``origin_time``, the earliest).
+
+        ``joins``: the other events it stands for; where spans are exported, their traces
+        are linked to it (``messaging_spans.joined``).
+        """
+        traceparent, tracestate = self.traceparent, self.tracestate
+        if len(joins) > 1:
+            traceparent, tracestate = messaging_spans.joined(
+                payload.event_type,
+                traceparent,
+                tracestate,
+                ((i.traceparent, i.tracestate) for i in joins if i is not self),
+            )
         return Envelope(
             payload=payload,
             id=str(uuid.uuid4()),
             source=self.source,
             time=datetime.now(UTC),
             origin_time=origin_time or self.envelope.origin_time,
-            traceparent=self.traceparent,
-            tracestate=self.tracestate,
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
 
 

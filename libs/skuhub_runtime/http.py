@@ -339,7 +339,7 @@ def create_app(
         # export Prometheus metrics, and checking for OTel providers on every request cost
         # 2 % of a reservation.
         telemetry={
-            "tracing": runtime.settings.otel_exporter != "none",
+            "tracing": telemetry.TracingSettings().exports,
             "metrics": False,
             "logs": False,
         },

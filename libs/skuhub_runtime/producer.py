@@ -11,6 +11,7 @@ import asyncio
 from aiokafka import AIOKafkaProducer
 
 from skuhub_contracts.codec import KafkaRecord
+from skuhub_runtime import messaging_spans, telemetry
 from skuhub_runtime.kafka import client_options
 from skuhub_runtime.settings import ServiceSettings
 
@@ -51,11 +52,33 @@ class KafkaPublisher:
     async def send_batch(self, records: list[tuple[str, KafkaRecord]]) -> None:
         """Send all records in one flight; raises if any is not acknowledged."""
         producer = self._started()
+        if telemetry.exporting():
+            await self._send_traced(producer, records)
+            return
         pending = [
             await producer.send(topic, record.value, key=record.key, headers=list(record.headers))
             for topic, record in records
         ]
         await asyncio.gather(*pending)
+
+    async def _send_traced(
+        self, producer: AIOKafkaProducer, records: list[tuple[str, KafkaRecord]]
+    ) -> None:
+        """send_batch with a ``send`` span per topic of the batch (messaging_spans)."""
+        spans = messaging_spans.send_spans(records)
+        try:
+            pending = [
+                await producer.send(
+                    topic, record.value, key=record.key, headers=list(record.headers)
+                )
+                for topic, record in records
+            ]
+            acknowledged = await asyncio.gather(*pending)
+        except BaseException as exc:
+            messaging_spans.failed([s.span for s in spans], exc)
+            raise
+        for span in spans:
+            messaging_spans.sent(span, acknowledged)
 
     def _started(self) -> AIOKafkaProducer:
         if self._producer is None:

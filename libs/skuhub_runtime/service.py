@@ -236,7 +236,7 @@ class ServiceRuntime(Generic[U]):
 def run_service(app: object, settings: ServiceSettings) -> None:
     """Serve a service's ASGI app until SIGINT/SIGTERM; uvicorn shuts it down gracefully."""
     telemetry.configure_logging(settings.service_name, settings.log_level, settings.log_format)
-    telemetry.configure_tracing(settings.service_name, settings.otel_exporter)
+    telemetry.configure_tracing(settings.service_name, instance=settings.instance_id)
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=settings.http_host,
@@ -245,4 +245,7 @@ def run_service(app: object, settings: ServiceSettings) -> None:
         lifespan="on",
         access_log=False,
     )
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        telemetry.shutdown_tracing()

@@ -171,9 +171,6 @@ class ServiceSettings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
-    otel_exporter: Literal["none", "console"] = Field(
-        default="none", description="Where spans go; trace context is propagated either way."
-    )
 
     @field_validator("database_url")
     @classmethod

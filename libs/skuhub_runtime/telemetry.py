@@ -5,34 +5,185 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    ParentBased,
+    Sampler,
+    TraceIdRatioBased,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 
+Exporter = Literal["otlp", "console"]
+SamplerName = Literal[
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+]
 
-def configure_tracing(service: str, exporter: str = "none") -> None:
-    """Install the SDK tracer provider for this process (once)."""
+
+class TracingSettings(BaseSettings):
+    """The standard ``OTEL_*`` variables skuhub reads (docs/operations.md, "Tracing").
+
+    One difference from the SDK's defaults: without ``OTEL_TRACES_EXPORTER`` nothing is
+    exported (the embedded mode has no collector), where the SDK would assume ``otlp``.
+    The OTLP exporter reads its own ``OTEL_EXPORTER_OTLP_*`` variables (endpoint,
+    headers, timeout, compression).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OTEL_", extra="ignore", frozen=True)
+
+    sdk_disabled: bool = Field(default=False, description="true: no span is exported.")
+    traces_exporter: Annotated[tuple[Exporter, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated: otlp, console; none (or unset) exports nothing.",
+    )
+    service_name: str | None = Field(
+        default=None, description="service.name of the spans; default skuhub-<service>."
+    )
+    traces_sampler: SamplerName = "parentbased_always_on"
+    traces_sampler_arg: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="The ratio of the traceidratio samplers."
+    )
+    bsp_max_queue_size: int = Field(
+        default=2048,
+        ge=1,
+        description="Spans waiting for export; beyond it new ones are dropped, so an "
+        "exporter that cannot keep up (or a collector that is down) never holds a service.",
+    )
+    bsp_max_export_batch_size: int = Field(default=512, ge=1)
+    bsp_schedule_delay: int = Field(default=1000, ge=1, description="Milliseconds.")
+    bsp_export_timeout: int = Field(default=10000, ge=1, description="Milliseconds.")
+
+    @field_validator("traces_exporter", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = [name.strip().lower() for name in value.split(",") if name.strip()]
+            return tuple(name for name in names if name != "none")
+        return value
+
+    @property
+    def exports(self) -> bool:
+        """An exporter is named (and the SDK not disabled)."""
+        return bool(self.traces_exporter) and not self.sdk_disabled
+
+    def sampler(self, exporting: bool) -> Sampler:
+        if not exporting:
+            # Without an exporter a span only carries trace context on: a new trace starts
+            # unsampled (a span that records nothing costs a tenth of what a recorded one
+            # does), while a caller's sampled trace stays sampled for the hops that export.
+            return ParentBased(ALWAYS_OFF)
+        root: Sampler = {
+            "always_on": ALWAYS_ON,
+            "always_off": ALWAYS_OFF,
+            "traceidratio": TraceIdRatioBased(self.traces_sampler_arg),
+        }[self.traces_sampler.removeprefix("parentbased_")]
+        return ParentBased(root) if self.traces_sampler.startswith("parentbased_") else root
+
+
+_EXPORTING = False
+
+
+def exporting() -> bool:
+    """True once :func:`configure_tracing` installed an exporter: build spans worth seeing.
+
+    The hot paths ask this before they build attributes or spans of their own (a span
+    that records nothing still costs; docs/profiling.md).
+    """
+    return _EXPORTING
+
+
+def configure_tracing(
+    service: str,
+    *,
+    instance: str = "",
+    settings: TracingSettings | None = None,
+    exporters: tuple[SpanExporter, ...] = (),
+) -> None:
+    """Install the SDK tracer provider for this process (once), as ``OTEL_*`` say.
+
+    ``exporters`` are added to the ones the settings name (the bench's in-process sink).
+    """
+    global _EXPORTING
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return
-    # Without an exporter a span only carries trace context on: a new trace starts
-    # unsampled (a span that records nothing costs a tenth of what a recorded one does),
-    # while a caller's sampled trace stays sampled for the hops that export.
-    sampler = ParentBased(ALWAYS_OFF) if exporter == "none" else ParentBased(ALWAYS_ON)
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": f"skuhub-{service}"}), sampler=sampler
+    settings = settings or TracingSettings()
+    attributes = {"service.name": settings.service_name or f"skuhub-{service}"}
+    if instance:
+        attributes["service.instance.id"] = instance
+    chosen = (
+        []
+        if settings.sdk_disabled
+        else [*(_exporter(name) for name in settings.traces_exporter), *exporters]
     )
-    if exporter == "console":
-        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr)))
+    _EXPORTING = bool(chosen)
+    provider = TracerProvider(
+        resource=Resource.create(attributes),
+        sampler=settings.sampler(_EXPORTING),
+        # shutdown_tracing bounds the wait at exit; the SDK's own would wait up to 30 s for
+        # a collector that is down.
+        shutdown_on_exit=False,
+    )
+    for exporter in chosen:
+        provider.add_span_processor(_processor(exporter, settings))
     trace.set_tracer_provider(provider)
+
+
+def shutdown_tracing(timeout_s: float = 2.0) -> None:
+    """Export what is queued, for at most ``timeout_s``: a collector that is down must not
+    hold a stopping service (what is not out by then is dropped)."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        return
+    stopping = threading.Thread(target=provider.shutdown, name="otel-shutdown", daemon=True)
+    stopping.start()
+    stopping.join(timeout_s)
+
+
+def _exporter(name: Exporter) -> SpanExporter:
+    if name == "console":
+        return ConsoleSpanExporter(out=sys.stderr)
+    # Imported here: a process that does not export never loads protobuf and requests.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    return OTLPSpanExporter()
+
+
+def _processor(exporter: SpanExporter, settings: TracingSettings) -> SpanProcessor:
+    if isinstance(exporter, ConsoleSpanExporter):
+        return SimpleSpanProcessor(exporter)
+    # A bounded queue drained by the processor's own thread: an endpoint that is down or
+    # slow costs dropped spans, never a wait in the service's event loop.
+    return BatchSpanProcessor(
+        exporter,
+        max_queue_size=settings.bsp_max_queue_size,
+        max_export_batch_size=min(settings.bsp_max_export_batch_size, settings.bsp_max_queue_size),
+        schedule_delay_millis=settings.bsp_schedule_delay,
+        export_timeout_millis=settings.bsp_export_timeout,
+    )
 
 
 _TRACER = trace.get_tracer("skuhub")

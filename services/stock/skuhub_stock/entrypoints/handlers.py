@@ -88,6 +88,7 @@ def _outcome(recorded: Recorded, batch: Sequence[Incoming[Any]]) -> Outcome:
             here[-1].derive(
                 to_stock_level_changed(changed),
                 origin_time=min(i.envelope.origin_time for i in here),
+                joins=here,
             )
         )
     for kit in recorded.kits:

@@ -9,8 +9,19 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from skuhub_sync_gateway.adapters.tables import offer_changes, offer_rebuilds, offers
-from skuhub_sync_gateway.service_layer.offers import OfferChange, StoredOffer
+from skuhub_sync_gateway.adapters.tables import (
+    offer_changes,
+    offer_rebuilds,
+    offers,
+    webhook_deliveries,
+)
+from skuhub_sync_gateway.adapters.webhook_repository import message_id
+from skuhub_sync_gateway.service_layer.offers import (
+    OfferChange,
+    StoredOffer,
+    TracedChange,
+    TracedDelivery,
+)
 
 OFFER_WRITERS_LOCK = 0x5C0FFE4
 """Advisory lock key held by the transaction that writes offers (see ``lock``)."""
@@ -81,7 +92,13 @@ class SqlOfferRepository:
                 for row, c in zip(rows, changes, strict=True)
             ],
         )
-        await self._conn.execute(insert(offer_changes), rows)
+        await self._conn.execute(
+            insert(offer_changes),
+            [
+                {**row, "traceparent": c.traceparent, "caused_by": c.caused_by}
+                for row, c in zip(rows, changes, strict=True)
+            ],
+        )
 
     async def get(self, channel: str, sku: str) -> StoredOffer | None:
         row = (
@@ -132,3 +149,54 @@ class SqlOfferRepository:
                 .where(offer_rebuilds.c.id == REBUILD)
                 .values(after_sku=after_sku)
             )
+
+    async def changes_of(self, sku: str, limit: int) -> list[TracedChange]:
+        c = offer_changes
+        rows = (
+            await self._conn.execute(
+                sa.select(c).where(c.c.sku == sku).order_by(c.c.seq.desc()).limit(limit)
+            )
+        ).all()
+        if not rows:
+            return []
+        d = webhook_deliveries
+        sent = await self._conn.execute(
+            sa.select(
+                d.c.id,
+                d.c.subscription_id,
+                d.c.channel,
+                d.c.offer_version,
+                d.c.status,
+                d.c.attempts,
+                d.c.created_at,
+                d.c.delivered_at,
+            )
+            .where(d.c.sku == sku, d.c.seq.in_([r.seq for r in rows]))
+            .order_by(d.c.created_at)
+        )
+        deliveries: dict[tuple[str, int], list[TracedDelivery]] = {}
+        for r in sent:
+            deliveries.setdefault((r.channel, r.offer_version), []).append(
+                TracedDelivery(
+                    subscription_id=str(r.subscription_id),
+                    webhook_id=message_id(r.id),
+                    status=r.status,
+                    attempts=r.attempts,
+                    created_at=r.created_at,
+                    delivered_at=r.delivered_at,
+                )
+            )
+        return [
+            TracedChange(
+                channel=r.channel,
+                sku=r.sku,
+                offer_version=r.offer_version,
+                cause=r.cause,
+                caused_by=r.caused_by,
+                origin_time=r.origin_time,
+                changed_at=r.changed_at,
+                traceparent=r.traceparent,
+                deliveries=deliveries.get((r.channel, r.offer_version), []),
+            )
+            for r in rows
+        ]

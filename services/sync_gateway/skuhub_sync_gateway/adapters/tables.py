@@ -121,8 +121,13 @@ offer_changes = sa.Table(
     sa.Column("cause", sa.Text, nullable=False),
     sa.Column("origin_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    # The trace of the change and the upstream event behind it (0008): `skuhub trace`
+    # follows a movement to its offer changes, and their webhook deliveries join its trace.
+    sa.Column("traceparent", sa.Text),
+    sa.Column("caused_by", sa.Text),
 )
 sa.Index("offer_changes_by_channel", offer_changes.c.channel, offer_changes.c.seq)
+sa.Index("offer_changes_by_sku", offer_changes.c.sku, offer_changes.c.seq)
 
 offer_rebuilds = sa.Table(
     "offer_rebuilds",
@@ -183,6 +188,7 @@ webhook_deliveries = sa.Table(
     # The offer as offer_changes logged it: the delivery does not depend on the log's retention.
     sa.Column("offer", JSONB, nullable=False),
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("traceparent", sa.Text),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),

@@ -199,7 +199,15 @@ class SqlWebhookRepository:
     async def changes(self, channel: str, after: int, limit: int) -> list[LoggedChange]:
         c = offer_changes
         rows = await self._conn.execute(
-            sa.select(c.c.seq, c.c.channel, c.c.sku, c.c.offer_version, c.c.offer, c.c.changed_at)
+            sa.select(
+                c.c.seq,
+                c.c.channel,
+                c.c.sku,
+                c.c.offer_version,
+                c.c.offer,
+                c.c.changed_at,
+                c.c.traceparent,
+            )
             .where(c.c.channel == channel, c.c.seq > after)
             .order_by(c.c.seq)
             .limit(limit)
@@ -213,6 +221,7 @@ class SqlWebhookRepository:
                 sellable=bool(r.offer.get("sellable")),
                 offer=r.offer,
                 changed_at=r.changed_at,
+                traceparent=r.traceparent,
             )
             for r in rows
         ]
@@ -255,6 +264,7 @@ class SqlWebhookRepository:
                     "sellable": c.sellable,
                     "offer": c.offer,
                     "changed_at": c.changed_at,
+                    "traceparent": c.traceparent,
                     "status": DeliveryStatus.PENDING.value,
                     "attempts": 0,
                     "next_attempt_at": now,
@@ -339,6 +349,7 @@ class SqlWebhookRepository:
                 d.c.attempts,
                 d.c.offer,
                 d.c.changed_at,
+                d.c.traceparent,
                 d.c.next_attempt_at,
                 d.c.seq,
             )
@@ -352,6 +363,7 @@ class SqlWebhookRepository:
                 attempts=r.attempts,
                 offer=r.offer,
                 changed_at=r.changed_at,
+                traceparent=r.traceparent,
             )
             for r in claimed
         ]

@@ -16,10 +16,14 @@ import asyncio
 import ssl
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import aiohttp
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from standardwebhooks.webhooks import Webhook
 
+from skuhub_runtime import telemetry
 from skuhub_sync_gateway.service_layer.webhooks import Message, SendResult
 
 USER_AGENT = "skuhub-sync-gateway-webhooks/1"
@@ -36,6 +40,11 @@ class HttpWebhookSender:
 
     def __init__(self, url: str, secret: str, *, timeout_s: float, concurrency: int) -> None:
         self._url = url
+        parsed = urlsplit(url)
+        self._server = (
+            parsed.hostname or "",
+            parsed.port or (443 if parsed.scheme == "https" else 80),
+        )
         self._signer = Webhook(secret)
         self._timeout_s = timeout_s
         self._concurrency = concurrency
@@ -82,7 +91,35 @@ class HttpWebhookSender:
         return self._session
 
     async def _send(self, session: aiohttp.ClientSession, message: Message) -> SendResult:
+        if not telemetry.exporting():
+            return await self._attempt(session, message, message.traceparent)
+        # The delivery is a hop of the trace of the change it carries: a child of the span
+        # that logged the offer change, and the receiver gets its context to continue.
+        span = telemetry.tracer().start_span(
+            "POST",
+            context=telemetry.extract(message.traceparent),
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "POST",
+                "server.address": self._server[0],
+                "server.port": self._server[1],
+                "skuhub.webhook.id": message.id,
+            },
+        )
+        result = await self._attempt(session, message, telemetry.inject(span)[0])
+        if result.status_code is not None:
+            span.set_attribute("http.response.status_code", result.status_code)
+        if not result.ok:
+            span.set_status(trace.Status(trace.StatusCode.ERROR, result.error))
+        span.end()
+        return result
+
+    async def _attempt(
+        self, session: aiohttp.ClientSession, message: Message, traceparent: str | None
+    ) -> SendResult:
         headers = self.headers(message, datetime.now(UTC))
+        if traceparent:
+            headers["traceparent"] = traceparent
         code: int | None = None
         try:
             async with asyncio.timeout(self._timeout_s):

@@ -136,6 +136,7 @@ class LoggedChange:
     sellable: bool
     offer: Mapping[str, object]
     changed_at: datetime
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

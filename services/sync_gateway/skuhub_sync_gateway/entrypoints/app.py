@@ -18,7 +18,7 @@ from skuhub_runtime.periodic import PeriodicJob
 from skuhub_runtime.reconciler import accuracy_router
 from skuhub_runtime.service import ServiceRuntime, Worker, run_service
 from skuhub_sync_gateway.adapters.unit_of_work import sql_unit_of_work
-from skuhub_sync_gateway.entrypoints import feed_http, http, kpis_http, webhooks_http
+from skuhub_sync_gateway.entrypoints import feed_http, http, kpis_http, trace_http, webhooks_http
 from skuhub_sync_gateway.entrypoints.feed_retention import retention_job
 from skuhub_sync_gateway.entrypoints.handlers import project, rebuild
 from skuhub_sync_gateway.entrypoints.reconciler import reconciler
@@ -82,6 +82,7 @@ def create_app(settings: SyncGatewaySettings | None = None) -> FastAPI:
             http.router,
             feed_http.router,
             webhooks_http.router,
+            trace_http.router,
             accuracy_router,
             dead_letters_router,
         ],

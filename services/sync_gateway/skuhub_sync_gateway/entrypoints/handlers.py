@@ -78,20 +78,34 @@ async def project(uow: GatewayUnitOfWork, batch: Sequence[Incoming[OfferFact]]) 
     applied = {fact.event_id for fact in stored}
     by_id = {incoming.id: incoming for incoming in batch}
     causes: dict[str, Incoming[Any]] = {}
+    facts_of: dict[str, list[Incoming[Any]]] = {}
     for fact in sorted(stored, key=lambda f: f.origin_time):
-        # The earliest fact of a SKU stands for the batch's change of it (latency from it).
+        # The earliest fact of a SKU stands for the batch's change of it (latency from it);
+        # the others' traces are linked to the offers it changes.
         causes.setdefault(fact.value.sku, by_id[fact.event_id])
+        facts_of.setdefault(fact.value.sku, []).append(by_id[fact.event_id])
     now = datetime.now(UTC)
     triggers = {
-        sku: Trigger(CAUSES[type(i.payload)], i.envelope.origin_time) for sku, i in causes.items()
+        sku: Trigger(CAUSES[type(i.payload)], i.envelope.origin_time, i.traceparent, _caused_by(i))
+        for sku, i in causes.items()
     }
     changes = await refresh_offers(uow, triggers, now)
-    emitted = [_publish(change, causes, batch[0], now) for change in changes]
+    emitted = [_publish(change, causes, facts_of, batch[0], now) for change in changes]
     return Outcome(emitted=emitted, ignored=frozenset(i.id for i in batch if i.id not in applied))
 
 
+def _caused_by(incoming: Incoming[Any]) -> str:
+    """The upstream event a fact goes back to: a position's movement, else the fact itself."""
+    payload = incoming.payload
+    return payload.caused_by if isinstance(payload, StockLevelChanged) else incoming.id
+
+
 def _publish(
-    change: OfferChange, causes: dict[str, Incoming[Any]], fallback: Incoming[Any], now: datetime
+    change: OfferChange,
+    causes: dict[str, Incoming[Any]],
+    facts_of: dict[str, list[Incoming[Any]]],
+    fallback: Incoming[Any],
+    now: datetime,
 ) -> Envelope[Any]:
     """The change as an event continuing the trace of the fact that caused it."""
     # A SKU whose successor changed has no fact of its own in the batch.
@@ -99,7 +113,9 @@ def _publish(
     OFFER_LATENCY.labels(change.channel, change.event.cause.value).observe(
         max((now - change.origin_time).total_seconds(), 0.0)
     )
-    return cause.derive(change.event, origin_time=change.origin_time)
+    return cause.derive(
+        change.event, origin_time=change.origin_time, joins=facts_of.get(change.sku, ())
+    )
 
 
 async def rebuild(uow: GatewayUnitOfWork, now: datetime, *, batch: int) -> Decision[bool]:

@@ -26,6 +26,10 @@ class Trigger:
 
     cause: OfferCause
     origin_time: datetime
+    traceparent: str | None = None
+    """The trace the change continues (the span that processed the fact), if any."""
+    caused_by: str | None = None
+    """The upstream event behind the fact (a stock fact's movement; else the fact's own)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,8 @@ class OfferChange:
     lineage: dict[str, Any]
     fingerprint: str
     origin_time: datetime
+    traceparent: str | None = None
+    caused_by: str | None = None
 
     @property
     def channel(self) -> str:
@@ -105,6 +111,37 @@ class OfferRepository(Protocol):
     async def advance_rebuild(self, after_sku: str | None) -> None:
         """Record progress; None ends the rebuild."""
 
+    async def changes_of(self, sku: str, limit: int) -> list[TracedChange]:
+        """The SKU's last ``limit`` logged offer changes (every channel), newest first, each
+        with its webhook deliveries."""
+
+
+@dataclass(frozen=True, slots=True)
+class TracedDelivery:
+    """A webhook delivery of a logged change, as far as it got."""
+
+    subscription_id: str
+    webhook_id: str
+    status: str
+    attempts: int
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TracedChange:
+    """One entry of the offer change log with what tells where it came from."""
+
+    channel: str
+    sku: str
+    offer_version: int
+    cause: str
+    caused_by: str | None
+    origin_time: datetime
+    changed_at: datetime
+    traceparent: str | None
+    deliveries: list[TracedDelivery]
+
 
 class UnknownOfferError(Exception):
     """No offer of that SKU on that channel: the gateway has heard nothing of the SKU."""
@@ -155,6 +192,8 @@ async def refresh_offers(
                     lineage=lineage,
                     fingerprint=fingerprint,
                     origin_time=trigger.origin_time,
+                    traceparent=trigger.traceparent,
+                    caused_by=trigger.caused_by,
                 )
             )
     await uow.offers.save(changes, now)

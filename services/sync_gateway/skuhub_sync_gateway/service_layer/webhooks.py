@@ -93,6 +93,8 @@ class ClaimedDelivery:
     """Attempts made before this one."""
     offer: Mapping[str, Any]
     changed_at: datetime
+    traceparent: str | None = None
+    """The trace of the change (the gateway's span that logged it), continued by the send."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,7 @@ class Message:
 
     id: str
     body: str
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +292,11 @@ def message_of(delivery: ClaimedDelivery) -> Message:
         "timestamp": delivery.changed_at.isoformat(),
         "data": delivery.offer,
     }
-    return Message(id=delivery.id, body=json.dumps(body, separators=(",", ":")))
+    return Message(
+        id=delivery.id,
+        body=json.dumps(body, separators=(",", ":")),
+        traceparent=delivery.traceparent,
+    )
 
 
 async def create_subscription(

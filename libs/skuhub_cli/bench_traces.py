@@ -1,0 +1,108 @@
+"""What exporting every span costs: the stock service's throughput on the same backlog
+with traces exported at sampling 1.0 to a collector stand-in (an OTLP/HTTP receiver in
+the bench process, :mod:`skuhub_cli.otlp_sink`) and without export; the ratio (target
+at least 0.9, docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+from skuhub_cli.bench_probes import produce_flat_out
+from skuhub_cli.bench_report import Row
+from skuhub_cli.bench_session import BenchSession
+from skuhub_cli.bench_throughput import consumer_case
+from skuhub_cli.otlp_sink import OtlpSink
+from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
+from skuhub_contracts.topics import STOCK_MOVED
+from skuhub_traffic.catalog import build_catalog
+from skuhub_traffic.movements import generate_deliveries
+
+TARGET = 0.9
+ROUNDS = 2
+WITHOUT = "no export"
+WITH = "OTLP at 1.0"
+
+
+def exporting_env(endpoint: str) -> dict[str, str]:
+    """Every span of every trace exported, as a production service configured for OTLP."""
+    return {
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_TRACES_SAMPLER": "always_on",
+    }
+
+
+async def traced_case(session: BenchSession, movements: int, rounds: int = ROUNDS) -> None:
+    """The same backlog drained by stock on fresh prefixes, without export and with it in
+    turn (``rounds`` times each, so that a machine busy with something else for a while
+    weighs on both alike); the ratio of the mean sustained rates."""
+    options = session.options
+    with session.step(f"Generating {movements:,} movements for the tracing case"):
+        config = options.traffic(movements)
+        deliveries = generate_deliveries(config, build_catalog(config))
+    rates: dict[str, list[float]] = {WITHOUT: [], WITH: []}
+    cpu: dict[str, list[tuple[int, float]]] = {WITHOUT: [], WITH: []}
+    with OtlpSink(keep=False).serve() as sink:
+        for round_ in range(1, rounds + 1):
+            for label, env in ((WITHOUT, None), (WITH, exporting_env(sink.endpoint))):
+                group = await session.new_group()
+                topic = group.wiring.settings().topic(STOCK_MOVED.name)
+                with session.step(f"Pre-loading {len(deliveries):,} deliveries ({label})"):
+                    await produce_flat_out(session.bootstrap, topic, deliveries)
+                case = f"stock, traces {label} ({round_}/{rounds})"
+                # No pass-through baseline here: the two kinds of run are each other's.
+                await consumer_case(
+                    session, group, STOCK_MOVEMENTS, 0.0, outbox=True, case=case, env=env
+                )
+                found = session.report.details[f"throughput_{case}"]
+                rates[label].append(found["sustained_rate"])
+                cpu[label].append((found["records_timed"], found["cpu_seconds"]))
+        spans, requests = sink.received, sink.requests
+    without, with_export = statistics.fmean(rates[WITHOUT]), statistics.fmean(rates[WITH])
+    ratio = with_export / without if without and not math.isnan(with_export) else math.nan
+    per_cpu = {label: _per_cpu_second(runs) for label, runs in cpu.items()}
+    cpu_ratio = per_cpu[WITH] / per_cpu[WITHOUT] if per_cpu[WITHOUT] else math.nan
+    session.report.add(
+        Row(
+            "traces",
+            "records per CPU-second of stock, with / without",
+            cpu_ratio,
+            "",
+            note=f"{per_cpu[WITH]:,.0f} / {per_cpu[WITHOUT]:,.0f}: the cost alone, whatever "
+            "else the machine runs",
+        ),
+        Row(
+            "traces",
+            "sustained with export / without",
+            ratio,
+            "",
+            note=f"means of {rounds} runs each: {with_export:,.0f} / {without:,.0f} rec/s; "
+            f"target ≥ {TARGET}; {spans:,} spans received in {requests:,} OTLP requests",
+        ),
+    )
+    session.report.details["traces"] = {
+        "movements": movements,
+        "rates_without_export": rates[WITHOUT],
+        "rates_with_export": rates[WITH],
+        "ratio": ratio,
+        "records_per_cpu_second_without": per_cpu[WITHOUT],
+        "records_per_cpu_second_with": per_cpu[WITH],
+        "cpu_ratio": cpu_ratio,
+        "target": TARGET,
+        "spans_received": spans,
+        "otlp_requests": requests,
+    }
+    verdict = "[green]met[/]" if ratio >= TARGET else "[red]missed[/]"
+    session.done(
+        f"traces: {with_export:,.0f} records/s exporting every span, {without:,.0f} without "
+        f"(means of {rounds} runs): {ratio:.2f} (target ≥ {TARGET} {verdict}); per CPU-second "
+        f"{cpu_ratio:.2f}; {spans:,} spans received"
+    )
+
+
+def _per_cpu_second(runs: list[tuple[int, float]]) -> float:
+    """Records per CPU-second of the service over its runs (NaN if none was measured)."""
+    records = sum(r for r, _ in runs)
+    seconds = sum(s for _, s in runs)
+    return records / seconds if seconds > 0 else math.nan

@@ -1,0 +1,246 @@
+"""Kafka spans per the OpenTelemetry messaging semantic conventions.
+
+- ``send <topic>`` (PRODUCER, ``messaging.operation.type=send``, the current name of what
+  older conventions called ``publish``): one per topic of each batch the producer sends,
+  a child of its first record's context and linked to the others'. Each record carries
+  the context it was created in (the span that processed its cause), and its consumer's
+  span is a child of that.
+- ``receive <topic>`` (CLIENT, ``receive``): one per consumed batch, linked to the context of
+  every record in it (the records belong to as many traces).
+- ``process <topic>`` (CONSUMER, ``process``): one per record, a child of the span that sent
+  it; the events the record causes continue its trace.
+- ``create <event type>`` (PRODUCER, ``create``): an event that stands for several records
+  (a position changed by three movements of one batch) is created under the span of one
+  of them and linked to the others.
+
+Only a process that exports builds attributes, links and the send and receive spans
+(:func:`skuhub_runtime.telemetry.exporting`); otherwise the process span alone is made, as
+a non-recording span that carries the trace on (docs/profiling.md).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.semconv._incubating.attributes import messaging_attributes as m
+from opentelemetry.trace import Link, SpanKind
+
+from skuhub_runtime import telemetry
+
+SYSTEM = "kafka"
+SEND = m.MessagingOperationTypeValues.SEND.value
+RECEIVE = m.MessagingOperationTypeValues.RECEIVE.value
+PROCESS = m.MessagingOperationTypeValues.PROCESS.value
+CREATE = m.MessagingOperationTypeValues.CREATE.value
+MAX_LINKS = 128
+
+
+def record_attributes(
+    operation: str,
+    topic: str,
+    *,
+    key: bytes | None,
+    partition: int | None = None,
+    offset: int | None = None,
+    message_id: str | None = None,
+    group: str | None = None,
+) -> dict[str, Any]:
+    """The messaging attributes of one record."""
+    attributes: dict[str, Any] = {
+        m.MESSAGING_SYSTEM: SYSTEM,
+        m.MESSAGING_OPERATION_TYPE: operation,
+        m.MESSAGING_DESTINATION_NAME: topic,
+    }
+    if key:
+        attributes[m.MESSAGING_KAFKA_MESSAGE_KEY] = key.decode("utf-8", "replace")
+    if partition is not None:
+        attributes[m.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
+    if offset is not None:
+        attributes[m.MESSAGING_KAFKA_OFFSET] = offset
+    if message_id:
+        attributes[m.MESSAGING_MESSAGE_ID] = message_id
+    if group:
+        attributes[m.MESSAGING_CONSUMER_GROUP_NAME] = group
+    return attributes
+
+
+def process_span(
+    record: Any, *, message_id: str, traceparent: str | None, tracestate: str | None, group: str
+) -> trace.Span:
+    """The span of one consumed record, a child of the span that sent it."""
+    span = telemetry.tracer().start_span(
+        f"{PROCESS} {record.topic}",
+        context=telemetry.extract(traceparent, tracestate),
+        kind=SpanKind.CONSUMER,
+    )
+    if telemetry.exporting() and span.is_recording():
+        span.set_attributes(
+            record_attributes(
+                PROCESS,
+                record.topic,
+                key=record.key,
+                partition=record.partition,
+                offset=record.offset,
+                message_id=message_id,
+                group=group,
+            )
+        )
+    return span
+
+
+def receive_span(
+    records: Sequence[Any],
+    contexts: Iterable[tuple[str | None, str | None]],
+    group: str,
+    started_ns: int,
+) -> trace.Span:
+    """The span of a consumed batch, linked to the context each record carried (only when
+    exporting; a non-recording span otherwise)."""
+    if not telemetry.exporting():
+        return trace.INVALID_SPAN
+    topics = sorted({record.topic for record in records})
+    # The SDK keeps 128 links per span (OTEL_LINK_COUNT_LIMIT): build no more than it keeps.
+    links = [
+        Link(trace.get_current_span(telemetry.extract(parent, state)).get_span_context())
+        for parent, state in itertools.islice(contexts, MAX_LINKS)
+    ]
+    return telemetry.tracer().start_span(
+        f"{RECEIVE} {topics[0] if len(topics) == 1 else 'multiple'}",
+        context=trace.set_span_in_context(trace.INVALID_SPAN),
+        kind=SpanKind.CLIENT,
+        start_time=started_ns,
+        links=[link for link in links if link.context.is_valid],
+        attributes={
+            m.MESSAGING_SYSTEM: SYSTEM,
+            m.MESSAGING_OPERATION_TYPE: RECEIVE,
+            m.MESSAGING_OPERATION_NAME: RECEIVE,
+            m.MESSAGING_DESTINATION_NAME: ",".join(topics),
+            m.MESSAGING_CONSUMER_GROUP_NAME: group,
+            m.MESSAGING_BATCH_MESSAGE_COUNT: len(records),
+        },
+    )
+
+
+def joined(
+    event_type: str,
+    traceparent: str | None,
+    tracestate: str | None,
+    others: Iterable[tuple[str | None, str | None]],
+) -> tuple[str | None, str | None]:
+    """``(traceparent, tracestate)`` of an event that stands for several records.
+
+    Exporting: a ``create`` span, a child of the first record's context and linked to
+    the others', so each of their traces leads to the event. Otherwise the first's
+    context as it is.
+    """
+    if not telemetry.exporting():
+        return traceparent, tracestate
+    links = []
+    for other_parent, other_state in others:
+        context = trace.get_current_span(telemetry.extract(other_parent, other_state))
+        span_context = context.get_span_context()
+        if span_context.is_valid:
+            links.append(Link(span_context))
+    if not links:
+        return traceparent, tracestate
+    span = telemetry.tracer().start_span(
+        f"{CREATE} {event_type}",
+        context=telemetry.extract(traceparent, tracestate),
+        kind=SpanKind.PRODUCER,
+        links=links,
+        attributes={
+            m.MESSAGING_SYSTEM: SYSTEM,
+            m.MESSAGING_OPERATION_TYPE: CREATE,
+            m.MESSAGING_OPERATION_NAME: CREATE,
+            m.MESSAGING_BATCH_MESSAGE_COUNT: len(links) + 1,
+        },
+    )
+    span.end()
+    return telemetry.inject(span)
+
+
+@dataclass(slots=True)
+class SendSpan:
+    """The ``send`` span of the records of one batch bound for one topic."""
+
+    span: trace.Span
+    indexes: list[int]
+    """Where its records are in the batch."""
+
+
+def send_spans(records: Sequence[tuple[str, Any]]) -> list[SendSpan]:
+    """Started ``send`` spans of a batch (topic, KafkaRecord): one per topic.
+
+    Each is a child of its first record's context and linked to the others' (each record
+    keeps its own ``traceparent``, the context it was created in, which its consumer
+    continues). A span per record made 1.7 spans per record stock consumes instead of 1.08,
+    and export's CPU with them (docs/benchmarks.md, "Traces exported").
+    """
+    by_topic: dict[str, list[int]] = {}
+    for index, (topic, _) in enumerate(records):
+        by_topic.setdefault(topic, []).append(index)
+    started = []
+    for topic, indexes in by_topic.items():
+        contexts = [_carried(records[i][1].headers) for i in indexes[: MAX_LINKS + 1]]
+        parent = contexts[0]
+        parent_span = trace.get_current_span(parent).get_span_context()
+        links = []
+        for context in contexts[1:]:
+            span_context = trace.get_current_span(context).get_span_context()
+            if span_context.is_valid and span_context != parent_span:
+                links.append(Link(span_context))
+        attributes: dict[str, Any] = {
+            m.MESSAGING_SYSTEM: SYSTEM,
+            m.MESSAGING_OPERATION_TYPE: SEND,
+            m.MESSAGING_DESTINATION_NAME: topic,
+        }
+        if len(indexes) == 1:
+            [record] = [records[indexes[0]][1]]
+            attributes[m.MESSAGING_KAFKA_MESSAGE_KEY] = record.key.decode("utf-8", "replace")
+        else:
+            attributes[m.MESSAGING_BATCH_MESSAGE_COUNT] = len(indexes)
+        span = telemetry.tracer().start_span(
+            f"{SEND} {topic}",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            links=links,
+            attributes=attributes,
+        )
+        started.append(SendSpan(span, indexes))
+    return started
+
+
+def _carried(headers: Sequence[tuple[str, bytes]]) -> Context:
+    parent = state = None
+    for name, value in headers:
+        if name == "traceparent":
+            parent = value.decode("ascii", "replace")
+        elif name == "tracestate":
+            state = value.decode("ascii", "replace")
+    return telemetry.extract(parent, state)
+
+
+def sent(send: SendSpan, placed: Sequence[Any]) -> None:
+    """End a send span once the broker acknowledged its records (``placed``: the batch's
+    record metadata); a single record's partition and offset go on it."""
+    if len(send.indexes) == 1:
+        metadata = placed[send.indexes[0]]
+        send.span.set_attributes(
+            {
+                m.MESSAGING_DESTINATION_PARTITION_ID: str(metadata.partition),
+                m.MESSAGING_KAFKA_OFFSET: metadata.offset,
+            }
+        )
+    send.span.end()
+
+
+def failed(spans: Iterable[trace.Span], exc: BaseException) -> None:
+    for span in spans:
+        span.record_exception(exc)
+        span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+        span.end()
