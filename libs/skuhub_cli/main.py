@@ -20,8 +20,8 @@ from rich.console import Console
 
 from skuhub_cli import endpoints
 from skuhub_cli.adapter import adapter_app
-from skuhub_cli.dlq import dlq_app
 from skuhub_cli.change_trace import trace_command
+from skuhub_cli.dlq import dlq_app
 from skuhub_cli.kpi import kpi
 from skuhub_cli.token_commands import token_app
 from skuhub_cli.top import top
