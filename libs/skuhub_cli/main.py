@@ -404,15 +404,15 @@ def schemas(
     ] = False,
 ) -> None:
     """Write the JSON Schemas and the AsyncAPI document into schemas/ (or --check them)."""
+    if release and check:
+        console.print("[red]error:[/] --check and --release exclude each other")
+        raise typer.Exit(2)
     module = "skuhub_contracts.release" if release else "skuhub_contracts.schema_export"
     try:
         export = importlib.import_module(module)
     except ModuleNotFoundError as exc:
         console.print(f"[red]error:[/] {module} is not available yet")
         raise typer.Exit(3) from exc
-    if release and check:
-        console.print("[red]error:[/] --check and --release exclude each other")
-        raise typer.Exit(2)
     code = export.main() if release else export.main(check=check)
     raise typer.Exit(int(code or 0))
 

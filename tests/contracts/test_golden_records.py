@@ -79,12 +79,14 @@ def test_every_event_type_in_the_registry_has_golden_records() -> None:
 
 
 @pytest.mark.parametrize("event_type", sorted(EVENTS_BY_TYPE))
-def test_a_minimal_record_holds_exactly_the_required_fields(event_type: str) -> None:
-    required = set(current_schemas()[event_type]["required"])
+def test_a_minimal_record_holds_exactly_the_required_fields_and_headers(event_type: str) -> None:
+    schemas = current_schemas()
+    required, attributes = set(schemas[event_type]["required"]), set(schemas[ENVELOPE]["required"])
     minimal = [g for g in RECORDS if g.event_type == event_type and g.name.startswith("minimal")]
     assert minimal, f"{event_type}: no golden minimal*.json"
     for golden in minimal:
         assert set(golden.payload) == required, f"{golden}: a minimal record holds just {required}"
+        assert set(golden.attributes) == attributes, f"{golden}: and just the {attributes} headers"
 
 
 @pytest.mark.parametrize("event_type", sorted(EVENTS_BY_TYPE))
