@@ -11,8 +11,9 @@ v2", states the rules; :func:`breaking_changes` finds the violations.
 
 The walk is structural, over the shapes pydantic writes: ``$ref``/``$defs``,
 ``anyOf``/``oneOf`` unions (one branch per JSON type), objects, arrays and the
-string and number keywords. A keyword it has no rule for (``allOf``, ``if``/
-``then``/``else``, ``not``, …) must stay as it was, apart from annotations: a change
+string and number keywords, and ``allOf`` as a set of rules (a new rule may only
+constrain new optional fields). A keyword it has no rule for (``if``/``then``/``else``
+outside ``allOf``, ``not``, …) must stay as it was, apart from annotations: a change
 there is reported, since the walk cannot tell which way it goes.
 """
 
@@ -48,7 +49,7 @@ _OBJECT: Final = (
     "maxProperties",
 )
 _HANDLED: Final = frozenset(
-    {"type", "anyOf", "oneOf", "$ref", "enum", "const", "default"}
+    {"type", "anyOf", "oneOf", "$ref", "enum", "const", "default", "allOf"}
     | set(_STRING + _NUMBER + _ARRAY + _OBJECT)
 )
 _JSON_TYPES: Final = ("null", "boolean", "integer", "number", "string", "array", "object")
@@ -290,8 +291,31 @@ class _Walk:
                 path, f"{keyword}-raised", f"{keyword} {before} → {_show(after)} ({WIDENED})"
             )
 
+    def _all_of(self, path: str, old: Schema, new: Schema) -> None:
+        """``allOf`` as a set of rules: each released rule stays, and a new one may only
+        constrain fields that are new too (``if kind is not reservation then reservation_id:
+        null``): absent from old events, they pass it, and old readers ignore them."""
+        before = [_canonical(rule) for rule in old.get("allOf", [])]
+        after = [_canonical(rule) for rule in new.get("allOf", [])]
+        new_fields = set(new.get("properties", {})) - set(old.get("properties", {}))
+        for index, rule in enumerate(before):
+            if rule not in after:
+                self.report(
+                    f"{path}.allOf[{index}]",
+                    "rule-removed",
+                    f"rule {_show(rule)} removed or changed ({WIDENED})",
+                )
+        for index, rule in enumerate(after):
+            if rule not in before and not _constrains_only(rule, new_fields):
+                self.report(
+                    f"{path}.allOf[{index}]",
+                    "rule-added",
+                    f"rule {_show(rule)} added or changed ({NARROWED})",
+                )
+
     def _unhandled(self, path: str, old: Schema, new: Schema) -> None:
         """Keywords without a rule of their own (allOf, if/then/else, not, …) stay as they were."""
+        self._all_of(path, old, new)
         for keyword in sorted((old.keys() | new.keys()) - _HANDLED - _IGNORED):
             if _canonical(old.get(keyword)) != _canonical(new.get(keyword)):
                 self.report(path, f"{keyword}-changed", f"{keyword} changed ({CHANGED})")
@@ -340,6 +364,22 @@ def _branches(schema: Schema, root: Schema) -> dict[str, Schema]:
             branch["enum"] = [v for v in values if _fits(v, kind)]
         found[_unique(found, kind)] = branch
     return found
+
+
+def _constrains_only(rule: Any, fields: set[str]) -> bool:
+    """Whether ``rule`` (an ``allOf`` entry) only states ``properties`` of ``fields``, in
+    itself or in ``then``/``else`` (its ``if`` may read any field). A ``required`` is never
+    only that: old events of the kind it names lack the field."""
+    if not isinstance(rule, Mapping) or not rule.keys() <= {"if", "then", "else", "properties"}:
+        return False
+    own = {key: value for key, value in rule.items() if key == "properties"}
+    parts = [own, *(rule[key] for key in ("then", "else") if key in rule)]
+    return all(
+        isinstance(part, Mapping)
+        and part.keys() <= {"properties"}
+        and set(part.get("properties", {})) <= fields
+        for part in parts
+    )
 
 
 def _is_union(schema: Schema) -> bool:

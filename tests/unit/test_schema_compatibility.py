@@ -231,12 +231,62 @@ def test_a_changed_or_removed_default_is_breaking() -> None:
     ]
 
 
+SHIPMENT_NEEDS_LOT: Schema = {
+    "if": {"properties": {"kind": {"const": "shipment"}}, "required": ["kind"]},
+    "then": {"required": ["lot"]},
+}
+
+
+def test_an_added_all_of_rule_narrows_and_a_removed_one_widens() -> None:
+    with_rule = edited(allOf=[SHIPMENT_NEEDS_LOT])
+    changes = breaking_changes(MOVEMENT, with_rule)
+    assert [(c.path, c.rule) for c in changes] == [("$.allOf[0]", "rule-added")]
+    assert NARROWED in changes[0].detail
+    assert found(with_rule, MOVEMENT) == [("$.allOf[0]", "rule-removed")]
+    described = edited(allOf=[{**SHIPMENT_NEEDS_LOT, "description": "A shipment names its lot."}])
+    assert breaking_changes(with_rule, described) == [], "annotations in a rule do not count"
+
+
+def test_an_edited_all_of_rule_is_a_removed_and_an_added_one() -> None:
+    receipt = {**SHIPMENT_NEEDS_LOT, "if": {"properties": {"kind": {"const": "receipt"}}}}
+    assert found(edited(allOf=[SHIPMENT_NEEDS_LOT]), edited(allOf=[receipt])) == [
+        ("$.allOf[0]", "rule-added"),
+        ("$.allOf[0]", "rule-removed"),
+    ]
+
+
+def test_a_new_rule_that_only_bounds_a_new_optional_field_is_compatible() -> None:
+    """How stock-moved grew reservation_id within v1: null unless the kind is a reservation."""
+    only_on_reservations = {
+        "if": {"properties": {"kind": {"not": {"enum": ["reservation"]}}}, "required": ["kind"]},
+        "then": {"properties": {"reservation_id": {"type": "null"}}},
+    }
+    new = edited(
+        properties={"reservation_id": {**NULLABLE_TEXT, "default": None}},
+        allOf=[only_on_reservations],
+    )
+    assert breaking_changes(MOVEMENT, new) == []
+
+
+def test_a_new_rule_that_requires_a_new_field_or_bounds_an_old_one_is_breaking() -> None:
+    requires_new = {
+        "if": {"properties": {"kind": {"const": "shipment"}}},
+        "then": {"required": ["carrier"]},
+    }
+    new = edited(properties={"carrier": {**NULLABLE_TEXT, "default": None}}, allOf=[requires_new])
+    assert found(MOVEMENT, new) == [("$.allOf[0]", "rule-added")]
+    bounds_old = {
+        "if": {"properties": {"kind": {"const": "shipment"}}},
+        "then": {"properties": {"lot": {"type": "null"}}},
+    }
+    assert found(MOVEMENT, edited(allOf=[bounds_old])) == [("$.allOf[0]", "rule-added")]
+
+
 def test_a_keyword_without_a_rule_must_stay_apart_from_annotations() -> None:
-    rule = {"if": {"properties": {"kind": {"const": "shipment"}}}, "then": {"required": ["lot"]}}
-    with_rule = edited(allOf=[rule])
-    assert found(MOVEMENT, with_rule) == [("$", "allOf-changed")]
-    described = edited(allOf=[{**rule, "description": "A shipment names its lot."}])
-    assert breaking_changes(with_rule, described) == []
+    positive = {"not": {"type": "string", "pattern": "^-"}}
+    assert found(MOVEMENT, edited(**positive)) == [("$", "not-changed")]
+    described = {"not": {**positive["not"], "description": "No negative text."}}
+    assert breaking_changes(edited(**positive), edited(**described)) == []
 
 
 def test_a_schema_without_a_type_compares_the_keywords_it_has() -> None:
