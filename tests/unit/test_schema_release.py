@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from skuhub_cli.main import app
 from skuhub_contracts import release
 from skuhub_contracts.events import StockMoved
 from skuhub_contracts.release import ENVELOPE, compare, released_path
@@ -91,3 +93,18 @@ def test_main_refuses_with_each_finding_and_points_to_v2(
     err = capsys.readouterr().err
     assert f"{ENVELOPE}: $.source: now required" in err
     assert "new major version" in err
+
+
+def test_the_cli_releases_and_refuses_check_with_release(
+    released_tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(released_tree)
+    (released_tree / released_path(StockMoved.event_type)).unlink()
+
+    both = CliRunner().invoke(app, ["schemas", "--check", "--release"])
+    assert both.exit_code == 2
+    assert not (released_tree / released_path(StockMoved.event_type)).exists()
+
+    result = CliRunner().invoke(app, ["schemas", "--release"])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {released_path(StockMoved.event_type)}" in result.output
