@@ -423,14 +423,26 @@ def schemas(
     check: Annotated[
         bool, typer.Option("--check", help="Fail if schemas/ differs from the contracts.")
     ] = False,
+    release: Annotated[
+        bool,
+        typer.Option(
+            "--release",
+            help="Also record today's schemas as released (schemas/released/); refused, with "
+            "each breaking change, when the code breaks the released contract.",
+        ),
+    ] = False,
 ) -> None:
     """Write the JSON Schemas and the AsyncAPI document into schemas/ (or --check them)."""
+    if release and check:
+        console.print("[red]error:[/] --check and --release exclude each other")
+        raise typer.Exit(2)
+    module = "skuhub_contracts.release" if release else "skuhub_contracts.schema_export"
     try:
-        export = importlib.import_module("skuhub_contracts.schema_export")
+        export = importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        console.print("[red]error:[/] skuhub_contracts.schema_export is not available yet")
+        console.print(f"[red]error:[/] {module} is not available yet")
         raise typer.Exit(3) from exc
-    code = export.main(check=check)
+    code = export.main() if release else export.main(check=check)
     raise typer.Exit(int(code or 0))
 
 
