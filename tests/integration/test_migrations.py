@@ -20,7 +20,7 @@ from skuhub_catalog.entrypoints import app as catalog_app
 from skuhub_catalog.settings import CatalogSettings
 from skuhub_lifecycle.adapters import tables as lifecycle_tables
 from skuhub_lifecycle.entrypoints import app as lifecycle_app
-from skuhub_runtime import migrations
+from skuhub_runtime import access_store, migrations
 from skuhub_runtime.db import create_engine
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_stock.adapters import tables as stock_tables
@@ -76,6 +76,25 @@ async def test_the_revisions_produce_exactly_the_tables_the_code_uses(
             tables = await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names())
         assert set(tables) == {*metadata.tables, "alembic_version"}
         assert {"outbox", "inbox"} <= set(metadata.tables)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_access_revisions_produce_exactly_the_token_and_audit_tables(
+    infra: Infrastructure,
+) -> None:
+    prefix = f"m{uuid.uuid4().hex[:8]}_"
+    settings = ServiceSettings(
+        service_name="access", database_url=infra.database_url, schema_prefix=prefix
+    )
+    engine = create_engine(settings)  # search_path: <prefix>access, where the tables go
+    try:
+        await access_store.migrate(engine, prefix)
+        await access_store.migrate(engine, prefix)  # every service migrates it: again is a no-op
+        async with engine.connect() as conn:
+            assert await conn.run_sync(differences, access_store.metadata) == []
+            tables = await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names())
+        assert set(tables) == {"api_tokens", "audit_log", "alembic_version"}
     finally:
         await engine.dispose()
 
