@@ -200,11 +200,14 @@ class DevStack:
             "instances": self.instance_urls(),
             "token": self.token,
         }
-        # It holds the dev token: readable by its owner only, from its first byte on.
-        self.endpoints_path.unlink(missing_ok=True)
-        fd = os.open(self.endpoints_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # It holds the dev token: readable by its owner only, from its first byte on; and it
+        # appears whole (a rename), since its existence says the stack is ready.
+        writing = self.endpoints_path.with_suffix(".json.tmp")
+        writing.unlink(missing_ok=True)
+        fd = os.open(writing, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(json.dumps(payload, indent=2) + "\n")
+        os.replace(writing, self.endpoints_path)
 
     def _infra(self) -> EmbeddedInfrastructure:
         if self.infra is None:
