@@ -685,7 +685,7 @@ class FieldChangeView(BaseModel):
 
 class HistoryEntryView(BaseModel):
     version: int = Field(description="The product version this change made.")
-    actor: str = Field(description="Who made it (X-Actor of the request, or anonymous).")
+    actor: str = Field(description="Who made it: the actor of the API token that sent it.")
     via: str | None = Field(
         description="The product model whose change this was; the fields are then what the "
         "product inherits, as channels see it."
