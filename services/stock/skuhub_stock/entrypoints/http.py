@@ -37,6 +37,27 @@ PUBLISH_TIMEOUT_S = 10.0
 
 
 class MovementBatch(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "movements": [
+                        {
+                            "sku": "TSHIRT-RED-M",
+                            "kind": "receipt",
+                            "location": "4012345000009",
+                            "quantity": "24",
+                            "unit": "EA",
+                            "source_system": "wms-berlin",
+                            "source_sequence": 184467,
+                            "occurred_at": "2025-03-01T08:00:00Z",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
     movements: list[StockMoved] = Field(min_length=1, max_length=10_000)
 
 
