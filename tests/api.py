@@ -17,11 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from skuhub_cli.launcher import Wiring
 from skuhub_runtime import access_store
 from skuhub_runtime.access_http import authenticated
-from skuhub_runtime.access_tokens import IssuedToken, Principal, Scope, hash_secret, issue
+from skuhub_runtime.access_tokens import (
+    IssuedToken,
+    Principal,
+    Scope,
+    bearer,
+    hash_secret,
+    issue,
+)
 
 SESSION_TOKEN: IssuedToken = issue()
 SESSION_ACTOR = "tests"
-AUTH: dict[str, str] = {"Authorization": f"Bearer {SESSION_TOKEN.value}"}
+AUTH: dict[str, str] = bearer(SESSION_TOKEN.value)
 
 
 def register_session_token(wiring: Wiring) -> None:
@@ -54,7 +61,7 @@ def headers_for(
     key = (wiring.schema_prefix, actor, frozenset(scopes))
     if key not in _ISSUED:
         _ISSUED[key] = wiring.issue_token(actor, key[2], note="test")
-    return {"Authorization": f"Bearer {_ISSUED[key].value}"}
+    return bearer(_ISSUED[key].value)
 
 
 def trust_every_caller(app: FastAPI) -> None:

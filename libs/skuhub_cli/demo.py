@@ -23,6 +23,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from skuhub_contracts.topics import STOCK_MOVED
+from skuhub_runtime.access_tokens import bearer
 from skuhub_traffic import (
     Catalog,
     Oracle,
@@ -73,9 +74,7 @@ def run_demo(
     oracle = Oracle.from_deliveries(deliveries)
     result = DemoResult()
     with (
-        httpx.Client(
-            timeout=10.0, headers={"Authorization": f"Bearer {token}"} if token else None
-        ) as client,
+        httpx.Client(timeout=10.0, headers=bearer(token)) as client,
         Progress(console=console, transient=True) as progress,
     ):
         _create_products(client, catalog_url.rstrip("/"), catalog, progress, result)

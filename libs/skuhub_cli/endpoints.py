@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from skuhub_runtime.access_tokens import bearer
 from skuhub_runtime.settings import ServiceSettings
 
 STATE_DIR = Path(".skuhub")
@@ -59,5 +60,4 @@ def api_token(state_dir: Path = STATE_DIR) -> str | None:
 
 def auth_headers(state_dir: Path = STATE_DIR) -> dict[str, str]:
     """``Authorization`` for calls to the services, when a token is known."""
-    token = api_token(state_dir)
-    return {"Authorization": f"Bearer {token}"} if token else {}
+    return bearer(api_token(state_dir))

@@ -25,8 +25,8 @@ from rich.table import Table
 
 from skuhub_cli import endpoints
 from skuhub_cli.top_figures import Samples, ServiceFigures, figures, parse_metrics
+from skuhub_runtime.access_tokens import bearer
 
-DEFAULT_PORT_BASE = 8101
 SCRAPE_TIMEOUT_S = 2.0
 
 
@@ -57,7 +57,7 @@ class Scraper:
 
     def __init__(self, urls: Mapping[str, str], token: str | None = None) -> None:
         self.urls = dict(urls)
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._headers = bearer(token)
         self._previous: dict[str, Scrape] = {}
 
     async def _scrape(self, client: httpx.AsyncClient, url: str) -> Scrape:

@@ -64,6 +64,11 @@ def issue() -> IssuedToken:
     return IssuedToken(secrets.token_hex(8), secrets.token_urlsafe(32))
 
 
+def bearer(token: str | None) -> dict[str, str]:
+    """The ``Authorization`` header that sends ``token`` (none without one)."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 HASHER = PasswordHasher()
 """argon2id with the library's defaults (RFC 9106's second recommended option)."""
 

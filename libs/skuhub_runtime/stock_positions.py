@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from skuhub_runtime.access_tokens import bearer
 from skuhub_runtime.reconcile import Figures
 from skuhub_runtime.reconcile_settings import MAX_SKUS_PER_QUERY
 
@@ -67,7 +68,7 @@ class StockPositionsClient:
             base_url=self.base_url,
             timeout=timeout_s,
             transport=transport,
-            headers={"Authorization": f"Bearer {token}"} if token else None,
+            headers=bearer(token),
         )
 
     async def __aenter__(self) -> StockPositionsClient:

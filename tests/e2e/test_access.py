@@ -15,7 +15,7 @@ import pytest
 
 from skuhub_cli.tokens import read_audit
 from skuhub_contracts.topics import SERVICES
-from skuhub_runtime.access_tokens import Scope, issue
+from skuhub_runtime.access_tokens import Scope, bearer, issue
 from tests import api
 from tests.e2e.observe import new_sku
 from tests.harness import Stack, wait_until
@@ -106,9 +106,7 @@ def test_every_guarded_route_refuses_a_request_without_a_token_and_health_stays_
 def test_a_bad_token_is_a_401_that_says_what_is_wrong(
     stack: Stack, token: str, reason: str
 ) -> None:
-    answer = httpx.get(
-        f"{stack.url('stock')}/v1/positions/ANY", headers={"Authorization": f"Bearer {token}"}
-    )
+    answer = httpx.get(f"{stack.url('stock')}/v1/positions/ANY", headers=bearer(token))
 
     assert answer.status_code == 401
     assert reason in answer.json()["detail"]
@@ -169,7 +167,7 @@ def test_a_channel_token_sees_and_subscribes_only_its_channels(stack: Stack) -> 
     # so the session's stack keeps its one channel for the other tests.
     mine, other = "web", "marketplace"
     token = stack.wiring.issue_token("shop-adapter", [Scope.CHANNEL], channels=[mine])
-    headers = {"Authorization": f"Bearer {token.value}"}
+    headers = bearer(token.value)
 
     own = httpx.get(f"{gateway}/v1/channels/{mine}/feed", params={"wait": 0}, headers=headers)
     foreign = httpx.get(f"{gateway}/v1/channels/{other}/feed", params={"wait": 0}, headers=headers)
@@ -213,7 +211,7 @@ def test_the_cli_creates_a_token_that_works_and_revokes_it(stack: Stack) -> None
     assert created.returncode == 0, created.stderr
     value = created.stdout.strip().splitlines()[-1]
     token_id = value.split("_")[1]
-    headers = {"Authorization": f"Bearer {value}"}
+    headers = bearer(value)
     url = f"{stack.url('stock')}/v1/movements"
     body = {"movements": [movement(new_sku("CLI"), quantity="1").model_dump(mode="json")]}
     assert httpx.post(url, json=body, headers=headers).status_code == 202

@@ -16,6 +16,7 @@ from skuhub_cli.bench_probes import GroupProgress
 from skuhub_cli.demo import DEMO_TRAFFIC
 from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
 from skuhub_contracts.topics import SERVICES
+from skuhub_runtime.access_tokens import bearer
 from skuhub_runtime.settings import ServiceSettings
 from skuhub_traffic import build_catalog
 from tests.e2e.skuhub_dev import DevCommand
@@ -29,7 +30,7 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         endpoints = dev.wait_started()
         gateway = endpoints["services"]["sync_gateway"]
         # The dev token: printed on start, kept for the other commands, every scope.
-        dev_token = {"Authorization": f"Bearer {endpoints['token']}"}
+        dev_token = bearer(endpoints["token"])
         assert endpoints["token"] in dev.output()
         assert dev.endpoints_file.stat().st_mode & 0o077 == 0, "the token is the owner's only"
         assert httpx.get(f"{gateway}/v1/channels").status_code == 401

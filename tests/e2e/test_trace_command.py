@@ -13,6 +13,7 @@ import pytest
 
 from skuhub_cli.change_trace import change_traces, read_records
 from skuhub_contracts.topics import STOCK_MOVED
+from skuhub_runtime.access_tokens import bearer
 from skuhub_runtime.settings import ServiceSettings
 from tests.e2e.observe import new_sku
 from tests.e2e.skuhub_dev import DevCommand
@@ -27,7 +28,7 @@ def test_trace_follows_each_movement_from_the_source_to_the_webhook(tmp_path: Pa
     with DevCommand(tmp_path) as dev, Receiver().serve() as receiver:
         endpoints = dev.wait_started()
         stock, gateway = endpoints["services"]["stock"], endpoints["services"]["sync_gateway"]
-        token = {"Authorization": f"Bearer {endpoints['token']}"}  # the dev token
+        token = bearer(endpoints["token"])  # the dev token
         created = httpx.post(
             f"{gateway}/v1/subscriptions",
             json={"url": receiver.url, "channel": "web"},

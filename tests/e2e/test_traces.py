@@ -17,7 +17,7 @@ from skuhub_cli.ports import free_port
 from skuhub_contracts.events import StockMoved
 from skuhub_contracts.subscriptions import OFFER_PROJECTION, STOCK_MOVEMENTS
 from skuhub_contracts.topics import CHANNEL_OFFER_CHANGED, STOCK_LEVEL_CHANGED, STOCK_MOVED
-from skuhub_runtime.access_tokens import Scope
+from skuhub_runtime.access_tokens import Scope, bearer
 from tests import api
 from tests.e2e.observe import metric, new_sku, offer_where
 from tests.harness import Infrastructure, Stack, wait_until
@@ -169,9 +169,7 @@ def test_one_movement_is_one_trace_from_stock_to_the_webhook_delivery(
     [change] = wait_until(recorded, timeout=30, what="the change and its delivery recorded")
     assert (change["channel"], change["offer_version"], change["trace_id"]) == ("web", 1, trace_id)
     elsewhere = stack.wiring.issue_token("market-adapter", [Scope.CHANNEL], channels=["market"])
-    hidden = httpx.get(
-        url, params={"sku": sku}, headers={"Authorization": f"Bearer {elsewhere.value}"}
-    )
+    hidden = httpx.get(url, params={"sku": sku}, headers=bearer(elsewhere.value))
     assert (hidden.status_code, hidden.json()) == (200, [])
     # Each batch's receive span links to the record it took in (another trace's root).
     everything = sink.snapshot()
