@@ -154,7 +154,21 @@ class SqlOfferRepository:
         c = offer_changes
         rows = (
             await self._conn.execute(
-                sa.select(c).where(c.c.sku == sku).order_by(c.c.seq.desc()).limit(limit)
+                # Everything but the offer itself, which a trace does not show.
+                sa.select(
+                    c.c.seq,
+                    c.c.channel,
+                    c.c.sku,
+                    c.c.offer_version,
+                    c.c.cause,
+                    c.c.caused_by,
+                    c.c.origin_time,
+                    c.c.changed_at,
+                    c.c.traceparent,
+                )
+                .where(c.c.sku == sku)
+                .order_by(c.c.seq.desc())
+                .limit(limit)
             )
         ).all()
         if not rows:
