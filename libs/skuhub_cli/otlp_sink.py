@@ -91,6 +91,9 @@ class OtlpSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Connections kept open between requests, as a collector keeps them.
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 encoding = (self.headers.get("Content-Encoding") or "").lower()

@@ -40,7 +40,7 @@ from skuhub_contracts import dead_letters
 from skuhub_contracts.codec import DecodeError, KafkaRecord, decode
 from skuhub_contracts.events import EventPayload
 from skuhub_contracts.topics import dead_letter
-from skuhub_runtime import inbox, messaging_spans, metrics, telemetry
+from skuhub_runtime import inbox, messaging_spans, metrics
 from skuhub_runtime.db import sqlstate
 from skuhub_runtime.dependencies import describe
 from skuhub_runtime.handling import ConsumerSpec, Incoming, Outcome
@@ -187,7 +187,7 @@ class BatchConsumer(Generic[P, U]):
                 group=self._group,
             )
             spans.append(span)
-            traceparent, tracestate = telemetry.inject(span)
+            traceparent, tracestate = span.carried()
             incoming = Incoming(
                 envelope, self._source, traceparent, tracestate, replay_of=_replay_of(record)
             )
@@ -203,7 +203,8 @@ class BatchConsumer(Generic[P, U]):
         finally:
             for span in spans:
                 span.end()
-            receive.end()
+            if receive is not None:
+                receive.end()
         return result
 
     async def _apply_with_retry(

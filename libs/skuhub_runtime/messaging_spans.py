@@ -13,9 +13,11 @@
   (a position changed by three movements of one batch) is created under the span of one
   of them and linked to the others.
 
-Only a process that exports builds attributes, links and the send and receive spans
-(:func:`skuhub_runtime.telemetry.exporting`); otherwise the process span alone is made, as
-a non-recording span that carries the trace on (docs/profiling.md).
+All of them are :mod:`skuhub_runtime.direct_spans` (the SDK's span cost a tracing process
+a third of its throughput's loss to export). Only a process that exports builds
+attributes, links and the send, receive and create spans
+(:func:`skuhub_runtime.telemetry.exporting`); otherwise the process span alone is made, a
+span context that carries the trace on (docs/profiling.md).
 """
 
 from __future__ import annotations
@@ -26,11 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.context import Context
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as m
 from opentelemetry.trace import Link, SpanKind
 
-from skuhub_runtime import telemetry
+from skuhub_runtime import direct_spans, telemetry
 
 SYSTEM = "kafka"
 SEND = m.MessagingOperationTypeValues.SEND.value
@@ -38,6 +39,8 @@ RECEIVE = m.MessagingOperationTypeValues.RECEIVE.value
 PROCESS = m.MessagingOperationTypeValues.PROCESS.value
 CREATE = m.MessagingOperationTypeValues.CREATE.value
 MAX_LINKS = 128
+_NEW_TRACE = trace.set_span_in_context(trace.INVALID_SPAN)
+"""The parent of a span that starts a trace of its own."""
 
 
 def record_attributes(
@@ -71,26 +74,21 @@ def record_attributes(
 
 def process_span(
     record: Any, *, message_id: str, traceparent: str | None, tracestate: str | None, group: str
-) -> trace.Span:
+) -> direct_spans.DirectSpan:
     """The span of one consumed record, a child of the span that sent it."""
-    span = telemetry.tracer().start_span(
-        f"{PROCESS} {record.topic}",
-        context=telemetry.extract(traceparent, tracestate),
-        kind=SpanKind.CONSUMER,
+    name, context = f"{PROCESS} {record.topic}", telemetry.extract(traceparent, tracestate)
+    if not telemetry.exporting():
+        return direct_spans.start(name, SpanKind.CONSUMER, context)
+    attributes = record_attributes(
+        PROCESS,
+        record.topic,
+        key=record.key,
+        partition=record.partition,
+        offset=record.offset,
+        message_id=message_id,
+        group=group,
     )
-    if telemetry.exporting() and span.is_recording():
-        span.set_attributes(
-            record_attributes(
-                PROCESS,
-                record.topic,
-                key=record.key,
-                partition=record.partition,
-                offset=record.offset,
-                message_id=message_id,
-                group=group,
-            )
-        )
-    return span
+    return direct_spans.start(name, SpanKind.CONSUMER, context, attributes)
 
 
 def receive_span(
@@ -98,23 +96,20 @@ def receive_span(
     contexts: Iterable[tuple[str | None, str | None]],
     group: str,
     started_ns: int,
-) -> trace.Span:
+) -> direct_spans.DirectSpan | None:
     """The span of a consumed batch, linked to the context each record carried (only when
-    exporting; a non-recording span otherwise)."""
+    exporting)."""
     if not telemetry.exporting():
-        return trace.INVALID_SPAN
+        return None
     topics = sorted({record.topic for record in records})
     # The SDK keeps 128 links per span (OTEL_LINK_COUNT_LIMIT): build no more than it keeps.
-    links = [
-        Link(trace.get_current_span(telemetry.extract(parent, state)).get_span_context())
-        for parent, state in itertools.islice(contexts, MAX_LINKS)
-    ]
-    return telemetry.tracer().start_span(
+    found = (telemetry.span_context_of(p, s) for p, s in itertools.islice(contexts, MAX_LINKS))
+    return direct_spans.start(
         f"{RECEIVE} {topics[0] if len(topics) == 1 else 'multiple'}",
-        context=trace.set_span_in_context(trace.INVALID_SPAN),
-        kind=SpanKind.CLIENT,
-        start_time=started_ns,
-        links=[link for link in links if link.context.is_valid],
+        SpanKind.CLIENT,
+        _NEW_TRACE,
+        links=[Link(context) for context in found if context.is_valid],
+        start_ns=started_ns,
         attributes={
             m.MESSAGING_SYSTEM: SYSTEM,
             m.MESSAGING_OPERATION_TYPE: RECEIVE,
@@ -140,35 +135,37 @@ def joined(
     """
     if not telemetry.exporting():
         return traceparent, tracestate
-    links = []
+    links: list[Link] = []
+    count = 1
     for other_parent, other_state in others:
-        context = trace.get_current_span(telemetry.extract(other_parent, other_state))
-        span_context = context.get_span_context()
+        span_context = telemetry.span_context_of(other_parent, other_state)
         if span_context.is_valid:
-            links.append(Link(span_context))
+            count += 1
+            if len(links) < MAX_LINKS:  # the SDK's limit; the count says how many there were
+                links.append(Link(span_context))
     if not links:
         return traceparent, tracestate
-    span = telemetry.tracer().start_span(
+    span = direct_spans.start(
         f"{CREATE} {event_type}",
-        context=telemetry.extract(traceparent, tracestate),
-        kind=SpanKind.PRODUCER,
-        links=links,
-        attributes={
+        SpanKind.PRODUCER,
+        telemetry.extract(traceparent, tracestate),
+        {
             m.MESSAGING_SYSTEM: SYSTEM,
             m.MESSAGING_OPERATION_TYPE: CREATE,
             m.MESSAGING_OPERATION_NAME: CREATE,
-            m.MESSAGING_BATCH_MESSAGE_COUNT: len(links) + 1,
+            m.MESSAGING_BATCH_MESSAGE_COUNT: count,
         },
+        links,
     )
     span.end()
-    return telemetry.inject(span)
+    return span.carried()
 
 
 @dataclass(slots=True)
 class SendSpan:
     """The ``send`` span of the records of one batch bound for one topic."""
 
-    span: trace.Span
+    span: direct_spans.DirectSpan
     indexes: list[int]
     """Where its records are in the batch."""
 
@@ -186,12 +183,12 @@ def send_spans(records: Sequence[tuple[str, Any]]) -> list[SendSpan]:
         by_topic.setdefault(topic, []).append(index)
     started = []
     for topic, indexes in by_topic.items():
-        contexts = [_carried(records[i][1].headers) for i in indexes[: MAX_LINKS + 1]]
-        parent = contexts[0]
+        carried = [_carried(records[i][1].headers) for i in indexes[: MAX_LINKS + 1]]
+        parent = telemetry.extract(*carried[0])
         parent_span = trace.get_current_span(parent).get_span_context()
         links = []
-        for context in contexts[1:]:
-            span_context = trace.get_current_span(context).get_span_context()
+        for traceparent, tracestate in carried[1:]:
+            span_context = telemetry.span_context_of(traceparent, tracestate)
             if span_context.is_valid and span_context != parent_span:
                 links.append(Link(span_context))
         attributes: dict[str, Any] = {
@@ -204,25 +201,20 @@ def send_spans(records: Sequence[tuple[str, Any]]) -> list[SendSpan]:
             attributes[m.MESSAGING_KAFKA_MESSAGE_KEY] = record.key.decode("utf-8", "replace")
         else:
             attributes[m.MESSAGING_BATCH_MESSAGE_COUNT] = len(indexes)
-        span = telemetry.tracer().start_span(
-            f"{SEND} {topic}",
-            context=parent,
-            kind=SpanKind.PRODUCER,
-            links=links,
-            attributes=attributes,
-        )
+        span = direct_spans.start(f"{SEND} {topic}", SpanKind.PRODUCER, parent, attributes, links)
         started.append(SendSpan(span, indexes))
     return started
 
 
-def _carried(headers: Sequence[tuple[str, bytes]]) -> Context:
+def _carried(headers: Sequence[tuple[str, bytes]]) -> tuple[str | None, str | None]:
+    """``(traceparent, tracestate)`` of a record's headers."""
     parent = state = None
     for name, value in headers:
         if name == "traceparent":
             parent = value.decode("ascii", "replace")
         elif name == "tracestate":
             state = value.decode("ascii", "replace")
-    return telemetry.extract(parent, state)
+    return parent, state
 
 
 def sent(send: SendSpan, placed: Sequence[Any]) -> None:
@@ -239,8 +231,7 @@ def sent(send: SendSpan, placed: Sequence[Any]) -> None:
     send.span.end()
 
 
-def failed(spans: Iterable[trace.Span], exc: BaseException) -> None:
+def failed(spans: Iterable[direct_spans.DirectSpan], exc: BaseException) -> None:
     for span in spans:
-        span.record_exception(exc)
-        span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+        span.failed(exc)
         span.end()

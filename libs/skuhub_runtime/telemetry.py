@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -27,11 +28,15 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     TraceIdRatioBased,
 )
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+TRACER_NAME = "skuhub"
+"""The instrumentation scope of skuhub's own spans."""
 
 Exporter = Literal["otlp", "console"]
 SamplerName = Literal[
@@ -104,7 +109,26 @@ class TracingSettings(BaseSettings):
         return ParentBased(root) if self.traces_sampler.startswith("parentbased_") else root
 
 
-_EXPORTING = False
+@dataclass(frozen=True, slots=True)
+class Recorder:
+    """Where this process's finished spans go, and how their sampling is decided: what
+    :func:`configure_tracing` installed, for spans written without the SDK's tracer
+    (:mod:`skuhub_runtime.direct_spans`)."""
+
+    sampler: Sampler
+    resource: Resource
+    scope: InstrumentationScope
+    processors: tuple[SpanProcessor, ...]
+
+    @classmethod
+    def of(cls, provider: TracerProvider, processors: tuple[SpanProcessor, ...]) -> Recorder:
+        """The recorder of spans ``provider``'s tracer would hand to ``processors``."""
+        # The scope the SDK gives trace.get_tracer(TRACER_NAME): no version, no schema.
+        scope = InstrumentationScope(TRACER_NAME, "", "")
+        return cls(provider.sampler, provider.resource, scope, processors)
+
+
+_RECORDER: Recorder | None = None
 
 
 def exporting() -> bool:
@@ -113,7 +137,12 @@ def exporting() -> bool:
     The hot paths ask this before they build attributes or spans of their own (a span
     that records nothing still costs; docs/profiling.md).
     """
-    return _EXPORTING
+    return _RECORDER is not None
+
+
+def recorder() -> Recorder | None:
+    """The installed :class:`Recorder`; None while nothing is exported."""
+    return _RECORDER
 
 
 def configure_tracing(
@@ -127,7 +156,7 @@ def configure_tracing(
 
     ``exporters`` are added to the ones the settings name (the bench's in-process sink).
     """
-    global _EXPORTING
+    global _RECORDER
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return
     settings = settings or TracingSettings()
@@ -139,17 +168,19 @@ def configure_tracing(
         if settings.sdk_disabled
         else [*(_exporter(name) for name in settings.traces_exporter), *exporters]
     )
-    _EXPORTING = bool(chosen)
     provider = TracerProvider(
         resource=Resource.create(attributes),
-        sampler=settings.sampler(_EXPORTING),
+        sampler=settings.sampler(bool(chosen)),
         # shutdown_tracing bounds the wait at exit; the SDK's own would wait up to 30 s for
         # a collector that is down.
         shutdown_on_exit=False,
     )
-    for exporter in chosen:
-        provider.add_span_processor(_processor(exporter, settings))
+    processors = tuple(_processor(exporter, settings) for exporter in chosen)
+    for processor in processors:
+        provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
+    if processors:
+        _RECORDER = Recorder.of(provider, processors)
 
 
 def shutdown_tracing(timeout_s: float = 2.0) -> None:
@@ -167,9 +198,9 @@ def _exporter(name: Exporter) -> SpanExporter:
     if name == "console":
         return ConsoleSpanExporter(out=sys.stderr)
     # Imported here: a process that does not export never loads protobuf and requests.
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from skuhub_runtime.otlp_export import OtlpHttpSpanExporter
 
-    return OTLPSpanExporter()
+    return OtlpHttpSpanExporter()
 
 
 def _processor(exporter: SpanExporter, settings: TracingSettings) -> SpanProcessor:
@@ -186,7 +217,7 @@ def _processor(exporter: SpanExporter, settings: TracingSettings) -> SpanProcess
     )
 
 
-_TRACER = trace.get_tracer("skuhub")
+_TRACER = trace.get_tracer(TRACER_NAME)
 """Follows the provider configure_tracing installs (a proxy until then)."""
 
 
@@ -194,14 +225,53 @@ def tracer() -> trace.Tracer:
     return _TRACER
 
 
+_EXTRACTED: dict[tuple[str, str | None], Context] = {}
+_CARRIED: dict[str, SpanContext] = {}
+_NO_CONTEXT = Context()
+_CACHE_LIMIT = 8192
+"""Entries each of the two caches keeps; when full, it starts over."""
+
+
 def extract(traceparent: str | None, tracestate: str | None = None) -> Context:
-    """The trace context carried by an incoming event (empty when it has none)."""
-    carrier = {}
-    if traceparent:
-        carrier["traceparent"] = traceparent
-        if tracestate:
-            carrier["tracestate"] = tracestate
-    return _PROPAGATOR.extract(carrier)
+    """The trace context carried by an incoming event (empty when it has none).
+
+    Kept for reuse (a Context is immutable): a record's context is read again for the
+    batch's ``receive`` span, and an event's by its coalesced siblings and its send span.
+    A context this process carried on itself (:func:`remember`) is not parsed back.
+    """
+    if not traceparent:
+        return _NO_CONTEXT
+    key = (traceparent, tracestate or None)
+    context = _EXTRACTED.get(key)
+    if context is None:
+        local = _CARRIED.get(traceparent)
+        if local is not None:
+            context = trace.set_span_in_context(trace.NonRecordingSpan(local))
+        else:
+            carrier = {"traceparent": traceparent}
+            if tracestate:
+                carrier["tracestate"] = tracestate
+            context = _PROPAGATOR.extract(carrier)
+        if len(_EXTRACTED) >= _CACHE_LIMIT:
+            _EXTRACTED.clear()
+        _EXTRACTED[key] = context
+    return context
+
+
+def span_context_of(traceparent: str | None, tracestate: str | None = None) -> SpanContext:
+    """The span context a ``traceparent`` names (invalid when it names none)."""
+    local = _CARRIED.get(traceparent) if traceparent else None
+    if local is not None:
+        return local
+    return trace.get_current_span(extract(traceparent, tracestate)).get_span_context()
+
+
+def remember(traceparent: str, span_context: SpanContext) -> None:
+    """Note that this process's span ``span_context`` was carried on as ``traceparent``,
+    so that linking to it later (a coalesced event, a send span) needs no parsing."""
+    if len(_CARRIED) >= _CACHE_LIMIT:
+        _CARRIED.clear()
+    _CARRIED[traceparent] = span_context
 
 
 def inject(span: trace.Span) -> tuple[str | None, str | None]:

@@ -1,0 +1,146 @@
+"""skuhub's OTLP request encoder writes what the library's encoder writes.
+
+The oracle is ``opentelemetry-exporter-otlp-proto-common``'s ``encode_spans``: both
+requests are parsed with the generated protobuf classes and compared message by message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace.span import TraceState
+
+from skuhub_runtime import otlp_encoding
+from skuhub_runtime.otlp_encoding import SpanEncoder
+
+REMOTE = SpanContext(
+    0x0AF7651916CD43DD8448EB211C80319C,
+    0xB7AD6B7169203331,
+    is_remote=True,
+    trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    trace_state=TraceState([("vendor", "value"), ("other", "x")]),
+)
+
+
+def _parsed(body: bytes) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    return request
+
+
+def _library(spans: list[ReadableSpan]) -> ExportTraceServiceRequest:
+    return _parsed(encode_spans(spans).SerializeToString())
+
+
+@pytest.fixture
+def finished() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "skuhub-stock", "replicas": 2}),
+        span_limits=SpanLimits(max_span_attributes=12, max_links=3, max_events=2),
+    )
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield provider, exporter
+    provider.shutdown()
+
+
+def test_spans_of_every_shape_encode_as_the_library_encodes_them(
+    finished: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = finished
+    tracer = provider.get_tracer("skuhub", "1.0", schema_url="https://example.org/1.0")
+    plain = provider.get_tracer("other")
+    remote_parent = trace.set_span_in_context(trace.NonRecordingSpan(REMOTE))
+    with tracer.start_as_current_span("local parent"):
+        tracer.start_span("child of a local span").end()
+    consumed = tracer.start_span(
+        "process skuhub.stock-moved.v1",
+        context=remote_parent,
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.kafka.offset": 123_456_789_012,
+            "negative": -7,
+            "ratio": 0.25,
+            "flag": True,
+            "off": False,
+            "empty": "",
+            "long": "x" * 300,  # a length that needs two bytes
+            "texts": ("a", "b"),
+            "numbers": [1, -2, 3],
+        },
+        links=[Link(REMOTE, {"why": "joined"}), Link(REMOTE)],
+    )
+    consumed.add_event("retried", {"attempt": 2}, timestamp=1_700_000_000_000_000_000)
+    consumed.add_event("plain")
+    consumed.add_event("one too many")
+    consumed.set_status(Status(StatusCode.ERROR, "broker down"))
+    consumed.end()
+    crowded = plain.start_span(
+        "send", kind=SpanKind.PRODUCER, links=[Link(REMOTE)] * 5, attributes={"k": "v"}
+    )
+    crowded.set_attributes({f"a{i}": i for i in range(20)})  # beyond the limit of 12
+    crowded.set_status(Status(StatusCode.OK))
+    crowded.end()
+    for kind in SpanKind:
+        plain.start_span(f"kind {kind.name}", kind=kind).end()
+    spans = list(exporter.get_finished_spans())
+
+    ours = _parsed(SpanEncoder().request(spans))
+
+    assert ours == _library(spans)
+    dropped = [s for s in ours.resource_spans[0].scope_spans[1].spans if s.name == "send"]
+    assert dropped[0].dropped_attributes_count == 9
+    assert dropped[0].dropped_links_count == 2
+
+
+def test_spans_of_two_resources_are_grouped_by_resource_and_scope() -> None:
+    exporter = InMemorySpanExporter()
+    providers = [
+        TracerProvider(resource=Resource.create({"service.name": name}))
+        for name in ("skuhub-stock", "skuhub-sync-gateway")
+    ]
+    for provider in providers:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    for round_ in range(2):
+        for provider in providers:
+            for scope in ("a", "b"):
+                provider.get_tracer(scope).start_span(f"{scope} {round_}").end()
+    spans = list(exporter.get_finished_spans())
+
+    ours = _parsed(SpanEncoder().request(spans))
+
+    assert ours == _library(spans)
+    assert [len(r.scope_spans) for r in ours.resource_spans] == [2, 2]
+
+
+def test_repeated_attributes_stay_right_when_the_reuse_cache_starts_over(
+    finished: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(otlp_encoding, "_REPEATED_TEXT_LIMIT", 3)
+    provider, exporter = finished
+    tracer = provider.get_tracer("skuhub")
+    encoder = SpanEncoder()
+    for batch in range(3):
+        for i in range(5):
+            tracer.start_span(
+                "process", attributes={"system": "kafka", "key": f"SKU-{i}", "n": str(batch)}
+            ).end()
+        spans = list(exporter.get_finished_spans())
+        exporter.clear()
+
+        assert _parsed(encoder.request(spans)) == _library(spans)
+
+
+def test_an_empty_batch_is_an_empty_request() -> None:
+    assert SpanEncoder().request([]) == b""
+    assert _library([]) == _parsed(b"")
