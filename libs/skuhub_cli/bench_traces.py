@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import statistics
 
+from skuhub_cli import bench_span_path
 from skuhub_cli.bench_probes import produce_flat_out
 from skuhub_cli.bench_report import Row
 from skuhub_cli.bench_session import BenchSession
@@ -20,6 +21,7 @@ from skuhub_traffic.movements import generate_deliveries
 
 TARGET = 0.9
 ROUNDS = 2
+SPAN_PATH_RECORDS = 30_000
 WITHOUT = "no export"
 WITH = "OTLP at 1.0"
 
@@ -59,11 +61,24 @@ async def traced_case(session: BenchSession, movements: int, rounds: int = ROUND
                 rates[label].append(found["sustained_rate"])
                 cpu[label].append((found["records_timed"], found["cpu_seconds"]))
         spans, requests = sink.received, sink.requests
+        with session.step(f"The span path alone, {SPAN_PATH_RECORDS:,} records"):
+            alone = bench_span_path.measure(SPAN_PATH_RECORDS, None)
+            exported = bench_span_path.measure(SPAN_PATH_RECORDS, exporting_env(sink.endpoint))
     without, with_export = statistics.fmean(rates[WITHOUT]), statistics.fmean(rates[WITH])
     ratio = with_export / without if without and not math.isnan(with_export) else math.nan
     per_cpu = {label: _per_cpu_second(runs) for label, runs in cpu.items()}
     cpu_ratio = per_cpu[WITH] / per_cpu[WITHOUT] if per_cpu[WITHOUT] else math.nan
+    stock_us = 1e6 / per_cpu[WITHOUT] if per_cpu[WITHOUT] else math.nan
+    expected = stock_us / (stock_us + exported - alone)
     session.report.add(
+        Row(
+            "traces",
+            "span path CPU per record, without / with export",
+            exported - alone,
+            "µs",
+            note=f"{alone:.1f} / {exported:.1f} µs (bench_span_path); stock spends "
+            f"{stock_us:.0f} µs a record without export: {expected:.2f} expected",
+        ),
         Row(
             "traces",
             "records per CPU-second of stock, with / without",
@@ -91,13 +106,17 @@ async def traced_case(session: BenchSession, movements: int, rounds: int = ROUND
         "cpu_ratio": cpu_ratio,
         "target": TARGET,
         "spans_received": spans,
+        "span_path_us_per_record_without": alone,
+        "span_path_us_per_record_with": exported,
+        "expected_ratio_from_span_path": expected,
         "otlp_requests": requests,
     }
     verdict = "[green]met[/]" if ratio >= TARGET else "[red]missed[/]"
     session.done(
         f"traces: {with_export:,.0f} records/s exporting every span, {without:,.0f} without "
         f"(means of {rounds} runs): {ratio:.2f} (target ≥ {TARGET} {verdict}); per CPU-second "
-        f"{cpu_ratio:.2f}; {spans:,} spans received"
+        f"{cpu_ratio:.2f}; the span path costs {exported - alone:.1f} µs a record "
+        f"({expected:.2f} expected); {spans:,} spans received"
     )
 
 

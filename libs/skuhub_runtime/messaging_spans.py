@@ -43,35 +43,6 @@ _NEW_TRACE = trace.set_span_in_context(trace.INVALID_SPAN)
 """The parent of a span that starts a trace of its own."""
 
 
-def record_attributes(
-    operation: str,
-    topic: str,
-    *,
-    key: bytes | None,
-    partition: int | None = None,
-    offset: int | None = None,
-    message_id: str | None = None,
-    group: str | None = None,
-) -> dict[str, Any]:
-    """The messaging attributes of one record."""
-    attributes: dict[str, Any] = {
-        m.MESSAGING_SYSTEM: SYSTEM,
-        m.MESSAGING_OPERATION_TYPE: operation,
-        m.MESSAGING_DESTINATION_NAME: topic,
-    }
-    if key:
-        attributes[m.MESSAGING_KAFKA_MESSAGE_KEY] = key.decode("utf-8", "replace")
-    if partition is not None:
-        attributes[m.MESSAGING_DESTINATION_PARTITION_ID] = str(partition)
-    if offset is not None:
-        attributes[m.MESSAGING_KAFKA_OFFSET] = offset
-    if message_id:
-        attributes[m.MESSAGING_MESSAGE_ID] = message_id
-    if group:
-        attributes[m.MESSAGING_CONSUMER_GROUP_NAME] = group
-    return attributes
-
-
 def process_span(
     record: Any, *, message_id: str, traceparent: str | None, tracestate: str | None, group: str
 ) -> direct_spans.DirectSpan:
@@ -79,15 +50,17 @@ def process_span(
     name, context = f"{PROCESS} {record.topic}", telemetry.extract(traceparent, tracestate)
     if not telemetry.exporting():
         return direct_spans.start(name, SpanKind.CONSUMER, context)
-    attributes = record_attributes(
-        PROCESS,
-        record.topic,
-        key=record.key,
-        partition=record.partition,
-        offset=record.offset,
-        message_id=message_id,
-        group=group,
-    )
+    attributes: dict[str, Any] = {
+        m.MESSAGING_SYSTEM: SYSTEM,
+        m.MESSAGING_OPERATION_TYPE: PROCESS,
+        m.MESSAGING_DESTINATION_NAME: record.topic,
+        m.MESSAGING_DESTINATION_PARTITION_ID: str(record.partition),
+        m.MESSAGING_KAFKA_OFFSET: record.offset,
+        m.MESSAGING_MESSAGE_ID: message_id,
+        m.MESSAGING_CONSUMER_GROUP_NAME: group,
+    }
+    if record.key:
+        attributes[m.MESSAGING_KAFKA_MESSAGE_KEY] = record.key.decode("utf-8", "replace")
     return direct_spans.start(name, SpanKind.CONSUMER, context, attributes)
 
 

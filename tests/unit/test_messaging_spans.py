@@ -91,3 +91,34 @@ def test_nothing_is_built_while_not_exporting(monkeypatch: pytest.MonkeyPatch) -
 
     assert messaging_spans.joined("x", first, "a=1", [(second, None)]) == (first, "a=1")
     assert messaging_spans.receive_span([], [], "group", 0) is None
+
+
+def test_a_consumed_record_is_processed_under_the_span_that_sent_it(
+    exported: InMemorySpanExporter,
+) -> None:
+    sent, trace_id = new_trace()
+    record = SimpleNamespace(topic="stock.stock-moved.v1", key=b"SKU-1", partition=2, offset=7)
+
+    span = messaging_spans.process_span(
+        record, message_id="id-1", traceparent=sent, tracestate=None, group="stock"
+    )
+    carried, _ = span.carried()
+    span.end()
+
+    [finished] = exported.get_finished_spans()
+    assert finished.name == "process stock.stock-moved.v1"
+    assert finished.kind is SpanKind.CONSUMER
+    assert finished.parent is not None
+    assert format(finished.parent.span_id, "016x") == sent.split("-")[2]
+    assert format(finished.context.trace_id, "032x") == trace_id
+    assert carried.split("-")[2] == format(finished.context.span_id, "016x")
+    assert dict(finished.attributes or {}) == {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.destination.name": "stock.stock-moved.v1",
+        "messaging.destination.partition.id": "2",
+        "messaging.kafka.offset": 7,
+        "messaging.kafka.message.key": "SKU-1",
+        "messaging.message.id": "id-1",
+        "messaging.consumer.group.name": "stock",
+    }
