@@ -65,7 +65,11 @@ def _tag(field: int, wire_type: int) -> bytes:
 def _field(tag: bytes, payload: bytes) -> bytes:
     """A length-delimited field: its tag, the payload's length, the payload."""
     size = len(payload)
-    return tag + (_ONE_BYTE[size] if size < 0x80 else _varint(size)) + payload
+    if size < 0x80:
+        return tag + _ONE_BYTE[size] + payload
+    if size < 0x4000:  # a span's size: two bytes
+        return tag + bytes((size & 0x7F | 0x80, size >> 7)) + payload
+    return tag + _varint(size) + payload
 
 
 # Tags, by message and field number.
@@ -88,6 +92,8 @@ _SPAN_NAME = _tag(5, _LEN)
 _SPAN_KIND = _tag(6, 0)
 _SPAN_START = _tag(7, 1)
 _SPAN_END = _tag(8, 1)
+_TIMES = struct.Struct("<1sQ1sQ").pack
+"""Start and end, each with its tag: (_SPAN_START, start, _SPAN_END, end)."""
 _SPAN_ATTRIBUTES = _tag(9, _LEN)
 _SPAN_DROPPED_ATTRIBUTES = _tag(10, 0)
 _SPAN_EVENTS = _tag(11, _LEN)
@@ -141,12 +147,13 @@ class SpanEncoder:
         """The serialised ``ExportTraceServiceRequest`` of ``spans``, grouped by resource
         and instrumentation scope in the order they first appear."""
         grouped: dict[int, tuple[Resource, dict[int, tuple[Scope, list[bytes]]]]] = {}
+        last: tuple[Resource | None, Scope, list[bytes]] = (None, None, [])
         for span in spans:
             resource, scope = span.resource, span.instrumentation_scope or None
-            by_scope = grouped.setdefault(id(resource), (resource, {}))[1]
-            by_scope.setdefault(id(scope), (scope, []))[1].append(
-                _field(_SCOPE_SPANS_SPAN, self.span(span))
-            )
+            if resource is not last[0] or scope is not last[1]:  # spans come in runs
+                by_scope = grouped.setdefault(id(resource), (resource, {}))[1]
+                last = (resource, scope, by_scope.setdefault(id(scope), (scope, []))[1])
+            last[2].append(_field(_SCOPE_SPANS_SPAN, self.span(span)))
         out = []
         for resource, by_scope in grouped.values():
             parts = [_field(_RESOURCE_SPANS_RESOURCE, self._resource(resource))]
@@ -184,10 +191,7 @@ class SpanEncoder:
         parts += (
             name,
             _KINDS[span.kind],
-            _SPAN_START,
-            _FIXED64(span.start_time or 0),
-            _SPAN_END,
-            _FIXED64(span.end_time or 0),
+            _TIMES(_SPAN_START, span.start_time or 0, _SPAN_END, span.end_time or 0),
         )
         attributes = span.attributes
         if attributes:
