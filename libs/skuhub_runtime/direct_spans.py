@@ -109,7 +109,7 @@ class DirectSpan:
                 },
             ),
         )
-        self._status = Status(StatusCode.ERROR, type(exc).__name__)
+        self._status = Status(StatusCode.ERROR, kind.__name__)
 
     def end(self) -> None:
         """Finish the span (once; a second call does nothing)."""
@@ -160,7 +160,8 @@ def start(
     # As the SDK's Tracer.start_span decides it.
     sampled = recorder.sampler.should_sample(parent, trace_id, name, kind, attributes, links)
     decision = sampled.decision
-    bits = TraceFlags.SAMPLED if decision.is_sampled() else TraceFlags.DEFAULT  # type: ignore[no-untyped-call]
+    is_sampled: bool = decision.is_sampled()  # type: ignore[no-untyped-call]
+    bits = TraceFlags.SAMPLED if is_sampled else TraceFlags.DEFAULT
     if parent_context.trace_flags.random_trace_id if parent_context else _IDS.is_trace_id_random():
         bits |= TraceFlags.RANDOM_TRACE_ID
     context = SpanContext(

@@ -16,11 +16,12 @@ from typing import Any
 from skuhub_contracts.codec import Envelope
 from skuhub_contracts.events import StockLevelChanged, StockMoved
 from skuhub_runtime.handling import Incoming, Outcome
-from skuhub_stock.domain.ledger import SkuFacts
+from skuhub_stock.domain.ledger import QUARANTINE, SkuFacts
 from skuhub_stock.entrypoints.handlers import StockHandlers
 from skuhub_stock.service_layer.replenish import review_changed_places
 from skuhub_stock.service_layer.replenishment import ReplenishmentDefaults
 from tests.fakes.stock import FakeStockUnitOfWork
+from tests.gateway_facts import published_product
 
 on_stock_moved = StockHandlers().on_stock_moved
 
@@ -319,3 +320,27 @@ async def test_a_position_changed_by_several_movements_carries_the_earliest_orig
         position_version=2,
         caused_by=batch[1].id,  # the last movement applied, though it is the older
     )
+
+
+async def test_a_parked_movement_refused_on_release_is_journaled_not_pinned_on_the_product() -> (
+    None
+):
+    """A movement quarantined for an unknown SKU and refused once the product says it cannot
+    be converted (cases of a SKU kept in each, without a pack size): the refusal is the
+    movement's, in the journal; the product-changed that released it is not refused."""
+    handlers = StockHandlers(unknown_sku=QUARANTINE)
+    uow = FakeStockUnitOfWork()
+    cases = moved("receipt", "2", 1, sku="COFFEE", unit="CS")
+    held = await handlers.on_stock_moved(uow, [cases])
+    assert held.rejected == {}
+    assert levels(held) == []
+
+    product = published_product("COFFEE", 1, {"en": "Coffee"}, ORIGIN, unit="EA")
+    released = await handlers.on_product_changed(uow, [product])
+
+    assert released.rejected == {}
+    assert levels(released) == []
+    [entry] = await uow.ledger.journal_of("COFFEE", after=None, limit=10)
+    assert entry.reported.event_id == cases.id
+    assert entry.rejected_reason is not None
+    assert "CS" in entry.rejected_reason

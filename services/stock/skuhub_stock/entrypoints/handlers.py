@@ -95,7 +95,10 @@ def _outcome(recorded: Recorded, batch: Sequence[Incoming[Any]]) -> Outcome:
         emitted.append(by_id.get(kit.cause, batch[-1]).derive(to_kit_level_changed(kit)))
     return Outcome(
         emitted=emitted,
-        rejected=recorded.rejected,
+        # Only this batch's events can be dead-lettered. A parked movement refused when its
+        # partner or product arrived was consumed long before: its refusal, with the reason,
+        # is in the journal (mark_rejected), and the event that released it is not at fault.
+        rejected={i: why for i, why in recorded.rejected.items() if i in by_id},
         ignored=frozenset(recorded.duplicates),
     )
 
