@@ -144,3 +144,19 @@ def test_repeated_attributes_stay_right_when_the_reuse_cache_starts_over(
 def test_an_empty_batch_is_an_empty_request() -> None:
     assert SpanEncoder().request([]) == b""
     assert _library([]) == _parsed(b"")
+
+
+def test_a_key_whose_values_keep_being_new_is_written_without_the_cache(
+    finished: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(otlp_encoding, "_NEW_VALUES_OF_A_VOLATILE_KEY", 2)
+    provider, exporter = finished
+    tracer = provider.get_tracer("skuhub")
+    for i in range(6):
+        tracer.start_span("process", attributes={"system": "kafka", "id": f"message-{i}"}).end()
+    spans = list(exporter.get_finished_spans())
+    encoder = SpanEncoder()
+
+    assert _parsed(encoder.request(spans)) == _library(spans)
+    assert _parsed(encoder.request(spans)) == _library(spans)  # volatile by now
+    assert encoder._volatile == {"id"}
