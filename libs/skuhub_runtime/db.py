@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
+import orjson
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -46,7 +48,22 @@ def create_engine(
         # TimeoutError, which the consumer and the relay retry like any outage.
         pool_timeout=settings.database_connect_timeout_s + settings.database_command_timeout_s,
         connect_args=connect_args,
+        json_serializer=json_text,
     )
+
+
+def json_text(value: Any) -> str:
+    """A JSON or JSONB column's value as JSON text.
+
+    orjson writes it in a tenth of the time :func:`json.dumps` takes; an import spent more
+    CPU encoding its products' and history's JSONB than on any other one thing
+    (docs/profiling.md). What orjson refuses (a key that is not text, an integer beyond 64
+    bits) goes to :func:`json.dumps`, which writes or refuses it as before.
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def create_probe_engine(settings: ServiceSettings) -> AsyncEngine:

@@ -33,6 +33,10 @@ from skuhub_catalog.domain.product import (
 )
 from skuhub_contracts.identifiers import gtin14
 
+_GET = sa.select(products).where(products.c.sku == sa.bindparam("sku"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+"""Built once: a statement built per call spends more on its cache key than on running."""
+
 
 class SqlProductRepository:
     """Products in PostgreSQL; a unique index that refuses a write becomes a domain error."""
@@ -41,10 +45,8 @@ class SqlProductRepository:
         self._conn = conn
 
     async def get(self, sku: str, *, for_update: bool = False) -> Product | None:
-        statement = sa.select(products).where(products.c.sku == sku)
-        if for_update:
-            statement = statement.with_for_update()
-        row = (await self._conn.execute(statement)).mappings().first()
+        statement = _GET_FOR_UPDATE if for_update else _GET
+        row = (await self._conn.execute(statement, {"sku": sku})).mappings().first()
         return to_product(row) if row is not None else None
 
     async def add(self, product: Product) -> bool:

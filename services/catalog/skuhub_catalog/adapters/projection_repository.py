@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -54,35 +55,47 @@ class SqlProjectionRepository:
     async def shown_of(
         self, skus: Sequence[str]
     ) -> tuple[dict[str, list[PositionFact]], dict[str, StageFact]]:
-        # One statement for both (a product read is a handful of round trips): each SKU's
-        # stage, joined to each of its positions.
-        asked = (
-            sa.func.unnest(sa.cast(list(skus), ARRAY(sa.Text)))
-            .table_valued("sku")
-            .render_derived(name="k")
-        )
-        p, s = stock_positions, lifecycle_stages
-        statement = (
-            sa.select(
-                asked.c.sku.label("k_sku"),
-                *(c.label(f"p_{c.name}") for c in p.c),
-                *(c.label(f"s_{c.name}") for c in s.c),
-            )
-            .select_from(
-                asked.outerjoin(s, s.c.sku == asked.c.sku).outerjoin(p, p.c.sku == asked.c.sku)
-            )
-            .order_by(asked.c.sku, p.c.location, p.c.lot)
-        )
         positions: dict[str, list[PositionFact]] = {}
         stages: dict[str, StageFact] = {}
-        for row in (await self._conn.execute(statement)).mappings():
+        rows = await self._conn.execute(_SHOWN, {"skus": list(skus)})
+        for row in rows.mappings():
             if row["p_sku"] is not None:
                 positions.setdefault(row["k_sku"], []).append(
-                    PositionFact(**{c.name: row[f"p_{c.name}"] for c in p.c})
+                    PositionFact(**{name: row[label] for name, label in _POSITION_LABELS})
                 )
             if row["s_sku"] is not None:
-                stages[row["k_sku"]] = StageFact(**{c.name: row[f"s_{c.name}"] for c in s.c})
+                stages[row["k_sku"]] = StageFact(
+                    **{name: row[label] for name, label in _STAGE_LABELS}
+                )
         return positions, stages
+
+
+def _shown_statement() -> sa.Select[Any]:
+    """One statement for both (a product read is a handful of round trips): each SKU's
+    stage, joined to each of its positions. Built once: building it and its cache key took
+    a quarter of a product read's CPU."""
+    asked = (
+        sa.func.unnest(sa.cast(sa.bindparam("skus", type_=ARRAY(sa.Text)), ARRAY(sa.Text)))
+        .table_valued("sku")
+        .render_derived(name="k")
+    )
+    p, s = stock_positions, lifecycle_stages
+    return (
+        sa.select(
+            asked.c.sku.label("k_sku"),
+            *(c.label(f"p_{c.name}") for c in p.c),
+            *(c.label(f"s_{c.name}") for c in s.c),
+        )
+        .select_from(
+            asked.outerjoin(s, s.c.sku == asked.c.sku).outerjoin(p, p.c.sku == asked.c.sku)
+        )
+        .order_by(asked.c.sku, p.c.location, p.c.lot)
+    )
+
+
+_SHOWN = _shown_statement()
+_POSITION_LABELS = tuple((c.name, f"p_{c.name}") for c in stock_positions.c)
+_STAGE_LABELS = tuple((c.name, f"s_{c.name}") for c in lifecycle_stages.c)
 
 
 _POSITION_UPDATES = (

@@ -67,7 +67,13 @@ def rows_of(path: Path, file_format: FileFormat) -> Iterator[tuple[int, Cells | 
 
 def count_rows(path: Path, file_format: FileFormat) -> int:
     """How many data rows :func:`rows_of` will yield (read through once, streamed)."""
-    return sum(1 for _ in rows_of(path, file_format))
+    if file_format is FileFormat.JSONL:
+        return sum(1 for _ in _json_lines(path))
+    # What rows_of skips, without building each row's cells: the header, blank rows.
+    raw = _raw_rows(path, file_format)
+    if next(raw, None) is None:
+        return 0
+    return sum(1 for _, row in raw if not all(cell is None or cell == "" for cell in row))
 
 
 def _raw_rows(path: Path, file_format: FileFormat) -> Iterator[tuple[int, Sequence[Any]]]:

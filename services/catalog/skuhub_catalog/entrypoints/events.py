@@ -4,6 +4,8 @@ content become facts of its projection."""
 
 from __future__ import annotations
 
+import functools
+
 from skuhub_catalog.domain import product as domain
 from skuhub_catalog.domain.availability import PositionFact, StageFact
 from skuhub_catalog.domain.product import Product
@@ -43,16 +45,7 @@ def to_product_changed(stored: Product, lineage: Lineage | None) -> ProductChang
             KitComponent(sku=c.sku, quantity=c.quantity) for c in product.kit_components
         ],
         categories=list(product.categories),
-        completeness=[
-            ChannelCompleteness(
-                channel=c.channel,
-                locale=c.locale,
-                ratio=c.ratio,
-                complete=c.complete,
-                missing=list(c.missing),
-            )
-            for c in stored.completeness or ()
-        ],
+        completeness=[_channel_completeness(c) for c in stored.completeness or ()],
         relations={
             RelationKind(kind.value): list(skus) for kind, skus in product.relations.items()
         },
@@ -61,6 +54,20 @@ def to_product_changed(stored: Product, lineage: Lineage | None) -> ProductChang
         attributes=dict(product.attributes),
         deleted=product.deleted,
         changed_at=product.updated_at,
+    )
+
+
+@functools.lru_cache(maxsize=4_096)
+def _channel_completeness(measured: domain.Completeness) -> ChannelCompleteness:
+    """One channel x locale's completeness on the wire. Most products of an import share
+    theirs (complete, or missing the same few), and the model is frozen: each is built once,
+    not once per snapshot."""
+    return ChannelCompleteness(
+        channel=measured.channel,
+        locale=measured.locale,
+        ratio=measured.ratio,
+        complete=measured.complete,
+        missing=list(measured.missing),
     )
 
 

@@ -42,7 +42,7 @@ from skuhub_catalog.domain.imports import (
     RowProblem,
 )
 from skuhub_catalog.entrypoints import handlers
-from skuhub_catalog.entrypoints.supplier_rows import missing_columns, read_row
+from skuhub_catalog.entrypoints.supplier_rows import RowReader, missing_columns, row_reader
 from skuhub_catalog.service_layer.ports import CatalogUnitOfWork
 from skuhub_catalog.service_layer.snapshots import Channels
 from skuhub_runtime.handling import Decision
@@ -105,30 +105,64 @@ async def _run(
     )
     origin = Origin(None, None, source=SOURCE)
     rows = rows_of(path, job.file_format)
-    while True:
-        # Reading and checking cells is CPU work: off the event loop, the service keeps
-        # answering while a file goes in.
-        chunk = await asyncio.to_thread(_read_chunk, rows, chunk_rows, mapping, definitions)
-        if chunk.size == 0:
-            break
-
-        async def put(
-            uow: CatalogUnitOfWork, chunk: _Chunk = chunk, batched: bool = True
-        ) -> Decision[ImportCounts]:
-            if batched and isinstance(uow, SqlUnitOfWork):
-                rows = await _batched(uow.connection, chunk)
-                decision = await _put_chunk(rows, job, chunk, origin, channels)
-                await rows.flush()
-                return decision
-            return await _put_chunk(uow, job, chunk, origin, channels)
-
-        try:
-            await runtime.execute(put)
-        except sa_exc.IntegrityError:
-            # Another writer took a SKU or GTIN of this chunk meanwhile: a row at a time,
-            # each on its own savepoint, the row that collides is refused alone.
-            await runtime.execute(functools.partial(put, batched=False))
+    await _put_chunks(
+        runtime, job, origin, channels, rows, chunk_rows, row_reader(mapping, definitions)
+    )
     await _finish(runtime, job.id, JobStatus.DONE, None)
+
+
+async def _put_chunks(
+    runtime: ServiceRuntime[CatalogUnitOfWork],
+    job: ImportJob,
+    origin: Origin,
+    channels: Channels,
+    rows: Iterator[tuple[int, Cells | BadLine]],
+    chunk_rows: int,
+    read: RowReader,
+) -> None:
+    """Put in each chunk of ``rows``, one transaction each.
+
+    Reading and checking cells is CPU work: off the event loop, the service keeps
+    answering while a file goes in. The next chunk is read while this one is put in (its
+    transaction mostly waits for PostgreSQL); one chunk is read at a time.
+    """
+
+    def next_chunk() -> asyncio.Future[_Chunk]:
+        return asyncio.ensure_future(asyncio.to_thread(_read_chunk, rows, chunk_rows, read))
+
+    reading = next_chunk()
+    try:
+        while (chunk := await reading).size:
+            reading = next_chunk()
+            await _put_one(runtime, job, origin, channels, chunk)
+    finally:
+        if not reading.done():  # a put failed: the thread finishes before the file goes
+            await asyncio.gather(reading, return_exceptions=True)
+
+
+async def _put_one(
+    runtime: ServiceRuntime[CatalogUnitOfWork],
+    job: ImportJob,
+    origin: Origin,
+    channels: Channels,
+    chunk: _Chunk,
+) -> None:
+    """One chunk in one transaction (whose repositories read and write it in bulk)."""
+
+    async def put(uow: CatalogUnitOfWork, batched: bool = True) -> Decision[ImportCounts]:
+        if batched and isinstance(uow, SqlUnitOfWork):
+            rows = await _batched(uow.connection, chunk)
+            decision = await _put_chunk(rows, job, chunk, origin, channels)
+            await rows.flush()
+            return decision
+        return await _put_chunk(uow, job, chunk, origin, channels)
+
+    try:
+        await runtime.execute(put)
+    except sa_exc.IntegrityError:
+        # Another writer took a SKU or GTIN of this chunk meanwhile: a row at a time,
+        # each on its own savepoint, the row that collides is refused alone.
+        await runtime.execute(functools.partial(put, batched=False))
 
 
 async def _batched(conn: AsyncConnection, chunk: _Chunk) -> BatchedUnitOfWork:
@@ -167,12 +201,7 @@ class _Chunk:
     unreadable: int = 0
 
 
-def _read_chunk(
-    rows: Iterator[tuple[int, Cells | BadLine]],
-    size: int,
-    mapping: ImportMapping,
-    definitions: dict[str, Attribute],
-) -> _Chunk:
+def _read_chunk(rows: Iterator[tuple[int, Cells | BadLine]], size: int, read: RowReader) -> _Chunk:
     """The next ``size`` rows, read: the good ones, and the problems of the others."""
     chunk = _Chunk()
     for number, cells in itertools.islice(rows, size):
@@ -181,7 +210,7 @@ def _read_chunk(
             chunk.problems.append(RowProblem(number, None, None, str(cells)))
             chunk.unreadable += 1
             continue
-        row, found = read_row(mapping, number, cells, definitions)
+        row, found = read(number, cells)
         if row is None:
             chunk.problems += found
             chunk.unreadable += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -57,6 +58,10 @@ def missing_columns(mapping: ImportMapping, header: Iterable[str]) -> list[str]:
     return [c for c in dict.fromkeys(wanted) if c not in have]
 
 
+RowReader = Callable[[int, Mapping[str, Any]], tuple[ImportRow | None, list[RowProblem]]]
+"""Reads one row (its number, its cells by column) into its fields, or its problems."""
+
+
 def read_row(
     mapping: ImportMapping,
     number: int,
@@ -64,35 +69,74 @@ def read_row(
     definitions: Mapping[str, Attribute],
 ) -> tuple[ImportRow | None, list[RowProblem]]:
     """Row ``number``'s fields, or the problems of each cell that cannot be read."""
-    fields: dict[str, Any] = {}
-    columns: dict[str, str] = {}
-    problems: list[RowProblem] = []
-    filled: set[str] = set()
+    return row_reader(mapping, definitions)(number, cells)
 
-    def fill(rule: ColumnRule, raw: Any, column: str) -> None:
-        try:
-            value = _value(rule, raw, cells, mapping, definitions)
-        except CellError as exc:
-            problems.append(RowProblem(number, column, rule.to, str(exc)))
-            return
-        _put(fields, rule, value)
-        columns[rule.to] = column
-        filled.add(rule.to)
 
-    for rule in mapping.columns:
-        raw = _cell(cells.get(rule.column))
-        if raw is not None:
-            fill(rule, raw, rule.column)
-    for name, default in mapping.defaults.items():
-        if name not in filled:
-            fill(ColumnRule(column=DEFAULT_COLUMN, to=name), _cell(default), DEFAULT_COLUMN)
-    sku = fields.pop("sku", None)
-    if sku is None and not any(p.field == "sku" for p in problems):
-        sku_rule = next(r for r in mapping.columns if r.to == "sku")
-        problems.append(RowProblem(number, sku_rule.column, "sku", "a row needs a SKU"))
-    if problems:
-        return None, problems
-    return ImportRow(number, sku, fields, columns), []
+Reader = Callable[[Any, Mapping[str, Any]], Any]
+"""A cell's value for its field (given the raw cell and the row's cells), or CellError."""
+Putter = Callable[[dict[str, Any], Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    """One rule of a mapping, worked out once per file: where its cell is, how its value is
+    read and where in the row's fields it goes."""
+
+    column: str
+    to: str
+    read: Reader
+    put: Putter
+
+
+def row_reader(mapping: ImportMapping, definitions: Mapping[str, Attribute]) -> RowReader:
+    """:func:`read_row` for every row of one file: what each rule needs (its field's kind
+    and key, its check, its unit, its definition) is looked up once, not once per cell."""
+    plan = [
+        _Column(rule.column, rule.to, _reader(rule, mapping, definitions), _putter(rule))
+        for rule in mapping.columns
+    ]
+    defaults = [
+        (_Column(DEFAULT_COLUMN, name, _reader(rule, mapping, definitions), _putter(rule)), value)
+        for name, value in mapping.defaults.items()
+        for rule in (ColumnRule(column=DEFAULT_COLUMN, to=name),)
+    ]
+
+    def read(number: int, cells: Mapping[str, Any]) -> tuple[ImportRow | None, list[RowProblem]]:
+        fields: dict[str, Any] = {}
+        columns: dict[str, str] = {}
+        problems: list[RowProblem] = []
+        for entry in plan:
+            raw = cells.get(entry.column)
+            if isinstance(raw, str):
+                raw = raw.strip() or None
+            if raw is None:
+                continue
+            try:
+                value = entry.read(raw, cells)
+            except CellError as exc:
+                problems.append(RowProblem(number, entry.column, entry.to, str(exc)))
+                continue
+            entry.put(fields, value)
+            columns[entry.to] = entry.column
+        for entry, default in defaults:
+            if entry.to in columns:  # filled by its cell
+                continue
+            try:
+                value = entry.read(_cell(default), cells)
+            except CellError as exc:
+                problems.append(RowProblem(number, DEFAULT_COLUMN, entry.to, str(exc)))
+                continue
+            entry.put(fields, value)
+            columns[entry.to] = DEFAULT_COLUMN
+        sku = fields.pop("sku", None)
+        if sku is None and not any(p.field == "sku" for p in problems):
+            sku_rule = next(r for r in mapping.columns if r.to == "sku")
+            problems.append(RowProblem(number, sku_rule.column, "sku", "a row needs a SKU"))
+        if problems:
+            return None, problems
+        return ImportRow(number, sku, fields, columns), []
+
+    return read
 
 
 def _cell(raw: Any) -> Any:
@@ -103,21 +147,86 @@ def _cell(raw: Any) -> Any:
     return raw
 
 
-def _put(fields: dict[str, Any], rule: ColumnRule, value: Any) -> None:
-    key = rule.key
+def _putter(rule: ColumnRule) -> Putter:
+    """Where a rule's value goes in the row's fields: a field of its own, or a key of a map
+    field (a value of a scopable or localizable attribute under its channel and locale)."""
+    target, key = rule.to, rule.key
     if key is None:
-        fields[rule.to] = value
-        return
-    into = fields.setdefault(rule.kind, {})
-    # A value of a scopable or localizable attribute sits under its channel and locale.
+
+        def put_field(fields: dict[str, Any], value: Any) -> None:
+            fields[target] = value
+
+        return put_field
+    kind = rule.kind
+    steps: list[str] = []
     for scope in (rule.channel, rule.locale):
         if scope is not None:
-            into = into.setdefault(key, {})
+            steps.append(key)
             key = scope
-    if rule.currency is not None:
-        into.setdefault(key, {}).update(value)
-    else:
-        into[key] = value
+    if not steps and rule.currency is None:
+
+        def put_key(fields: dict[str, Any], value: Any) -> None:
+            fields.setdefault(kind, {})[key] = value
+
+        return put_key
+    last, merged = key, rule.currency is not None
+
+    def put_scoped(fields: dict[str, Any], value: Any) -> None:
+        into = fields.setdefault(kind, {})
+        for step in steps:
+            into = into.setdefault(step, {})
+        if merged:
+            into.setdefault(last, {}).update(value)
+        else:
+            into[last] = value
+
+    return put_scoped
+
+
+def _reader(
+    rule: ColumnRule, mapping: ImportMapping, definitions: Mapping[str, Attribute]
+) -> Reader:
+    """:func:`_value` for one rule, with what it looks up per cell looked up once."""
+    kind = rule.kind
+    if kind == "attributes" and rule.currency is None and rule.unit is None:
+        if rule.unit_column is None:
+            definition = definitions.get(rule.key or "")
+            if definition is None:
+                return lambda raw, cells: _plain(raw)
+            typed = _TYPED.get(definition.type, _as_text)
+            return lambda raw, cells: typed(raw, rule)
+    elif kind in _TEXT_TYPES:
+        check = _check_of(_SCALAR_TYPES[kind])
+        return lambda raw, cells: check(_text(raw))
+    elif kind == "categories":
+        code = _check_of(CategoryCode)
+        separator = rule.separator
+
+        def categories(raw: Any, cells: Mapping[str, Any]) -> Any:
+            codes = raw if isinstance(raw, list) else _split(_text(raw), separator)
+            return [code(each) for each in codes]
+
+        return categories
+    return lambda raw, cells: _value(rule, raw, cells, mapping, definitions)
+
+
+_TEXT_TYPES: Final = frozenset(
+    {"sku", "gtin", "family", "product_model", "status", "title", "description"}
+)
+"""The fields whose cell is read as text and checked by its type."""
+
+
+def _check_of(kind: Any) -> Callable[[Any], Any]:
+    """:func:`_checked` for one type, its validator looked up once."""
+    validate = _adapter(kind).validate_python
+
+    def check(value: Any) -> Any:
+        try:
+            return validate(value)
+        except ValidationError as exc:
+            raise CellError(exc.errors()[0]["msg"]) from None
+
+    return check
 
 
 def _value(
