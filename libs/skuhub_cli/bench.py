@@ -35,7 +35,8 @@ schema prefix, so no case sees another's records or rows. The cases, in order:
    (:mod:`skuhub_cli.bench_catalog`).
 10. **traces** (``--traced N``, 20,000 in the full run) — stock drains N movements twice,
    without export and exporting every span over OTLP (sampling 1.0) to a receiver in the
-   bench process; the ratio of the sustained rates (:mod:`skuhub_cli.bench_traces`).
+   bench process; the ratio of the sustained rates (:mod:`skuhub_cli.bench_traces`), and
+   the span path's CPU per record alone (:mod:`skuhub_cli.bench_span_path`).
 11. **accuracy** after each run: the stock ledger against the generator's
    oracle; the gateway's projection against the stock ledger
    (:mod:`skuhub_cli.bench_accuracy`).
