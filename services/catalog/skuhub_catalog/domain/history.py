@@ -82,10 +82,8 @@ def entry_for(
 
 def changes_between(before: Product | None, after: Product) -> tuple[FieldChange, ...]:
     """Every field that differs, maps key by key, in a fixed order (JSON-ready values)."""
+    old = _fields(before) if before is not None else {}
     new = _fields(after)
-    if before is None:
-        return _all_set(new)
-    old = _fields(before)
     changes: list[FieldChange] = []
     for name in _SCALARS:
         if old.get(name) != new[name]:
@@ -96,20 +94,6 @@ def changes_between(before: Product | None, after: Product) -> tuple[FieldChange
         for key in sorted(was.keys() | now.keys()):
             if was.get(key) != now.get(key):
                 changes.append(FieldChange(f"{name}.{key}", was.get(key), now.get(key)))
-    return tuple(changes)
-
-
-def _all_set(new: dict[str, Any]) -> tuple[FieldChange, ...]:
-    """:func:`changes_between` a product and nothing (its first version): every field and
-    key that holds a value, from None (what the general case finds, with less to compare)."""
-    changes = [FieldChange(name, None, new[name]) for name in _SCALARS if new[name] is not None]
-    for name in _MAPS:
-        now: Mapping[str, Any] = new[name]
-        changes += [
-            FieldChange(f"{name}.{key}", None, now[key])
-            for key in sorted(now)
-            if now[key] is not None
-        ]
     return tuple(changes)
 
 

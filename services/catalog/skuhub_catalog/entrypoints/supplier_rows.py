@@ -11,7 +11,7 @@ fills nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -42,11 +42,19 @@ def _adapter(kind: Any) -> TypeAdapter[Any]:
     return TypeAdapter(kind)
 
 
-def _checked(kind: Any, value: Any) -> Any:
-    try:
-        return _adapter(kind).validate_python(value)
-    except ValidationError as exc:
-        raise CellError(exc.errors()[0]["msg"]) from None
+@cache
+def _check_of(kind: Any) -> Callable[[Any], Any]:
+    """A value checked as ``kind``, or a CellError with pydantic's message (the validator
+    looked up once per type)."""
+    validate = _adapter(kind).validate_python
+
+    def check(value: Any) -> Any:
+        try:
+            return validate(value)
+        except ValidationError as exc:
+            raise CellError(exc.errors()[0]["msg"]) from None
+
+    return check
 
 
 def missing_columns(mapping: ImportMapping, header: Iterable[str]) -> list[str]:
@@ -105,12 +113,18 @@ def row_reader(mapping: ImportMapping, definitions: Mapping[str, Attribute]) -> 
         fields: dict[str, Any] = {}
         columns: dict[str, str] = {}
         problems: list[RowProblem] = []
-        for entry in plan:
-            raw = cells.get(entry.column)
-            if isinstance(raw, str):
-                raw = raw.strip() or None
-            if raw is None:
-                continue
+
+        def filled() -> Iterator[tuple[_Column, Any]]:
+            """Each rule with its cell, then each default whose field no cell filled."""
+            for entry in plan:
+                raw = _cell(cells.get(entry.column))
+                if raw is not None:
+                    yield entry, raw
+            for entry, default in defaults:
+                if entry.to not in columns:
+                    yield entry, _cell(default)
+
+        for entry, raw in filled():
             try:
                 value = entry.read(raw, cells)
             except CellError as exc:
@@ -118,16 +132,6 @@ def row_reader(mapping: ImportMapping, definitions: Mapping[str, Attribute]) -> 
                 continue
             entry.put(fields, value)
             columns[entry.to] = entry.column
-        for entry, default in defaults:
-            if entry.to in columns:  # filled by its cell
-                continue
-            try:
-                value = entry.read(_cell(default), cells)
-            except CellError as exc:
-                problems.append(RowProblem(number, DEFAULT_COLUMN, entry.to, str(exc)))
-                continue
-            entry.put(fields, value)
-            columns[entry.to] = DEFAULT_COLUMN
         sku = fields.pop("sku", None)
         if sku is None and not any(p.field == "sku" for p in problems):
             sku_rule = next(r for r in mapping.columns if r.to == "sku")
@@ -186,69 +190,32 @@ def _putter(rule: ColumnRule) -> Putter:
 def _reader(
     rule: ColumnRule, mapping: ImportMapping, definitions: Mapping[str, Attribute]
 ) -> Reader:
-    """:func:`_value` for one rule, with what it looks up per cell looked up once."""
+    """How one rule's cell is read for its field, with what that needs (its check, its
+    attribute's definition) looked up once per file, not once per cell."""
     kind = rule.kind
-    if kind == "attributes" and rule.currency is None and rule.unit is None:
-        if rule.unit_column is None:
-            definition = definitions.get(rule.key or "")
-            if definition is None:
-                return lambda raw, cells: _plain(raw)
-            typed = _TYPED.get(definition.type, _as_text)
-            return lambda raw, cells: typed(raw, rule)
-    elif kind in _TEXT_TYPES:
-        check = _check_of(_SCALAR_TYPES[kind])
-        return lambda raw, cells: check(_text(raw))
-    elif kind == "categories":
+    if kind == "attributes":
+        definition = definitions.get(rule.key or "")
+        return lambda raw, cells: _attribute(rule, raw, cells, mapping, definition)
+    if kind == "unit":
+        unit = _check_of(UnitCode)
+        return lambda raw, cells: unit(mapping.units.get(_text(raw), _text(raw)))
+    if kind == "packs":
+        quantity = _check_of(PositiveQuantity)
+        return lambda raw, cells: quantity(_text(raw))
+    if kind == "lot_tracked":
+        return lambda raw, cells: _boolean(raw)
+    if kind == "categories":
         code = _check_of(CategoryCode)
-        separator = rule.separator
 
         def categories(raw: Any, cells: Mapping[str, Any]) -> Any:
-            codes = raw if isinstance(raw, list) else _split(_text(raw), separator)
+            codes = raw if isinstance(raw, list) else _split(_text(raw), rule.separator)
             return [code(each) for each in codes]
 
         return categories
-    return lambda raw, cells: _value(rule, raw, cells, mapping, definitions)
-
-
-_TEXT_TYPES: Final = frozenset(
-    {"sku", "gtin", "family", "product_model", "status", "title", "description"}
-)
-"""The fields whose cell is read as text and checked by its type."""
-
-
-def _check_of(kind: Any) -> Callable[[Any], Any]:
-    """:func:`_checked` for one type, its validator looked up once."""
-    validate = _adapter(kind).validate_python
-
-    def check(value: Any) -> Any:
-        try:
-            return validate(value)
-        except ValidationError as exc:
-            raise CellError(exc.errors()[0]["msg"]) from None
-
-    return check
-
-
-def _value(
-    rule: ColumnRule,
-    raw: Any,
-    cells: Mapping[str, Any],
-    mapping: ImportMapping,
-    definitions: Mapping[str, Attribute],
-) -> Any:
-    kind = rule.kind
-    if kind == "attributes":
-        return _attribute(rule, raw, cells, mapping, definitions.get(rule.key or ""))
-    if kind == "unit":
-        return _checked(UnitCode, mapping.units.get(_text(raw), _text(raw)))
-    if kind == "packs":
-        return _checked(PositiveQuantity, _text(raw))
-    if kind == "lot_tracked":
-        return _boolean(raw)
-    if kind == "categories":
-        codes = raw if isinstance(raw, list) else _split(_text(raw), rule.separator)
-        return [_checked(CategoryCode, code) for code in codes]
-    return _checked(_SCALAR_TYPES[kind], _whole(raw) if kind == "shelf_life_days" else _text(raw))
+    check = _check_of(_SCALAR_TYPES[kind])
+    if kind == "shelf_life_days":
+        return lambda raw, cells: check(_whole(raw))
+    return lambda raw, cells: check(_text(raw))
 
 
 _SCALAR_TYPES: Final[Mapping[str, Any]] = {
