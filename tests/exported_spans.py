@@ -1,12 +1,17 @@
-"""Spans as a process that exports them builds them, kept in memory (no I/O)."""
+"""Spans as a process that exports them builds them, kept in memory (no I/O), and spans of
+every shape the SDK makes, for the tests of what carries and encodes them."""
 
 from __future__ import annotations
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace.span import TraceState
 
 from skuhub_runtime import telemetry
 
@@ -22,3 +27,67 @@ def export_in_memory(
     monkeypatch.setattr(telemetry, "_RECORDER", telemetry.Recorder.of(provider, (processor,)))
     monkeypatch.setattr(telemetry, "tracer", lambda: provider.get_tracer(telemetry.TRACER_NAME))
     return provider
+
+
+REMOTE = SpanContext(
+    0x0AF7651916CD43DD8448EB211C80319C,
+    0xB7AD6B7169203331,
+    is_remote=True,
+    trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    trace_state=TraceState([("vendor", "value"), ("other", "x")]),
+)
+
+
+def limited_provider(exporter: InMemorySpanExporter) -> TracerProvider:
+    """A provider whose limits drop attributes, links and events (shut it down)."""
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "skuhub-stock", "replicas": 2}),
+        span_limits=SpanLimits(max_span_attributes=12, max_links=3, max_events=2),
+    )
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
+
+
+def spans_of_every_shape(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> list[ReadableSpan]:
+    """Finished spans of every shape (a :func:`limited_provider`'s): local and remote
+    parents, trace state, every attribute type, events, links with attributes, dropped
+    counts, error and ok status, every kind, two scopes (one with a version and schema)."""
+    tracer = provider.get_tracer("skuhub", "1.0", schema_url="https://example.org/1.0")
+    plain = provider.get_tracer("other")
+    remote_parent = trace.set_span_in_context(trace.NonRecordingSpan(REMOTE))
+    with tracer.start_as_current_span("local parent"):
+        tracer.start_span("child of a local span").end()
+    consumed = tracer.start_span(
+        "process skuhub.stock-moved.v1",
+        context=remote_parent,
+        kind=SpanKind.CONSUMER,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.kafka.offset": 123_456_789_012,
+            "negative": -7,
+            "ratio": 0.25,
+            "flag": True,
+            "off": False,
+            "empty": "",
+            "long": "x" * 300,  # a length that needs two bytes
+            "texts": ("a", "b"),
+            "numbers": [1, -2, 3],
+        },
+        links=[Link(REMOTE, {"why": "joined"}), Link(REMOTE)],
+    )
+    consumed.add_event("one too many")  # the oldest goes: the limit keeps two
+    consumed.add_event("retried", {"attempt": 2}, timestamp=1_700_000_000_000_000_000)
+    consumed.add_event("plain")
+    consumed.set_status(Status(StatusCode.ERROR, "broker down"))
+    consumed.end()
+    crowded = plain.start_span(
+        "send", kind=SpanKind.PRODUCER, links=[Link(REMOTE)] * 5, attributes={"k": "v"}
+    )
+    crowded.set_attributes({f"a{i}": i for i in range(20)})  # beyond the limit of 12
+    crowded.set_status(Status(StatusCode.OK))
+    crowded.end()
+    for kind in SpanKind:
+        plain.start_span(f"kind {kind.name}", kind=kind).end()
+    return list(exporter.get_finished_spans())

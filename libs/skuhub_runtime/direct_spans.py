@@ -25,9 +25,10 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from skuhub_runtime import telemetry
+from skuhub_runtime import span_wire, telemetry
 
 _IDS = RandomIdGenerator()
 _UNSET = Status(StatusCode.UNSET)
@@ -116,9 +117,30 @@ class DirectSpan:
         recorder, self._recorder = self._recorder, None
         if recorder is None:
             return
+        end_ns = time.time_ns()
+        shipper, context = recorder.shipper, self._context
+        if shipper is not None and context.trace_flags.sampled:
+            # Straight to the export process's queue in its wire form: no ReadableSpan.
+            shipper.ship(
+                span_wire.item(
+                    self._name,
+                    self._kind,
+                    context,
+                    self._parent,
+                    self._start_ns,
+                    end_ns,
+                    self._attributes,
+                    self._events,
+                    self._links,
+                    self._status,
+                    recorder.scope,
+                )
+            )
+        if not recorder.processors:
+            return
         finished = ReadableSpan(
             name=self._name,
-            context=self._context,
+            context=context,
             parent=self._parent,
             resource=recorder.resource,
             attributes=self._attributes,
@@ -127,7 +149,7 @@ class DirectSpan:
             kind=self._kind,
             status=self._status,
             start_time=self._start_ns,
-            end_time=time.time_ns(),
+            end_time=end_ns,
             instrumentation_scope=recorder.scope,
         )
         for processor in recorder.processors:
@@ -160,14 +182,14 @@ def start(
     # As the SDK's Tracer.start_span decides it.
     sampled = recorder.sampler.should_sample(parent, trace_id, name, kind, attributes, links)
     decision = sampled.decision
-    is_sampled: bool = decision.is_sampled()  # type: ignore[no-untyped-call]
+    is_sampled = decision is Decision.RECORD_AND_SAMPLE  # Decision.is_sampled(), a call less
     bits = TraceFlags.SAMPLED if is_sampled else TraceFlags.DEFAULT
     if parent_context.trace_flags.random_trace_id if parent_context else _IDS.is_trace_id_random():
         bits |= TraceFlags.RANDOM_TRACE_ID
     context = SpanContext(
         trace_id, _IDS.generate_span_id(), False, TraceFlags(bits), sampled.trace_state
     )
-    if not decision.is_recording():  # type: ignore[no-untyped-call]
+    if not is_sampled and decision is not Decision.RECORD_ONLY:
         return DirectSpan(name, kind, context, parent_context, None, (), None, start_ns)
     return DirectSpan(
         name, kind, context, parent_context, sampled.attributes, tuple(links), recorder, start_ns

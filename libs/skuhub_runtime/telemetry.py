@@ -34,6 +34,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from skuhub_runtime.span_shipping import ShippingSpanProcessor
+
 _PROPAGATOR = TraceContextTextMapPropagator()
 TRACER_NAME = "skuhub"
 """The instrumentation scope of skuhub's own spans."""
@@ -119,13 +121,20 @@ class Recorder:
     resource: Resource
     scope: InstrumentationScope
     processors: tuple[SpanProcessor, ...]
+    """The processors that take the SDK's finished spans (in-process exporters)."""
+    shipper: ShippingSpanProcessor | None = None
+    """The OTLP export process's queue, which takes spans as :mod:`span_wire` items."""
 
     @classmethod
     def of(cls, provider: TracerProvider, processors: tuple[SpanProcessor, ...]) -> Recorder:
         """The recorder of spans ``provider``'s tracer would hand to ``processors``."""
         # The scope the SDK gives trace.get_tracer(TRACER_NAME): no version, no schema.
         scope = InstrumentationScope(TRACER_NAME, "", "")
-        return cls(provider.sampler, provider.resource, scope, processors)
+        shippers = [p for p in processors if isinstance(p, ShippingSpanProcessor)]
+        others = tuple(p for p in processors if not isinstance(p, ShippingSpanProcessor))
+        return cls(
+            provider.sampler, provider.resource, scope, others, shippers[0] if shippers else None
+        )
 
 
 _RECORDER: Recorder | None = None
@@ -163,19 +172,22 @@ def configure_tracing(
     attributes = {"service.name": settings.service_name or f"skuhub-{service}"}
     if instance:
         attributes["service.instance.id"] = instance
-    chosen = (
-        []
+    resource = Resource.create(attributes)
+    processors = (
+        ()
         if settings.sdk_disabled
-        else [*(_exporter(name) for name in settings.traces_exporter), *exporters]
+        else (
+            *(_processor(name, settings, resource) for name in settings.traces_exporter),
+            *(_batched(exporter, settings) for exporter in exporters),
+        )
     )
     provider = TracerProvider(
-        resource=Resource.create(attributes),
-        sampler=settings.sampler(bool(chosen)),
+        resource=resource,
+        sampler=settings.sampler(bool(processors)),
         # shutdown_tracing bounds the wait at exit; the SDK's own would wait up to 30 s for
         # a collector that is down.
         shutdown_on_exit=False,
     )
-    processors = tuple(_processor(exporter, settings) for exporter in chosen)
     for processor in processors:
         provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
@@ -194,18 +206,21 @@ def shutdown_tracing(timeout_s: float = 2.0) -> None:
     stopping.join(timeout_s)
 
 
-def _exporter(name: Exporter) -> SpanExporter:
+def _processor(name: Exporter, settings: TracingSettings, resource: Resource) -> SpanProcessor:
     if name == "console":
-        return ConsoleSpanExporter(out=sys.stderr)
-    # Imported here: a process that does not export never loads protobuf and requests.
-    from skuhub_runtime.otlp_export import OtlpHttpSpanExporter
+        return SimpleSpanProcessor(ConsoleSpanExporter(out=sys.stderr))
+    # OTLP from a process of its own: the encoding and the posts off the service's
+    # interpreter (docs/decisions.md, "Tracing").
+    return ShippingSpanProcessor(
+        resource,
+        max_queue_size=settings.bsp_max_queue_size,
+        max_batch_size=settings.bsp_max_export_batch_size,
+        schedule_delay_ms=settings.bsp_schedule_delay,
+        export_timeout_ms=settings.bsp_export_timeout,
+    )
 
-    return OtlpHttpSpanExporter()
 
-
-def _processor(exporter: SpanExporter, settings: TracingSettings) -> SpanProcessor:
-    if isinstance(exporter, ConsoleSpanExporter):
-        return SimpleSpanProcessor(exporter)
+def _batched(exporter: SpanExporter, settings: TracingSettings) -> SpanProcessor:
     # A bounded queue drained by the processor's own thread: an endpoint that is down or
     # slow costs dropped spans, never a wait in the service's event loop.
     return BatchSpanProcessor(

@@ -9,26 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
-from opentelemetry.trace.span import TraceState
 
 from skuhub_runtime import otlp_encoding
 from skuhub_runtime.otlp_encoding import SpanEncoder
-
-REMOTE = SpanContext(
-    0x0AF7651916CD43DD8448EB211C80319C,
-    0xB7AD6B7169203331,
-    is_remote=True,
-    trace_flags=TraceFlags(TraceFlags.SAMPLED),
-    trace_state=TraceState([("vendor", "value"), ("other", "x")]),
-)
+from tests.exported_spans import limited_provider, spans_of_every_shape
 
 
 def _parsed(body: bytes) -> ExportTraceServiceRequest:
@@ -44,11 +34,7 @@ def _library(spans: list[ReadableSpan]) -> ExportTraceServiceRequest:
 @pytest.fixture
 def finished() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": "skuhub-stock", "replicas": 2}),
-        span_limits=SpanLimits(max_span_attributes=12, max_links=3, max_events=2),
-    )
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider = limited_provider(exporter)
     yield provider, exporter
     provider.shutdown()
 
@@ -56,44 +42,7 @@ def finished() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
 def test_spans_of_every_shape_encode_as_the_library_encodes_them(
     finished: tuple[TracerProvider, InMemorySpanExporter],
 ) -> None:
-    provider, exporter = finished
-    tracer = provider.get_tracer("skuhub", "1.0", schema_url="https://example.org/1.0")
-    plain = provider.get_tracer("other")
-    remote_parent = trace.set_span_in_context(trace.NonRecordingSpan(REMOTE))
-    with tracer.start_as_current_span("local parent"):
-        tracer.start_span("child of a local span").end()
-    consumed = tracer.start_span(
-        "process skuhub.stock-moved.v1",
-        context=remote_parent,
-        kind=SpanKind.CONSUMER,
-        attributes={
-            "messaging.system": "kafka",
-            "messaging.kafka.offset": 123_456_789_012,
-            "negative": -7,
-            "ratio": 0.25,
-            "flag": True,
-            "off": False,
-            "empty": "",
-            "long": "x" * 300,  # a length that needs two bytes
-            "texts": ("a", "b"),
-            "numbers": [1, -2, 3],
-        },
-        links=[Link(REMOTE, {"why": "joined"}), Link(REMOTE)],
-    )
-    consumed.add_event("retried", {"attempt": 2}, timestamp=1_700_000_000_000_000_000)
-    consumed.add_event("plain")
-    consumed.add_event("one too many")
-    consumed.set_status(Status(StatusCode.ERROR, "broker down"))
-    consumed.end()
-    crowded = plain.start_span(
-        "send", kind=SpanKind.PRODUCER, links=[Link(REMOTE)] * 5, attributes={"k": "v"}
-    )
-    crowded.set_attributes({f"a{i}": i for i in range(20)})  # beyond the limit of 12
-    crowded.set_status(Status(StatusCode.OK))
-    crowded.end()
-    for kind in SpanKind:
-        plain.start_span(f"kind {kind.name}", kind=kind).end()
-    spans = list(exporter.get_finished_spans())
+    spans = spans_of_every_shape(*finished)
 
     ours = _parsed(SpanEncoder().request(spans))
 
