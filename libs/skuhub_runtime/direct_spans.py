@@ -30,6 +30,9 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 
 from skuhub_runtime import span_wire, telemetry
 
+Carried = tuple[str, str | None]
+"""A span as a record carried it: its ``(traceparent, tracestate)``."""
+
 _IDS = RandomIdGenerator()
 _UNSET = Status(StatusCode.UNSET)
 _NEW_TRACE_FLAGS = TraceFlags(
@@ -60,7 +63,7 @@ class DirectSpan:
         context: SpanContext,
         parent: SpanContext | None,
         attributes: Mapping[str, Any] | None,
-        links: Sequence[Link],
+        links: Sequence[Carried],
         recorder: telemetry.Recorder | None,
         start_ns: int | None = None,
     ) -> None:
@@ -131,7 +134,7 @@ class DirectSpan:
                     end_ns,
                     self._attributes,
                     self._events,
-                    self._links,
+                    [(p, s, telemetry.carried_here(p)) for p, s in self._links] or None,
                     self._status,
                     recorder.scope,
                 )
@@ -145,7 +148,11 @@ class DirectSpan:
             resource=recorder.resource,
             attributes=self._attributes,
             events=self._events,
-            links=self._links,
+            links=[
+                Link(linked)
+                for linked in (telemetry.span_context_of(p, s) for p, s in self._links)
+                if linked.is_valid
+            ],
             kind=self._kind,
             status=self._status,
             start_time=self._start_ns,
@@ -161,14 +168,17 @@ def start(
     kind: SpanKind,
     parent: Context,
     attributes: Mapping[str, Any] | None = None,
-    links: Sequence[Link] = (),
+    links: Sequence[Carried] = (),
     start_ns: int | None = None,
 ) -> DirectSpan:
     """Start a span under ``parent`` (a context from :func:`telemetry.extract`; an empty
     one starts a new trace).
 
-    ``links`` must be valid and at most the SDK's limit (128) of them; unlike the SDK's,
-    each is kept as it is (the SDK wraps every link's attributes, a lock each).
+    ``links``: the spans this one is linked to, as the records that carried them name
+    them, at most the SDK's limit (128) of them. They are parsed only for in-process
+    processors (tests, the console), where an invalid one is left out; the export process
+    parses the others. Samplers are not shown them: none of the SDK's reads them, and
+    parsing them was most of what a link cost.
     """
     carried = trace.get_current_span(parent).get_span_context()
     parent_context = carried if carried.is_valid else None
@@ -180,7 +190,7 @@ def start(
         context = SpanContext(trace_id, _IDS.generate_span_id(), False, flags, state)
         return DirectSpan(name, kind, context, parent_context, None, (), None, start_ns)
     # As the SDK's Tracer.start_span decides it.
-    sampled = recorder.sampler.should_sample(parent, trace_id, name, kind, attributes, links)
+    sampled = recorder.sampler.should_sample(parent, trace_id, name, kind, attributes)
     decision = sampled.decision
     is_sampled = decision is Decision.RECORD_AND_SAMPLE  # Decision.is_sampled(), a call less
     bits = TraceFlags.SAMPLED if is_sampled else TraceFlags.DEFAULT

@@ -29,7 +29,7 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as m
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import SpanKind
 
 from skuhub_runtime import direct_spans, telemetry
 
@@ -76,12 +76,11 @@ def receive_span(
         return None
     topics = sorted({record.topic for record in records})
     # The SDK keeps 128 links per span (OTEL_LINK_COUNT_LIMIT): build no more than it keeps.
-    found = (telemetry.span_context_of(p, s) for p, s in itertools.islice(contexts, MAX_LINKS))
     return direct_spans.start(
         f"{RECEIVE} {topics[0] if len(topics) == 1 else 'multiple'}",
         SpanKind.CLIENT,
         _NEW_TRACE,
-        links=[Link(context) for context in found if context.is_valid],
+        links=[(p, s) for p, s in itertools.islice(contexts, MAX_LINKS) if p],
         start_ns=started_ns,
         attributes={
             m.MESSAGING_SYSTEM: SYSTEM,
@@ -108,14 +107,13 @@ def joined(
     """
     if not telemetry.exporting():
         return traceparent, tracestate
-    links: list[Link] = []
+    links: list[direct_spans.Carried] = []
     count = 1
     for other_parent, other_state in others:
-        span_context = telemetry.span_context_of(other_parent, other_state)
-        if span_context.is_valid:
+        if other_parent:
             count += 1
             if len(links) < MAX_LINKS:  # the SDK's limit; the count says how many there were
-                links.append(Link(span_context))
+                links.append((other_parent, other_state))
     if not links:
         return traceparent, tracestate
     span = direct_spans.start(
@@ -157,13 +155,8 @@ def send_spans(records: Sequence[tuple[str, Any]]) -> list[SendSpan]:
     started = []
     for topic, indexes in by_topic.items():
         carried = [_carried(records[i][1].headers) for i in indexes[: MAX_LINKS + 1]]
-        parent = telemetry.extract(*carried[0])
-        parent_span = trace.get_current_span(parent).get_span_context()
-        links = []
-        for traceparent, tracestate in carried[1:]:
-            span_context = telemetry.span_context_of(traceparent, tracestate)
-            if span_context.is_valid and span_context != parent_span:
-                links.append(Link(span_context))
+        first = carried[0][0]
+        links = [(p, s) for p, s in carried[1:] if p and p != first]
         attributes: dict[str, Any] = {
             m.MESSAGING_SYSTEM: SYSTEM,
             m.MESSAGING_OPERATION_TYPE: SEND,
@@ -174,6 +167,7 @@ def send_spans(records: Sequence[tuple[str, Any]]) -> list[SendSpan]:
             attributes[m.MESSAGING_KAFKA_MESSAGE_KEY] = record.key.decode("utf-8", "replace")
         else:
             attributes[m.MESSAGING_BATCH_MESSAGE_COUNT] = len(indexes)
+        parent = telemetry.extract(*carried[0])
         span = direct_spans.start(f"{SEND} {topic}", SpanKind.PRODUCER, parent, attributes, links)
         started.append(SendSpan(span, indexes))
     return started

@@ -19,7 +19,16 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import (
+    Link,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    get_current_span,
+)
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.span import TraceState
 
 _LOW_64 = 0xFFFFFFFFFFFFFFFF
@@ -27,6 +36,7 @@ _LOW_64 = 0xFFFFFFFFFFFFFFFF
 _KINDS = list(SpanKind)
 _CODES = list(StatusCode)
 _UNSET = Status(StatusCode.UNSET)
+_PROPAGATOR = TraceContextTextMapPropagator()
 
 
 def dumps(items: list[list[Any]]) -> bytes:
@@ -80,13 +90,15 @@ def item(
     end: int | None,
     attributes: Mapping[str, Any] | None,
     events: Sequence[Event],
-    links: Sequence[Link],
+    links: Sequence[Sequence[Any]] | None,
     status: Status,
     scope: InstrumentationScope | None,
     dropped: list[int] | None = None,
 ) -> list[Any]:
     """A finished span, from its parts: what :func:`dumps` writes and :func:`loads` reads.
 
+    ``links`` are in their wire form already: ``[traceparent, tracestate, local]`` as a
+    record carried the linked span (``local``: a span of this process), or :func:`link`.
     ``dropped``: the attributes, events and links the SDK's limits dropped, if any.
     """
     trace_id = context.trace_id
@@ -108,12 +120,7 @@ def item(
         ]
         if events
         else None,
-        [
-            [_context(link.context), link.attributes or None, link.dropped_attributes]
-            for link in links
-        ]
-        if links
-        else None,
+        links,
         None
         if status.status_code is StatusCode.UNSET and status.description is None
         else [status.status_code.value, status.description],
@@ -143,11 +150,16 @@ def of_span(span: ReadableSpan) -> list[Any]:
         span._end_time,
         attributes,
         events,
-        links,
+        [link(each) for each in links] or None,
         span._status,
         span._instrumentation_scope,
         dropped if any(dropped) else None,
     )
+
+
+def link(linked: Link) -> list[Any]:
+    """A link as the SDK holds it, in its wire form."""
+    return [_context(linked.context), linked.attributes or None, linked.dropped_attributes]
 
 
 _SCOPES: dict[int, tuple[InstrumentationScope, list[Any]]] = {}
@@ -210,19 +222,29 @@ def _read(
             ],
             dropped_events,
         ),
-        links=_counted(
-            [
-                Link(_read_context(l_context), _counted_attributes(l_attributes, l_dropped))
-                for l_context, l_attributes, l_dropped in links or ()
-            ],
-            dropped_links,
-        ),
+        links=_counted([*filter(None, map(_read_link, links or ()))], dropped_links),
         kind=_KINDS[kind],
         status=_UNSET if status is None else Status(_CODES[status[0]], status[1]),
         start_time=start,
         end_time=end,
         instrumentation_scope=scope,
     )
+
+
+def _read_link(fields: list[Any]) -> Link | None:
+    """The link; None for a carried ``traceparent`` that names no span."""
+    first, second, third = fields
+    if type(first) is not str:
+        return Link(_read_context(first), _counted_attributes(second, third))
+    carrier = {"traceparent": first, **({"tracestate": second} if second else {})}
+    linked = get_current_span(_PROPAGATOR.extract(carrier)).get_span_context()
+    if not linked.is_valid:
+        return None
+    if third:  # carried by the service's own span: not remote
+        linked = SpanContext(
+            linked.trace_id, linked.span_id, False, linked.trace_flags, linked.trace_state
+        )
+    return Link(linked)
 
 
 def _counted_attributes(attributes: dict[str, Any] | None, dropped: int) -> Any:

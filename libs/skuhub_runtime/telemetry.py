@@ -289,6 +289,12 @@ def remember(traceparent: str, span_context: SpanContext) -> None:
     _CARRIED[traceparent] = span_context
 
 
+def carried_here(traceparent: str) -> bool:
+    """``traceparent`` names a span of this process (:func:`remember` saw it), as far as
+    the cache still knows."""
+    return traceparent in _CARRIED
+
+
 def inject(span: trace.Span) -> tuple[str | None, str | None]:
     """``(traceparent, tracestate)`` that make the next hop a child of ``span``."""
     carrier: dict[str, str] = {}

@@ -27,6 +27,7 @@ from opentelemetry.trace import (
     StatusCode,
     TraceFlags,
 )
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
 from skuhub_runtime import direct_spans, telemetry
@@ -44,14 +45,25 @@ def _both(
     sampler: Sampler,
     traceparent: str | None,
     tracestate: str | None = None,
-    links: tuple[Link, ...] = (),
+    links: tuple[direct_spans.Carried, ...] = (),
 ) -> tuple[list[ReadableSpan], list[ReadableSpan], SpanContext, SpanContext]:
-    """What the SDK's span and the direct span export, and the contexts they carry on."""
+    """What the SDK's span and the direct span export, and the contexts they carry on
+    (``links`` as records carry them: the SDK's span gets them parsed by the propagator)."""
     exporter = InMemorySpanExporter()
     provider = export_in_memory(monkeypatch, exporter, sampler)
     parent = telemetry.extract(traceparent, tracestate)
+    parsed = [
+        trace.get_current_span(
+            TraceContextTextMapPropagator().extract({"traceparent": p, "tracestate": s or ""})
+        ).get_span_context()
+        for p, s in links
+    ]
     sdk = telemetry.tracer().start_span(
-        "process t", parent, SpanKind.CONSUMER, attributes=ATTRIBUTES, links=links
+        "process t",
+        parent,
+        SpanKind.CONSUMER,
+        attributes=ATTRIBUTES,
+        links=[Link(context) for context in parsed if context.is_valid],
     )
     sdk.end()
     by_sdk = list(exporter.get_finished_spans())
@@ -96,10 +108,13 @@ def test_a_sampled_span_is_exported_as_the_sdk_exports_it(
     monkeypatch: pytest.MonkeyPatch, traceparent: str | None, tracestate: str | None
 ) -> None:
     other, _ = new_trace()
-    linked = trace.get_current_span(telemetry.extract(other)).get_span_context()
 
     by_sdk, by_direct, _, _ = _both(
-        monkeypatch, ParentBased(ALWAYS_ON), traceparent, tracestate, (Link(linked),)
+        monkeypatch,
+        ParentBased(ALWAYS_ON),
+        traceparent,
+        tracestate,
+        ((other, "vendor=value"), ("not a traceparent", None)),
     )
 
     assert len(by_sdk) == len(by_direct) == 1

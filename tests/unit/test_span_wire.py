@@ -18,11 +18,12 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import SpanKind
 
 from skuhub_runtime import direct_spans, span_wire, telemetry
 from skuhub_runtime.span_shipping import ShippingSpanProcessor
-from tests.exported_spans import REMOTE, limited_provider, spans_of_every_shape
+from tests.exported_spans import limited_provider, spans_of_every_shape
+from tests.upstream import new_trace
 
 SAMPLED_PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -96,11 +97,14 @@ def test_direct_spans_shipped_come_back_as_the_sdk_finishes_them(
         )
         consumed.set_attributes({"messaging.destination.partition.id": "2"})
         consumed.failed(ValueError("no such SKU"))
+        other, _ = new_trace()
         joined = direct_spans.start(
             "create t",
             SpanKind.PRODUCER,
             telemetry.extract(consumed.carried()[0]),
-            links=[Link(REMOTE, {"why": "joined"}), Link(REMOTE)],
+            # Another trace's span, this process's own (not remote) and one that is no
+            # span at all (left out).
+            links=[(other, "vendor=value"), (consumed.carried()[0], None), ("nonsense", None)],
         )
         root = direct_spans.start("send t", SpanKind.PRODUCER, telemetry.extract(None))
         for span in (joined, consumed, root):
@@ -113,6 +117,8 @@ def test_direct_spans_shipped_come_back_as_the_sdk_finishes_them(
         assert recorder.processors == (processor,)
         assert len(shipper.items) == 3
         assert _library(back) == _library(finished)
+        [create] = [span for span in back if span.name == "create t"]
+        assert [link.context.is_remote for link in create.links] == [True, False]
     finally:
         shipper.shutdown()
         provider.shutdown()
