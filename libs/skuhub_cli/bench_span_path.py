@@ -6,7 +6,8 @@ This runs only the tracing a consumer does for a batch (a ``process`` span per r
 its carried context, the batch's ``receive`` span, ``create`` spans for events that stand
 for several records, the ``send`` spans of the produced events) on synthetic records, in
 a fresh process configured by the same ``OTEL_*`` variables, and reads that process's CPU
-time (every thread: the exporter's encoding and requests too) until its spans are out.
+time (every thread: the queue and the writes to the export process too) until its spans
+are out. The export process's own CPU is not counted: it is not the service's.
 
 Run by ``skuhub bench --traced``; by hand: ``python -m skuhub_cli.bench_span_path 30000``
 (with ``OTEL_TRACES_EXPORTER=otlp`` and an endpoint to measure export).
@@ -78,7 +79,7 @@ def measure(records: int, exporting: dict[str, str] | None) -> float:
     env = {**os.environ, "OTEL_TRACES_EXPORTER": "none"}
     if exporting:
         # This loop makes spans far faster than a service does: a queue that holds them
-        # all, so that every one is encoded and sent (the cost measured), none dropped.
+        # all, so that every one is shipped (the cost measured), none dropped.
         env |= {**exporting, "OTEL_BSP_MAX_QUEUE_SIZE": str(4 * records)}
     answer = subprocess.run(
         [sys.executable, "-m", "skuhub_cli.bench_span_path", str(records)],

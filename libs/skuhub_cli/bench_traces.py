@@ -20,7 +20,7 @@ from skuhub_traffic.catalog import build_catalog
 from skuhub_traffic.movements import generate_deliveries
 
 TARGET = 0.9
-ROUNDS = 2
+ROUNDS = 3
 SPAN_PATH_RECORDS = 30_000
 WITHOUT = "no export"
 WITH = "OTLP at 1.0"
