@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -48,12 +50,23 @@ def limited_provider(exporter: InMemorySpanExporter) -> TracerProvider:
     return provider
 
 
-def spans_of_every_shape(
-    provider: TracerProvider, exporter: InMemorySpanExporter
-) -> list[ReadableSpan]:
+def parsed_request(body: bytes) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    return request
+
+
+def library_request(spans: list[ReadableSpan]) -> ExportTraceServiceRequest:
+    """The OTLP request the library's own encoder writes for ``spans``: the oracle."""
+    return parsed_request(encode_spans(spans).SerializeToString())
+
+
+def spans_of_every_shape() -> list[ReadableSpan]:
     """Finished spans of every shape (a :func:`limited_provider`'s): local and remote
     parents, trace state, every attribute type, events, links with attributes, dropped
     counts, error and ok status, every kind, two scopes (one with a version and schema)."""
+    exporter = InMemorySpanExporter()
+    provider = limited_provider(exporter)
     tracer = provider.get_tracer("skuhub", "1.0", schema_url="https://example.org/1.0")
     plain = provider.get_tracer("other")
     remote_parent = trace.set_span_in_context(trace.NonRecordingSpan(REMOTE))
@@ -90,4 +103,5 @@ def spans_of_every_shape(
     crowded.end()
     for kind in SpanKind:
         plain.start_span(f"kind {kind.name}", kind=kind).end()
+    provider.shutdown()
     return list(exporter.get_finished_spans())

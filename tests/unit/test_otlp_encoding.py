@@ -9,26 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from skuhub_runtime import otlp_encoding
 from skuhub_runtime.otlp_encoding import SpanEncoder
-from tests.exported_spans import limited_provider, spans_of_every_shape
-
-
-def _parsed(body: bytes) -> ExportTraceServiceRequest:
-    request = ExportTraceServiceRequest()
-    request.ParseFromString(body)
-    return request
-
-
-def _library(spans: list[ReadableSpan]) -> ExportTraceServiceRequest:
-    return _parsed(encode_spans(spans).SerializeToString())
+from tests.exported_spans import (
+    library_request,
+    limited_provider,
+    parsed_request,
+    spans_of_every_shape,
+)
 
 
 @pytest.fixture
@@ -39,14 +32,12 @@ def finished() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
     provider.shutdown()
 
 
-def test_spans_of_every_shape_encode_as_the_library_encodes_them(
-    finished: tuple[TracerProvider, InMemorySpanExporter],
-) -> None:
-    spans = spans_of_every_shape(*finished)
+def test_spans_of_every_shape_encode_as_the_library_encodes_them() -> None:
+    spans = spans_of_every_shape()
 
-    ours = _parsed(SpanEncoder().request(spans))
+    ours = parsed_request(SpanEncoder().request(spans))
 
-    assert ours == _library(spans)
+    assert ours == library_request(spans)
     dropped = [s for s in ours.resource_spans[0].scope_spans[1].spans if s.name == "send"]
     assert dropped[0].dropped_attributes_count == 9
     assert dropped[0].dropped_links_count == 2
@@ -66,9 +57,9 @@ def test_spans_of_two_resources_are_grouped_by_resource_and_scope() -> None:
                 provider.get_tracer(scope).start_span(f"{scope} {round_}").end()
     spans = list(exporter.get_finished_spans())
 
-    ours = _parsed(SpanEncoder().request(spans))
+    ours = parsed_request(SpanEncoder().request(spans))
 
-    assert ours == _library(spans)
+    assert ours == library_request(spans)
     assert [len(r.scope_spans) for r in ours.resource_spans] == [2, 2]
 
 
@@ -87,12 +78,12 @@ def test_repeated_attributes_stay_right_when_the_reuse_cache_starts_over(
         spans = list(exporter.get_finished_spans())
         exporter.clear()
 
-        assert _parsed(encoder.request(spans)) == _library(spans)
+        assert parsed_request(encoder.request(spans)) == library_request(spans)
 
 
 def test_an_empty_batch_is_an_empty_request() -> None:
     assert SpanEncoder().request([]) == b""
-    assert _library([]) == _parsed(b"")
+    assert library_request([]) == parsed_request(b"")
 
 
 def test_a_key_whose_values_keep_being_new_is_written_without_the_cache(
@@ -106,6 +97,6 @@ def test_a_key_whose_values_keep_being_new_is_written_without_the_cache(
     spans = list(exporter.get_finished_spans())
     encoder = SpanEncoder()
 
-    assert _parsed(encoder.request(spans)) == _library(spans)
-    assert _parsed(encoder.request(spans)) == _library(spans)  # volatile by now
+    assert parsed_request(encoder.request(spans)) == library_request(spans)
+    assert parsed_request(encoder.request(spans)) == library_request(spans)  # volatile by now
     assert encoder._volatile == {"id"}

@@ -7,12 +7,9 @@ same ``ExportTraceServiceRequest``, message by message.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -22,16 +19,10 @@ from opentelemetry.trace import SpanKind
 
 from skuhub_runtime import direct_spans, span_wire, telemetry
 from skuhub_runtime.span_shipping import ShippingSpanProcessor
-from tests.exported_spans import limited_provider, spans_of_every_shape
+from tests.exported_spans import library_request, spans_of_every_shape
 from tests.upstream import new_trace
 
 SAMPLED_PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-
-
-def _library(spans: list[ReadableSpan]) -> ExportTraceServiceRequest:
-    request = ExportTraceServiceRequest()
-    request.ParseFromString(encode_spans(spans).SerializeToString())
-    return request
 
 
 def _trip(spans: list[Any], resource: Resource, scopes: dict[Any, Any]) -> list[ReadableSpan]:
@@ -39,25 +30,15 @@ def _trip(spans: list[Any], resource: Resource, scopes: dict[Any, Any]) -> list[
     return span_wire.loads(document, resource, scopes)
 
 
-@pytest.fixture
-def finished() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = limited_provider(exporter)
-    yield provider, exporter
-    provider.shutdown()
-
-
-def test_spans_of_every_shape_come_back_as_they_were(
-    finished: tuple[TracerProvider, InMemorySpanExporter],
-) -> None:
-    spans = spans_of_every_shape(*finished)
+def test_spans_of_every_shape_come_back_as_they_were() -> None:
+    spans = spans_of_every_shape()
     resource = span_wire.resource_of(span_wire.resource_document(spans[0].resource))
     scopes: dict[Any, Any] = {}
 
     back = _trip(spans, resource, scopes)
     again = _trip(spans, resource, scopes)
 
-    assert _library(back) == _library(spans)
+    assert library_request(back) == library_request(spans)
     assert resource.attributes == spans[0].resource.attributes
     assert {s.name for s in spans} == {s.name for s in back}
     # One scope object per scope, across batches: the encoder groups spans by identity.
@@ -116,7 +97,7 @@ def test_direct_spans_shipped_come_back_as_the_sdk_finishes_them(
         assert recorder.shipper is shipper
         assert recorder.processors == (processor,)
         assert len(shipper.items) == 3
-        assert _library(back) == _library(finished)
+        assert library_request(back) == library_request(finished)
         [create] = [span for span in back if span.name == "create t"]
         assert [link.context.is_remote for link in create.links] == [True, False]
     finally:
