@@ -43,7 +43,12 @@ _WARN_EVERY_S = 60.0
 
 
 class ShippingSpanProcessor(SpanProcessor):
-    """Queues sampled spans and ships them, a batch per frame, to the export process."""
+    """Queues sampled spans and ships them, a batch per frame, to the export process.
+
+    ``command`` starts the export process (``python -m
+    skuhub_runtime.span_export_process``; the tests give others); it is started with the
+    first batch and inherits the environment, plus the spans' resource.
+    """
 
     def __init__(
         self,
