@@ -499,7 +499,8 @@ class RssSampler:
     """Samples the resident memory of process trees in a background thread; keeps the peak.
 
     A tree is a process and all its descendants (PostgreSQL's backends, a
-    service's helpers), summed at each sample.
+    service's helpers), summed at each sample; a service's span export process is kept
+    apart, as ``<service> span export``.
     """
 
     def __init__(self, interval_s: float = 0.2) -> None:
@@ -539,24 +540,37 @@ class RssSampler:
                 self._sample_one(name, pid)
 
     def _sample_one(self, name: str, pid: int) -> None:
-        rss = tree_rss(pid)
-        if rss:
-            with self._lock:
+        rss, export_rss = tree_rss(pid)
+        with self._lock:
+            if rss:
                 self.peaks[name] = max(self.peaks.get(name, 0), rss)
+            if export_rss:
+                exporter = f"{name} {SPAN_EXPORT}"
+                self.peaks[exporter] = max(self.peaks.get(exporter, 0), export_rss)
 
 
-def tree_rss(pid: int) -> int:
-    """RSS in bytes of a process and its descendants; 0 when it is gone."""
+SPAN_EXPORT = "span export"
+"""How a service's span export process is named in the peaks (its own row)."""
+
+
+def tree_rss(pid: int) -> tuple[int, int]:
+    """RSS in bytes of a process and its descendants, and apart from them its span export
+    process (``skuhub_runtime.span_export_process``, which only a service that exports
+    traces runs: a process of its own, with a row of its own); 0, 0 when it is gone."""
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0
-    total = 0
+        return 0, 0
+    total = exporting = 0
     for proc in procs:
         with contextlib.suppress(psutil.Error):
-            total += int(proc.memory_info().rss)
-    return total
+            rss = int(proc.memory_info().rss)
+            if proc is not root and "skuhub_runtime.span_export_process" in proc.cmdline():
+                exporting += rss
+            else:
+                total += rss
+    return total, exporting
 
 
 # --------------------------------------------------------------------------- machine
