@@ -14,29 +14,42 @@ from skuhub_runtime import span_wire
 from skuhub_runtime.span_shipping import RESOURCE_VARIABLE
 from tests.harness import wait_until
 
+# A stand-in for a service: it starts an export process and keeps it until its own input
+# ends (as a service does).
+SERVICE = """
+import subprocess, sys
+exporter = subprocess.Popen(
+    [sys.executable, "-m", "skuhub_runtime.span_export_process"], stdin=subprocess.PIPE
+)
+sys.stdin.read()
+exporter.stdin.close()
+exporter.wait(30)
+"""
+
 
 def test_a_span_export_process_is_counted_apart_from_its_service() -> None:
     env = {**os.environ, RESOURCE_VARIABLE: span_wire.resource_document(Resource.create({}))}
-    exporter = subprocess.Popen(
-        [sys.executable, "-m", "skuhub_runtime.span_export_process"],
-        stdin=subprocess.PIPE,
-        env=env,
-    )
+    service = subprocess.Popen([sys.executable, "-c", SERVICE], stdin=subprocess.PIPE, env=env)
     try:
-        # Its imports make it large: wait until it has them, so the split is plain to see.
-        wait_until(
-            lambda: psutil.Process(exporter.pid).memory_info().rss > 30 * 2**20,
+        # Its imports make the export process large: once it has them the split is plain.
+        exporter = wait_until(
+            lambda: next(
+                (
+                    child
+                    for child in psutil.Process(service.pid).children()
+                    if child.memory_info().rss > 30 * 2**20
+                ),
+                None,
+            ),
             what="the export process loaded",
         )
-        own = psutil.Process().memory_info().rss
-        service, exporting = tree_rss(os.getpid())
+        own = psutil.Process(service.pid).memory_info().rss
+        rss, exporting = tree_rss(service.pid)
         sampler = RssSampler()
-        sampler.watch("stock", os.getpid())
+        sampler.watch("stock", service.pid)
 
-        assert exporting >= psutil.Process(exporter.pid).memory_info().rss // 2
-        assert abs(service - own) < exporting // 2  # the service's tree: without it
+        assert exporting >= exporter.memory_info().rss // 2
+        assert abs(rss - own) < exporting // 2  # the service's tree: without it
         assert set(sampler.peaks) == {"stock", "stock span export"}
     finally:
-        assert exporter.stdin is not None
-        exporter.stdin.close()
-        exporter.wait(30)
+        service.communicate(timeout=60)
