@@ -3,6 +3,9 @@ every shape the SDK makes, for the tests of what carries and encodes them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -15,7 +18,8 @@ from opentelemetry.sdk.trace.sampling import Sampler
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.span import TraceState
 
-from skuhub_runtime import telemetry
+from skuhub_runtime import span_wire, telemetry
+from skuhub_runtime.otlp_encoding import SpanEncoder
 
 
 def export_in_memory(
@@ -59,6 +63,24 @@ def parsed_request(body: bytes) -> ExportTraceServiceRequest:
 def library_request(spans: list[ReadableSpan]) -> ExportTraceServiceRequest:
     """The OTLP request the library's own encoder writes for ``spans``: the oracle."""
     return parsed_request(encode_spans(spans).SerializeToString())
+
+
+def shipped(spans: Sequence[ReadableSpan | list[Any]]) -> list[list[Any]]:
+    """Spans (SDK spans, or direct spans' wire items) as the export process reads them: in
+    their wire form, through the JSON trip."""
+    return span_wire.loads(
+        span_wire.dumps([s if isinstance(s, list) else span_wire.of_span(s) for s in spans])
+    )
+
+
+def our_request(
+    spans: Sequence[ReadableSpan | list[Any]], encoder: SpanEncoder | None = None
+) -> ExportTraceServiceRequest:
+    """The OTLP request the export process writes for ``spans`` (SDK spans' resource)."""
+    if encoder is None:
+        first = next((s for s in spans if isinstance(s, ReadableSpan)), None)
+        encoder = SpanEncoder(first.resource if first is not None else Resource.create({}))
+    return parsed_request(encoder.request(shipped(spans)))
 
 
 def spans_of_every_shape() -> list[ReadableSpan]:

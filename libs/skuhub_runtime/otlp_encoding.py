@@ -1,5 +1,5 @@
 """Finished spans as an OTLP ``ExportTraceServiceRequest``, written straight to protobuf's
-wire format.
+wire format from the plain values a service ships them in (:mod:`skuhub_runtime.span_wire`).
 
 The exporter's own encoder (``opentelemetry-exporter-otlp-proto-common``) builds a
 protobuf object for every span, attribute and value and then serialises them: about
@@ -16,14 +16,14 @@ Wire format: https://protobuf.dev/programming-guides/encoding/; messages:
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind, StatusCode
+from opentelemetry.trace import SpanKind
 
 _LEN = 2  # wire type of strings, bytes and embedded messages
 _FIXED64 = struct.Struct("<Q").pack
@@ -34,14 +34,16 @@ _FIXED32 = struct.Struct("<I").pack
 _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
 
-Scope = InstrumentationScope | None
-
 _REPEATED_TEXT_LIMIT = 4096
 """Encoded span names and ``key = text`` attributes kept for reuse; when full, a cache
 starts over (the repeating ones come straight back, values met once do not pile up)."""
 _NEW_VALUES_OF_A_VOLATILE_KEY = 256
 """An attribute key whose values were new this often is not cached any more."""
 _INT64 = 0xFFFFFFFFFFFFFFFF
+_SCOPE_AT = 14
+"""Where a wire item (:func:`skuhub_runtime.span_wire.item`) holds its scope's fields."""
+_NO_SCOPE = object()
+_NONE_DROPPED = (0, 0, 0)
 
 
 _ONE_BYTE = [bytes((value,)) for value in range(0x80)]
@@ -94,6 +96,9 @@ _SPAN_START = _tag(7, 1)
 _SPAN_END = _tag(8, 1)
 _TIMES = struct.Struct("<1sQ1sQ").pack
 """Start and end, each with its tag: (_SPAN_START, start, _SPAN_END, end)."""
+_IDS = struct.Struct(">2sQQ2sQ").pack
+"""A trace id (two big-endian halves) and a span id, each with its tag and length."""
+_PARENT = struct.Struct(">2sQ").pack
 _SPAN_ATTRIBUTES = _tag(9, _LEN)
 _SPAN_DROPPED_ATTRIBUTES = _tag(10, 0)
 _SPAN_EVENTS = _tag(11, _LEN)
@@ -111,10 +116,11 @@ _LINK_SPAN_ID = _tag(2, _LEN) + _varint(8)
 _LINK_ATTRIBUTES = _tag(4, _LEN)
 _LINK_DROPPED_ATTRIBUTES = _tag(5, 0)
 _LINK_FLAGS = _tag(6, 5)
+_LINK_IDS = _IDS
 _STATUS_MESSAGE = _tag(2, _LEN)
 _STATUS_CODE = _tag(3, 0)
 _UNSET_STATUS = _field(_SPAN_STATUS, b"")
-_KINDS = {kind: _SPAN_KIND + _varint(kind.value + 1) for kind in SpanKind}
+_KINDS = [_SPAN_KIND + _varint(kind.value + 1) for kind in sorted(SpanKind, key=lambda k: k.value)]
 """The SDK's kinds, shifted by the protocol's SPAN_KIND_UNSPECIFIED = 0."""
 _KEY_VALUE_KEY = _tag(1, _LEN)
 _KEY_VALUE_VALUE = _tag(2, _LEN)
@@ -130,114 +136,136 @@ _KVLIST_VALUES = _tag(1, _LEN)
 
 
 class SpanEncoder:
-    """Encodes batches of finished spans; one per exporter (it keeps what repeats)."""
+    """Encodes batches of finished spans of one resource, in their wire form
+    (:func:`skuhub_runtime.span_wire.item`); one per exporter (it keeps what repeats)."""
 
-    def __init__(self) -> None:
+    def __init__(self, resource: Resource) -> None:
+        self._resource = _field(
+            _RESOURCE_SPANS_RESOURCE,
+            b"".join(
+                _field(_RESOURCE_ATTRIBUTES, _key_value(key, value))
+                for key, value in resource.attributes.items()
+            ),
+        )
+        self._resource_schema = (
+            _field(_RESOURCE_SPANS_SCHEMA_URL, resource.schema_url.encode())
+            if resource.schema_url
+            else b""
+        )
         self._texts: dict[tuple[bytes, str, str], bytes] = {}
         self._keys: dict[str, bytes] = {}
         self._names: dict[str, bytes] = {}
         self._misses: dict[str, int] = {}
         self._volatile: set[str] = set()
-        # By identity: a Resource hashes by writing itself out as JSON, every time. The
-        # object is kept beside its bytes, so a reused id() is never mistaken for it.
-        self._resources: dict[int, tuple[Resource, bytes]] = {}
-        self._scopes: dict[int, tuple[Scope, bytes]] = {}
+        self._scopes: dict[bytes, tuple[bytes, bytes]] = {}
 
-    def request(self, spans: Sequence[ReadableSpan]) -> bytes:
-        """The serialised ``ExportTraceServiceRequest`` of ``spans``, grouped by resource
-        and instrumentation scope in the order they first appear."""
-        grouped: dict[int, tuple[Resource, dict[int, tuple[Scope, list[bytes]]]]] = {}
-        last: tuple[Resource | None, Scope, list[bytes]] = (None, None, [])
-        for span in spans:
-            resource, scope = span.resource, span.instrumentation_scope or None
-            if resource is not last[0] or scope is not last[1]:  # spans come in runs
-                by_scope = grouped.setdefault(id(resource), (resource, {}))[1]
-                last = (resource, scope, by_scope.setdefault(id(scope), (scope, []))[1])
-            last[2].append(_field(_SCOPE_SPANS_SPAN, self.span(span)))
-        out = []
-        for resource, by_scope in grouped.values():
-            parts = [_field(_RESOURCE_SPANS_RESOURCE, self._resource(resource))]
-            for scope, encoded in by_scope.values():
-                scope_spans = [_field(_SCOPE_SPANS_SCOPE, self._scope(scope)), *encoded]
-                if scope is not None and scope.schema_url:
-                    scope_spans.append(_field(_SCOPE_SPANS_SCHEMA_URL, scope.schema_url.encode()))
-                parts.append(_field(_RESOURCE_SPANS_SCOPE_SPANS, b"".join(scope_spans)))
-            if resource.schema_url:
-                parts.append(_field(_RESOURCE_SPANS_SCHEMA_URL, resource.schema_url.encode()))
-            out.append(_field(_REQUEST_RESOURCE_SPANS, b"".join(parts)))
-        return b"".join(out)
+    def request(self, items: Sequence[Sequence[Any]]) -> bytes:
+        """The serialised ``ExportTraceServiceRequest`` of ``items``, grouped by
+        instrumentation scope in the order the scopes first appear."""
+        if not items:
+            return b""
+        by_scope: dict[bytes, list[bytes]] = {}
+        last: tuple[Any, list[bytes]] = (_NO_SCOPE, [])
+        for item in items:
+            scope = item[_SCOPE_AT]
+            if scope != last[0]:  # spans come in runs of one scope
+                last = (scope, by_scope.setdefault(self._scope_key(scope), []))
+            last[1].append(_field(_SCOPE_SPANS_SPAN, self.span(item)))
+        parts = [self._resource]
+        for key, encoded in by_scope.items():
+            scope_field, schema_field = self._scopes[key]
+            scope_spans = b"".join((scope_field, *encoded, schema_field))
+            parts.append(_field(_RESOURCE_SPANS_SCOPE_SPANS, scope_spans))
+        parts.append(self._resource_schema)
+        return _field(_REQUEST_RESOURCE_SPANS, b"".join(parts))
 
-    def span(self, span: ReadableSpan) -> bytes:
+    def span(self, item: Sequence[Any]) -> bytes:
         """One ``Span`` message."""
-        context = span.context
-        assert context is not None  # a finished SDK span always has its context
-        parts = [
-            _SPAN_TRACE_ID,
-            context.trace_id.to_bytes(16, "big"),
-            _SPAN_SPAN_ID,
-            context.span_id.to_bytes(8, "big"),
-        ]
-        if context.trace_state:
-            state = ",".join(f"{key}={value}" for key, value in context.trace_state.items())
+        (
+            name,
+            kind,
+            trace_high,
+            trace_low,
+            span_id,
+            _,
+            state,
+            parent,
+            start,
+            end,
+            attributes,
+            events,
+            links,
+            status,
+            _,
+            dropped,
+        ) = item
+        parts = [_IDS(_SPAN_TRACE_ID, trace_high, trace_low, _SPAN_SPAN_ID, span_id)]
+        if state:
             parts.append(_field(_SPAN_TRACE_STATE, state.encode()))
-        parent = span.parent
         if parent is not None:
-            parts += (_SPAN_PARENT_SPAN_ID, parent.span_id.to_bytes(8, "big"))
-        name = self._names.get(span.name)
-        if name is None:
+            parts.append(_PARENT(_SPAN_PARENT_SPAN_ID, parent[0]))
+        encoded_name = self._names.get(name)
+        if encoded_name is None:
             if len(self._names) >= _REPEATED_TEXT_LIMIT:
                 self._names.clear()
-            name = self._names[span.name] = _field(_SPAN_NAME, span.name.encode())
-        parts += (
-            name,
-            _KINDS[span.kind],
-            _TIMES(_SPAN_START, span.start_time or 0, _SPAN_END, span.end_time or 0),
-        )
-        attributes = span.attributes
+            encoded_name = self._names[name] = _field(_SPAN_NAME, name.encode())
+        parts += (encoded_name, _KINDS[kind], _TIMES(_SPAN_START, start, _SPAN_END, end))
+        dropped_attributes, dropped_events, dropped_links = dropped or _NONE_DROPPED
         if attributes:
             parts += self._attributes(_SPAN_ATTRIBUTES, attributes)
-        if span.dropped_attributes:
-            parts += (_SPAN_DROPPED_ATTRIBUTES, _varint(span.dropped_attributes))
-        for event in span.events:
+        if dropped_attributes:
+            parts += (_SPAN_DROPPED_ATTRIBUTES, _varint(dropped_attributes))
+        for event_name, timestamp, event_attributes, event_dropped in events or ():
             event_parts = [
                 _EVENT_TIME,
-                _FIXED64(event.timestamp),
-                _field(_EVENT_NAME, event.name.encode()),
+                _FIXED64(timestamp),
+                _field(_EVENT_NAME, event_name.encode()),
             ]
-            if event.attributes:
-                event_parts += self._attributes(_EVENT_ATTRIBUTES, event.attributes)
-            if event.dropped_attributes:
-                event_parts += (_EVENT_DROPPED_ATTRIBUTES, _varint(event.dropped_attributes))
+            if event_attributes:
+                event_parts += self._attributes(_EVENT_ATTRIBUTES, event_attributes)
+            if event_dropped:
+                event_parts += (_EVENT_DROPPED_ATTRIBUTES, _varint(event_dropped))
             parts.append(_field(_SPAN_EVENTS, b"".join(event_parts)))
-        if span.dropped_events:
-            parts += (_SPAN_DROPPED_EVENTS, _varint(span.dropped_events))
-        for link in span.links:
-            link_parts = [
-                _LINK_TRACE_ID,
-                link.context.trace_id.to_bytes(16, "big"),
-                _LINK_SPAN_ID,
-                link.context.span_id.to_bytes(8, "big"),
-            ]
-            if link.attributes:
-                link_parts += self._attributes(_LINK_ATTRIBUTES, link.attributes)
-            if link.dropped_attributes:
-                link_parts += (_LINK_DROPPED_ATTRIBUTES, _varint(link.dropped_attributes))
-            link_parts += (_LINK_FLAGS, _FIXED32(_flags(link.context)))
-            parts.append(_field(_SPAN_LINKS, b"".join(link_parts)))
-        if span.dropped_links:
-            parts += (_SPAN_DROPPED_LINKS, _varint(span.dropped_links))
-        status = span.status
-        if status.description is None and status.status_code is StatusCode.UNSET:
+        if dropped_events:
+            parts += (_SPAN_DROPPED_EVENTS, _varint(dropped_events))
+        for link in links or ():
+            encoded_link = self._link(link)
+            if encoded_link is not None:
+                parts.append(encoded_link)
+        if dropped_links:
+            parts += (_SPAN_DROPPED_LINKS, _varint(dropped_links))
+        if status is None:
             parts.append(_UNSET_STATUS)
         else:
+            code, description = status
             status_parts = []
-            if status.description is not None:
-                status_parts.append(_field(_STATUS_MESSAGE, status.description.encode()))
-            if status.status_code.value:
-                status_parts += (_STATUS_CODE, _varint(status.status_code.value))
+            if description is not None:
+                status_parts.append(_field(_STATUS_MESSAGE, description.encode()))
+            if code:
+                status_parts += (_STATUS_CODE, _varint(code))
             parts.append(_field(_SPAN_STATUS, b"".join(status_parts)))
-        parts.append(_REMOTE_PARENT_FLAGS if parent is not None and parent.is_remote else _FLAGS)
+        parts.append(_REMOTE_PARENT_FLAGS if parent is not None and parent[1] else _FLAGS)
         return b"".join(parts)
+
+    def _link(self, link: Sequence[Any]) -> bytes | None:
+        """A ``Link`` field; None for a carried ``traceparent`` that names no span."""
+        first, second, third = link
+        if type(first) is str:  # [traceparent, tracestate, this process's own span]
+            ids = _carried_ids(first)
+            if ids is None:
+                return None
+            flags = _LOCAL_LINK_FLAGS if third else _REMOTE_LINK_FLAGS
+            return _field(
+                _SPAN_LINKS, b"".join((_LINK_TRACE_ID, ids[0], _LINK_SPAN_ID, ids[1], flags))
+            )
+        trace_high, trace_low, span_id, _, is_remote, _ = first
+        parts = [_LINK_IDS(_LINK_TRACE_ID, trace_high, trace_low, _LINK_SPAN_ID, span_id)]
+        if second:
+            parts += self._attributes(_LINK_ATTRIBUTES, second)
+        if third:
+            parts += (_LINK_DROPPED_ATTRIBUTES, _varint(third))
+        parts.append(_REMOTE_LINK_FLAGS if is_remote else _LOCAL_LINK_FLAGS)
+        return _field(_SPAN_LINKS, b"".join(parts))
 
     def _attributes(self, tag: bytes, attributes: Mapping[str, Any]) -> list[bytes]:
         """Each attribute as a ``KeyValue`` field under ``tag``."""
@@ -278,41 +306,52 @@ class SpanEncoder:
             encoded = self._keys[key] = _field(_KEY_VALUE_KEY, key.encode())
         return encoded
 
-    def _resource(self, resource: Resource) -> bytes:
-        known = self._resources.get(id(resource))
-        if known is not None and known[0] is resource:
-            return known[1]
-        encoded = b"".join(
-            _field(_RESOURCE_ATTRIBUTES, _key_value(key, value))
-            for key, value in resource.attributes.items()
-        )
-        self._resources[id(resource)] = (resource, encoded)
-        return encoded
-
-    def _scope(self, scope: Scope) -> bytes:
-        known = self._scopes.get(id(scope))
-        if known is not None and known[0] is scope:
-            return known[1]
-        parts = []
-        if scope is not None:
-            parts.append(_field(_SCOPE_NAME, scope.name.encode()))
-            if scope.version:
-                parts.append(_field(_SCOPE_VERSION, scope.version.encode()))
-            for key, value in (scope.attributes or {}).items():
-                parts.append(_field(_SCOPE_ATTRIBUTES, _key_value(key, value)))
-        encoded = b"".join(parts)
-        self._scopes[id(scope)] = (scope, encoded)
-        return encoded
-
-
-def _flags(parent: SpanContext | None) -> int:
-    if parent is not None and parent.is_remote:
-        return _HAS_IS_REMOTE | _IS_REMOTE
-    return _HAS_IS_REMOTE
+    def _scope_key(self, scope: Sequence[Any] | None) -> bytes:
+        """The scope's identity, with its ``InstrumentationScope`` field and schema URL
+        field encoded the first time it is met."""
+        key = orjson.dumps(scope, default=dict)
+        if key not in self._scopes:
+            parts = []
+            schema = b""
+            if scope is not None:
+                name, version, schema_url, attributes = scope
+                parts.append(_field(_SCOPE_NAME, name.encode()))
+                if version:
+                    parts.append(_field(_SCOPE_VERSION, version.encode()))
+                for attribute, value in (attributes or {}).items():
+                    parts.append(_field(_SCOPE_ATTRIBUTES, _key_value(attribute, value)))
+                if schema_url:
+                    schema = _field(_SCOPE_SPANS_SCHEMA_URL, schema_url.encode())
+            self._scopes[key] = (_field(_SCOPE_SPANS_SCOPE, b"".join(parts)), schema)
+        return key
 
 
 _FLAGS = _SPAN_FLAGS + _FIXED32(_HAS_IS_REMOTE)
 _REMOTE_PARENT_FLAGS = _SPAN_FLAGS + _FIXED32(_HAS_IS_REMOTE | _IS_REMOTE)
+_LOCAL_LINK_FLAGS = _LINK_FLAGS + _FIXED32(_HAS_IS_REMOTE)
+_REMOTE_LINK_FLAGS = _LINK_FLAGS + _FIXED32(_HAS_IS_REMOTE | _IS_REMOTE)
+_TRACEPARENT = re.compile(
+    r"^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?[ \t]*$"
+)
+_NO_TRACE, _NO_SPAN = "0" * 32, "0" * 16
+
+
+def _carried_ids(traceparent: str) -> tuple[bytes, bytes] | None:
+    """The trace id and span id a ``traceparent`` names (W3C Trace Context, "traceparent
+    header"), as 16 and 8 bytes; None where it names no span: malformed, version ff, an
+    all-zero id, or fields after version 00's four."""
+    found = _TRACEPARENT.match(traceparent)
+    if found is None:
+        return None
+    version, trace_id, span_id, _, rest = found.groups()
+    if (
+        version == "ff"
+        or (version == "00" and rest)
+        or trace_id == _NO_TRACE
+        or span_id == _NO_SPAN
+    ):
+        return None
+    return bytes.fromhex(trace_id), bytes.fromhex(span_id)
 
 
 def _text_value(value: str) -> bytes:

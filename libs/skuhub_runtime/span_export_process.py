@@ -12,11 +12,11 @@ exits. Not run by hand: ``python -m skuhub_runtime.span_export_process``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import sys
-from typing import Any
 
 from skuhub_runtime import span_wire
 from skuhub_runtime.otlp_export import OtlpHttpSpanExporter
@@ -24,15 +24,21 @@ from skuhub_runtime.span_shipping import FRAME_HEADER, RESOURCE_VARIABLE
 
 log = logging.getLogger("skuhub_runtime.span_export_process")
 
+NICENESS = 10
+"""How much lower than its service's the export process's scheduling priority is."""
+
 
 def main() -> int:
     # The service ends this process by closing the pipe, after its own last spans: an
     # interrupt meant for the service must not cut the export short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Export is the service's background work: where every core is busy, the service's
+    # own work (and its database's and broker's) goes first. Spans wait in the pipe
+    # meanwhile; only a queue that fills drops them, and counts them.
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    resource = span_wire.resource_of(os.environ[RESOURCE_VARIABLE])
-    scopes: dict[tuple[Any, ...], Any] = {}
-    exporter = OtlpHttpSpanExporter()
+    exporter = OtlpHttpSpanExporter(span_wire.resource_of(os.environ[RESOURCE_VARIABLE]))
     source = sys.stdin.buffer
     try:
         while True:
@@ -45,11 +51,11 @@ def main() -> int:
                 log.warning("the service stopped in the middle of a batch of spans")
                 return 0
             try:
-                spans = span_wire.loads(document, resource, scopes)
+                spans = span_wire.loads(document)
             except Exception:  # a batch that cannot be read is lost alone
                 log.exception("could not read a batch of spans (%d bytes)", size)
                 continue
-            exporter.export(spans)
+            exporter.export_items(spans)
     finally:
         exporter.shutdown()  # type: ignore[no-untyped-call]
 

@@ -1,4 +1,5 @@
-"""A span written as span_wire JSON and read back is the span it was, as OTLP sees it.
+"""A span written as span_wire JSON, read back and encoded by the export process is the
+span it was, as OTLP sees it.
 
 The oracle is the library's encoder (``opentelemetry-exporter-otlp-proto-common``'s
 ``encode_spans``) applied to the original spans: the spans read back must encode to the
@@ -18,34 +19,25 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import SpanKind
 
 from skuhub_runtime import direct_spans, span_wire, telemetry
+from skuhub_runtime.otlp_encoding import SpanEncoder
 from skuhub_runtime.span_shipping import ShippingSpanProcessor
-from tests.exported_spans import library_request, spans_of_every_shape
+from tests.exported_spans import library_request, our_request, spans_of_every_shape
 from tests.upstream import new_trace
 
 SAMPLED_PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
-def _trip(spans: list[Any], resource: Resource, scopes: dict[Any, Any]) -> list[ReadableSpan]:
-    document = span_wire.dumps([s if isinstance(s, list) else span_wire.of_span(s) for s in spans])
-    return span_wire.loads(document, resource, scopes)
-
-
 def test_spans_of_every_shape_come_back_as_they_were() -> None:
     spans = spans_of_every_shape()
     resource = span_wire.resource_of(span_wire.resource_document(spans[0].resource))
-    scopes: dict[Any, Any] = {}
+    encoder = SpanEncoder(resource)
 
-    back = _trip(spans, resource, scopes)
-    again = _trip(spans, resource, scopes)
+    back = our_request(spans, encoder)
+    again = our_request(spans, encoder)
 
-    assert library_request(back) == library_request(spans)
+    assert back == library_request(spans)
+    assert again == back
     assert resource.attributes == spans[0].resource.attributes
-    assert {s.name for s in spans} == {s.name for s in back}
-    # One scope object per scope, across batches: the encoder groups spans by identity.
-    assert [s.instrumentation_scope for s in again] == [s.instrumentation_scope for s in back]
-    assert all(
-        a.instrumentation_scope is b.instrumentation_scope for a, b in zip(again, back, strict=True)
-    )
 
 
 class _Collecting(ShippingSpanProcessor):
@@ -92,14 +84,15 @@ def test_direct_spans_shipped_come_back_as_the_sdk_finishes_them(
             span.end()
         finished = list(exporter.get_finished_spans())
 
-        back = _trip(shipper.items, provider.resource, {})
+        back = our_request(shipper.items, SpanEncoder(provider.resource))
 
         assert recorder.shipper is shipper
         assert recorder.processors == (processor,)
         assert len(shipper.items) == 3
-        assert library_request(back) == library_request(finished)
-        [create] = [span for span in back if span.name == "create t"]
-        assert [link.context.is_remote for link in create.links] == [True, False]
+        assert back == library_request(finished)
+        [create] = [s for s in back.resource_spans[0].scope_spans[0].spans if s.name == "create t"]
+        # Flags: whether the linked span is remote is known (0x100), and if it is (0x200).
+        assert [link.flags for link in create.links] == [0x300, 0x100]
     finally:
         shipper.shutdown()
         provider.shutdown()
