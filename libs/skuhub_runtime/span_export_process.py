@@ -6,8 +6,9 @@ JSON) and posts each to the collector with the OTLP/HTTP exporter
 (:mod:`skuhub_runtime.otlp_export`: endpoint, headers, timeout, compression, TLS and
 retries from the standard ``OTEL_EXPORTER_OTLP_*`` variables it inherits). While a post
 waits, it reads nothing more: the pipe fills and the service drops spans instead of
-waiting. At the end of its input (the service stopped, or died) it posts what it has and
-exits. Not run by hand: ``python -m skuhub_runtime.span_export_process``.
+waiting. It runs at a lower scheduling priority than its service (:data:`NICENESS`). At
+the end of its input (the service stopped, or died) it posts what it has and exits. Not
+run by hand: ``python -m skuhub_runtime.span_export_process``.
 """
 
 from __future__ import annotations

@@ -78,6 +78,14 @@ def test_z_of_a_95_percent_service_level_is_the_table_value() -> None:
     assert z_value(0.5) == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("level", [0.5, 0.8, 0.9, 0.95, 0.975, 0.99, 0.995, 0.999, 0.9999])
+def test_z_is_the_quantile_scipy_computes(level: float) -> None:
+    """The oracle is scipy's inverse standard normal CDF (Cephes), another implementation."""
+    from scipy.special import ndtri
+
+    assert z_value(level) == pytest.approx(float(ndtri(level)), rel=1e-12, abs=1e-12)
+
+
 def test_steady_demand_is_estimated_by_its_mean_and_sample_standard_deviation() -> None:
     estimate = estimate_demand(STEADY)
 

@@ -1,7 +1,7 @@
 """Replenishment: how much demand to expect, when to reorder, how much to propose.
 
-Pure Python plus numeric libraries (scipy for the normal quantile, statsforecast
-for intermittent demand, both imported on first use): no I/O, no frameworks,
+Pure Python (the standard library's normal distribution for the quantile z) plus
+statsforecast for intermittent demand, imported on first use: no I/O, no frameworks,
 time and ids passed in. The formulas are in docs/replenishment.md:
 
 - daily demand = units shipped + lost sales that day;
@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from functools import cache
 
 ZERO = Decimal(0)
 QUANTUM = Decimal("0.000001")
@@ -388,25 +387,19 @@ def croston_sba(series: Sequence[float]) -> float:
 # ------------------------------------------------------------------------------------ levels
 
 
-@cache
-def load_numeric_libraries() -> None:
-    """Import scipy's special functions now rather than in the first review; the service
-    calls this in a worker thread, so its event loop never waits for the import.
-    statsforecast (1.2 s, and about 100 MiB with pandas) stays lazy: it loads only when a
-    series is intermittent with four weeks of history."""
-    import scipy.special  # noqa: F401
+_STANDARD_NORMAL = statistics.NormalDist()
 
 
 def z_value(service_level: float) -> float:
     """The standard normal quantile of the service level (1.645 for 0.95).
 
-    ``scipy.special.ndtri`` is the inverse of the standard normal CDF, the same function
-    ``scipy.stats.norm.ppf`` evaluates for mean 0 and deviation 1; importing it alone
-    costs 40 MiB of the service's memory where ``scipy.stats`` costs 85.
+    The inverse of the standard normal CDF, what ``scipy.stats.norm.ppf`` evaluates for
+    mean 0 and deviation 1, by the standard library's ``NormalDist.inv_cdf`` (Wichura's
+    algorithm AS 241, good to about 1e-16): tests/unit/test_replenishment.py holds it to
+    scipy's ``ndtri``. scipy's import alone cost the service 40 MiB of its memory
+    (docs/dependencies.md).
     """
-    from scipy.special import ndtri  # imported on first use (load_numeric_libraries)
-
-    return float(ndtri(service_level))
+    return _STANDARD_NORMAL.inv_cdf(service_level)
 
 
 def safety_stock(

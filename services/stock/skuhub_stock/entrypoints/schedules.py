@@ -3,13 +3,11 @@ reservations whose time to live ends give their units back."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 from skuhub_runtime.handling import Decision
 from skuhub_runtime.origin import Origin
 from skuhub_runtime.periodic import PeriodicJob
-from skuhub_stock.domain.replenishment import load_numeric_libraries
 from skuhub_stock.entrypoints.events import stock_levels
 from skuhub_stock.entrypoints.metrics import RESERVATIONS, observe, refresh_parked_gauges
 from skuhub_stock.entrypoints.replenishment_events import (
@@ -60,12 +58,8 @@ REVIEW_CATCH_UP_PAUSE_S = 0.25
 def review_job(settings: StockSettings) -> PeriodicJob[StockUnitOfWork]:
     """Review the places the ledger changed against their reorder points; publish proposals."""
     defaults = replenishment_defaults(settings)
-    loading: list[asyncio.Future[None]] = []
 
     async def review_changed(uow: StockUnitOfWork, now: datetime) -> Decision[bool]:
-        if not loading:  # in a worker thread, once: the event loop goes on meanwhile
-            loading.append(asyncio.ensure_future(asyncio.to_thread(load_numeric_libraries)))
-        await loading[0]
         proposals, reviewed = await review_changed_places(
             uow.ledger, uow.replenishment, now, defaults, REVIEW_BATCH
         )
