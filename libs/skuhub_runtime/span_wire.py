@@ -84,7 +84,8 @@ def item(
     """A finished span, from its parts: what :func:`dumps` writes and :func:`loads` reads.
 
     ``links`` are in their wire form already: ``[traceparent, tracestate, local]`` as a
-    record carried the linked span (``local``: a span of this process), or :func:`link`.
+    record carried the linked span (``local``: a span of this process), or an SDK link
+    as :func:`of_span` writes it: ``[context fields, attributes, dropped attributes]``.
     ``dropped``: the attributes, events and links the SDK's limits dropped, if any.
     """
     trace_id = context.trace_id
@@ -136,14 +137,14 @@ def of_span(span: ReadableSpan) -> list[Any]:
         span._end_time,
         attributes,
         events,
-        [link(each) for each in links] or None,
+        [_link(each) for each in links] or None,
         span._status,
         span._instrumentation_scope,
         dropped if any(dropped) else None,
     )
 
 
-def link(linked: Link) -> list[Any]:
+def _link(linked: Link) -> list[Any]:
     """A link as the SDK holds it, in its wire form."""
     return [_context(linked.context), linked.attributes or None, linked.dropped_attributes]
 
