@@ -16,10 +16,13 @@ import psutil
 import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanContext, TraceFlags
 
 from skuhub_cli.otlp_sink import OtlpSink
 from skuhub_runtime import span_shipping
+from skuhub_runtime.otlp_export import OtlpHttpSpanExporter
 from skuhub_runtime.span_shipping import ShippingSpanProcessor
 from tests.harness import wait_until
 
@@ -107,3 +110,23 @@ def test_an_export_process_that_stops_reading_costs_spans_never_a_wait() -> None
     processor.shutdown()  # bounded by the export timeout: the stuck process is ended
 
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_the_exporter_also_takes_sdk_spans(sink: OtlpSink) -> None:
+    """``OtlpHttpSpanExporter`` is a ``SpanExporter`` too: SDK spans go out as the export
+    process sends wire items."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=SERVICE)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("skuhub").start_as_current_span("parent"):
+        provider.get_tracer("skuhub").start_span("child").end()
+    otlp = OtlpHttpSpanExporter(SERVICE)
+
+    result = otlp.export(exporter.get_finished_spans())
+    otlp.shutdown()  # type: ignore[no-untyped-call]
+
+    assert result is SpanExportResult.SUCCESS
+    received = {s.name: s for s in sink.snapshot()}
+    assert set(received) == {"parent", "child"}
+    assert received["child"].parent_span_id == received["parent"].span_id
+    assert received["child"].service == "skuhub-shipping-test"
