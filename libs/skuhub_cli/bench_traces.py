@@ -37,8 +37,9 @@ def exporting_env(endpoint: str) -> dict[str, str]:
 
 async def traced_case(session: BenchSession, movements: int, rounds: int = ROUNDS) -> None:
     """The same backlog drained by stock on fresh prefixes, without export and with it in
-    turn (``rounds`` times each, so that a machine busy with something else for a while
-    weighs on both alike); the ratio of the mean sustained rates."""
+    turn, the order reversed every other round (``rounds`` times each, so that a machine
+    busy with something else for a while weighs on both alike); the ratio of the mean
+    sustained rates."""
     options = session.options
     with session.step(f"Generating {movements:,} movements for the tracing case"):
         config = options.traffic(movements)
@@ -46,8 +47,11 @@ async def traced_case(session: BenchSession, movements: int, rounds: int = ROUND
     rates: dict[str, list[float]] = {WITHOUT: [], WITH: []}
     cpu: dict[str, list[tuple[int, float]]] = {WITHOUT: [], WITH: []}
     with OtlpSink(keep=False).serve() as sink:
+        kinds = ((WITHOUT, None), (WITH, exporting_env(sink.endpoint)))
         for round_ in range(1, rounds + 1):
-            for label, env in ((WITHOUT, None), (WITH, exporting_env(sink.endpoint))):
+            # Without, with; with, without; ...: a drift over the run (the machine, the
+            # broker's and the database's growing state) weighs on both kinds alike.
+            for label, env in kinds if round_ % 2 else kinds[::-1]:
                 group = await session.new_group()
                 topic = group.wiring.settings().topic(STOCK_MOVED.name)
                 with session.step(f"Pre-loading {len(deliveries):,} deliveries ({label})"):
