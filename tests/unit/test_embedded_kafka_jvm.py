@@ -1,5 +1,5 @@
-"""The broker's JVM: its options, and its class-data-sharing archive (recorded once, then
-mapped; never half-written)."""
+"""The broker's JVM: its options, its class-data-sharing archive (recorded once, then
+mapped; never half-written), and the ports its configuration names."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from skuhub_cli.embedded_kafka import ClassArchive, jvm_options
+from skuhub_cli import ports
+from skuhub_cli.embedded_kafka import ClassArchive, EmbeddedKafka, jvm_options
 
 
 def test_heap_and_gc_options_are_small_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,3 +55,30 @@ def test_a_jvm_that_recorded_nothing_leaves_no_archive(tmp_path: Path) -> None:
 def test_two_brokers_recording_at_once_write_different_files(tmp_path: Path) -> None:
     first, second = ClassArchive(tmp_path / "a.jsa"), ClassArchive(tmp_path / "a.jsa")
     assert first.options() != second.options()
+
+
+class _Picks:
+    """A port picker that offers the given ports in turn."""
+
+    def __init__(self, *ports: int) -> None:
+        self.ports = list(ports)
+
+    def randrange(self, start: int, stop: int) -> int:
+        return self.ports.pop(0)
+
+
+def test_the_controller_never_takes_a_port_the_broker_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broker's port may come from another process (``skuhub dev --kafka-port``), not
+    bound yet: the controller's port, picked here, must still differ (seen once in CI)."""
+    given, secured, other = 23_411, 23_412, 23_413
+    monkeypatch.setattr(ports, "_PICK", _Picks(given, secured, other))
+    monkeypatch.setattr(ports, "_HANDED_OUT", set())  # as a fresh process starts
+    monkeypatch.setattr(ports, "_bindable", lambda port: True)  # none bound yet
+    kafka = EmbeddedKafka(tmp_path, given, secured_listeners={"SASL_PLAINTEXT": secured})
+
+    written = kafka._write_config().read_text()
+
+    assert f"CONTROLLER://127.0.0.1:{other}" in written
+    assert f"controller.quorum.voters=1@127.0.0.1:{other}" in written
