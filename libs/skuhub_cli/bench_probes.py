@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from skuhub_cli.embedded_kafka import EmbeddedKafka
+from skuhub_runtime.span_shipping import EXPORT_PROCESS_MODULE
 
 POLL_INTERVAL_S = 0.05
 """Pause between two checks of a condition that has a deadline."""
@@ -566,7 +567,7 @@ def tree_rss(pid: int) -> tuple[int, int]:
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             rss = int(proc.memory_info().rss)
-            if proc is not root and "skuhub_runtime.span_export_process" in proc.cmdline():
+            if proc is not root and EXPORT_PROCESS_MODULE in proc.cmdline():
                 exporting += rss
             else:
                 total += rss

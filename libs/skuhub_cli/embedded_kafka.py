@@ -22,7 +22,7 @@ from typing import IO
 
 from skuhub_cli.java_runtime import find_java
 from skuhub_cli.kafka_jars import KAFKA_VERSION, cache_root, kafka_classpath
-from skuhub_cli.ports import free_port, free_port_block, port_in_use, tcp_connects
+from skuhub_cli.ports import free_port, port_in_use, tcp_connects
 from skuhub_cli.processes import StackError, exited_within, log_tail, open_log, terminate
 
 READY_TOPIC = "skuhub.broker-ready"
@@ -193,7 +193,7 @@ class EmbeddedKafka:
     def _write_config(self) -> Path:
         # Not the broker's own ports: those may have been picked by another process (the
         # caller of `skuhub dev --kafka-port`), unknown to this one and not bound yet.
-        controller = free_port_block(1, avoid={self.port, *self.secured_listeners.values()})
+        controller = free_port(avoid={self.port, *self.secured_listeners.values()})
         self.log_dirs.mkdir(parents=True, exist_ok=True)
         secured = "".join(f",{n}://127.0.0.1:{p}" for n, p in self.secured_listeners.items())
         settings = {

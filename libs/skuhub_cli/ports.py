@@ -29,13 +29,14 @@ def _below_ephemeral() -> range:
     return range(_LOWEST, max(low, _LOWEST + 1_000))
 
 
-def free_port() -> int:
+def free_port(*, avoid: Collection[int] = ()) -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now, outside the ephemeral range.
 
     Never the same port twice in one process: the caller binds it later, so two
-    calls in a row must not both get a port that is still free.
+    calls in a row must not both get a port that is still free. ``avoid``: ports handed
+    out elsewhere (another process) and not bound yet.
     """
-    return free_port_block(1)
+    return free_port_block(1, avoid=avoid)
 
 
 def free_port_block(count: int, *, avoid: Collection[int] = ()) -> int:

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 FRAME_HEADER = struct.Struct(">I")
 """Each batch on the pipe: its length (4 bytes, big-endian), then the JSON document."""
+EXPORT_PROCESS_MODULE = "skuhub_runtime.span_export_process"
+"""The export process's module, run with ``python -m``."""
 RESOURCE_VARIABLE = "SKUHUB_SPAN_RESOURCE"
 """The export process's environment variable holding the spans' resource."""
 _RESTART_AFTER_S = 5.0
@@ -63,7 +65,7 @@ class ShippingSpanProcessor(SpanProcessor):
         self._resource = resource
         self._max_queue, self._batch = max_queue_size, min(max_batch_size, max_queue_size)
         self._delay_s, self._timeout_s = schedule_delay_ms / 1000, export_timeout_ms / 1000
-        self._command = command or [sys.executable, "-m", "skuhub_runtime.span_export_process"]
+        self._command = command or [sys.executable, "-m", EXPORT_PROCESS_MODULE]
         # Spans the SDK finished, or direct spans already in their wire form.
         self._queue: collections.deque[ReadableSpan | list[Any]] = collections.deque()
         self._wake = threading.Event()

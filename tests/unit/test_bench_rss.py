@@ -11,16 +11,15 @@ from opentelemetry.sdk.resources import Resource
 
 from skuhub_cli.bench_probes import RssSampler, tree_rss
 from skuhub_runtime import span_wire
-from skuhub_runtime.span_shipping import RESOURCE_VARIABLE
+from skuhub_runtime.span_shipping import EXPORT_PROCESS_MODULE, RESOURCE_VARIABLE
 from tests.harness import wait_until
 
 # A stand-in for a service: it starts an export process and keeps it until its own input
 # ends (as a service does).
-SERVICE = """
+SERVICE = f"""
 import subprocess, sys
-exporter = subprocess.Popen(
-    [sys.executable, "-m", "skuhub_runtime.span_export_process"], stdin=subprocess.PIPE
-)
+command = [sys.executable, "-m", "{EXPORT_PROCESS_MODULE}"]
+exporter = subprocess.Popen(command, stdin=subprocess.PIPE)
 sys.stdin.read()
 exporter.stdin.close()
 exporter.wait(30)
