@@ -35,17 +35,11 @@ def span_path(records: int) -> float:
     started = time.process_time()
     for first in range(0, records, BATCH):
         batch = [_Record(topic, offset) for offset in range(first, min(first + BATCH, records))]
-        spans = [
-            messaging_spans.process_span(
-                record,
-                message_id=os.urandom(16).hex(),
-                traceparent=None,
-                tracestate=None,
-                group=group,
-            )
+        spans = messaging_spans.ProcessSpans(group)
+        carried = [
+            spans.start(record, message_id=os.urandom(16).hex(), traceparent=None, tracestate=None)
             for record in batch
         ]
-        carried = [span.carried() for span in spans]
         receive = messaging_spans.receive_span(batch, iter(carried), group, time.time_ns())
         events = []
         for i in range(0, len(carried), 3):
@@ -54,8 +48,7 @@ def span_path(records: int) -> float:
                 event = messaging_spans.joined(levels, *event, iter(carried[i + 1 : i + 3]))
             headers = [("traceparent", (event[0] or "").encode())]
             events.append((levels, KafkaRecord(b"SKU", b"{}", headers)))
-        for span in spans:
-            span.end()
+        spans.end()
         if receive is not None:
             receive.end()
         if telemetry.exporting():

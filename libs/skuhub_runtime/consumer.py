@@ -163,7 +163,7 @@ class BatchConsumer(Generic[P, U]):
         started_ns = time.time_ns()
         items: list[_Item[P]] = []
         bad: list[tuple[Record, str]] = []
-        spans = []
+        spans = messaging_spans.ProcessSpans(self._group)
         for record in records:
             try:
                 envelope = decode(
@@ -179,15 +179,12 @@ class BatchConsumer(Generic[P, U]):
             except Exception as exc:  # a codec bug must not stop the partition either
                 bad.append((record, _internal_error(exc, f"decoding {_where(record)}")))
                 continue
-            span = messaging_spans.process_span(
+            traceparent, tracestate = spans.start(
                 record,
                 message_id=envelope.id,
                 traceparent=envelope.traceparent,
                 tracestate=envelope.tracestate,
-                group=self._group,
             )
-            spans.append(span)
-            traceparent, tracestate = span.carried()
             incoming = Incoming(
                 envelope, self._source, traceparent, tracestate, replay_of=_replay_of(record)
             )
@@ -201,8 +198,7 @@ class BatchConsumer(Generic[P, U]):
         try:
             result = await self._apply_with_retry(items, bad)
         finally:
-            for span in spans:
-                span.end()
+            spans.end()
             if receive is not None:
                 receive.end()
         return result

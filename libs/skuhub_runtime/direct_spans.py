@@ -26,7 +26,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from skuhub_runtime import span_wire, telemetry
@@ -80,11 +80,7 @@ class DirectSpan:
 
     def carried(self) -> tuple[str, str | None]:
         """``(traceparent, tracestate)`` that make the next hop a child of this span."""
-        context = self._context
-        traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-        if self._recorder is not None:
-            telemetry.remember(traceparent, context)
-        return traceparent, context.trace_state.to_header() if context.trace_state else None
+        return carried(self._context, remember=self._recorder is not None)
 
     def is_recording(self) -> bool:
         return self._recorder is not None
@@ -181,26 +177,13 @@ def start(
     parses the others. Samplers are not shown them: none of the SDK's reads them, and
     parsing them was most of what a link cost.
     """
-    carried = trace.get_current_span(parent).get_span_context()
-    parent_context = carried if carried.is_valid else None
-    trace_id = parent_context.trace_id if parent_context else _IDS.generate_trace_id()
+    parent_context = parent_of(parent)
     recorder = telemetry.recorder()
     if recorder is None:
-        flags = parent_context.trace_flags if parent_context else _NEW_TRACE_FLAGS
-        state = parent_context.trace_state if parent_context else None
-        context = SpanContext(trace_id, _IDS.generate_span_id(), False, flags, state)
+        context = carrier_context(parent_context)
         return DirectSpan(name, kind, context, parent_context, None, (), None, start_ns)
-    # As the SDK's Tracer.start_span decides it.
-    sampled = recorder.sampler.should_sample(parent, trace_id, name, kind, attributes)
-    decision = sampled.decision
-    is_sampled = decision is Decision.RECORD_AND_SAMPLE  # Decision.is_sampled(), a call less
-    bits = TraceFlags.SAMPLED if is_sampled else TraceFlags.DEFAULT
-    if parent_context.trace_flags.random_trace_id if parent_context else _IDS.is_trace_id_random():
-        bits |= TraceFlags.RANDOM_TRACE_ID
-    context = SpanContext(
-        trace_id, _IDS.generate_span_id(), False, TraceFlags(bits), sampled.trace_state
-    )
-    if not is_sampled and decision is not Decision.RECORD_ONLY:
+    context, sampled = sampled_context(recorder, parent, parent_context, name, kind, attributes)
+    if sampled is None:
         return DirectSpan(name, kind, context, parent_context, None, (), None, start_ns)
     # The sampler's attributes come as a read-only view (MappingProxyType); its copy is a
     # plain dict, which the wire form's JSON writer takes without a call back into Python
@@ -215,6 +198,59 @@ def start(
         recorder,
         start_ns,
     )
+
+
+def parent_of(parent: Context) -> SpanContext | None:
+    """The span context a new span under ``parent`` is the child of (None: a new trace)."""
+    carried_context = trace.get_current_span(parent).get_span_context()
+    return carried_context if carried_context.is_valid else None
+
+
+def carrier_context(parent: SpanContext | None) -> SpanContext:
+    """The context of a span that records nothing and only carries the trace on: a new
+    span id in ``parent``'s trace, its sampling flag and state kept, or a new unsampled
+    trace."""
+    if parent is None:
+        return SpanContext(
+            _IDS.generate_trace_id(), _IDS.generate_span_id(), False, _NEW_TRACE_FLAGS
+        )
+    return SpanContext(
+        parent.trace_id, _IDS.generate_span_id(), False, parent.trace_flags, parent.trace_state
+    )
+
+
+def sampled_context(
+    recorder: telemetry.Recorder,
+    parent: Context,
+    parent_context: SpanContext | None,
+    name: str,
+    kind: SpanKind,
+    attributes: Mapping[str, Any] | None,
+) -> tuple[SpanContext, SamplingResult | None]:
+    """A new span's context under ``parent``, sampled as the SDK's ``Tracer.start_span``
+    decides it, and the sampler's result if the span records (None if it does not)."""
+    trace_id = parent_context.trace_id if parent_context else _IDS.generate_trace_id()
+    sampled = recorder.sampler.should_sample(parent, trace_id, name, kind, attributes)
+    decision = sampled.decision
+    is_sampled = decision is Decision.RECORD_AND_SAMPLE  # Decision.is_sampled(), a call less
+    bits = TraceFlags.SAMPLED if is_sampled else TraceFlags.DEFAULT
+    if parent_context.trace_flags.random_trace_id if parent_context else _IDS.is_trace_id_random():
+        bits |= TraceFlags.RANDOM_TRACE_ID
+    context = SpanContext(
+        trace_id, _IDS.generate_span_id(), False, TraceFlags(bits), sampled.trace_state
+    )
+    records = is_sampled or decision is Decision.RECORD_ONLY
+    return context, sampled if records else None
+
+
+def carried(context: SpanContext, *, remember: bool) -> tuple[str, str | None]:
+    """``(traceparent, tracestate)`` that make the next hop a child of the span of
+    ``context``; ``remember``: note it as this process's own span (one that records), so
+    that a link to it needs no parsing and is known to be local."""
+    traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    if remember:
+        telemetry.remember(traceparent, context)
+    return traceparent, context.trace_state.to_header() if context.trace_state else None
 
 
 def _plain(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:

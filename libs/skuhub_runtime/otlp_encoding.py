@@ -26,6 +26,8 @@ import orjson
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import SpanKind
 
+from skuhub_runtime import span_wire
+
 _LEN = 2  # wire type of strings, bytes and embedded messages
 _FIXED64 = struct.Struct("<Q").pack
 _DOUBLE = struct.Struct("<d").pack
@@ -41,8 +43,6 @@ starts over (the repeating ones come straight back, values met once do not pile 
 _NEW_VALUES_OF_A_VOLATILE_KEY = 256
 """An attribute key whose values were new this often is not cached any more."""
 _INT64 = 0xFFFFFFFFFFFFFFFF
-_SCOPE_AT = 14
-"""Where a wire item (:func:`skuhub_runtime.span_wire.item`) holds its scope's fields."""
 _NO_SCOPE = object()
 _NONE_DROPPED = (0, 0, 0)
 
@@ -117,7 +117,6 @@ _LINK_SPAN_ID = _tag(2, _LEN) + _varint(8)
 _LINK_ATTRIBUTES = _tag(4, _LEN)
 _LINK_DROPPED_ATTRIBUTES = _tag(5, 0)
 _LINK_FLAGS = _tag(6, 5)
-_LINK_IDS = _IDS
 _STATUS_MESSAGE = _tag(2, _LEN)
 _STATUS_CODE = _tag(3, 0)
 _UNSET_STATUS = _field(_SPAN_STATUS, b"")
@@ -138,7 +137,8 @@ _KVLIST_VALUES = _tag(1, _LEN)
 
 class SpanEncoder:
     """Encodes batches of finished spans of one resource, in their wire form
-    (:func:`skuhub_runtime.span_wire.item`); one per exporter (it keeps what repeats)."""
+    (:func:`skuhub_runtime.span_wire.item` and :func:`~skuhub_runtime.span_wire.spans_alike`);
+    one per exporter (it keeps what repeats)."""
 
     def __init__(self, resource: Resource) -> None:
         self._resource = _field(
@@ -168,10 +168,14 @@ class SpanEncoder:
         by_scope: dict[bytes, list[bytes]] = {}
         last: tuple[Any, list[bytes]] = (_NO_SCOPE, [])
         for item in items:
-            scope = item[_SCOPE_AT]
+            alike = item[0] is None
+            scope = item[span_wire.ALIKE_SCOPE_AT if alike else span_wire.SCOPE_AT]
             if scope != last[0]:  # spans come in runs of one scope
                 last = (scope, by_scope.setdefault(self._scope_key(scope), []))
-            last[1].append(_field(_SCOPE_SPANS_SPAN, self.span(item)))
+            if alike:
+                last[1].extend(_field(_SCOPE_SPANS_SPAN, span) for span in self.alike(item))
+            else:
+                last[1].append(_field(_SCOPE_SPANS_SPAN, self.span(item)))
         parts = [self._resource]
         for key, encoded in by_scope.items():
             scope_field, schema_field = self._scopes[key]
@@ -205,12 +209,7 @@ class SpanEncoder:
             parts.append(_field(_SPAN_TRACE_STATE, state.encode()))
         if parent is not None:
             parts.append(_PARENT(_SPAN_PARENT_SPAN_ID, parent[0]))
-        encoded_name = self._names.get(name)
-        if encoded_name is None:
-            if len(self._names) >= _REPEATED_TEXT_LIMIT:
-                self._names.clear()
-            encoded_name = self._names[name] = _field(_SPAN_NAME, name.encode())
-        parts += (encoded_name, _KINDS[kind], _TIMES(_SPAN_START, start, _SPAN_END, end))
+        parts += (self._name(name), _KINDS[kind], _TIMES(_SPAN_START, start, _SPAN_END, end))
         dropped_attributes, dropped_events, dropped_links = dropped or _NONE_DROPPED
         if attributes:
             parts += self._attributes(_SPAN_ATTRIBUTES, attributes)
@@ -248,6 +247,37 @@ class SpanEncoder:
         parts.append(_REMOTE_PARENT_FLAGS if parent is not None and parent[1] else _FLAGS)
         return b"".join(parts)
 
+    def alike(self, item: Sequence[Any]) -> list[bytes]:
+        """The ``Span`` messages of a :func:`~skuhub_runtime.span_wire.spans_alike` item."""
+        _, name, kind, end, attributes, keys, rows, _ = item
+        head = self._name(name) + _KINDS[kind]
+        shared = b"".join(self._attributes(_SPAN_ATTRIBUTES, attributes)) if attributes else b""
+        spans = []
+        for trace_high, trace_low, span_id, state, parent, start, *values in rows:
+            parts = [_IDS(_SPAN_TRACE_ID, trace_high, trace_low, _SPAN_SPAN_ID, span_id)]
+            if state:
+                parts.append(_field(_SPAN_TRACE_STATE, state.encode()))
+            if parent is not None:
+                parts.append(_PARENT(_SPAN_PARENT_SPAN_ID, parent[0]))
+            parts += (head, _TIMES(_SPAN_START, start, _SPAN_END, end), shared)
+            own = {key: value for key, value in zip(keys, values, strict=True) if value is not None}
+            if own:
+                parts += self._attributes(_SPAN_ATTRIBUTES, own)
+            parts += (
+                _UNSET_STATUS,
+                _REMOTE_PARENT_FLAGS if parent is not None and parent[1] else _FLAGS,
+            )
+            spans.append(b"".join(parts))
+        return spans
+
+    def _name(self, name: str) -> bytes:
+        encoded = self._names.get(name)
+        if encoded is None:
+            if len(self._names) >= _REPEATED_TEXT_LIMIT:
+                self._names.clear()
+            encoded = self._names[name] = _field(_SPAN_NAME, name.encode())
+        return encoded
+
     def _link(self, link: Sequence[Any]) -> bytes | None:
         """A ``Link`` field; None for a carried ``traceparent`` that names no span."""
         first, second, third = link
@@ -260,7 +290,7 @@ class SpanEncoder:
                 _SPAN_LINKS, b"".join((_LINK_TRACE_ID, ids[0], _LINK_SPAN_ID, ids[1], flags))
             )
         trace_high, trace_low, span_id, _, is_remote, _ = first
-        parts = [_LINK_IDS(_LINK_TRACE_ID, trace_high, trace_low, _LINK_SPAN_ID, span_id)]
+        parts = [_IDS(_LINK_TRACE_ID, trace_high, trace_low, _LINK_SPAN_ID, span_id)]
         if second:
             parts += self._attributes(_LINK_ATTRIBUTES, second)
         if third:

@@ -66,9 +66,13 @@ class ShippingSpanProcessor(SpanProcessor):
         self._max_queue, self._batch = max_queue_size, min(max_batch_size, max_queue_size)
         self._delay_s, self._timeout_s = schedule_delay_ms / 1000, export_timeout_ms / 1000
         self._command = command or [sys.executable, "-m", EXPORT_PROCESS_MODULE]
-        # Spans the SDK finished, or direct spans already in their wire form.
-        self._queue: collections.deque[ReadableSpan | list[Any]] = collections.deque()
+        # Spans the SDK finished, or direct spans already in their wire form (an item of
+        # spans_alike holds many), each with the number of spans it holds.
+        self._queue: collections.deque[tuple[int, ReadableSpan | list[Any]]] = collections.deque()
+        self._queued = 0
+        """Spans in the queue."""
         self._wake = threading.Event()
+        self._flush = threading.Event()
         self._idle = threading.Event()
         self._stopping = False
         self.dropped = 0
@@ -85,20 +89,28 @@ class ShippingSpanProcessor(SpanProcessor):
         if context is not None and context.trace_flags.sampled:
             self.ship(span)
 
-    def ship(self, span: ReadableSpan | list[Any]) -> None:
-        """Queue a sampled span: one the SDK finished, or a :func:`span_wire.item` (what
-        :mod:`skuhub_runtime.direct_spans` hands over, turned into JSON values at once)."""
-        queue = self._queue
-        if len(queue) >= self._max_queue or self._stopping:
-            self._drop(1)
+    @property
+    def max_batch_size(self) -> int:
+        """The most spans one frame (one OTLP request) holds."""
+        return self._batch
+
+    def ship(self, span: ReadableSpan | list[Any], spans: int = 1) -> None:
+        """Queue sampled spans: one the SDK finished, a :func:`span_wire.item` (what
+        :mod:`skuhub_runtime.direct_spans` hands over, turned into JSON values at once), or
+        a :func:`span_wire.spans_alike` of ``spans`` spans (at most :attr:`max_batch_size`)."""
+        queued = self._queued + spans
+        if queued > self._max_queue or self._stopping:
+            self._drop(spans)
             return
-        queue.append(span)
-        if len(queue) == self._batch:
+        self._queue.append((spans, span))
+        self._queued = queued
+        if queued >= self._batch:
             self._wake.set()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Write every queued span to the export process (which posts them on its own)."""
         self._idle.clear()
+        self._flush.set()
         self._wake.set()
         return self._idle.wait(timeout_millis / 1000)
 
@@ -130,36 +142,54 @@ class ShippingSpanProcessor(SpanProcessor):
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(self._delay_s)
+            full = self._wake.wait(self._delay_s)
             self._wake.clear()
-            while self._queue:
+            # Woken by a full batch: full frames only, the rest waits for more spans (a
+            # frame is a request: fewer, fuller ones cost the export process less). On the
+            # schedule, a flush or the stop: everything.
+            flush = self._flush.is_set()
+            if flush:  # cleared only once seen: a flush asked meanwhile is seen next time
+                self._flush.clear()
+            stopping = self._stopping  # read once: a stop asked meanwhile is seen next time
+            everything = not full or flush or stopping
+            while self._queued >= self._batch or (everything and self._queue):
                 self._ship(self._take())
-            self._idle.set()
+            if everything:
+                self._idle.set()
             self._warn_of_drops()
-            if self._stopping:
+            if stopping:
                 return
 
     def _take(self) -> list[list[Any]]:
+        """Up to a batch of spans from the queue (at least one item), in their wire form."""
         queue, of_span = self._queue, span_wire.of_span
-        spans = [queue.popleft() for _ in range(min(self._batch, len(queue)))]
-        return [span if type(span) is list else of_span(span) for span in spans]  # type: ignore[arg-type]
+        taken: list[list[Any]] = []
+        room = self._batch
+        while queue and (not taken or queue[0][0] <= room):
+            spans, span = queue.popleft()
+            self._queued -= spans
+            room -= spans
+            taken.append(span if type(span) is list else of_span(span))  # type: ignore[arg-type]
+        return taken
 
     def _ship(self, spans: list[list[Any]]) -> None:
         pipe = self._pipe()
         if pipe is None:
-            self._drop(len(spans))
+            self._drop(span_wire.spans_in(spans))
             return
         try:
             document = span_wire.dumps(spans)
             pipe.write(FRAME_HEADER.pack(len(document)) + document)
             pipe.flush()
         except (BrokenPipeError, ValueError, OSError):
-            log.warning("the span export process is gone: %d spans dropped", len(spans))
-            self._drop(len(spans))
+            count = span_wire.spans_in(spans)
+            log.warning("the span export process is gone: %d spans dropped", count)
+            self._drop(count)
             self._child = None
         except Exception:  # a span that cannot be written drops its batch only
-            log.exception("could not write %d spans for export", len(spans))
-            self._drop(len(spans))
+            count = span_wire.spans_in(spans)
+            log.exception("could not write %d spans for export", count)
+            self._drop(count)
 
     def _pipe(self) -> IO[bytes] | None:
         child = self._child

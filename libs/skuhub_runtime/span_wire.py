@@ -24,6 +24,9 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 
 _LOW_64 = 0xFFFFFFFFFFFFFFFF
 """JSON numbers from orjson are at most 64 bits: a trace id goes as two halves."""
+SCOPE_AT = 14
+"""Where an :func:`item` holds its instrumentation scope's fields (spans are grouped by
+scope without reading the rest)."""
 
 
 def dumps(items: list[list[Any]]) -> bytes:
@@ -114,6 +117,50 @@ def item(
         _scope(scope),
         dropped,
     ]
+
+
+def spans_alike(
+    name: str,
+    kind: SpanKind,
+    scope: InstrumentationScope | None,
+    attributes: Mapping[str, Any] | None,
+    keys: Sequence[str],
+    end: int,
+    rows: list[list[Any]],
+) -> list[Any]:
+    """Spans that share their name, kind, scope, attributes and end (the ``process``
+    spans of one batch's records of a topic and partition) as one item: what they share
+    once, then a row each (:func:`alike_row`). A row's ``values`` are its own attributes
+    under ``keys``, after the shared ones (None: the span has no such attribute). Status
+    unset, nothing dropped, no events or links. The export process encodes each row as
+    the span it stands for (:class:`skuhub_runtime.otlp_encoding.SpanEncoder`)."""
+    return [None, name, kind.value, end, attributes or None, keys, rows, _scope(scope)]
+
+
+ALIKE_ROWS_AT, ALIKE_SCOPE_AT = 6, 7
+"""Where a :func:`spans_alike` item holds its rows and its scope's fields. Its first
+value is None; an :func:`item`'s is the span's name."""
+
+
+def alike_row(
+    context: SpanContext, parent: SpanContext | None, start: int, values: Sequence[Any]
+) -> list[Any]:
+    """One span of a :func:`spans_alike` item."""
+    trace_id = context.trace_id
+    return [
+        trace_id >> 64,
+        trace_id & _LOW_64,
+        context.span_id,
+        context.trace_state.to_header() if context.trace_state else None,
+        None if parent is None else [parent.span_id, parent.is_remote],
+        start,
+        *values,
+    ]
+
+
+def spans_in(items: Sequence[Sequence[Any]]) -> int:
+    """How many spans ``items`` hold."""
+    return sum(1 if item[0] is not None else len(item[ALIKE_ROWS_AT]) for item in items)
 
 
 def of_span(span: ReadableSpan) -> list[Any]:

@@ -130,3 +130,19 @@ def test_the_exporter_also_takes_sdk_spans(sink: OtlpSink) -> None:
     assert set(received) == {"parent", "child"}
     assert received["child"].parent_span_id == received["parent"].span_id
     assert received["child"].service == "skuhub-shipping-test"
+
+
+def test_frames_are_full_batches_until_a_flush_sends_the_rest(sink: OtlpSink) -> None:
+    processor = ShippingSpanProcessor(
+        SERVICE, max_queue_size=100, max_batch_size=4, schedule_delay_ms=600_000
+    )
+    try:
+        _finish(processor, [f"span {i}" for i in range(10)])
+        wait_until(lambda: sink.received == 8, what="two full batches at the collector")
+        assert sink.requests == 2  # the two left wait for more, or for the schedule
+
+        assert processor.force_flush(10_000)
+        wait_until(lambda: sink.received == 10, what="the rest after a flush")
+        assert sink.requests == 3
+    finally:
+        processor.shutdown()

@@ -49,7 +49,7 @@ class _Collecting(ShippingSpanProcessor):
         )
         self.items: list[Any] = []
 
-    def ship(self, span: ReadableSpan | list[Any]) -> None:
+    def ship(self, span: ReadableSpan | list[Any], spans: int = 1) -> None:
         self.items.append(span)
 
 
