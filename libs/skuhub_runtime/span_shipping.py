@@ -70,7 +70,8 @@ class ShippingSpanProcessor(SpanProcessor):
         # spans_alike holds many), each with the number of spans it holds.
         self._queue: collections.deque[tuple[int, ReadableSpan | list[Any]]] = collections.deque()
         self._queued = 0
-        """Spans in the queue."""
+        """Spans in the queue (changed by both threads: under the lock)."""
+        self._lock = threading.Lock()
         self._wake = threading.Event()
         self._flush = threading.Event()
         self._idle = threading.Event()
@@ -98,13 +99,15 @@ class ShippingSpanProcessor(SpanProcessor):
         """Queue sampled spans: one the SDK finished, a :func:`span_wire.item` (what
         :mod:`skuhub_runtime.direct_spans` hands over, turned into JSON values at once), or
         a :func:`span_wire.spans_alike` of ``spans`` spans (at most :attr:`max_batch_size`)."""
-        queued = self._queued + spans
-        if queued > self._max_queue or self._stopping:
+        with self._lock:
+            queued = self._queued + spans
+            full = queued > self._max_queue or self._stopping
+            if not full:
+                self._queue.append((spans, span))
+                self._queued = queued
+        if full:
             self._drop(spans)
-            return
-        self._queue.append((spans, span))
-        self._queued = queued
-        if queued >= self._batch:
+        elif queued >= self._batch:
             self._wake.set()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -161,16 +164,21 @@ class ShippingSpanProcessor(SpanProcessor):
                 return
 
     def _take(self) -> list[list[Any]]:
-        """Up to a batch of spans from the queue (at least one item), in their wire form."""
-        queue, of_span = self._queue, span_wire.of_span
-        taken: list[list[Any]] = []
+        """Up to a batch of spans from the queue, in their wire form."""
+        queue, taken = self._queue, []
         room = self._batch
-        while queue and (not taken or queue[0][0] <= room):
-            spans, span = queue.popleft()
-            self._queued -= spans
-            room -= spans
-            taken.append(span if type(span) is list else of_span(span))  # type: ignore[arg-type]
-        return taken
+        with self._lock:
+            while queue and room > 0:
+                spans, span = queue.popleft()
+                if spans > room:  # a spans_alike item: what fits goes now, the rest next
+                    span, rest = span_wire.split(span, room)  # type: ignore[arg-type]
+                    queue.appendleft((spans - room, rest))
+                    spans = room
+                self._queued -= spans
+                room -= spans
+                taken.append(span)
+        of_span = span_wire.of_span
+        return [span if type(span) is list else of_span(span) for span in taken]  # type: ignore[arg-type]
 
     def _ship(self, spans: list[list[Any]]) -> None:
         pipe = self._pipe()
@@ -210,16 +218,21 @@ class ShippingSpanProcessor(SpanProcessor):
         return self._child.stdin
 
     def _drop(self, spans: int) -> None:
-        self.dropped += spans
-        self._unreported += spans
+        with self._lock:
+            self.dropped += spans
+            self._unreported += spans
 
     def _warn_of_drops(self) -> None:
         now = time.monotonic()
-        if self._unreported and now - self._warned_at >= _WARN_EVERY_S:
+        if now - self._warned_at < _WARN_EVERY_S:
+            return
+        with self._lock:
+            unreported, self._unreported = self._unreported, 0
+        if unreported:
             log.warning(
                 "%d spans dropped: the export queue (OTEL_BSP_MAX_QUEUE_SIZE=%d) was full or "
                 "the export process was down",
-                self._unreported,
+                unreported,
                 self._max_queue,
             )
-            self._warned_at, self._unreported = now, 0
+            self._warned_at = now

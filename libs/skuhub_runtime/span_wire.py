@@ -158,6 +158,14 @@ def alike_row(
     ]
 
 
+def split(item: list[Any], spans: int) -> tuple[list[Any], list[Any]]:
+    """A :func:`spans_alike` item as two: its first ``spans`` spans, and the rest."""
+    rows = item[ALIKE_ROWS_AT]
+    head, rest = list(item), list(item)
+    head[ALIKE_ROWS_AT], rest[ALIKE_ROWS_AT] = rows[:spans], rows[spans:]
+    return head, rest
+
+
 def spans_in(items: Sequence[Sequence[Any]]) -> int:
     """How many spans ``items`` hold."""
     return sum(1 if item[0] is not None else len(item[ALIKE_ROWS_AT]) for item in items)

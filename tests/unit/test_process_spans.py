@@ -23,6 +23,7 @@ from skuhub_runtime import messaging_spans, span_wire, telemetry
 from skuhub_runtime.otlp_encoding import SpanEncoder
 from skuhub_runtime.span_shipping import ShippingSpanProcessor
 from tests.exported_spans import library_request, our_request
+from tests.harness import wait_until
 
 SENDER = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 UNSAMPLED_SENDER = "00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-00"
@@ -157,3 +158,43 @@ def test_nothing_is_shipped_twice_and_nothing_is_built_while_not_exporting(
     assert traceparent[:36] == SENDER[:36]
     assert traceparent[36:52] != SENDER[36:52]
     assert traceparent.endswith("-01")
+
+
+class _Frames(ShippingSpanProcessor):
+    """The frames the export process would read, kept in a list."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            Resource.create({}), max_queue_size=2_048, max_batch_size=512, schedule_delay_ms=600_000
+        )
+        self.frames: list[list[list[Any]]] = []
+
+    def _ship(self, spans: list[list[Any]]) -> None:
+        self.frames.append(spans)
+
+
+def test_frames_hold_a_full_batch_of_spans_splitting_rows_where_needed() -> None:
+    processor = _Frames()
+    scope = telemetry.Recorder.of(TracerProvider(), ()).scope
+    try:
+        offset = 0
+        for size in (167, 167, 166, 300, 200):  # 1,000 spans in five items
+            rows = [[0, 1, 2, None, None, 0, offset + i, "id", None] for i in range(size)]
+            item = span_wire.spans_alike(
+                "process t", SpanKind.CONSUMER, scope, {}, ["offset", "id", "key"], 9, rows
+            )
+            processor.ship(item, size)
+            offset += size
+        wait_until(lambda: len(processor.frames) == 1, what="a full frame")
+        assert processor.force_flush(10_000)
+
+        assert [span_wire.spans_in(frame) for frame in processor.frames] == [512, 488]
+        shipped = [
+            row[6]
+            for frame in processor.frames
+            for item in frame
+            for row in item[span_wire.ALIKE_ROWS_AT]
+        ]
+        assert shipped == list(range(1_000))  # every span once, in order
+    finally:
+        processor.shutdown()
