@@ -65,7 +65,7 @@ class ProcessSpans:
 
     Where spans go only to the export process (production's OTLP), a record's span is a
     row of a :func:`span_wire.spans_alike` item per topic and partition, shipped when the
-    batch ends: about 3 µs a record instead of the 9 µs of a direct span of its own
+    batch ends: about 5 µs of CPU a record instead of 7 to 11 for a direct span of its own
     (docs/benchmarks.md, "Fifth pass"). The sampler is asked for each as for any span,
     without the attributes (the SDK's samplers, the only ones
     :func:`telemetry.configure_tracing` installs, read none). With in-process processors

@@ -9,7 +9,9 @@ writes them, a batch at a time, to the standard input of a child process,
 library's exporter on a core of its own.
 
 Bounded like the SDK's batch processor: at most ``OTEL_BSP_MAX_QUEUE_SIZE`` spans wait,
-beyond that new ones are dropped and counted in a warning. A collector that is down or
+beyond that new ones are dropped and counted in a warning. A frame (one OTLP request)
+holds ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` spans; fewer only on the schedule
+(``OTEL_BSP_SCHEDULE_DELAY``), a flush or the stop. A collector that is down or
 slow fills the pipe and then the queue: it costs spans, never a wait in the service. An
 export process that dies is started again for a later batch.
 """
