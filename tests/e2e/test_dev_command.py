@@ -31,7 +31,7 @@ def test_dev_stack_runs_the_demo_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         gateway = endpoints["services"]["sync_gateway"]
         # The dev token: printed on start, kept for the other commands, every scope.
         dev_token = bearer(endpoints["token"])
-        assert endpoints["token"] in dev.output()
+        dev.wait_output(endpoints["token"])  # printed just after endpoints.json is written
         assert dev.endpoints_file.stat().st_mode & 0o077 == 0, "the token is the owner's only"
         assert httpx.get(f"{gateway}/v1/channels").status_code == 401
         children = dev.children()

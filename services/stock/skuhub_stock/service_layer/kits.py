@@ -42,7 +42,16 @@ async def redefine_kits(
     repo: LedgerRepository, kits: Sequence[tuple[Kit, str]]
 ) -> list[KitPosition]:
     """Kits whose components may have changed (``(kit, cause)``), at every location one of
-    their components is stocked."""
+    their components is stocked.
+
+    The components are read under their locks. A batch moving one of them may be running
+    beside this one, and it looked for the kits that contain it before this kit's
+    definition was committed. Waiting for it means its positions are read here. Without
+    the wait, each transaction would miss the other's change.
+    """
+    components = frozenset(sku for kit, _ in kits for sku, _ in kit.components)
+    if components:
+        await repo.load(Scope(products=components))  # the components' locks
     targets: dict[Place, str] = {}
     for kit, cause in kits:
         for component, _ in kit.components:
