@@ -100,7 +100,8 @@ class ShippingSpanProcessor(SpanProcessor):
     def ship(self, span: ReadableSpan | list[Any], spans: int = 1) -> None:
         """Queue sampled spans: one the SDK finished, a :func:`span_wire.item` (what
         :mod:`skuhub_runtime.direct_spans` hands over, turned into JSON values at once), or
-        a :func:`span_wire.spans_alike` of ``spans`` spans (at most :attr:`max_batch_size`)."""
+        a :func:`span_wire.spans_alike` of ``spans`` spans (split across frames if it holds
+        more than :attr:`max_batch_size`)."""
         with self._lock:
             queued = self._queued + spans
             full = queued > self._max_queue or self._stopping
