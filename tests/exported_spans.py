@@ -20,6 +20,7 @@ from opentelemetry.trace.span import TraceState
 
 from skuhub_runtime import span_wire, telemetry
 from skuhub_runtime.otlp_encoding import SpanEncoder
+from skuhub_runtime.span_shipping import ShippingSpanProcessor
 
 
 def export_in_memory(
@@ -127,3 +128,23 @@ def spans_of_every_shape() -> list[ReadableSpan]:
         plain.start_span(f"kind {kind.name}", kind=kind).end()
     provider.shutdown()
     return list(exporter.get_finished_spans())
+
+
+class CollectingShipper(ShippingSpanProcessor):
+    """The export process's queue, kept in lists instead of shipped: ``items`` as they were
+    shipped, ``counts`` the spans each holds."""
+
+    def __init__(self, resource: Resource | None = None, max_batch_size: int = 10) -> None:
+        self.resource = resource or Resource.create({})
+        super().__init__(
+            self.resource,
+            max_queue_size=100,
+            max_batch_size=max_batch_size,
+            schedule_delay_ms=60_000,
+        )
+        self.items: list[Any] = []
+        self.counts: list[int] = []
+
+    def ship(self, span: ReadableSpan | list[Any], spans: int = 1) -> None:
+        self.items.append(span)
+        self.counts.append(spans)

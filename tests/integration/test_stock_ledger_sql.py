@@ -35,46 +35,6 @@ def receipt(sku: str, quantity: int) -> ReportedMovement:
     )
 
 
-async def test_two_writers_creating_the_same_new_position_lose_no_update(
-    engine: AsyncEngine,
-) -> None:
-    """Two replicas (say, around a rebalance) record receipts for a SKU nobody has seen yet."""
-    sku = f"RACE-{uuid.uuid4().hex[:6]}"
-    first_recorded = asyncio.Event()
-    second_pid: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-
-    async def waiting_on_a_lock(pid: int) -> bool:
-        async with engine.connect() as conn:
-            state = await conn.execute(
-                text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
-            )
-            return state.scalar() == "Lock"
-
-    async def first() -> None:
-        async with engine.begin() as conn:
-            await record_movements(SqlLedgerRepository(conn), [receipt(sku, 3)], datetime.now(UTC))
-            first_recorded.set()
-            # Commit only once the second writer is stuck behind this transaction.
-            pid = await second_pid
-            await wait_until_async(
-                lambda: waiting_on_a_lock(pid), what="the second writer to wait for the first"
-            )
-
-    async def second() -> None:
-        await first_recorded.wait()
-        async with engine.begin() as conn:
-            second_pid.set_result(
-                (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-            )
-            await record_movements(SqlLedgerRepository(conn), [receipt(sku, 4)], datetime.now(UTC))
-
-    await asyncio.wait_for(asyncio.gather(first(), second()), 60)
-
-    async with engine.connect() as conn:
-        [position] = await SqlLedgerRepository(conn).positions_of(sku)
-    assert (position.on_hand, position.version) == (Decimal(7), 2)
-
-
 async def _backend_pid(conn: AsyncConnection) -> int:
     return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
 
@@ -85,6 +45,38 @@ async def _waiting_on_a_lock(engine: AsyncEngine, pid: int) -> bool:
             text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
         )
         return state.scalar() == "Lock"
+
+
+async def test_two_writers_creating_the_same_new_position_lose_no_update(
+    engine: AsyncEngine,
+) -> None:
+    """Two replicas (say, around a rebalance) record receipts for a SKU nobody has seen yet."""
+    sku = f"RACE-{uuid.uuid4().hex[:6]}"
+    first_recorded = asyncio.Event()
+    second_pid: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def first() -> None:
+        async with engine.begin() as conn:
+            await record_movements(SqlLedgerRepository(conn), [receipt(sku, 3)], datetime.now(UTC))
+            first_recorded.set()
+            # Commit only once the second writer is stuck behind this transaction.
+            pid = await second_pid
+            await wait_until_async(
+                lambda: _waiting_on_a_lock(engine, pid),
+                what="the second writer to wait for the first",
+            )
+
+    async def second() -> None:
+        await first_recorded.wait()
+        async with engine.begin() as conn:
+            second_pid.set_result(await _backend_pid(conn))
+            await record_movements(SqlLedgerRepository(conn), [receipt(sku, 4)], datetime.now(UTC))
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), 60)
+
+    async with engine.connect() as conn:
+        [position] = await SqlLedgerRepository(conn).positions_of(sku)
+    assert (position.on_hand, position.version) == (Decimal(7), 2)
 
 
 async def test_a_kit_defined_while_its_components_move_counts_their_stock(

@@ -22,7 +22,7 @@ from opentelemetry.trace.span import TraceState
 from skuhub_runtime import messaging_spans, span_wire, telemetry
 from skuhub_runtime.otlp_encoding import SpanEncoder
 from skuhub_runtime.span_shipping import ShippingSpanProcessor
-from tests.exported_spans import library_request, our_request
+from tests.exported_spans import CollectingShipper, library_request, our_request
 from tests.harness import wait_until
 
 SENDER = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -30,27 +30,11 @@ UNSAMPLED_SENDER = "00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-00"
 TOPIC = "skuhub.stock-moved.v1"
 
 
-class _Collecting(ShippingSpanProcessor):
-    """The export process's queue, kept in a list instead of shipped."""
-
-    def __init__(self, max_batch_size: int) -> None:
-        super().__init__(
-            Resource.create({"service.name": "skuhub-stock"}),
-            max_queue_size=100,
-            max_batch_size=max_batch_size,
-            schedule_delay_ms=60_000,
-        )
-        self.items: list[tuple[Any, int]] = []
-
-    def ship(self, span: ReadableSpan | list[Any], spans: int = 1) -> None:
-        self.items.append((span, spans))
-
-
 @pytest.fixture
-def shipper(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Collecting]:
+def shipper(monkeypatch: pytest.MonkeyPatch) -> Iterator[CollectingShipper]:
     """A process whose spans go only to the export process (as production's OTLP)."""
-    shipper = _Collecting(max_batch_size=2)
-    provider = TracerProvider(sampler=ParentBased(ALWAYS_ON), resource=shipper._resource)
+    shipper = CollectingShipper(Resource.create({"service.name": "skuhub-stock"}), 2)
+    provider = TracerProvider(sampler=ParentBased(ALWAYS_ON), resource=shipper.resource)
     recorder = telemetry.Recorder.of(provider, (shipper,))
     monkeypatch.setattr(telemetry, "_RECORDER", recorder)
     yield shipper
@@ -62,7 +46,7 @@ def _record(partition: int, offset: int, key: bytes | None) -> SimpleNamespace:
     return SimpleNamespace(topic=TOPIC, partition=partition, offset=offset, key=key)
 
 
-def test_rows_encode_as_the_process_spans_they_stand_for(shipper: _Collecting) -> None:
+def test_rows_encode_as_the_process_spans_they_stand_for(shipper: CollectingShipper) -> None:
     spans = messaging_spans.ProcessSpans("stock")
     consumed = [
         (_record(0, 7, b"SKU-1"), "id-1", SENDER, "vendor=value"),
@@ -78,8 +62,8 @@ def test_rows_encode_as_the_process_spans_they_stand_for(shipper: _Collecting) -
 
     # Three sampled spans of partition 0, two to an item at most; none for the record
     # whose sender was not sampled (ParentBased), which still carries the trace on.
-    assert [count for _, count in shipper.items] == [2, 1]
-    items = [item for item, _ in shipper.items]
+    assert shipper.counts == [2, 1]
+    items = shipper.items
     rows = [row for item in items for row in item[span_wire.ALIKE_ROWS_AT]]
     end = items[0][3]
     assert items[1][3] == end
@@ -115,7 +99,7 @@ def test_rows_encode_as_the_process_spans_they_stand_for(shipper: _Collecting) -
                     TraceState.from_header([state]) if state else None,
                 ),
                 parent=sender,
-                resource=shipper._resource,
+                resource=shipper.resource,
                 attributes=attributes,
                 kind=SpanKind.CONSUMER,
                 start_time=row[5],
@@ -123,7 +107,7 @@ def test_rows_encode_as_the_process_spans_they_stand_for(shipper: _Collecting) -
                 instrumentation_scope=telemetry.recorder().scope,  # type: ignore[union-attr]
             )
         )
-    assert our_request(items, SpanEncoder(shipper._resource)) == library_request(oracle)
+    assert our_request(items, SpanEncoder(shipper.resource)) == library_request(oracle)
     # Each record's events are children of its span, in its trace.
     for (traceparent, tracestate), row, (_, _, _, state) in zip(
         carried[:3], rows, consumed[:3], strict=True
@@ -138,7 +122,7 @@ def test_rows_encode_as_the_process_spans_they_stand_for(shipper: _Collecting) -
 
 
 def test_nothing_is_shipped_twice_and_nothing_is_built_while_not_exporting(
-    shipper: _Collecting, monkeypatch: pytest.MonkeyPatch
+    shipper: CollectingShipper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spans = messaging_spans.ProcessSpans("stock")
     spans.start(_record(0, 1, b"SKU-1"), message_id="id-1", traceparent=SENDER, tracestate=None)

@@ -8,11 +8,8 @@ same ``ExportTraceServiceRequest``, message by message.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
@@ -20,8 +17,12 @@ from opentelemetry.trace import SpanKind
 
 from skuhub_runtime import direct_spans, span_wire, telemetry
 from skuhub_runtime.otlp_encoding import SpanEncoder
-from skuhub_runtime.span_shipping import ShippingSpanProcessor
-from tests.exported_spans import library_request, our_request, spans_of_every_shape
+from tests.exported_spans import (
+    CollectingShipper,
+    library_request,
+    our_request,
+    spans_of_every_shape,
+)
 from tests.upstream import new_trace
 
 SAMPLED_PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -40,23 +41,10 @@ def test_spans_of_every_shape_come_back_as_they_were() -> None:
     assert resource.attributes == spans[0].resource.attributes
 
 
-class _Collecting(ShippingSpanProcessor):
-    """The export process's queue, kept in a list instead of shipped."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            Resource.create({}), max_queue_size=10, max_batch_size=10, schedule_delay_ms=60_000
-        )
-        self.items: list[Any] = []
-
-    def ship(self, span: ReadableSpan | list[Any], spans: int = 1) -> None:
-        self.items.append(span)
-
-
 def test_direct_spans_shipped_come_back_as_the_sdk_finishes_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    exporter, shipper = InMemorySpanExporter(), _Collecting()
+    exporter, shipper = InMemorySpanExporter(), CollectingShipper()
     provider = TracerProvider(sampler=ParentBased(ALWAYS_ON))
     processor = SimpleSpanProcessor(exporter)
     recorder = telemetry.Recorder.of(provider, (processor, shipper))
