@@ -204,11 +204,7 @@ class SpanEncoder:
             _,
             dropped,
         ) = item
-        parts = [_IDS(_SPAN_TRACE_ID, trace_high, trace_low, _SPAN_SPAN_ID, span_id)]
-        if state:
-            parts.append(_field(_SPAN_TRACE_STATE, state.encode()))
-        if parent is not None:
-            parts.append(_PARENT(_SPAN_PARENT_SPAN_ID, parent[0]))
+        parts = _identity(trace_high, trace_low, span_id, state, parent)
         parts += (self._name(name), _KINDS[kind], _TIMES(_SPAN_START, start, _SPAN_END, end))
         dropped_attributes, dropped_events, dropped_links = dropped or _NONE_DROPPED
         if attributes:
@@ -244,7 +240,7 @@ class SpanEncoder:
             if code:
                 status_parts += (_STATUS_CODE, _varint(code))
             parts.append(_field(_SPAN_STATUS, b"".join(status_parts)))
-        parts.append(_REMOTE_PARENT_FLAGS if parent is not None and parent[1] else _FLAGS)
+        parts.append(_flags(parent))
         return b"".join(parts)
 
     def alike(self, item: Sequence[Any]) -> list[bytes]:
@@ -254,19 +250,12 @@ class SpanEncoder:
         shared = b"".join(self._attributes(_SPAN_ATTRIBUTES, attributes)) if attributes else b""
         spans = []
         for trace_high, trace_low, span_id, state, parent, start, *values in rows:
-            parts = [_IDS(_SPAN_TRACE_ID, trace_high, trace_low, _SPAN_SPAN_ID, span_id)]
-            if state:
-                parts.append(_field(_SPAN_TRACE_STATE, state.encode()))
-            if parent is not None:
-                parts.append(_PARENT(_SPAN_PARENT_SPAN_ID, parent[0]))
+            parts = _identity(trace_high, trace_low, span_id, state, parent)
             parts += (head, _TIMES(_SPAN_START, start, _SPAN_END, end), shared)
             own = {key: value for key, value in zip(keys, values, strict=True) if value is not None}
             if own:
                 parts += self._attributes(_SPAN_ATTRIBUTES, own)
-            parts += (
-                _UNSET_STATUS,
-                _REMOTE_PARENT_FLAGS if parent is not None and parent[1] else _FLAGS,
-            )
+            parts += (_UNSET_STATUS, _flags(parent))
             spans.append(b"".join(parts))
         return spans
 
@@ -365,6 +354,23 @@ _TRACEPARENT = re.compile(
     r"^[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?[ \t]*$"
 )
 _NO_TRACE, _NO_SPAN = "0" * 32, "0" * 16
+
+
+def _identity(
+    trace_high: int, trace_low: int, span_id: int, state: str | None, parent: Sequence[Any] | None
+) -> list[bytes]:
+    """A span's ids, trace state and parent span id fields."""
+    parts = [_IDS(_SPAN_TRACE_ID, trace_high, trace_low, _SPAN_SPAN_ID, span_id)]
+    if state:
+        parts.append(_field(_SPAN_TRACE_STATE, state.encode()))
+    if parent is not None:
+        parts.append(_PARENT(_SPAN_PARENT_SPAN_ID, parent[0]))
+    return parts
+
+
+def _flags(parent: Sequence[Any] | None) -> bytes:
+    """A span's flags field: whether its parent is remote is known, and if it is."""
+    return _REMOTE_PARENT_FLAGS if parent is not None and parent[1] else _FLAGS
 
 
 def _carried_ids(traceparent: str) -> tuple[bytes, bytes] | None:
