@@ -14,7 +14,9 @@
   of them and linked to the others.
 
 All of them are :mod:`skuhub_runtime.direct_spans` (the SDK's span cost a tracing process
-a third of its throughput's loss to export). Only a process that exports builds
+a third of its throughput's loss to export), or rows of one item for a batch's ``process``
+spans where they go only to the export process (:class:`ProcessSpans`). Only a process
+that exports builds
 attributes, links and the send, receive and create spans
 (:func:`skuhub_runtime.telemetry.exporting`); otherwise the process span alone is made, a
 span context that carries the trace on (docs/profiling.md).
