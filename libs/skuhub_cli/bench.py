@@ -14,9 +14,9 @@ schema prefix, so no case sees another's records or rows. The cases, in order:
 4. **catalog** — the generated products created over HTTP (8 in flight);
    **lifecycle** — the resulting product-changed events, consumed the same way.
    (1 to 4: :mod:`skuhub_cli.bench_throughput`.)
-5. **latency** — all four services running; deliveries published at fixed
-   rates; per event: origin → stock-level-changed derived (stock), origin →
-   applied in the offer projection (sync_gateway, i.e. visible to a channel),
+5. **latency** — deliveries published at fixed rates, first to stock alone, then to all
+   four services running; per event: origin → stock-level-changed derived (stock),
+   origin → applied in the offer projection (sync_gateway, i.e. visible to a channel),
    product created → stage derived (lifecycle) (:mod:`skuhub_cli.bench_latency`).
 6. **backlog** (``--backlog N``) — N movements written one record per batch, as a
    steady trickle leaves them; the stock service drains them from the start and its
@@ -72,7 +72,7 @@ from skuhub_cli.bench_access import access_case
 from skuhub_cli.bench_backlog import backlog_case
 from skuhub_cli.bench_catalog import catalog_import_case
 from skuhub_cli.bench_commands import commands_case
-from skuhub_cli.bench_latency import latency_case
+from skuhub_cli.bench_latency import latency_case, stock_alone_latency_case
 from skuhub_cli.bench_options import BenchOptions
 from skuhub_cli.bench_probes import RssSampler, machine
 from skuhub_cli.bench_realistic import realistic_case
@@ -138,6 +138,7 @@ async def _run(options: BenchOptions, console: Console, report: BenchReport) -> 
                         await catalog_import_case(session, options.catalog_import)
                     if options.traced:
                         await traced_case(session, options.traced)
+                    await stock_alone_latency_case(session)
                     await latency_case(session)
                     await access_case(session)
         report.complete = True

@@ -1,6 +1,10 @@
-"""The latency case of ``skuhub bench``: all four services running, deliveries published
-at fixed rates; per event, how long until stock derived it and a channel could see it,
-and from product created to lifecycle stage."""
+"""The latency cases of ``skuhub bench``: deliveries published at fixed rates.
+
+- All four services running: per event, how long until stock derived it and a channel
+  could see it, and from product created to lifecycle stage.
+- Stock alone: how long until stock derived it, with no other service competing for
+  the machine's cores (the stock issue's target; on two cores the whole stack at 1,000
+  movements/s fills both, docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -67,7 +71,9 @@ async def latency_case(session: BenchSession) -> None:
         for rate, count in zip(options.rates, per_rate, strict=True):
             chunk = deliveries[offset : offset + count]
             offset += count
-            start, end = await _publish_at(session, group, rate, chunk)
+            start, end = await _publish_at(
+                session, group, rate, chunk, [STOCK_MOVEMENTS, OFFER_PROJECTION]
+            )
             published.extend(chunk)
             windows.append((rate, start, end))
             await _offer_latency(session, group, rate, start)
@@ -84,10 +90,44 @@ async def latency_case(session: BenchSession) -> None:
     _group_latency_rows(session.report)
 
 
+async def stock_alone_latency_case(session: BenchSession) -> None:
+    """Stock the only service running: deliveries published at each rate, origin →
+    stock-level-changed derived for every record of the rate's window."""
+    options = session.options
+    per_rate = [max(1, round(rate * options.seconds_per_rate)) for rate in options.rates]
+    with session.step(f"Generating {sum(per_rate):,} deliveries for stock alone"):
+        config = options.traffic(sum(per_rate))
+        deliveries = generate_deliveries(config, build_catalog(config))
+    group = await session.new_group()
+    with session.step("Starting stock alone"):
+        ready_s = await session.start(group, "stock")
+    session.done(f"stock ready in {ready_s:.1f}s")
+    try:
+        windows: list[Window] = []
+        offset = 0
+        for rate, count in zip(options.rates, per_rate, strict=True):
+            chunk = deliveries[offset : offset + count]
+            offset += count
+            start, end = await _publish_at(
+                session, group, rate, chunk, [STOCK_MOVEMENTS], "latency_publish_stock_alone"
+            )
+            windows.append((rate, start, end))
+        topic = group.wiring.settings().topic(STOCK_LEVEL_CHANGED.name)
+        await _stock_latency(session, topic, windows, target="stock alone")
+    finally:
+        await session.stop(group)
+
+
 async def _publish_at(
-    session: BenchSession, group: ServiceGroup, rate: int, chunk: list[Delivery]
+    session: BenchSession,
+    group: ServiceGroup,
+    rate: int,
+    chunk: list[Delivery],
+    subscriptions: Sequence[Subscription[Any]],
+    details: str = "latency_publish",
 ) -> tuple[datetime, datetime]:
-    """Publish a chunk at ``rate`` and wait until the stack has caught up; the window."""
+    """Publish a chunk at ``rate`` and wait until the listed consumers have caught up; the
+    window. What was sent goes to the report's ``details`` under its rate."""
     topic = group.wiring.settings().topic(STOCK_MOVED.name)
     with session.step(
         f"Publishing {len(chunk):,} deliveries at {rate}/s", total=len(chunk)
@@ -98,9 +138,9 @@ async def _publish_at(
         )
         end = datetime.now(UTC)
     drained = time.monotonic()
-    await _wait_caught_up(session, group, [STOCK_MOVEMENTS, OFFER_PROJECTION])
+    await _wait_caught_up(session, group, subscriptions)
     drain_s = time.monotonic() - drained
-    session.report.details.setdefault("latency_publish", {})[str(rate)] = {
+    session.report.details.setdefault(details, {})[str(rate)] = {
         "records": stats.records,
         "seconds": round(stats.seconds, 3),
         "achieved_rate": round(stats.rate, 1),
@@ -150,13 +190,16 @@ async def _offer_latency(
     _latency_row(session.report, "sync_gateway (offer)", rate, summary)
 
 
-async def _stock_latency(session: BenchSession, topic: str, windows: list[Window]) -> None:
+async def _stock_latency(
+    session: BenchSession, topic: str, windows: list[Window], target: str = "stock"
+) -> None:
     """Origin → stock-level-changed derived, for every record of each rate's window."""
     times = await read_event_times(session.bootstrap, topic, within_s=60)
+    key = f"latency_{target.replace(' ', '_')}"
     for rate, start, end in windows:
         summary = LatencySummary.of(t.latency_s for t in times if start <= t.origin_time <= end)
-        session.report.details.setdefault("latency_stock", {})[str(rate)] = asdict(summary)
-        _latency_row(session.report, "stock", rate, summary)
+        session.report.details.setdefault(key, {})[str(rate)] = asdict(summary)
+        _latency_row(session.report, target, rate, summary)
 
 
 async def _lifecycle_latency(session: BenchSession, topic: str) -> None:
@@ -190,7 +233,12 @@ def _group_latency_rows(report: BenchReport) -> None:
     """Group latency rows by target (they are measured rate by rate)."""
     latency = [r for r in report.rows if r.case.startswith("latency ")]
     others = [r for r in report.rows if not r.case.startswith("latency ")]
-    order = {"latency stock": 0, "latency sync_gateway (offer)": 1, "latency lifecycle": 2}
+    order = {
+        "latency stock": 0,
+        "latency stock alone": 1,
+        "latency sync_gateway (offer)": 2,
+        "latency lifecycle": 3,
+    }
     latency.sort(key=lambda r: order.get(r.case, 9))
     report.rows = others + latency
 
