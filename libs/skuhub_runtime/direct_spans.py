@@ -36,9 +36,12 @@ Carried = tuple[str, str | None]
 
 _IDS = RandomIdGenerator()
 _UNSET = Status(StatusCode.UNSET)
-_NEW_TRACE_FLAGS = TraceFlags(
+_TRACE_FLAGS = tuple(TraceFlags(bits) for bits in range(256))
+"""Every value of the flags, made once: a ``TraceFlags`` is an object the collector
+tracks, and a span per record made one each."""
+_NEW_TRACE_FLAGS = _TRACE_FLAGS[
     TraceFlags.RANDOM_TRACE_ID if _IDS.is_trace_id_random() else TraceFlags.DEFAULT
-)
+]
 
 
 class DirectSpan:
@@ -237,7 +240,7 @@ def sampled_context(
     if parent_context.trace_flags.random_trace_id if parent_context else _IDS.is_trace_id_random():
         bits |= TraceFlags.RANDOM_TRACE_ID
     context = SpanContext(
-        trace_id, _IDS.generate_span_id(), False, TraceFlags(bits), sampled.trace_state
+        trace_id, _IDS.generate_span_id(), False, _TRACE_FLAGS[bits], sampled.trace_state
     )
     records = is_sampled or decision is Decision.RECORD_ONLY
     return context, sampled if records else None
@@ -250,7 +253,7 @@ def carried(context: SpanContext, *, remember: bool) -> tuple[str, str | None]:
     traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
     if remember:
         telemetry.remember(traceparent, context)
-    return traceparent, context.trace_state.to_header() if context.trace_state else None
+    return traceparent, span_wire.trace_state_header(context.trace_state)
 
 
 def _plain(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -81,7 +81,7 @@ class ProcessSpans:
         self._group = group
         recorder = self._recorder = telemetry.recorder()
         self._shipper = recorder.shipper if recorder and not recorder.processors else None
-        self._rows: dict[tuple[str, int], list[list[Any]]] = {}
+        self._rows: dict[tuple[str, int], list[tuple[Any, ...]]] = {}
         self._spans: list[direct_spans.DirectSpan] = []
 
     def start(
@@ -104,7 +104,8 @@ class ProcessSpans:
             self._spans.append(span)
             return span.carried()
         parent = telemetry.extract(traceparent, tracestate)
-        parent_context = direct_spans.parent_of(parent)
+        # A record that carries no trace starts one: no span in its (empty) context to look up.
+        parent_context = direct_spans.parent_of(parent) if traceparent else None
         name = f"{PROCESS} {record.topic}"
         context, sampled = direct_spans.sampled_context(
             recorder, parent, parent_context, name, SpanKind.CONSUMER, None

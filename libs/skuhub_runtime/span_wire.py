@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE, TraceState
 
 _LOW_64 = 0xFFFFFFFFFFFFFFFF
 """JSON numbers from orjson are at most 64 bits: a trace id goes as two halves."""
@@ -51,6 +52,14 @@ def resource_of(document: str) -> Resource:
     return Resource(attributes, schema_url)
 
 
+def trace_state_header(state: TraceState | None) -> str | None:
+    """A span's ``tracestate`` header; None when it has none (most spans: the shared empty
+    one is recognised without asking its length, a call into Python)."""
+    if state is None or state is DEFAULT_TRACE_STATE or not state:
+        return None
+    return state.to_header()
+
+
 def _plain(value: object) -> object:
     """What orjson cannot write itself: the SDK's attribute mappings."""
     if isinstance(value, Mapping):
@@ -66,7 +75,7 @@ def _context(context: SpanContext) -> list[Any]:
         context.span_id,
         context.trace_flags,
         context.is_remote,
-        context.trace_state.to_header() if context.trace_state else None,
+        trace_state_header(context.trace_state),
     ]
 
 
@@ -99,7 +108,7 @@ def item(
         trace_id & _LOW_64,
         context.span_id,
         context.trace_flags,
-        context.trace_state.to_header() if context.trace_state else None,
+        trace_state_header(context.trace_state),
         None if parent is None else [parent.span_id, parent.is_remote],
         start,
         end,
@@ -126,7 +135,7 @@ def spans_alike(
     attributes: Mapping[str, Any] | None,
     keys: Sequence[str],
     end: int,
-    rows: list[list[Any]],
+    rows: list[tuple[Any, ...]],
 ) -> list[Any]:
     """Spans that share their name, kind, scope, attributes and end (the ``process``
     spans of one batch's records of a topic and partition) as one item: what they share
@@ -143,19 +152,20 @@ value is None; an :func:`item`'s is the span's name."""
 
 
 def alike_row(
-    context: SpanContext, parent: SpanContext | None, start: int, values: Sequence[Any]
-) -> list[Any]:
-    """One span of a :func:`spans_alike` item."""
+    context: SpanContext, parent: SpanContext | None, start: int, values: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    """One span of a :func:`spans_alike` item: a tuple of numbers and texts, which the
+    collector stops tracking (a batch's rows live until it ends)."""
     trace_id = context.trace_id
-    return [
+    return (
         trace_id >> 64,
         trace_id & _LOW_64,
         context.span_id,
-        context.trace_state.to_header() if context.trace_state else None,
-        None if parent is None else [parent.span_id, parent.is_remote],
+        trace_state_header(context.trace_state),
+        None if parent is None else (parent.span_id, parent.is_remote),
         start,
         *values,
-    ]
+    )
 
 
 def split(item: list[Any], spans: int) -> tuple[list[Any], list[Any]]:

@@ -163,7 +163,7 @@ def test_frames_hold_a_full_batch_of_spans_splitting_rows_where_needed() -> None
     try:
         offset = 0
         for size in (167, 167, 166, 300, 200):  # 1,000 spans in five items
-            rows = [[0, 1, 2, None, None, 0, offset + i, "id", None] for i in range(size)]
+            rows = [(0, 1, 2, None, None, 0, offset + i, "id", None) for i in range(size)]
             item = span_wire.spans_alike(
                 "process t", SpanKind.CONSUMER, scope, {}, ["offset", "id", "key"], 9, rows
             )
