@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +39,7 @@ from skuhub_contracts.topics import (
     STOCK_MOVED,
 )
 from skuhub_traffic.catalog import build_catalog
-from skuhub_traffic.model import Delivery
+from skuhub_traffic.model import Catalog, Delivery
 from skuhub_traffic.movements import generate_deliveries
 from skuhub_traffic.publish import publish
 
@@ -49,13 +49,7 @@ Window = tuple[int, datetime, datetime]
 
 async def latency_case(session: BenchSession) -> None:
     """Publish at each rate, measure every event of its window, check accuracy at the end."""
-    options = session.options
-    per_rate = [max(1, round(rate * options.seconds_per_rate)) for rate in options.rates]
-    with session.step(f"Generating {sum(per_rate):,} deliveries for the latency runs"):
-        # A few more movements than needed: duplicates and malformed records are extra.
-        config = options.traffic(sum(per_rate))
-        catalog = build_catalog(config)
-        deliveries = generate_deliveries(config, catalog)
+    catalog, deliveries = _traffic(session, "the latency runs")
     group = await session.new_group()
     settings = group.wiring.settings()
     with session.step("Starting the four services"):
@@ -67,10 +61,7 @@ async def latency_case(session: BenchSession) -> None:
         subscription, receiver = await subscribe_while_down(group)
         published: list[Delivery] = []
         windows: list[Window] = []
-        offset = 0
-        for rate, count in zip(options.rates, per_rate, strict=True):
-            chunk = deliveries[offset : offset + count]
-            offset += count
+        for rate, chunk in _by_rate(session, deliveries):
             start, end = await _publish_at(
                 session, group, rate, chunk, [STOCK_MOVEMENTS, OFFER_PROJECTION]
             )
@@ -93,21 +84,14 @@ async def latency_case(session: BenchSession) -> None:
 async def stock_alone_latency_case(session: BenchSession) -> None:
     """Stock the only service running: deliveries published at each rate, origin →
     stock-level-changed derived for every record of the rate's window."""
-    options = session.options
-    per_rate = [max(1, round(rate * options.seconds_per_rate)) for rate in options.rates]
-    with session.step(f"Generating {sum(per_rate):,} deliveries for stock alone"):
-        config = options.traffic(sum(per_rate))
-        deliveries = generate_deliveries(config, build_catalog(config))
+    _, deliveries = _traffic(session, "stock alone")
     group = await session.new_group()
     with session.step("Starting stock alone"):
         ready_s = await session.start(group, "stock")
     session.done(f"stock ready in {ready_s:.1f}s")
     try:
         windows: list[Window] = []
-        offset = 0
-        for rate, count in zip(options.rates, per_rate, strict=True):
-            chunk = deliveries[offset : offset + count]
-            offset += count
+        for rate, chunk in _by_rate(session, deliveries):
             start, end = await _publish_at(
                 session, group, rate, chunk, [STOCK_MOVEMENTS], "latency_publish_stock_alone"
             )
@@ -116,6 +100,32 @@ async def stock_alone_latency_case(session: BenchSession) -> None:
         await _stock_latency(session, topic, windows, target="stock alone")
     finally:
         await session.stop(group)
+
+
+def _per_rate(session: BenchSession) -> list[int]:
+    """How many deliveries each rate publishes."""
+    options = session.options
+    return [max(1, round(rate * options.seconds_per_rate)) for rate in options.rates]
+
+
+def _traffic(session: BenchSession, what: str) -> tuple[Catalog, list[Delivery]]:
+    """The generated catalog and the deliveries every rate of a latency case publishes."""
+    total = sum(_per_rate(session))
+    with session.step(f"Generating {total:,} deliveries for {what}"):
+        # A few more movements than needed: duplicates and malformed records are extra.
+        config = session.options.traffic(total)
+        catalog = build_catalog(config)
+        return catalog, generate_deliveries(config, catalog)
+
+
+def _by_rate(
+    session: BenchSession, deliveries: list[Delivery]
+) -> Iterator[tuple[int, list[Delivery]]]:
+    """Each rate with its share of ``deliveries``, in order."""
+    offset = 0
+    for rate, count in zip(session.options.rates, _per_rate(session), strict=True):
+        yield rate, deliveries[offset : offset + count]
+        offset += count
 
 
 async def _publish_at(
