@@ -587,7 +587,13 @@ def bench(
 
 @app.command()
 def generate(
-    seed: Annotated[int, typer.Option(help="Seed: the same options give the same traffic.")] = 42,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Seed: the same options give the same traffic, event ids included (to publish "
+            "new movements to the same stack, change it and --sequence-start).",
+        ),
+    ] = 42,
     movements: Annotated[int, typer.Option(min=1, help="About this many valid movements.")] = 5000,
     days: Annotated[int, typer.Option(min=1, help="Days of simulated business.")] = 28,
     product_models: Annotated[
@@ -611,7 +617,12 @@ def generate(
         str, typer.Option(help="Upstream system name in every movement.")
     ] = "wms-gen",
     sequence_start: Annotated[
-        int, typer.Option(min=0, help="First source_sequence (vary it to publish twice).")
+        int,
+        typer.Option(
+            min=0,
+            help="First source_sequence: stock skips a movement whose source and sequence it "
+            "has applied, so a second run to the same stack needs a new one (and a new --seed).",
+        ),
     ] = 1,
     profile: Annotated[
         str,
