@@ -42,7 +42,7 @@ fmt: setup ## Fix what ruff can fix and format the code
 bench: setup ## Benchmark on the embedded stack (throughput, latency, accuracy, memory, a million movements; ~25 min)
 	$(BIN)/skuhub bench
 
-bench-quick: setup ## The short benchmark (under 2 minutes); results in bench-results/
+bench-quick: setup ## The short benchmark (about 2½ minutes); results in bench-results/
 	$(BIN)/skuhub bench --quick
 
 bench-backlog: setup ## The short benchmark, then stock draining 1,000,000 trickled movements (~15 min)
