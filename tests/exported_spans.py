@@ -134,12 +134,12 @@ class CollectingShipper(ShippingSpanProcessor):
     """The export process's queue, kept in lists instead of shipped: ``items`` as they were
     shipped, ``counts`` the spans each holds."""
 
-    def __init__(self, resource: Resource | None = None, max_batch_size: int = 10) -> None:
+    def __init__(self, resource: Resource | None = None) -> None:
         self.resource = resource or Resource.create({})
         super().__init__(
             self.resource,
             max_queue_size=100,
-            max_batch_size=max_batch_size,
+            max_batch_size=10,
             schedule_delay_ms=60_000,
         )
         self.items: list[Any] = []

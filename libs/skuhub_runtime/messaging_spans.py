@@ -126,21 +126,18 @@ class ProcessSpans:
         self._spans, self._rows = [], {}
         if shipper is None or recorder is None:
             return
-        size = shipper.max_batch_size
+        # One item per topic and partition; the shipper splits it where a frame is full.
         for (topic, partition), rows in rows_of.items():
-            attributes = _process_attributes(topic, partition, self._group)
-            for first in range(0, len(rows), size):
-                chunk = rows[first : first + size]
-                item = span_wire.spans_alike(
-                    f"{PROCESS} {topic}",
-                    SpanKind.CONSUMER,
-                    recorder.scope,
-                    attributes,
-                    _OWN_KEYS,
-                    end_ns,
-                    chunk,
-                )
-                shipper.ship(item, len(chunk))
+            item = span_wire.spans_alike(
+                f"{PROCESS} {topic}",
+                SpanKind.CONSUMER,
+                recorder.scope,
+                _process_attributes(topic, partition, self._group),
+                _OWN_KEYS,
+                end_ns,
+                rows,
+            )
+            shipper.ship(item, len(rows))
 
 
 _OWN_KEYS = (m.MESSAGING_KAFKA_OFFSET, m.MESSAGING_MESSAGE_ID, m.MESSAGING_KAFKA_MESSAGE_KEY)

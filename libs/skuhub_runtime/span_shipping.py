@@ -92,16 +92,11 @@ class ShippingSpanProcessor(SpanProcessor):
         if context is not None and context.trace_flags.sampled:
             self.ship(span)
 
-    @property
-    def max_batch_size(self) -> int:
-        """The most spans one frame (one OTLP request) holds."""
-        return self._batch
-
     def ship(self, span: ReadableSpan | list[Any], spans: int = 1) -> None:
         """Queue sampled spans: one the SDK finished, a :func:`span_wire.item` (what
         :mod:`skuhub_runtime.direct_spans` hands over, turned into JSON values at once), or
-        a :func:`span_wire.spans_alike` of ``spans`` spans (split across frames if it holds
-        more than :attr:`max_batch_size`)."""
+        a :func:`span_wire.spans_alike` of ``spans`` spans (split across frames where one is
+        full)."""
         with self._lock:
             queued = self._queued + spans
             full = queued > self._max_queue or self._stopping
