@@ -16,12 +16,14 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from aiokafka.errors import KafkaError
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from skuhub_contracts.codec import Headers, KafkaRecord
 from skuhub_runtime import metrics
+from skuhub_runtime.bulk import BulkInsert, among, keys
+from skuhub_runtime.db import json_text
 from skuhub_runtime.dependencies import describe
 from skuhub_runtime.messaging_tables import outbox
 
@@ -67,19 +69,17 @@ def kafka_headers(stored: list[list[str]]) -> Headers:
     ]
 
 
+_ENQUEUE = BulkInsert(outbox, ("topic", "key", "value", "headers"))
+_DELETE_PUBLISHED = delete(outbox).where(among([outbox.c.id], "ids"))
+
+
 async def enqueue(conn: AsyncConnection, records: Iterable[tuple[str, KafkaRecord]]) -> int:
-    """Add records (topic, record) to the outbox in the caller's transaction."""
+    """Add records (topic, record) to the outbox in the caller's transaction, in order."""
     rows = [
-        {
-            "topic": topic,
-            "key": record.key,
-            "value": record.value,
-            "headers": stored_headers(record.headers),
-        }
+        (topic, record.key, record.value, json_text(stored_headers(record.headers)))
         for topic, record in records
     ]
-    if rows:
-        await conn.execute(insert(outbox), rows)
+    await _ENQUEUE.execute(conn, rows)
     return len(rows)
 
 
@@ -210,7 +210,7 @@ class OutboxRelay:
                     for row in rows
                 ]
             )
-            await conn.execute(delete(outbox).where(outbox.c.id.in_([row.id for row in rows])))
+            await conn.execute(_DELETE_PUBLISHED, keys("ids", [row.id for row in rows]))
         metrics.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
         return len(rows)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -156,11 +156,12 @@ class FakeLedgerRepository:
         self._review_queue -= set(taken)
         return taken
 
-    async def mark_rejected(self, event_id: str, reason: str) -> None:
-        if event_id in self._journal:
-            self.rejections[event_id] = reason
-            entry = self._journal[event_id]
-            self._journal[event_id] = dataclasses.replace(entry, rejected_reason=reason)
+    async def mark_rejected(self, reasons: Mapping[str, str]) -> None:
+        for event_id, reason in reasons.items():
+            if event_id in self._journal:
+                self.rejections[event_id] = reason
+                entry = self._journal[event_id]
+                self._journal[event_id] = dataclasses.replace(entry, rejected_reason=reason)
 
     async def forget_refusals(self, event_ids: Sequence[str]) -> None:
         for event_id in event_ids:

@@ -1036,7 +1036,7 @@ class TestLedgerJournal:
     async def test_a_rejected_movement_stays_journaled(self, ledger: LedgerRepository) -> None:
         await ledger.record_movements([reported("e1", "wms", 1)])
 
-        await ledger.mark_rejected("e1", "unit KGM cannot be converted to the stock unit EA")
+        await ledger.mark_rejected({"e1": "unit KGM cannot be converted to the stock unit EA"})
 
         assert await ledger.record_movements([reported("e2", "wms", 1)]) == set()
         assert await ledger.positions_of("MUG-1") == []
@@ -1047,7 +1047,7 @@ class TestLedgerJournal:
         self, ledger: LedgerRepository
     ) -> None:
         await ledger.record_movements([reported("e1", "wms", 1), reported("e2", "wms", 2)])
-        await ledger.mark_rejected("e1", "unit KGM cannot be converted to the stock unit EA")
+        await ledger.mark_rejected({"e1": "unit KGM cannot be converted to the stock unit EA"})
 
         await ledger.forget_refusals(["e1", "e2", "never-seen"])
 
@@ -1085,7 +1085,7 @@ class TestLedgerJournal:
         full = dataclasses.replace(full, reason="rebalancing stores before the sale")
         await ledger.record_movements([full, reported("e2", "wms", 2)])
         await ledger.record_movements([reported("e3", "wms", 3), reported("x", "wms", 3)])
-        await ledger.mark_rejected("e2", "refused for a test")
+        await ledger.mark_rejected({"e2": "refused for a test"})
 
         entries = await ledger.journal_of("MUG-1", after=None, limit=10)
 
@@ -1113,7 +1113,7 @@ class TestLedgerJournal:
     async def test_rejecting_an_unknown_event_journals_nothing(
         self, ledger: LedgerRepository
     ) -> None:
-        await ledger.mark_rejected("e1", "never recorded")
+        await ledger.mark_rejected({"e1": "never recorded"})
 
         assert await ledger.record_movements([reported("e1", "wms", 1)]) == {"e1"}
 

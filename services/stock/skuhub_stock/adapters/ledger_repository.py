@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from skuhub_runtime.bulk import DO_NOTHING, BulkInsert, among, keys, update_on_conflict
 from skuhub_stock.adapters.replenishment_repository import SqlReplenishmentRepository
 from skuhub_stock.adapters.tables import (
     anomalies,
@@ -52,7 +53,6 @@ from skuhub_stock.service_layer.ports import (
     VarianceEntry,
 )
 
-_RECORD_MOVEMENT = insert(movements).on_conflict_do_nothing().returning(movements.c.event_id)
 _LOCK_SKUS = sa.text(
     "SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(sku))"
     " FROM unnest(CAST(:skus AS text[])) AS sku ORDER BY sku"
@@ -91,6 +91,134 @@ _MOVEMENT_FIELDS = (
 )
 
 
+# Every statement a batch of movements runs has fixed SQL (skuhub_runtime.bulk): rows travel
+# as column arrays, keys as arrays, whatever their number.
+_RECORD_MOVEMENTS = BulkInsert(
+    movements,
+    ("event_id", "source_system", "source_sequence", *_MOVEMENT_FIELDS, "recorded_at", "reason"),
+    on_conflict=DO_NOTHING,
+    returning=("event_id",),
+)
+_QUEUE_FOR_REVIEW = BulkInsert(review_queue, ("sku", "location"))
+_SAVE_POSITIONS = BulkInsert(
+    positions,
+    ("sku", "location", "lot", *_POSITION_FIELDS, "updated_at"),
+    on_conflict=update_on_conflict(("sku", "location", "lot"), (*_POSITION_FIELDS, "updated_at")),
+)
+_SAVE_LOTS = BulkInsert(lots, ("sku", "lot", "expires_on"), on_conflict=DO_NOTHING)
+_SAVE_EFFECTS = BulkInsert(
+    effects,
+    ("event_id", "sku", "location", "lot", "occurred_at", "on_hand", "absorbed"),
+    on_conflict=DO_NOTHING,
+)
+_SAVE_VARIANCES = BulkInsert(
+    variances,
+    ("event_id", "sku", "location", "lot", "occurred_at", "counted", "expected", "recorded_at"),
+    on_conflict=DO_NOTHING,
+)
+_SAVE_ANOMALIES = BulkInsert(
+    anomalies, ("sku", "location", "lot", "anomaly", "quantity", "event_id", "recorded_at")
+)
+_PARK = BulkInsert(
+    parked,
+    ("event_id", "waiting_kind", "waiting_sku", "waiting_ref", "parked_at"),
+    on_conflict=DO_NOTHING,
+)
+_UNPARK = sa.delete(parked).where(among([parked.c.event_id], "ids"))
+_NOTE_OUTCOME = (
+    sa.update(movements)
+    .where(among([movements.c.event_id], "ids"))
+    .values(outcome=sa.bindparam("outcome", type_=sa.Text))
+)
+_MARK_REJECTED = sa.text(
+    "UPDATE movements SET rejected_reason = r.reason"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:reasons AS text[])) AS r(event_id, reason)"
+    " WHERE movements.event_id = r.event_id"
+)
+_ORDER_OF_POSITIONS = (positions.c.sku, positions.c.location, positions.c.lot)
+_POSITIONS_AT = (
+    sa.select(positions)
+    .where(among([positions.c.sku, positions.c.location], "places"))
+    .order_by(*_ORDER_OF_POSITIONS)
+)
+_POSITIONS_AT_OR_OF_LOTS = (
+    sa.select(positions)
+    .where(
+        among([positions.c.sku, positions.c.location], "places")
+        | among([positions.c.sku, positions.c.lot], "lots")
+    )
+    .order_by(*_ORDER_OF_POSITIONS)
+)
+_FACTS_OF = sa.select(sku_facts).where(among([sku_facts.c.sku], "skus"))
+_LOTS_NAMED = sa.select(lots).where(among([lots.c.sku, lots.c.lot], "lots"))
+_RESERVATIONS_NAMED = sa.select(reservations).where(
+    among([reservations.c.sku, reservations.c.reservation_id], "refs")
+)
+_TRANSFERS_NAMED = sa.select(transfers).where(
+    among([transfers.c.sku, transfers.c.transfer_ref], "refs")
+)
+_ORDER_LINES_NAMED = sa.select(order_lines).where(
+    among([order_lines.c.sku, order_lines.c.location, order_lines.c.order_ref], "lines")
+)
+_PARKED_WAITING = (
+    sa.select(parked.c.waiting_kind, parked.c.waiting_sku, parked.c.waiting_ref, movements)
+    .join(movements, movements.c.event_id == parked.c.event_id)
+    .where(among([parked.c.waiting_kind, parked.c.waiting_sku, parked.c.waiting_ref], "waiting"))
+    .order_by(movements.c.journal_seq)
+)
+_COUNT_COLUMNS: tuple[sa.ColumnClause[Any], ...] = (
+    sa.column("sku", sa.Text),
+    sa.column("location", sa.Text),
+    sa.column("lot", sa.Text),
+    sa.column("counted_at", sa.DateTime(timezone=True)),
+)
+_counts = (
+    sa.func.unnest(
+        *(sa.bindparam(f"counts{i}", type_=ARRAY(c.type)) for i, c in enumerate(_COUNT_COLUMNS))
+    )
+    .table_valued(*_COUNT_COLUMNS, name="wanted")
+    .render_derived()
+)
+_COUNTED_LATER = (
+    sa.select(
+        _counts.c.sku,
+        _counts.c.location,
+        _counts.c.lot,
+        _counts.c.counted_at,
+        sa.func.coalesce(sa.func.sum(effects.c.on_hand), 0),
+    )
+    .select_from(
+        _counts.outerjoin(
+            effects,
+            sa.and_(
+                effects.c.sku == _counts.c.sku,
+                effects.c.location == _counts.c.location,
+                effects.c.lot == _counts.c.lot,
+                effects.c.occurred_at > _counts.c.counted_at,
+                ~effects.c.absorbed,
+            ),
+        )
+    )
+    .group_by(_counts.c.sku, _counts.c.location, _counts.c.lot, _counts.c.counted_at)
+)
+"""For each count, the on-hand effects at its position that happened after it."""
+_KITS_CONTAINING = (
+    sa.select(kit_components, sku_facts.c.unit)
+    .join(sku_facts, sku_facts.c.sku == kit_components.c.kit_sku)
+    .where(
+        kit_components.c.kit_sku.in_(
+            sa.select(kit_components.c.kit_sku)
+            .where(among([kit_components.c.component_sku], "skus"))
+            .scalar_subquery()
+        )
+    )
+    .order_by(kit_components.c.kit_sku, kit_components.c.component_sku)
+)
+_KIT_POSITIONS_AT = sa.select(kit_positions).where(
+    among([kit_positions.c.kit_sku, kit_positions.c.location], "places")
+)
+
+
 class SqlLedgerRepository:
     """The ledger in PostgreSQL: journal, positions, references, per-SKU locks."""
 
@@ -102,20 +230,19 @@ class SqlLedgerRepository:
             return set()
         now = datetime.now(UTC)
         rows = [
-            {
-                "event_id": r.event_id,
-                "source_system": r.source_system,
-                "source_sequence": r.source_sequence,
-                **_movement_row(r.movement),
-                "recorded_at": now,
-                "reason": r.reason,
-            }
+            (
+                r.event_id,
+                r.source_system,
+                r.source_sequence,
+                *_movement_values(r.movement),
+                now,
+                r.reason,
+            )
             for r in batch
         ]
-        # executemany of one cached statement (batched into multi-row INSERTs by SQLAlchemy);
-        # a duplicate inside the batch conflicts with the first and is skipped.
-        result = await self._conn.execute(_RECORD_MOVEMENT, rows)
-        return set(result.scalars())
+        # A duplicate inside the batch conflicts with the first and is skipped.
+        result = await _RECORD_MOVEMENTS.execute(self._conn, rows)
+        return set(result.scalars()) if result is not None else set()
 
     async def load(self, scope: Scope, *, lock: bool = True) -> LedgerState:
         state = LedgerState()
@@ -127,17 +254,15 @@ class SqlLedgerRepository:
             # one. Sorted: a stable lock order avoids deadlocks between replicas.
             await self._conn.execute(_LOCK_SKUS, {"skus": sorted(scope.skus)})
         if scope.reservations:
-            reservation_key = sa.tuple_(reservations.c.sku, reservations.c.reservation_id)
             rows = await self._conn.execute(
-                sa.select(reservations).where(reservation_key.in_(sorted(scope.reservations)))
+                _RESERVATIONS_NAMED, keys("refs", sorted(scope.reservations), 2)
             )
             state.reservations = {
                 (r["sku"], r["reservation_id"]): _to_reservation(r) for r in rows.mappings()
             }
         if scope.transfers:
-            transfer_key = sa.tuple_(transfers.c.sku, transfers.c.transfer_ref)
             rows = await self._conn.execute(
-                sa.select(transfers).where(transfer_key.in_(sorted(scope.transfers)))
+                _TRANSFERS_NAMED, keys("refs", sorted(scope.transfers), 2)
             )
             state.transfers = {
                 (r["sku"], r["transfer_ref"]): Transfer(
@@ -155,31 +280,25 @@ class SqlLedgerRepository:
         places |= {(r.sku, r.location) for r in state.reservations.values()}
         places |= {(t.sku, t.source) for t in state.transfers.values()}
         places |= {(t.sku, t.destination) for t in state.transfers.values()}
-        where: sa.ColumnElement[bool] = sa.tuple_(positions.c.sku, positions.c.location).in_(
-            sorted(places) or [("", "")]
-        )
+        at_places = keys("places", sorted(places), 2)
         if scope.lots:
-            where = where | sa.tuple_(positions.c.sku, positions.c.lot).in_(sorted(scope.lots))
-        rows = await self._conn.execute(
-            sa.select(positions)
-            .where(where)
-            .order_by(positions.c.sku, positions.c.location, positions.c.lot)
-        )
+            rows = await self._conn.execute(
+                _POSITIONS_AT_OR_OF_LOTS, at_places | keys("lots", sorted(scope.lots), 2)
+            )
+        else:
+            rows = await self._conn.execute(_POSITIONS_AT, at_places)
         state.positions = [_to_position(row) for row in rows.mappings()]
-        rows = await self._conn.execute(sa.select(sku_facts).where(sku_facts.c.sku.in_(scope.skus)))
+        rows = await self._conn.execute(_FACTS_OF, keys("skus", sorted(scope.skus)))
         state.facts = {r["sku"]: _to_facts(r) for r in rows.mappings()}
         # Every lot of the places, dated or not: a transfer takes a lot from here to a
         # position at its destination, which gets the date from the ledger's lots.
         wanted_lots = set(scope.lots) | {(p.sku, p.lot) for p in state.positions if p.lot}
         if wanted_lots:
-            rows = await self._conn.execute(
-                sa.select(lots).where(sa.tuple_(lots.c.sku, lots.c.lot).in_(sorted(wanted_lots)))
-            )
+            rows = await self._conn.execute(_LOTS_NAMED, keys("lots", sorted(wanted_lots), 2))
             state.lots = {(r["sku"], r["lot"]): r["expires_on"] for r in rows.mappings()}
         if scope.order_lines:
-            line = sa.tuple_(order_lines.c.sku, order_lines.c.location, order_lines.c.order_ref)
             rows = await self._conn.execute(
-                sa.select(order_lines).where(line.in_(sorted(scope.order_lines)))
+                _ORDER_LINES_NAMED, keys("lines", sorted(scope.order_lines), 3)
             )
             state.order_lines = {
                 (r["sku"], r["location"], r["order_ref"]): r["open_quantity"]
@@ -191,17 +310,7 @@ class SqlLedgerRepository:
             + [("product", sku, "") for sku in scope.products]
         )
         if waiting:
-            waiting_key = sa.tuple_(
-                parked.c.waiting_kind, parked.c.waiting_sku, parked.c.waiting_ref
-            )
-            rows = await self._conn.execute(
-                sa.select(
-                    parked.c.waiting_kind, parked.c.waiting_sku, parked.c.waiting_ref, movements
-                )
-                .join(movements, movements.c.event_id == parked.c.event_id)
-                .where(waiting_key.in_(sorted(waiting)))
-                .order_by(movements.c.journal_seq)
-            )
+            rows = await self._conn.execute(_PARKED_WAITING, keys("waiting", sorted(waiting), 3))
             for r in rows.mappings():
                 waiting_for = (r["waiting_kind"], r["waiting_sku"], r["waiting_ref"])
                 state.parked.setdefault(waiting_for, []).append(
@@ -216,95 +325,34 @@ class SqlLedgerRepository:
     ) -> dict[tuple[PositionKey, datetime], Decimal]:
         """For each count, the on-hand effects at its position that happened after it (one
         statement for the batch's counts)."""
-        wanted = sa.values(
-            sa.column("sku", sa.Text),
-            sa.column("location", sa.Text),
-            sa.column("lot", sa.Text),
-            sa.column("counted_at", sa.DateTime(timezone=True)),
-            name="wanted",
-        ).data([(*key, occurred_at) for key, occurred_at in counts])
-        later = sa.func.coalesce(sa.func.sum(effects.c.on_hand), 0)
-        statement = (
-            sa.select(wanted.c.sku, wanted.c.location, wanted.c.lot, wanted.c.counted_at, later)
-            .select_from(
-                wanted.outerjoin(
-                    effects,
-                    sa.and_(
-                        effects.c.sku == wanted.c.sku,
-                        effects.c.location == wanted.c.location,
-                        effects.c.lot == wanted.c.lot,
-                        effects.c.occurred_at > wanted.c.counted_at,
-                        ~effects.c.absorbed,
-                    ),
-                )
-            )
-            .group_by(wanted.c.sku, wanted.c.location, wanted.c.lot, wanted.c.counted_at)
-        )
+        wanted = keys("counts", [(*key, occurred_at) for key, occurred_at in counts], 4)
         return {
-            ((r[0], r[1], r[2]), r[3]): Decimal(r[4]) for r in await self._conn.execute(statement)
+            ((r[0], r[1], r[2]), r[3]): Decimal(r[4])
+            for r in await self._conn.execute(_COUNTED_LATER, wanted)
         }
 
     async def save(self, ledger: Ledger) -> None:
         now = datetime.now(UTC)
         await self._save_positions(ledger.changed.values(), now)
-        if ledger.new_lots:
-            await self._conn.execute(
-                insert(lots).on_conflict_do_nothing(),
-                [
-                    {"sku": s, "lot": lot, "expires_on": d}
-                    for (s, lot), d in ledger.new_lots.items()
-                ],
-            )
+        conn = self._conn
+        await _SAVE_LOTS.execute(
+            conn, [(sku, lot, expires_on) for (sku, lot), expires_on in ledger.new_lots.items()]
+        )
         await self._save_references(ledger)
-        if ledger.effects:
-            await self._conn.execute(
-                insert(effects).on_conflict_do_nothing(),
-                [
-                    {
-                        "event_id": e.cause,
-                        "sku": e.key[0],
-                        "location": e.key[1],
-                        "lot": e.key[2],
-                        "occurred_at": e.occurred_at,
-                        "on_hand": e.on_hand,
-                        "absorbed": e.absorbed,
-                    }
-                    for e in ledger.effects
-                ],
-            )
-        if ledger.variances:
-            await self._conn.execute(
-                insert(variances).on_conflict_do_nothing(),
-                [
-                    {
-                        "event_id": v.cause,
-                        "sku": v.key[0],
-                        "location": v.key[1],
-                        "lot": v.key[2],
-                        "occurred_at": v.occurred_at,
-                        "counted": v.counted,
-                        "expected": v.expected,
-                        "recorded_at": now,
-                    }
-                    for v in ledger.variances
-                ],
-            )
-        if ledger.anomalies:
-            await self._conn.execute(
-                sa.insert(anomalies),
-                [
-                    {
-                        "sku": a.key[0],
-                        "location": a.key[1],
-                        "lot": a.key[2],
-                        "anomaly": a.anomaly,
-                        "quantity": a.quantity,
-                        "event_id": a.cause,
-                        "recorded_at": now,
-                    }
-                    for a in ledger.anomalies
-                ],
-            )
+        await _SAVE_EFFECTS.execute(
+            conn, [(e.cause, *e.key, e.occurred_at, e.on_hand, e.absorbed) for e in ledger.effects]
+        )
+        await _SAVE_VARIANCES.execute(
+            conn,
+            [
+                (v.cause, *v.key, v.occurred_at, v.counted, v.expected, now)
+                for v in ledger.variances
+            ],
+        )
+        await _SAVE_ANOMALIES.execute(
+            conn,
+            [(*a.key, a.anomaly, a.quantity, a.cause, now) for a in ledger.anomalies],
+        )
         await self._save_outcomes(ledger, now)
 
     async def take_review_queue(self, limit: int) -> list[Place]:
@@ -324,32 +372,16 @@ class SqlLedgerRepository:
         return sorted({(r.sku, r.location) for r in await self._conn.execute(statement)})
 
     async def _save_positions(self, changed: Iterable[Position], now: datetime) -> None:
+        # Sorted: a stable order of row locks between batches that touch the same places.
         rows = [
-            {
-                "sku": p.sku,
-                "location": p.location,
-                "lot": p.lot,
-                **{name: getattr(p, name) for name in _POSITION_FIELDS},
-                "updated_at": now,
-            }
+            (p.sku, p.location, p.lot, *[getattr(p, name) for name in _POSITION_FIELDS], now)
             for p in sorted(changed, key=lambda p: p.key)
         ]
         if not rows:
             return
         # A plain insert: it never waits for a review taking the same place (migration 0005).
-        await self._conn.execute(
-            sa.insert(review_queue),
-            [
-                {"sku": s, "location": loc}
-                for s, loc in sorted({(r["sku"], r["location"]) for r in rows})
-            ],
-        )
-        statement = insert(positions)
-        statement = statement.on_conflict_do_update(
-            index_elements=[positions.c.sku, positions.c.location, positions.c.lot],
-            set_={c: statement.excluded[c] for c in (*_POSITION_FIELDS, "updated_at")},
-        )
-        await self._conn.execute(statement, rows)
+        await _QUEUE_FOR_REVIEW.execute(self._conn, sorted({(r[0], r[1]) for r in rows}))
+        await _SAVE_POSITIONS.execute(self._conn, rows)
 
     async def _save_references(self, ledger: Ledger) -> None:
         touched: dict[str, set[tuple[str, str]]] = {}
@@ -418,24 +450,11 @@ class SqlLedgerRepository:
             )
 
     async def _save_outcomes(self, ledger: Ledger, now: datetime) -> None:
-        if ledger.newly_parked:
-            await self._conn.execute(
-                insert(parked).on_conflict_do_nothing(),
-                [
-                    {
-                        "event_id": p.cause,
-                        "waiting_kind": p.waiting_for[0],
-                        "waiting_sku": p.waiting_for[1],
-                        "waiting_ref": p.waiting_for[2],
-                        "parked_at": now,
-                    }
-                    for p in ledger.newly_parked
-                ],
-            )
+        await _PARK.execute(
+            self._conn, [(p.cause, *p.waiting_for, now) for p in ledger.newly_parked]
+        )
         if ledger.unparked:
-            await self._conn.execute(
-                sa.delete(parked).where(parked.c.event_id.in_(ledger.unparked))
-            )
+            await self._conn.execute(_UNPARK, keys("ids", sorted(ledger.unparked)))
         outcomes: dict[str, str | None] = {p.cause: "parked" for p in ledger.newly_parked}
         outcomes.update(dict.fromkeys(ledger.unparked))
         outcomes.update(dict.fromkeys(ledger.superseded, "superseded"))
@@ -443,18 +462,13 @@ class SqlLedgerRepository:
         for outcome in ("parked", "superseded", "absorbed", None):
             ids = sorted(cause for cause, o in outcomes.items() if o == outcome)
             if ids:
-                await self._conn.execute(
-                    sa.update(movements)
-                    .where(movements.c.event_id.in_(ids))
-                    .values(outcome=outcome)
-                )
+                await self._conn.execute(_NOTE_OUTCOME, keys("ids", ids) | {"outcome": outcome})
 
-    async def mark_rejected(self, event_id: str, reason: str) -> None:
-        await self._conn.execute(
-            sa.update(movements)
-            .where(movements.c.event_id == event_id)
-            .values(rejected_reason=reason)
-        )
+    async def mark_rejected(self, reasons: Mapping[str, str]) -> None:
+        if reasons:
+            await self._conn.execute(
+                _MARK_REJECTED, {"ids": list(reasons), "reasons": list(reasons.values())}
+            )
 
     async def forget_refusals(self, event_ids: Sequence[str]) -> None:
         if event_ids:
@@ -498,17 +512,7 @@ class SqlLedgerRepository:
     async def kits_containing(self, skus: Sequence[str]) -> dict[str, Kit]:
         if not skus:
             return {}
-        kits = (
-            sa.select(kit_components.c.kit_sku)
-            .where(kit_components.c.component_sku.in_(sorted(set(skus))))
-            .scalar_subquery()
-        )
-        rows = await self._conn.execute(
-            sa.select(kit_components, sku_facts.c.unit)
-            .join(sku_facts, sku_facts.c.sku == kit_components.c.kit_sku)
-            .where(kit_components.c.kit_sku.in_(kits))
-            .order_by(kit_components.c.kit_sku, kit_components.c.component_sku)
-        )
+        rows = await self._conn.execute(_KITS_CONTAINING, keys("skus", sorted(set(skus))))
         found: dict[str, Kit] = {}
         for r in rows.mappings():
             kit = found.get(r["kit_sku"]) or Kit(r["kit_sku"], r["unit"], ())
@@ -520,10 +524,7 @@ class SqlLedgerRepository:
     async def kit_positions(self, places: Sequence[Place]) -> dict[Place, KitPosition]:
         if not places:
             return {}
-        key = sa.tuple_(kit_positions.c.kit_sku, kit_positions.c.location)
-        rows = await self._conn.execute(
-            sa.select(kit_positions).where(key.in_(sorted(set(places))))
-        )
+        rows = await self._conn.execute(_KIT_POSITIONS_AT, keys("places", sorted(set(places)), 2))
         return {
             (r["kit_sku"], r["location"]): KitPosition(
                 r["kit_sku"], r["location"], r["unit"], r["available"], r["version"]
@@ -697,8 +698,9 @@ class SqlLedgerRepository:
         ]
 
 
-def _movement_row(m: Movement) -> dict[str, Any]:
-    return {name: getattr(m, name) for name in _MOVEMENT_FIELDS} | {"kind": m.kind.value}
+def _movement_values(m: Movement) -> tuple[Any, ...]:
+    """The movement's values in the order of ``_MOVEMENT_FIELDS`` (its kind as text)."""
+    return (m.kind.value, *[getattr(m, name) for name in _MOVEMENT_FIELDS[1:]])
 
 
 def _to_movement(row: sa.RowMapping) -> Movement:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from skuhub_runtime.bulk import BulkInsert, among, keys
 from skuhub_stock.adapters.tables import (
     daily_demand,
     lifecycle_policies,
@@ -29,13 +30,14 @@ from skuhub_stock.domain.replenishment import (
 )
 from skuhub_stock.service_layer.replenishment import DemandHistory
 
-_added = insert(daily_demand)
-_ADD_DEMAND = _added.on_conflict_do_update(
-    index_elements=[daily_demand.c.sku, daily_demand.c.location, daily_demand.c.day],
-    set_={
-        "shipped": daily_demand.c.shipped + _added.excluded.shipped,
-        "lost_sales": daily_demand.c.lost_sales + _added.excluded.lost_sales,
-    },
+# The batch's demand comes combined (one row per SKU, location and day): one statement may
+# not update a row twice.
+_ADD_DEMAND = BulkInsert(
+    daily_demand,
+    ("sku", "location", "day", "shipped", "lost_sales"),
+    on_conflict="ON CONFLICT (sku, location, day) DO UPDATE SET"
+    " shipped = daily_demand.shipped + EXCLUDED.shipped,"
+    " lost_sales = daily_demand.lost_sales + EXCLUDED.lost_sales",
 )
 _ADD_PROPOSAL = insert(proposals).on_conflict_do_nothing().returning(proposals.c.id)
 _saved = insert(lifecycle_policies)
@@ -48,8 +50,45 @@ _SAVE_LIFECYCLE_POLICY = _saved.on_conflict_do_update(
 ).returning(lifecycle_policies.c.sku)
 
 
-def _of_positions(table: sa.Table, keys: Iterable[PositionKey]) -> sa.ColumnElement[bool]:
-    return sa.tuple_(table.c.sku, table.c.location).in_(sorted(set(keys)))
+def _of_places(table: sa.Table) -> sa.ColumnElement[bool]:
+    """The table's rows at the places given as :func:`_places`."""
+    return among([table.c.sku, table.c.location], "places")
+
+
+def _places(wanted: Iterable[PositionKey]) -> dict[str, list[str]]:
+    return keys("places", sorted(set(wanted)), 2)
+
+
+_PLACE = (daily_demand.c.sku, daily_demand.c.location)
+_FIRST_DAYS = (
+    sa.select(*_PLACE, sa.func.min(daily_demand.c.day).label("first_day"))
+    .where(_of_places(daily_demand))
+    .group_by(*_PLACE)
+)
+_DEMAND_WINDOW = (
+    sa.select(daily_demand)
+    .where(
+        _of_places(daily_demand),
+        daily_demand.c.day >= sa.bindparam("since", type_=sa.Date),
+        daily_demand.c.day <= sa.bindparam("until", type_=sa.Date),
+    )
+    .order_by(*_PLACE, daily_demand.c.day)
+)
+_POLICIES_AT = sa.select(replenishment_policies).where(_of_places(replenishment_policies))
+_LIFECYCLE_POLICIES_OF = sa.select(lifecycle_policies).where(
+    among([lifecycle_policies.c.sku], "skus")
+)
+_LATEST_PROPOSALS_AT = (
+    sa.select(proposals)
+    .where(_of_places(proposals))
+    .ext(distinct_on(proposals.c.sku, proposals.c.location))
+    .order_by(
+        proposals.c.sku,
+        proposals.c.location,
+        (proposals.c.status == ProposalStatus.OPEN.value).desc(),
+        proposals.c.seq.desc(),
+    )
+)
 
 
 class SqlReplenishmentRepository:
@@ -61,17 +100,9 @@ class SqlReplenishmentRepository:
     async def add_demand(self, noted: Sequence[DemandNoted]) -> None:
         if not noted:
             return
-        rows = [
-            {
-                "sku": n.sku,
-                "location": n.location,
-                "day": n.day,
-                "shipped": n.shipped,
-                "lost_sales": n.lost_sales,
-            }
-            for n in noted
-        ]
-        await self._conn.execute(_ADD_DEMAND, rows)
+        await _ADD_DEMAND.execute(
+            self._conn, [(n.sku, n.location, n.day, n.shipped, n.lost_sales) for n in noted]
+        )
 
     async def demand_history(
         self, keys: Iterable[PositionKey], *, since: date, until: date
@@ -79,24 +110,13 @@ class SqlReplenishmentRepository:
         wanted = list(keys)
         if not wanted:
             return {}
-        key = (daily_demand.c.sku, daily_demand.c.location)
-        first = (
-            sa.select(*key, sa.func.min(daily_demand.c.day).label("first_day"))
-            .where(_of_positions(daily_demand, wanted))
-            .group_by(*key)
-        )
-        firsts = {(r.sku, r.location): r.first_day for r in await self._conn.execute(first)}
-        window = (
-            sa.select(daily_demand)
-            .where(
-                _of_positions(daily_demand, wanted),
-                daily_demand.c.day >= since,
-                daily_demand.c.day <= until,
-            )
-            .order_by(*key, daily_demand.c.day)
-        )
+        places = _places(wanted)
+        firsts = {
+            (r.sku, r.location): r.first_day for r in await self._conn.execute(_FIRST_DAYS, places)
+        }
+        window = await self._conn.execute(_DEMAND_WINDOW, places | {"since": since, "until": until})
         days: dict[PositionKey, list[DailyDemand]] = {k: [] for k in firsts}
-        for row in (await self._conn.execute(window)).mappings():
+        for row in window.mappings():
             days[(row["sku"], row["location"])].append(
                 DailyDemand(row["day"], row["shipped"], row["lost_sales"])
             )
@@ -106,9 +126,7 @@ class SqlReplenishmentRepository:
         wanted = list(keys)
         if not wanted:
             return {}
-        statement = sa.select(replenishment_policies).where(
-            _of_positions(replenishment_policies, wanted)
-        )
+        rows = await self._conn.execute(_POLICIES_AT, _places(wanted))
         return {
             (row["sku"], row["location"]): ReplenishmentPolicy(
                 lead_time_days=row["lead_time_days"],
@@ -118,7 +136,7 @@ class SqlReplenishmentRepository:
                 max_quantity=row["max_quantity"],
                 order_multiple=row["order_multiple"],
             )
-            for row in (await self._conn.execute(statement)).mappings()
+            for row in rows.mappings()
         }
 
     async def save_policy(self, sku: str, location: str, policy: ReplenishmentPolicy) -> None:
@@ -145,11 +163,8 @@ class SqlReplenishmentRepository:
         wanted = sorted(set(skus))
         if not wanted:
             return {}
-        statement = sa.select(lifecycle_policies).where(lifecycle_policies.c.sku.in_(wanted))
-        return {
-            row["sku"]: _to_lifecycle_policy(row)
-            for row in (await self._conn.execute(statement)).mappings()
-        }
+        rows = await self._conn.execute(_LIFECYCLE_POLICIES_OF, keys("skus", wanted))
+        return {row["sku"]: _to_lifecycle_policy(row) for row in rows.mappings()}
 
     async def save_lifecycle_policies(self, policies: Sequence[LifecyclePolicy]) -> set[str]:
         if not policies:
@@ -190,18 +205,8 @@ class SqlReplenishmentRepository:
         wanted = list(keys)
         if not wanted:
             return {}
-        statement = (
-            sa.select(proposals)
-            .where(_of_positions(proposals, wanted))
-            .ext(distinct_on(proposals.c.sku, proposals.c.location))
-            .order_by(
-                proposals.c.sku,
-                proposals.c.location,
-                (proposals.c.status == ProposalStatus.OPEN.value).desc(),
-                proposals.c.seq.desc(),
-            )
-        )
-        found = [_to_proposal(row) for row in (await self._conn.execute(statement)).mappings()]
+        rows = await self._conn.execute(_LATEST_PROPOSALS_AT, _places(wanted))
+        found = [_to_proposal(row) for row in rows.mappings()]
         return {p.key: p for p in found}
 
     async def add_proposals(self, new: Sequence[Proposal]) -> list[Proposal]:

@@ -55,7 +55,7 @@ async def record_facts(
                 ledger.apply(parked.movement, parked.cause)
             except MovementRejected as rejected:
                 result.rejected[parked.cause] = rejected.reason
-                await repo.mark_rejected(parked.cause, rejected.reason)
+    await repo.mark_rejected(result.rejected)
     result.kits = await settle(repo, ledger)
     kits = [(Kit(s, f.unit, f.components), causes[s]) for s, f in stored if f.components]
     result.kits += await redefine_kits(repo, kits)

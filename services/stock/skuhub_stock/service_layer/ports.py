@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -190,9 +190,10 @@ class LedgerRepository(Protocol):
         queue: places that changed since replenishment last reviewed them (``save`` queues
         every place it changes; a place may be queued more than once)."""
 
-    async def mark_rejected(self, event_id: str, reason: str) -> None:
-        """Note in the journal why a movement was refused; it stays journaled (a redelivery is
-        still a duplicate). An event id never journaled is left unknown."""
+    async def mark_rejected(self, reasons: Mapping[str, str]) -> None:
+        """Note in the journal why movements were refused (event id -> reason); they stay
+        journaled (a redelivery is still a duplicate). An event id never journaled is left
+        unknown."""
 
     async def forget_refusals(self, event_ids: Sequence[str]) -> None:
         """Take those of ``event_ids`` that were refused out of the journal, so that they are

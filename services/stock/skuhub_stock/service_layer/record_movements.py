@@ -73,7 +73,7 @@ async def record_movements(
             ledger.apply(reported.movement, reported.event_id)
         except MovementRejected as rejected:
             result.rejected[reported.event_id] = rejected.reason
-            await repo.mark_rejected(reported.event_id, rejected.reason)
+    await repo.mark_rejected(result.rejected)
     result.kits = await settle(repo, ledger)
     result.changed = changes_of(ledger)
     result.ledger = ledger
