@@ -19,20 +19,25 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from skuhub_runtime.db import json_text
+
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 _quote = _DIALECT.identifier_preparer.quote
 DO_NOTHING = "ON CONFLICT DO NOTHING"
 
 
-def update_on_conflict(keys: Sequence[str], columns: Sequence[str]) -> str:
-    """``ON CONFLICT (keys) DO UPDATE`` setting ``columns`` to the new row's values."""
+def update_on_conflict(keys: Sequence[str], columns: Sequence[str], *, where: str = "") -> str:
+    """``ON CONFLICT (keys) DO UPDATE`` setting ``columns`` to the new row's values (only
+    where ``where`` holds, when given: SQL over the table and ``EXCLUDED``)."""
     assignments = ", ".join(f"{_quote(c)} = EXCLUDED.{_quote(c)}" for c in columns)
-    return f"ON CONFLICT ({', '.join(map(_quote, keys))}) DO UPDATE SET {assignments}"
+    clause = f"ON CONFLICT ({', '.join(map(_quote, keys))}) DO UPDATE SET {assignments}"
+    return f"{clause} WHERE {where}" if where else clause
 
 
 class BulkInsert:
     """An ``INSERT`` of any number of rows (tuples in the order of ``columns``) in one
-    statement of fixed SQL. A JSON column's values are given as JSON text."""
+    statement of fixed SQL. A JSON column's values travel as JSON text, written here as
+    the engine writes them (None is JSON null, as in SQLAlchemy's JSON type)."""
 
     def __init__(
         self,
@@ -43,6 +48,11 @@ class BulkInsert:
         returning: Sequence[str] = (),
     ) -> None:
         self.columns = tuple(columns)
+        self._json = frozenset(
+            index
+            for index, name in enumerate(self.columns)
+            if isinstance(table.c[name].type, sa.JSON)
+        )
         arrays, selected = [], []
         for index, name in enumerate(self.columns):
             column_type = table.c[name].type
@@ -74,7 +84,10 @@ class BulkInsert:
             if len(row) != width:
                 raise ValueError(f"a row has {len(row)} values for {width} columns: {row!r}")
         columns = zip(*rows, strict=True) if rows else ([] for _ in range(width))
-        return {f"c{index}": list(values) for index, values in enumerate(columns)}
+        return {
+            f"c{index}": [json_text(v) for v in values] if index in self._json else list(values)
+            for index, values in enumerate(columns)
+        }
 
     async def execute(
         self, conn: AsyncConnection, rows: Sequence[Sequence[Any]]

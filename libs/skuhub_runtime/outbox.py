@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from skuhub_contracts.codec import Headers, KafkaRecord
 from skuhub_runtime import metrics
 from skuhub_runtime.bulk import BulkInsert, among, keys
-from skuhub_runtime.db import json_text
 from skuhub_runtime.dependencies import describe
 from skuhub_runtime.messaging_tables import outbox
 
@@ -76,7 +75,7 @@ _DELETE_PUBLISHED = delete(outbox).where(among([outbox.c.id], "ids"))
 async def enqueue(conn: AsyncConnection, records: Iterable[tuple[str, KafkaRecord]]) -> int:
     """Add records (topic, record) to the outbox in the caller's transaction, in order."""
     rows = [
-        (topic, record.key, record.value, json_text(stored_headers(record.headers)))
+        (topic, record.key, record.value, stored_headers(record.headers))
         for topic, record in records
     ]
     await _ENQUEUE.execute(conn, rows)

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from skuhub_runtime.bulk import BulkInsert, update_on_conflict
 from skuhub_runtime.reconcile import (
     Claim,
     Figures,
@@ -225,6 +226,27 @@ def quantities_json(figures: Figures | None) -> dict[str, str] | None:
     return {name: format(q, "f") for name, q in sorted(figures.quantities.items())}
 
 
+_CHECK_COLUMNS = (
+    "sku",
+    "location",
+    "lot",
+    "verdict",
+    "local_version",
+    "stock_version",
+    "local",
+    "stock",
+    "reason",
+    "awaited",
+    "since",
+    "checked_at",
+)
+_WRITE_CHECKS = BulkInsert(
+    position_checks,
+    _CHECK_COLUMNS,
+    on_conflict=update_on_conflict(("sku", "location", "lot"), _CHECK_COLUMNS[3:]),
+)
+
+
 class PositionCheckStore:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -256,35 +278,26 @@ class PositionCheckStore:
         discrepancy (its figures and time of check), a match when it begins; a match that
         goes on is not written again. Stored positions no side has any more are forgotten."""
         changed = [v for v in verdicts if to_write(v.standing, previous.get(v.key))]
-        if changed:
-            new = insert(position_checks)
-            await self._conn.execute(
-                new.on_conflict_do_update(
-                    index_elements=["sku", "location", "lot"],
-                    set_={
-                        c.name: new.excluded[c.name]
-                        for c in position_checks.columns
-                        if c.name not in ("sku", "location", "lot")
-                    },
-                ),
-                [
-                    {
-                        "sku": c.sku,
-                        "location": c.location,
-                        "lot": c.lot,
-                        "verdict": c.standing.verdict.value,
-                        "local_version": c.local.version if c.local else None,
-                        "stock_version": c.stock.version if c.stock else None,
-                        "local": quantities_json(c.local),
-                        "stock": quantities_json(c.stock),
-                        "reason": c.standing.reason,
-                        "awaited": awaited_json(c.standing.awaited),
-                        "since": c.standing.since,
-                        "checked_at": now,
-                    }
-                    for c in sorted(changed, key=lambda c: c.key)
-                ],
-            )
+        await _WRITE_CHECKS.execute(
+            self._conn,
+            [
+                (
+                    c.sku,
+                    c.location,
+                    c.lot,
+                    c.standing.verdict.value,
+                    c.local.version if c.local else None,
+                    c.stock.version if c.stock else None,
+                    quantities_json(c.local),
+                    quantities_json(c.stock),
+                    c.standing.reason,
+                    awaited_json(c.standing.awaited),
+                    c.standing.since,
+                    now,
+                )
+                for c in sorted(changed, key=lambda c: c.key)
+            ],
+        )
         gone = sorted(set(previous) - {v.key for v in verdicts})
         if gone:
             t = position_checks

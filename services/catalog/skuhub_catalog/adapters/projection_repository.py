@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_catalog.adapters.tables import lifecycle_stages, stock_positions
 from skuhub_catalog.domain.availability import PositionFact, StageFact
+from skuhub_runtime.bulk import BulkInsert, update_on_conflict
 
 
 class SqlProjectionRepository:
@@ -21,35 +22,13 @@ class SqlProjectionRepository:
         self._conn = conn
 
     async def keep_positions(self, facts: Sequence[PositionFact]) -> None:
-        if not facts:
-            return
-        statement = insert(stock_positions)
-        newer = stock_positions.c.position_version < statement.excluded.position_version
-        await self._conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[
-                    stock_positions.c.sku,
-                    stock_positions.c.location,
-                    stock_positions.c.lot,
-                ],
-                set_={c: statement.excluded[c] for c in _POSITION_UPDATES},
-                where=newer,
-            ),
-            [asdict(f) for f in facts],
+        await _KEEP_POSITIONS.execute(
+            self._conn, [tuple(getattr(f, name) for name in _POSITION_COLUMNS) for f in facts]
         )
 
     async def keep_stages(self, facts: Sequence[StageFact]) -> None:
-        if not facts:
-            return
-        statement = insert(lifecycle_stages)
-        newer = lifecycle_stages.c.stage_version < statement.excluded.stage_version
-        await self._conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[lifecycle_stages.c.sku],
-                set_={c: statement.excluded[c] for c in ("stage", "stage_version", "changed_at")},
-                where=newer,
-            ),
-            [asdict(f) for f in facts],
+        await _KEEP_STAGES.execute(
+            self._conn, [(f.sku, f.stage, f.stage_version, f.changed_at) for f in facts]
         )
 
     async def shown_of(
@@ -108,4 +87,24 @@ _POSITION_UPDATES = (
     "kit",
     "position_version",
     "changed_at",
+)
+_POSITION_COLUMNS = tuple(f.name for f in fields(PositionFact))
+# One fact per key (the use case keeps the newest): a statement may not update a row twice.
+_KEEP_POSITIONS = BulkInsert(
+    stock_positions,
+    _POSITION_COLUMNS,
+    on_conflict=update_on_conflict(
+        ("sku", "location", "lot"),
+        _POSITION_UPDATES,
+        where="stock_positions.position_version < EXCLUDED.position_version",
+    ),
+)
+_KEEP_STAGES = BulkInsert(
+    lifecycle_stages,
+    ("sku", "stage", "stage_version", "changed_at"),
+    on_conflict=update_on_conflict(
+        ("sku",),
+        ("stage", "stage_version", "changed_at"),
+        where="lifecycle_stages.stage_version < EXCLUDED.stage_version",
+    ),
 )

@@ -20,6 +20,7 @@ from skuhub_lifecycle.adapters.tables import (
 from skuhub_lifecycle.domain.flows import DayFlows, PositionReport, SkuStock
 from skuhub_lifecycle.domain.gates import NO_STOCK, NetworkStock
 from skuhub_lifecycle.domain.metrics import Span
+from skuhub_runtime.bulk import BulkInsert, update_on_conflict
 
 _STOCK_FIELDS = (
     "on_hand",
@@ -38,6 +39,25 @@ _POSITION_FIELDS = (
     "location_available_to_promise",
     *COUNTER_COLUMNS,
     "changed_at",
+)
+
+_SAVE_STOCKS = BulkInsert(
+    sku_stock,
+    ("sku", *_STOCK_FIELDS),
+    on_conflict=update_on_conflict(("sku",), _STOCK_FIELDS),
+)
+_SAVE_POSITIONS = BulkInsert(
+    positions,
+    ("sku", "location", "lot", *_POSITION_FIELDS),
+    on_conflict=update_on_conflict(("sku", "location", "lot"), _POSITION_FIELDS),
+)
+# Counters add up; a day's closing stock is the latest known. One row per SKU and day.
+_ADD_DAYS = BulkInsert(
+    sku_days,
+    ("sku", "day", *COUNTER_COLUMNS, "on_hand_close"),
+    on_conflict="ON CONFLICT (sku, day) DO UPDATE SET "
+    + ", ".join(f"{name} = sku_days.{name} + EXCLUDED.{name}" for name in COUNTER_COLUMNS)
+    + ", on_hand_close = coalesce(EXCLUDED.on_hand_close, sku_days.on_hand_close)",
 )
 
 
@@ -87,61 +107,31 @@ class SqlFlowRepository:
         days: Iterable[DayFlows],
         stockout_spans: Mapping[tuple[str, datetime], datetime | None],
     ) -> None:
-        stock_rows = [
-            {"sku": s.sku, **{name: getattr(s, name) for name in _STOCK_FIELDS}}
-            for s in sorted(stocks, key=lambda s: s.sku)
-        ]
-        if stock_rows:
-            statement = insert(sku_stock)
-            await self._conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[sku_stock.c.sku],
-                    set_={name: statement.excluded[name] for name in _STOCK_FIELDS},
-                ),
-                stock_rows,
-            )
+        conn = self._conn
+        await _SAVE_STOCKS.execute(
+            conn,
+            [
+                (s.sku, *[getattr(s, name) for name in _STOCK_FIELDS])
+                for s in sorted(stocks, key=lambda s: s.sku)
+            ],
+        )
         newest: dict[tuple[str, str, str], PositionReport] = {}
         for report in reports:
             newest[(report.sku, report.location, report.lot or "")] = report
-        if newest:
-            statement = insert(positions)
-            await self._conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[positions.c.sku, positions.c.location, positions.c.lot],
-                    set_={name: statement.excluded[name] for name in _POSITION_FIELDS},
-                ),
-                [
-                    {
-                        "sku": sku,
-                        "location": location,
-                        "lot": lot,
-                        **{name: getattr(r, name) for name in _POSITION_FIELDS},
-                    }
-                    for (sku, location, lot), r in sorted(newest.items())
-                ],
-            )
-        day_rows = [
-            {
-                "sku": d.sku,
-                "day": d.day,
-                **{name: getattr(d, name) for name in COUNTER_COLUMNS},
-                "on_hand_close": d.on_hand_close,
-            }
-            for d in sorted(days, key=lambda d: (d.sku, d.day))
-        ]
-        if day_rows:
-            statement = insert(sku_days)
-            additive = {
-                name: sku_days.c[name] + statement.excluded[name] for name in COUNTER_COLUMNS
-            }
-            close = sa.func.coalesce(statement.excluded.on_hand_close, sku_days.c.on_hand_close)
-            await self._conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[sku_days.c.sku, sku_days.c.day],
-                    set_={**additive, "on_hand_close": close},
-                ),
-                day_rows,
-            )
+        await _SAVE_POSITIONS.execute(
+            conn,
+            [
+                (*key, *[getattr(r, name) for name in _POSITION_FIELDS])
+                for key, r in sorted(newest.items())
+            ],
+        )
+        await _ADD_DAYS.execute(
+            conn,
+            [
+                (d.sku, d.day, *[getattr(d, name) for name in COUNTER_COLUMNS], d.on_hand_close)
+                for d in sorted(days, key=lambda d: (d.sku, d.day))
+            ],
+        )
         if stockout_spans:
             statement = insert(stockouts)
             await self._conn.execute(

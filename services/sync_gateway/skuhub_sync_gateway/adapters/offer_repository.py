@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from skuhub_runtime.bulk import BulkInsert, among, keys, update_on_conflict
 from skuhub_sync_gateway.adapters.tables import (
     offer_changes,
     offer_rebuilds,
@@ -28,6 +29,27 @@ OFFER_WRITERS_LOCK = 0x5C0FFE4
 REBUILD = 1
 
 
+_CHANGE = (
+    "channel",
+    "sku",
+    "offer_version",
+    "offer",
+    "cause",
+    "origin_time",
+    "changed_at",
+    "seq",
+)
+_SAVE_OFFERS = BulkInsert(
+    offers,
+    (*_CHANGE, "fingerprint", "lineage"),
+    on_conflict=update_on_conflict(("channel", "sku"), (*_CHANGE[2:], "fingerprint", "lineage")),
+)
+_LOG_CHANGES = BulkInsert(offer_changes, (*_CHANGE, "traceparent", "caused_by"))
+_FINGERPRINTS = sa.select(
+    offers.c.channel, offers.c.sku, offers.c.offer_version, offers.c.fingerprint
+).where(among([offers.c.sku], "skus"))
+
+
 class SqlOfferRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -40,11 +62,7 @@ class SqlOfferRepository:
     async def fingerprints(self, skus: Sequence[str]) -> dict[tuple[str, str], tuple[int, str]]:
         if not skus:
             return {}
-        rows = await self._conn.execute(
-            sa.select(
-                offers.c.channel, offers.c.sku, offers.c.offer_version, offers.c.fingerprint
-            ).where(offers.c.sku.in_(list(skus)))
-        )
+        rows = await self._conn.execute(_FINGERPRINTS, keys("skus", list(skus)))
         return {(r.channel, r.sku): (r.offer_version, r.fingerprint) for r in rows}
 
     async def save(self, changes: Sequence[OfferChange], now: datetime) -> None:
@@ -57,47 +75,25 @@ class SqlOfferRepository:
         )
         seqs = sorted(numbers.scalars())
         rows = [
-            {
-                "channel": c.channel,
-                "sku": c.sku,
-                "offer_version": c.event.offer_version,
-                "offer": c.event.model_dump(mode="json"),
-                "cause": c.event.cause.value,
-                "origin_time": c.origin_time,
-                "changed_at": now,
-                "seq": seq,
-            }
+            (
+                c.channel,
+                c.sku,
+                c.event.offer_version,
+                c.event.model_dump(mode="json"),
+                c.event.cause.value,
+                c.origin_time,
+                now,
+                seq,
+            )
             for c, seq in zip(changes, seqs, strict=True)
         ]
-        new = insert(offers)
-        await self._conn.execute(
-            new.on_conflict_do_update(
-                index_elements=["channel", "sku"],
-                set_={
-                    name: new.excluded[name]
-                    for name in (
-                        "offer_version",
-                        "fingerprint",
-                        "offer",
-                        "lineage",
-                        "cause",
-                        "origin_time",
-                        "changed_at",
-                        "seq",
-                    )
-                },
-            ),
-            [
-                {**row, "fingerprint": c.fingerprint, "lineage": c.lineage}
-                for row, c in zip(rows, changes, strict=True)
-            ],
+        await _SAVE_OFFERS.execute(
+            self._conn,
+            [(*row, c.fingerprint, c.lineage) for row, c in zip(rows, changes, strict=True)],
         )
-        await self._conn.execute(
-            insert(offer_changes),
-            [
-                {**row, "traceparent": c.traceparent, "caused_by": c.caused_by}
-                for row, c in zip(rows, changes, strict=True)
-            ],
+        await _LOG_CHANGES.execute(
+            self._conn,
+            [(*row, c.traceparent, c.caused_by) for row, c in zip(rows, changes, strict=True)],
         )
 
     async def get(self, channel: str, sku: str) -> StoredOffer | None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skuhub_contracts.events import (
@@ -16,6 +16,7 @@ from skuhub_contracts.events import (
     StockLevelChanged,
     WorkflowState,
 )
+from skuhub_runtime.bulk import BulkInsert, among, keys
 from skuhub_sync_gateway.adapters.tables import positions, products, stages
 from skuhub_sync_gateway.domain.offers import (
     SUCCEEDED_STAGES,
@@ -103,24 +104,11 @@ class SqlProjectionRepository:
             return []
         keys = [c.name for c in table.primary_key.columns]
         rows = [{**columns(f), "version": f.version, **_provenance(f)} for f in facts]
-        new = insert(table)
-        updates: dict[str, Any] = {
-            c.name: new.excluded[c.name] for c in table.columns if c.name not in keys
-        }
-        for name in keep_if_null:
-            updates[name] = sa.case(
-                (new.excluded[name] == sa.text("'null'::jsonb"), table.c[name]),
-                else_=new.excluded[name],
-            )
-        statement = new.on_conflict_do_update(
-            index_elements=keys,
-            set_=updates,
-            where=table.c.version < new.excluded.version,
-        ).returning(*(table.c[k] for k in keys))
         # A stable order of keys keeps two writers from deadlocking on each other's rows.
         ordered = sorted(zip(rows, facts, strict=True), key=lambda rf: [rf[0][k] for k in keys])
-        written = await self._conn.execute(statement, [row for row, _ in ordered])
-        stored = {tuple(row) for row in written}
+        statement = _upsert_statement(table, tuple(rows[0]), keep_if_null)
+        written = await statement.execute(self._conn, [tuple(row.values()) for row, _ in ordered])
+        stored = {tuple(row) for row in written or ()}
         return [fact for row, fact in ordered if tuple(row[k] for k in keys) in stored]
 
     async def facts_for(self, skus: Sequence[str]) -> dict[str, SkuFacts]:
@@ -128,13 +116,10 @@ class SqlProjectionRepository:
         if not skus:
             return {}
         wanted = list(skus)
-        product_rows = await self._rows(sa.select(products).where(products.c.sku.in_(wanted)))
-        position_rows = await self._rows(
-            sa.select(positions)
-            .where(positions.c.sku.in_(wanted))
-            .order_by(positions.c.sku, positions.c.location, positions.c.lot)
-        )
-        stage_rows = await self._rows(sa.select(stages).where(stages.c.sku.in_(wanted)))
+        of_wanted = keys("skus", wanted)
+        product_rows = await self._rows(_PRODUCTS_OF, of_wanted)
+        position_rows = await self._rows(_POSITIONS_OF, of_wanted)
+        stage_rows = await self._rows(_STAGES_OF, of_wanted)
         by_sku: dict[str, list[sa.RowMapping]] = {}
         for row in position_rows:
             by_sku.setdefault(row["sku"], []).append(row)
@@ -146,9 +131,7 @@ class SqlProjectionRepository:
             if r["successor"] and r["stage"] in SUCCEEDED_STAGES and r["successor"] not in wanted
         }
         if successors:
-            for row in await self._rows(
-                sa.select(products).where(products.c.sku.in_(sorted(successors)))
-            ):
+            for row in await self._rows(_PRODUCTS_OF, keys("skus", sorted(successors))):
                 products_by_sku[row["sku"]] = row
         found: dict[str, SkuFacts] = {}
         for sku in wanted:
@@ -211,10 +194,51 @@ class SqlProjectionRepository:
         result = await self._conn.execute(sa.select(known.c.sku).order_by(known.c.sku).limit(limit))
         return list(result.scalars())
 
-    async def _rows(self, statement: sa.Select[Any]) -> Sequence[sa.RowMapping]:
-        result = await self._conn.execute(statement)
+    async def _rows(
+        self, statement: sa.Select[Any], parameters: dict[str, Any] | None = None
+    ) -> Sequence[sa.RowMapping]:
+        result = await self._conn.execute(statement, parameters)
         rows: Sequence[sa.RowMapping] = result.mappings().all()
         return rows
+
+
+_PRODUCTS_OF = sa.select(products).where(among([products.c.sku], "skus"))
+_POSITIONS_OF = (
+    sa.select(positions)
+    .where(among([positions.c.sku], "skus"))
+    .order_by(positions.c.sku, positions.c.location, positions.c.lot)
+)
+_STAGES_OF = sa.select(stages).where(among([stages.c.sku], "skus"))
+
+
+@functools.cache
+def _upsert_statement(
+    table: sa.Table, columns: tuple[str, ...], keep_if_null: tuple[str, ...]
+) -> BulkInsert:
+    """Rows of ``columns`` written over older versions (every other column is set from the
+    new row); a ``keep_if_null`` column given as JSON null keeps what the row had. Returns
+    the keys of the rows written."""
+    keys = [c.name for c in table.primary_key.columns]
+    name = table.name
+
+    def new_value(column: str) -> str:
+        if column in keep_if_null:
+            return (
+                f"CASE WHEN EXCLUDED.{column} = CAST('null' AS JSONB) THEN {name}.{column}"
+                f" ELSE EXCLUDED.{column} END"
+            )
+        return f"EXCLUDED.{column}"
+
+    updates = ", ".join(
+        f"{c.name} = {new_value(c.name)}" for c in table.columns if c.name not in keys
+    )
+    return BulkInsert(
+        table,
+        columns,
+        on_conflict=f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        f" WHERE {name}.version < EXCLUDED.version",
+        returning=keys,
+    )
 
 
 def _published_extras(p: ProductChanged) -> dict[str, Any]:

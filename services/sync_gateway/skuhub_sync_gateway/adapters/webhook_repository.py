@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from skuhub_runtime.bulk import BulkInsert
 from skuhub_sync_gateway.adapters.tables import (
     offer_changes,
     webhook_deliveries,
@@ -76,6 +77,29 @@ def _subscription_uuid(subscription_id: str) -> uuid.UUID | None:
         return uuid.UUID(subscription_id)
     except ValueError:
         return None
+
+
+_ADD_DELIVERIES = BulkInsert(
+    d,
+    (
+        "id",
+        "subscription_id",
+        "channel",
+        "sku",
+        "offer_version",
+        "seq",
+        "sellable",
+        "offer",
+        "changed_at",
+        "traceparent",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ),
+    on_conflict="ON CONFLICT ON CONSTRAINT webhook_deliveries_once DO NOTHING",
+    returning=("id",),
+)
 
 
 class SqlWebhookRepository:
@@ -249,31 +273,30 @@ class SqlWebhookRepository:
         if not changes:
             return 0
         key = uuid.UUID(subscription_id)
-        added = await self._conn.execute(
-            insert(d)
-            .on_conflict_do_nothing(constraint="webhook_deliveries_once")
-            .returning(d.c.id),
+        pending = DeliveryStatus.PENDING.value
+        added = await _ADD_DELIVERIES.execute(
+            self._conn,
             [
-                {
-                    "id": uuid.uuid4(),
-                    "subscription_id": key,
-                    "channel": c.channel,
-                    "sku": c.sku,
-                    "offer_version": c.offer_version,
-                    "seq": c.seq,
-                    "sellable": c.sellable,
-                    "offer": c.offer,
-                    "changed_at": c.changed_at,
-                    "traceparent": c.traceparent,
-                    "status": DeliveryStatus.PENDING.value,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
+                (
+                    uuid.uuid4(),
+                    key,
+                    c.channel,
+                    c.sku,
+                    c.offer_version,
+                    c.seq,
+                    c.sellable,
+                    c.offer,
+                    c.changed_at,
+                    c.traceparent,
+                    pending,
+                    0,
+                    now,
+                    now,
+                )
                 for c in changes
             ],
         )
-        return len(added.all())
+        return len(added.all()) if added is not None else 0
 
     async def move_cursor(self, subscription_id: str, seq: int) -> None:
         await self._conn.execute(
