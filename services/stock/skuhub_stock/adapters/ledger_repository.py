@@ -141,14 +141,12 @@ _POSITIONS_AT = (
     .where(among([positions.c.sku, positions.c.location], "places"))
     .order_by(*_ORDER_OF_POSITIONS)
 )
-_POSITIONS_AT_OR_OF_LOTS = (
-    sa.select(positions)
-    .where(
-        among([positions.c.sku, positions.c.location], "places")
-        | among([positions.c.sku, positions.c.lot], "lots")
-    )
-    .order_by(*_ORDER_OF_POSITIONS)
-)
+# A UNION, not an OR of the two: PostgreSQL looks each list up in the primary key, where an
+# OR of two IN (SELECT …) reads the whole table (tests/integration/test_bulk_plans.py).
+_POSITIONS_AT_OR_OF_LOTS = sa.union(
+    sa.select(positions).where(among([positions.c.sku, positions.c.location], "places")),
+    sa.select(positions).where(among([positions.c.sku, positions.c.lot], "lots")),
+).order_by(sa.text("sku, location, lot"))
 _FACTS_OF = sa.select(sku_facts).where(among([sku_facts.c.sku], "skus"))
 _LOTS_NAMED = sa.select(lots).where(among([lots.c.sku, lots.c.lot], "lots"))
 _RESERVATIONS_NAMED = sa.select(reservations).where(
