@@ -123,6 +123,28 @@ async def test_every_offer_version_logged_after_subscribing_becomes_one_delivery
     assert await deliveries(engine, pos) == [("MUG-1", 1, "pending")]
 
 
+async def test_behind_while_a_subscription_has_changes_of_its_channel_to_fan_out(
+    engine: AsyncEngine,
+) -> None:
+    async def behind() -> bool:
+        return await in_tx(engine, lambda uow: uow.webhooks.behind())
+
+    assert not await behind()  # no subscription
+    await log(engine, "web", ("MUG-1", 1, True))
+    await subscribe(engine)
+    assert not await behind()  # the change came before the subscription
+    await log(engine, "pos", ("MUG-1", 1, True))
+    assert not await behind()  # a change of a channel nobody subscribed to
+    await log(engine, "web", ("MUG-1", 2, True))
+    assert await behind()
+    await in_tx(engine, lambda uow: fan_out(uow, NOW, 100))
+    assert not await behind()
+    await subscribe(engine, "pos")
+    assert not await behind()
+    await log(engine, "pos", ("MUG-2", 1, True))
+    assert await behind()
+
+
 async def test_a_fan_out_in_small_batches_gives_the_same_deliveries(engine: AsyncEngine) -> None:
     web = await subscribe(engine)
     await log(engine, "web", *[(f"MUG-{i}", 1, True) for i in range(5)])

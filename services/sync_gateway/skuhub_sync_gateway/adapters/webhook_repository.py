@@ -79,6 +79,16 @@ def _subscription_uuid(subscription_id: str) -> uuid.UUID | None:
         return None
 
 
+# Behind: a cursor below its channel's newest change. The newest change is one step down an
+# index, where "any change after the cursor" made PostgreSQL collect every change of a
+# subscription's backlog first (a bitmap scan: 5 ms an asking under load, growing with it).
+_NEWEST_CHANGE = (
+    sa.select(sa.func.max(offer_changes.c.seq))
+    .where(offer_changes.c.channel == s.c.channel)
+    .scalar_subquery()
+)
+_BEHIND = sa.select(sa.select(s.c.id).where(s.c.cursor < _NEWEST_CHANGE).exists())
+
 _ADD_DELIVERIES = BulkInsert(
     d,
     (
@@ -198,10 +208,7 @@ class SqlWebhookRepository:
     # Fan-out
 
     async def behind(self) -> bool:
-        later = sa.exists().where(
-            offer_changes.c.channel == s.c.channel, offer_changes.c.seq > s.c.cursor
-        )
-        found = await self._conn.execute(sa.select(sa.select(s.c.id).where(later).exists()))
+        found = await self._conn.execute(_BEHIND)
         return bool(found.scalar())
 
     async def lock_cursors(self) -> list[FanOutCursor]:
