@@ -98,32 +98,42 @@ class BulkInsert:
         return await conn.execute(self.statement, self.parameters(rows))
 
 
-def among(columns: Sequence[sa.ColumnElement[Any]], name: str) -> sa.ColumnElement[bool]:
-    """``columns`` take one of a list of keys, given as :func:`keys` ``(name, …)``.
+class Among:
+    """Rows whose ``columns`` take one of a list of keys: :attr:`clause` goes in a
+    statement, :meth:`keys` gives its parameters (one array per column).
 
     One column: ``column = ANY(:name0)``; more: ``(a, b) IN (SELECT * FROM unnest(:name0,
-    :name1))``. The SQL is the same for any number of keys.
+    :name1))``. The SQL is the same for any number of keys. ``name`` tells apart two lists
+    in one statement.
     """
-    arrays = [
-        sa.bindparam(f"{name}{index}", type_=ARRAY(column.type))
-        for index, column in enumerate(columns)
-    ]
-    if len(arrays) == 1:
-        return columns[0] == sa.any_(arrays[0])
-    listed = (
-        sa.func.unnest(*arrays)
-        .table_valued(*(f"k{i}" for i in range(len(arrays))))
-        .render_derived()
-    )
-    return sa.tuple_(*columns).in_(sa.select(*listed.c))
+
+    def __init__(self, columns: Sequence[sa.ColumnElement[Any]], name: str) -> None:
+        self._name, self._width = name, len(columns)
+        arrays = [
+            sa.bindparam(f"{name}{index}", type_=ARRAY(column.type))
+            for index, column in enumerate(columns)
+        ]
+        if len(arrays) == 1:
+            self.clause: sa.ColumnElement[bool] = columns[0] == sa.any_(arrays[0])
+            return
+        listed = (
+            sa.func.unnest(*arrays)
+            .table_valued(*(f"k{i}" for i in range(len(arrays))))
+            .render_derived()
+        )
+        self.clause = sa.tuple_(*columns).in_(sa.select(*listed.c))
+
+    def keys(self, listed: Sequence[Any]) -> dict[str, list[Any]]:
+        """The parameters for ``listed`` keys: tuples of one value per column, or single
+        values for one column."""
+        return key_arrays(self._name, listed, self._width)
 
 
-def keys(
-    name: str, listed: Sequence[Sequence[Any]] | Sequence[Any], width: int = 1
-) -> dict[str, list[Any]]:
-    """The parameters of :func:`among` ``(…, name)`` for ``listed`` keys (tuples of
-    ``width`` values, or single values when ``width`` is 1)."""
+def key_arrays(name: str, listed: Sequence[Any], width: int) -> dict[str, list[Any]]:
+    """Parameters ``name0`` … for ``listed`` keys as one array per column: tuples of
+    ``width`` values, or single values when ``width`` is 1 (what :class:`Among` binds; for
+    a statement that joins the arrays itself)."""
     if width == 1:
         return {f"{name}0": list(listed)}
-    columns = list(zip(*listed, strict=True)) if listed else [() for _ in range(width)]
+    columns = zip(*listed, strict=True) if listed else ([] for _ in range(width))
     return {f"{name}{index}": list(values) for index, values in enumerate(columns)}

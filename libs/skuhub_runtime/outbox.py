@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from skuhub_contracts.codec import Headers, KafkaRecord
 from skuhub_runtime import metrics
-from skuhub_runtime.bulk import BulkInsert, among, keys
+from skuhub_runtime.bulk import Among, BulkInsert
 from skuhub_runtime.dependencies import describe
 from skuhub_runtime.messaging_tables import outbox
 
@@ -69,7 +69,8 @@ def kafka_headers(stored: list[list[str]]) -> Headers:
 
 
 _ENQUEUE = BulkInsert(outbox, ("topic", "key", "value", "headers"))
-_DELETE_PUBLISHED = delete(outbox).where(among([outbox.c.id], "ids"))
+_PUBLISHED = Among([outbox.c.id], "ids")
+_DELETE_PUBLISHED = delete(outbox).where(_PUBLISHED.clause)
 
 
 async def enqueue(conn: AsyncConnection, records: Iterable[tuple[str, KafkaRecord]]) -> int:
@@ -209,7 +210,7 @@ class OutboxRelay:
                     for row in rows
                 ]
             )
-            await conn.execute(_DELETE_PUBLISHED, keys("ids", [row.id for row in rows]))
+            await conn.execute(_DELETE_PUBLISHED, _PUBLISHED.keys([row.id for row in rows]))
         metrics.OUTBOX_PUBLISHED.labels(self._service).inc(len(rows))
         return len(rows)
 

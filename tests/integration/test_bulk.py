@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from skuhub_runtime.bulk import DO_NOTHING, BulkInsert, among, keys, update_on_conflict
+from skuhub_runtime.bulk import DO_NOTHING, Among, BulkInsert, update_on_conflict
 
 pytestmark = pytest.mark.integration
 
@@ -102,11 +102,12 @@ def test_a_row_of_the_wrong_width_is_refused_with_the_row() -> None:
 
 async def test_any_number_of_rows_or_keys_is_one_prepared_statement(table: AsyncEngine) -> None:
     insert = BulkInsert(things, ("sku", "location"))
-    by_place = sa.select(things.c.sku).where(among([things.c.sku, things.c.location], "places"))
+    places = Among([things.c.sku, things.c.location], "places")
+    by_place = sa.select(things.c.sku).where(places.clause)
     async with table.begin() as conn:
         for count in (1, 7, 300):
             await insert.execute(conn, [(f"S{count}-{i}", "L") for i in range(count)])
-            await conn.execute(by_place, keys("places", [(f"S{count}-0", "L")] * count, 2))
+            await conn.execute(by_place, places.keys([(f"S{count}-0", "L")] * count))
         prepared = (
             await conn.execute(
                 sa.text(
@@ -121,19 +122,22 @@ async def test_any_number_of_rows_or_keys_is_one_prepared_statement(table: Async
 
 
 async def test_among_finds_rows_by_one_or_more_columns(table: AsyncEngine) -> None:
+    skus = Among([things.c.sku], "skus")
+    places = Among([things.c.sku, things.c.location], "places")
+    by_sku = sa.select(things.c.location).where(skus.clause)
+    by_place = sa.select(things.c.sku, things.c.location).where(places.clause)
     async with table.begin() as conn:
         await BulkInsert(things, ("sku", "location")).execute(
             conn, [("A", "L1"), ("A", "L2"), ("B", "L1")]
         )
-        by_sku = sa.select(things.c.location).where(among([things.c.sku], "skus"))
-        by_place = sa.select(things.c.sku, things.c.location).where(
-            among([things.c.sku, things.c.location], "places")
-        )
-        assert sorted((await conn.execute(by_sku, keys("skus", ["A"]))).scalars()) == ["L1", "L2"]
-        assert list((await conn.execute(by_sku, keys("skus", []))).scalars()) == []
-        found = await conn.execute(
-            by_place, keys("places", [("A", "L2"), ("B", "L1"), ("B", "L2")], 2)
-        )
+        assert sorted((await conn.execute(by_sku, skus.keys(["A"]))).scalars()) == ["L1", "L2"]
+        assert list((await conn.execute(by_sku, skus.keys([]))).scalars()) == []
+        found = await conn.execute(by_place, places.keys([("A", "L2"), ("B", "L1"), ("B", "L2")]))
         assert sorted(tuple(r) for r in found) == [("A", "L2"), ("B", "L1")]
-        none = await conn.execute(by_place, keys("places", [], 2))
-        assert list(none) == []
+        assert list(await conn.execute(by_place, places.keys([]))) == []
+
+
+def test_a_key_of_the_wrong_width_is_refused() -> None:
+    places = Among([things.c.sku, things.c.location], "places")
+    with pytest.raises(ValueError, match="zip"):
+        places.keys([("A", "L1"), ("B",)])

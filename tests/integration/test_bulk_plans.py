@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from skuhub_runtime.bulk import keys
+from skuhub_runtime.bulk import key_arrays
 from skuhub_stock.adapters import ledger_repository as ledger_sql
 
 pytestmark = pytest.mark.integration
@@ -62,8 +62,8 @@ async def big_ledger(engine: AsyncEngine) -> AsyncEngine:
 async def test_positions_at_places_and_of_lots_are_looked_up_by_key(
     big_ledger: AsyncEngine,
 ) -> None:
-    places = keys("places", [("SKU-5", "LOC-5"), ("SKU-77", "LOC-17")], 2)
-    lots = keys("lots", [("SKU-9", "LOT-3")], 2)
+    places = ledger_sql._AT_PLACES.keys([("SKU-5", "LOC-5"), ("SKU-77", "LOC-17")])
+    lots = ledger_sql._OF_LOTS.keys([("SKU-9", "LOT-3")])
     async with big_ledger.begin() as conn:
         at_places = await plan_of(conn, ledger_sql._POSITIONS_AT, places)
         with_lots = await plan_of(conn, ledger_sql._POSITIONS_AT_OR_OF_LOTS, places | lots)
@@ -102,7 +102,7 @@ async def test_effects_after_counts_are_looked_up_by_key(engine: AsyncEngine) ->
             f" FROM generate_series(1, {POSITIONS}) AS i"
         )
         await conn.exec_driver_sql("ANALYZE effects")
-        counts = keys("counts", [("SKU-5", "LOC-5", "", datetime(2026, 1, 1, tzinfo=UTC))], 4)
+        counts = key_arrays("counts", [("SKU-5", "LOC-5", "", datetime(2026, 1, 1, tzinfo=UTC))], 4)
         plan = await plan_of(conn, ledger_sql._COUNTED_LATER, counts)
         later = (await conn.execute(ledger_sql._COUNTED_LATER, counts)).all()
     scans = scans_of(plan, "effects")

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from skuhub_runtime.bulk import DO_NOTHING, BulkInsert, among, keys, update_on_conflict
+from skuhub_runtime.bulk import DO_NOTHING, Among, BulkInsert, key_arrays, update_on_conflict
 from skuhub_stock.adapters.replenishment_repository import SqlReplenishmentRepository
 from skuhub_stock.adapters.tables import (
     anomalies,
@@ -124,10 +124,12 @@ _PARK = BulkInsert(
     ("event_id", "waiting_kind", "waiting_sku", "waiting_ref", "parked_at"),
     on_conflict=DO_NOTHING,
 )
-_UNPARK = sa.delete(parked).where(among([parked.c.event_id], "ids"))
+_PARKED_IDS = Among([parked.c.event_id], "ids")
+_UNPARK = sa.delete(parked).where(_PARKED_IDS.clause)
+_MOVEMENT_IDS = Among([movements.c.event_id], "ids")
 _NOTE_OUTCOME = (
     sa.update(movements)
-    .where(among([movements.c.event_id], "ids"))
+    .where(_MOVEMENT_IDS.clause)
     .values(outcome=sa.bindparam("outcome", type_=sa.Text))
 )
 _MARK_REJECTED = sa.text(
@@ -136,32 +138,30 @@ _MARK_REJECTED = sa.text(
     " WHERE movements.event_id = r.event_id"
 )
 _ORDER_OF_POSITIONS = (positions.c.sku, positions.c.location, positions.c.lot)
-_POSITIONS_AT = (
-    sa.select(positions)
-    .where(among([positions.c.sku, positions.c.location], "places"))
-    .order_by(*_ORDER_OF_POSITIONS)
-)
+_AT_PLACES = Among([positions.c.sku, positions.c.location], "places")
+_OF_LOTS = Among([positions.c.sku, positions.c.lot], "lots")
+_POSITIONS_AT = sa.select(positions).where(_AT_PLACES.clause).order_by(*_ORDER_OF_POSITIONS)
 # A UNION, not an OR of the two: PostgreSQL looks each list up in the primary key, where an
 # OR of two IN (SELECT …) reads the whole table (tests/integration/test_bulk_plans.py).
 _POSITIONS_AT_OR_OF_LOTS = sa.union(
-    sa.select(positions).where(among([positions.c.sku, positions.c.location], "places")),
-    sa.select(positions).where(among([positions.c.sku, positions.c.lot], "lots")),
+    sa.select(positions).where(_AT_PLACES.clause),
+    sa.select(positions).where(_OF_LOTS.clause),
 ).order_by(sa.text("sku, location, lot"))
-_FACTS_OF = sa.select(sku_facts).where(among([sku_facts.c.sku], "skus"))
-_LOTS_NAMED = sa.select(lots).where(among([lots.c.sku, lots.c.lot], "lots"))
-_RESERVATIONS_NAMED = sa.select(reservations).where(
-    among([reservations.c.sku, reservations.c.reservation_id], "refs")
-)
-_TRANSFERS_NAMED = sa.select(transfers).where(
-    among([transfers.c.sku, transfers.c.transfer_ref], "refs")
-)
-_ORDER_LINES_NAMED = sa.select(order_lines).where(
-    among([order_lines.c.sku, order_lines.c.location, order_lines.c.order_ref], "lines")
-)
+_FACT_SKUS = Among([sku_facts.c.sku], "skus")
+_FACTS_OF = sa.select(sku_facts).where(_FACT_SKUS.clause)
+_LOT_KEYS = Among([lots.c.sku, lots.c.lot], "lots")
+_LOTS_NAMED = sa.select(lots).where(_LOT_KEYS.clause)
+_RESERVATION_REFS = Among([reservations.c.sku, reservations.c.reservation_id], "refs")
+_RESERVATIONS_NAMED = sa.select(reservations).where(_RESERVATION_REFS.clause)
+_TRANSFER_REFS = Among([transfers.c.sku, transfers.c.transfer_ref], "refs")
+_TRANSFERS_NAMED = sa.select(transfers).where(_TRANSFER_REFS.clause)
+_LINE_KEYS = Among([order_lines.c.sku, order_lines.c.location, order_lines.c.order_ref], "lines")
+_ORDER_LINES_NAMED = sa.select(order_lines).where(_LINE_KEYS.clause)
+_WAITING_FOR = Among([parked.c.waiting_kind, parked.c.waiting_sku, parked.c.waiting_ref], "waiting")
 _PARKED_WAITING = (
     sa.select(parked.c.waiting_kind, parked.c.waiting_sku, parked.c.waiting_ref, movements)
     .join(movements, movements.c.event_id == parked.c.event_id)
-    .where(among([parked.c.waiting_kind, parked.c.waiting_sku, parked.c.waiting_ref], "waiting"))
+    .where(_WAITING_FOR.clause)
     .order_by(movements.c.journal_seq)
 )
 _COUNT_COLUMNS: tuple[sa.ColumnClause[Any], ...] = (
@@ -200,21 +200,19 @@ _COUNTED_LATER = (
     .group_by(_counts.c.sku, _counts.c.location, _counts.c.lot, _counts.c.counted_at)
 )
 """For each count, the on-hand effects at its position that happened after it."""
+_COMPONENT_SKUS = Among([kit_components.c.component_sku], "skus")
 _KITS_CONTAINING = (
     sa.select(kit_components, sku_facts.c.unit)
     .join(sku_facts, sku_facts.c.sku == kit_components.c.kit_sku)
     .where(
         kit_components.c.kit_sku.in_(
-            sa.select(kit_components.c.kit_sku)
-            .where(among([kit_components.c.component_sku], "skus"))
-            .scalar_subquery()
+            sa.select(kit_components.c.kit_sku).where(_COMPONENT_SKUS.clause).scalar_subquery()
         )
     )
     .order_by(kit_components.c.kit_sku, kit_components.c.component_sku)
 )
-_KIT_POSITIONS_AT = sa.select(kit_positions).where(
-    among([kit_positions.c.kit_sku, kit_positions.c.location], "places")
-)
+_KIT_PLACES = Among([kit_positions.c.kit_sku, kit_positions.c.location], "places")
+_KIT_POSITIONS_AT = sa.select(kit_positions).where(_KIT_PLACES.clause)
 
 
 class SqlLedgerRepository:
@@ -253,14 +251,14 @@ class SqlLedgerRepository:
             await self._conn.execute(_LOCK_SKUS, {"skus": sorted(scope.skus)})
         if scope.reservations:
             rows = await self._conn.execute(
-                _RESERVATIONS_NAMED, keys("refs", sorted(scope.reservations), 2)
+                _RESERVATIONS_NAMED, _RESERVATION_REFS.keys(sorted(scope.reservations))
             )
             state.reservations = {
                 (r["sku"], r["reservation_id"]): _to_reservation(r) for r in rows.mappings()
             }
         if scope.transfers:
             rows = await self._conn.execute(
-                _TRANSFERS_NAMED, keys("refs", sorted(scope.transfers), 2)
+                _TRANSFERS_NAMED, _TRANSFER_REFS.keys(sorted(scope.transfers))
             )
             state.transfers = {
                 (r["sku"], r["transfer_ref"]): Transfer(
@@ -278,25 +276,25 @@ class SqlLedgerRepository:
         places |= {(r.sku, r.location) for r in state.reservations.values()}
         places |= {(t.sku, t.source) for t in state.transfers.values()}
         places |= {(t.sku, t.destination) for t in state.transfers.values()}
-        at_places = keys("places", sorted(places), 2)
+        at_places = _AT_PLACES.keys(sorted(places))
         if scope.lots:
             rows = await self._conn.execute(
-                _POSITIONS_AT_OR_OF_LOTS, at_places | keys("lots", sorted(scope.lots), 2)
+                _POSITIONS_AT_OR_OF_LOTS, at_places | _OF_LOTS.keys(sorted(scope.lots))
             )
         else:
             rows = await self._conn.execute(_POSITIONS_AT, at_places)
         state.positions = [_to_position(row) for row in rows.mappings()]
-        rows = await self._conn.execute(_FACTS_OF, keys("skus", sorted(scope.skus)))
+        rows = await self._conn.execute(_FACTS_OF, _FACT_SKUS.keys(sorted(scope.skus)))
         state.facts = {r["sku"]: _to_facts(r) for r in rows.mappings()}
         # Every lot of the places, dated or not: a transfer takes a lot from here to a
         # position at its destination, which gets the date from the ledger's lots.
         wanted_lots = set(scope.lots) | {(p.sku, p.lot) for p in state.positions if p.lot}
         if wanted_lots:
-            rows = await self._conn.execute(_LOTS_NAMED, keys("lots", sorted(wanted_lots), 2))
+            rows = await self._conn.execute(_LOTS_NAMED, _LOT_KEYS.keys(sorted(wanted_lots)))
             state.lots = {(r["sku"], r["lot"]): r["expires_on"] for r in rows.mappings()}
         if scope.order_lines:
             rows = await self._conn.execute(
-                _ORDER_LINES_NAMED, keys("lines", sorted(scope.order_lines), 3)
+                _ORDER_LINES_NAMED, _LINE_KEYS.keys(sorted(scope.order_lines))
             )
             state.order_lines = {
                 (r["sku"], r["location"], r["order_ref"]): r["open_quantity"]
@@ -308,7 +306,7 @@ class SqlLedgerRepository:
             + [("product", sku, "") for sku in scope.products]
         )
         if waiting:
-            rows = await self._conn.execute(_PARKED_WAITING, keys("waiting", sorted(waiting), 3))
+            rows = await self._conn.execute(_PARKED_WAITING, _WAITING_FOR.keys(sorted(waiting)))
             for r in rows.mappings():
                 waiting_for = (r["waiting_kind"], r["waiting_sku"], r["waiting_ref"])
                 state.parked.setdefault(waiting_for, []).append(
@@ -323,7 +321,7 @@ class SqlLedgerRepository:
     ) -> dict[tuple[PositionKey, datetime], Decimal]:
         """For each count, the on-hand effects at its position that happened after it (one
         statement for the batch's counts)."""
-        wanted = keys("counts", [(*key, occurred_at) for key, occurred_at in counts], 4)
+        wanted = key_arrays("counts", [(*key, occurred_at) for key, occurred_at in counts], 4)
         return {
             ((r[0], r[1], r[2]), r[3]): Decimal(r[4])
             for r in await self._conn.execute(_COUNTED_LATER, wanted)
@@ -452,7 +450,7 @@ class SqlLedgerRepository:
             self._conn, [(p.cause, *p.waiting_for, now) for p in ledger.newly_parked]
         )
         if ledger.unparked:
-            await self._conn.execute(_UNPARK, keys("ids", sorted(ledger.unparked)))
+            await self._conn.execute(_UNPARK, _PARKED_IDS.keys(sorted(ledger.unparked)))
         outcomes: dict[str, str | None] = {p.cause: "parked" for p in ledger.newly_parked}
         outcomes.update(dict.fromkeys(ledger.unparked))
         outcomes.update(dict.fromkeys(ledger.superseded, "superseded"))
@@ -460,7 +458,9 @@ class SqlLedgerRepository:
         for outcome in ("parked", "superseded", "absorbed", None):
             ids = sorted(cause for cause, o in outcomes.items() if o == outcome)
             if ids:
-                await self._conn.execute(_NOTE_OUTCOME, keys("ids", ids) | {"outcome": outcome})
+                await self._conn.execute(
+                    _NOTE_OUTCOME, _MOVEMENT_IDS.keys(ids) | {"outcome": outcome}
+                )
 
     async def mark_rejected(self, reasons: Mapping[str, str]) -> None:
         if reasons:
@@ -510,7 +510,7 @@ class SqlLedgerRepository:
     async def kits_containing(self, skus: Sequence[str]) -> dict[str, Kit]:
         if not skus:
             return {}
-        rows = await self._conn.execute(_KITS_CONTAINING, keys("skus", sorted(set(skus))))
+        rows = await self._conn.execute(_KITS_CONTAINING, _COMPONENT_SKUS.keys(sorted(set(skus))))
         found: dict[str, Kit] = {}
         for r in rows.mappings():
             kit = found.get(r["kit_sku"]) or Kit(r["kit_sku"], r["unit"], ())
@@ -522,7 +522,7 @@ class SqlLedgerRepository:
     async def kit_positions(self, places: Sequence[Place]) -> dict[Place, KitPosition]:
         if not places:
             return {}
-        rows = await self._conn.execute(_KIT_POSITIONS_AT, keys("places", sorted(set(places)), 2))
+        rows = await self._conn.execute(_KIT_POSITIONS_AT, _KIT_PLACES.keys(sorted(set(places))))
         return {
             (r["kit_sku"], r["location"]): KitPosition(
                 r["kit_sku"], r["location"], r["unit"], r["available"], r["version"]

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from skuhub_runtime.bulk import BulkInsert, among, keys
+from skuhub_runtime.bulk import Among, BulkInsert
 from skuhub_stock.adapters.tables import (
     daily_demand,
     lifecycle_policies,
@@ -50,37 +50,37 @@ _SAVE_LIFECYCLE_POLICY = _saved.on_conflict_do_update(
 ).returning(lifecycle_policies.c.sku)
 
 
-def _of_places(table: sa.Table) -> sa.ColumnElement[bool]:
-    """The table's rows at the places given as :func:`_places`."""
-    return among([table.c.sku, table.c.location], "places")
+def _at_places(table: sa.Table) -> Among:
+    """The table's rows at a list of places (SKU, location)."""
+    return Among([table.c.sku, table.c.location], "places")
 
 
-def _places(wanted: Iterable[PositionKey]) -> dict[str, list[str]]:
-    return keys("places", sorted(set(wanted)), 2)
+_DEMAND_AT = _at_places(daily_demand)
+_POLICY_AT = _at_places(replenishment_policies)
+_PROPOSAL_AT = _at_places(proposals)
 
 
 _PLACE = (daily_demand.c.sku, daily_demand.c.location)
 _FIRST_DAYS = (
     sa.select(*_PLACE, sa.func.min(daily_demand.c.day).label("first_day"))
-    .where(_of_places(daily_demand))
+    .where(_DEMAND_AT.clause)
     .group_by(*_PLACE)
 )
 _DEMAND_WINDOW = (
     sa.select(daily_demand)
     .where(
-        _of_places(daily_demand),
+        _DEMAND_AT.clause,
         daily_demand.c.day >= sa.bindparam("since", type_=sa.Date),
         daily_demand.c.day <= sa.bindparam("until", type_=sa.Date),
     )
     .order_by(*_PLACE, daily_demand.c.day)
 )
-_POLICIES_AT = sa.select(replenishment_policies).where(_of_places(replenishment_policies))
-_LIFECYCLE_POLICIES_OF = sa.select(lifecycle_policies).where(
-    among([lifecycle_policies.c.sku], "skus")
-)
+_POLICIES_AT = sa.select(replenishment_policies).where(_POLICY_AT.clause)
+_LIFECYCLE_SKUS = Among([lifecycle_policies.c.sku], "skus")
+_LIFECYCLE_POLICIES_OF = sa.select(lifecycle_policies).where(_LIFECYCLE_SKUS.clause)
 _LATEST_PROPOSALS_AT = (
     sa.select(proposals)
-    .where(_of_places(proposals))
+    .where(_PROPOSAL_AT.clause)
     .ext(distinct_on(proposals.c.sku, proposals.c.location))
     .order_by(
         proposals.c.sku,
@@ -110,7 +110,7 @@ class SqlReplenishmentRepository:
         wanted = list(keys)
         if not wanted:
             return {}
-        places = _places(wanted)
+        places = _DEMAND_AT.keys(sorted(set(wanted)))
         firsts = {
             (r.sku, r.location): r.first_day for r in await self._conn.execute(_FIRST_DAYS, places)
         }
@@ -126,7 +126,7 @@ class SqlReplenishmentRepository:
         wanted = list(keys)
         if not wanted:
             return {}
-        rows = await self._conn.execute(_POLICIES_AT, _places(wanted))
+        rows = await self._conn.execute(_POLICIES_AT, _POLICY_AT.keys(sorted(set(wanted))))
         return {
             (row["sku"], row["location"]): ReplenishmentPolicy(
                 lead_time_days=row["lead_time_days"],
@@ -163,7 +163,7 @@ class SqlReplenishmentRepository:
         wanted = sorted(set(skus))
         if not wanted:
             return {}
-        rows = await self._conn.execute(_LIFECYCLE_POLICIES_OF, keys("skus", wanted))
+        rows = await self._conn.execute(_LIFECYCLE_POLICIES_OF, _LIFECYCLE_SKUS.keys(wanted))
         return {row["sku"]: _to_lifecycle_policy(row) for row in rows.mappings()}
 
     async def save_lifecycle_policies(self, policies: Sequence[LifecyclePolicy]) -> set[str]:
@@ -205,7 +205,9 @@ class SqlReplenishmentRepository:
         wanted = list(keys)
         if not wanted:
             return {}
-        rows = await self._conn.execute(_LATEST_PROPOSALS_AT, _places(wanted))
+        rows = await self._conn.execute(
+            _LATEST_PROPOSALS_AT, _PROPOSAL_AT.keys(sorted(set(wanted)))
+        )
         found = [_to_proposal(row) for row in rows.mappings()]
         return {p.key: p for p in found}
 

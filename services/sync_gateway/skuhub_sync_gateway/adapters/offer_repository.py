@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from skuhub_runtime.bulk import BulkInsert, among, keys, update_on_conflict
+from skuhub_runtime.bulk import Among, BulkInsert, update_on_conflict
 from skuhub_sync_gateway.adapters.tables import (
     offer_changes,
     offer_rebuilds,
@@ -45,9 +45,10 @@ _SAVE_OFFERS = BulkInsert(
     on_conflict=update_on_conflict(("channel", "sku"), (*_CHANGE[2:], "fingerprint", "lineage")),
 )
 _LOG_CHANGES = BulkInsert(offer_changes, (*_CHANGE, "traceparent", "caused_by"))
+_OF_SKUS = Among([offers.c.sku], "skus")
 _FINGERPRINTS = sa.select(
     offers.c.channel, offers.c.sku, offers.c.offer_version, offers.c.fingerprint
-).where(among([offers.c.sku], "skus"))
+).where(_OF_SKUS.clause)
 
 
 class SqlOfferRepository:
@@ -62,7 +63,7 @@ class SqlOfferRepository:
     async def fingerprints(self, skus: Sequence[str]) -> dict[tuple[str, str], tuple[int, str]]:
         if not skus:
             return {}
-        rows = await self._conn.execute(_FINGERPRINTS, keys("skus", list(skus)))
+        rows = await self._conn.execute(_FINGERPRINTS, _OF_SKUS.keys(list(skus)))
         return {(r.channel, r.sku): (r.offer_version, r.fingerprint) for r in rows}
 
     async def save(self, changes: Sequence[OfferChange], now: datetime) -> None:

@@ -16,7 +16,7 @@ from skuhub_contracts.events import (
     StockLevelChanged,
     WorkflowState,
 )
-from skuhub_runtime.bulk import BulkInsert, among, keys
+from skuhub_runtime.bulk import Among, BulkInsert
 from skuhub_sync_gateway.adapters.tables import positions, products, stages
 from skuhub_sync_gateway.domain.offers import (
     SUCCEEDED_STAGES,
@@ -116,10 +116,9 @@ class SqlProjectionRepository:
         if not skus:
             return {}
         wanted = list(skus)
-        of_wanted = keys("skus", wanted)
-        product_rows = await self._rows(_PRODUCTS_OF, of_wanted)
-        position_rows = await self._rows(_POSITIONS_OF, of_wanted)
-        stage_rows = await self._rows(_STAGES_OF, of_wanted)
+        product_rows = await self._rows(_PRODUCTS_OF, _PRODUCT_SKUS.keys(wanted))
+        position_rows = await self._rows(_POSITIONS_OF, _POSITION_SKUS.keys(wanted))
+        stage_rows = await self._rows(_STAGES_OF, _STAGE_SKUS.keys(wanted))
         by_sku: dict[str, list[sa.RowMapping]] = {}
         for row in position_rows:
             by_sku.setdefault(row["sku"], []).append(row)
@@ -131,7 +130,7 @@ class SqlProjectionRepository:
             if r["successor"] and r["stage"] in SUCCEEDED_STAGES and r["successor"] not in wanted
         }
         if successors:
-            for row in await self._rows(_PRODUCTS_OF, keys("skus", sorted(successors))):
+            for row in await self._rows(_PRODUCTS_OF, _PRODUCT_SKUS.keys(sorted(successors))):
                 products_by_sku[row["sku"]] = row
         found: dict[str, SkuFacts] = {}
         for sku in wanted:
@@ -202,13 +201,16 @@ class SqlProjectionRepository:
         return rows
 
 
-_PRODUCTS_OF = sa.select(products).where(among([products.c.sku], "skus"))
+_PRODUCT_SKUS = Among([products.c.sku], "skus")
+_POSITION_SKUS = Among([positions.c.sku], "skus")
+_STAGE_SKUS = Among([stages.c.sku], "skus")
+_PRODUCTS_OF = sa.select(products).where(_PRODUCT_SKUS.clause)
 _POSITIONS_OF = (
     sa.select(positions)
-    .where(among([positions.c.sku], "skus"))
+    .where(_POSITION_SKUS.clause)
     .order_by(positions.c.sku, positions.c.location, positions.c.lot)
 )
-_STAGES_OF = sa.select(stages).where(among([stages.c.sku], "skus"))
+_STAGES_OF = sa.select(stages).where(_STAGE_SKUS.clause)
 
 
 @functools.cache
