@@ -6,7 +6,7 @@ row count, which PostgreSQL parses and plans again and asyncpg prepares again. H
 batch is one round trip of one prepared statement, however many rows it has:
 ``INSERT … SELECT … FROM unnest(:column arrays) WITH ORDINALITY ORDER BY ordinality``
 (the rows go in in the caller's order: identities and lock order follow it). Reads name
-many keys the same way (:func:`among`). docs/profiling.md, "Statements of fixed SQL".
+many keys the same way (:class:`Among`). docs/profiling.md, "Statements of fixed SQL".
 """
 
 from __future__ import annotations
