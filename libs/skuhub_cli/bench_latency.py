@@ -4,7 +4,11 @@
   could see it, and from product created to lifecycle stage.
 - Stock alone: how long until stock derived it, with no other service competing for
   the machine's cores (the stock issue's target; on two cores the whole stack at 1,000
-  movements/s fills both, docs/benchmarks.md)."""
+  movements/s fills both, docs/benchmarks.md).
+
+Each case first publishes :data:`WARM_UP_S` of traffic at the first rate and waits for
+it to be applied; the rates' windows come after, and the warm-up's own latency is
+reported as *first second after start*."""
 
 from __future__ import annotations
 
@@ -46,6 +50,13 @@ from skuhub_traffic.publish import publish
 Window = tuple[int, datetime, datetime]
 """A rate and when its deliveries were sent (first to last)."""
 
+WARM_UP_S = 1.0
+"""Seconds of traffic at the first rate, published and applied before the measured
+windows: a freshly started service's first batches also pay for its statements' first
+parse and asyncpg's type introspection on each connection (docs/profiling.md, "Commits that
+wait for a WAL segment"), a start-up cost and not the rate's. Their latency is reported
+apart, as *first second after start*."""
+
 
 async def latency_case(session: BenchSession) -> None:
     """Publish at each rate, measure every event of its window, check accuracy at the end."""
@@ -59,9 +70,14 @@ async def latency_case(session: BenchSession) -> None:
         products = await create_products(session, group.services["catalog"], catalog)
         await _wait_caught_up(session, group, [LIFECYCLE_PRODUCTS, OFFER_PROJECTION])
         subscription, receiver = await subscribe_while_down(group)
-        published: list[Delivery] = []
+        rate, warm_up = _warm_up(session, deliveries)
+        start, end = await _publish_at(
+            session, group, rate, warm_up, [STOCK_MOVEMENTS, OFFER_PROJECTION], "latency_warm_up"
+        )
+        published: list[Delivery] = list(warm_up)
         windows: list[Window] = []
-        for rate, chunk in _by_rate(session, deliveries):
+        first_second: Window = (rate, start, end)
+        for rate, chunk in _by_rate(session, deliveries[len(warm_up) :]):
             start, end = await _publish_at(
                 session, group, rate, chunk, [STOCK_MOVEMENTS, OFFER_PROJECTION]
             )
@@ -71,7 +87,9 @@ async def latency_case(session: BenchSession) -> None:
         await accuracy_after(session, group, windows[-1][2])
         await feed_pages(session, group)
         await webhook_drain(session, group, subscription, receiver)
-        await _stock_latency(session, settings.topic(STOCK_LEVEL_CHANGED.name), windows)
+        await _stock_latency(
+            session, settings.topic(STOCK_LEVEL_CHANGED.name), windows, first_second=first_second
+        )
         await _lifecycle_latency(session, settings.topic(LIFECYCLE_STAGE_CHANGED.name))
         session.report.details["latency_products"] = products
         await stock_accuracy(session, "latency", group.wiring, published)
@@ -90,14 +108,23 @@ async def stock_alone_latency_case(session: BenchSession) -> None:
         ready_s = await session.start(group, "stock")
     session.done(f"stock ready in {ready_s:.1f}s")
     try:
+        rate, warm_up = _warm_up(session, deliveries)
+        first_second = (
+            rate,
+            *await _publish_at(
+                session, group, rate, warm_up, [STOCK_MOVEMENTS], "latency_warm_up_stock_alone"
+            ),
+        )
         windows: list[Window] = []
-        for rate, chunk in _by_rate(session, deliveries):
+        for rate, chunk in _by_rate(session, deliveries[len(warm_up) :]):
             start, end = await _publish_at(
                 session, group, rate, chunk, [STOCK_MOVEMENTS], "latency_publish_stock_alone"
             )
             windows.append((rate, start, end))
         topic = group.wiring.settings().topic(STOCK_LEVEL_CHANGED.name)
-        await _stock_latency(session, topic, windows, target="stock alone")
+        await _stock_latency(
+            session, topic, windows, target="stock alone", first_second=first_second
+        )
     finally:
         await session.stop(group)
 
@@ -108,9 +135,16 @@ def _per_rate(session: BenchSession) -> list[int]:
     return [max(1, round(rate * options.seconds_per_rate)) for rate in options.rates]
 
 
+def _warm_up(session: BenchSession, deliveries: list[Delivery]) -> tuple[int, list[Delivery]]:
+    """The first rate, and the deliveries of :data:`WARM_UP_S` at it (the first ones)."""
+    rate = session.options.rates[0]
+    return rate, deliveries[: max(1, round(rate * WARM_UP_S))]
+
+
 def _traffic(session: BenchSession, what: str) -> tuple[Catalog, list[Delivery]]:
-    """The generated catalog and the deliveries every rate of a latency case publishes."""
-    total = sum(_per_rate(session))
+    """The generated catalog and the deliveries of a latency case: the warm-up's, then
+    those every rate publishes."""
+    total = round(session.options.rates[0] * WARM_UP_S) + sum(_per_rate(session))
     with session.step(f"Generating {total:,} deliveries for {what}"):
         # A few more movements than needed: duplicates and malformed records are extra.
         config = session.options.traffic(total)
@@ -201,15 +235,25 @@ async def _offer_latency(
 
 
 async def _stock_latency(
-    session: BenchSession, topic: str, windows: list[Window], target: str = "stock"
+    session: BenchSession,
+    topic: str,
+    windows: list[Window],
+    *,
+    first_second: Window,
+    target: str = "stock",
 ) -> None:
-    """Origin → stock-level-changed derived, for every record of each rate's window."""
+    """Origin → stock-level-changed derived, for every record of each rate's window, and
+    of the warm-up (the first second after start)."""
     times = await read_event_times(session.bootstrap, topic, within_s=60)
     key = f"latency_{target.replace(' ', '_')}"
     for rate, start, end in windows:
         summary = LatencySummary.of(t.latency_s for t in times if start <= t.origin_time <= end)
         session.report.details.setdefault(key, {})[str(rate)] = asdict(summary)
         _latency_row(session.report, target, rate, summary)
+    rate, start, end = first_second
+    summary = LatencySummary.of(t.latency_s for t in times if start <= t.origin_time <= end)
+    session.report.details.setdefault(key, {})["first_second"] = asdict(summary)
+    _latency_row(session.report, target, rate, summary, "first second after start, ")
 
 
 async def _lifecycle_latency(session: BenchSession, topic: str) -> None:
@@ -228,11 +272,13 @@ async def _lifecycle_latency(session: BenchSession, topic: str) -> None:
     )
 
 
-def _latency_row(report: BenchReport, target: str, rate: int, summary: LatencySummary) -> None:
+def _latency_row(
+    report: BenchReport, target: str, rate: int, summary: LatencySummary, when: str = ""
+) -> None:
     report.add(
         Row(
             f"latency {target}",
-            f"@{rate}/s p50/p95/p99",
+            f"{when}@{rate}/s p50/p95/p99",
             _triple(summary),
             note=f"{summary.samples:,} events; max {summary.max_ms:.0f} ms",
         )
