@@ -62,6 +62,9 @@ Record = Any  # aiokafka's ConsumerRecord[bytes, bytes] (tests pass look-alikes)
 # (42), object state (55), internal (XX).
 _RETRY_SQLSTATE_CLASSES = ("08", "53", "57", "58", "42", "55", "XX")
 _RETRY_SQLSTATES = ("40001", "40P01")
+GATHER_BYTES = 512 * 1024
+"""What a consumer that gathers (``ConsumerSpec.gather_ms``) asks the broker to wait for:
+about a full batch (``consumer_max_records``) of events of 1 kB."""
 
 
 @dataclass
@@ -114,7 +117,8 @@ class BatchConsumer(Generic[P, U]):
             auto_offset_reset="earliest",
             max_records=self._settings.consumer_max_records,
             batch_timeout_ms=self._settings.consumer_fetch_wait_ms,
-            fetch_max_wait_ms=self._settings.consumer_fetch_wait_ms,
+            fetch_max_wait_ms=self.spec.gather_ms or self._settings.consumer_fetch_wait_ms,
+            fetch_min_bytes=GATHER_BYTES if self.spec.gather_ms else 1,
             session_timeout_ms=self._settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self._settings.consumer_session_timeout_ms // 3,
             # Static membership: a restarted instance is recognised and handed back its

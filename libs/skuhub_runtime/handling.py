@@ -120,6 +120,11 @@ class ConsumerSpec(Generic[P, U]):
 
     subscription: Subscription[P]
     handle: Callable[[U, Sequence[Incoming[P]]], Awaitable[Outcome]]
+    gather_ms: int = 0
+    """How long the broker may hold a fetch to gather more records before it answers (0:
+    at once). For a consumer whose readers can wait that long: its batches grow, and what
+    a batch costs whatever its size (transaction, inbox claim, statements, offsets) is
+    shared by more events (docs/runtime.md, "Batches")."""
 
     @property
     def name(self) -> str:

@@ -31,9 +31,11 @@ from skuhub_runtime.service import ServiceRuntime, run_service
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 CONSUMERS: list[ConsumerSpec[Any, LifecycleUnitOfWork]] = [
     ConsumerSpec(LIFECYCLE_PRODUCTS, on_product_changed),
-    ConsumerSpec(LIFECYCLE_STOCK, on_stock_level_changed),
+    ConsumerSpec(LIFECYCLE_STOCK, on_stock_level_changed, gather_ms=200),
 ]
-"""What this service consumes and the handler of each subscription."""
+"""What this service consumes and the handler of each subscription. Network stock and
+flows may be 200 ms older for batches ten times larger; products are not held back (a
+new product's first stage is waited for)."""
 STOCK_PROJECTION = ProjectionSpec(
     positions, {q: q for q in ("on_hand", "reserved", *COUNTER_COLUMNS)}
 )
