@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from skuhub_contracts.subscriptions import CATALOG_PROJECTION, LIFECYCLE_STOCK, OFFER_PROJECTION
-from skuhub_runtime.consumer import BatchConsumer
 from skuhub_runtime.handling import ConsumerSpec, Outcome
 from skuhub_runtime.settings import ServiceSettings
-from skuhub_runtime.transactions import Transactions
+from tests.fakes.consumer import consumer_without_database
 
 
 class _Broker:
@@ -28,16 +27,7 @@ async def _nothing(*_: Any) -> Outcome:
 
 def _subscribed_with(spec: ConsumerSpec[Any, Any]) -> dict[str, Any]:
     settings = ServiceSettings(service_name=spec.subscription.service, consumer_fetch_wait_ms=150)
-    consumer = BatchConsumer(
-        spec,
-        settings=settings,
-        transactions=Transactions(
-            None,  # type: ignore[arg-type]
-            lambda conn: conn,
-            settings=settings,
-            after_commit=lambda: None,
-        ),
-    )
+    consumer = consumer_without_database(spec, settings)
     broker = _Broker()
     consumer.register(broker)  # type: ignore[arg-type]
     return broker.options

@@ -12,11 +12,11 @@ from sqlalchemy import exc as sa_exc
 
 from skuhub_contracts.subscriptions import STOCK_MOVEMENTS
 from skuhub_runtime import consumer as consumer_module
-from skuhub_runtime.consumer import BatchConsumer, BatchResult, retry_in_place
+from skuhub_runtime.consumer import BatchResult, retry_in_place
 from skuhub_runtime.handling import ConsumerSpec, Outcome
 from skuhub_runtime.outbox import kafka_headers, stored_headers
 from skuhub_runtime.settings import ServiceSettings
-from skuhub_runtime.transactions import Transactions
+from tests.fakes.consumer import consumer_without_database
 
 
 @pytest.mark.parametrize(
@@ -96,16 +96,8 @@ async def test_a_batch_that_fails_unexpectedly_is_read_again_not_skipped(
     async def nothing(*_: Any) -> Outcome:
         return Outcome()
 
-    settings = ServiceSettings(service_name="stock")
-    batch_consumer = BatchConsumer(
-        ConsumerSpec(STOCK_MOVEMENTS, nothing),
-        settings=settings,
-        transactions=Transactions(
-            None,  # type: ignore[arg-type]
-            lambda conn: conn,
-            settings=settings,
-            after_commit=lambda: None,
-        ),
+    batch_consumer = consumer_without_database(
+        ConsumerSpec(STOCK_MOVEMENTS, nothing), ServiceSettings(service_name="stock")
     )
     kafka_consumer = _FakeConsumer()
     batch_consumer._subscriber = SimpleNamespace(consumer=kafka_consumer)

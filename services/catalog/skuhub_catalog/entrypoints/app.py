@@ -30,7 +30,8 @@ from skuhub_runtime.service import ServiceRuntime, run_service
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 CONSUMERS = [ConsumerSpec(CATALOG_PROJECTION, on_catalog_fact, gather_ms=200)]
 """What this service consumes and the handler of each subscription. Availability and stage
-beside a product's content may be 200 ms older for batches ten times larger."""
+beside a product's content may be up to 200 ms older, for larger batches (docs/runtime.md,
+"Batches")."""
 STOCK_PROJECTION = ProjectionSpec(
     stock_positions,
     {q: q for q in ("on_hand", "quality_hold", "expired", "reserved", "available_to_promise")},

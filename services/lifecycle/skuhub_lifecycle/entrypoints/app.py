@@ -34,7 +34,7 @@ CONSUMERS: list[ConsumerSpec[Any, LifecycleUnitOfWork]] = [
     ConsumerSpec(LIFECYCLE_STOCK, on_stock_level_changed, gather_ms=200),
 ]
 """What this service consumes and the handler of each subscription. Network stock and
-flows may be 200 ms older for batches ten times larger; products are not held back (a
+flows may be up to 200 ms older, for larger batches; products are not held back (a
 new product's first stage is waited for)."""
 STOCK_PROJECTION = ProjectionSpec(
     positions, {q: q for q in ("on_hand", "reserved", *COUNTER_COLUMNS)}
