@@ -70,13 +70,11 @@ async def latency_case(session: BenchSession) -> None:
         products = await create_products(session, group.services["catalog"], catalog)
         await _wait_caught_up(session, group, [LIFECYCLE_PRODUCTS, OFFER_PROJECTION])
         subscription, receiver = await subscribe_while_down(group)
-        rate, warm_up = _warm_up(session, deliveries)
-        start, end = await _publish_at(
-            session, group, rate, warm_up, [STOCK_MOVEMENTS, OFFER_PROJECTION], "latency_warm_up"
+        first_second, warm_up = await _warm_up(
+            session, group, deliveries, [STOCK_MOVEMENTS, OFFER_PROJECTION], "latency_warm_up"
         )
         published: list[Delivery] = list(warm_up)
         windows: list[Window] = []
-        first_second: Window = (rate, start, end)
         for rate, chunk in _by_rate(session, deliveries[len(warm_up) :]):
             start, end = await _publish_at(
                 session, group, rate, chunk, [STOCK_MOVEMENTS, OFFER_PROJECTION]
@@ -108,12 +106,8 @@ async def stock_alone_latency_case(session: BenchSession) -> None:
         ready_s = await session.start(group, "stock")
     session.done(f"stock ready in {ready_s:.1f}s")
     try:
-        rate, warm_up = _warm_up(session, deliveries)
-        first_second = (
-            rate,
-            *await _publish_at(
-                session, group, rate, warm_up, [STOCK_MOVEMENTS], "latency_warm_up_stock_alone"
-            ),
+        first_second, warm_up = await _warm_up(
+            session, group, deliveries, [STOCK_MOVEMENTS], "latency_warm_up_stock_alone"
         )
         windows: list[Window] = []
         for rate, chunk in _by_rate(session, deliveries[len(warm_up) :]):
@@ -135,10 +129,19 @@ def _per_rate(session: BenchSession) -> list[int]:
     return [max(1, round(rate * options.seconds_per_rate)) for rate in options.rates]
 
 
-def _warm_up(session: BenchSession, deliveries: list[Delivery]) -> tuple[int, list[Delivery]]:
-    """The first rate, and the deliveries of :data:`WARM_UP_S` at it (the first ones)."""
+async def _warm_up(
+    session: BenchSession,
+    group: ServiceGroup,
+    deliveries: list[Delivery],
+    subscriptions: Sequence[Subscription[Any]],
+    details: str,
+) -> tuple[Window, list[Delivery]]:
+    """Publish the first :data:`WARM_UP_S` of ``deliveries`` at the first rate and wait
+    until they are applied; their window, and the deliveries published."""
     rate = session.options.rates[0]
-    return rate, deliveries[: max(1, round(rate * WARM_UP_S))]
+    warm_up = deliveries[: max(1, round(rate * WARM_UP_S))]
+    start, end = await _publish_at(session, group, rate, warm_up, subscriptions, details)
+    return (rate, start, end), warm_up
 
 
 def _traffic(session: BenchSession, what: str) -> tuple[Catalog, list[Delivery]]:
@@ -246,14 +249,12 @@ async def _stock_latency(
     of the warm-up (the first second after start)."""
     times = await read_event_times(session.bootstrap, topic, within_s=60)
     key = f"latency_{target.replace(' ', '_')}"
-    for rate, start, end in windows:
+    measured = [(str(window[0]), window, "") for window in windows]
+    measured.append(("first_second", first_second, "first second after start, "))
+    for name, (rate, start, end), when in measured:
         summary = LatencySummary.of(t.latency_s for t in times if start <= t.origin_time <= end)
-        session.report.details.setdefault(key, {})[str(rate)] = asdict(summary)
-        _latency_row(session.report, target, rate, summary)
-    rate, start, end = first_second
-    summary = LatencySummary.of(t.latency_s for t in times if start <= t.origin_time <= end)
-    session.report.details.setdefault(key, {})["first_second"] = asdict(summary)
-    _latency_row(session.report, target, rate, summary, "first second after start, ")
+        session.report.details.setdefault(key, {})[name] = asdict(summary)
+        _latency_row(session.report, target, rate, summary, when)
 
 
 async def _lifecycle_latency(session: BenchSession, topic: str) -> None:
