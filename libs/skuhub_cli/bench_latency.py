@@ -75,7 +75,7 @@ async def latency_case(session: BenchSession) -> None:
         )
         published: list[Delivery] = list(warm_up)
         windows: list[Window] = []
-        for rate, chunk in _by_rate(session, deliveries[len(warm_up) :]):
+        for rate, chunk in _by_rate(session, deliveries):
             start, end = await _publish_at(
                 session, group, rate, chunk, [STOCK_MOVEMENTS, OFFER_PROJECTION]
             )
@@ -106,11 +106,11 @@ async def stock_alone_latency_case(session: BenchSession) -> None:
         ready_s = await session.start(group, "stock")
     session.done(f"stock ready in {ready_s:.1f}s")
     try:
-        first_second, warm_up = await _warm_up(
+        first_second, _ = await _warm_up(
             session, group, deliveries, [STOCK_MOVEMENTS], "latency_warm_up_stock_alone"
         )
         windows: list[Window] = []
-        for rate, chunk in _by_rate(session, deliveries[len(warm_up) :]):
+        for rate, chunk in _by_rate(session, deliveries):
             start, end = await _publish_at(
                 session, group, rate, chunk, [STOCK_MOVEMENTS], "latency_publish_stock_alone"
             )
@@ -121,6 +121,11 @@ async def stock_alone_latency_case(session: BenchSession) -> None:
         )
     finally:
         await session.stop(group)
+
+
+def _warm_up_count(session: BenchSession) -> int:
+    """How many deliveries the warm-up publishes: :data:`WARM_UP_S` at the first rate."""
+    return max(1, round(session.options.rates[0] * WARM_UP_S))
 
 
 def _per_rate(session: BenchSession) -> list[int]:
@@ -139,7 +144,7 @@ async def _warm_up(
     """Publish the first :data:`WARM_UP_S` of ``deliveries`` at the first rate and wait
     until they are applied; their window, and the deliveries published."""
     rate = session.options.rates[0]
-    warm_up = deliveries[: max(1, round(rate * WARM_UP_S))]
+    warm_up = deliveries[: _warm_up_count(session)]
     start, end = await _publish_at(session, group, rate, warm_up, subscriptions, details)
     return (rate, start, end), warm_up
 
@@ -147,7 +152,7 @@ async def _warm_up(
 def _traffic(session: BenchSession, what: str) -> tuple[Catalog, list[Delivery]]:
     """The generated catalog and the deliveries of a latency case: the warm-up's, then
     those every rate publishes."""
-    total = round(session.options.rates[0] * WARM_UP_S) + sum(_per_rate(session))
+    total = _warm_up_count(session) + sum(_per_rate(session))
     with session.step(f"Generating {total:,} deliveries for {what}"):
         # A few more movements than needed: duplicates and malformed records are extra.
         config = session.options.traffic(total)
@@ -158,8 +163,8 @@ def _traffic(session: BenchSession, what: str) -> tuple[Catalog, list[Delivery]]
 def _by_rate(
     session: BenchSession, deliveries: list[Delivery]
 ) -> Iterator[tuple[int, list[Delivery]]]:
-    """Each rate with its share of ``deliveries``, in order."""
-    offset = 0
+    """Each rate with its share of ``deliveries``, in order, after the warm-up's."""
+    offset = _warm_up_count(session)
     for rate, count in zip(session.options.rates, _per_rate(session), strict=True):
         yield rate, deliveries[offset : offset + count]
         offset += count
