@@ -76,16 +76,24 @@ def wait_until(
 
 
 async def wait_until_async(
-    probe: Callable[[], Awaitable[T | None]], *, within_s: float = 30.0, what: str = ""
+    probe: Callable[[], Awaitable[T | None]],
+    *,
+    within_s: float = 30.0,
+    what: str = "",
+    seen: Callable[[], object] | None = None,
 ) -> T:
-    """:func:`wait_until` for a coroutine probe, without blocking the event loop."""
+    """:func:`wait_until` for a coroutine probe, without blocking the event loop; on timeout
+    the message shows ``seen()``, what the test saw instead."""
     deadline = time.monotonic() + within_s
     while True:
         result = await probe()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within_s:.0f}s waiting for {what or probe}")
+            detail = f"; seen instead: {seen()!r}" if seen else ""
+            raise AssertionError(
+                f"timed out after {within_s:.0f}s waiting for {what or probe}{detail}"
+            )
         await asyncio.sleep(0.05)  # a polling interval, not synchronisation
 
 
