@@ -230,20 +230,27 @@ class Reconciler(Generic[U, S]):
                 if failing_since is not None:
                     log.info("reconciler: the stock service answers again")
                 failing_since = None
-            await self._wait(self._pause(more))
+            await self._wait(self._pause(more), more)
 
-    async def _wait(self, pause_s: float) -> None:
-        """The pause before the next step, cut short when a pass is asked for."""
+    async def _wait(self, pause_s: float, more: bool) -> None:
+        """The pause before the next step, cut short when a pass is asked for.
+
+        A request is answered by a pass that *starts* after it: one that arrives during a
+        pass hurries that pass on and stays pending until it ends, so the next starts at
+        once instead of after the interval.
+        """
         requested = pass_requests(self._runtime)
         if requested.is_set():
-            requested.clear()
+            if not more:
+                requested.clear()
             return
         try:
             # The reconciler's clock, not a synchronisation: what is due is in the database.
             await asyncio.wait_for(requested.wait(), pause_s)
         except TimeoutError:
             return
-        requested.clear()
+        if not more:
+            requested.clear()
 
     def _pause(self, more: bool) -> float:
         s = self._settings
@@ -488,7 +495,8 @@ class PassRequested(BaseModel):
     summary="Ask for a reconciler pass now",
     description="The reconciler of this instance starts its next step at once instead of "
     "waiting out its interval (after a load, or after mending data by hand). A pass "
-    "already under way goes on; it counts only if it started after requested_at.",
+    "already under way goes on without pauses, and the next one starts as soon as it ends: "
+    "the pass that answers the request is the first that started after requested_at.",
 )
 async def request_pass(runtime: Runtime) -> PassRequested:
     pass_requests(runtime).set()

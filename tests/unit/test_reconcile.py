@@ -441,3 +441,37 @@ async def test_a_requested_pass_starts_at_once_instead_of_after_the_interval() -
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+
+
+class RequestedMidPass(Reconciler[Any, Any]):
+    """Passes of three steps, an hour apart; a pass is asked for during the first one."""
+
+    def __init__(self, runtime: Any) -> None:
+        settings = SyncGatewaySettings(reconcile_interval_s=3600, reconcile_step_pause_s=0.001)
+        super().__init__(runtime, cast(Any, None), cast(Any, None), settings)
+        self.steps = 0
+
+    async def step(self, now: datetime | None = None) -> bool:
+        self.steps += 1
+        if self.steps == 2:
+            pass_requests(self._runtime).set()
+        return self.steps % 3 != 0
+
+
+async def test_a_pass_asked_for_during_a_pass_starts_when_that_one_ends() -> None:
+    runtime = cast(Any, SimpleNamespace(service="kpi-test"))
+    reconciler = RequestedMidPass(runtime)
+    running = asyncio.create_task(reconciler.run())
+    try:
+
+        async def steps(n: int) -> bool:
+            return reconciler.steps >= n
+
+        # Step 4 is the first of a pass that started after the request, not an hour later.
+        await wait_until_async(lambda: steps(4), within_s=5, what="a pass after the request")
+        await wait_until_async(lambda: steps(6), within_s=5, what="that pass's last step")
+        assert reconciler.steps == 6, "the request was answered by more than one pass"
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
