@@ -33,7 +33,7 @@ from skuhub_runtime.dependencies import Dependency, DependencyWatch, Unreachable
 from skuhub_runtime.handling import ConsumerSpec, Decision
 from skuhub_runtime.kafka import create_broker
 from skuhub_runtime.lag_monitor import watch_lag
-from skuhub_runtime.outbox import OutboxRelay
+from skuhub_runtime.outbox import Enqueued, OutboxRelay
 from skuhub_runtime.periodic import PeriodicJob, PeriodicRunner
 from skuhub_runtime.producer import KafkaPublisher
 from skuhub_runtime.settings import ServiceSettings
@@ -81,6 +81,7 @@ class ServiceRuntime(Generic[U]):
             service=self.service,
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
+            stale_after_s=settings.outbox_stale_after_s,
         )
         self.commits = CommitSignal()
         self.transactions = Transactions(
@@ -138,8 +139,8 @@ class ServiceRuntime(Generic[U]):
         observers = [Worker("outbox-backlog", backlog)]
         return [Worker("consumer-lag", lag), *observers] if groups else observers
 
-    def _after_commit(self) -> None:
-        self.relay.wake()
+    def _after_commit(self, enqueued: Enqueued) -> None:
+        self.relay.committed(enqueued)
         self.commits.fire()
 
     async def _select_one(self) -> None:

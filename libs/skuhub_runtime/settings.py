@@ -121,7 +121,17 @@ class ServiceSettings(BaseSettings):
         "its partitions back without a rebalance. Empty: dynamic membership.",
     )
     outbox_batch_size: int = Field(default=1000, ge=1)
-    outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+    outbox_poll_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="How often the outbox relay looks for rows nobody handed over to it.",
+    )
+    outbox_stale_after_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Outbox rows older than this that nobody handed over to the relay (their "
+        "process died between commit and publish) are read back from the table and published.",
+    )
     lag_refresh_interval_s: float = Field(
         default=5.0,
         gt=0,

@@ -39,7 +39,7 @@ class Transactions(Generic[U]):
         unit_of_work: Callable[[AsyncConnection], U],
         *,
         settings: ServiceSettings,
-        after_commit: Callable[[], None],
+        after_commit: Callable[[outbox.Enqueued], None],
     ) -> None:
         self._engine = engine
         self._unit_of_work = unit_of_work
@@ -71,10 +71,12 @@ class Transactions(Generic[U]):
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[tuple[AsyncConnection, U]]:
-        """A transaction and the unit of work bound to it; the relay is woken after commit."""
-        async with self._engine.begin() as conn:
-            yield conn, self._unit_of_work(conn)
-        self._after_commit()
+        """A transaction and the unit of work bound to it; after the commit, what it wrote
+        to the outbox goes to ``after_commit`` (the relay)."""
+        with outbox.collecting() as enqueued:
+            async with self._engine.begin() as conn:
+                yield conn, self._unit_of_work(conn)
+        self._after_commit(enqueued)
 
     async def record(
         self,

@@ -21,6 +21,6 @@ def consumer_without_database(
             None,  # type: ignore[arg-type]
             lambda conn: conn,
             settings=settings,
-            after_commit=lambda: None,
+            after_commit=lambda _: None,
         ),
     )

@@ -88,7 +88,7 @@ async def consumer_of(
     )
     engine = create_engine(config)
     await migrations.upgrade(engine, revisions, config.db_schema)
-    transactions = Transactions(engine, unit_of_work, settings=config, after_commit=lambda: None)
+    transactions = Transactions(engine, unit_of_work, settings=config, after_commit=lambda _: None)
     [spec] = [c for c in consumers if request.param[1] in c.subscription.events]
     yield BatchConsumer(spec, settings=config, transactions=transactions)
     await engine.dispose()

@@ -50,7 +50,7 @@ async def test_an_unexpected_failure_dead_letters_only_its_record_with_a_referen
         ConsumerSpec(STOCK_MOVEMENTS, fails_on_poison),
         settings=settings,
         transactions=Transactions(
-            engine, lambda conn: conn, settings=settings, after_commit=lambda: None
+            engine, lambda conn: conn, settings=settings, after_commit=lambda _: None
         ),
     )
 
@@ -93,7 +93,7 @@ async def test_a_batch_read_again_dead_letters_each_bad_record_once(
         ConsumerSpec(STOCK_MOVEMENTS, fails_on_poison),
         settings=settings,
         transactions=Transactions(
-            engine, lambda conn: conn, settings=settings, after_commit=lambda: None
+            engine, lambda conn: conn, settings=settings, after_commit=lambda _: None
         ),
     )
 
@@ -141,7 +141,7 @@ async def test_a_replay_of_a_refused_event_is_judged_again_and_applied_once_its_
         ConsumerSpec(STOCK_MOVEMENTS, handler),
         settings=settings,
         transactions=Transactions(
-            engine, lambda conn: conn, settings=settings, after_commit=lambda: None
+            engine, lambda conn: conn, settings=settings, after_commit=lambda _: None
         ),
     )
 

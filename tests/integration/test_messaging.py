@@ -21,7 +21,7 @@ from skuhub_runtime.outbox import OutboxRelay
 from skuhub_runtime.producer import KafkaPublisher
 from skuhub_runtime.service import ServiceRuntime
 from skuhub_runtime.settings import ServiceSettings
-from tests.harness import Infrastructure
+from tests.harness import Infrastructure, wait_until_async
 from tests.integration.conftest import STOCK_MIGRATIONS
 from tests.upstream import find_records, records_until
 
@@ -168,3 +168,171 @@ async def test_stopping_a_service_publishes_what_its_outbox_still_holds(
         expect=len(queued),
     )
     assert [decode(m.value(), m.headers()).id for m in records] == [e.id for e in queued]
+
+
+async def _outbox_rows(engine: AsyncEngine, schema: str) -> int:
+    async with engine.connect() as conn:
+        found = await conn.execute(text(f'SELECT count(*) FROM "{schema}".outbox'))
+        return int(found.scalar_one())
+
+
+async def test_a_transaction_hands_its_rows_to_the_relay_after_commit_and_a_rolled_back_one_none(
+    settings: ServiceSettings, infra: Infrastructure
+) -> None:
+    await ensure_topics(settings, partitions=1)
+    topic = settings.topic("stock.stock-moved.v1")
+    sku = f"IT-{uuid.uuid4().hex[:6]}"
+    # The relay never polls after its start: only what transactions hand over goes out.
+    runtime = ServiceRuntime(
+        settings.model_copy(update={"outbox_poll_interval_s": 3600.0}),
+        unit_of_work=lambda conn: conn,
+        migrations_dir=STOCK_MIGRATIONS,
+    )
+    await runtime.start()
+    first, second = [receipt(sku, n) for n in range(3)], [receipt(sku, n) for n in (3, 4)]
+    try:
+        async with runtime.transactions.begin() as (conn, _):
+            await outbox.enqueue(conn, [(topic, encode(e)) for e in first])
+
+        async def record_then_fail() -> None:
+            async with runtime.transactions.begin() as (conn, _):
+                await outbox.enqueue(conn, [(topic, encode(receipt(sku, 99)))])
+                raise RuntimeError("rolled back after the outbox write")
+
+        with pytest.raises(RuntimeError, match="rolled back"):
+            await record_then_fail()
+        async with runtime.transactions.begin() as (conn, _):
+            await outbox.enqueue(conn, [(topic, encode(e)) for e in second])
+
+        records = await asyncio.to_thread(
+            records_until,
+            infra.kafka_bootstrap,
+            topic,
+            lambda m: m.key() == sku.encode(),
+            lambda m: decode(m.value(), m.headers()).id == second[-1].id,
+        )
+
+        async def emptied() -> bool:
+            return await _outbox_rows(runtime.engine, settings.db_schema) == 0
+
+        await wait_until_async(emptied, within_s=10, what="the published rows deleted")
+    finally:
+        await runtime.stop()
+    assert [decode(m.value(), m.headers()).id for m in records] == [e.id for e in first + second]
+
+
+async def test_rows_nobody_handed_over_are_read_back_once_stale(
+    settings: ServiceSettings, infra: Infrastructure
+) -> None:
+    await ensure_topics(settings, partitions=1)
+    topic = settings.topic("stock.stock-moved.v1")
+    sku = f"IT-{uuid.uuid4().hex[:6]}"
+    runtime = ServiceRuntime(
+        settings.model_copy(update={"outbox_poll_interval_s": 0.05, "outbox_stale_after_s": 0.5}),
+        unit_of_work=lambda conn: conn,
+        migrations_dir=STOCK_MIGRATIONS,
+    )
+    await runtime.start()
+    orphans = [receipt(sku, n) for n in range(2)]
+    try:
+        # Written as a process that died before its hand-over would have left them.
+        async with runtime.engine.begin() as conn:
+            await outbox.enqueue(conn, [(topic, encode(e)) for e in orphans])
+        records = await asyncio.to_thread(
+            find_records,
+            infra.kafka_bootstrap,
+            topic,
+            lambda m: m.key() == sku.encode(),
+            expect=2,
+        )
+
+        async def emptied() -> bool:
+            return await _outbox_rows(runtime.engine, settings.db_schema) == 0
+
+        await wait_until_async(emptied, within_s=10, what="the published rows deleted")
+    finally:
+        await runtime.stop()
+    assert [decode(m.value(), m.headers()).id for m in records] == [e.id for e in orphans]
+
+
+class GatedPublisher:
+    """The real publisher behind a gate: a broker that does not answer until it opens."""
+
+    def __init__(self, publisher: KafkaPublisher) -> None:
+        self.publisher = publisher
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def send_batch(self, records: list[tuple[str, Any]]) -> None:
+        self.waiting.set()
+        await self.gate.wait()
+        await self.publisher.send_batch(records)
+
+
+async def test_a_queue_beyond_its_limit_is_dropped_and_the_table_read_back_in_order(
+    settings: ServiceSettings, engine: AsyncEngine, infra: Infrastructure
+) -> None:
+    await ensure_topics(settings, partitions=1)
+    topic = settings.topic("stock.stock-moved.v1")
+    sku = f"IT-{uuid.uuid4().hex[:6]}"
+    events = [receipt(sku, n) for n in range(5)]
+    publisher = KafkaPublisher(settings)
+    await publisher.start()
+    gated = GatedPublisher(publisher)
+    relay = OutboxRelay(engine, gated, service="stock", poll_interval_s=3600, queue_limit=2)
+    relay.start()
+    try:
+        for event in events:
+            with outbox.collecting() as enqueued:
+                async with engine.begin() as conn:
+                    await outbox.enqueue(conn, [(topic, encode(event))])
+            relay.committed(enqueued)
+            if event is events[0]:
+                await asyncio.wait_for(gated.waiting.wait(), 10)  # the first send hangs
+        assert relay.queued <= 2, "the queue grew beyond its limit"
+        gated.gate.set()
+        records = await asyncio.to_thread(
+            records_until,
+            infra.kafka_bootstrap,
+            topic,
+            lambda m: m.key() == sku.encode(),
+            lambda m: decode(m.value(), m.headers()).id == events[-1].id,
+        )
+        await relay.stop()
+    finally:
+        await publisher.stop()
+    assert [decode(m.value(), m.headers()).id for m in records] == [e.id for e in events]
+    assert await _outbox_rows(engine, settings.db_schema) == 0
+
+
+async def test_what_an_earlier_run_left_goes_out_before_what_was_handed_over_and_each_once(
+    settings: ServiceSettings, engine: AsyncEngine, infra: Infrastructure
+) -> None:
+    await ensure_topics(settings, partitions=1)
+    topic = settings.topic("stock.stock-moved.v1")
+    sku = f"IT-{uuid.uuid4().hex[:6]}"
+    left, handed = receipt(sku, 1), receipt(sku, 2)
+    async with engine.begin() as conn:  # an earlier run's row, never handed over
+        await outbox.enqueue(conn, [(topic, encode(left))])
+    publisher = KafkaPublisher(settings)
+    await publisher.start()
+    relay = OutboxRelay(engine, publisher, service="stock")
+    try:
+        with outbox.collecting() as enqueued:
+            async with engine.begin() as conn:
+                await outbox.enqueue(conn, [(topic, encode(handed))])
+        relay.committed(enqueued)
+        assert await relay.drain() == 2
+        fence = receipt(sku, 3)
+        await publisher.send_batch([(topic, encode(fence))])
+    finally:
+        await publisher.stop()
+    records = await asyncio.to_thread(
+        records_until,
+        infra.kafka_bootstrap,
+        topic,
+        lambda m: m.key() == sku.encode(),
+        lambda m: decode(m.value(), m.headers()).id == fence.id,
+    )
+    assert [decode(m.value(), m.headers()).id for m in records] == [left.id, handed.id, fence.id]
+    assert await _outbox_rows(engine, settings.db_schema) == 0

@@ -122,7 +122,7 @@ def reconciler(
     runtime: Any = SimpleNamespace(
         service="sync_gateway",
         transactions=Transactions(
-            gateway, sql_unit_of_work, settings=settings, after_commit=lambda: None
+            gateway, sql_unit_of_work, settings=settings, after_commit=lambda _: None
         ),
     )
     return Reconciler(runtime, GatewayReconciliation(GRACE), stock, settings)
