@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
+from skuhub_contracts import codec
 from skuhub_contracts.codec import DecodeError, decode
 from skuhub_contracts.events import ALL_EVENTS, EventPayload, ProductChanged
 from skuhub_contracts.schema_export import ASYNCAPI_PATH, schema_path
@@ -194,6 +195,38 @@ def test_what_the_decoder_takes_the_published_schema_accepts(event: type[EventPa
             return
         errors = [error.message for error in validator.iter_errors(mutated)]
         assert not errors, f"decoded, but the published schema refuses it: {errors}"
+
+    check()
+
+
+@pytest.mark.parametrize("event", ALL_EVENTS, ids=lambda e: e.event_type)
+def test_the_decoder_in_one_go_takes_only_what_the_checks_one_by_one_take_alike(
+    event: type[EventPayload],
+) -> None:
+    """The codec decodes a sound binary record in one go and checks a doubtful one step by
+    step (for its reasons); the first may take nothing the second refuses or reads otherwise."""
+    fields = sorted(published_schema(event)["properties"])
+
+    @PROPERTIES
+    @given(
+        instance=instances_of(event),
+        field=st.sampled_from(fields),
+        value=JSON_VALUES | st.sampled_from([float("nan"), float("inf"), 10**400]),
+        mutate=st.booleans(),
+    )
+    def check(instance: dict[str, Any], field: str, value: Any, mutate: bool) -> None:
+        document = {**instance, field: value} if mutate else instance
+        body = json.dumps(document).encode()  # with NaN and Infinity, which JSON has not
+        headers = dict(binary_headers(event, instance["sku"]))
+        in_one_go = codec._valid_binary(body, headers, [event])
+        try:
+            step_by_step: EventPayload | None = codec.validate_payload(
+                event, codec._json(body, "body")
+            )
+        except DecodeError:
+            step_by_step = None
+        if in_one_go is not None:
+            assert in_one_go[1] == step_by_step
 
     check()
 
