@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -40,6 +42,32 @@ def receipt(sku: str, sequence: int) -> Envelope[StockMoved]:
             occurred_at=datetime.now(UTC),
         )
     )
+
+
+def event_id(message: Any) -> str:
+    """The event id of a Kafka message as the consumer reads it."""
+    return decode(message.value(), message.headers()).id
+
+
+async def outbox_rows(engine: AsyncEngine, schema: str) -> int:
+    async with engine.connect() as conn:
+        found = await conn.execute(text(f'SELECT count(*) FROM "{schema}".outbox'))
+        return int(found.scalar_one())
+
+
+@contextlib.asynccontextmanager
+async def started(settings: ServiceSettings, **updates: Any) -> AsyncIterator[ServiceRuntime[Any]]:
+    """A stock-schema runtime with ``updates`` to its settings, started, stopped after."""
+    runtime = ServiceRuntime(
+        settings.model_copy(update=updates),
+        unit_of_work=lambda conn: conn,
+        migrations_dir=STOCK_MIGRATIONS,
+    )
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
 
 
 async def test_migrations_run_concurrently_apply_once(settings: ServiceSettings) -> None:
@@ -115,9 +143,6 @@ async def test_relay_publishes_committed_rows_in_order_and_never_rolled_back_one
     finally:
         await publisher.stop()
 
-    def event_id(message: Any) -> str:
-        return decode(message.value(), message.headers()).id
-
     records = await asyncio.to_thread(
         records_until,
         infra.kafka_bootstrap,
@@ -138,25 +163,16 @@ async def test_stopping_a_service_publishes_what_its_outbox_still_holds(
     topic = settings.topic("stock.stock-moved.v1")
     sku = f"IT-{uuid.uuid4().hex[:6]}"
     # The relay polls once an hour: only stop() can publish rows committed without a wake-up.
-    runtime = ServiceRuntime(
-        settings.model_copy(update={"outbox_poll_interval_s": 3600.0}),
-        unit_of_work=lambda conn: conn,
-        migrations_dir=STOCK_MIGRATIONS,
-    )
-    await runtime.start()
     queued = [receipt(sku, n) for n in range(3)]
-    try:
-        async with runtime.engine.begin() as conn:
-            await outbox.enqueue(conn, [(topic, encode(e)) for e in queued])
-    finally:
-        await runtime.stop()
+    async with (
+        started(settings, outbox_poll_interval_s=3600.0) as runtime,
+        runtime.engine.begin() as conn,
+    ):
+        await outbox.enqueue(conn, [(topic, encode(e)) for e in queued])
 
     engine = create_engine(settings)
     try:
-        async with engine.connect() as conn:
-            left = (
-                await conn.execute(text(f'SELECT count(*) FROM "{settings.db_schema}".outbox'))
-            ).scalar_one()
+        left = await outbox_rows(engine, settings.db_schema)
     finally:
         await engine.dispose()
     assert left == 0
@@ -167,13 +183,27 @@ async def test_stopping_a_service_publishes_what_its_outbox_still_holds(
         lambda m: m.key() == sku.encode(),
         expect=len(queued),
     )
-    assert [decode(m.value(), m.headers()).id for m in records] == [e.id for e in queued]
+    assert [event_id(m) for m in records] == [e.id for e in queued]
 
 
-async def _outbox_rows(engine: AsyncEngine, schema: str) -> int:
-    async with engine.connect() as conn:
-        found = await conn.execute(text(f'SELECT count(*) FROM "{schema}".outbox'))
-        return int(found.scalar_one())
+async def published_and_deleted(
+    runtime: ServiceRuntime[Any], infra: Infrastructure, topic: str, sku: str, last: str
+) -> list[str]:
+    """The event ids of ``sku`` on ``topic`` up to the event ``last``, once the outbox is
+    empty again."""
+    records = await asyncio.to_thread(
+        records_until,
+        infra.kafka_bootstrap,
+        topic,
+        lambda m: m.key() == sku.encode(),
+        lambda m: event_id(m) == last,
+    )
+
+    async def emptied() -> bool:
+        return await outbox_rows(runtime.engine, runtime.settings.db_schema) == 0
+
+    await wait_until_async(emptied, within_s=10, what="the published rows deleted")
+    return [event_id(m) for m in records]
 
 
 async def test_a_transaction_hands_its_rows_to_the_relay_after_commit_and_a_rolled_back_one_none(
@@ -182,15 +212,9 @@ async def test_a_transaction_hands_its_rows_to_the_relay_after_commit_and_a_roll
     await ensure_topics(settings, partitions=1)
     topic = settings.topic("stock.stock-moved.v1")
     sku = f"IT-{uuid.uuid4().hex[:6]}"
-    # The relay never polls after its start: only what transactions hand over goes out.
-    runtime = ServiceRuntime(
-        settings.model_copy(update={"outbox_poll_interval_s": 3600.0}),
-        unit_of_work=lambda conn: conn,
-        migrations_dir=STOCK_MIGRATIONS,
-    )
-    await runtime.start()
     first, second = [receipt(sku, n) for n in range(3)], [receipt(sku, n) for n in (3, 4)]
-    try:
+    # The relay never polls after its start: only what transactions hand over goes out.
+    async with started(settings, outbox_poll_interval_s=3600.0) as runtime:
         async with runtime.transactions.begin() as (conn, _):
             await outbox.enqueue(conn, [(topic, encode(e)) for e in first])
 
@@ -203,22 +227,8 @@ async def test_a_transaction_hands_its_rows_to_the_relay_after_commit_and_a_roll
             await record_then_fail()
         async with runtime.transactions.begin() as (conn, _):
             await outbox.enqueue(conn, [(topic, encode(e)) for e in second])
-
-        records = await asyncio.to_thread(
-            records_until,
-            infra.kafka_bootstrap,
-            topic,
-            lambda m: m.key() == sku.encode(),
-            lambda m: decode(m.value(), m.headers()).id == second[-1].id,
-        )
-
-        async def emptied() -> bool:
-            return await _outbox_rows(runtime.engine, settings.db_schema) == 0
-
-        await wait_until_async(emptied, within_s=10, what="the published rows deleted")
-    finally:
-        await runtime.stop()
-    assert [decode(m.value(), m.headers()).id for m in records] == [e.id for e in first + second]
+        ids = await published_and_deleted(runtime, infra, topic, sku, second[-1].id)
+    assert ids == [e.id for e in first + second]
 
 
 async def test_rows_nobody_handed_over_are_read_back_once_stale(
@@ -227,32 +237,13 @@ async def test_rows_nobody_handed_over_are_read_back_once_stale(
     await ensure_topics(settings, partitions=1)
     topic = settings.topic("stock.stock-moved.v1")
     sku = f"IT-{uuid.uuid4().hex[:6]}"
-    runtime = ServiceRuntime(
-        settings.model_copy(update={"outbox_poll_interval_s": 0.05, "outbox_stale_after_s": 0.5}),
-        unit_of_work=lambda conn: conn,
-        migrations_dir=STOCK_MIGRATIONS,
-    )
-    await runtime.start()
     orphans = [receipt(sku, n) for n in range(2)]
-    try:
+    async with started(settings, outbox_poll_interval_s=0.05, outbox_stale_after_s=0.5) as runtime:
         # Written as a process that died before its hand-over would have left them.
         async with runtime.engine.begin() as conn:
             await outbox.enqueue(conn, [(topic, encode(e)) for e in orphans])
-        records = await asyncio.to_thread(
-            find_records,
-            infra.kafka_bootstrap,
-            topic,
-            lambda m: m.key() == sku.encode(),
-            expect=2,
-        )
-
-        async def emptied() -> bool:
-            return await _outbox_rows(runtime.engine, settings.db_schema) == 0
-
-        await wait_until_async(emptied, within_s=10, what="the published rows deleted")
-    finally:
-        await runtime.stop()
-    assert [decode(m.value(), m.headers()).id for m in records] == [e.id for e in orphans]
+        ids = await published_and_deleted(runtime, infra, topic, sku, orphans[-1].id)
+    assert ids == [e.id for e in orphans]
 
 
 class GatedPublisher:
@@ -296,13 +287,13 @@ async def test_a_queue_beyond_its_limit_is_dropped_and_the_table_read_back_in_or
             infra.kafka_bootstrap,
             topic,
             lambda m: m.key() == sku.encode(),
-            lambda m: decode(m.value(), m.headers()).id == events[-1].id,
+            lambda m: event_id(m) == events[-1].id,
         )
         await relay.stop()
     finally:
         await publisher.stop()
-    assert [decode(m.value(), m.headers()).id for m in records] == [e.id for e in events]
-    assert await _outbox_rows(engine, settings.db_schema) == 0
+    assert [event_id(m) for m in records] == [e.id for e in events]
+    assert await outbox_rows(engine, settings.db_schema) == 0
 
 
 async def test_what_an_earlier_run_left_goes_out_before_what_was_handed_over_and_each_once(
@@ -332,7 +323,7 @@ async def test_what_an_earlier_run_left_goes_out_before_what_was_handed_over_and
         infra.kafka_bootstrap,
         topic,
         lambda m: m.key() == sku.encode(),
-        lambda m: decode(m.value(), m.headers()).id == fence.id,
+        lambda m: event_id(m) == fence.id,
     )
-    assert [decode(m.value(), m.headers()).id for m in records] == [left.id, handed.id, fence.id]
-    assert await _outbox_rows(engine, settings.db_schema) == 0
+    assert [event_id(m) for m in records] == [left.id, handed.id, fence.id]
+    assert await outbox_rows(engine, settings.db_schema) == 0

@@ -20,7 +20,7 @@ from skuhub_lifecycle.adapters.tables import (
 from skuhub_lifecycle.domain.flows import DayFlows, PositionReport, SkuStock
 from skuhub_lifecycle.domain.gates import NO_STOCK, NetworkStock
 from skuhub_lifecycle.domain.metrics import Span
-from skuhub_runtime.bulk import BulkInsert, update_on_conflict
+from skuhub_runtime.bulk import Among, BulkInsert, update_on_conflict
 
 _STOCK_FIELDS = (
     "on_hand",
@@ -41,6 +41,14 @@ _POSITION_FIELDS = (
     "changed_at",
 )
 
+# Keys as arrays: the same SQL for any number of SKUs, parsed and planned once
+# (docs/profiling.md, "Statements of fixed SQL").
+_STOCK_SKUS = Among([sku_stock.c.sku], "skus")
+_STOCKS_OF = (
+    sa.select(sku_stock).where(_STOCK_SKUS.clause).order_by(sku_stock.c.sku).with_for_update()
+)
+_POSITION_SKUS = Among([positions.c.sku], "skus")
+_POSITIONS_OF = sa.select(positions).where(_POSITION_SKUS.clause)
 _SAVE_STOCKS = BulkInsert(
     sku_stock,
     ("sku", *_STOCK_FIELDS),
@@ -71,16 +79,9 @@ class SqlFlowRepository:
         wanted = sorted(set(skus))
         if not wanted:
             return {}
-        locked = (
-            sa.select(sku_stock)
-            .where(sku_stock.c.sku.in_(wanted))
-            .order_by(sku_stock.c.sku)
-            .with_for_update()
-        )
-        found = {
-            row["sku"]: _to_stock(row) for row in (await self._conn.execute(locked)).mappings()
-        }
-        rows = await self._conn.execute(sa.select(positions).where(positions.c.sku.in_(found)))
+        locked = await self._conn.execute(_STOCKS_OF, _STOCK_SKUS.keys(wanted))
+        found = {row["sku"]: _to_stock(row) for row in locked.mappings()}
+        rows = await self._conn.execute(_POSITIONS_OF, _POSITION_SKUS.keys(sorted(found)))
         for row in rows.mappings():
             report = PositionReport(
                 sku=row["sku"],

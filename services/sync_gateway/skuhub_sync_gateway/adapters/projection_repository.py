@@ -170,11 +170,7 @@ class SqlProjectionRepository:
     async def skus_succeeded_by(self, skus: Sequence[str]) -> dict[str, str]:
         if not skus:
             return {}
-        rows = await self._rows(
-            sa.select(stages.c.sku, stages.c.successor).where(
-                stages.c.successor.in_(list(skus)), stages.c.stage.in_(sorted(SUCCEEDED_STAGES))
-            )
-        )
+        rows = await self._rows(_SUCCEEDED_BY, _SUCCESSORS.keys(sorted(set(skus))))
         return {r["sku"]: r["successor"] for r in rows}
 
     async def known_skus(self, after: str, limit: int) -> list[str]:
@@ -211,6 +207,10 @@ _POSITIONS_OF = (
     .order_by(positions.c.sku, positions.c.location, positions.c.lot)
 )
 _STAGES_OF = sa.select(stages).where(_STAGE_SKUS.clause)
+_SUCCESSORS = Among([stages.c.successor], "successors")
+_SUCCEEDED_BY = sa.select(stages.c.sku, stages.c.successor).where(
+    _SUCCESSORS.clause, stages.c.stage.in_(sorted(SUCCEEDED_STAGES))
+)
 
 
 @functools.cache
