@@ -25,7 +25,7 @@ from skuhub_runtime.service import ServiceRuntime
 from skuhub_runtime.settings import ServiceSettings
 from tests.harness import Infrastructure, wait_until_async
 from tests.integration.conftest import STOCK_MIGRATIONS
-from tests.upstream import find_records, records_until
+from tests.upstream import records_until
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +53,18 @@ async def outbox_rows(engine: AsyncEngine, schema: str) -> int:
     async with engine.connect() as conn:
         found = await conn.execute(text(f'SELECT count(*) FROM "{schema}".outbox'))
         return int(found.scalar_one())
+
+
+async def ids_until(infra: Infrastructure, topic: str, sku: str, last: str) -> list[str]:
+    """The event ids on ``topic`` keyed by ``sku``, up to and including the event ``last``."""
+    records = await asyncio.to_thread(
+        records_until,
+        infra.kafka_bootstrap,
+        topic,
+        lambda m: m.key() == sku.encode(),
+        lambda m: event_id(m) == last,
+    )
+    return [event_id(m) for m in records]
 
 
 @contextlib.asynccontextmanager
@@ -143,17 +155,9 @@ async def test_relay_publishes_committed_rows_in_order_and_never_rolled_back_one
     finally:
         await publisher.stop()
 
-    records = await asyncio.to_thread(
-        records_until,
-        infra.kafka_bootstrap,
-        topic,
-        lambda m: m.key() == sku.encode(),
-        lambda m: event_id(m) == fence.id,
-    )
-    assert [event_id(m) for m in records] == [e.id for e in committed] + [fence.id]
-    async with engine.connect() as conn:
-        left = (await conn.execute(text("SELECT count(*) FROM outbox"))).scalar_one()
-    assert left == 0
+    ids = await ids_until(infra, topic, sku, fence.id)
+    assert ids == [e.id for e in committed] + [fence.id]
+    assert await outbox_rows(engine, settings.db_schema) == 0
 
 
 async def test_stopping_a_service_publishes_what_its_outbox_still_holds(
@@ -176,14 +180,7 @@ async def test_stopping_a_service_publishes_what_its_outbox_still_holds(
     finally:
         await engine.dispose()
     assert left == 0
-    records = await asyncio.to_thread(
-        find_records,
-        infra.kafka_bootstrap,
-        topic,
-        lambda m: m.key() == sku.encode(),
-        expect=len(queued),
-    )
-    assert [event_id(m) for m in records] == [e.id for e in queued]
+    assert await ids_until(infra, topic, sku, queued[-1].id) == [e.id for e in queued]
 
 
 async def published_and_deleted(
@@ -191,19 +188,13 @@ async def published_and_deleted(
 ) -> list[str]:
     """The event ids of ``sku`` on ``topic`` up to the event ``last``, once the outbox is
     empty again."""
-    records = await asyncio.to_thread(
-        records_until,
-        infra.kafka_bootstrap,
-        topic,
-        lambda m: m.key() == sku.encode(),
-        lambda m: event_id(m) == last,
-    )
+    ids = await ids_until(infra, topic, sku, last)
 
     async def emptied() -> bool:
         return await outbox_rows(runtime.engine, runtime.settings.db_schema) == 0
 
     await wait_until_async(emptied, within_s=10, what="the published rows deleted")
-    return [event_id(m) for m in records]
+    return ids
 
 
 async def test_a_transaction_hands_its_rows_to_the_relay_after_commit_and_a_rolled_back_one_none(
@@ -282,17 +273,11 @@ async def test_a_queue_beyond_its_limit_is_dropped_and_the_table_read_back_in_or
                 await asyncio.wait_for(gated.waiting.wait(), 10)  # the first send hangs
         assert relay.queued <= 2, "the queue grew beyond its limit"
         gated.gate.set()
-        records = await asyncio.to_thread(
-            records_until,
-            infra.kafka_bootstrap,
-            topic,
-            lambda m: m.key() == sku.encode(),
-            lambda m: event_id(m) == events[-1].id,
-        )
+        ids = await ids_until(infra, topic, sku, events[-1].id)
         await relay.stop()
     finally:
         await publisher.stop()
-    assert [event_id(m) for m in records] == [e.id for e in events]
+    assert ids == [e.id for e in events]
     assert await outbox_rows(engine, settings.db_schema) == 0
 
 
@@ -318,12 +303,6 @@ async def test_what_an_earlier_run_left_goes_out_before_what_was_handed_over_and
         await publisher.send_batch([(topic, encode(fence))])
     finally:
         await publisher.stop()
-    records = await asyncio.to_thread(
-        records_until,
-        infra.kafka_bootstrap,
-        topic,
-        lambda m: m.key() == sku.encode(),
-        lambda m: event_id(m) == fence.id,
-    )
-    assert [event_id(m) for m in records] == [left.id, handed.id, fence.id]
+    ids = await ids_until(infra, topic, sku, fence.id)
+    assert ids == [left.id, handed.id, fence.id]
     assert await outbox_rows(engine, settings.db_schema) == 0
